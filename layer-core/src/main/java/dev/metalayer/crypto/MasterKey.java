@@ -1,0 +1,78 @@
+package dev.metalayer.crypto;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where the 32-byte master key comes from: a base64 value supplied by the operator, or a key file in
+ * the data directory that is generated once, with owner-only permissions, when no value is supplied.
+ */
+public final class MasterKey {
+  private static final Logger log = LoggerFactory.getLogger(MasterKey.class);
+  public static final String FILE_NAME = "master.key";
+
+  private MasterKey() {}
+
+  /**
+   * @param configured the operator's base64 value, if any
+   * @param dataDir where {@value #FILE_NAME} lives when no value is configured
+   * @throws IllegalArgumentException when the configured value is not base64 of 32 bytes
+   */
+  public static byte[] load(Optional<String> configured, Path dataDir, SecureRandom random) {
+    if (configured.isPresent() && !configured.get().isBlank()) {
+      return decode(configured.get().trim(), "LAYER_MASTER_KEY");
+    }
+    Path file = dataDir.resolve(FILE_NAME);
+    try {
+      Files.createDirectories(dataDir);
+      if (Files.exists(file)) {
+        return decode(Files.readString(file, StandardCharsets.US_ASCII).trim(), file.toString());
+      }
+      byte[] key = new byte[32];
+      random.nextBytes(key);
+      write(file, Base64.getEncoder().encodeToString(key));
+      log.warn(
+          "No LAYER_MASTER_KEY was set: generated a new master key in {} (owner-only). Back it up: "
+              + "without it the stored Meta tokens cannot be decrypted.",
+          file.toAbsolutePath());
+      return key;
+    } catch (FileAlreadyExistsException raced) {
+      return load(configured, dataDir, random);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read or create the master key file " + file, e);
+    }
+  }
+
+  private static void write(Path file, String value) throws IOException {
+    try {
+      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (UnsupportedOperationException notPosix) {
+      Files.createFile(file);
+    }
+    Files.writeString(file, value + "\n", StandardCharsets.US_ASCII, StandardOpenOption.TRUNCATE_EXISTING);
+  }
+
+  private static byte[] decode(String base64, String source) {
+    byte[] key;
+    try {
+      key = Base64.getDecoder().decode(base64);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + " is not valid base64", e);
+    }
+    if (key.length != 32) {
+      throw new IllegalArgumentException(source + " must decode to 32 bytes, got " + key.length);
+    }
+    return key;
+  }
+}

@@ -1,0 +1,118 @@
+package dev.metalayer.graph;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.security.SecureRandom;
+import java.util.Objects;
+
+/**
+ * An error the layer itself answers, in Graph's shape:
+ * {@code {"error":{"message","type","code","fbtrace_id"}}} with an HTTP status.
+ *
+ * <p>Messages are fixed texts chosen by the layer; callers must never put a credential, a token or a
+ * raw client value into {@code message}. The {@code fbtraceId} is random per error, so an operator can
+ * find the matching log line.
+ */
+public record GraphError(int status, String message, String type, int code, String fbtraceId) {
+  private static final JsonFactory JSON = new JsonFactory();
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final char[] TRACE_ALPHABET =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".toCharArray();
+
+  public static final String OAUTH = "OAuthException";
+  public static final String LAYER = "MetaLayerException";
+
+  public GraphError {
+    Objects.requireNonNull(message, "message");
+    Objects.requireNonNull(type, "type");
+    Objects.requireNonNull(fbtraceId, "fbtraceId");
+    if (message.isBlank()) {
+      throw new IllegalArgumentException("a Graph error message must not be blank (Chatwoot needs it)");
+    }
+  }
+
+  public static GraphError of(int status, int code, String type, String message) {
+    return new GraphError(status, message, type, code, newTraceId());
+  }
+
+  /** 401, code 190: no credential, an unknown one, or a revoked one. */
+  public static GraphError invalidToken(String message) {
+    return of(401, 190, OAUTH, message);
+  }
+
+  /** 403, code 200: the key is valid but the object belongs to no number it may reach. */
+  public static GraphError outOfScope(String message) {
+    return of(403, 200, OAUTH, message);
+  }
+
+  /** 400, code 100: a parameter or the request itself is invalid. */
+  public static GraphError invalidParameter(String message) {
+    return of(400, 100, OAUTH, message);
+  }
+
+  public static GraphError notFound(String message) {
+    return of(404, 803, LAYER, message);
+  }
+
+  public static GraphError methodNotAllowed(String message) {
+    return of(405, 100, LAYER, message);
+  }
+
+  public static GraphError tooLarge(String message) {
+    return of(413, 100, LAYER, message);
+  }
+
+  public static GraphError badGateway(String message) {
+    return of(502, 2, LAYER, message);
+  }
+
+  public static GraphError gatewayTimeout(String message) {
+    return of(504, 2, LAYER, message);
+  }
+
+  public static GraphError unavailable(String message) {
+    return of(503, 2, LAYER, message);
+  }
+
+  public static GraphError internal() {
+    return of(500, 1, LAYER, "An unexpected error has occurred. Please retry your request later.");
+  }
+
+  /** The {@code WWW-Authenticate} value Graph sends with a 401, or null for other statuses. */
+  public String wwwAuthenticate() {
+    if (status != 401) {
+      return null;
+    }
+    return "OAuth \"Facebook Platform\" \"invalid_token\" \"" + message.replace('"', '\'') + "\"";
+  }
+
+  /** The JSON body, UTF-8. */
+  public byte[] toJson() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(160);
+    try (JsonGenerator g = JSON.createGenerator(out)) {
+      g.writeStartObject();
+      g.writeObjectFieldStart("error");
+      g.writeStringField("message", message);
+      g.writeStringField("type", type);
+      g.writeNumberField("code", code);
+      g.writeStringField("fbtrace_id", fbtraceId);
+      g.writeEndObject();
+      g.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  /** A random trace id in the style of Graph's (base64url-ish, 23 characters). */
+  public static String newTraceId() {
+    char[] id = new char[23];
+    for (int i = 0; i < id.length; i++) {
+      id[i] = TRACE_ALPHABET[RANDOM.nextInt(TRACE_ALPHABET.length)];
+    }
+    return new String(id);
+  }
+}

@@ -1,0 +1,231 @@
+package dev.metalayer.keys;
+
+import dev.metalayer.TokenResolver;
+import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.store.KeyStore;
+import dev.metalayer.store.KeyStore.StoredKey;
+import dev.metalayer.store.KeyStore.StoredNumber;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The rules of numbers and keys over a {@link KeyStore}: registration, key creation (shown once),
+ * revocation, and resolution of a presented key into a {@link Grant} (this is the layer's default
+ * {@link TokenResolver}).
+ *
+ * <p>Resolved grants are cached for {@code grantCacheTtl} (the Meta token is decrypted once per key per
+ * period, not per request). A revocation or a number removal made through this service takes effect
+ * at once on this instance; one made by another instance takes effect within {@code grantCacheTtl}.
+ * {@code last_used_at} is written at most once a minute per key. Thread-safe.
+ */
+public final class KeyService implements TokenResolver {
+  private static final Logger log = LoggerFactory.getLogger(KeyService.class);
+  private static final Duration TOUCH_INTERVAL = Duration.ofMinutes(1);
+  private static final int MAX_CACHED_GRANTS = 200_000;
+
+  private final KeyStore store;
+  private final TokenCipher cipher;
+  private final Clock clock;
+  private final SecureRandom random;
+  private final Duration grantCacheTtl;
+  private final Map<String, CachedGrant> grants = new ConcurrentHashMap<>();
+  private volatile Directory directory;
+
+  private record CachedGrant(Grant grant, Instant expiresAt, Instant touchedAt) {}
+
+  /** Numbers by their object ids, rebuilt after every change and at most every {@code grantCacheTtl}. */
+  private record Directory(
+      Map<String, WhatsAppNumber> byPhoneNumberId,
+      Map<String, List<WhatsAppNumber>> byWabaId,
+      Set<String> objectIds,
+      Instant loadedAt) {}
+
+  public KeyService(KeyStore store, TokenCipher cipher, Clock clock, SecureRandom random, Duration grantCacheTtl) {
+    this.store = Objects.requireNonNull(store, "store");
+    this.cipher = Objects.requireNonNull(cipher, "cipher");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.random = Objects.requireNonNull(random, "random");
+    this.grantCacheTtl = Objects.requireNonNull(grantCacheTtl, "grantCacheTtl");
+  }
+
+  // ---- numbers
+
+  /** Registers a number with its Meta token (sealed before it is stored). */
+  public NumberRegistration addNumber(
+      String phone, String phoneNumberId, String wabaId, String businessId, String metaToken) {
+    if (metaToken == null || metaToken.isBlank() || metaToken.length() > 4096) {
+      return new NumberRegistration.Invalid("meta_token must be a non-empty Meta access token");
+    }
+    WhatsAppNumber number;
+    try {
+      number = new WhatsAppNumber(phone, phoneNumberId, wabaId, businessId, clock.instant());
+    } catch (IllegalArgumentException e) {
+      return new NumberRegistration.Invalid(e.getMessage());
+    }
+    byte[] sealed = cipher.seal(metaToken.strip(), phoneNumberId);
+    if (!store.insertNumber(new StoredNumber(number, sealed))) {
+      return new NumberRegistration.Duplicate(phoneNumberId);
+    }
+    directory = null;
+    log.info("Registered number {} (phone number ID {})", number.phone(), number.phoneNumberId());
+    return new NumberRegistration.Added(number);
+  }
+
+  /** Replaces the Meta token of a number (token rotation). @return false when there is no such number */
+  public boolean updateToken(String phoneNumberId, String metaToken) {
+    if (metaToken == null || metaToken.isBlank()) {
+      throw new IllegalArgumentException("meta_token must be a non-empty Meta access token");
+    }
+    boolean updated = store.updateToken(phoneNumberId, cipher.seal(metaToken.strip(), phoneNumberId));
+    if (updated) {
+      grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));
+    }
+    return updated;
+  }
+
+  public List<WhatsAppNumber> listNumbers() {
+    return store.listNumbers().stream().map(StoredNumber::number).toList();
+  }
+
+  public Optional<WhatsAppNumber> findNumber(String phoneNumberId) {
+    return Optional.ofNullable(directory().byPhoneNumberId().get(phoneNumberId));
+  }
+
+  /** The numbers of one WhatsApp Business Account (several numbers may share a WABA). */
+  public List<WhatsAppNumber> numbersOfWaba(String wabaId) {
+    return directory().byWabaId().getOrDefault(wabaId, List.of());
+  }
+
+  /** Whether {@code id} is the phone number, WABA or business ID of any registered number. */
+  public boolean isRegisteredObject(String id) {
+    return directory().objectIds().contains(id);
+  }
+
+  /** Removes a number and its keys; they stop working at once on this instance. */
+  public boolean removeNumber(String phoneNumberId) {
+    boolean removed = store.deleteNumber(phoneNumberId);
+    if (removed) {
+      grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));
+      directory = null;
+      log.info("Removed number with phone number ID {} and its keys", phoneNumberId);
+    }
+    return removed;
+  }
+
+  // ---- keys
+
+  /** Creates a key for a number. @return empty when there is no such number */
+  public Optional<CreatedKey> createKey(String phoneNumberId) {
+    if (store.findNumber(phoneNumberId).isEmpty()) {
+      return Optional.empty();
+    }
+    String key = ApiKeys.generate(random);
+    KeyRecord record =
+        new KeyRecord(
+            ApiKeys.newId("key", random),
+            ApiKeys.displayPrefix(key),
+            phoneNumberId,
+            clock.instant(),
+            Optional.empty(),
+            Optional.empty());
+    store.insertKey(new StoredKey(record, ApiKeys.hash(key)));
+    log.info("Created key {} ({}…) for phone number ID {}", record.id(), record.prefix(), phoneNumberId);
+    return Optional.of(new CreatedKey(record, key));
+  }
+
+  public List<KeyRecord> listKeys() {
+    return store.listKeys();
+  }
+
+  /** Revokes a key; it stops working at once on this instance. @return false if unknown or already revoked */
+  public boolean revokeKey(String id) {
+    boolean revoked = store.revokeKey(id, clock.instant());
+    grants.values().removeIf(g -> g.grant().keyId().equals(id));
+    if (revoked) {
+      log.info("Revoked key {}", id);
+    }
+    return revoked;
+  }
+
+  /** Whether the store answers (readiness). */
+  public boolean storeReachable() {
+    return store.ping();
+  }
+
+  // ---- resolution
+
+  @Override
+  public Resolution resolve(String credential) {
+    if (credential == null || credential.isEmpty()) {
+      return Resolution.refused(Resolution.Reason.MISSING);
+    }
+    if (!ApiKeys.looksLikeKey(credential)) {
+      return Resolution.refused(Resolution.Reason.MALFORMED);
+    }
+    String hash = ApiKeys.hash(credential);
+    Instant now = clock.instant();
+    CachedGrant cached = grants.get(hash);
+    if (cached != null && now.isBefore(cached.expiresAt())) {
+      if (!now.isBefore(cached.touchedAt().plus(TOUCH_INTERVAL))) {
+        store.touchKey(cached.grant().keyId(), now);
+        grants.put(hash, new CachedGrant(cached.grant(), cached.expiresAt(), now));
+      }
+      return new Resolution.Granted(cached.grant());
+    }
+    Optional<StoredKey> stored = store.findKeyByHash(hash);
+    if (stored.isEmpty()) {
+      return Resolution.refused(Resolution.Reason.UNKNOWN);
+    }
+    KeyRecord record = stored.get().record();
+    if (record.revoked()) {
+      return Resolution.refused(Resolution.Reason.REVOKED);
+    }
+    Optional<StoredNumber> number = store.findNumber(record.phoneNumberId());
+    if (number.isEmpty()) {
+      return Resolution.refused(Resolution.Reason.UNKNOWN);
+    }
+    String token = cipher.open(number.get().sealedToken(), record.phoneNumberId());
+    Grant grant = new Grant(record.id(), number.get().number(), token);
+    if (grants.size() >= MAX_CACHED_GRANTS) {
+      grants.clear();
+    }
+    store.touchKey(record.id(), now);
+    grants.put(hash, new CachedGrant(grant, now.plus(grantCacheTtl), now));
+    return new Resolution.Granted(grant);
+  }
+
+  private Directory directory() {
+    Directory d = directory;
+    Instant now = clock.instant();
+    if (d == null || !now.isBefore(d.loadedAt().plus(grantCacheTtl))) {
+      Map<String, WhatsAppNumber> byId = new HashMap<>();
+      Map<String, List<WhatsAppNumber>> byWaba = new HashMap<>();
+      Set<String> ids = new HashSet<>();
+      for (StoredNumber s : store.listNumbers()) {
+        WhatsAppNumber n = s.number();
+        byId.put(n.phoneNumberId(), n);
+        byWaba.computeIfAbsent(n.wabaId(), k -> new ArrayList<>()).add(n);
+        ids.add(n.phoneNumberId());
+        ids.add(n.wabaId());
+        ids.add(n.businessId());
+      }
+      byWaba.replaceAll((k, v) -> List.copyOf(v));
+      d = new Directory(Map.copyOf(byId), Map.copyOf(byWaba), Set.copyOf(ids), now);
+      directory = d;
+    }
+    return d;
+  }
+}

@@ -1,0 +1,204 @@
+package dev.metalayer.store;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A JDBC database of the layer: a {@link DataSource} (pooled by the caller), its dialect, and the
+ * versioned schema migrations, applied in order at {@link #open}. Works on H2 (the embedded default)
+ * and PostgreSQL. Thread-safe.
+ *
+ * <p>Migrations live as resources {@code dev/metalayer/store/migrations/V<n>__<name>.sql}, listed in
+ * {@link #MIGRATIONS}; each runs once, in its own transaction, recorded in {@code layer_schema_version}.
+ */
+public final class Database {
+  private static final Logger log = LoggerFactory.getLogger(Database.class);
+
+  /** Every migration, in order. Append only: a released migration is never edited. */
+  static final List<String> MIGRATIONS = List.of("V1__numbers_and_keys.sql");
+
+  /** The SQL dialects the layer knows. */
+  public enum Dialect {
+    H2,
+    POSTGRESQL
+  }
+
+  private final DataSource dataSource;
+  private final Dialect dialect;
+
+  private Database(DataSource dataSource, Dialect dialect) {
+    this.dataSource = dataSource;
+    this.dialect = dialect;
+  }
+
+  /** Detects the dialect and brings the schema up to date. */
+  public static Database open(DataSource dataSource) {
+    Objects.requireNonNull(dataSource, "dataSource");
+    Dialect dialect;
+    try (Connection c = dataSource.getConnection()) {
+      String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+      if (product.contains("h2")) {
+        dialect = Dialect.H2;
+      } else if (product.contains("postgres")) {
+        dialect = Dialect.POSTGRESQL;
+      } else {
+        throw new IllegalArgumentException("unsupported database: " + product);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot connect to the database", e);
+    }
+    Database db = new Database(dataSource, dialect);
+    db.migrate();
+    return db;
+  }
+
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
+  public Dialect dialect() {
+    return dialect;
+  }
+
+  /** Work done with one connection. */
+  @FunctionalInterface
+  public interface SqlWork<T> {
+    T run(Connection connection) throws SQLException;
+  }
+
+  /** Runs {@code work} on a connection in auto-commit mode. */
+  public <T> T withConnection(SqlWork<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      return work.run(c);
+    } catch (SQLException e) {
+      throw new StoreException("database operation failed", e);
+    }
+  }
+
+  /** Runs {@code work} in one transaction: committed when it returns, rolled back when it throws. */
+  public <T> T inTransaction(SqlWork<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        T result = work.run(c);
+        c.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        c.rollback();
+        throw e;
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("database transaction failed", e);
+    }
+  }
+
+  /** Whether the database answers a trivial query. Never throws. */
+  public boolean ping() {
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("SELECT 1");
+      return true;
+    } catch (SQLException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private void migrate() {
+    inTransaction(
+        c -> {
+          try (Statement s = c.createStatement()) {
+            s.execute(
+                "CREATE TABLE IF NOT EXISTS layer_schema_version ("
+                    + "version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL)");
+          }
+          return null;
+        });
+    for (int i = 0; i < MIGRATIONS.size(); i++) {
+      int version = i + 1;
+      String name = MIGRATIONS.get(i);
+      if (!name.startsWith("V" + version + "__")) {
+        throw new IllegalStateException("migration " + name + " is out of order");
+      }
+      inTransaction(
+          c -> {
+            if (applied(c, version)) {
+              return null;
+            }
+            for (String sql : statements(read(name))) {
+              try (Statement s = c.createStatement()) {
+                s.execute(sql);
+              }
+            }
+            try (PreparedStatement p =
+                c.prepareStatement("INSERT INTO layer_schema_version (version, name, applied_at) VALUES (?, ?, ?)")) {
+              p.setInt(1, version);
+              p.setString(2, name);
+              p.setLong(3, System.currentTimeMillis());
+              p.executeUpdate();
+            }
+            log.info("Applied schema migration {}", name);
+            return null;
+          });
+    }
+  }
+
+  private static boolean applied(Connection c, int version) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement("SELECT 1 FROM layer_schema_version WHERE version = ?")) {
+      p.setInt(1, version);
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  private static String read(String name) {
+    String resource = "migrations/" + name;
+    try (InputStream in = Database.class.getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IllegalStateException("missing migration resource " + resource);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Splits a script on semicolons that end a line; {@code --} comment lines are dropped. */
+  static List<String> statements(String script) {
+    List<String> out = new ArrayList<>();
+    StringBuilder current = new StringBuilder();
+    for (String line : script.split("\n")) {
+      String trimmed = line.strip();
+      if (trimmed.isEmpty() || trimmed.startsWith("--")) {
+        continue;
+      }
+      current.append(line).append('\n');
+      if (trimmed.endsWith(";")) {
+        String sql = current.toString().strip();
+        out.add(sql.substring(0, sql.length() - 1));
+        current.setLength(0);
+      }
+    }
+    if (!current.toString().isBlank()) {
+      out.add(current.toString().strip());
+    }
+    return out;
+  }
+}

@@ -1,0 +1,51 @@
+package dev.metalayer.store;
+
+import dev.metalayer.keys.KeyRecord;
+import dev.metalayer.keys.WhatsAppNumber;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Persistence of numbers (with their sealed Meta tokens) and of key hashes. Implementations:
+ * {@link InMemoryKeyStore} and {@link JdbcKeyStore}; both pass the same contract tests. All methods
+ * are thread-safe. Nothing here decrypts or hashes: that is {@link dev.metalayer.keys.KeyService}'s job.
+ */
+public interface KeyStore {
+
+  /** A number as stored: the value plus its sealed Meta token. */
+  record StoredNumber(WhatsAppNumber number, byte[] sealedToken) {}
+
+  /** A key as stored: its record plus the SHA-256 hex of the key. */
+  record StoredKey(KeyRecord record, String hash) {}
+
+  /** @return false, and nothing stored, when the phone number ID or the phone is already registered */
+  boolean insertNumber(StoredNumber number);
+
+  /** Replaces the sealed token of an existing number. @return false when there is no such number */
+  boolean updateToken(String phoneNumberId, byte[] sealedToken);
+
+  Optional<StoredNumber> findNumber(String phoneNumberId);
+
+  /** Ordered by creation time. */
+  List<StoredNumber> listNumbers();
+
+  /** Removes the number and every key scoped to it. @return false when there was no such number */
+  boolean deleteNumber(String phoneNumberId);
+
+  /** @throws IllegalArgumentException when the number does not exist */
+  void insertKey(StoredKey key);
+
+  Optional<StoredKey> findKeyByHash(String hash);
+
+  /** Ordered by creation time. */
+  List<KeyRecord> listKeys();
+
+  /** @return false when there is no such key or it was already revoked */
+  boolean revokeKey(String id, Instant at);
+
+  void touchKey(String id, Instant at);
+
+  /** Whether the store answers right now (readiness). Never throws. */
+  boolean ping();
+}

@@ -1,0 +1,177 @@
+package dev.metalayer.jetty;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.MetaLayer;
+import dev.metalayer.crypto.Secrets;
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.json.Json;
+import dev.metalayer.keys.KeyService;
+import dev.metalayer.keys.NumberRegistration;
+import java.io.IOException;
+import java.util.Map;
+import java.util.Optional;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * The operator's API under {@code /admin/v1}: numbers and keys. Guarded by
+ * {@code Authorization: Bearer $LAYER_ADMIN_TOKEN} (compared in constant time); absent altogether
+ * (404) when no admin token is configured. Answers JSON with snake_case names; never echoes a Meta
+ * token, and shows a key only in the answer that created it.
+ */
+final class AdminHandler implements Request.Handler {
+  private static final int MAX_BODY = 64 * 1024;
+  private static final String BEARER = "Bearer ";
+
+  private final KeyService keys;
+  private final Optional<String> adminToken;
+
+  AdminHandler(MetaLayer layer, Optional<String> adminToken) {
+    this.keys = layer.keys();
+    this.adminToken = adminToken;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) throws IOException {
+    if (adminToken.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+      return true;
+    }
+    String authorization = HttpIo.header(request, HttpHeader.AUTHORIZATION);
+    String presented =
+        authorization != null && authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())
+            ? authorization.substring(BEARER.length()).trim()
+            : null;
+    if (!Secrets.constantTimeEquals(presented, adminToken.get())) {
+      HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid admin token."));
+      return true;
+    }
+    String path = request.getHttpURI().getPath().substring("/admin/v1".length());
+    String method = request.getMethod();
+    try {
+      route(method, path, request, response, callback);
+    } catch (HttpIo.BodyTooLargeException e) {
+      HttpIo.writeError(response, callback, GraphError.tooLarge("The request body is too large."));
+    }
+    return true;
+  }
+
+  private void route(String method, String path, Request request, Response response, Callback callback)
+      throws IOException {
+    if (path.equals("/numbers")) {
+      switch (method) {
+        case "GET" -> HttpIo.writeJson(response, callback, 200,
+            Map.of("data", keys.listNumbers().stream().map(AdminViews::number).toList()));
+        case "POST" -> addNumber(request, response, callback);
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
+      }
+    } else if (path.startsWith("/numbers/") && path.indexOf('/', 9) < 0) {
+      String id = path.substring("/numbers/".length());
+      switch (method) {
+        case "GET" -> keys.findNumber(id).ifPresentOrElse(
+            n -> HttpIo.writeJson(response, callback, 200, AdminViews.number(n)),
+            () -> HttpIo.writeError(response, callback, GraphError.notFound("No such number.")));
+        case "PATCH" -> updateToken(id, request, response, callback);
+        case "DELETE" -> {
+          if (keys.removeNumber(id)) {
+            HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+          } else {
+            HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+          }
+        }
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET, PATCH or DELETE."));
+      }
+    } else if (path.equals("/keys")) {
+      switch (method) {
+        case "GET" -> HttpIo.writeJson(response, callback, 200,
+            Map.of("data", keys.listKeys().stream().map(AdminViews::key).toList()));
+        case "POST" -> createKey(request, response, callback);
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
+      }
+    } else if (path.startsWith("/keys/") && path.indexOf('/', 6) < 0) {
+      String id = path.substring("/keys/".length());
+      if (!method.equals("DELETE")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use DELETE to revoke a key."));
+      } else if (keys.revokeKey(id)) {
+        HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+      } else {
+        HttpIo.writeError(response, callback, GraphError.notFound("No such active key."));
+      }
+    } else {
+      HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+    }
+  }
+
+  private void addNumber(Request request, Response response, Callback callback) throws IOException {
+    Optional<JsonNode> body = jsonObject(request, response, callback);
+    if (body.isEmpty()) {
+      return;
+    }
+    JsonNode b = body.get();
+    NumberRegistration result =
+        keys.addNumber(text(b, "phone"), text(b, "phone_number_id"), text(b, "waba_id"), text(b, "business_id"),
+            text(b, "meta_token"));
+    if (result instanceof NumberRegistration.Added added) {
+      HttpIo.writeJson(response, callback, 201, AdminViews.number(added.number()));
+    } else if (result instanceof NumberRegistration.Invalid invalid) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.reason()));
+    } else {
+      HttpIo.writeError(response, callback,
+          GraphError.of(409, 100, GraphError.LAYER, "This phone number ID or phone is already registered."));
+    }
+  }
+
+  private void updateToken(String id, Request request, Response response, Callback callback) throws IOException {
+    Optional<JsonNode> body = jsonObject(request, response, callback);
+    if (body.isEmpty()) {
+      return;
+    }
+    String token = text(body.get(), "meta_token");
+    if (token == null || token.isBlank()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("meta_token is required."));
+    } else if (keys.updateToken(id, token)) {
+      HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+    } else {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+    }
+  }
+
+  private void createKey(Request request, Response response, Callback callback) throws IOException {
+    Optional<JsonNode> body = jsonObject(request, response, callback);
+    if (body.isEmpty()) {
+      return;
+    }
+    String id = text(body.get(), "phone_number_id");
+    if (id == null) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id is required."));
+      return;
+    }
+    keys.createKey(id).ifPresentOrElse(
+        created -> HttpIo.writeJson(response, callback, 201, AdminViews.createdKey(created)),
+        () -> HttpIo.writeError(response, callback, GraphError.notFound("No such number.")));
+  }
+
+  /** Reads a JSON object body; on failure answers 400 itself and returns empty. */
+  private static Optional<JsonNode> jsonObject(Request request, Response response, Callback callback)
+      throws IOException {
+    byte[] bytes = HttpIo.readBody(request, MAX_BODY);
+    try {
+      JsonNode node = Json.mapper().readTree(bytes);
+      if (node != null && node.isObject()) {
+        return Optional.of(node);
+      }
+    } catch (JsonProcessingException e) {
+      // answered below
+    }
+    HttpIo.writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
+    return Optional.empty();
+  }
+
+  private static String text(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    return v == null || v.isNull() ? null : v.isValueNode() ? v.asText() : null;
+  }
+}

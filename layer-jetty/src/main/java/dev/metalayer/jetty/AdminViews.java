@@ -1,0 +1,44 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.keys.CreatedKey;
+import dev.metalayer.keys.KeyRecord;
+import dev.metalayer.keys.WhatsAppNumber;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The JSON shapes of numbers and keys, shared by the admin API and the CLI. Never holds a token. */
+final class AdminViews {
+  private AdminViews() {}
+
+  static Map<String, Object> number(WhatsAppNumber n) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("phone", n.phone());
+    m.put("phone_number_id", n.phoneNumberId());
+    m.put("waba_id", n.wabaId());
+    m.put("business_id", n.businessId());
+    m.put("created_at", n.createdAt().toString());
+    return m;
+  }
+
+  static Map<String, Object> key(KeyRecord k) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", k.id());
+    m.put("prefix", k.prefix());
+    m.put("phone_number_id", k.phoneNumberId());
+    m.put("created_at", k.createdAt().toString());
+    m.put("last_used_at", k.lastUsedAt().map(Instant::toString).orElse(null));
+    m.put("revoked_at", k.revokedAt().map(Instant::toString).orElse(null));
+    return m;
+  }
+
+  static Map<String, Object> createdKey(CreatedKey created) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", created.record().id());
+    m.put("key", created.key());
+    m.put("prefix", created.record().prefix());
+    m.put("phone_number_id", created.record().phoneNumberId());
+    m.put("created_at", created.record().createdAt().toString());
+    return m;
+  }
+}

@@ -1,0 +1,109 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.json.Json;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The few HTTP chores every handler of the layer shares: JSON answers, Graph-shaped errors and bounded
+ * body reads. Each {@code write…} method completes the callback exactly once.
+ */
+public final class HttpIo {
+  private static final Logger log = LoggerFactory.getLogger(HttpIo.class);
+  public static final String JSON = "application/json; charset=UTF-8";
+
+  private HttpIo() {}
+
+  /** Writes {@code body} as the whole JSON answer with {@code status}. */
+  public static void writeJson(Response response, Callback callback, int status, byte[] body) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, JSON);
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+    response.write(true, ByteBuffer.wrap(body), callback);
+  }
+
+  /** Serialises {@code value} with the layer's mapper (snake_case) and writes it. */
+  public static void writeJson(Response response, Callback callback, int status, Object value) {
+    writeJson(response, callback, status, Json.bytes(value));
+  }
+
+  /** Writes a Graph-shaped error, with {@code WWW-Authenticate} on a 401. */
+  public static void writeError(Response response, Callback callback, GraphError error) {
+    log.debug("Answering {} code {} ({}), fbtrace_id {}", error.status(), error.code(), error.message(), error.fbtraceId());
+    String challenge = error.wwwAuthenticate();
+    if (challenge != null) {
+      response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, challenge);
+    }
+    writeJson(response, callback, error.status(), error.toJson());
+  }
+
+  /** Writes an empty answer with {@code status}. */
+  public static void writeEmpty(Response response, Callback callback, int status) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
+    callback.succeeded();
+  }
+
+  /** The request body is larger than the handler accepts. */
+  public static final class BodyTooLargeException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    BodyTooLargeException(long limit) {
+      super("request body exceeds " + limit + " bytes");
+    }
+  }
+
+  /**
+   * Reads the whole request body, blocking, refusing more than {@code maxBytes}: a declared
+   * {@code Content-Length} over the limit is refused before anything is read.
+   */
+  public static byte[] readBody(Request request, int maxBytes) throws IOException {
+    long declared = request.getLength();
+    if (declared > maxBytes) {
+      throw new BodyTooLargeException(maxBytes);
+    }
+    try (InputStream in = Content.Source.asInputStream(request)) {
+      byte[] body = in.readNBytes(maxBytes + 1);
+      if (body.length > maxBytes) {
+        throw new BodyTooLargeException(maxBytes);
+      }
+      return body;
+    }
+  }
+
+  /** The first value of a query parameter, decoded; empty when absent. */
+  public static java.util.Optional<String> queryParameter(Request request, String name) {
+    Fields fields = Request.extractQueryParameters(request);
+    Fields.Field f = fields.get(name);
+    return f == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(f.getValue());
+  }
+
+  /** A header's value, or null. */
+  public static String header(Request request, HttpHeader header) {
+    HttpField f = request.getHeaders().getField(header);
+    return f == null ? null : f.getValue();
+  }
+
+  /** Immutable copy of headers for logging-free inspection (names lower-cased). */
+  public static Map<String, List<String>> headerMap(Request request) {
+    java.util.Map<String, List<String>> out = new java.util.TreeMap<>();
+    for (HttpField f : request.getHeaders()) {
+      out.computeIfAbsent(f.getLowerCaseName(), k -> new java.util.ArrayList<>()).add(f.getValue());
+    }
+    return out;
+  }
+}

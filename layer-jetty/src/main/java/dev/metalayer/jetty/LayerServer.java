@@ -1,0 +1,113 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.MetaLayer;
+import dev.metalayer.crypto.MasterKey;
+import dev.metalayer.store.JdbcKeyStore;
+import java.net.URI;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Objects;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The standalone layer: the embedded store, a {@link MetaLayer} and a Jetty server with the layer's
+ * routes, assembled from {@link Settings}. {@link Main} runs one; tests start one on port 0.
+ *
+ * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /admin/v1/…} (when an admin token is set), the
+ * Graph API under the Graph prefix, {@code /webhooks/meta} and {@code /v1/webhooks}.
+ */
+public final class LayerServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(LayerServer.class);
+
+  private final Settings settings;
+  private final H2Store store;
+  private final MetaLayer layer;
+  private final Server server;
+  private final ServerConnector connector;
+
+  private LayerServer(Settings settings, H2Store store, MetaLayer layer, Server server, ServerConnector connector) {
+    this.settings = settings;
+    this.store = store;
+    this.layer = layer;
+    this.server = server;
+    this.connector = connector;
+  }
+
+  /** Opens the store, builds the layer and starts serving. The caller must {@link #close()} it. */
+  public static LayerServer start(Settings settings) throws Exception {
+    Objects.requireNonNull(settings, "settings");
+    Path dataDir = Path.of(settings.string(Option.DATA_DIR));
+    SecureRandom random = new SecureRandom();
+    H2Store store = H2Store.open(dataDir);
+    try {
+      byte[] masterKey = MasterKey.load(settings.get(Option.MASTER_KEY), dataDir, random);
+      MetaLayer layer =
+          MetaLayer.builder()
+              .keyStore(new JdbcKeyStore(store.database()))
+              .masterKey(masterKey)
+              .random(random)
+              .build();
+
+      QueuedThreadPool threads = new QueuedThreadPool(200, 8);
+      threads.setName("layer");
+      Server server = new Server(threads);
+      HttpConfiguration http = new HttpConfiguration();
+      http.setSendServerVersion(false);
+      http.setSendXPoweredBy(false);
+      ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+      connector.setHost(settings.string(Option.HOST));
+      connector.setPort(settings.integer(Option.PORT));
+      server.addConnector(connector);
+
+      Routes routes = new Routes();
+      HealthHandler health = new HealthHandler(store.database()::ping);
+      routes.add("/healthz", health).add("/readyz", health);
+      routes.add("/admin/v1", new AdminHandler(layer, settings.get(Option.ADMIN_TOKEN)));
+
+      server.setHandler(routes);
+      server.setErrorHandler(new GraphErrorPages());
+      server.setStopAtShutdown(false);
+      server.start();
+      LayerServer running = new LayerServer(settings, store, layer, server, connector);
+      log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
+      return running;
+    } catch (Exception | Error e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  /** The port actually bound (useful with port 0). */
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  /** {@code http://127.0.0.1:<port>}: where a local client reaches this server. */
+  public URI localUri() {
+    return URI.create("http://127.0.0.1:" + port());
+  }
+
+  public MetaLayer layer() {
+    return layer;
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  /** Stops serving, then closes the store. Idempotent. */
+  @Override
+  public void close() throws Exception {
+    try {
+      server.stop();
+    } finally {
+      store.close();
+    }
+  }
+}

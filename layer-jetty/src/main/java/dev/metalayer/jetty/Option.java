@@ -1,0 +1,93 @@
+package dev.metalayer.jetty;
+
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Every setting of the standalone layer: its command-line flag, its environment variable, its default
+ * and its meaning. This table is the single source of {@code --help} and of
+ * {@code docs/configuration.md}; a flag always wins over the environment.
+ *
+ * <p>Secrets ({@link #secret()}) are read from the environment only, never from a flag, so that they do
+ * not show in process listings or shell history.
+ */
+public enum Option {
+  PORT("--port", "LAYER_PORT", "8080", false, "TCP port to listen on (0 picks a free one)."),
+  HOST("--host", "LAYER_HOST", "0.0.0.0", false, "Address to bind."),
+  PUBLIC_URL(
+      "--public-url",
+      "LAYER_PUBLIC_URL",
+      null,
+      false,
+      "Public base URL of the layer (e.g. https://layer.example.com), used in rewritten media and paging"
+          + " URLs. Derived from each request's scheme and Host when unset."),
+  GRAPH_URL("--graph-url", "LAYER_GRAPH_URL", "https://graph.facebook.com", false, "Upstream Graph API base URL."),
+  GRAPH_PREFIX(
+      "--graph-prefix", "LAYER_GRAPH_PREFIX", "/api/layer/meta", false, "Path under which the Graph API is served."),
+  DATA_DIR(
+      "--data-dir",
+      "LAYER_DATA_DIR",
+      "./data",
+      false,
+      "Directory of the embedded H2 database and of the generated master key."),
+  MASTER_KEY(
+      null,
+      "LAYER_MASTER_KEY",
+      null,
+      true,
+      "Base64 of 32 bytes: seals Meta tokens and subscription secrets at rest. When unset, one is"
+          + " generated once into the data directory (owner-only)."),
+  APP_SECRET(
+      null,
+      "META_APP_SECRET",
+      null,
+      true,
+      "Meta app secret(s), comma-separated for rotation: verifies X-Hub-Signature-256 on incoming"
+          + " webhooks; the first one computes appsecret_proof on proxied requests."),
+  ADMIN_TOKEN(
+      null,
+      "LAYER_ADMIN_TOKEN",
+      null,
+      true,
+      "Bearer token of the admin API under /admin/v1. The admin API is off when unset."),
+  ;
+
+  private final String flag;
+  private final String env;
+  private final String defaultValue;
+  private final boolean secret;
+  private final String help;
+
+  Option(String flag, String env, String defaultValue, boolean secret, String help) {
+    this.flag = flag;
+    this.env = env;
+    this.defaultValue = defaultValue;
+    this.secret = secret;
+    this.help = help;
+  }
+
+  /** The command-line flag, or empty for secrets (environment only). */
+  public Optional<String> flag() {
+    return Optional.ofNullable(flag);
+  }
+
+  public String env() {
+    return env;
+  }
+
+  public Optional<String> defaultValue() {
+    return Optional.ofNullable(defaultValue);
+  }
+
+  public boolean secret() {
+    return secret;
+  }
+
+  public String help() {
+    return help;
+  }
+
+  static Optional<Option> byFlag(String flag) {
+    return Arrays.stream(values()).filter(o -> flag.equals(o.flag)).findFirst();
+  }
+}

@@ -1,0 +1,69 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.graph.GraphError;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Dispatches on path prefixes (longest first, on segment boundaries) and guards every handler: an
+ * exception becomes a Graph-shaped 500 (when nothing was sent yet) and is logged with its
+ * {@code fbtrace_id}, never with headers. Unknown paths get a Graph-shaped 404. Handlers that need a
+ * life cycle (an HTTP client, workers) are registered as beans of the server, not here.
+ */
+final class Routes extends Handler.Abstract {
+  private static final Logger log = LoggerFactory.getLogger(Routes.class);
+
+  private record Route(String prefix, Request.Handler handler) {}
+
+  private final List<Route> routes = new ArrayList<>();
+
+  /** Routes {@code prefix} itself and everything under {@code prefix + "/"} to {@code handler}. */
+  Routes add(String prefix, Request.Handler handler) {
+    routes.add(new Route(prefix, handler));
+    routes.sort(Comparator.comparingInt((Route r) -> r.prefix().length()).reversed());
+    return this;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    String path = request.getHttpURI().getPath();
+    if (path == null) {
+      path = "/";
+    }
+    for (Route route : routes) {
+      String p = route.prefix();
+      if (path.equals(p) || path.startsWith(p.endsWith("/") ? p : p + "/")) {
+        return guarded(route.handler(), request, response, callback);
+      }
+    }
+    HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+    return true;
+  }
+
+  private static boolean guarded(Request.Handler handler, Request request, Response response, Callback callback) {
+    try {
+      if (handler.handle(request, response, callback)) {
+        return true;
+      }
+      HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+      return true;
+    } catch (Throwable t) {
+      GraphError error = GraphError.internal();
+      log.error("Unhandled failure in {} (fbtrace_id {})", handler.getClass().getSimpleName(), error.fbtraceId(), t);
+      if (!response.isCommitted()) {
+        response.reset();
+        HttpIo.writeError(response, callback, error);
+      } else {
+        callback.failed(t);
+      }
+      return true;
+    }
+  }
+}
