@@ -28,7 +28,8 @@ import java.util.Optional;
  * </ol>
  *
  * An answer that needs no rewrite keeps its exact bytes (scrubbed); a rewritten one is re-serialised
- * with its field order kept. A body that is not a JSON object is only scrubbed. Thread-safe.
+ * with its field order kept. A JSON value that is not an object is only scrubbed; a body that is not
+ * JSON at all is reported (the adapter answers 502: Graph clients cannot read it). Thread-safe.
  */
 public final class AnswerRewriter {
   private static final ObjectMapper TREE =
@@ -67,16 +68,19 @@ public final class AnswerRewriter {
     this.scrubber = Objects.requireNonNull(scrubber);
   }
 
-  /** @return the answer to send to the client; never contains the token */
-  public byte[] rewrite(byte[] body) {
+  /** @return the answer to send to the client, never containing the token; empty when {@code body} is not JSON */
+  public Optional<byte[]> rewrite(byte[] body) {
     JsonNode root;
     try {
       root = TREE.readTree(body);
     } catch (IOException e) {
-      return scrubber.redact(body);
+      return Optional.empty();
+    }
+    if (root == null || root.isMissingNode()) {
+      return Optional.empty();
     }
     if (!(root instanceof ObjectNode object)) {
-      return scrubber.redact(body);
+      return Optional.of(scrubber.redact(body));
     }
     boolean changed = false;
     if (mediaId.isPresent() && object.path("url").isTextual()) {
@@ -96,10 +100,10 @@ public final class AnswerRewriter {
       }
     }
     if (!changed) {
-      return scrubber.redact(body);
+      return Optional.of(scrubber.redact(body));
     }
     try {
-      return scrubber.redact(TREE.writeValueAsBytes(object));
+      return Optional.of(scrubber.redact(TREE.writeValueAsBytes(object)));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a parsed JSON tree could not be written back", e);
     }

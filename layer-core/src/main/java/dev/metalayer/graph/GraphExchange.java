@@ -59,8 +59,8 @@ public final class GraphExchange {
     return target;
   }
 
-  /** Rewrites a whole JSON answer (media URL, paging, token scrub). */
-  public byte[] rewriteJson(byte[] body) {
+  /** Rewrites a whole JSON answer (media URL, paging, token scrub); empty when the body is not JSON. */
+  public Optional<byte[]> rewriteJson(byte[] body) {
     return rewriter.rewrite(body);
   }
 

@@ -187,9 +187,24 @@ public final class GraphProxy {
       if (answer.body().length > settings.maxJsonAnswerBytes()) {
         return GraphAnswer.of(GraphError.badGateway("The Graph API answer is too large to rewrite."));
       }
-      return toClient(answer, exchange.rewriteJson(answer.body()));
+      Optional<byte[]> rewritten = exchange.rewriteJson(answer.body());
+      if (rewritten.isEmpty()) {
+        return GraphAnswer.of(invalidAnswer(answer.status()));
+      }
+      return toClient(answer, rewritten.get());
+    }
+    if (answer.status() >= 400) {
+      return GraphAnswer.of(invalidAnswer(answer.status()));
     }
     return toClient(answer, exchange.scrubber().redact(answer.body()));
+  }
+
+  /**
+   * The 502 for an answer a Graph client cannot read: a JSON-typed body that is not JSON, or an error
+   * status with a body that is not JSON.
+   */
+  public static GraphError invalidAnswer(int upstreamStatus) {
+    return GraphError.badGateway("The Graph API gave an invalid answer (HTTP " + upstreamStatus + ").");
   }
 
   private GraphAnswer download(MediaDownload media) {
