@@ -16,6 +16,7 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -110,7 +111,7 @@ public final class LayerServer implements AutoCloseable {
 
   /**
    * The client of Graph and the media hosts: pooled keep-alive connections, no redirects (the handler
-   * decides), no cookies, no {@code User-Agent} of its own, connect and idle timeouts from the settings
+   * decides), no cookies, no authentication handling, no {@code User-Agent} of its own, connect and idle timeouts from the settings
    * (each exchange sets its total timeout).
    */
   private static HttpClient upstreamClient(GraphSettings graph) {
@@ -123,6 +124,16 @@ public final class LayerServer implements AutoCloseable {
     client.setHttpCookieStore(new HttpCookieStore.Empty());
     client.setConnectTimeout(graph.connectTimeout().toMillis());
     client.setIdleTimeout(graph.idleTimeout().toMillis());
+    // No protocol handlers: a 401 from Meta (which Chatwoot counts for reauthorisation) must pass
+    // through as it is, not be taken for an HTTP authentication challenge; 100-continue is not used.
+    // HttpClient installs its default handlers when it starts: clear them once it has.
+    client.addEventListener(
+        new LifeCycle.Listener() {
+          @Override
+          public void lifeCycleStarted(LifeCycle event) {
+            client.getProtocolHandlers().clear();
+          }
+        });
     return client;
   }
 
