@@ -48,6 +48,7 @@ public final class LayerServer implements AutoCloseable {
   /** Opens the store, builds the layer and starts serving. The caller must {@link #close()} it. */
   public static LayerServer start(Settings settings) throws Exception {
     Objects.requireNonNull(settings, "settings");
+    LogSecrecy.install();
     Path dataDir = Path.of(settings.string(Option.DATA_DIR));
     SecureRandom random = new SecureRandom();
     H2Store store = H2Store.open(dataDir);
