@@ -51,7 +51,8 @@ public final class MetaLayer {
             b.upstreamTimeout,
             b.mediaTimeout,
             b.maxBodyBytes,
-            b.maxJsonAnswerBytes);
+            b.maxJsonAnswerBytes,
+            b.mergeCallingSettings);
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
@@ -109,6 +110,7 @@ public final class MetaLayer {
     private Duration mediaTimeout = Duration.ofMinutes(5);
     private long maxBodyBytes = 100L * 1024 * 1024;
     private int maxJsonAnswerBytes = 8 * 1024 * 1024;
+    private boolean mergeCallingSettings = true;
     private GraphForwarder graphForwarder;
     private Predicate<String> registeredObjects;
 
@@ -180,6 +182,17 @@ public final class MetaLayer {
     /** Default 8 MiB: the largest JSON answer buffered for rewriting (larger is a 502). */
     public Builder maxJsonAnswerBytes(int maxJsonAnswerBytes) {
       this.maxJsonAnswerBytes = maxJsonAnswerBytes;
+      return this;
+    }
+
+    /**
+     * Default on: a {@code POST /{phone-number-id}/settings} with a partial {@code calling} object is
+     * merged into the current settings (read first, with the number's token) before it is written, so
+     * that a helpdesk toggling calling never erases call hours or schedules set elsewhere. If the read
+     * fails, the client gets that answer and nothing is written. Off: the body is forwarded as sent.
+     */
+    public Builder mergeCallingSettings(boolean merge) {
+      this.mergeCallingSettings = merge;
       return this;
     }
 

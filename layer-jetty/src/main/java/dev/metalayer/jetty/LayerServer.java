@@ -67,7 +67,8 @@ public final class LayerServer implements AutoCloseable {
               .upstreamTimeout(settings.duration(Option.UPSTREAM_TIMEOUT))
               .mediaTimeout(settings.duration(Option.MEDIA_TIMEOUT))
               .maxBodyBytes(settings.longValue(Option.MAX_BODY_BYTES))
-              .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES));
+              .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES))
+              .mergeCallingSettings(settings.bool(Option.MERGE_CALLING_SETTINGS));
       settings.get(Option.PUBLIC_URL).ifPresent(u -> builder.publicUrl(URI.create(u)));
       List<String> appSecrets = settings.list(Option.APP_SECRET);
       if (!appSecrets.isEmpty()) {

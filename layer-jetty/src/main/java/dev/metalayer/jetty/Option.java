@@ -94,6 +94,13 @@ public enum Option {
       "8388608",
       false,
       "Largest JSON answer from Graph buffered to rewrite URLs and scrub the token; larger is a 502."),
+  MERGE_CALLING_SETTINGS(
+      "--merge-calling-settings",
+      "LAYER_MERGE_CALLING_SETTINGS",
+      "true",
+      false,
+      "Merge a partial calling object written to /{phone-number-id}/settings into the current settings"
+          + " (read first), so that omitted hours and schedules are kept; false forwards the body as sent."),
   ;
 
   private final String flag;
