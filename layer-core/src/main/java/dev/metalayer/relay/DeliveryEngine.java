@@ -29,9 +29,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each lane has its own worker pool, so a backlog of messages never delays a ring. Within a lane, a
  * subscription has at most {@code perSubscription} attempts in flight: a slow or dead subscriber holds
- * a few workers, never the lane. One scheduler thread pumps each lane: when woken (a new delivery
- * was committed, an attempt finished) and at the next due time from the store (at least every
- * second, so replays and other instances' rows are seen).
+ * a few workers, never the lane. Each lane also has its own scheduler thread, which pumps it: when
+ * woken (a new delivery was committed, an attempt finished) and at the next due time from the store
+ * (at least every second, so replays and other instances' rows are seen). A slow claim in the default
+ * lane therefore never holds up the pump of the calls lane.
  *
  * <p>{@link #runDueNow()} runs everything due at the clock's current time on the calling thread,
  * without the pools: the deterministic way to drive retries, TTLs and dead-lettering in tests.
@@ -46,7 +47,6 @@ final class DeliveryEngine implements AutoCloseable {
   private final Clock clock;
   private final int perSubscription;
   private final Map<Lane, LaneState> lanes = new EnumMap<>(Lane.class);
-  private volatile ScheduledExecutorService scheduler;
   private volatile boolean running;
 
   /** The in-flight bookkeeping of one lane; guarded by its own monitor. */
@@ -58,6 +58,7 @@ final class DeliveryEngine implements AutoCloseable {
     final AtomicBoolean pumpQueued = new AtomicBoolean();
     int total;
     ThreadPoolExecutor pool;
+    volatile ScheduledExecutorService scheduler;
     ScheduledFuture<?> timer;
 
     LaneState(Lane lane, int threads, Duration minPoll) {
@@ -78,13 +79,13 @@ final class DeliveryEngine implements AutoCloseable {
     lanes.put(Lane.DEFAULT, new LaneState(Lane.DEFAULT, defaultThreads, Duration.ofMillis(250)));
   }
 
-  /** Starts the scheduler and the worker pools. Idempotent. */
+  /** Starts each lane's scheduler and worker pool. Idempotent. */
   synchronized void start() {
     if (running) {
       return;
     }
-    scheduler = Executors.newSingleThreadScheduledExecutor(threads("relay-scheduler"));
     for (LaneState s : lanes.values()) {
+      s.scheduler = Executors.newSingleThreadScheduledExecutor(threads("relay-" + s.lane.wire() + "-scheduler"));
       s.pool = new ThreadPoolExecutor(s.threads, s.threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
           threads("relay-" + s.lane.wire()));
     }
@@ -101,7 +102,7 @@ final class DeliveryEngine implements AutoCloseable {
   /** Asks for a pump of {@code lane} as soon as possible; coalesced; a no-op when not started. */
   void wake(Lane lane) {
     LaneState s = lanes.get(lane);
-    ScheduledExecutorService sch = scheduler;
+    ScheduledExecutorService sch = s.scheduler;
     if (!running || sch == null || !s.pumpQueued.compareAndSet(false, true)) {
       return;
     }
@@ -154,7 +155,7 @@ final class DeliveryEngine implements AutoCloseable {
       }
       if (running) {
         try {
-          s.timer = scheduler.schedule(() -> wake(s.lane), delay.toMillis(), TimeUnit.MILLISECONDS);
+          s.timer = s.scheduler.schedule(() -> wake(s.lane), delay.toMillis(), TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
           // closing
         }
@@ -207,8 +208,8 @@ final class DeliveryEngine implements AutoCloseable {
       return;
     }
     running = false;
-    scheduler.shutdownNow();
     for (LaneState s : lanes.values()) {
+      s.scheduler.shutdownNow();
       s.pool.shutdown();
     }
     for (LaneState s : lanes.values()) {
