@@ -302,8 +302,11 @@ public final class MetaLayer {
     }
 
     /**
-     * Default 45 seconds: how long after receipt a {@code calls} event may still be delivered. An event
-     * not delivered by then is recorded as expired and never sent. Between 1 second and 1 hour.
+     * Default 45 seconds: how long after it happened a {@code calls} event may still be delivered,
+     * counted from the earlier of its receipt and Meta's {@code timestamp} in the event (a timestamp
+     * ahead of the layer's clock does not count). An event not delivered by then is recorded as expired
+     * and never sent; one that arrives already past it is recorded so at once. Between 1 second and
+     * 1 hour.
      */
     public Builder callTtl(Duration ttl) {
       Objects.requireNonNull(ttl, "ttl");

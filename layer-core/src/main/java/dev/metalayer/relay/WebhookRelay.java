@@ -130,6 +130,13 @@ public final class WebhookRelay implements CallWebhookRelay {
     for (Change change : parsed.changes()) {
       String webhookId = WebhookIds.of(change);
       Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
+      Optional<Instant> expiresAt = policy.expiry(lane, now, change.eventTime());
+      // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
+      boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
+      if (expired) {
+        log.info("A {} change of {} arrived after its TTL (event time {}): recorded as expired, not delivered",
+            change.field(), change.callIds(), change.eventTime().map(Instant::toString).orElse("none"));
+      }
       for (WhatsAppNumber number : numbersOf(change)) {
         List<StoredSubscription> subs =
             subscriptionsByNumber.computeIfAbsent(number.phoneNumberId(), store::subscriptionsOf);
@@ -140,8 +147,9 @@ public final class WebhookRelay implements CallWebhookRelay {
           }
           byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
           deliveries.add(new NewDelivery(newId("dlv"), s.id(), envelopeId, webhookId, change.field(), lane,
-              lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane), now,
-              policy.expiry(lane, now).orElse(null), now));
+              lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane),
+              expired ? DeliveryState.EXPIRED : DeliveryState.PENDING, expired ? null : now, expiresAt.orElse(null),
+              now));
         }
       }
     }
@@ -157,12 +165,10 @@ public final class WebhookRelay implements CallWebhookRelay {
       inserted = store.ingest(new RelayStore.Envelope(newId("env"), body, now), deliveries);
     }
     if (!inserted.isEmpty()) {
-      boolean calls = deliveries.stream().anyMatch(d -> d.lane() == Lane.CALLS);
-      if (calls) {
-        engine.wake(Lane.CALLS);
-      }
-      if (deliveries.stream().anyMatch(d -> d.lane() == Lane.DEFAULT)) {
-        engine.wake(Lane.DEFAULT);
+      for (Lane lane : Lane.values()) {
+        if (deliveries.stream().anyMatch(d -> d.lane() == lane && d.state() == DeliveryState.PENDING)) {
+          engine.wake(lane);
+        }
       }
     }
     return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), deliveries.size() - inserted.size());

@@ -170,7 +170,7 @@ public final class WebhookSubscriptions {
     String envelopeId = relay.newId("env");
     store.ingest(new RelayStore.Envelope(envelopeId, bytes, now),
         List.of(new NewDelivery(deliveryId, id, envelopeId, "msg_" + deliveryId, "test", Lane.DEFAULT, null, bytes, 1,
-            now, null, now)));
+            DeliveryState.PENDING, now, null, now)));
     relay.wake(Lane.DEFAULT);
     return store.findDelivery(deliveryId);
   }

@@ -28,7 +28,7 @@ public final class InMemoryRelayStore implements RelayStore {
   private static final class Row {
     final NewDelivery d;
     final long seq;
-    DeliveryState state = DeliveryState.PENDING;
+    DeliveryState state;
     int attempts;
     int maxAttempts;
     Instant nextAttemptAt;
@@ -39,6 +39,7 @@ public final class InMemoryRelayStore implements RelayStore {
     Row(NewDelivery d, long seq) {
       this.d = d;
       this.seq = seq;
+      this.state = d.state();
       this.maxAttempts = d.maxAttempts();
       this.nextAttemptAt = d.nextAttemptAt();
       this.expiresAt = d.expiresAt();

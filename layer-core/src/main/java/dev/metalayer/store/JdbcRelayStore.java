@@ -180,7 +180,7 @@ public final class JdbcRelayStore implements RelayStore {
                       "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane,"
                           + " ordering_key, body, state, attempts, max_attempts, next_attempt_at, expires_at,"
                           + " lease_until, created_at, updated_at)"
-                          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?, ?)")) {
+                          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?)")) {
             for (NewDelivery d : deliveries) {
               exists.setString(1, d.subscriptionId());
               exists.setString(2, d.webhookId());
@@ -197,11 +197,12 @@ public final class JdbcRelayStore implements RelayStore {
               insert.setString(6, d.lane().wire());
               insert.setString(7, d.orderingKey());
               insert.setBytes(8, d.body());
-              insert.setInt(9, d.maxAttempts());
-              insert.setLong(10, d.nextAttemptAt().toEpochMilli());
-              setMillis(insert, 11, d.expiresAt());
-              insert.setLong(12, d.createdAt().toEpochMilli());
+              insert.setString(9, d.state().wire());
+              insert.setInt(10, d.maxAttempts());
+              setMillis(insert, 11, d.nextAttemptAt());
+              setMillis(insert, 12, d.expiresAt());
               insert.setLong(13, d.createdAt().toEpochMilli());
+              insert.setLong(14, d.createdAt().toEpochMilli());
               insert.executeUpdate();
               inserted.add(d.id());
             }

@@ -38,6 +38,9 @@ public interface RelayStore {
    *
    * @param orderingKey deliveries with the same subscription and key are attempted in insertion
    *     order; null for none
+   * @param state {@code pending}, or {@code expired} for a call event already past its TTL when it
+   *     arrived: recorded (it shows in the log and makes a later redelivery a duplicate), never sent
+   * @param nextAttemptAt required when pending; null otherwise
    * @param expiresAt null for none
    */
   record NewDelivery(
@@ -50,9 +53,20 @@ public interface RelayStore {
       String orderingKey,
       byte[] body,
       int maxAttempts,
+      DeliveryState state,
       Instant nextAttemptAt,
       Instant expiresAt,
-      Instant createdAt) {}
+      Instant createdAt) {
+    public NewDelivery {
+      Objects.requireNonNull(state, "state");
+      if (state != DeliveryState.PENDING && state != DeliveryState.EXPIRED) {
+        throw new IllegalArgumentException("a new delivery is pending or expired, not " + state.wire());
+      }
+      if (state == DeliveryState.PENDING && nextAttemptAt == null) {
+        throw new IllegalArgumentException("a pending delivery needs its first attempt time");
+      }
+    }
+  }
 
   /** A delivery a worker now holds, under a lease. @param attempts attempts made before this claim */
   record Claimed(

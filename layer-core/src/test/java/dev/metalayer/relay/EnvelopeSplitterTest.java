@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.metalayer.testing.MetaFixtures;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -194,6 +195,34 @@ class EnvelopeSplitterTest {
     assertThat(reasonOf("{\"event\":\"terminate\"}", "{}")).isEmpty();
     assertThat(reasonOf("{\"event\":\"connect\",\"status\":\"FAILED\"}", "{}")).isEmpty();
     assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"FAILED\",\"terminate_reason\":\"x\"}", "{}")).isEmpty();
+  }
+
+  private static Optional<Instant> eventTimeOf(String value) {
+    String raw = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\"calls\","
+        + "\"value\":" + value + "}]}]}";
+    return split(raw.getBytes(StandardCharsets.UTF_8)).get(0).eventTime();
+  }
+
+  @Test
+  void theEventTimeIsTheEarliestReadableTimestampOfCallsAndStatuses() {
+    assertThat(split(MetaFixtures.bytes("terminate-failed.json")).get(0).eventTime())
+        .contains(Instant.ofEpochSecond(1671644944));
+    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":\"1749196895\"}]}")).contains(Instant.ofEpochSecond(1749196895));
+    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":1749196895}]}")).as("a number").contains(Instant.ofEpochSecond(1749196895));
+    assertThat(eventTimeOf("{\"statuses\":[{\"type\":\"call\",\"timestamp\":\"1749197010\"}]}"))
+        .contains(Instant.ofEpochSecond(1749197010));
+    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":\"1749196900\"},{\"timestamp\":\"1749196800\"}],"
+        + "\"statuses\":[{\"timestamp\":\"1749196850\"}]}")).contains(Instant.ofEpochSecond(1749196800));
+    // unreadable ones are skipped, not taken for zero
+    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":\"soon\"},{\"timestamp\":\"1749196900\"}]}"))
+        .contains(Instant.ofEpochSecond(1749196900));
+    for (String unreadable : new String[] {"{}", "{\"calls\":[{\"id\":\"wacid.1\"}]}", "{\"calls\":[{\"timestamp\":null}]}",
+        "{\"calls\":[{\"timestamp\":\"\"}]}", "{\"calls\":[{\"timestamp\":\"-5\"}]}", "{\"calls\":[{\"timestamp\":-5}]}",
+        "{\"calls\":[{\"timestamp\":1749196895.5}]}", "{\"calls\":[{\"timestamp\":\"2026-03-01T10:00:00Z\"}]}",
+        "{\"calls\":[{\"timestamp\":\"1234567890123\"}]}", "{\"calls\":[{\"timestamp\":99999999999999999999}]}",
+        "{\"calls\":[{\"timestamp\":{\"s\":1}}]}", "{\"calls\":{\"timestamp\":\"1749196895\"}}"}) {
+      assertThat(eventTimeOf(unreadable)).as(unreadable).isEmpty();
+    }
   }
 
   private static Optional<String> reasonOf(String call, String value) throws Exception {

@@ -39,7 +39,7 @@ abstract class RelayStoreContract {
 
   static NewDelivery delivery(String id, String sub, String webhookId, Lane lane, String orderingKey, Instant due) {
     return new NewDelivery(id, sub, "env_1", webhookId, lane == Lane.CALLS ? "calls" : "messages", lane, orderingKey,
-        ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8), 8, due,
+        ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8), 8, DeliveryState.PENDING, due,
         lane == Lane.CALLS ? due.plusSeconds(45) : null, due);
   }
 
@@ -183,6 +183,29 @@ abstract class RelayStoreContract {
     assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
     assertThat(d.attempts()).isEmpty();
     assertThat(d.expiresAt()).contains(T0.plusSeconds(45));
+  }
+
+  @Test
+  void aDeliveryExpiredOnArrivalIsLoggedNeverClaimedAndMakesARedeliveryADuplicate() {
+    NewDelivery late = new NewDelivery("c1", "wh_a", "env_1", "msg_1", "calls", Lane.CALLS, "wacid.1",
+        "{}".getBytes(StandardCharsets.UTF_8), 8, DeliveryState.EXPIRED, null, T0.minusSeconds(1), T0);
+
+    assertThat(ingest(late)).containsExactly("c1");
+
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(3600))).isEmpty();
+    assertThat(store.nextWake(Lane.CALLS)).isEmpty();
+    Delivery d = store.findDelivery("c1").orElseThrow();
+    assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(d.attempts()).isEmpty();
+    assertThat(d.nextAttemptAt()).isEmpty();
+    assertThat(d.expiresAt()).contains(T0.minusSeconds(1));
+    assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.EXPIRED), 50)).extracting(Delivery::id)
+        .containsExactly("c1");
+    // it does not hold up a later event of the same call
+    ingest(delivery("c2", "wh_a", "msg_2", Lane.CALLS, "wacid.1", T0));
+    assertThat(claim(Lane.CALLS, T0)).extracting(Claimed::id).containsExactly("c2");
+    // Meta redelivers the same change once more: still a duplicate
+    assertThat(ingest(delivery("c3", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0))).isEmpty();
   }
 
   @Test

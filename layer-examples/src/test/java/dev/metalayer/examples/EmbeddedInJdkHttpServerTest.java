@@ -45,7 +45,8 @@ class EmbeddedInJdkHttpServerTest {
             "subscriber", client.webhookUrl().toString(), List.of("calls"), "subscriber-secret", null, null));
         MetaWebhooks webhooks = new MetaWebhooks(URI.create(base + "/webhooks/meta"), "meta-app-secret",
             number.wabaId(), number.digits(), number.phoneNumberId());
-        String connect = webhooks.envelope(webhooks.inboundConnect("wacid.EMBED1", "15551234567", "Jane", "v=0\r\n", 1750000000L));
+        String connect = webhooks.envelope(webhooks.inboundConnect("wacid.EMBED1", "15551234567", "Jane", "v=0\r\n",
+            Instant.now().getEpochSecond()));
         assertThat(webhooks.post(connect)).isEqualTo(200);
         FakeChatwoot.Received got = client.nextWebhook(Duration.ofSeconds(10)).orElseThrow();
         assertThat(got.signatureValid()).isTrue();

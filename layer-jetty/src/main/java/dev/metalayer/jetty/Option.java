@@ -135,8 +135,9 @@ public enum Option {
       "LAYER_CALL_TTL",
       "45s",
       false,
-      "How long after receipt a calls event may still be delivered; later it is recorded as expired and"
-          + " never sent (a late connect would be a ghost ring). 1s to 1h."),
+      "How long after it happened a calls event may still be delivered, counted from the earlier of its"
+          + " receipt and Meta's timestamp; later it is recorded as expired and never sent (a late connect"
+          + " would be a ghost ring). 1s to 1h."),
   DELIVERY_CONCURRENCY(
       "--delivery-concurrency",
       "LAYER_DELIVERY_CONCURRENCY",
