@@ -76,6 +76,7 @@ public final class MetaLayer {
                 b.appSecrets,
                 b.allowUnsignedWebhooks,
                 b.callTtl,
+                b.retention,
                 b.callsThreads,
                 b.defaultThreads,
                 b.concurrencyPerSubscription,
@@ -122,6 +123,12 @@ public final class MetaLayer {
     return relay;
   }
 
+  /**
+   * The shortest relay retention: Meta redelivers a webhook for up to 7 days, and the relay recognises
+   * a redelivery by the delivery rows of the first one, so they must outlive Meta's retries.
+   */
+  public static final Duration MIN_RETENTION = Duration.ofDays(8);
+
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */
   public static final class Builder {
     private KeyStore keyStore;
@@ -149,6 +156,7 @@ public final class MetaLayer {
     private List<String> appSecrets = List.of();
     private boolean allowUnsignedWebhooks;
     private Duration callTtl = Duration.ofSeconds(45);
+    private Duration retention = Duration.ofDays(14);
     private int callsThreads = 16;
     private int defaultThreads = 16;
     private int concurrencyPerSubscription = 4;
@@ -314,6 +322,23 @@ public final class MetaLayer {
         throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour, got " + ttl);
       }
       this.callTtl = ttl;
+      return this;
+    }
+
+    /**
+     * Default 14 days: how long the relay keeps finished deliveries (delivered, expired, dead), their
+     * attempts and the envelopes received from Meta; older history is purged about every hour once the
+     * relay is started (see {@link CallWebhookRelay#purge()}). Pending and delivering deliveries are
+     * always kept. At least {@link #MIN_RETENTION} (8 days): Meta redelivers for up to 7 days, and a
+     * redelivery is recognised by the delivery rows of the first one.
+     */
+    public Builder retention(Duration retention) {
+      Objects.requireNonNull(retention, "retention");
+      if (retention.compareTo(MIN_RETENTION) < 0) {
+        throw new IllegalArgumentException("retention must be at least 8 days (Meta redelivers webhooks for up to"
+            + " 7 days and the relay recognises a redelivery by the rows it keeps), got " + retention);
+      }
+      this.retention = retention;
       return this;
     }
 

@@ -57,6 +57,7 @@ public final class WebhookRelay implements CallWebhookRelay {
       List<String> appSecrets,
       boolean allowUnsigned,
       Duration callTtl,
+      Duration retention,
       int callsThreads,
       int defaultThreads,
       int perSubscription,
@@ -71,12 +72,13 @@ public final class WebhookRelay implements CallWebhookRelay {
       Objects.requireNonNull(random, "random");
       appSecrets = List.copyOf(appSecrets);
       Objects.requireNonNull(callTtl, "callTtl");
+      Objects.requireNonNull(retention, "retention");
     }
 
     @Override
     public String toString() {
       return "WebhookRelay.Config[appSecrets=" + appSecrets.size() + " configured, allowUnsigned=" + allowUnsigned
-          + ", callTtl=" + callTtl + "]";
+          + ", callTtl=" + callTtl + ", retention=" + retention + "]";
     }
   }
 
@@ -92,7 +94,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     this.policy = new DeliveryPolicy(config.callTtl(), config.random()::nextDouble);
     Attempter attempter = new Attempter(store, config.cipher(), config.transport(), policy, config.clock());
     this.engine = new DeliveryEngine(store, attempter, policy, config.clock(), config.callsThreads(),
-        config.defaultThreads(), config.perSubscription());
+        config.defaultThreads(), config.perSubscription(), config.retention());
     this.subscriptions = new WebhookSubscriptions(this, store, config.keys(), config.cipher(), config.guard(),
         config.clock(), config.random());
   }
@@ -222,6 +224,11 @@ public final class WebhookRelay implements CallWebhookRelay {
   @Override
   public int runDueNow() {
     return engine.runDueNow();
+  }
+
+  @Override
+  public RelayStore.Purged purge() {
+    return engine.purge();
   }
 
   @Override

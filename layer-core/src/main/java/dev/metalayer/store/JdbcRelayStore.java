@@ -37,6 +37,10 @@ public final class JdbcRelayStore implements RelayStore {
           + " AND NOT EXISTS (SELECT 1 FROM layer_deliveries e WHERE e.subscription_id = d.subscription_id"
           + " AND e.ordering_key = d.ordering_key AND e.seq < d.seq AND e.state IN ('pending', 'delivering'))";
 
+  private static final String FINISHED = "('delivered', 'expired', 'dead')";
+  private static final String UNREFERENCED =
+      "NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN ('pending', 'delivering'))";
+
   private final Database db;
 
   public JdbcRelayStore(Database db) {
@@ -362,6 +366,82 @@ public final class JdbcRelayStore implements RelayStore {
             return p.executeUpdate() == 1;
           }
         });
+  }
+
+  // ---- retention
+
+  @Override
+  public Purged purge(Instant cutoff, int limit) {
+    if (limit <= 0) {
+      return Purged.NOTHING;
+    }
+    long before = cutoff.toEpochMilli();
+    int[] removed =
+        db.inTransaction(
+            c -> {
+              // the rows are locked until the end: a replay cannot make one pending while it is removed
+              List<String> ids = new ArrayList<>();
+              try (PreparedStatement p =
+                  c.prepareStatement(
+                      "SELECT id FROM layer_deliveries WHERE state IN " + FINISHED + " AND updated_at < ? LIMIT ?"
+                          + " FOR UPDATE SKIP LOCKED")) {
+                p.setLong(1, before);
+                p.setInt(2, limit);
+                try (ResultSet rs = p.executeQuery()) {
+                  while (rs.next()) {
+                    ids.add(rs.getString(1));
+                  }
+                }
+              }
+              if (ids.isEmpty()) {
+                return new int[] {0, 0};
+              }
+              String in = String.join(", ", Collections.nCopies(ids.size(), "?"));
+              int attempts;
+              try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_attempts WHERE delivery_id IN (" + in + ")")) {
+                for (int i = 0; i < ids.size(); i++) {
+                  p.setString(i + 1, ids.get(i));
+                }
+                attempts = p.executeUpdate();
+              }
+              int deliveries;
+              try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_deliveries WHERE id IN (" + in + ")")) {
+                for (int i = 0; i < ids.size(); i++) {
+                  p.setString(i + 1, ids.get(i));
+                }
+                deliveries = p.executeUpdate();
+              }
+              return new int[] {deliveries, attempts};
+            });
+    int envelopes =
+        db.withConnection(
+            c -> {
+              List<String> ids = new ArrayList<>();
+              try (PreparedStatement p =
+                  c.prepareStatement("SELECT e.id FROM layer_envelopes e WHERE e.received_at < ? AND " + UNREFERENCED
+                      + " LIMIT ?")) {
+                p.setLong(1, before);
+                p.setInt(2, limit);
+                try (ResultSet rs = p.executeQuery()) {
+                  while (rs.next()) {
+                    ids.add(rs.getString(1));
+                  }
+                }
+              }
+              if (ids.isEmpty()) {
+                return 0;
+              }
+              // checked again in the delete itself: a replay may have made a delivery of it pending meanwhile
+              try (PreparedStatement p =
+                  c.prepareStatement("DELETE FROM layer_envelopes e WHERE e.id IN ("
+                      + String.join(", ", Collections.nCopies(ids.size(), "?")) + ") AND " + UNREFERENCED)) {
+                for (int i = 0; i < ids.size(); i++) {
+                  p.setString(i + 1, ids.get(i));
+                }
+                return p.executeUpdate();
+              }
+            });
+    return new Purged(removed[0], removed[1], envelopes);
   }
 
   // ---- the log

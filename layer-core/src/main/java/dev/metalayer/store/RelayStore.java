@@ -83,6 +83,15 @@ public interface RelayStore {
   /** One attempt to log. @param status null when no answer came */
   record AttemptRecord(Instant at, Integer status, long latencyMs, String error, String responseExcerpt) {}
 
+  /** What one {@linkplain #purge purge} removed: rows of each kind. */
+  record Purged(int deliveries, int attempts, int envelopes) {
+    public static final Purged NOTHING = new Purged(0, 0, 0);
+
+    public Purged plus(Purged other) {
+      return new Purged(deliveries + other.deliveries, attempts + other.attempts, envelopes + other.envelopes);
+    }
+  }
+
   // ---- subscriptions
 
   void insertSubscription(StoredSubscription subscription);
@@ -137,6 +146,18 @@ public interface RelayStore {
    * when unknown or currently {@code delivering}.
    */
   boolean replay(String deliveryId, Instant now);
+
+  // ---- retention
+
+  /**
+   * Removes history from before {@code cutoff}, at most {@code limit} deliveries and at most
+   * {@code limit} envelopes per call (each call is short; repeat while a count reaches the limit):
+   * deliveries in a final state ({@code delivered}, {@code expired}, {@code dead}) whose last change is
+   * older than {@code cutoff}, with their attempts; then envelopes received before {@code cutoff} that
+   * no {@code pending} or {@code delivering} delivery references. Pending and delivering deliveries are
+   * never removed, whatever their age. Subscriptions are not touched.
+   */
+  Purged purge(Instant cutoff, int limit);
 
   // ---- the log
 

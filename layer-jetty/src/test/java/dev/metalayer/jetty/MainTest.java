@@ -1,6 +1,7 @@
 package dev.metalayer.jetty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -84,5 +85,19 @@ class MainTest {
     Settings d = Settings.of(Map.of(Option.PORT, "45s"));
     assertThat(d.duration(Option.PORT)).isEqualTo(Duration.ofSeconds(45));
     assertThat(Settings.of(Map.of(Option.PORT, "250ms")).duration(Option.PORT)).isEqualTo(Duration.ofMillis(250));
+  }
+
+  @Test
+  void aRetentionShorterThanEightDaysIsRefusedAtStart() {
+    assertThat(Settings.of(Map.of()).duration(Option.RETENTION)).isEqualTo(Duration.ofDays(14));
+    Settings tooShort = Settings.parse(new String[0], Map.of("LAYER_RETENTION", "7d", "LAYER_DATA_DIR", dir.toString(),
+        "LAYER_PORT", "0", "LAYER_HOST", "127.0.0.1"));
+
+    assertThatThrownBy(() -> LayerServer.start(tooShort).close())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--retention / LAYER_RETENTION must be at least 8d")
+        .hasMessageContaining("got '7d'");
+    assertThat(Settings.of(Map.of(Option.RETENTION, "192h")).duration(Option.RETENTION, Duration.ofDays(8), "why"))
+        .isEqualTo(Duration.ofDays(8));
   }
 }
