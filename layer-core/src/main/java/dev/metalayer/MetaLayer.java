@@ -43,7 +43,8 @@ public final class MetaLayer {
     this.clock = b.clock;
     this.random = b.random;
     this.cipher = new TokenCipher(b.masterKey, b.random);
-    this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl);
+    // removing a number removes its webhook subscriptions first (keys stays free of the relay)
+    this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl, this::removeSubscriptionsOf);
     this.tokenResolver = b.tokenResolver != null ? b.tokenResolver : keys;
     GraphSettings graph =
         new GraphSettings(
@@ -87,6 +88,10 @@ public final class MetaLayer {
     return new Builder();
   }
 
+  private void removeSubscriptionsOf(String phoneNumberId) {
+    relay.subscriptions().deleteAll(phoneNumberId);
+  }
+
   public Clock clock() {
     return clock;
   }
@@ -100,7 +105,10 @@ public final class MetaLayer {
     return cipher;
   }
 
-  /** Numbers and keys in the layer's store. */
+  /**
+   * Numbers and keys in the layer's store. {@link KeyService#removeNumber} also removes the number's
+   * webhook subscriptions, with their deliveries, from the relay store.
+   */
   public KeyService keys() {
     return keys;
   }

@@ -116,6 +116,19 @@ public final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
+  public synchronized int deleteSubscriptionsOf(String phoneNumberId) {
+    Set<String> ids = new HashSet<>();
+    for (StoredSubscription s : subscriptions.values()) {
+      if (s.subscription().phoneNumberId().equals(phoneNumberId)) {
+        ids.add(s.subscription().id());
+      }
+    }
+    deliveries.values().removeIf(r -> ids.contains(r.d.subscriptionId()));
+    subscriptions.keySet().removeAll(ids);
+    return ids.size();
+  }
+
+  @Override
   public synchronized List<String> ingest(Envelope envelope, List<NewDelivery> list) {
     envelopes.put(envelope.id(), envelope);
     List<String> inserted = new ArrayList<>();

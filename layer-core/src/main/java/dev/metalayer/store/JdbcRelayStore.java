@@ -163,6 +163,29 @@ public final class JdbcRelayStore implements RelayStore {
         });
   }
 
+  @Override
+  public int deleteSubscriptionsOf(String phoneNumberId) {
+    String ofNumber = "SELECT id FROM layer_subscriptions WHERE phone_number_id = ?";
+    return db.inTransaction(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement("DELETE FROM layer_attempts WHERE delivery_id IN (SELECT id FROM layer_deliveries"
+                  + " WHERE subscription_id IN (" + ofNumber + "))")) {
+            p.setString(1, phoneNumberId);
+            p.executeUpdate();
+          }
+          try (PreparedStatement p =
+              c.prepareStatement("DELETE FROM layer_deliveries WHERE subscription_id IN (" + ofNumber + ")")) {
+            p.setString(1, phoneNumberId);
+            p.executeUpdate();
+          }
+          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_subscriptions WHERE phone_number_id = ?")) {
+            p.setString(1, phoneNumberId);
+            return p.executeUpdate();
+          }
+        });
+  }
+
   // ---- ingest
 
   @Override

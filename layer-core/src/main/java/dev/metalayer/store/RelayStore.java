@@ -110,6 +110,12 @@ public interface RelayStore {
   /** Removes the subscription with its deliveries and their attempts. @return false when unknown */
   boolean deleteSubscription(String id);
 
+  /**
+   * In one transaction, removes every subscription of a number with its deliveries (pending ones
+   * included) and their attempts. @return how many subscriptions were removed
+   */
+  int deleteSubscriptionsOf(String phoneNumberId);
+
   // ---- ingest
 
   /**

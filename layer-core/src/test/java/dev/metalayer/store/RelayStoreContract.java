@@ -333,6 +333,32 @@ abstract class RelayStoreContract {
   }
 
   @Test
+  void deletingTheSubscriptionsOfANumberRemovesThemWithTheirDeliveriesAndNothingElse() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "111"), new byte[] {1}));
+    store.insertSubscription(new StoredSubscription(sub("wh_c", "222"), null));
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d2", "wh_b", "msg_1", Lane.CALLS, "wacid.1", T0),
+        delivery("d3", "wh_c", "msg_1", Lane.DEFAULT, null, T0));
+    assertThat(claim(Lane.DEFAULT, T0)).extracting(Claimed::id).containsExactly("d1", "d3");
+    store.finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(5), T0);
+
+    assertThat(store.deleteSubscriptionsOf("111")).isEqualTo(2);
+
+    assertThat(store.subscriptionsOf("111")).isEmpty();
+    assertThat(store.findSubscription("wh_a")).isEmpty();
+    assertThat(store.findDelivery("d1")).isEmpty();
+    assertThat(store.findDelivery("d2")).isEmpty();
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(60))).isEmpty();
+    assertThat(store.nextWake(Lane.CALLS)).isEmpty();
+    // the other number keeps its subscription and its delivery in flight
+    assertThat(store.subscriptionsOf("222")).extracting(s -> s.subscription().id()).containsExactly("wh_c");
+    assertThat(store.findDelivery("d3").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
+    assertThat(store.deleteSubscriptionsOf("111")).isZero();
+    // a late finish of a claim whose row is gone is harmless
+    store.finish("d1", null, DeliveryState.DEAD, null, T0);
+  }
+
+  @Test
   void deletingASubscriptionRemovesItsDeliveries() {
     store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
     ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));

@@ -3,11 +3,14 @@ package dev.metalayer.jetty;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.metalayer.relay.SubscriptionOutcome;
+import dev.metalayer.relay.SubscriptionSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,6 +61,24 @@ class MainTest {
     assertThat(run(env, "keys", "revoke", "--id", id).status()).isEqualTo(1);
     assertThat(run(env, "numbers", "remove", "--phone-number-id", "106540352242922").status()).isZero();
     assertThat(run(env, "numbers", "list").out().lines().count()).isEqualTo(1);
+  }
+
+  @Test
+  void numbersRemoveOnTheCommandLineRemovesTheNumbersWebhookSubscriptions() throws Exception {
+    String pnid = "106540352242922";
+    try (LayerServer server = LayerServer.start(Settings.of(Map.of(Option.PORT, "0", Option.HOST, "127.0.0.1",
+        Option.DATA_DIR, dir.toString(), Option.ALLOWED_TARGET_CIDRS, "127.0.0.0/8")))) {
+      server.layer().keys().addNumber("+15550783881", pnid, "102290129340398", "555", "EAAG-token");
+      assertThat(server.layer().relay().subscriptions().create(pnid, new SubscriptionSpec("Chatwoot",
+          "http://127.0.0.1:1/hook", List.of("calls"), null, null, null))).isInstanceOf(SubscriptionOutcome.Saved.class);
+
+      // the CLI works on the same file while the layer runs
+      Run removed = run(Map.of("LAYER_DATA_DIR", dir.toString()), "numbers", "remove", "--phone-number-id", pnid);
+
+      assertThat(removed.status()).as(removed.err()).isZero();
+      assertThat(removed.out()).contains("webhook subscriptions");
+      assertThat(server.layer().relay().subscriptions().list(pnid)).isEmpty();
+    }
   }
 
   @Test
