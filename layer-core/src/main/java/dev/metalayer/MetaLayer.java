@@ -318,11 +318,11 @@ public final class MetaLayer {
     }
 
     /**
-     * Default 45 seconds: how long after it happened a {@code calls} event may still be delivered,
-     * counted from the earlier of its receipt and Meta's {@code timestamp} in the event (a timestamp
-     * ahead of the layer's clock does not count). An event not delivered by then is recorded as expired
-     * and never sent; one that arrives already past it is recorded so at once. Between 1 second and
-     * 1 hour.
+     * Default 45 seconds: how long after its receipt a {@code calls} event may still be delivered; for
+     * a ring (a {@code connect}), counted from the earlier of its receipt and Meta's {@code timestamp}
+     * (a timestamp ahead of the layer's clock does not count). An event not delivered by then is
+     * recorded as expired and never sent; a ring that arrives already past it is recorded so at once.
+     * Between 1 second and 1 hour.
      */
     public Builder callTtl(Duration ttl) {
       Objects.requireNonNull(ttl, "ttl");

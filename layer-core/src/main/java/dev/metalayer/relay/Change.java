@@ -19,8 +19,9 @@ import java.util.Optional;
  * @param terminateReasons for each {@code value.calls[]} item, the {@code terminate_reason} the
  *     Chatwoot enrichment would add (empty for items that get none), in order
  * @param eventTime the earliest {@code timestamp} (Unix seconds, as a string of digits or a whole
- *     number) among the items of {@code value.calls[]} and {@code value.statuses[]}; items without a
- *     readable one are skipped; empty when none has one. Meta's clock, not checked against ours here.
+ *     number) among the {@code connect} items of {@code value.calls[]}: when the phone rang. Items
+ *     without a readable one are skipped; empty when none has one, and for changes without a ring
+ *     (terminates, call statuses). Meta's clock, not checked against ours here.
  */
 record Change(
     byte[] envelope,

@@ -78,7 +78,7 @@ final class DeliveryPolicy {
    * {@code receivedAt} (Meta's clock a little ahead of ours, or a bogus value) never lengthens the TTL:
    * receipt then counts, as it does when the change carries no readable event time.
    *
-   * @param eventTime the change's {@linkplain Change#eventTime() earliest item timestamp}, if any
+   * @param eventTime the change's {@linkplain Change#eventTime() ring time}, if it is a ring
    */
   Optional<Instant> expiry(Lane lane, Instant receivedAt, Optional<Instant> eventTime) {
     if (lane != Lane.CALLS) {

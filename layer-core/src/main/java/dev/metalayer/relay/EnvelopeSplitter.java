@@ -208,13 +208,14 @@ final class EnvelopeSplitter {
         callIds.add(call.path("id").asText());
       }
       reasons.add(TerminateReasons.derive(call, value));
-      eventTime = earliest(eventTime, timestamp(call));
+      if ("connect".equals(call.path("event").asText())) {
+        eventTime = earliest(eventTime, timestamp(call)); // only a ring goes stale
+      }
     }
     for (JsonNode status : value.path("statuses")) {
       if ("call".equals(status.path("type").asText()) && status.path("id").isTextual()) {
         callIds.add(status.path("id").asText());
       }
-      eventTime = earliest(eventTime, timestamp(status));
     }
     boolean permissionReply = false;
     JsonNode messages = value.path("messages");

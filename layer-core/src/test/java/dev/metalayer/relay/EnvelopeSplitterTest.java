@@ -204,23 +204,25 @@ class EnvelopeSplitterTest {
   }
 
   @Test
-  void theEventTimeIsTheEarliestReadableTimestampOfCallsAndStatuses() {
-    assertThat(split(MetaFixtures.bytes("terminate-failed.json")).get(0).eventTime())
-        .contains(Instant.ofEpochSecond(1671644944));
-    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":\"1749196895\"}]}")).contains(Instant.ofEpochSecond(1749196895));
-    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":1749196895}]}")).as("a number").contains(Instant.ofEpochSecond(1749196895));
-    assertThat(eventTimeOf("{\"statuses\":[{\"type\":\"call\",\"timestamp\":\"1749197010\"}]}"))
-        .contains(Instant.ofEpochSecond(1749197010));
-    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":\"1749196900\"},{\"timestamp\":\"1749196800\"}],"
-        + "\"statuses\":[{\"timestamp\":\"1749196850\"}]}")).contains(Instant.ofEpochSecond(1749196800));
+  void theEventTimeIsTheEarliestReadableTimestampOfTheRings() {
+    assertThat(split(MetaFixtures.bytes("terminate-failed.json")).get(0).eventTime()).as("a terminate is no ring").isEmpty();
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"1749196895\"}]}"))
+        .contains(Instant.ofEpochSecond(1749196895));
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":1749196895}]}")).as("a number")
+        .contains(Instant.ofEpochSecond(1749196895));
+    assertThat(eventTimeOf("{\"statuses\":[{\"type\":\"call\",\"timestamp\":\"1749197010\"}]}")).as("a status is no ring")
+        .isEmpty();
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"1749196900\"},"
+        + "{\"event\":\"connect\",\"timestamp\":\"1749196800\"},{\"event\":\"terminate\",\"timestamp\":\"1749196700\"}],"
+        + "\"statuses\":[{\"timestamp\":\"1749196650\"}]}")).contains(Instant.ofEpochSecond(1749196800));
     // unreadable ones are skipped, not taken for zero
-    assertThat(eventTimeOf("{\"calls\":[{\"timestamp\":\"soon\"},{\"timestamp\":\"1749196900\"}]}"))
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"soon\"},{\"event\":\"connect\",\"timestamp\":\"1749196900\"}]}"))
         .contains(Instant.ofEpochSecond(1749196900));
-    for (String unreadable : new String[] {"{}", "{\"calls\":[{\"id\":\"wacid.1\"}]}", "{\"calls\":[{\"timestamp\":null}]}",
-        "{\"calls\":[{\"timestamp\":\"\"}]}", "{\"calls\":[{\"timestamp\":\"-5\"}]}", "{\"calls\":[{\"timestamp\":-5}]}",
-        "{\"calls\":[{\"timestamp\":1749196895.5}]}", "{\"calls\":[{\"timestamp\":\"2026-03-01T10:00:00Z\"}]}",
-        "{\"calls\":[{\"timestamp\":\"1234567890123\"}]}", "{\"calls\":[{\"timestamp\":99999999999999999999}]}",
-        "{\"calls\":[{\"timestamp\":{\"s\":1}}]}", "{\"calls\":{\"timestamp\":\"1749196895\"}}"}) {
+    for (String unreadable : new String[] {"{}", "{\"calls\":[{\"event\":\"connect\",\"id\":\"wacid.1\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":null}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"-5\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":-5}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":1749196895.5}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"2026-03-01T10:00:00Z\"}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"1234567890123\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":99999999999999999999}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":{\"s\":1}}]}", "{\"calls\":{\"event\":\"connect\",\"timestamp\":\"1749196895\"}}"}) {
       assertThat(eventTimeOf(unreadable)).as(unreadable).isEmpty();
     }
   }

@@ -139,6 +139,19 @@ class RelayTimeRulesTest {
   }
 
   @Test
+  void aTerminateMetaRedeliversTenMinutesLateIsStillDeliveredToEndTheCall() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    Instant ended = clock.instant().minus(Duration.ofMinutes(10));
+    h.ingestSigned(callEvent("wacid.ended", "terminate", ended));
+
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isEqualTo(1);
+    assertThat(only(s).state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(only(s).expiresAt()).contains(clock.instant().plusSeconds(45));
+  }
+
+  @Test
   void aFreshConnectIsDeliveredAndItsTtlCountsFromMetasTimestamp() {
     Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
     Instant rang = clock.instant().minusSeconds(3);

@@ -135,9 +135,9 @@ public enum Option {
       "LAYER_CALL_TTL",
       "45s",
       false,
-      "How long after it happened a calls event may still be delivered, counted from the earlier of its"
-          + " receipt and Meta's timestamp; later it is recorded as expired and never sent (a late connect"
-          + " would be a ghost ring). 1s to 1h."),
+      "How long a calls event may still be delivered after its receipt (a ring: after the earlier of its"
+          + " receipt and Meta's timestamp); later it is recorded as expired and never sent, so a late"
+          + " connect is no ghost ring. 1s to 1h."),
   RETENTION(
       "--retention",
       "LAYER_RETENTION",
