@@ -138,24 +138,39 @@ final class DeliveryEngine implements AutoCloseable {
     Duration delay = MAX_IDLE;
     try {
       Instant now = clock.instant();
-      int free;
-      Set<String> saturated = new HashSet<>();
-      synchronized (s) {
-        free = s.threads - s.total;
-        s.inFlight.forEach((sub, n) -> {
-          if (n >= perSubscription) {
-            saturated.add(sub);
+      // Claim in rounds until the lane's workers are busy or nothing is due. A round takes at most as
+      // many rows as the least-loaded open subscription may still start, so that no subscription ever
+      // exceeds its cap, however its rows are spread in the claim.
+      while (true) {
+        int free;
+        int room;
+        Set<String> saturated = new HashSet<>();
+        synchronized (s) {
+          free = s.threads - s.total;
+          int busiest = 0;
+          for (Map.Entry<String, Integer> e : s.inFlight.entrySet()) {
+            if (e.getValue() >= perSubscription) {
+              saturated.add(e.getKey());
+            } else {
+              busiest = Math.max(busiest, e.getValue());
+            }
           }
-        });
-      }
-      if (free > 0) {
-        List<Claimed> claimed = store.claimDue(s.lane, now, now.plus(policy.lease(s.lane)), free, saturated);
+          room = perSubscription - busiest;
+        }
+        int limit = Math.min(free, room);
+        if (limit <= 0) {
+          break;
+        }
+        List<Claimed> claimed = store.claimDue(s.lane, now, now.plus(policy.lease(s.lane)), limit, saturated);
         for (Claimed c : claimed) {
           synchronized (s) {
             s.inFlight.merge(c.subscriptionId(), 1, Integer::sum);
             s.total++;
           }
           s.pool.execute(() -> run(s, c));
+        }
+        if (claimed.size() < limit) {
+          break;
         }
       }
       Optional<Instant> next = store.nextWake(s.lane);

@@ -79,6 +79,36 @@ class JdbcRelayStoreTest extends RelayStoreContract {
   }
 
   @Test
+  void aClaimReadsDueRowsInIndexOrderAndStopsAtItsLimit() throws Exception {
+    // A backlog must not make every claim read the whole lane (it once did: delivery fell to 5/s).
+    store.insertSubscription(new RelayStore.StoredSubscription(new dev.metalayer.relay.Subscription("wh_b", "111", "n",
+        "http://x", List.of("messages"), true, false, false, T0, T0), null));
+    List<RelayStore.NewDelivery> backlog = new java.util.ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      backlog.add(new RelayStore.NewDelivery("dlv_" + i, "wh_b", "env_b", "msg_" + i, "messages",
+          dev.metalayer.relay.Lane.DEFAULT, null, new byte[] {1}, 8, dev.metalayer.relay.DeliveryState.PENDING, T0, null, T0));
+    }
+    store.ingest(new RelayStore.Envelope("env_b", new byte[] {1}, T0), backlog);
+    for (boolean stale : new boolean[] {false, true}) {
+      try (Connection c = pool.getConnection();
+          java.sql.PreparedStatement p =
+              c.prepareStatement("EXPLAIN ANALYZE " + JdbcRelayStore.claimQuery(stale, Database.Dialect.H2, 0))) {
+        p.setString(1, "default");
+        p.setLong(2, T0.plusSeconds(1).toEpochMilli());
+        p.setInt(3, 4);
+        try (ResultSet rs = p.executeQuery()) {
+          rs.next();
+          String plan = rs.getString(1);
+          assertThat(plan).as(plan).contains("index sorted");
+          assertThat(plan).as(plan).containsPattern("scanCount: [0-5]\\b");
+        }
+      }
+    }
+    assertThat(store.claimDue(dev.metalayer.relay.Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 4, java.util.Set.of()))
+        .extracting(RelayStore.Claimed::id).containsExactly("dlv_0", "dlv_1", "dlv_2", "dlv_3");
+  }
+
+  @Test
   void largeBodiesRoundTrip() {
     byte[] big = new byte[3 * 1024 * 1024];
     for (int i = 0; i < big.length; i++) {
