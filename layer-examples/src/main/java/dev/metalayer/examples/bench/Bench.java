@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.eclipse.jetty.client.BytesRequestContent;
@@ -56,6 +57,11 @@ public final class Bench {
   private ChildProcess layerA;
   private int layerAPort;
   private boolean proxyAvailable;
+  /** Foreign CPU share above which a measured round is repeated (at most twice). */
+  static final double MAX_FOREIGN = 0.05;
+  private double foreignMax;
+  private int repeated;
+  private int disturbed;
 
   /** Durations and rates of one run; {@code --quick} shrinks every phase for a smoke test. */
   record Options(Path jar, Path out, Path work, double rate, int connections, boolean quick, List<String> only) {
@@ -139,6 +145,8 @@ public final class Bench {
     Files.createDirectories(options.out());
     report.machine(options);
     setUp();
+    double quiet = ForeignCpu.awaitQuiet(MAX_FOREIGN, Duration.ofSeconds(options.quick() ? 10 : 180));
+    report.put("interference", "foreign_cpu_share_at_start", round(quiet, 3));
     if (options.wants("proxy")) {
       phase("1. Graph proxy hot path", this::hotPath);
     }
@@ -155,6 +163,10 @@ public final class Bench {
     if (options.wants("startup")) {
       phase("4. Start-up", this::startup);
     }
+    report.put("interference", "foreign_cpu_share_max_in_a_round", round(foreignMax, 3));
+    report.put("interference", "rounds_repeated", repeated);
+    report.put("interference", "rounds_kept_disturbed", disturbed);
+    report.interference(quiet, foreignMax, repeated, disturbed);
     report.put("run", "total_seconds", round((System.nanoTime() - t0) / 1e9, 1));
     report.write(options.out());
     System.out.println();
@@ -289,7 +301,8 @@ public final class Bench {
       for (int r = 0; r < options.rounds(); r++) {
         for (int i = 0; i < targets.size(); i++) {
           Target t = targets.get((i + r) % targets.size());
-          OpenLoopLoad.Run run = openLoop(t, clients.get(t.label()), options.measure());
+          OpenLoopLoad.Run run =
+              undisturbed("round " + (r + 1) + " " + t.label(), () -> openLoop(t, clients.get(t.label()), options.measure()));
           runs.get(t.label()).add(run);
           log(String.format(Locale.ROOT, "round %d %-6s %7.0f req/s  p50 %.3f  p99 %.3f  p99.9 %.3f ms  failed %d",
               r + 1, t.label(), run.achievedRate(), pct(run, 50), pct(run, 99), pct(run, 99.9), run.failed()));
@@ -300,7 +313,9 @@ public final class Bench {
       for (int r = 0; r < options.rounds(); r++) {
         for (int i = 0; i < targets.size(); i++) {
           Target t = targets.get((i + r) % targets.size());
-          Wrk.Saturation s = wrk(t.label(), t.port(), t.pathFormat(), tenantCredentials(t), options.wrkSeconds());
+          Wrk.Saturation s =
+              undisturbed("saturation " + t.label(),
+                  () -> wrk(t.label(), t.port(), t.pathFormat(), tenantCredentials(t), options.wrkSeconds()));
           saturation.get(t.label()).add(s);
           log(String.format(Locale.ROOT, "saturation round %d %-6s %8.0f req/s (%d bad)", r + 1, t.label(),
               s.requestsPerSecond(), s.bad()));
@@ -384,8 +399,8 @@ public final class Bench {
       List<Wrk.Saturation> a = new ArrayList<>();
       List<Wrk.Saturation> b = new ArrayList<>();
       for (int r = 0; r < options.rounds(); r++) {
-        Wrk.Saturation sa = wrk("keys-10", layerAPort, path, small, options.wrkSeconds());
-        Wrk.Saturation sb = wrk("keys-100k", portB, path, bActive, options.wrkSeconds());
+        Wrk.Saturation sa = undisturbed("10 keys", () -> wrk("keys-10", layerAPort, path, small, options.wrkSeconds()));
+        Wrk.Saturation sb = undisturbed("100k keys", () -> wrk("keys-100k", portB, path, bActive, options.wrkSeconds()));
         a.add(sa);
         b.add(sb);
         log(String.format(Locale.ROOT, "round %d: 10 keys %.0f req/s, 100,000 keys %.0f req/s", r + 1,
@@ -397,7 +412,7 @@ public final class Bench {
       for (int k = 0; k < all.size(); k++) {
         wide.add(Map.entry(large.tenants().get(k % NUMBERS).phoneNumberId(), all.get(k)));
       }
-      Wrk.Saturation sw = wrk("keys-100k-all", portB, path, wide, options.wrkSeconds());
+      Wrk.Saturation sw = undisturbed("100k keys, all", () -> wrk("keys-100k-all", portB, path, wide, options.wrkSeconds()));
       log(String.format(Locale.ROOT, "100,000 keys, rotating over all of them: %.0f req/s (%d bad)",
           sw.requestsPerSecond(), sw.bad()));
       report.keyScale(a, b, sw);
@@ -464,6 +479,29 @@ public final class Bench {
   }
 
   // ---- helpers
+
+  /**
+   * Runs a measurement; when other processes used more than {@link #MAX_FOREIGN} of the machine meanwhile,
+   * runs it again, at most three times in all, and keeps the last (counted as disturbed).
+   */
+  private <T> T undisturbed(String what, Callable<T> measurement) throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      ForeignCpu.Snapshot before = ForeignCpu.take();
+      T result = measurement.call();
+      double share = ForeignCpu.since(before);
+      if (share <= MAX_FOREIGN || attempt == 3) {
+        foreignMax = Math.max(foreignMax, share);
+        if (share > MAX_FOREIGN) {
+          disturbed++;
+          log(String.format(Locale.ROOT, "%s: other processes used %.0f %% of the CPUs; kept after 3 attempts", what,
+              share * 100));
+        }
+        return result;
+      }
+      repeated++;
+      log(String.format(Locale.ROOT, "%s: other processes used %.0f %% of the CPUs; repeating", what, share * 100));
+    }
+  }
 
   private static void awaitListening(ChildProcess p, int port) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);

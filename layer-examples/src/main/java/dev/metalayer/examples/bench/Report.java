@@ -233,6 +233,13 @@ final class Report {
         existingMs.stream().map(v -> String.format(Locale.ROOT, "%.0f", v)).toList());
   }
 
+  void interference(double atStart, double max, int repeated, int disturbed) {
+    line("");
+    line("Interference: other processes used %.0f %% of the CPUs before the run, at most %.0f %% during a kept round;"
+        + " %d round(s) repeated, %d kept disturbed (threshold %.0f %%)", atStart * 100, max * 100, repeated, disturbed,
+        Bench.MAX_FOREIGN * 100);
+  }
+
   // ---- output
 
   String table() {
