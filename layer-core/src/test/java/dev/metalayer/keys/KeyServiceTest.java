@@ -1,0 +1,149 @@
+package dev.metalayer.keys;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.store.KeyStore;
+import dev.metalayer.testing.MutableClock;
+import dev.metalayer.testing.TestDatabases;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class KeyServiceTest {
+  private static final String TOKEN = "EAAG-meta-token-of-number-one";
+  private final MutableClock clock = MutableClock.at("2026-03-01T10:00:00Z");
+  private final KeyStore store = new InMemoryKeyStore();
+  private final KeyService keys =
+      new KeyService(store, new TokenCipher(new byte[32], new SecureRandom()), clock, new SecureRandom(),
+          Duration.ofSeconds(30));
+
+  private WhatsAppNumber add(String phone, String pnid, String waba) {
+    NumberRegistration r = keys.addNumber(phone, pnid, waba, "555", TOKEN);
+    assertThat(r).isInstanceOf(NumberRegistration.Added.class);
+    return ((NumberRegistration.Added) r).number();
+  }
+
+  @Test
+  void aCreatedKeyResolvesToItsNumberAndToken() {
+    WhatsAppNumber n = add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey(n.phoneNumberId()).orElseThrow();
+
+    assertThat(created.key()).startsWith("ps_").hasSize(46);
+    assertThat(ApiKeys.looksLikeKey(created.key())).isTrue();
+    assertThat(created.record().prefix()).isEqualTo(created.key().substring(0, 8));
+    assertThat(created.toString()).doesNotContain(created.key());
+
+    Resolution r = keys.resolve(created.key());
+    assertThat(r).isInstanceOf(Resolution.Granted.class);
+    Grant grant = ((Resolution.Granted) r).grant();
+    assertThat(grant.number()).isEqualTo(n);
+    assertThat(grant.metaToken()).isEqualTo(TOKEN);
+    assertThat(grant.toString()).doesNotContain(TOKEN);
+  }
+
+  @Test
+  void theStoreHoldsOnlyAHashOfTheKeyAndASealedToken() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    KeyStore.StoredKey stored = store.findKeyByHash(ApiKeys.hash(created.key())).orElseThrow();
+    assertThat(stored.hash()).hasSize(64).doesNotContain(created.key());
+    byte[] sealed = store.findNumber("106540352242922").orElseThrow().sealedToken();
+    assertThat(new String(sealed, StandardCharsets.ISO_8859_1)).doesNotContain("EAAG");
+  }
+
+  @Test
+  void refusalsSayWhyInternally() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    assertThat(keys.resolve("")).isEqualTo(new Resolution.Refused(Resolution.Reason.MISSING));
+    assertThat(keys.resolve("EAAG-a-real-meta-token")).isEqualTo(new Resolution.Refused(Resolution.Reason.MALFORMED));
+    assertThat(keys.resolve("ps_short")).isEqualTo(new Resolution.Refused(Resolution.Reason.MALFORMED));
+    assertThat(keys.resolve("ps_" + "A".repeat(40) + "!")).isEqualTo(new Resolution.Refused(Resolution.Reason.MALFORMED));
+    assertThat(keys.resolve("ps_" + "A".repeat(43))).isEqualTo(new Resolution.Refused(Resolution.Reason.UNKNOWN));
+  }
+
+  @Test
+  void revocationTakesEffectAtOnceDespiteTheCache() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    assertThat(keys.resolve(created.key())).isInstanceOf(Resolution.Granted.class);
+
+    assertThat(keys.revokeKey(created.record().id())).isTrue();
+    assertThat(keys.resolve(created.key())).isEqualTo(new Resolution.Refused(Resolution.Reason.REVOKED));
+    assertThat(keys.revokeKey(created.record().id())).isFalse();
+  }
+
+  @Test
+  void removingTheNumberKillsItsKeysAtOnce() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    assertThat(keys.resolve(created.key())).isInstanceOf(Resolution.Granted.class);
+    assertThat(keys.removeNumber("106540352242922")).isTrue();
+    assertThat(keys.resolve(created.key())).isInstanceOf(Resolution.Refused.class);
+    assertThat(keys.createKey("106540352242922")).isEmpty();
+  }
+
+  @Test
+  void aRevocationByAnotherInstanceAppliesWhenTheCacheExpires() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    keys.resolve(created.key());
+    store.revokeKey(created.record().id(), clock.instant()); // behind the service's back
+
+    assertThat(keys.resolve(created.key())).isInstanceOf(Resolution.Granted.class);
+    clock.advance(Duration.ofSeconds(31));
+    assertThat(keys.resolve(created.key())).isEqualTo(new Resolution.Refused(Resolution.Reason.REVOKED));
+  }
+
+  @Test
+  void lastUseIsRecordedAtMostOnceAMinute() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(clock.instant());
+    java.time.Instant first = clock.instant();
+    clock.advance(Duration.ofSeconds(20));
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(first);
+    clock.advance(Duration.ofSeconds(41));
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(clock.instant());
+  }
+
+  @Test
+  void invalidAndDuplicateNumbersAreValues() {
+    assertThat(keys.addNumber("15550783881", "1", "2", "3", TOKEN)).isInstanceOf(NumberRegistration.Invalid.class);
+    assertThat(keys.addNumber("+15550783881", "abc", "2", "3", TOKEN)).isInstanceOf(NumberRegistration.Invalid.class);
+    assertThat(keys.addNumber("+15550783881", "1", "2", "3", " ")).isInstanceOf(NumberRegistration.Invalid.class);
+    add("+15550783881", "1", "2");
+    assertThat(keys.addNumber("+15550783881", "9", "2", "3", TOKEN)).isInstanceOf(NumberRegistration.Duplicate.class);
+  }
+
+  @Test
+  void theDirectoryKnowsEveryNumbersObjects() {
+    add("+15550000001", "111", "900");
+    add("+15550000002", "222", "900");
+    assertThat(keys.isRegisteredObject("111")).isTrue();
+    assertThat(keys.isRegisteredObject("900")).isTrue();
+    assertThat(keys.isRegisteredObject("555")).isTrue();
+    assertThat(keys.isRegisteredObject("333")).isFalse();
+    assertThat(keys.numbersOfWaba("900")).extracting(WhatsAppNumber::phoneNumberId).containsExactlyInAnyOrder("111", "222");
+    assertThat(keys.findNumber("222")).map(WhatsAppNumber::phone).contains("+15550000002");
+  }
+
+  @Test
+  void tokenRotationAppliesAtOnceAndWorksOnTheJdbcStore(@TempDir Path dir) {
+    KeyService jdbc = new KeyService(new JdbcKeyStore(TestDatabases.h2File(dir)),
+        new TokenCipher(new byte[32], new SecureRandom()), clock, new SecureRandom(), Duration.ofSeconds(30));
+    jdbc.addNumber("+15550783881", "106540352242922", "102290129340398", "555", TOKEN);
+    CreatedKey created = jdbc.createKey("106540352242922").orElseThrow();
+    assertThat(((Resolution.Granted) jdbc.resolve(created.key())).grant().metaToken()).isEqualTo(TOKEN);
+    assertThat(jdbc.updateToken("106540352242922", "EAAG-rotated")).isTrue();
+    assertThat(((Resolution.Granted) jdbc.resolve(created.key())).grant().metaToken()).isEqualTo("EAAG-rotated");
+  }
+}

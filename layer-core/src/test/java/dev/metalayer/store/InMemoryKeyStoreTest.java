@@ -1,0 +1,8 @@
+package dev.metalayer.store;
+
+class InMemoryKeyStoreTest extends KeyStoreContract {
+  @Override
+  KeyStore newStore() {
+    return new InMemoryKeyStore();
+  }
+}

@@ -1,0 +1,102 @@
+package dev.metalayer.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.metalayer.keys.KeyRecord;
+import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.store.KeyStore.StoredKey;
+import dev.metalayer.store.KeyStore.StoredNumber;
+import java.time.Instant;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The behaviour every {@link KeyStore} must have; run against each implementation. */
+abstract class KeyStoreContract {
+  private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+
+  KeyStore store;
+
+  abstract KeyStore newStore() throws Exception;
+
+  @BeforeEach
+  void open() throws Exception {
+    store = newStore();
+  }
+
+  static StoredNumber number(String pnid, String phone, int minute) {
+    return new StoredNumber(
+        new WhatsAppNumber(phone, pnid, "9" + pnid, "8" + pnid, T0.plusSeconds(60L * minute)), new byte[] {1, 2, 3});
+  }
+
+  static StoredKey key(String id, String pnid, String hash, int minute) {
+    return new StoredKey(
+        new KeyRecord(id, "ps_abcde", pnid, T0.plusSeconds(60L * minute), Optional.empty(), Optional.empty()), hash);
+  }
+
+  @Test
+  void numbersAreUniqueByIdAndByPhone() {
+    assertThat(store.insertNumber(number("111", "+15550000001", 0))).isTrue();
+    assertThat(store.insertNumber(number("111", "+15550000002", 1))).isFalse();
+    assertThat(store.insertNumber(number("222", "+15550000001", 1))).isFalse();
+    assertThat(store.listNumbers()).hasSize(1);
+  }
+
+  @Test
+  void numbersRoundTripWithTheirSealedToken() {
+    store.insertNumber(number("222", "+15550000002", 2));
+    store.insertNumber(number("111", "+15550000001", 1));
+    assertThat(store.findNumber("111")).get().satisfies(n -> {
+      assertThat(n.number().phone()).isEqualTo("+15550000001");
+      assertThat(n.number().wabaId()).isEqualTo("9111");
+      assertThat(n.number().createdAt()).isEqualTo(T0.plusSeconds(60));
+      assertThat(n.sealedToken()).containsExactly(1, 2, 3);
+    });
+    assertThat(store.listNumbers()).extracting(n -> n.number().phoneNumberId()).containsExactly("111", "222");
+    assertThat(store.updateToken("111", new byte[] {9})).isTrue();
+    assertThat(store.findNumber("111").orElseThrow().sealedToken()).containsExactly(9);
+    assertThat(store.updateToken("404", new byte[] {9})).isFalse();
+    assertThat(store.findNumber("404")).isEmpty();
+  }
+
+  @Test
+  void keysAreFoundByHashAndRevokedOnce() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    store.insertKey(key("key_1", "111", "a".repeat(64), 1));
+    assertThat(store.findKeyByHash("a".repeat(64))).get().satisfies(k -> {
+      assertThat(k.record().id()).isEqualTo("key_1");
+      assertThat(k.record().revoked()).isFalse();
+    });
+    assertThat(store.findKeyByHash("b".repeat(64))).isEmpty();
+
+    store.touchKey("key_1", T0.plusSeconds(600));
+    assertThat(store.listKeys()).singleElement().satisfies(k ->
+        assertThat(k.lastUsedAt()).contains(T0.plusSeconds(600)));
+
+    assertThat(store.revokeKey("key_1", T0.plusSeconds(900))).isTrue();
+    assertThat(store.revokeKey("key_1", T0.plusSeconds(901))).isFalse();
+    assertThat(store.revokeKey("key_404", T0)).isFalse();
+    assertThat(store.findKeyByHash("a".repeat(64)).orElseThrow().record().revokedAt()).contains(T0.plusSeconds(900));
+  }
+
+  @Test
+  void aKeyNeedsItsNumber() {
+    assertThatThrownBy(() -> store.insertKey(key("key_1", "404", "a".repeat(64), 0)))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(store.listKeys()).isEmpty();
+  }
+
+  @Test
+  void removingANumberRemovesItsKeysOnly() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    store.insertNumber(number("222", "+15550000002", 1));
+    store.insertKey(key("key_1", "111", "a".repeat(64), 2));
+    store.insertKey(key("key_2", "222", "b".repeat(64), 3));
+    assertThat(store.deleteNumber("111")).isTrue();
+    assertThat(store.deleteNumber("111")).isFalse();
+    assertThat(store.findKeyByHash("a".repeat(64))).isEmpty();
+    assertThat(store.listKeys()).extracting(KeyRecord::id).containsExactly("key_2");
+    assertThat(store.ping()).isTrue();
+  }
+}

@@ -1,0 +1,138 @@
+package dev.metalayer.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.json.Json;
+import dev.metalayer.keys.Resolution;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AdminApiTest {
+  private static final String ADMIN = "admin-token-for-tests-0123456789";
+  private static final String META_TOKEN = "EAAG-real-meta-token-xyz";
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  @TempDir Path dir;
+  LayerServer layer;
+
+  @BeforeEach
+  void start() throws Exception {
+    layer = LayerServer.start(Settings.of(Map.of(
+        Option.PORT, "0", Option.HOST, "127.0.0.1", Option.DATA_DIR, dir.toString(), Option.ADMIN_TOKEN, ADMIN)));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    layer.close();
+  }
+
+  private HttpResponse<String> call(String method, String path, String token, String body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(layer.localUri() + path))
+        .timeout(Duration.ofSeconds(10))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode json(HttpResponse<String> r) throws Exception {
+    assertThat(r.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
+    return Json.mapper().readTree(r.body());
+  }
+
+  private static final String NUMBER = "{\"phone\":\"+15550783881\",\"phone_number_id\":\"106540352242922\","
+      + "\"waba_id\":\"102290129340398\",\"business_id\":\"555\",\"meta_token\":\"" + META_TOKEN + "\"}";
+
+  @Test
+  void numbersAndKeysLifeCycle() throws Exception {
+    HttpResponse<String> added = call("POST", "/admin/v1/numbers", ADMIN, NUMBER);
+    assertThat(added.statusCode()).isEqualTo(201);
+    assertThat(added.body()).doesNotContain(META_TOKEN);
+    assertThat(json(added).get("phone_number_id").asText()).isEqualTo("106540352242922");
+
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, NUMBER).statusCode()).isEqualTo(409);
+    HttpResponse<String> listed = call("GET", "/admin/v1/numbers", ADMIN, null);
+    assertThat(json(listed).get("data")).hasSize(1);
+    assertThat(listed.body()).doesNotContain(META_TOKEN);
+
+    HttpResponse<String> created = call("POST", "/admin/v1/keys", ADMIN, "{\"phone_number_id\":\"106540352242922\"}");
+    assertThat(created.statusCode()).isEqualTo(201);
+    JsonNode key = json(created);
+    String secret = key.get("key").asText();
+    assertThat(secret).startsWith("ps_");
+    assertThat(key.get("prefix").asText()).isEqualTo(secret.substring(0, 8));
+    assertThat(layer.layer().tokenResolver().resolve(secret)).isInstanceOf(Resolution.Granted.class);
+
+    HttpResponse<String> keys = call("GET", "/admin/v1/keys", ADMIN, null);
+    assertThat(keys.body()).doesNotContain(secret);
+    assertThat(json(keys).get("data").get(0).get("last_used_at").isNull()).isFalse();
+
+    String id = key.get("id").asText();
+    assertThat(call("DELETE", "/admin/v1/keys/" + id, ADMIN, null).statusCode()).isEqualTo(200);
+    assertThat(layer.layer().tokenResolver().resolve(secret)).isInstanceOf(Resolution.Refused.class);
+    assertThat(call("DELETE", "/admin/v1/keys/" + id, ADMIN, null).statusCode()).isEqualTo(404);
+
+    assertThat(call("PATCH", "/admin/v1/numbers/106540352242922", ADMIN, "{\"meta_token\":\"EAAG-rotated\"}").statusCode())
+        .isEqualTo(200);
+    assertThat(call("DELETE", "/admin/v1/numbers/106540352242922", ADMIN, null).statusCode()).isEqualTo(200);
+    assertThat(json(call("GET", "/admin/v1/numbers", ADMIN, null)).get("data")).isEmpty();
+  }
+
+  @Test
+  void theAdminTokenIsCheckedAndNeverEchoed() throws Exception {
+    HttpResponse<String> none = call("GET", "/admin/v1/numbers", null, null);
+    assertThat(none.statusCode()).isEqualTo(401);
+    assertThat(none.headers().firstValue("www-authenticate")).isPresent();
+    assertThat(json(none).at("/error/code").asInt()).isEqualTo(190);
+    HttpResponse<String> wrong = call("GET", "/admin/v1/numbers", "wrong-" + ADMIN, null);
+    assertThat(wrong.statusCode()).isEqualTo(401);
+    assertThat(wrong.body()).doesNotContain(ADMIN);
+  }
+
+  @Test
+  void badInputGetsGraphShapedErrorsAndStoresNothing() throws Exception {
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, "{not json").statusCode()).isEqualTo(400);
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, "[1,2]").statusCode()).isEqualTo(400);
+    HttpResponse<String> invalid = call("POST", "/admin/v1/numbers", ADMIN, NUMBER.replace("+15550783881", "15550783881"));
+    assertThat(invalid.statusCode()).isEqualTo(400);
+    assertThat(json(invalid).at("/error/message").asText()).contains("phone");
+    assertThat(invalid.body()).doesNotContain(META_TOKEN);
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, "{\"x\":\"" + "a".repeat(70_000) + "\"}").statusCode())
+        .isEqualTo(413);
+    assertThat(call("POST", "/admin/v1/keys", ADMIN, "{\"phone_number_id\":\"404\"}").statusCode()).isEqualTo(404);
+    assertThat(call("PUT", "/admin/v1/numbers", ADMIN, "{}").statusCode()).isEqualTo(405);
+    assertThat(json(call("GET", "/admin/v1/numbers", ADMIN, null)).get("data")).isEmpty();
+  }
+
+  @Test
+  void theAdminApiIsAbsentWithoutAToken(@TempDir Path other) throws Exception {
+    try (LayerServer plain = LayerServer.start(Settings.of(Map.of(
+        Option.PORT, "0", Option.HOST, "127.0.0.1", Option.DATA_DIR, other.toString())))) {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(plain.localUri() + "/admin/v1/numbers"))
+          .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer anything").build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(404);
+    }
+  }
+
+  @Test
+  void healthReadinessAndUnknownPaths() throws Exception {
+    assertThat(call("GET", "/healthz", null, null).statusCode()).isEqualTo(200);
+    HttpResponse<String> ready = call("GET", "/readyz", null, null);
+    assertThat(ready.statusCode()).isEqualTo(200);
+    assertThat(json(ready).get("status").asText()).isEqualTo("ready");
+    HttpResponse<String> unknown = call("GET", "/nowhere", null, null);
+    assertThat(unknown.statusCode()).isEqualTo(404);
+    assertThat(json(unknown).at("/error/fbtrace_id").asText()).isNotBlank();
+  }
+}
