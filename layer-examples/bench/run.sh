@@ -7,7 +7,7 @@
 #   bash layer-examples/bench/run.sh --quick    # a smoke test of every phase (about two minutes)
 #
 # Extra arguments go to Bench: --rate N (open-loop rate, default 1000/s), --connections N (32),
-# --only proxy,keys,relay,media,startup, --out DIR.
+# --only proxy,keys,relay,media,startup, --out DIR, --profile (JFR on the layer; writes profile-layer.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

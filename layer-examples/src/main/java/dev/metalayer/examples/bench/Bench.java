@@ -64,7 +64,8 @@ public final class Bench {
   private int disturbed;
 
   /** Durations and rates of one run; {@code --quick} shrinks every phase for a smoke test. */
-  record Options(Path jar, Path out, Path work, double rate, int connections, boolean quick, List<String> only) {
+  record Options(
+      Path jar, Path out, Path work, double rate, int connections, boolean quick, boolean profile, List<String> only) {
     static Options parse(String[] args) {
       Path jar = Path.of("layer-jetty/target/meta-layer.jar");
       Path out = Path.of("layer-examples/bench/results");
@@ -72,6 +73,7 @@ public final class Bench {
       double rate = 1000;
       int connections = 32;
       boolean quick = false;
+      boolean profile = false;
       List<String> only = List.of();
       for (int i = 0; i < args.length; i++) {
         switch (args[i]) {
@@ -81,11 +83,12 @@ public final class Bench {
           case "--rate" -> rate = Double.parseDouble(args[++i]);
           case "--connections" -> connections = Integer.parseInt(args[++i]);
           case "--quick" -> quick = true;
+          case "--profile" -> profile = true;
           case "--only" -> only = List.of(args[++i].split(","));
           default -> throw new IllegalArgumentException("unknown option " + args[i]);
         }
       }
-      return new Options(jar, out, work, rate, connections, quick, only);
+      return new Options(jar, out, work, rate, connections, quick, profile, only);
     }
 
     Duration warmup() {
@@ -160,6 +163,11 @@ public final class Bench {
       phase("3. Streaming", this::media);
     }
     stop(layerA);
+    if (options.profile() && Files.exists(jfrFile())) {
+      Path summary = options.out().resolve("profile-layer.txt");
+      Files.writeString(summary, JfrTop.summarize(jfrFile(), 25), StandardCharsets.UTF_8);
+      log("JFR profile of the layer summarised in " + summary + " (recording: " + jfrFile() + ")");
+    }
     if (options.wants("startup")) {
       phase("4. Start-up", this::startup);
     }
@@ -207,7 +215,12 @@ public final class Bench {
       report.put("keys", "seed_seconds_100k", round(large.seconds(), 1));
     }
     layerAPort = ChildProcess.freePort();
-    layerA = startLayer("layer-a", options.work().resolve("layer-a"), layerAPort, List.of());
+    List<String> flags =
+        options.profile()
+            ? List.of("-XX:StartFlightRecording=filename=" + jfrFile() + ",settings=profile,dumponexit=true")
+            : List.of();
+    report.put("settings", "profiled_with_jfr", options.profile());
+    layerA = startLayer("layer-a", options.work().resolve("layer-a"), layerAPort, flags);
     proxyAvailable = probe(layerAPort, PREFIX + "/" + VERSION + "/%s/messages", tenants.get(0).key()) == 200;
     if (!proxyAvailable) {
       log("the layer does not proxy " + PREFIX + " yet (no 200 on a send): layer figures are skipped");
@@ -534,6 +547,10 @@ public final class Bench {
       }
     }
     children.clear();
+  }
+
+  private Path jfrFile() {
+    return options.work().resolve("layer-a.jfr").toAbsolutePath();
   }
 
   private byte[] masterKeyBytes() {

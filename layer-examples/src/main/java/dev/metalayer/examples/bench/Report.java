@@ -93,7 +93,9 @@ final class Report {
       Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
       p.waitFor();
-      return out.lines().findFirst().orElse("?").replaceFirst("^nginx version: ", "");
+      String first = out.lines().findFirst().orElse("?").replaceFirst("^nginx version: ", "");
+      int bracket = first.indexOf(" [");
+      return bracket > 0 ? first.substring(0, bracket) : first;
     } catch (IOException e) {
       return "not installed";
     } catch (InterruptedException e) {
