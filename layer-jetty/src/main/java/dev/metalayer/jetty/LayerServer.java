@@ -2,15 +2,21 @@ package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
 import dev.metalayer.crypto.MasterKey;
+import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.store.JdbcKeyStore;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Objects;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,17 +48,32 @@ public final class LayerServer implements AutoCloseable {
   /** Opens the store, builds the layer and starts serving. The caller must {@link #close()} it. */
   public static LayerServer start(Settings settings) throws Exception {
     Objects.requireNonNull(settings, "settings");
+    LogSecrecy.install();
     Path dataDir = Path.of(settings.string(Option.DATA_DIR));
     SecureRandom random = new SecureRandom();
     H2Store store = H2Store.open(dataDir);
     try {
       byte[] masterKey = MasterKey.load(settings.get(Option.MASTER_KEY), dataDir, random);
-      MetaLayer layer =
+      MetaLayer.Builder builder =
           MetaLayer.builder()
               .keyStore(new JdbcKeyStore(store.database()))
               .masterKey(masterKey)
               .random(random)
-              .build();
+              .graphUrl(URI.create(settings.string(Option.GRAPH_URL)))
+              .graphPrefix(settings.string(Option.GRAPH_PREFIX))
+              .mediaHosts(settings.list(Option.MEDIA_HOSTS))
+              .upstreamConnectTimeout(settings.duration(Option.UPSTREAM_CONNECT_TIMEOUT))
+              .upstreamIdleTimeout(settings.duration(Option.UPSTREAM_IDLE_TIMEOUT))
+              .upstreamTimeout(settings.duration(Option.UPSTREAM_TIMEOUT))
+              .mediaTimeout(settings.duration(Option.MEDIA_TIMEOUT))
+              .maxBodyBytes(settings.longValue(Option.MAX_BODY_BYTES))
+              .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES));
+      settings.get(Option.PUBLIC_URL).ifPresent(u -> builder.publicUrl(URI.create(u)));
+      List<String> appSecrets = settings.list(Option.APP_SECRET);
+      if (!appSecrets.isEmpty()) {
+        builder.appSecret(appSecrets.get(0));
+      }
+      MetaLayer layer = builder.build();
 
       QueuedThreadPool threads = new QueuedThreadPool(200, 8);
       threads.setName("layer");
@@ -60,6 +81,9 @@ public final class LayerServer implements AutoCloseable {
       HttpConfiguration http = new HttpConfiguration();
       http.setSendServerVersion(false);
       http.setSendXPoweredBy(false);
+      // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
+      // separators and other ambiguities stay refused (and GraphPath refuses them again).
+      http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
       ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
       connector.setHost(settings.string(Option.HOST));
       connector.setPort(settings.integer(Option.PORT));
@@ -69,6 +93,9 @@ public final class LayerServer implements AutoCloseable {
       HealthHandler health = new HealthHandler(store.database()::ping);
       routes.add("/healthz", health).add("/readyz", health);
       routes.add("/admin/v1", new AdminHandler(layer, settings.get(Option.ADMIN_TOKEN)));
+      HttpClient upstream = upstreamClient(layer.graphProxy().settings());
+      server.addBean(upstream);
+      routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream));
 
       server.setHandler(routes);
       server.setErrorHandler(new GraphErrorPages());
@@ -81,6 +108,34 @@ public final class LayerServer implements AutoCloseable {
       store.close();
       throw e;
     }
+  }
+
+  /**
+   * The client of Graph and the media hosts: pooled keep-alive connections, no redirects (the handler
+   * decides), no cookies, no authentication handling, no {@code User-Agent} of its own, connect and idle timeouts from the settings
+   * (each exchange sets its total timeout).
+   */
+  private static HttpClient upstreamClient(GraphSettings graph) {
+    QueuedThreadPool threads = new QueuedThreadPool(64, 2);
+    threads.setName("layer-upstream");
+    HttpClient client = new HttpClient();
+    client.setExecutor(threads);
+    client.setFollowRedirects(false);
+    client.setUserAgentField(null);
+    client.setHttpCookieStore(new HttpCookieStore.Empty());
+    client.setConnectTimeout(graph.connectTimeout().toMillis());
+    client.setIdleTimeout(graph.idleTimeout().toMillis());
+    // No protocol handlers: a 401 from Meta (which Chatwoot counts for reauthorisation) must pass
+    // through as it is, not be taken for an HTTP authentication challenge; 100-continue is not used.
+    // HttpClient installs its default handlers when it starts: clear them once it has.
+    client.addEventListener(
+        new LifeCycle.Listener() {
+          @Override
+          public void lifeCycleStarted(LifeCycle event) {
+            client.getProtocolHandlers().clear();
+          }
+        });
+    return client;
   }
 
   /** The port actually bound (useful with port 0). */

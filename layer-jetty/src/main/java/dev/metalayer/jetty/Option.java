@@ -50,6 +50,50 @@ public enum Option {
       null,
       true,
       "Bearer token of the admin API under /admin/v1. The admin API is off when unset."),
+  // ---- Graph proxy
+  MEDIA_HOSTS(
+      "--media-hosts",
+      "LAYER_MEDIA_HOSTS",
+      "lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.whatsapp.net",
+      false,
+      "Comma-separated hosts the layer fetches media from with the Meta token (and follows redirects"
+          + " to); *.example.com matches any subdomain."),
+  UPSTREAM_CONNECT_TIMEOUT(
+      "--upstream-connect-timeout",
+      "LAYER_UPSTREAM_CONNECT_TIMEOUT",
+      "5s",
+      false,
+      "Time to open a connection to Graph or a media host (e.g. 500ms, 5s)."),
+  UPSTREAM_IDLE_TIMEOUT(
+      "--upstream-idle-timeout",
+      "LAYER_UPSTREAM_IDLE_TIMEOUT",
+      "30s",
+      false,
+      "Longest silence on an upstream connection during an exchange; then 504."),
+  UPSTREAM_TIMEOUT(
+      "--upstream-timeout",
+      "LAYER_UPSTREAM_TIMEOUT",
+      "30s",
+      false,
+      "Total time of one Graph request, answer included; then 504. Never retried."),
+  MEDIA_TIMEOUT(
+      "--media-timeout",
+      "LAYER_MEDIA_TIMEOUT",
+      "5m",
+      false,
+      "Total time of one media download through the layer, bytes included; then 504 (or a cut stream)."),
+  MAX_BODY_BYTES(
+      "--max-body-bytes",
+      "LAYER_MAX_BODY_BYTES",
+      "104857600",
+      false,
+      "Largest request body accepted on the Graph API, declared or streamed; larger is a 413."),
+  MAX_JSON_ANSWER_BYTES(
+      "--max-json-answer-bytes",
+      "LAYER_MAX_JSON_ANSWER_BYTES",
+      "8388608",
+      false,
+      "Largest JSON answer from Graph buffered to rewrite URLs and scrub the token; larger is a 502."),
   ;
 
   private final String flag;

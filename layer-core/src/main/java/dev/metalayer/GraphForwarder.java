@@ -1,0 +1,51 @@
+package dev.metalayer;
+
+import dev.metalayer.graph.GraphAnswer;
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.graph.GraphRequest;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Sends a prepared request to Graph (or a media host) and brings back the answer: the extension point
+ * between the core's decisions and an HTTP client.
+ *
+ * <p>Contract: the request is sent once, as given (never retried: a repeated {@code accept} of a call
+ * is an error at Meta); redirects are not followed (the core decides which to follow); the whole
+ * exchange ends within {@link GraphRequest#timeout()}. An upstream that answers, whatever the status,
+ * gives {@link Forwarded.Answered}; a timeout gives {@link Forwarded.Failed} with a 504 and any other
+ * failure (refused, reset, garbage) a 502. Implementations are thread-safe and never log headers or
+ * bodies.
+ *
+ * <p>{@link #jdk(Duration)} is a buffered implementation on {@code java.net.http}, enough for an
+ * embedder without Jetty; the standalone layer streams with Jetty's client instead.
+ */
+@FunctionalInterface
+public interface GraphForwarder {
+
+  Forwarded forward(GraphRequest request);
+
+  /** The outcome of one upstream exchange. */
+  sealed interface Forwarded {
+    record Answered(GraphAnswer answer) implements Forwarded {
+      public Answered {
+        Objects.requireNonNull(answer, "answer");
+      }
+    }
+
+    record Failed(GraphError error) implements Forwarded {
+      public Failed {
+        Objects.requireNonNull(error, "error");
+      }
+    }
+  }
+
+  /**
+   * A forwarder on the JDK's {@link java.net.http.HttpClient} (HTTP/1.1, no redirects, no cookies):
+   * connects within {@code connectTimeout} and ends each exchange within the request's timeout. Bodies
+   * are buffered in memory.
+   */
+  static GraphForwarder jdk(Duration connectTimeout) {
+    return new JdkGraphForwarder(connectTimeout);
+  }
+}

@@ -1,0 +1,131 @@
+package dev.metalayer.graph;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Rewrites a JSON answer from Graph so that the client stays on the layer and never sees the token:
+ *
+ * <ol>
+ *   <li>a media lookup answer ({@code GET /{media-id}}) gets its {@code url} replaced by a layer media
+ *       URL ({@link MediaLinks});
+ *   <li>{@code paging.next} and {@code paging.previous} become layer URLs: same path and query on the
+ *       layer's Graph base, upstream {@code access_token} and {@code appsecret_proof} dropped, and the
+ *       client's own key added as {@code access_token}, so that a plain GET without headers works (as
+ *       Chatwoot does);
+ *   <li>finally the whole answer is scrubbed of the Meta token ({@link TokenScrubber}).
+ * </ol>
+ *
+ * An answer that needs no rewrite keeps its exact bytes (scrubbed); a rewritten one is re-serialised
+ * with its field order kept. A JSON value that is not an object is only scrubbed; a body that is not
+ * JSON at all is reported (the adapter answers 502: Graph clients cannot read it). Thread-safe.
+ */
+public final class AnswerRewriter {
+  private static final ObjectMapper TREE =
+      JsonMapper.builder()
+          .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .build();
+
+  private final String layerGraphBase;
+  private final String upstreamBasePath;
+  private final String clientKey;
+  private final String phoneNumberId;
+  private final Optional<String> mediaId;
+  private final MediaLinks links;
+  private final TokenScrubber scrubber;
+
+  /**
+   * @param layerGraphBase the layer's public base URL plus Graph prefix, without a trailing slash
+   * @param upstreamBasePath the path of the configured Graph URL ({@code ""} for graph.facebook.com)
+   * @param clientKey the credential the client presented (goes into paging URLs)
+   * @param mediaId the media ID when the request was a media lookup
+   */
+  AnswerRewriter(
+      String layerGraphBase,
+      String upstreamBasePath,
+      String clientKey,
+      String phoneNumberId,
+      Optional<String> mediaId,
+      MediaLinks links,
+      TokenScrubber scrubber) {
+    this.layerGraphBase = Objects.requireNonNull(layerGraphBase);
+    this.upstreamBasePath = Objects.requireNonNull(upstreamBasePath);
+    this.clientKey = Objects.requireNonNull(clientKey);
+    this.phoneNumberId = Objects.requireNonNull(phoneNumberId);
+    this.mediaId = Objects.requireNonNull(mediaId);
+    this.links = Objects.requireNonNull(links);
+    this.scrubber = Objects.requireNonNull(scrubber);
+  }
+
+  /** @return the answer to send to the client, never containing the token; empty when {@code body} is not JSON */
+  public Optional<byte[]> rewrite(byte[] body) {
+    JsonNode root;
+    try {
+      root = TREE.readTree(body);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+    if (root == null || root.isMissingNode()) {
+      return Optional.empty();
+    }
+    if (!(root instanceof ObjectNode object)) {
+      return Optional.of(scrubber.redact(body));
+    }
+    boolean changed = false;
+    if (mediaId.isPresent() && object.path("url").isTextual()) {
+      object.put("url", links.link(layerGraphBase, phoneNumberId, mediaId.get(), object.get("url").asText()));
+      changed = true;
+    }
+    if (object.get("paging") instanceof ObjectNode paging) {
+      for (String field : new String[] {"next", "previous"}) {
+        JsonNode url = paging.get(field);
+        if (url != null && url.isTextual()) {
+          Optional<String> rewritten = pagingUrl(url.asText());
+          if (rewritten.isPresent()) {
+            paging.put(field, rewritten.get());
+            changed = true;
+          }
+        }
+      }
+    }
+    if (!changed) {
+      return Optional.of(scrubber.redact(body));
+    }
+    try {
+      return Optional.of(scrubber.redact(TREE.writeValueAsBytes(object)));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a parsed JSON tree could not be written back", e);
+    }
+  }
+
+  /** A paging URL on the layer, or empty when {@code url} is not an absolute http(s) URL. */
+  Optional<String> pagingUrl(String url) {
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      return Optional.empty();
+    }
+    if (!uri.isAbsolute() || uri.getRawPath() == null || !uri.getScheme().toLowerCase(java.util.Locale.ROOT).startsWith("http")) {
+      return Optional.empty();
+    }
+    String path = uri.getRawPath();
+    if (!upstreamBasePath.isEmpty() && path.startsWith(upstreamBasePath + "/")) {
+      path = path.substring(upstreamBasePath.length());
+    }
+    String query = Credentials.Params.strip(uri.getRawQuery() == null ? "" : uri.getRawQuery()).rest();
+    String key = Credentials.ACCESS_TOKEN + "=" + URLEncoder.encode(clientKey, StandardCharsets.UTF_8);
+    return Optional.of(layerGraphBase + path + "?" + (query.isEmpty() ? key : query + "&" + key));
+  }
+}

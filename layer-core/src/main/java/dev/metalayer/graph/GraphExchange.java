@@ -1,0 +1,76 @@
+package dev.metalayer.graph;
+
+import java.net.URI;
+import java.util.Optional;
+
+/**
+ * A Graph request the core accepted: where it goes upstream, with which credential, and how its answer
+ * must be rewritten. Holds the Meta token; {@link #toString()} never shows it. Immutable.
+ */
+public final class GraphExchange {
+  private final String method;
+  private final URI upstreamUri;
+  private final Optional<byte[]> form;
+  private final String metaToken;
+  private final Scope.Target target;
+  private final AnswerRewriter rewriter;
+  private final TokenScrubber scrubber;
+
+  GraphExchange(
+      String method,
+      URI upstreamUri,
+      Optional<byte[]> form,
+      String metaToken,
+      Scope.Target target,
+      AnswerRewriter rewriter,
+      TokenScrubber scrubber) {
+    this.method = method;
+    this.upstreamUri = upstreamUri;
+    this.form = form;
+    this.metaToken = metaToken;
+    this.target = target;
+    this.rewriter = rewriter;
+    this.scrubber = scrubber;
+  }
+
+  public String method() {
+    return method;
+  }
+
+  /** The upstream URL: Graph base, the client's path, its query without credentials, plus the layer's parameters. */
+  public URI upstreamUri() {
+    return upstreamUri;
+  }
+
+  /**
+   * The body to send instead of the client's, when the client sent a form (its credential removed);
+   * empty when the client's body goes upstream as it is.
+   */
+  public Optional<byte[]> form() {
+    return form;
+  }
+
+  /** The value of the upstream {@code Authorization} header: {@code Bearer <meta token>}. */
+  public String upstreamAuthorization() {
+    return "Bearer " + metaToken;
+  }
+
+  public Scope.Target target() {
+    return target;
+  }
+
+  /** Rewrites a whole JSON answer (media URL, paging, token scrub); empty when the body is not JSON. */
+  public Optional<byte[]> rewriteJson(byte[] body) {
+    return rewriter.rewrite(body);
+  }
+
+  /** Scrubs the token out of any answer. */
+  public TokenScrubber scrubber() {
+    return scrubber;
+  }
+
+  @Override
+  public String toString() {
+    return "GraphExchange[" + method + " " + upstreamUri.getRawPath() + ", target=" + target + "]";
+  }
+}

@@ -1,0 +1,52 @@
+package dev.metalayer.graph;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The Graph proxy's configuration, as {@link dev.metalayer.MetaLayer.Builder} checked it.
+ *
+ * @param graphUrl upstream Graph base, without a trailing slash (default {@code https://graph.facebook.com})
+ * @param prefix the path the layer serves Graph under, starting with {@code /}, no trailing slash
+ * @param publicUrl the layer's public base URL for rewritten URLs; when empty, derived from each request
+ * @param appSecret the app secret that computes {@code appsecret_proof}, if any
+ * @param mediaHosts hosts media may be fetched from with the token
+ * @param connectTimeout time to open a connection upstream
+ * @param idleTimeout longest silence on an upstream connection during an exchange
+ * @param upstreamTimeout total time of one Graph exchange
+ * @param mediaTimeout total time of one media download (lookup, redirects and bytes)
+ * @param maxBodyBytes largest request body accepted from a client
+ * @param maxJsonAnswerBytes largest JSON answer the layer buffers to rewrite (larger ones are a 502)
+ */
+public record GraphSettings(
+    URI graphUrl,
+    String prefix,
+    Optional<URI> publicUrl,
+    Optional<String> appSecret,
+    MediaHosts mediaHosts,
+    Duration connectTimeout,
+    Duration idleTimeout,
+    Duration upstreamTimeout,
+    Duration mediaTimeout,
+    long maxBodyBytes,
+    int maxJsonAnswerBytes) {
+  public GraphSettings {
+    Objects.requireNonNull(graphUrl, "graphUrl");
+    Objects.requireNonNull(prefix, "prefix");
+    Objects.requireNonNull(publicUrl, "publicUrl");
+    Objects.requireNonNull(appSecret, "appSecret");
+    Objects.requireNonNull(mediaHosts, "mediaHosts");
+    Objects.requireNonNull(connectTimeout, "connectTimeout");
+    Objects.requireNonNull(idleTimeout, "idleTimeout");
+    Objects.requireNonNull(upstreamTimeout, "upstreamTimeout");
+    Objects.requireNonNull(mediaTimeout, "mediaTimeout");
+  }
+
+  @Override
+  public String toString() {
+    return "GraphSettings[graphUrl=" + graphUrl + ", prefix=" + prefix + ", publicUrl=" + publicUrl
+        + ", appSecret=" + (appSecret.isPresent() ? "<set>" : "<none>") + ", mediaHosts=" + mediaHosts.patterns() + "]";
+  }
+}

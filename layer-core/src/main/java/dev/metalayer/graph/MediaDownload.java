@@ -1,0 +1,75 @@
+package dev.metalayer.graph;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.json.Json;
+import java.io.IOException;
+import java.net.URI;
+import java.util.Optional;
+
+/**
+ * A media download the core accepted (a key of the number the layer URL was made for): the media URL
+ * to fetch, or the lookup that yields a fresh one. Holds the Meta token; {@link #toString()} never
+ * shows it. Immutable.
+ */
+public final class MediaDownload {
+  /** How many redirects a download follows, each to an allowed media host. */
+  public static final int MAX_REDIRECTS = 3;
+
+  private final String mediaId;
+  private final Optional<URI> freshUrl;
+  private final URI lookupUri;
+  private final String metaToken;
+  private final MediaHosts hosts;
+  private final TokenScrubber scrubber;
+
+  MediaDownload(String mediaId, Optional<URI> freshUrl, URI lookupUri, String metaToken, MediaHosts hosts, TokenScrubber scrubber) {
+    this.mediaId = mediaId;
+    this.freshUrl = freshUrl;
+    this.lookupUri = lookupUri;
+    this.metaToken = metaToken;
+    this.hosts = hosts;
+    this.scrubber = scrubber;
+  }
+
+  public String mediaId() {
+    return mediaId;
+  }
+
+  /** Meta's media URL from a fresh {@code ref}; empty when the media must be looked up again. */
+  public Optional<URI> freshUrl() {
+    return freshUrl;
+  }
+
+  /** {@code GET {graph}/{media-id}?phone_number_id=…[&appsecret_proof=…]}: yields a fresh media URL. */
+  public URI lookupUri() {
+    return lookupUri;
+  }
+
+  /** The media URL in a lookup answer, if it has one. */
+  public Optional<URI> urlFromLookup(byte[] answer) {
+    try {
+      JsonNode url = Json.mapper().readTree(answer).path("url");
+      return url.isTextual() ? MediaLinks.parse(url.asText()) : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Whether the layer may fetch {@code uri} (or follow a redirect to it) with the token. */
+  public boolean allowed(URI uri) {
+    return hosts.allows(uri);
+  }
+
+  public String upstreamAuthorization() {
+    return "Bearer " + metaToken;
+  }
+
+  public TokenScrubber scrubber() {
+    return scrubber;
+  }
+
+  @Override
+  public String toString() {
+    return "MediaDownload[" + mediaId + "]";
+  }
+}

@@ -1,0 +1,151 @@
+package dev.metalayer.graph;
+
+import java.io.ByteArrayOutputStream;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Removes a secret (the Meta token) from answer bytes, whatever upstream sent: the plain token, its
+ * JSON-escaped form ({@code /} written {@code \/}, as Graph writes) and its URL-encoded form.
+ *
+ * <p>{@link #redact(byte[])} replaces each occurrence with {@code [redacted]} (for whole answers the
+ * layer re-measures). {@link #stream()} gives a chunk-by-chunk scrubber that finds an occurrence split
+ * across chunks and replaces it with the same number of bytes, so that a {@code Content-Length} stays
+ * true. Immutable and thread-safe; a {@link Stream} is not.
+ */
+public final class TokenScrubber {
+  static final byte[] REDACTED = "[redacted]".getBytes(StandardCharsets.US_ASCII);
+
+  private final byte[][] needles;
+  private final int longest;
+
+  /** @param secret the secret to remove; must not be empty */
+  public TokenScrubber(String secret) {
+    Objects.requireNonNull(secret, "secret");
+    if (secret.isEmpty()) {
+      throw new IllegalArgumentException("an empty secret cannot be scrubbed");
+    }
+    Set<String> forms = new LinkedHashSet<>();
+    forms.add(secret);
+    forms.add(secret.replace("/", "\\/"));
+    forms.add(URLEncoder.encode(secret, StandardCharsets.UTF_8));
+    List<byte[]> bytes = new ArrayList<>();
+    for (String form : forms) {
+      bytes.add(form.getBytes(StandardCharsets.UTF_8));
+    }
+    this.needles = bytes.toArray(new byte[0][]);
+    this.longest = bytes.stream().mapToInt(b -> b.length).max().orElse(1);
+  }
+
+  /** Whether {@code data} contains the secret in any of its forms. */
+  public boolean foundIn(byte[] data) {
+    for (int i = 0; i < data.length; i++) {
+      if (matchAt(data, i, data.length) != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** @return {@code data} itself when it holds no secret, else a copy with every occurrence replaced */
+  public byte[] redact(byte[] data) {
+    if (!foundIn(data)) {
+      return data;
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(data.length);
+    int i = 0;
+    while (i < data.length) {
+      byte[] match = matchAt(data, i, data.length);
+      if (match != null) {
+        out.write(REDACTED, 0, REDACTED.length);
+        i += match.length;
+      } else {
+        out.write(data[i]);
+        i++;
+      }
+    }
+    return out.toByteArray();
+  }
+
+  /** A new scrubber for one streamed body. */
+  public Stream stream() {
+    return new Stream();
+  }
+
+  private byte[] matchAt(byte[] data, int at, int end) {
+    outer:
+    for (byte[] needle : needles) {
+      if (end - at < needle.length || data[at] != needle[0]) {
+        continue;
+      }
+      for (int j = 1; j < needle.length; j++) {
+        if (data[at + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return needle;
+    }
+    return null;
+  }
+
+  /**
+   * Scrubs one body chunk by chunk, holding back at most {@code longest - 1} bytes between chunks.
+   * Output length always equals input length.
+   */
+  public final class Stream {
+    private byte[] carry = new byte[0];
+
+    private Stream() {}
+
+    /** @return the bytes that are safe to send now (possibly empty) */
+    public byte[] feed(byte[] chunk, int offset, int length) {
+      byte[] data = new byte[carry.length + length];
+      System.arraycopy(carry, 0, data, 0, carry.length);
+      System.arraycopy(chunk, offset, data, carry.length, length);
+      int safe = Math.max(0, data.length - (longest - 1));
+      int i = 0;
+      while (i < safe) {
+        byte[] match = matchAt(data, i, data.length);
+        if (match != null) {
+          mask(data, i, match.length);
+          i += match.length;
+        } else {
+          i++;
+        }
+      }
+      // i may pass 'safe' when a match straddles it: everything before i is final.
+      int emit = Math.min(data.length, Math.max(i, safe));
+      carry = Arrays.copyOfRange(data, emit, data.length);
+      return emit == data.length ? data : Arrays.copyOf(data, emit);
+    }
+
+    /** @return the held-back tail, scrubbed; call once, at the end of the body */
+    public byte[] finish() {
+      byte[] data = carry;
+      carry = new byte[0];
+      int i = 0;
+      while (i < data.length) {
+        byte[] match = matchAt(data, i, data.length);
+        if (match != null) {
+          mask(data, i, match.length);
+          i += match.length;
+        } else {
+          i++;
+        }
+      }
+      return data;
+    }
+
+    private void mask(byte[] data, int at, int length) {
+      for (int k = 0; k < length; k++) {
+        data[at + k] = REDACTED[k % REDACTED.length];
+      }
+    }
+  }
+}

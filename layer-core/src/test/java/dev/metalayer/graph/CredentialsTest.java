@@ -1,0 +1,100 @@
+package dev.metalayer.graph;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class CredentialsTest {
+  static final String KEY = "ps_abcdefghijklmnopqrstuvwxyzABCDEF0123";
+
+  static Credentials ok(String auth, String query, String form) {
+    Outcome<Credentials> o =
+        Credentials.extract(auth, query, form == null ? null : form.getBytes(StandardCharsets.UTF_8));
+    assertThat(o).isInstanceOf(Outcome.Ok.class);
+    return ((Outcome.Ok<Credentials>) o).value();
+  }
+
+  static GraphError refused(String auth, String query, String form) {
+    Outcome<Credentials> o =
+        Credentials.extract(auth, query, form == null ? null : form.getBytes(StandardCharsets.UTF_8));
+    assertThat(o).isInstanceOf(Outcome.Refused.class);
+    return ((Outcome.Refused<Credentials>) o).error();
+  }
+
+  @Test
+  void bearerHeaderAnyCase() {
+    assertThat(ok("Bearer " + KEY, "", null).credential()).contains(KEY);
+    assertThat(ok("bearer " + KEY, "", null).credential()).contains(KEY);
+    assertThat(ok("BEARER  " + KEY + " ", "", null).credential()).contains(KEY);
+    assertThat(ok("OAuth " + KEY, "", null).credential()).contains(KEY);
+  }
+
+  @Test
+  void queryTokenIsRemovedAndTheRestKeptRaw() {
+    Credentials c = ok(null, "limit=25&access_token=" + KEY + "&after=MjQ%3D&appsecret_proof=abc", null);
+    assertThat(c.credential()).contains(KEY);
+    assertThat(c.upstreamQuery()).isEqualTo("limit=25&after=MjQ%3D");
+  }
+
+  @Test
+  void queryWithoutCredentialIsUntouched() {
+    Credentials c = ok("Bearer " + KEY, "name=csat_survey&x=a%20b", null);
+    assertThat(c.upstreamQuery()).isEqualTo("name=csat_survey&x=a%20b");
+  }
+
+  @Test
+  void encodedParameterNameIsStillFound() {
+    Credentials c = ok(null, "access%5Ftoken=" + KEY, null);
+    assertThat(c.credential()).contains(KEY);
+    assertThat(c.upstreamQuery()).isEmpty();
+  }
+
+  @Test
+  void formFieldIsFoundAndRemoved() {
+    Credentials c = ok(null, "", "messaging_product=whatsapp&access_token=" + KEY + "&type=image%2Fpng");
+    assertThat(c.credential()).contains(KEY);
+    assertThat(new String(c.upstreamForm().orElseThrow(), StandardCharsets.UTF_8))
+        .isEqualTo("messaging_product=whatsapp&type=image%2Fpng");
+  }
+
+  @Test
+  void formWithoutCredentialKeepsItsVeryBytes() {
+    byte[] form = "a=1&b=2".getBytes(StandardCharsets.UTF_8);
+    Outcome<Credentials> o = Credentials.extract("Bearer " + KEY, "", form);
+    assertThat(((Outcome.Ok<Credentials>) o).value().upstreamForm().orElseThrow()).isSameAs(form);
+  }
+
+  @Test
+  void sameCredentialTwiceIsFine() {
+    assertThat(ok("Bearer " + KEY, "access_token=" + KEY, null).credential()).contains(KEY);
+  }
+
+  @Test
+  void differentCredentialsAre400AndNotEchoed() {
+    GraphError e = refused("Bearer " + KEY, "access_token=ps_other", null);
+    assertThat(e.status()).isEqualTo(400);
+    assertThat(new String(e.toJson(), StandardCharsets.UTF_8)).doesNotContain(KEY).doesNotContain("ps_other");
+    assertThat(refused(null, "access_token=" + KEY, "access_token=ps_other").status()).isEqualTo(400);
+  }
+
+  @Test
+  void malformedAuthorizationIs401() {
+    for (String bad : new String[] {"Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "", KEY, "Bearer a b"}) {
+      GraphError e = refused(bad, "", null);
+      assertThat(e.status()).as(bad).isEqualTo(401);
+      assertThat(e.code()).isEqualTo(190);
+    }
+  }
+
+  @Test
+  void noCredentialAnywhereIsEmpty() {
+    assertThat(ok(null, "a=b", null).credential()).isEmpty();
+    assertThat(ok(null, "access_token=", null).credential()).isEmpty();
+  }
+
+  @Test
+  void toStringHidesTheCredential() {
+    assertThat(ok("Bearer " + KEY, "", null).toString()).doesNotContain(KEY);
+  }
+}

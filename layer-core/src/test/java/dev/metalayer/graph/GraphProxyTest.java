@@ -1,0 +1,201 @@
+package dev.metalayer.graph;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.metalayer.MetaLayer;
+import dev.metalayer.crypto.Secrets;
+import dev.metalayer.json.Json;
+import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.testing.MutableClock;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The core proxy end to end through {@link GraphProxy#handle} and the JDK forwarder, with a JDK
+ * {@link HttpServer} playing Meta: what an embedder without Jetty gets.
+ */
+class GraphProxyTest {
+  static final String TOKEN = "EAAtokenOfNumberA0123456789";
+  static final String TOKEN_B = "EAAtokenOfNumberB0123456789";
+  static final String PNID = "106540352242922";
+  static final String WABA = "102290129340398";
+
+  record Seen(String method, String uri, String authorization, String body) {}
+
+  final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
+  final MutableClock clock = MutableClock.at("2026-01-01T00:00:00Z");
+  HttpServer meta;
+  String metaBase;
+  MetaLayer layer;
+  String key;
+  String keyB;
+  volatile String mediaAnswer;
+
+  @BeforeEach
+  void start() throws IOException {
+    meta = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    meta.createContext("/", this::meta);
+    meta.start();
+    metaBase = "http://127.0.0.1:" + meta.getAddress().getPort();
+    layer =
+        MetaLayer.builder()
+            .keyStore(new InMemoryKeyStore())
+            .masterKey(new byte[32])
+            .clock(clock)
+            .graphUrl(URI.create(metaBase))
+            .appSecret("app-secret")
+            .mediaHosts(List.of("127.0.0.1"))
+            .upstreamTimeout(Duration.ofSeconds(5))
+            .build();
+    layer.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);
+    layer.keys().addNumber("+15550783882", "206540352242922", "202290129340398", "900000000000002", TOKEN_B);
+    key = layer.keys().createKey(PNID).orElseThrow().key();
+    keyB = layer.keys().createKey("206540352242922").orElseThrow().key();
+    mediaAnswer = "{\"messaging_product\":\"whatsapp\",\"url\":\"" + metaBase + "/cdn/photo.jpg?hash=1\",\"mime_type\":\"image/jpeg\",\"id\":\"1037543291543636\"}";
+  }
+
+  @AfterEach
+  void stop() {
+    meta.stop(0);
+  }
+
+  private void meta(HttpExchange x) throws IOException {
+    byte[] body = x.getRequestBody().readAllBytes();
+    String uri = x.getRequestURI().toString();
+    seen.add(new Seen(x.getRequestMethod(), uri, x.getRequestHeaders().getFirst("Authorization"), new String(body, StandardCharsets.UTF_8)));
+    String path = x.getRequestURI().getPath();
+    byte[] answer;
+    String type = "application/json";
+    int status = 200;
+    if (path.equals("/v13.0/" + PNID + "/messages")) {
+      answer = "{\"messages\":[{\"id\":\"wamid.1\"}],\"echo\":\"token=EAAtokenOfNumberA0123456789\"}".getBytes(StandardCharsets.UTF_8);
+    } else if (path.equals("/v14.0/" + WABA + "/message_templates")) {
+      answer = ("{\"data\":[],\"paging\":{\"cursors\":{\"after\":\"MjQZD\"},\"next\":\"" + metaBase
+          + "/v14.0/" + WABA + "/message_templates?access_token=" + TOKEN + "&limit=25&after=MjQZD\"}}").getBytes(StandardCharsets.UTF_8);
+    } else if (path.equals("/v13.0/1037543291543636") || path.equals("/1037543291543636")) {
+      answer = mediaAnswer.getBytes(StandardCharsets.UTF_8);
+    } else if (path.equals("/cdn/photo.jpg")) {
+      answer = ("JPEGBYTES" + TOKEN).getBytes(StandardCharsets.UTF_8);
+      type = "image/jpeg";
+      x.getResponseHeaders().add("Content-Disposition", "attachment; filename=\"photo.jpg\"");
+    } else if (path.equals("/cdn/redirect")) {
+      x.getResponseHeaders().add("Location", "https://evil.example/steal");
+      answer = new byte[0];
+      status = 302;
+    } else {
+      answer = "{\"error\":{\"message\":\"unknown\",\"code\":100}}".getBytes(StandardCharsets.UTF_8);
+      status = 404;
+    }
+    x.getResponseHeaders().add("Content-Type", type);
+    x.getResponseHeaders().add("Set-Cookie", "c=1");
+    x.getResponseHeaders().add("x-fb-trace-id", "TRACE");
+    x.sendResponseHeaders(status, answer.length == 0 ? -1 : answer.length);
+    x.getResponseBody().write(answer);
+    x.close();
+  }
+
+  GraphAnswer call(String method, String path, String query, String authorization, String body) {
+    ClientRequest r = new ClientRequest(method, path, query, Optional.ofNullable(authorization), Optional.empty(), "http://layer.test");
+    return layer.graphProxy().handle(r, Map.of("Content-Type", List.of("application/json"), "Cookie", List.of("s=1")), body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void sendSwapsTheKeyForTheTokenAddsTheProofAndScrubsTheAnswer() {
+    String body = "{\"messaging_product\":\"whatsapp\",\"context\":null,\"to\":\"15551234567\",\"text\":{\"body\":\"Hi\"},\"type\":\"text\"}";
+    GraphAnswer a = call("POST", "//v13.0/" + PNID + "/messages", "", "Bearer " + key, body);
+    assertThat(a.status()).isEqualTo(200);
+    assertThat(a.text()).contains("wamid.1").doesNotContain(TOKEN).contains("[redacted]");
+    assertThat(a.header("set-cookie")).isNull();
+    assertThat(a.header("x-fb-trace-id")).isEqualTo("TRACE");
+    Seen s = seen.remove();
+    assertThat(s.authorization()).isEqualTo("Bearer " + TOKEN);
+    assertThat(s.body()).isEqualTo(body);
+    assertThat(s.uri()).isEqualTo("/v13.0/" + PNID + "/messages?appsecret_proof=" + Secrets.hmacSha256Hex("app-secret", TOKEN));
+    assertThat(s.toString()).doesNotContain(key);
+  }
+
+  @Test
+  void pagingNextBecomesALayerUrlWithTheClientsKey() throws IOException {
+    GraphAnswer a = call("GET", "/v14.0/" + WABA + "/message_templates", "access_token=" + key, null, "");
+    JsonNode json = Json.mapper().readTree(a.body());
+    String next = json.at("/paging/next").asText();
+    assertThat(next).startsWith("http://layer.test/api/layer/meta/v14.0/" + WABA + "/message_templates?limit=25&after=MjQZD&access_token=" + key);
+    assertThat(a.text()).doesNotContain(TOKEN);
+    assertThat(seen.remove().uri()).doesNotContain(key).startsWith("/v14.0/" + WABA + "/message_templates?appsecret_proof=");
+  }
+
+  @Test
+  void mediaLookupAndDownloadOfTheRewrittenUrl() throws IOException {
+    GraphAnswer lookup = call("GET", "/v13.0/1037543291543636", "", "Bearer " + key, "");
+    assertThat(seen.remove().uri()).startsWith("/v13.0/1037543291543636?phone_number_id=" + PNID + "&appsecret_proof=");
+    URI url = URI.create(Json.mapper().readTree(lookup.body()).get("url").asText());
+    assertThat(url.toString()).startsWith("http://layer.test/api/layer/meta/media/1037543291543636/download?ref=");
+    assertThat(url.toString()).doesNotContain("cdn");
+
+    GraphAnswer file = call("GET", url.getRawPath().substring("/api/layer/meta".length()), url.getRawQuery(), "Bearer " + key, "");
+    assertThat(file.status()).isEqualTo(200);
+    assertThat(file.text()).startsWith("JPEGBYTES").doesNotContain(TOKEN);
+    assertThat(file.header("content-type")).isEqualTo("image/jpeg");
+    assertThat(file.header("content-disposition")).contains("photo.jpg");
+    assertThat(seen.remove().authorization()).isEqualTo("Bearer " + TOKEN);
+
+    // Another number's key cannot use the link.
+    GraphAnswer foreign = call("GET", url.getRawPath().substring("/api/layer/meta".length()), url.getRawQuery(), "Bearer " + keyB, "");
+    assertThat(foreign.status()).isEqualTo(403);
+    assertThat(seen).isEmpty();
+
+    // After the ref has aged, the layer looks the media up again.
+    clock.advance(Duration.ofMinutes(10));
+    GraphAnswer later = call("GET", url.getRawPath().substring("/api/layer/meta".length()), url.getRawQuery(), "Bearer " + key, "");
+    assertThat(later.status()).isEqualTo(200);
+    assertThat(seen.remove().uri()).startsWith("/1037543291543636?phone_number_id=" + PNID);
+    assertThat(seen.remove().uri()).startsWith("/cdn/photo.jpg");
+  }
+
+  @Test
+  void mediaOnAHostOutsideTheAllowListIsNotFetched() {
+    mediaAnswer = "{\"url\":\"https://evil.example/x\"}";
+    GraphAnswer a = call("GET", "/media/1037543291543636/download", "", "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(seen).hasSize(1);
+  }
+
+  @Test
+  void redirectsAreFollowedOnlyToAllowedHosts() {
+    mediaAnswer = "{\"url\":\"" + metaBase + "/cdn/redirect\"}";
+    GraphAnswer a = call("GET", "/media/1037543291543636/download", "", "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(seen).hasSize(2);
+  }
+
+  @Test
+  void refusalsNeverReachUpstream() {
+    assertThat(call("POST", "/v13.0/206540352242922/messages", "", "Bearer " + key, "{}").status()).isEqualTo(403);
+    assertThat(call("GET", "/v13.0/me", "", "Bearer " + key, "").status()).isEqualTo(403);
+    assertThat(call("GET", "/v13.0/" + PNID, "", null, "").status()).isEqualTo(401);
+    assertThat(call("GET", "/v13.0/" + PNID, "", "Bearer ps_unknownunknownunknownunknownunknown", "").status()).isEqualTo(401);
+    assertThat(call("GET", "/v13.0/../" + PNID, "", "Bearer " + key, "").status()).isEqualTo(400);
+    assertThat(seen).isEmpty();
+  }
+
+  @Test
+  void unreachableUpstreamIs502() {
+    meta.stop(0);
+    GraphAnswer a = call("GET", "/v13.0/" + PNID, "", "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(a.header("content-type")).startsWith("application/json");
+  }
+}

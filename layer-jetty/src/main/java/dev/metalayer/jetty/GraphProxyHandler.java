@@ -1,0 +1,242 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.graph.ClientRequest;
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.graph.GraphExchange;
+import dev.metalayer.graph.GraphProxy;
+import dev.metalayer.graph.GraphSettings;
+import dev.metalayer.graph.Headers;
+import dev.metalayer.graph.MediaDownload;
+import dev.metalayer.graph.Outcome;
+import java.net.URI;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.client.BufferingResponseListener;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Graph API under the Graph prefix, and the layer's media downloads under
+ * {@code {prefix}/media/{media-id}/download}: translates HTTP to {@link GraphProxy} decisions and moves
+ * the bytes with Jetty's {@link HttpClient}.
+ *
+ * <p>Request bodies stream upstream with the client's demand ({@link LimitedRequestContent}), except a
+ * form body, read whole (bounded) because it may carry the credential. JSON answers are buffered (up to
+ * {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other answers stream back through the token
+ * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
+ * client's headers minus {@link Headers#toMeta hop-by-hop and credential headers}, plus the Meta
+ * token; nothing is added ({@code Via}, {@code Forwarded}). Every exchange has the total timeout of
+ * {@link GraphSettings#upstreamTimeout()} (media: {@link GraphSettings#mediaTimeout()}) and the idle
+ * timeout {@link GraphSettings#idleTimeout()}; nothing is retried. Headers and bodies are never logged.
+ */
+final class GraphProxyHandler implements Request.Handler {
+  private static final Logger log = LoggerFactory.getLogger(GraphProxyHandler.class);
+  /** Form bodies are read whole to find a credential; Graph forms are small. */
+  private static final int MAX_FORM_BYTES = 1024 * 1024;
+
+  private final GraphProxy proxy;
+  private final GraphSettings settings;
+  private final HttpClient client;
+
+  GraphProxyHandler(GraphProxy proxy, HttpClient client) {
+    this.proxy = proxy;
+    this.settings = proxy.settings();
+    this.client = client;
+  }
+
+  @Override
+  public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback) throws Exception {
+    HttpURI uri = clientToProxyRequest.getHttpURI();
+    String path = uri.getPath().substring(settings.prefix().length());
+    String method = clientToProxyRequest.getMethod().toUpperCase(Locale.ROOT);
+    Optional<String> authorization = Optional.ofNullable(clientToProxyRequest.getHeaders().get(HttpHeader.AUTHORIZATION));
+    String query = uri.getQuery() == null ? "" : uri.getQuery();
+    String base = requestBase(clientToProxyRequest);
+
+    Optional<String> mediaId = proxy.mediaDownloadId(path);
+    if (mediaId.isPresent()) {
+      ClientRequest request = new ClientRequest(method, path, query, authorization, Optional.empty(), base);
+      Outcome<MediaDownload> prepared = proxy.prepareMedia(request, mediaId.get());
+      if (prepared instanceof Outcome.Refused<MediaDownload> r) {
+        HttpIo.writeError(proxyToClientResponse, callback, r.error());
+      } else {
+        download(((Outcome.Ok<MediaDownload>) prepared).value(), proxyToClientResponse, callback);
+      }
+      return true;
+    }
+
+    if (clientToProxyRequest.getLength() > settings.maxBodyBytes()) {
+      HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+      return true;
+    }
+    String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
+    Optional<byte[]> form = Optional.empty();
+    if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
+      try {
+        form = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
+      } catch (HttpIo.BodyTooLargeException e) {
+        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+        return true;
+      }
+    }
+    ClientRequest request = new ClientRequest(method, path, query, authorization, form, base);
+    Outcome<GraphExchange> prepared = proxy.prepare(request);
+    if (prepared instanceof Outcome.Refused<GraphExchange> r) {
+      HttpIo.writeError(proxyToClientResponse, callback, r.error());
+      return true;
+    }
+    GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
+    org.eclipse.jetty.client.Request proxyToServerRequest =
+        client
+            .newRequest(exchange.upstreamUri())
+            .method(method)
+            .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
+            .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    copyRequestHeaders(clientToProxyRequest, proxyToServerRequest, exchange.upstreamAuthorization());
+    if (exchange.form().isPresent()) {
+      proxyToServerRequest.body(new BytesRequestContent(contentType, exchange.form().get()));
+    } else if (hasContent(clientToProxyRequest)) {
+      proxyToServerRequest.body(new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes()));
+    }
+    UpstreamListener.Plan plan =
+        UpstreamListener.plan(
+            answer -> {
+              if (Headers.isJson(answer.getHeaders().get(HttpHeader.CONTENT_TYPE))) {
+                return UpstreamListener.Mode.REWRITE;
+              }
+              return answer.getStatus() >= 400 ? UpstreamListener.Mode.INVALID : UpstreamListener.Mode.STREAM;
+            },
+            exchange::rewriteJson);
+    proxyToServerRequest.send(
+        new UpstreamListener(plan, exchange.scrubber(), settings.maxJsonAnswerBytes(), proxyToClientResponse, callback, exchange.toString()));
+    return true;
+  }
+
+  /** Fetches a fresh media URL first when the link's own one is stale, then the bytes. */
+  private void download(MediaDownload media, Response proxyToClientResponse, Callback callback) {
+    if (media.freshUrl().isPresent()) {
+      fetch(media, media.freshUrl().get(), 0, proxyToClientResponse, callback);
+      return;
+    }
+    client
+        .newRequest(media.lookupUri())
+        .method("GET")
+        .headers(h -> h.put(HttpHeader.AUTHORIZATION, media.upstreamAuthorization()))
+        .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .send(
+            new BufferingResponseListener(MAX_FORM_BYTES) {
+              @Override
+              public void onComplete(Result result) {
+                if (result.isFailed()) {
+                  HttpIo.writeError(proxyToClientResponse, callback, UpstreamListener.errorFor(result.getFailure()));
+                  return;
+                }
+                int status = result.getResponse().getStatus();
+                Optional<URI> url = status == 200 ? media.urlFromLookup(getContent()) : Optional.empty();
+                if (url.isPresent()) {
+                  fetch(media, url.get(), 0, proxyToClientResponse, callback);
+                } else if (status >= 400 && Headers.isJson(getMediaType())) {
+                  byte[] body = media.scrubber().redact(getContent());
+                  HttpIo.writeJson(proxyToClientResponse, callback, status, body);
+                } else {
+                  HttpIo.writeError(proxyToClientResponse, callback, GraphError.badGateway("The Graph API gave no URL for this media."));
+                }
+              }
+            });
+  }
+
+  private void fetch(MediaDownload media, URI url, int hop, Response proxyToClientResponse, Callback callback) {
+    if (hop > MediaDownload.MAX_REDIRECTS) {
+      HttpIo.writeError(proxyToClientResponse, callback, GraphError.badGateway("The media host redirected too many times."));
+      return;
+    }
+    if (!media.allowed(url)) {
+      log.debug("Refused to fetch {} from a host outside the media hosts", media);
+      HttpIo.writeError(
+          proxyToClientResponse, callback, GraphError.badGateway("The media is hosted outside the allowed media hosts."));
+      return;
+    }
+    UpstreamListener.Plan plan =
+        new UpstreamListener.Plan() {
+          @Override
+          public UpstreamListener.Mode mode(org.eclipse.jetty.client.Response answer) {
+            boolean redirect = answer.getStatus() / 100 == 3 && answer.getHeaders().contains(HttpHeader.LOCATION);
+            return redirect ? UpstreamListener.Mode.REDIRECT : UpstreamListener.Mode.STREAM;
+          }
+
+          @Override
+          public Optional<byte[]> rewrite(byte[] body) {
+            throw new IllegalStateException("media answers are streamed");
+          }
+
+          @Override
+          public void redirect(String location) {
+            Optional<URI> next = GraphProxy.resolve(url, location);
+            if (next.isEmpty()) {
+              HttpIo.writeError(proxyToClientResponse, callback, GraphError.badGateway("The media host gave an invalid redirect."));
+            } else {
+              fetch(media, next.get(), hop + 1, proxyToClientResponse, callback);
+            }
+          }
+        };
+    // identity: media bytes pass as they are, with their length.
+    client
+        .newRequest(url)
+        .method("GET")
+        .headers(h -> h.put(HttpHeader.AUTHORIZATION, media.upstreamAuthorization()).put(HttpHeader.ACCEPT_ENCODING, "identity"))
+        .timeout(settings.mediaTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .send(new UpstreamListener(plan, media.scrubber(), 0, proxyToClientResponse, callback, media.toString()));
+  }
+
+  private static void copyRequestHeaders(
+      Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest, String authorization) {
+    Set<String> connectionListed = new HashSet<>();
+    for (String value : clientToProxyRequest.getHeaders().getValuesList(HttpHeader.CONNECTION)) {
+      for (String name : value.split(",")) {
+        connectionListed.add(name.trim().toLowerCase(Locale.ROOT));
+      }
+    }
+    proxyToServerRequest.headers(
+        headers -> {
+          for (HttpField field : clientToProxyRequest.getHeaders()) {
+            if (Headers.toMeta(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
+              headers.add(field);
+            }
+          }
+          headers.put(HttpHeader.AUTHORIZATION, authorization);
+        });
+  }
+
+  private static boolean hasContent(Request request) {
+    if (request.getLength() > 0) {
+      return true;
+    }
+    return request.getLength() < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+  }
+
+  /** {@code scheme://host[:port]} as the client addressed the layer. */
+  private static String requestBase(Request request) {
+    String scheme = request.getHttpURI().getScheme() == null ? (request.isSecure() ? "https" : "http") : request.getHttpURI().getScheme();
+    String host = Request.getServerName(request);
+    int port = Request.getServerPort(request);
+    boolean defaultPort = port <= 0 || (scheme.equals("http") && port == 80) || (scheme.equals("https") && port == 443);
+    if (host.indexOf(':') >= 0 && !host.startsWith("[")) {
+      host = "[" + host + "]";
+    }
+    return scheme + "://" + host + (defaultPort ? "" : ":" + port);
+  }
+}

@@ -1,0 +1,62 @@
+package dev.metalayer.jetty;
+
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+
+/**
+ * The client's request body as the upstream request's body, streamed with the client's demand, and cut
+ * with {@link HttpIo.BodyTooLargeException} as soon as more than {@code maxBytes} have been read
+ * (whether or not a length was declared). Not reproducible: a request is never retried.
+ */
+final class LimitedRequestContent implements Request.Content {
+  private final org.eclipse.jetty.server.Request clientToProxyRequest;
+  private final long maxBytes;
+  private long read;
+
+  LimitedRequestContent(org.eclipse.jetty.server.Request clientToProxyRequest, long maxBytes) {
+    this.clientToProxyRequest = clientToProxyRequest;
+    this.maxBytes = maxBytes;
+  }
+
+  @Override
+  public long getLength() {
+    return clientToProxyRequest.getLength();
+  }
+
+  @Override
+  public String getContentType() {
+    return clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
+  }
+
+  @Override
+  public Content.Chunk read() {
+    Content.Chunk chunk = clientToProxyRequest.read();
+    if (chunk == null || Content.Chunk.isFailure(chunk)) {
+      return chunk;
+    }
+    read += chunk.remaining();
+    if (read > maxBytes) {
+      chunk.release();
+      HttpIo.BodyTooLargeException tooLarge = new HttpIo.BodyTooLargeException(maxBytes);
+      clientToProxyRequest.fail(tooLarge);
+      return Content.Chunk.from(tooLarge, true);
+    }
+    return chunk;
+  }
+
+  @Override
+  public void demand(Runnable demandCallback) {
+    clientToProxyRequest.demand(demandCallback);
+  }
+
+  @Override
+  public void fail(Throwable failure) {
+    clientToProxyRequest.fail(failure);
+  }
+
+  @Override
+  public boolean rewind() {
+    return false;
+  }
+}

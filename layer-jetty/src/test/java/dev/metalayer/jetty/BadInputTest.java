@@ -1,0 +1,250 @@
+package dev.metalayer.jetty;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static dev.metalayer.jetty.Layer.BUSINESS_B;
+import static dev.metalayer.jetty.Layer.PNID;
+import static dev.metalayer.jetty.Layer.PNID_B;
+import static dev.metalayer.jetty.Layer.TOKEN;
+import static dev.metalayer.jetty.Layer.WABA;
+import static dev.metalayer.jetty.Layer.WABA_B;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.core.Options;
+import com.github.tomakehurst.wiremock.http.Fault;
+import dev.metalayer.json.Json;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Flow;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Bad input from clients and from upstream: each gets its documented Graph-shaped error, nothing that
+ * should not reach Meta does, and the layer keeps serving afterwards. Also: cross-tenant refusals and
+ * the token scrub.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class BadInputTest {
+  WireMockServer meta;
+  Layer layer;
+  String bearer;
+
+  @BeforeAll
+  void start(@TempDir Path dir) throws Exception {
+    meta = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1").useChunkedTransferEncoding(Options.ChunkedEncodingPolicy.NEVER));
+    meta.start();
+    layer =
+        Layer.start(
+            dir,
+            meta.baseUrl(),
+            Map.of(Option.UPSTREAM_TIMEOUT, "700ms", Option.MAX_BODY_BYTES, "4096", Option.MAX_JSON_ANSWER_BYTES, "65536"));
+    bearer = "Bearer " + layer.key;
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    layer.close();
+    meta.stop();
+  }
+
+  @BeforeEach
+  void reset() {
+    meta.resetAll();
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID)).willReturn(okJson("{\"id\":\"" + PNID + "\"}")));
+  }
+
+  /** After every bad case the layer still answers a good request. */
+  @AfterEach
+  void stillServing() throws Exception {
+    meta.resetRequests();
+    HttpResponse<String> r = layer.get("/v13.0/" + PNID, bearer);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).contains(PNID);
+  }
+
+  static JsonNode graphError(HttpResponse<String> r, int status, int code) throws Exception {
+    assertThat(r.statusCode()).isEqualTo(status);
+    assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
+    JsonNode error = Json.mapper().readTree(r.body()).get("error");
+    assertThat(error.get("message").asText()).isNotBlank();
+    assertThat(error.get("code").asInt()).isEqualTo(code);
+    assertThat(error.get("fbtrace_id").asText()).isNotBlank();
+    assertThat(r.body()).doesNotContain(TOKEN);
+    return error;
+  }
+
+  @Test
+  void noCredentialIs401WithWwwAuthenticate() throws Exception {
+    HttpResponse<String> r = layer.get("/v13.0/" + PNID, null);
+    assertThat(graphError(r, 401, 190).get("type").asText()).isEqualTo("OAuthException");
+    assertThat(r.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("OAuth \"Facebook Platform\" \"invalid_token\""));
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void malformedAuthorizationIs401() throws Exception {
+    for (String bad : new String[] {"Basic " + layer.key, "Bearer", layer.key}) {
+      HttpResponse<String> r = layer.get("/v13.0/" + PNID, bad);
+      graphError(r, 401, 190);
+      assertThat(r.body()).doesNotContain(layer.key);
+    }
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void unknownAndRevokedKeysAre401() throws Exception {
+    graphError(layer.get("/v13.0/" + PNID, "Bearer ps_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), 401, 190);
+    String doomed = layer.server.layer().keys().createKey(PNID).orElseThrow().key();
+    assertThat(layer.get("/v13.0/" + PNID, "Bearer " + doomed).statusCode()).isEqualTo(200);
+    String id =
+        layer.server.layer().keys().listKeys().stream().filter(k -> doomed.startsWith(k.prefix())).reduce((a, b) -> b).orElseThrow().id();
+    HttpResponse<String> revoke =
+        layer.send(
+            HttpRequest.newBuilder(URI.create(layer.server.localUri() + "/admin/v1/keys/" + id))
+                .header("Authorization", "Bearer admin-token-for-tests")
+                .DELETE());
+    assertThat(revoke.statusCode()).isLessThan(300);
+    meta.resetRequests();
+    HttpResponse<String> r = layer.get("/v13.0/" + PNID, "Bearer " + doomed);
+    graphError(r, 401, 190);
+    assertThat(r.body()).doesNotContain(doomed);
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void conflictingCredentialsAre400() throws Exception {
+    graphError(layer.get("/v13.0/" + PNID + "?access_token=" + layer.keyB, bearer), 400, 100);
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void pathTraversalAndEncodedSeparatorsAreGraphShaped400() throws Exception {
+    for (String path :
+        new String[] {
+          "/api/layer/meta/v13.0/../" + PNID_B + "/messages",
+          "/api/layer/meta/v13.0/" + PNID + "/../../" + PNID_B,
+          "/api/layer/meta/v13.0/" + PNID + "%2F..%2F" + PNID_B,
+          "/api/layer/meta/v13.0/%2e%2e/" + PNID_B,
+          "/api/layer/meta/v13.0/" + PNID + "%5Cx",
+          "/api/layer/meta/../../admin/v1/keys",
+        }) {
+      String answer =
+          layer.raw("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + bearer + "\r\nConnection: close\r\n\r\n");
+      assertThat(answer).as(path).startsWith("HTTP/1.1 400");
+      assertThat(answer).as(path).containsIgnoringCase("content-type: application/json");
+      assertThat(answer).as(path).contains("\"error\"").contains("\"code\":100").doesNotContain(layer.key);
+    }
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void declaredOversizedBodyIs413() throws Exception {
+    HttpResponse<String> r = layer.post("/v13.0/" + PNID + "/messages", bearer, "x".repeat(5000));
+    graphError(r, 413, 100);
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void streamedOversizedBodyIs413() throws Exception {
+    meta.stubFor(any(urlPathEqualTo("/v13.0/" + PNID + "/messages")).willReturn(okJson("{}")));
+    byte[] chunk = new byte[1024];
+    Arrays.fill(chunk, (byte) 'x');
+    HttpRequest.BodyPublisher unknownLength =
+        HttpRequest.BodyPublishers.fromPublisher(
+            (Flow.Subscriber<? super java.nio.ByteBuffer> s) ->
+                HttpRequest.BodyPublishers.ofByteArrays(java.util.Collections.nCopies(8, chunk)).subscribe(s));
+    HttpResponse<String> r =
+        layer.send(
+            HttpRequest.newBuilder(URI.create(layer.base() + "/v13.0/" + PNID + "/messages"))
+                .header("Authorization", bearer)
+                .header("Content-Type", "application/octet-stream")
+                .POST(unknownLength));
+    graphError(r, 413, 100);
+  }
+
+  @Test
+  void crossTenant_everyObjectOfAnotherNumberIs403AndNeverReachesMeta() throws Exception {
+    for (String id : new String[] {PNID_B, WABA_B, BUSINESS_B, Layer.BUSINESS}) {
+      for (String edge : new String[] {"", "/messages", "/calls", "/settings", "/message_templates", "/phone_numbers", "/subscribed_apps"}) {
+        graphError(layer.get("/v22.0/" + id + edge, bearer), 403, 200);
+        graphError(layer.post("/v22.0/" + id + edge, bearer, "{\"messaging_product\":\"whatsapp\"}"), 403, 200);
+        graphError(layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v14.0/" + id + edge)).header("Authorization", bearer).DELETE()), 403, 200);
+      }
+      graphError(layer.get("/" + id + "?access_token=" + layer.key, null), 403, 200);
+    }
+    for (String node : new String[] {"me", "debug_token?input_token=x", "oauth/access_token", "app", "v22.0/me/accounts"}) {
+      graphError(layer.get("/v22.0/" + node, bearer), 403, 200);
+    }
+    // B's key on A's objects, the other way round.
+    graphError(layer.post("/v13.0/" + PNID + "/messages", "Bearer " + layer.keyB, "{}"), 403, 200);
+    graphError(layer.get("/v14.0/" + WABA + "/message_templates", "Bearer " + layer.keyB), 403, 200);
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void upstreamResetIs502() throws Exception {
+    meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/reset")).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    graphError(layer.get("/v13.0/" + PNID + "/reset", bearer), 502, 2);
+    meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/empty")).willReturn(aResponse().withFault(Fault.EMPTY_RESPONSE)));
+    graphError(layer.get("/v13.0/" + PNID + "/empty", bearer), 502, 2);
+  }
+
+  @Test
+  void upstreamThatHangsIs504() throws Exception {
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/slow")).willReturn(okJson("{}").withFixedDelay(3_000)));
+    graphError(layer.get("/v13.0/" + PNID + "/slow", bearer), 504, 2);
+  }
+
+  @Test
+  void upstreamGarbageIs502() throws Exception {
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/random")).willReturn(aResponse().withFault(Fault.RANDOM_DATA_THEN_CLOSE)));
+    graphError(layer.get("/v13.0/" + PNID + "/random", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/notjson")).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("<html>oops " + TOKEN)));
+    graphError(layer.get("/v13.0/" + PNID + "/notjson", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/html500")).willReturn(aResponse().withStatus(500).withHeader("Content-Type", "text/html").withBody("<html>down</html>")));
+    graphError(layer.get("/v13.0/" + PNID + "/html500", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/truncated")).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withFault(Fault.MALFORMED_RESPONSE_CHUNK)));
+    graphError(layer.get("/v13.0/" + PNID + "/truncated", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/huge")).willReturn(okJson("{\"data\":\"" + "x".repeat(70_000) + "\"}")));
+    graphError(layer.get("/v13.0/" + PNID + "/huge", bearer), 502, 2);
+  }
+
+  @Test
+  void tokenEchoedByUpstreamNeverReachesTheClient() throws Exception {
+    meta.stubFor(
+        get(urlPathEqualTo("/v13.0/" + PNID + "/echo"))
+            .willReturn(
+                okJson("{\"error\":{\"message\":\"Invalid token " + TOKEN + "\",\"code\":190},\"url\":\"https://x/?access_token=" + TOKEN + "\"}")
+                    .withStatus(401)));
+    HttpResponse<String> r = layer.get("/v13.0/" + PNID + "/echo", bearer);
+    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(r.body()).doesNotContain(TOKEN).contains("[redacted]");
+
+    byte[] binary = ("\u0000\u0001binary " + TOKEN + " more " + TOKEN).getBytes(StandardCharsets.UTF_8);
+    meta.stubFor(
+        get(urlPathEqualTo("/v13.0/" + PNID + "/binary"))
+            .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/octet-stream").withBody(binary)));
+    HttpResponse<byte[]> b = layer.sendBytes(HttpRequest.newBuilder(URI.create(layer.base() + "/v13.0/" + PNID + "/binary")).header("Authorization", bearer).GET());
+    assertThat(b.statusCode()).isEqualTo(200);
+    assertThat(b.body()).hasSameSizeAs(binary);
+    assertThat(new String(b.body(), StandardCharsets.UTF_8)).doesNotContain(TOKEN).startsWith("\u0000\u0001binary ");
+  }
+}
