@@ -2,7 +2,12 @@ package dev.metalayer;
 
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.KeyService;
+import dev.metalayer.relay.DeliveryTransport;
+import dev.metalayer.relay.EgressGuard;
+import dev.metalayer.relay.WebhookRelay;
+import dev.metalayer.store.InMemoryRelayStore;
 import dev.metalayer.store.KeyStore;
+import dev.metalayer.store.RelayStore;
 import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.graph.MediaHosts;
@@ -32,6 +37,7 @@ public final class MetaLayer {
   private final KeyService keys;
   private final TokenResolver tokenResolver;
   private final GraphProxy graphProxy;
+  private final CallWebhookRelay relay;
 
   private MetaLayer(Builder b) {
     this.clock = b.clock;
@@ -44,18 +50,36 @@ public final class MetaLayer {
             b.graphUrl,
             b.graphPrefix,
             Optional.ofNullable(b.publicUrl),
-            Optional.ofNullable(b.appSecret),
+            b.appSecrets.stream().findFirst(),
             new MediaHosts(b.mediaHosts),
             b.connectTimeout,
             b.idleTimeout,
             b.upstreamTimeout,
             b.mediaTimeout,
             b.maxBodyBytes,
-            b.maxJsonAnswerBytes);
+            b.maxJsonAnswerBytes,
+            b.mergeCallingSettings);
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
         new GraphProxy(graph, tokenResolver, new Scope(registered), new MediaLinks(cipher, b.clock), forwarder);
+    this.relay =
+        new WebhookRelay(
+            new WebhookRelay.Config(
+                b.relayStore != null ? b.relayStore : new InMemoryRelayStore(),
+                keys,
+                cipher,
+                b.deliveryTransport != null ? b.deliveryTransport : DeliveryTransport.jdk(b.egressGuard),
+                b.egressGuard,
+                b.clock,
+                b.random,
+                b.appSecrets,
+                b.allowUnsignedWebhooks,
+                b.callTtl,
+                b.callsThreads,
+                b.defaultThreads,
+                b.concurrencyPerSubscription,
+                b.soleDeliverer));
   }
 
   public static Builder builder() {
@@ -90,6 +114,14 @@ public final class MetaLayer {
     return graphProxy;
   }
 
+  /**
+   * The call webhook relay: ingest of Meta's webhooks, subscriptions and delivery. Its workers run
+   * only after {@link CallWebhookRelay#start()}; the host closes it before closing the stores.
+   */
+  public CallWebhookRelay relay() {
+    return relay;
+  }
+
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */
   public static final class Builder {
     private KeyStore keyStore;
@@ -101,7 +133,6 @@ public final class MetaLayer {
     private URI graphUrl = URI.create("https://graph.facebook.com");
     private String graphPrefix = "/api/layer/meta";
     private URI publicUrl;
-    private String appSecret;
     private List<String> mediaHosts = MediaHosts.META_DEFAULTS;
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration idleTimeout = Duration.ofSeconds(30);
@@ -109,8 +140,19 @@ public final class MetaLayer {
     private Duration mediaTimeout = Duration.ofMinutes(5);
     private long maxBodyBytes = 100L * 1024 * 1024;
     private int maxJsonAnswerBytes = 8 * 1024 * 1024;
+    private boolean mergeCallingSettings = true;
     private GraphForwarder graphForwarder;
     private Predicate<String> registeredObjects;
+    private RelayStore relayStore;
+    private DeliveryTransport deliveryTransport;
+    private EgressGuard egressGuard = EgressGuard.publicOnly();
+    private List<String> appSecrets = List.of();
+    private boolean allowUnsignedWebhooks;
+    private Duration callTtl = Duration.ofSeconds(45);
+    private int callsThreads = 16;
+    private int defaultThreads = 16;
+    private int concurrencyPerSubscription = 4;
+    private boolean soleDeliverer;
 
     private Builder() {}
 
@@ -135,10 +177,12 @@ public final class MetaLayer {
       return this;
     }
 
-    /** Default none: the Meta app secret that computes {@code appsecret_proof} on every upstream request. */
+    /**
+     * Default none: the one Meta app secret; shorthand for {@code appSecrets(List.of(appSecret))}. It
+     * computes {@code appsecret_proof} on every upstream request and verifies incoming webhooks.
+     */
     public Builder appSecret(String appSecret) {
-      this.appSecret = Objects.requireNonNull(appSecret, "appSecret");
-      return this;
+      return appSecrets(List.of(Objects.requireNonNull(appSecret, "appSecret")));
     }
 
     /** Default {@link MediaHosts#META_DEFAULTS}: hosts media is fetched from with the Meta token. */
@@ -183,6 +227,17 @@ public final class MetaLayer {
       return this;
     }
 
+    /**
+     * Default on: a {@code POST /{phone-number-id}/settings} with a partial {@code calling} object is
+     * merged into the current settings (read first, with the number's token) before it is written, so
+     * that a helpdesk toggling calling never erases call hours or schedules set elsewhere. If the read
+     * fails, the client gets that answer and nothing is written. Off: the body is forwarded as sent.
+     */
+    public Builder mergeCallingSettings(boolean merge) {
+      this.mergeCallingSettings = merge;
+      return this;
+    }
+
     /** Default {@link GraphForwarder#jdk(Duration)}: how {@link GraphProxy#handle} sends requests upstream. */
     public Builder graphForwarder(GraphForwarder graphForwarder) {
       this.graphForwarder = Objects.requireNonNull(graphForwarder, "graphForwarder");
@@ -196,6 +251,101 @@ public final class MetaLayer {
      */
     public Builder registeredObjects(Predicate<String> registeredObjects) {
       this.registeredObjects = Objects.requireNonNull(registeredObjects, "registeredObjects");
+      return this;
+    }
+
+    /**
+     * Where the relay keeps envelopes, subscriptions and deliveries. Default: an
+     * {@link InMemoryRelayStore}, which loses pending deliveries when the process ends; use a
+     * {@link dev.metalayer.store.JdbcRelayStore} for the durable, at-least-once relay.
+     */
+    public Builder relayStore(RelayStore relayStore) {
+      this.relayStore = Objects.requireNonNull(relayStore, "relayStore");
+      return this;
+    }
+
+    /**
+     * How deliveries are sent. Default: {@link DeliveryTransport#jdk} with the {@link #egressGuard}.
+     * A custom transport must apply the guard itself.
+     */
+    public Builder deliveryTransport(DeliveryTransport transport) {
+      this.deliveryTransport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
+    /** Which addresses subscriptions may point at. Default {@link EgressGuard#publicOnly()}. */
+    public Builder egressGuard(EgressGuard guard) {
+      this.egressGuard = Objects.requireNonNull(guard, "guard");
+      return this;
+    }
+
+    /**
+     * Meta app secrets that may sign incoming webhooks (several during a rotation); the first also
+     * computes {@code appsecret_proof} on proxied requests. Default none: no proof is sent, and every
+     * webhook is refused unless {@link #allowUnsignedWebhooks} is set.
+     */
+    public Builder appSecrets(List<String> secrets) {
+      Objects.requireNonNull(secrets, "secrets");
+      for (String s : secrets) {
+        if (s == null || s.isBlank()) {
+          throw new IllegalArgumentException("an app secret must not be blank");
+        }
+      }
+      this.appSecrets = List.copyOf(secrets);
+      return this;
+    }
+
+    /** Default false. When true, webhooks without a signature are accepted: for local trials only. */
+    public Builder allowUnsignedWebhooks(boolean allow) {
+      this.allowUnsignedWebhooks = allow;
+      return this;
+    }
+
+    /**
+     * Default 45 seconds: how long after receipt a {@code calls} event may still be delivered. An event
+     * not delivered by then is recorded as expired and never sent. Between 1 second and 1 hour.
+     */
+    public Builder callTtl(Duration ttl) {
+      Objects.requireNonNull(ttl, "ttl");
+      if (ttl.compareTo(Duration.ofSeconds(1)) < 0 || ttl.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour, got " + ttl);
+      }
+      this.callTtl = ttl;
+      return this;
+    }
+
+    /**
+     * Default 16 and 16: worker threads of the calls lane and of the default lane. Each lane has its
+     * own, so a backlog of messages never delays a call event.
+     */
+    public Builder relayThreads(int callsLane, int defaultLane) {
+      if (callsLane < 1 || defaultLane < 1) {
+        throw new IllegalArgumentException("each lane needs at least one thread");
+      }
+      this.callsThreads = callsLane;
+      this.defaultThreads = defaultLane;
+      return this;
+    }
+
+    /**
+     * Default 4: attempts in flight per subscription and lane. A slow subscriber holds at most this
+     * many workers, so it never delays the others.
+     */
+    public Builder concurrencyPerSubscription(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("concurrencyPerSubscription must be at least 1");
+      }
+      this.concurrencyPerSubscription = max;
+      return this;
+    }
+
+    /**
+     * Default false. True when this process is the only one delivering from the relay store (the
+     * embedded H2 store): deliveries left in flight by a crash are resumed at start instead of after
+     * their lease expires. Never set it when several instances share a database.
+     */
+    public Builder soleDeliverer(boolean sole) {
+      this.soleDeliverer = sole;
       return this;
     }
 
@@ -263,9 +413,6 @@ public final class MetaLayer {
       }
       if (!graphPrefix.startsWith("/") || graphPrefix.contains("?") || graphPrefix.contains("#")) {
         throw new IllegalStateException("graphPrefix must be a path starting with /, got '" + graphPrefix + "'");
-      }
-      if (appSecret != null && appSecret.isBlank()) {
-        throw new IllegalStateException("appSecret must not be blank");
       }
       if (mediaHosts.isEmpty()) {
         throw new IllegalStateException("mediaHosts must name at least one host");

@@ -15,6 +15,7 @@ public final class GraphExchange {
   private final Scope.Target target;
   private final AnswerRewriter rewriter;
   private final TokenScrubber scrubber;
+  private final boolean callingSettingsWrite;
 
   GraphExchange(
       String method,
@@ -23,7 +24,8 @@ public final class GraphExchange {
       String metaToken,
       Scope.Target target,
       AnswerRewriter rewriter,
-      TokenScrubber scrubber) {
+      TokenScrubber scrubber,
+      boolean callingSettingsWrite) {
     this.method = method;
     this.upstreamUri = upstreamUri;
     this.form = form;
@@ -31,6 +33,7 @@ public final class GraphExchange {
     this.target = target;
     this.rewriter = rewriter;
     this.scrubber = scrubber;
+    this.callingSettingsWrite = callingSettingsWrite;
   }
 
   public String method() {
@@ -62,6 +65,15 @@ public final class GraphExchange {
   /** Rewrites a whole JSON answer (media URL, paging, token scrub); empty when the body is not JSON. */
   public Optional<byte[]> rewriteJson(byte[] body) {
     return rewriter.rewrite(body);
+  }
+
+  /**
+   * Whether this is a write to the number's {@code /settings} whose {@code calling} object the layer
+   * merges into the current settings first (see {@link CallingSettings}): read the settings with
+   * {@link #upstreamUri()} and {@code GET}, merge, then write the merged body.
+   */
+  public boolean callingSettingsWrite() {
+    return callingSettingsWrite;
   }
 
   /** Scrubs the token out of any answer. */

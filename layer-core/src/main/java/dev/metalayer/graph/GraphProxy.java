@@ -105,7 +105,11 @@ public final class GraphProxy {
             links,
             scrubber);
     return Outcome.ok(
-        new GraphExchange(request.method(), uri.get(), credentials.upstreamForm(), grant.metaToken(), target, rewriter, scrubber));
+        new GraphExchange(request.method(), uri.get(), credentials.upstreamForm(), grant.metaToken(), target, rewriter, scrubber,
+            settings.mergeCallingSettings()
+                && request.method().equals("POST")
+                && target == Scope.Target.PHONE_NUMBER
+                && path.edges().equals(List.of("settings"))));
   }
 
   /** Checks a download of a layer media URL ({@code /media/{id}/download?ref=…}) and prepares it. */
@@ -176,13 +180,35 @@ public final class GraphProxy {
     });
     upstreamHeaders.put("Authorization", List.of(exchange.upstreamAuthorization()));
     byte[] upstreamBody = exchange.form().orElse(body);
+    if (exchange.callingSettingsWrite() && CallingSettings.isCallingUpdate(upstreamBody)) {
+      GraphForwarder.Forwarded current =
+          forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
+              Map.of("Authorization", List.of(exchange.upstreamAuthorization())), null, settings.upstreamTimeout()));
+      if (current instanceof GraphForwarder.Forwarded.Failed f) {
+        return GraphAnswer.of(f.error());
+      }
+      GraphAnswer read = ((GraphForwarder.Forwarded.Answered) current).answer();
+      if (read.status() != 200) {
+        return answerToClient(exchange, read); // never a blind write
+      }
+      Optional<byte[]> merged = CallingSettings.merge(upstreamBody, read.body());
+      if (merged.isEmpty()) {
+        return GraphAnswer.of(GraphError.badGateway("The current calling settings could not be read."));
+      }
+      upstreamBody = merged.get();
+      upstreamHeaders.keySet().removeIf(name -> name.equalsIgnoreCase("content-length"));
+    }
     GraphForwarder.Forwarded forwarded =
         forwarder.forward(
             new GraphRequest(exchange.method(), exchange.upstreamUri(), upstreamHeaders, upstreamBody, settings.upstreamTimeout()));
     if (forwarded instanceof GraphForwarder.Forwarded.Failed f) {
       return GraphAnswer.of(f.error());
     }
-    GraphAnswer answer = ((GraphForwarder.Forwarded.Answered) forwarded).answer();
+    return answerToClient(exchange, ((GraphForwarder.Forwarded.Answered) forwarded).answer());
+  }
+
+  /** An upstream answer made fit for the client: JSON rewritten, anything else scrubbed, garbage a 502. */
+  private GraphAnswer answerToClient(GraphExchange exchange, GraphAnswer answer) {
     if (Headers.isJson(answer.header("content-type"))) {
       if (answer.body().length > settings.maxJsonAnswerBytes()) {
         return GraphAnswer.of(GraphError.badGateway("The Graph API answer is too large to rewrite."));

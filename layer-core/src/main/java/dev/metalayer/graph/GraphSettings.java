@@ -31,7 +31,8 @@ public record GraphSettings(
     Duration upstreamTimeout,
     Duration mediaTimeout,
     long maxBodyBytes,
-    int maxJsonAnswerBytes) {
+    int maxJsonAnswerBytes,
+    boolean mergeCallingSettings) {
   public GraphSettings {
     Objects.requireNonNull(graphUrl, "graphUrl");
     Objects.requireNonNull(prefix, "prefix");

@@ -1,6 +1,8 @@
 /**
- * Storage behind interfaces: {@link dev.metalayer.store.KeyStore} for numbers and keys, with an
- * in-memory and a JDBC implementation ({@link dev.metalayer.store.Database}: H2 embedded by default,
- * PostgreSQL for several instances) and versioned migrations.
+ * Storage behind interfaces: {@link dev.metalayer.store.KeyStore} for numbers and keys, and
+ * {@link dev.metalayer.store.RelayStore} for the webhook relay (envelopes, subscriptions, deliveries as
+ * claimable rows with leases, the attempt log). Each has an in-memory and a JDBC implementation
+ * ({@link dev.metalayer.store.Database}: H2 embedded by default, PostgreSQL for several instances) with
+ * versioned migrations, and each pair passes one contract test suite.
  */
 package dev.metalayer.store;

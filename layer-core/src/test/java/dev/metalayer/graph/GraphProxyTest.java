@@ -91,6 +91,11 @@ class GraphProxyTest {
       answer = ("JPEGBYTES" + TOKEN).getBytes(StandardCharsets.UTF_8);
       type = "image/jpeg";
       x.getResponseHeaders().add("Content-Disposition", "attachment; filename=\"photo.jpg\"");
+    } else if (path.equals("/v22.0/" + PNID + "/settings") && x.getRequestMethod().equals("GET")) {
+      answer = "{\"calling\":{\"status\":\"DISABLED\",\"call_hours\":{\"status\":\"ENABLED\",\"timezone_id\":\"UTC\"}}}"
+          .getBytes(StandardCharsets.UTF_8);
+    } else if (path.equals("/v22.0/" + PNID + "/settings")) {
+      answer = "{\"success\":true}".getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/cdn/redirect")) {
       x.getResponseHeaders().add("Location", "https://evil.example/steal");
       answer = new byte[0];
@@ -125,6 +130,19 @@ class GraphProxyTest {
     assertThat(s.body()).isEqualTo(body);
     assertThat(s.uri()).isEqualTo("/v13.0/" + PNID + "/messages?appsecret_proof=" + Secrets.hmacSha256Hex("app-secret", TOKEN));
     assertThat(s.toString()).doesNotContain(key);
+  }
+
+  @Test
+  void aPartialCallingWriteIsMergedIntoTheCurrentSettings() {
+    GraphAnswer a = call("POST", "/v22.0/" + PNID + "/settings", "", "Bearer " + key, "{\"calling\":{\"status\":\"ENABLED\"}}");
+    assertThat(a.status()).isEqualTo(200);
+    Seen read = seen.remove();
+    assertThat(read.method()).isEqualTo("GET");
+    assertThat(read.authorization()).isEqualTo("Bearer " + TOKEN);
+    Seen write = seen.remove();
+    assertThat(write.method()).isEqualTo("POST");
+    assertThat(write.body())
+        .isEqualTo("{\"calling\":{\"status\":\"ENABLED\",\"call_hours\":{\"status\":\"ENABLED\",\"timezone_id\":\"UTC\"}}}");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.graph.CallingSettings;
 import dev.metalayer.graph.ClientRequest;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphExchange;
@@ -98,30 +99,111 @@ final class GraphProxyHandler implements Request.Handler {
       return true;
     }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
+    if (exchange.callingSettingsWrite() && exchange.form().isEmpty()) {
+      byte[] body;
+      try {
+        body = HttpIo.readBody(clientToProxyRequest, MAX_FORM_BYTES);
+      } catch (HttpIo.BodyTooLargeException e) {
+        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+        return true;
+      }
+      if (CallingSettings.isCallingUpdate(body)) {
+        mergeThenWrite(clientToProxyRequest, exchange, contentType, body, proxyToClientResponse, callback);
+      } else {
+        send(clientToProxyRequest, exchange, new BytesRequestContent(contentType, body), proxyToClientResponse, callback);
+      }
+      return true;
+    }
+    org.eclipse.jetty.client.Request.Content content = null;
+    if (exchange.form().isPresent()) {
+      content = new BytesRequestContent(contentType, exchange.form().get());
+    } else if (hasContent(clientToProxyRequest)) {
+      content = new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes());
+    }
+    send(clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
+    return true;
+  }
+
+  /** Sends the exchange upstream with {@code content} (null for none) and answers the client. */
+  private void send(
+      Request clientToProxyRequest,
+      GraphExchange exchange,
+      org.eclipse.jetty.client.Request.Content content,
+      Response proxyToClientResponse,
+      Callback callback) {
     org.eclipse.jetty.client.Request proxyToServerRequest =
         client
             .newRequest(exchange.upstreamUri())
-            .method(method)
+            .method(exchange.method())
             .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
             .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
     copyRequestHeaders(clientToProxyRequest, proxyToServerRequest, exchange.upstreamAuthorization());
-    if (exchange.form().isPresent()) {
-      proxyToServerRequest.body(new BytesRequestContent(contentType, exchange.form().get()));
-    } else if (hasContent(clientToProxyRequest)) {
-      proxyToServerRequest.body(new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes()));
+    if (content != null) {
+      proxyToServerRequest.body(content);
     }
-    UpstreamListener.Plan plan =
-        UpstreamListener.plan(
-            answer -> {
-              if (Headers.isJson(answer.getHeaders().get(HttpHeader.CONTENT_TYPE))) {
-                return UpstreamListener.Mode.REWRITE;
-              }
-              return answer.getStatus() >= 400 ? UpstreamListener.Mode.INVALID : UpstreamListener.Mode.STREAM;
-            },
-            exchange::rewriteJson);
     proxyToServerRequest.send(
-        new UpstreamListener(plan, exchange.scrubber(), settings.maxJsonAnswerBytes(), proxyToClientResponse, callback, exchange.toString()));
-    return true;
+        new UpstreamListener(graphPlan(exchange), exchange.scrubber(), settings.maxJsonAnswerBytes(), proxyToClientResponse,
+            callback, exchange.toString()));
+  }
+
+  private static UpstreamListener.Plan graphPlan(GraphExchange exchange) {
+    return UpstreamListener.plan(
+        answer -> {
+          if (Headers.isJson(answer.getHeaders().get(HttpHeader.CONTENT_TYPE))) {
+            return UpstreamListener.Mode.REWRITE;
+          }
+          return answer.getStatus() >= 400 ? UpstreamListener.Mode.INVALID : UpstreamListener.Mode.STREAM;
+        },
+        exchange::rewriteJson);
+  }
+
+  /**
+   * A partial {@code calling} write: reads the current settings with the number's token, merges the
+   * client's object into them and writes the whole. When the read does not answer 200, the client gets
+   * that answer (rewritten like any other) and nothing is written.
+   */
+  private void mergeThenWrite(
+      Request clientToProxyRequest,
+      GraphExchange exchange,
+      String contentType,
+      byte[] partial,
+      Response proxyToClientResponse,
+      Callback callback) {
+    client
+        .newRequest(exchange.upstreamUri())
+        .method("GET")
+        .headers(h -> h.put(HttpHeader.AUTHORIZATION, exchange.upstreamAuthorization()))
+        .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .send(
+            new BufferingResponseListener(settings.maxJsonAnswerBytes()) {
+              @Override
+              public void onComplete(Result result) {
+                if (result.isFailed()) {
+                  HttpIo.writeError(proxyToClientResponse, callback, UpstreamListener.errorFor(result.getFailure()));
+                  return;
+                }
+                int status = result.getResponse().getStatus();
+                if (status != 200) {
+                  Optional<byte[]> body = Headers.isJson(getMediaType()) ? exchange.rewriteJson(getContent()) : Optional.empty();
+                  if (body.isPresent()) {
+                    HttpIo.writeJson(proxyToClientResponse, callback, status, body.get());
+                  } else {
+                    HttpIo.writeError(proxyToClientResponse, callback, GraphProxy.invalidAnswer(status));
+                  }
+                  return;
+                }
+                Optional<byte[]> merged = CallingSettings.merge(partial, getContent());
+                if (merged.isEmpty()) {
+                  HttpIo.writeError(
+                      proxyToClientResponse, callback, GraphError.badGateway("The current calling settings could not be read."));
+                  return;
+                }
+                log.debug("Merged a partial calling settings write into the current settings");
+                send(clientToProxyRequest, exchange, new BytesRequestContent(
+                    contentType == null ? "application/json" : contentType, merged.get()), proxyToClientResponse, callback);
+              }
+            });
   }
 
   /** Fetches a fresh media URL first when the link's own one is stale, then the bytes. */

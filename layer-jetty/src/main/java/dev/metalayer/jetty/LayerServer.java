@@ -3,7 +3,9 @@ package dev.metalayer.jetty;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.crypto.MasterKey;
 import dev.metalayer.graph.GraphSettings;
+import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.store.JdbcRelayStore;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -54,6 +56,9 @@ public final class LayerServer implements AutoCloseable {
     H2Store store = H2Store.open(dataDir);
     try {
       byte[] masterKey = MasterKey.load(settings.get(Option.MASTER_KEY), dataDir, random);
+      EgressGuard guard =
+          EgressGuard.of(settings.bool(Option.ALLOW_PRIVATE_TARGETS), settings.list(Option.ALLOWED_TARGET_CIDRS));
+      JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
       MetaLayer.Builder builder =
           MetaLayer.builder()
               .keyStore(new JdbcKeyStore(store.database()))
@@ -67,12 +72,18 @@ public final class LayerServer implements AutoCloseable {
               .upstreamTimeout(settings.duration(Option.UPSTREAM_TIMEOUT))
               .mediaTimeout(settings.duration(Option.MEDIA_TIMEOUT))
               .maxBodyBytes(settings.longValue(Option.MAX_BODY_BYTES))
-              .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES));
+              .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES))
+              .mergeCallingSettings(settings.bool(Option.MERGE_CALLING_SETTINGS))
+              .relayStore(new JdbcRelayStore(store.database()))
+              .deliveryTransport(transport)
+              .egressGuard(guard)
+              .appSecrets(settings.list(Option.APP_SECRET))
+              .allowUnsignedWebhooks(settings.bool(Option.ALLOW_UNSIGNED_WEBHOOKS))
+              .callTtl(settings.duration(Option.CALL_TTL))
+              .concurrencyPerSubscription(settings.integer(Option.DELIVERY_CONCURRENCY))
+              // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
+              .soleDeliverer(true);
       settings.get(Option.PUBLIC_URL).ifPresent(u -> builder.publicUrl(URI.create(u)));
-      List<String> appSecrets = settings.list(Option.APP_SECRET);
-      if (!appSecrets.isEmpty()) {
-        builder.appSecret(appSecrets.get(0));
-      }
       MetaLayer layer = builder.build();
 
       QueuedThreadPool threads = new QueuedThreadPool(200, 8);
@@ -96,11 +107,21 @@ public final class LayerServer implements AutoCloseable {
       HttpClient upstream = upstreamClient(layer.graphProxy().settings());
       server.addBean(upstream);
       routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream));
+      routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN)));
+      routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer));
+      // the delivery client starts and stops with the server
+      server.addBean(transport.client());
 
       server.setHandler(routes);
       server.setErrorHandler(new GraphErrorPages());
       server.setStopAtShutdown(false);
       server.start();
+      try {
+        layer.relay().start();
+      } catch (RuntimeException e) {
+        server.stop();
+        throw e;
+      }
       LayerServer running = new LayerServer(settings, store, layer, server, connector);
       log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
       return running;
@@ -156,10 +177,14 @@ public final class LayerServer implements AutoCloseable {
     return settings;
   }
 
-  /** Stops serving, then closes the store. Idempotent. */
+  /**
+   * Stops the relay's workers (in-flight attempts finish, with the HTTP client still up), stops
+   * serving, then closes the store. Idempotent.
+   */
   @Override
   public void close() throws Exception {
     try {
+      layer.relay().close();
       server.stop();
     } finally {
       store.close();

@@ -94,6 +94,55 @@ public enum Option {
       "8388608",
       false,
       "Largest JSON answer from Graph buffered to rewrite URLs and scrub the token; larger is a 502."),
+  MERGE_CALLING_SETTINGS(
+      "--merge-calling-settings",
+      "LAYER_MERGE_CALLING_SETTINGS",
+      "true",
+      false,
+      "Merge a partial calling object written to /{phone-number-id}/settings into the current settings"
+          + " (read first), so that omitted hours and schedules are kept; false forwards the body as sent."),
+  // ---- webhook relay
+  VERIFY_TOKEN(
+      null,
+      "META_VERIFY_TOKEN",
+      null,
+      true,
+      "The verify token entered in Meta's App Dashboard: GET /webhooks/meta answers Meta's handshake only"
+          + " when hub.verify_token equals it. The handshake always fails when unset."),
+  ALLOW_UNSIGNED_WEBHOOKS(
+      "--allow-unsigned-webhooks",
+      "LAYER_ALLOW_UNSIGNED_WEBHOOKS",
+      "false",
+      false,
+      "Accept webhooks without X-Hub-Signature-256 (local trials only; logged loudly at start). A signature"
+          + " that is present is still checked."),
+  ALLOW_PRIVATE_TARGETS(
+      "--allow-private-targets",
+      "LAYER_ALLOW_PRIVATE_TARGETS",
+      "false",
+      false,
+      "Allow subscriptions to deliver to loopback, private, link-local and other non-public addresses"
+          + " (e.g. an on-premises Chatwoot on the same network)."),
+  ALLOWED_TARGET_CIDRS(
+      "--allowed-target-cidrs",
+      "LAYER_ALLOWED_TARGET_CIDRS",
+      null,
+      false,
+      "Comma-separated address ranges that subscriptions may deliver to even though they are not public,"
+          + " e.g. 10.1.2.0/24,fd12::/16. Narrower than LAYER_ALLOW_PRIVATE_TARGETS."),
+  CALL_TTL(
+      "--call-ttl",
+      "LAYER_CALL_TTL",
+      "45s",
+      false,
+      "How long after receipt a calls event may still be delivered; later it is recorded as expired and"
+          + " never sent (a late connect would be a ghost ring). 1s to 1h."),
+  DELIVERY_CONCURRENCY(
+      "--delivery-concurrency",
+      "LAYER_DELIVERY_CONCURRENCY",
+      "4",
+      false,
+      "Deliveries in flight per subscription and lane: a slow subscriber holds at most this many workers."),
   ;
 
   private final String flag;

@@ -119,6 +119,8 @@ class ChatwootReplayTest {
                     .withHeader("x-fb-trace-id", "Xtrace")
                     .withBody("{\"error\":{\"message\":\"(#138006) No approved call permission from the recipient\",\"type\":\"OAuthException\",\"code\":138006,\"error_user_msg\":\"Call permission required\",\"fbtrace_id\":\"X\"}}")));
     meta.stubFor(post(urlPathEqualTo("/v22.0/" + PNID + "/settings")).willReturn(okJson("{\"success\":true}")));
+    meta.stubFor(get(urlPathEqualTo("/v22.0/" + PNID + "/settings"))
+        .willReturn(okJson("{\"calling\":{\"status\":\"DISABLED\",\"call_icon_visibility\":\"DEFAULT\"}}")));
   }
 
   @AfterAll
@@ -342,9 +344,19 @@ class ChatwootReplayTest {
   }
 
   @Test
-  void r18_callingSettings() throws Exception {
-    HttpResponse<String> r = replayPost("/v22.0/" + PNID + "/settings", "{\"calling\":{\"status\":\"ENABLED\"}}");
+  void r18_callingSettingsAreMergedIntoTheCurrentOnes() throws Exception {
+    HttpResponse<String> r = layer.post("/v22.0/" + PNID + "/settings", bearer, "{\"calling\":{\"status\":\"ENABLED\"}}");
     assertThat(json(r).get("success").asBoolean()).isTrue();
+    List<ServeEvent> events = meta.getAllServeEvents(); // newest first
+    assertThat(events).hasSize(2);
+    LoggedRequest read = checked(events.get(1).getRequest());
+    assertThat(read.getMethod().getName()).isEqualTo("GET");
+    assertThat(read.getUrl()).startsWith("/v22.0/" + PNID + "/settings?");
+    LoggedRequest up = checked(events.get(0).getRequest());
+    assertThat(up.getMethod().getName()).isEqualTo("POST");
+    assertThat(up.getBodyAsString())
+        .isEqualTo("{\"calling\":{\"status\":\"ENABLED\",\"call_icon_visibility\":\"DEFAULT\"}}");
+    assertThat(up.getBodyAsString() + up.getUrl() + up.getHeaders()).doesNotContain("ps_");
   }
 
   @Test

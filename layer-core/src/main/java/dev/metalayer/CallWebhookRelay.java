@@ -1,0 +1,46 @@
+package dev.metalayer;
+
+import dev.metalayer.relay.IngestResult;
+import dev.metalayer.relay.WebhookSubscriptions;
+
+/**
+ * The call webhook relay, embeddable without any web framework: hand it the raw bytes Meta POSTed and
+ * the {@code X-Hub-Signature-256} header, answer Meta with what it returns, and it verifies, stores,
+ * splits, routes and delivers. Obtain it from {@link MetaLayer#relay()}.
+ *
+ * <p>Life cycle: deliveries are stored rows; {@link #start()} starts the workers that attempt them
+ * (the calls lane and the default lane), {@link #close()} stops them. Without {@code start()}, nothing
+ * is sent until {@link #runDueNow()} is called: the deterministic mode for tests and for hosts that
+ * schedule work themselves. Thread-safe.
+ */
+public interface CallWebhookRelay extends AutoCloseable {
+
+  /**
+   * Verifies and ingests one webhook POST. When this returns {@link IngestResult.Accepted}, the
+   * envelope and its deliveries are durable in the relay store: answer Meta 200 at once. Call
+   * deliveries are handed to the calls lane immediately after the commit.
+   *
+   * @param body the request body exactly as received (never re-encoded)
+   * @param signatureHeader the {@code X-Hub-Signature-256} header value, or null when absent
+   * @return {@link IngestResult.Accepted}, or {@link IngestResult.Refused} with the Graph-shaped error
+   *     to answer (nothing stored)
+   * @throws dev.metalayer.store.StoreException when the store fails: answer 500 so that Meta retries
+   */
+  IngestResult ingest(byte[] body, String signatureHeader);
+
+  /** Subscriptions of numbers and their delivery log, each call scoped to one number. */
+  WebhookSubscriptions subscriptions();
+
+  /** Starts the delivery workers. Idempotent. */
+  void start();
+
+  /**
+   * Attempts, on the calling thread, every delivery due at the layer clock's current time, until none
+   * is left (no sleeping, no worker threads). @return how many deliveries were processed
+   */
+  int runDueNow();
+
+  /** Stops the workers, letting in-flight attempts finish for up to 10 seconds. Idempotent. */
+  @Override
+  void close();
+}

@@ -1,0 +1,106 @@
+package dev.metalayer.relay;
+
+import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.store.RelayStore;
+import dev.metalayer.store.RelayStore.AttemptRecord;
+import dev.metalayer.store.RelayStore.Claimed;
+import dev.metalayer.store.RelayStore.StoredSubscription;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes one attempt of a claimed delivery and records its outcome: checks expiry and the
+ * subscription, signs the body, sends it through the transport, asks the {@link DeliveryPolicy} what
+ * follows and writes it to the store. Always ends the claim (never leaves a lease behind unless the
+ * process dies). Thread-safe; one call per claimed delivery.
+ */
+final class Attempter {
+  private static final Logger log = LoggerFactory.getLogger(Attempter.class);
+
+  private final RelayStore store;
+  private final TokenCipher cipher;
+  private final DeliveryTransport transport;
+  private final DeliveryPolicy policy;
+  private final Clock clock;
+  private final String userAgent;
+
+  Attempter(RelayStore store, TokenCipher cipher, DeliveryTransport transport, DeliveryPolicy policy, Clock clock) {
+    this.store = store;
+    this.cipher = cipher;
+    this.transport = transport;
+    this.policy = policy;
+    this.clock = clock;
+    String version = Attempter.class.getPackage().getImplementationVersion();
+    this.userAgent = "MetaLayer/" + (version == null ? "dev" : version);
+  }
+
+  void attempt(Claimed c) {
+    Instant now = clock.instant();
+    if (c.expiresAt().isPresent() && !now.isBefore(c.expiresAt().get())) {
+      store.finish(c.id(), null, DeliveryState.EXPIRED, null, now);
+      log.info("Delivery {} ({}) expired before it could be delivered", c.id(), c.field());
+      return;
+    }
+    Optional<StoredSubscription> found = store.findSubscription(c.subscriptionId());
+    if (found.isEmpty() || !found.get().subscription().active()) {
+      store.finish(c.id(), null, DeliveryState.DEAD, null, now);
+      return;
+    }
+    Subscription sub = found.get().subscription();
+    long timestamp = now.getEpochSecond();
+    Map<String, String> headers = new LinkedHashMap<>();
+    headers.put("Content-Type", "application/json");
+    headers.put("User-Agent", userAgent);
+    headers.put("webhook-id", c.webhookId());
+    headers.put("webhook-timestamp", Long.toString(timestamp));
+    DeliveryTransport.Result result;
+    long started = System.nanoTime();
+    try {
+      if (found.get().sealedSecret() != null) {
+        String secret = cipher.open(found.get().sealedSecret(), sub.id());
+        headers.put("webhook-signature", Signatures.standard(secret, c.webhookId(), timestamp, c.body()));
+        headers.put("X-Hub-Signature-256", Signatures.meta(secret, c.body()));
+      }
+      result = transport.send(new DeliveryTransport.Request(URI.create(sub.url()), headers, c.body(), policy.timeout(c.lane())));
+    } catch (TokenCipher.SecretUnreadableException e) {
+      log.error("The secret of subscription {} does not open with this master key", sub.id(), e);
+      result = new DeliveryTransport.Result.Failed("the subscription secret cannot be read", false);
+    } catch (RuntimeException e) {
+      log.warn("Delivery transport failed for delivery {}", c.id(), e);
+      result = new DeliveryTransport.Result.Failed("transport failure: " + e.getClass().getSimpleName(), false);
+    }
+    long latencyMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    Instant end = clock.instant();
+    AttemptRecord record;
+    if (result instanceof DeliveryTransport.Result.Answered a) {
+      record = new AttemptRecord(now, a.status(), latencyMs, null, a.excerpt());
+    } else {
+      DeliveryTransport.Result.Failed f = (DeliveryTransport.Result.Failed) result;
+      record = new AttemptRecord(now, null, latencyMs, f.error(), null);
+    }
+    DeliveryPolicy.Decision decision =
+        policy.decide(c.lane(), c.attempts() + 1, c.maxAttempts(), c.expiresAt(), result, end);
+    if (decision instanceof DeliveryPolicy.Delivered) {
+      store.finish(c.id(), record, DeliveryState.DELIVERED, null, end);
+    } else if (decision instanceof DeliveryPolicy.Retry retry) {
+      store.finish(c.id(), record, DeliveryState.PENDING, retry.at(), end);
+    } else if (decision instanceof DeliveryPolicy.Expired) {
+      store.finish(c.id(), record, DeliveryState.EXPIRED, null, end);
+    } else {
+      store.finish(c.id(), record, DeliveryState.DEAD, null, end);
+      if (((DeliveryPolicy.Dead) decision).gone()) {
+        store.setActive(sub.id(), false, end);
+        log.warn("Subscription {} answered 410 Gone: deactivated", sub.id());
+      } else {
+        log.warn("Delivery {} to subscription {} is dead after {} attempts", c.id(), sub.id(), c.attempts() + 1);
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+package dev.metalayer.relay;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One {@code entry[] × changes[]} item of an envelope, ready to deliver.
+ *
+ * @param envelope the single-change envelope to send: the original bytes when Meta sent exactly one
+ *     change, otherwise {@code {"object":…,"entry":[{"id":…,("time":…,)"changes":[<slice>]}]}}
+ * @param changeOffset where the change's own bytes start inside {@code envelope}
+ * @param changeLength how many bytes the change spans
+ * @param entryId the entry's id (the WABA id) as text; empty when absent
+ * @param field the change's {@code field}; empty when absent
+ * @param phoneNumberId {@code value.metadata.phone_number_id}; empty for WABA-level fields
+ * @param callIds ids of {@code value.calls[]} and of call {@code value.statuses[]}, in order
+ * @param permissionReply whether this is a {@code messages} change of {@code call_permission_reply}s
+ * @param terminateReasons for each {@code value.calls[]} item, the {@code terminate_reason} the
+ *     Chatwoot enrichment would add (empty for items that get none), in order
+ */
+record Change(
+    byte[] envelope,
+    int changeOffset,
+    int changeLength,
+    String entryId,
+    String field,
+    Optional<String> phoneNumberId,
+    List<String> callIds,
+    boolean permissionReply,
+    List<Optional<String>> terminateReasons) {
+
+  /** The first call id: the ordering key of a call delivery. */
+  Optional<String> orderingKey() {
+    return callIds.isEmpty() ? Optional.empty() : Optional.of(callIds.get(0));
+  }
+
+  /** Whether the Chatwoot enrichment would change anything. */
+  boolean hasTerminateReasons() {
+    return terminateReasons.stream().anyMatch(Optional::isPresent);
+  }
+}

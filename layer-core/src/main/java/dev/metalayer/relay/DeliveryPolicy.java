@@ -1,0 +1,144 @@
+package dev.metalayer.relay;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.DoubleSupplier;
+
+/**
+ * The delivery rules, as pure functions of the attempt's outcome and the clock's time.
+ *
+ * <p><b>Calls lane</b> ({@code calls} changes): the first attempt at once; after a failure, retries
+ * after 250 ms, 500 ms, 1 s, 2 s, 4 s, then every 8 s, without jitter, until the TTL (default 45 s
+ * from receipt): a call event that cannot be delivered before its TTL is marked {@code expired} and is
+ * never sent late. Request timeout 5 s.
+ *
+ * <p><b>Default lane</b> (every other field): attempts at once, then after 5 s, 5 min, 30 min, 2 h,
+ * 5 h, 10 h and 10 h (8 attempts, about 28 hours), each delay with ±20 % jitter; after the last failure
+ * the delivery is {@code dead}. Request timeout 15 s.
+ *
+ * <p>Both lanes: a 2xx answer is success; 3xx (redirects are not followed), any other status, a timeout
+ * or a refused connection is a failed attempt. A {@code Retry-After} header (seconds or an HTTP date)
+ * on a failed answer delays the next attempt to at least that time, clamped to 10 hours. A {@code 410
+ * Gone} ends the delivery as {@code dead} and deactivates the subscription. A delivery never makes more
+ * than its {@code maxAttempts} attempts (a replay allows exactly one more).
+ */
+final class DeliveryPolicy {
+  static final List<Duration> CALL_RETRIES =
+      List.of(Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2),
+          Duration.ofSeconds(4), Duration.ofSeconds(8));
+  static final List<Duration> DEFAULT_RETRIES =
+      List.of(Duration.ofSeconds(5), Duration.ofMinutes(5), Duration.ofMinutes(30), Duration.ofHours(2),
+          Duration.ofHours(5), Duration.ofHours(10), Duration.ofHours(10));
+  static final int DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRIES.size() + 1;
+  /** Calls are bounded by their TTL; this only keeps the counter finite. */
+  static final int CALLS_MAX_ATTEMPTS = 1000;
+  static final Duration CALLS_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(15);
+  static final Duration MAX_RETRY_AFTER = Duration.ofHours(10);
+  static final double JITTER = 0.2;
+
+  private final Duration callTtl;
+  private final DoubleSupplier unitRandom;
+
+  /** @param unitRandom uniform in [0, 1): the jitter source */
+  DeliveryPolicy(Duration callTtl, DoubleSupplier unitRandom) {
+    this.callTtl = callTtl;
+    this.unitRandom = unitRandom;
+  }
+
+  Duration callTtl() {
+    return callTtl;
+  }
+
+  Duration timeout(Lane lane) {
+    return lane == Lane.CALLS ? CALLS_TIMEOUT : DEFAULT_TIMEOUT;
+  }
+
+  /** How long a claim is held: longer than the request timeout, so a live attempt is never doubled. */
+  Duration lease(Lane lane) {
+    return timeout(lane).multipliedBy(2);
+  }
+
+  int maxAttempts(Lane lane) {
+    return lane == Lane.CALLS ? CALLS_MAX_ATTEMPTS : DEFAULT_MAX_ATTEMPTS;
+  }
+
+  /** When a new delivery of this lane received at {@code now} stops being useful; empty: never. */
+  Optional<Instant> expiry(Lane lane, Instant now) {
+    return lane == Lane.CALLS ? Optional.of(now.plus(callTtl)) : Optional.empty();
+  }
+
+  /** What happens after an attempt. */
+  sealed interface Decision {}
+
+  record Delivered() implements Decision {}
+
+  record Retry(Instant at) implements Decision {}
+
+  /** @param gone whether the subscription answered 410 and must be deactivated */
+  record Dead(boolean gone) implements Decision {}
+
+  record Expired() implements Decision {}
+
+  /**
+   * @param attemptsMade attempts made including this one
+   * @param expiresAt the delivery's expiry, if any
+   */
+  Decision decide(Lane lane, int attemptsMade, int maxAttempts, Optional<Instant> expiresAt, DeliveryTransport.Result result,
+      Instant now) {
+    Optional<Duration> retryAfter = Optional.empty();
+    if (result instanceof DeliveryTransport.Result.Answered answered) {
+      int status = answered.status();
+      if (status >= 200 && status < 300) {
+        return new Delivered();
+      }
+      if (status == 410) {
+        return new Dead(true);
+      }
+      retryAfter = answered.retryAfter().flatMap(v -> parseRetryAfter(v, now));
+    }
+    if (attemptsMade >= maxAttempts) {
+      return new Dead(false);
+    }
+    Duration delay;
+    if (lane == Lane.CALLS) {
+      delay = CALL_RETRIES.get(Math.min(attemptsMade - 1, CALL_RETRIES.size() - 1));
+    } else {
+      Duration base = DEFAULT_RETRIES.get(Math.min(attemptsMade - 1, DEFAULT_RETRIES.size() - 1));
+      double factor = 1 + JITTER * (2 * unitRandom.getAsDouble() - 1);
+      delay = Duration.ofMillis(Math.round(base.toMillis() * factor));
+    }
+    if (retryAfter.isPresent() && retryAfter.get().compareTo(delay) > 0) {
+      delay = retryAfter.get();
+    }
+    Instant next = now.plus(delay);
+    if (expiresAt.isPresent() && !next.isBefore(expiresAt.get())) {
+      return new Expired();
+    }
+    return new Retry(next);
+  }
+
+  /** {@code Retry-After} as delta-seconds or an HTTP date, clamped to [0, 10 h]; empty when unreadable. */
+  static Optional<Duration> parseRetryAfter(String value, Instant now) {
+    String v = value.trim();
+    Duration d;
+    if (v.matches("[0-9]{1,9}")) {
+      d = Duration.ofSeconds(Long.parseLong(v));
+    } else {
+      try {
+        d = Duration.between(now, ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
+      } catch (DateTimeParseException e) {
+        return Optional.empty();
+      }
+    }
+    if (d.isNegative()) {
+      d = Duration.ZERO;
+    }
+    return Optional.of(d.compareTo(MAX_RETRY_AFTER) > 0 ? MAX_RETRY_AFTER : d);
+  }
+}

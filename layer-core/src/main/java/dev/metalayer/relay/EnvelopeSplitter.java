@@ -1,0 +1,226 @@
+package dev.metalayer.relay;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Splits a Meta webhook envelope into single-change envelopes without ever re-serialising what Meta
+ * sent: Jackson's streaming parser finds each change's byte offsets and the change is copied as a
+ * slice, so Meta's escaping ({@code \/}, {@code \u00e9}), key order and number text survive. The
+ * {@code object}, entry {@code id} and {@code time} values are copied as raw slices too.
+ *
+ * <p>An envelope with exactly one entry holding exactly one change is returned as the identical
+ * original bytes. Unknown fields anywhere are tolerated (and dropped from rebuilt envelopes only at the
+ * envelope and entry level; a change is always whole). Stateless and thread-safe.
+ */
+final class EnvelopeSplitter {
+  private static final JsonFactory FACTORY = new JsonFactory();
+  private static final ObjectMapper TREES = new ObjectMapper();
+
+  /** The outcome of a split. */
+  sealed interface Split {}
+
+  /** @param object the text of {@code object}; @param changes in envelope order */
+  record Parsed(String object, List<Change> changes) implements Split {}
+
+  /** @param reason a fixed text, safe to answer (it never quotes the input) */
+  record Malformed(String reason) implements Split {}
+
+  private record Slice(int start, int end) {}
+
+  private record RawEntry(Slice id, String idText, Slice time, List<Slice> changes) {}
+
+  private EnvelopeSplitter() {}
+
+  static Split split(byte[] raw) {
+    String object = null;
+    Slice objectSlice = null;
+    List<RawEntry> entries = null;
+    try (JsonParser p = FACTORY.createParser(raw)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return new Malformed("The body must be a JSON object.");
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken t = p.nextToken();
+        if ("object".equals(name) && object == null) {
+          if (t != JsonToken.VALUE_STRING) {
+            return new Malformed("The field object must be a string.");
+          }
+          object = p.getText();
+          objectSlice = scalar(raw, p);
+        } else if ("entry".equals(name) && entries == null) {
+          if (t != JsonToken.START_ARRAY) {
+            return new Malformed("The field entry must be an array.");
+          }
+          entries = new ArrayList<>();
+          while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.START_OBJECT) {
+              return new Malformed("Each entry must be an object.");
+            }
+            RawEntry entry = entry(raw, p);
+            if (entry == null) {
+              return new Malformed("Each change must be an object, in a changes array.");
+            }
+            entries.add(entry);
+          }
+        } else {
+          p.skipChildren();
+        }
+      }
+      if (p.nextToken() != null) {
+        return new Malformed("The body must hold one JSON object only.");
+      }
+    } catch (JsonProcessingException e) {
+      return new Malformed("The body is not valid JSON.");
+    } catch (IOException e) {
+      throw new IllegalStateException("reading a byte array failed", e);
+    }
+    if (object == null || entries == null) {
+      return new Malformed("The envelope must have object and entry.");
+    }
+    int total = entries.stream().mapToInt(e -> e.changes().size()).sum();
+    List<Change> changes = new ArrayList<>(total);
+    for (RawEntry entry : entries) {
+      for (Slice change : entry.changes()) {
+        byte[] envelope;
+        int offset;
+        if (total == 1 && entries.size() == 1) {
+          envelope = raw;
+          offset = change.start();
+        } else {
+          ByteArrayOutputStream out = new ByteArrayOutputStream(change.end() - change.start() + 128);
+          write(out, "{\"object\":");
+          out.write(raw, objectSlice.start(), objectSlice.end() - objectSlice.start());
+          write(out, ",\"entry\":[{");
+          if (entry.id() != null) {
+            write(out, "\"id\":");
+            out.write(raw, entry.id().start(), entry.id().end() - entry.id().start());
+            write(out, ",");
+          }
+          if (entry.time() != null) {
+            write(out, "\"time\":");
+            out.write(raw, entry.time().start(), entry.time().end() - entry.time().start());
+            write(out, ",");
+          }
+          write(out, "\"changes\":[");
+          offset = out.size();
+          out.write(raw, change.start(), change.end() - change.start());
+          write(out, "]}]}");
+          envelope = out.toByteArray();
+        }
+        changes.add(describe(envelope, offset, change.end() - change.start(), entry.idText()));
+      }
+    }
+    return new Parsed(object, List.copyOf(changes));
+  }
+
+  /** Reads one entry object; the parser is on its START_OBJECT. @return null when a change is not an object */
+  private static RawEntry entry(byte[] raw, JsonParser p) throws IOException {
+    Slice id = null;
+    String idText = "";
+    Slice time = null;
+    List<Slice> changes = new ArrayList<>();
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String name = p.currentName();
+      JsonToken t = p.nextToken();
+      if ("id".equals(name) && id == null && t.isScalarValue()) {
+        idText = p.getText();
+        id = scalar(raw, p);
+      } else if ("time".equals(name) && time == null && t.isScalarValue()) {
+        p.getText();
+        time = scalar(raw, p);
+      } else if ("changes".equals(name) && t == JsonToken.START_ARRAY) {
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+          if (t != JsonToken.START_OBJECT) {
+            return null;
+          }
+          int start = (int) p.currentTokenLocation().getByteOffset();
+          p.skipChildren();
+          int end = (int) p.currentTokenLocation().getByteOffset() + 1;
+          changes.add(new Slice(start, end));
+        }
+      } else if ("changes".equals(name)) {
+        return null;
+      } else {
+        p.skipChildren();
+      }
+    }
+    return new RawEntry(id, idText, time, changes);
+  }
+
+  /**
+   * The bytes of the scalar token the parser is on. Strings end at their closing unescaped quote;
+   * other scalars at the first delimiter. The parser has already validated the token.
+   */
+  private static Slice scalar(byte[] raw, JsonParser p) {
+    int start = (int) p.currentTokenLocation().getByteOffset();
+    int i = start;
+    if (raw[i] == '"') {
+      i++;
+      while (raw[i] != '"') {
+        i += raw[i] == '\\' ? 2 : 1;
+      }
+      return new Slice(start, i + 1);
+    }
+    while (i < raw.length && ",}] \t\r\n".indexOf(raw[i]) < 0) {
+      i++;
+    }
+    return new Slice(start, i);
+  }
+
+  private static void write(ByteArrayOutputStream out, String ascii) {
+    out.writeBytes(ascii.getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /** Reads what routing, ordering and enrichment need from the change (a tree over the slice only). */
+  private static Change describe(byte[] envelope, int offset, int length, String entryId) {
+    JsonNode change;
+    try {
+      change = TREES.readTree(Arrays.copyOfRange(envelope, offset, offset + length));
+    } catch (IOException e) {
+      throw new IllegalStateException("a validated slice failed to parse", e);
+    }
+    String field = change.path("field").isTextual() ? change.path("field").asText() : "";
+    JsonNode value = change.path("value");
+    JsonNode pnid = value.path("metadata").path("phone_number_id");
+    Optional<String> phoneNumberId =
+        pnid.isTextual() || pnid.isNumber() ? Optional.of(pnid.asText()).filter(s -> !s.isEmpty()) : Optional.empty();
+    List<String> callIds = new ArrayList<>();
+    List<Optional<String>> reasons = new ArrayList<>();
+    for (JsonNode call : value.path("calls")) {
+      if (call.path("id").isTextual()) {
+        callIds.add(call.path("id").asText());
+      }
+      reasons.add(TerminateReasons.derive(call, value));
+    }
+    for (JsonNode status : value.path("statuses")) {
+      if ("call".equals(status.path("type").asText()) && status.path("id").isTextual()) {
+        callIds.add(status.path("id").asText());
+      }
+    }
+    boolean permissionReply = false;
+    JsonNode messages = value.path("messages");
+    if (Events.MESSAGES.equals(field) && messages.isArray() && messages.size() > 0) {
+      permissionReply = true;
+      for (JsonNode m : messages) {
+        permissionReply &=
+            "interactive".equals(m.path("type").asText())
+                && "call_permission_reply".equals(m.path("interactive").path("type").asText());
+      }
+    }
+    return new Change(
+        envelope, offset, length, entryId, field, phoneNumberId, List.copyOf(callIds), permissionReply, List.copyOf(reasons));
+  }
+}

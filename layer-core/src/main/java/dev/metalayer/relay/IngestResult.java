@@ -1,0 +1,40 @@
+package dev.metalayer.relay;
+
+import dev.metalayer.graph.GraphError;
+import java.util.Objects;
+
+/** The outcome of handing one webhook POST to the relay. */
+public sealed interface IngestResult {
+
+  /**
+   * The envelope is stored durably, with its deliveries: answer Meta 200 now.
+   *
+   * @param changes the {@code entry[] × changes[]} items the envelope held
+   * @param deliveries deliveries newly queued (one per change and matching subscription)
+   * @param duplicates deliveries not queued because the same change was already queued for that
+   *     subscription (a Meta redelivery)
+   */
+  record Accepted(int changes, int deliveries, int duplicates) implements IngestResult {}
+
+  /** Nothing was stored; {@code error} is the Graph-shaped answer (401, 400 or 413). */
+  record Refused(Reason reason, GraphError error) implements IngestResult {
+    public Refused {
+      Objects.requireNonNull(reason, "reason");
+      Objects.requireNonNull(error, "error");
+    }
+  }
+
+  /** Why a webhook was refused. */
+  enum Reason {
+    /** No {@code X-Hub-Signature-256}, and unsigned webhooks are not allowed. 401. */
+    UNSIGNED,
+    /** The signature matches none of the configured app secrets. 401. */
+    BAD_SIGNATURE,
+    /** Not JSON, or not an object with {@code object} and an {@code entry} array. 400. */
+    MALFORMED,
+    /** {@code object} is not {@code whatsapp_business_account}. 400. */
+    WRONG_OBJECT,
+    /** The body is over 3 MB, Meta's own limit. 413. */
+    TOO_LARGE
+  }
+}

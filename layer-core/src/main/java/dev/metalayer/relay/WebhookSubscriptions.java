@@ -1,0 +1,222 @@
+package dev.metalayer.relay;
+
+import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.keys.KeyService;
+import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.store.RelayStore;
+import dev.metalayer.store.RelayStore.NewDelivery;
+import dev.metalayer.store.RelayStore.StoredSubscription;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The subscriptions of numbers and their delivery log. Every method takes the phone number ID the
+ * caller acts for (the number of its key): a subscription of another number is not found, exactly as
+ * one that does not exist. Secrets are sealed before they are stored and never returned. Thread-safe.
+ *
+ * <p>Validation: {@code name} 1–100 characters; {@code url} an absolute http(s) URL without user info
+ * whose addresses the {@link EgressGuard} permits; {@code events} 1–50 {@linkplain Events known}
+ * names; {@code secret} 8–200 characters without control characters. At most 25 subscriptions per
+ * number.
+ */
+public final class WebhookSubscriptions {
+  private static final Logger log = LoggerFactory.getLogger(WebhookSubscriptions.class);
+  static final int MAX_PER_NUMBER = 25;
+  static final int MAX_LOG = 200;
+
+  private final WebhookRelay relay;
+  private final RelayStore store;
+  private final KeyService keys;
+  private final TokenCipher cipher;
+  private final EgressGuard guard;
+  private final Clock clock;
+  private final SecureRandom random;
+
+  WebhookSubscriptions(WebhookRelay relay, RelayStore store, KeyService keys, TokenCipher cipher, EgressGuard guard,
+      Clock clock, SecureRandom random) {
+    this.relay = relay;
+    this.store = store;
+    this.keys = keys;
+    this.cipher = cipher;
+    this.guard = guard;
+    this.clock = clock;
+    this.random = random;
+  }
+
+  public SubscriptionOutcome create(String phoneNumberId, SubscriptionSpec spec) {
+    if (spec.name() == null || spec.url() == null || spec.events() == null) {
+      return new SubscriptionOutcome.Invalid("name, url and events are required.");
+    }
+    Optional<String> invalid = validate(spec);
+    if (invalid.isPresent()) {
+      return new SubscriptionOutcome.Invalid(invalid.get());
+    }
+    if (store.subscriptionsOf(phoneNumberId).size() >= MAX_PER_NUMBER) {
+      return new SubscriptionOutcome.Invalid("A number may have at most " + MAX_PER_NUMBER + " subscriptions.");
+    }
+    Instant now = clock.instant();
+    String id = relay.newId("wh");
+    byte[] sealed = spec.secret() == null ? null : cipher.seal(spec.secret(), id);
+    Subscription s = new Subscription(id, phoneNumberId, spec.name().strip(), spec.url().strip(), events(spec.events()),
+        spec.active() == null || spec.active(), Boolean.TRUE.equals(spec.chatwootTerminateReason()), sealed != null,
+        now, now);
+    store.insertSubscription(new StoredSubscription(s, sealed));
+    log.info("Created webhook subscription {} for phone number ID {} (events {})", id, phoneNumberId, s.events());
+    return new SubscriptionOutcome.Saved(s);
+  }
+
+  public List<Subscription> list(String phoneNumberId) {
+    return store.subscriptionsOf(phoneNumberId).stream().map(StoredSubscription::subscription).toList();
+  }
+
+  public Optional<Subscription> find(String phoneNumberId, String id) {
+    return owned(phoneNumberId, id).map(StoredSubscription::subscription);
+  }
+
+  /** Changes only the fields the patch names (merge-safe). */
+  public SubscriptionOutcome update(String phoneNumberId, String id, SubscriptionSpec patch) {
+    Optional<StoredSubscription> found = owned(phoneNumberId, id);
+    if (found.isEmpty()) {
+      return new SubscriptionOutcome.NotFound();
+    }
+    Optional<String> invalid = validate(patch);
+    if (invalid.isPresent()) {
+      return new SubscriptionOutcome.Invalid(invalid.get());
+    }
+    Subscription old = found.get().subscription();
+    byte[] sealed = patch.secret() == null ? found.get().sealedSecret() : cipher.seal(patch.secret(), id);
+    Subscription s = new Subscription(id, old.phoneNumberId(),
+        patch.name() == null ? old.name() : patch.name().strip(),
+        patch.url() == null ? old.url() : patch.url().strip(),
+        patch.events() == null ? old.events() : events(patch.events()),
+        patch.active() == null ? old.active() : patch.active(),
+        patch.chatwootTerminateReason() == null ? old.chatwootTerminateReason() : patch.chatwootTerminateReason(),
+        sealed != null, old.createdAt(), clock.instant());
+    if (!store.updateSubscription(new StoredSubscription(s, sealed))) {
+      return new SubscriptionOutcome.NotFound();
+    }
+    return new SubscriptionOutcome.Saved(s);
+  }
+
+  /** Removes the subscription and its delivery log. @return false when not found for this number */
+  public boolean delete(String phoneNumberId, String id) {
+    return owned(phoneNumberId, id).isPresent() && store.deleteSubscription(id);
+  }
+
+  /**
+   * The delivery log of a subscription, newest first, each with its attempts.
+   *
+   * @param limit 1–200
+   * @return empty when the subscription is not found for this number
+   */
+  public Optional<List<Delivery>> deliveries(String phoneNumberId, String id, Optional<DeliveryState> state, int limit) {
+    if (owned(phoneNumberId, id).isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(store.deliveries(id, state, Math.max(1, Math.min(MAX_LOG, limit))));
+  }
+
+  /**
+   * Queues one more attempt of a delivery, at once and without expiry: dead and expired deliveries
+   * included (a replay). A delivery being attempted right now is left as it is.
+   *
+   * @return the delivery after the request; empty when not found for this subscription and number
+   */
+  public Optional<Delivery> retry(String phoneNumberId, String id, String deliveryId) {
+    if (owned(phoneNumberId, id).isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<Delivery> d = store.findDelivery(deliveryId).filter(x -> x.subscriptionId().equals(id));
+    if (d.isEmpty()) {
+      return Optional.empty();
+    }
+    if (store.replay(deliveryId, clock.instant())) {
+      relay.wake(d.get().lane());
+      log.info("Replay of delivery {} requested", deliveryId);
+    }
+    return store.findDelivery(deliveryId);
+  }
+
+  /**
+   * Queues a synthetic {@code test} event for the subscription through the real delivery path (one
+   * attempt, default lane): {@code {"object":"whatsapp_business_account","entry":[{"id":<waba>,
+   * "changes":[{"field":"test","value":{…,"metadata":{…},"test":{…}}}]}]}}.
+   *
+   * @return the queued delivery; empty when not found for this number
+   */
+  public Optional<Delivery> sendTest(String phoneNumberId, String id) {
+    if (owned(phoneNumberId, id).isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<WhatsAppNumber> number = keys.findNumber(phoneNumberId);
+    String waba = number.map(WhatsAppNumber::wabaId).orElse("0");
+    String display = number.map(WhatsAppNumber::digits).orElse("");
+    Instant now = clock.instant();
+    String deliveryId = relay.newId("dlv");
+    String body = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + waba + "\",\"changes\":[{"
+        + "\"field\":\"test\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\""
+        + display + "\",\"phone_number_id\":\"" + phoneNumberId + "\"},\"test\":{\"id\":\"" + deliveryId
+        + "\",\"message\":\"Meta Layer test event\",\"sent_at\":\"" + now + "\"}}}]}]}";
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    String envelopeId = relay.newId("env");
+    store.ingest(new RelayStore.Envelope(envelopeId, bytes, now),
+        List.of(new NewDelivery(deliveryId, id, envelopeId, "msg_" + deliveryId, "test", Lane.DEFAULT, null, bytes, 1,
+            now, null, now)));
+    relay.wake(Lane.DEFAULT);
+    return store.findDelivery(deliveryId);
+  }
+
+  private Optional<StoredSubscription> owned(String phoneNumberId, String id) {
+    if (id == null || phoneNumberId == null) {
+      return Optional.empty();
+    }
+    return store.findSubscription(id).filter(s -> s.subscription().phoneNumberId().equals(phoneNumberId));
+  }
+
+  /** Checks the fields present in {@code spec}; null fields are not checked. */
+  private Optional<String> validate(SubscriptionSpec spec) {
+    if (spec.name() != null && (spec.name().isBlank() || spec.name().strip().length() > 100)) {
+      return Optional.of("name must be 1 to 100 characters.");
+    }
+    if (spec.events() != null) {
+      if (spec.events().isEmpty() || spec.events().size() > 50) {
+        return Optional.of("events must list 1 to 50 event names.");
+      }
+      for (String e : spec.events()) {
+        if (e == null || !Events.isKnown(e)) {
+          return Optional.of("events may only hold known event names: " + String.join(", ", Events.known()) + ".");
+        }
+      }
+    }
+    if (spec.secret() != null) {
+      String s = spec.secret();
+      if (s.length() < 8 || s.length() > 200 || s.chars().anyMatch(Character::isISOControl) || !s.equals(s.strip())) {
+        return Optional.of("secret must be 8 to 200 characters, without control characters or surrounding spaces.");
+      }
+    }
+    if (spec.url() != null) {
+      if (spec.url().length() > 2048) {
+        return Optional.of("url must be at most 2048 characters.");
+      }
+      Optional<String> refused = guard.checkUrl(spec.url().strip());
+      if (refused.isPresent()) {
+        return refused;
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static List<String> events(List<String> requested) {
+    Set<String> unique = new LinkedHashSet<>(requested);
+    return new ArrayList<>(unique);
+  }
+}

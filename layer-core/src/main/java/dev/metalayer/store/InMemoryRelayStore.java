@@ -1,0 +1,239 @@
+package dev.metalayer.store;
+
+import dev.metalayer.relay.Attempt;
+import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.DeliveryState;
+import dev.metalayer.relay.Lane;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A {@link RelayStore} in memory: for tests and embedders that accept losing pending deliveries when
+ * the process ends. Every method holds one lock, which makes each of them atomic.
+ */
+public final class InMemoryRelayStore implements RelayStore {
+  private final Map<String, StoredSubscription> subscriptions = new LinkedHashMap<>();
+  private final Map<String, Envelope> envelopes = new HashMap<>();
+  private final Map<String, Row> deliveries = new LinkedHashMap<>();
+  private long seq;
+
+  /** A delivery row, mutable under the store's lock. */
+  private static final class Row {
+    final NewDelivery d;
+    final long seq;
+    DeliveryState state = DeliveryState.PENDING;
+    int attempts;
+    int maxAttempts;
+    Instant nextAttemptAt;
+    Instant expiresAt;
+    Instant leaseUntil;
+    final List<Attempt> log = new ArrayList<>();
+
+    Row(NewDelivery d, long seq) {
+      this.d = d;
+      this.seq = seq;
+      this.maxAttempts = d.maxAttempts();
+      this.nextAttemptAt = d.nextAttemptAt();
+      this.expiresAt = d.expiresAt();
+    }
+
+    boolean open() {
+      return state == DeliveryState.PENDING || state == DeliveryState.DELIVERING;
+    }
+
+    Delivery view() {
+      return new Delivery(d.id(), d.subscriptionId(), d.webhookId(), d.field(), d.lane(), state,
+          state.isFinal() ? Optional.empty() : Optional.ofNullable(nextAttemptAt), Optional.ofNullable(expiresAt),
+          d.createdAt(), log);
+    }
+  }
+
+  @Override
+  public synchronized void insertSubscription(StoredSubscription subscription) {
+    String id = subscription.subscription().id();
+    if (subscriptions.containsKey(id)) {
+      throw new IllegalArgumentException("duplicate subscription id " + id);
+    }
+    subscriptions.put(id, subscription);
+  }
+
+  @Override
+  public synchronized Optional<StoredSubscription> findSubscription(String id) {
+    return Optional.ofNullable(subscriptions.get(id));
+  }
+
+  @Override
+  public synchronized List<StoredSubscription> subscriptionsOf(String phoneNumberId) {
+    return subscriptions.values().stream()
+        .filter(s -> s.subscription().phoneNumberId().equals(phoneNumberId))
+        .sorted(Comparator.comparing((StoredSubscription s) -> s.subscription().createdAt()).thenComparing(s -> s.subscription().id()))
+        .toList();
+  }
+
+  @Override
+  public synchronized boolean updateSubscription(StoredSubscription subscription) {
+    StoredSubscription old = subscriptions.get(subscription.subscription().id());
+    if (old == null) {
+      return false;
+    }
+    var s = subscription.subscription();
+    var kept = new dev.metalayer.relay.Subscription(s.id(), old.subscription().phoneNumberId(), s.name(), s.url(),
+        s.events(), s.active(), s.chatwootTerminateReason(), subscription.sealedSecret() != null,
+        old.subscription().createdAt(), s.updatedAt());
+    subscriptions.put(s.id(), new StoredSubscription(kept, subscription.sealedSecret()));
+    return true;
+  }
+
+  @Override
+  public synchronized boolean setActive(String id, boolean active, Instant at) {
+    StoredSubscription old = subscriptions.get(id);
+    if (old == null) {
+      return false;
+    }
+    var s = old.subscription();
+    subscriptions.put(id, new StoredSubscription(new dev.metalayer.relay.Subscription(s.id(), s.phoneNumberId(), s.name(),
+        s.url(), s.events(), active, s.chatwootTerminateReason(), s.hasSecret(), s.createdAt(), at), old.sealedSecret()));
+    return true;
+  }
+
+  @Override
+  public synchronized boolean deleteSubscription(String id) {
+    deliveries.values().removeIf(r -> r.d.subscriptionId().equals(id));
+    return subscriptions.remove(id) != null;
+  }
+
+  @Override
+  public synchronized List<String> ingest(Envelope envelope, List<NewDelivery> list) {
+    envelopes.put(envelope.id(), envelope);
+    List<String> inserted = new ArrayList<>();
+    for (NewDelivery d : list) {
+      boolean duplicate =
+          deliveries.values().stream()
+              .anyMatch(r -> r.d.subscriptionId().equals(d.subscriptionId()) && r.d.webhookId().equals(d.webhookId()));
+      if (!duplicate) {
+        deliveries.put(d.id(), new Row(d, ++seq));
+        inserted.add(d.id());
+      }
+    }
+    return inserted;
+  }
+
+  @Override
+  public synchronized List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
+    List<Row> due =
+        deliveries.values().stream()
+            .filter(r -> r.d.lane() == lane && !skip.contains(r.d.subscriptionId()) && claimable(r, now))
+            .sorted(Comparator.comparing((Row r) -> r.nextAttemptAt).thenComparingLong(r -> r.seq))
+            .limit(Math.max(0, limit))
+            .toList();
+    List<Claimed> out = new ArrayList<>();
+    for (Row r : due) {
+      r.state = DeliveryState.DELIVERING;
+      r.leaseUntil = leaseUntil;
+      out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), r.d.body(),
+          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt)));
+    }
+    return out;
+  }
+
+  private boolean claimable(Row r, Instant now) {
+    boolean due =
+        (r.state == DeliveryState.PENDING && !r.nextAttemptAt.isAfter(now))
+            || (r.state == DeliveryState.DELIVERING && !r.leaseUntil.isAfter(now));
+    if (!due || r.d.orderingKey() == null) {
+      return due;
+    }
+    for (Row e : deliveries.values()) {
+      if (e.seq < r.seq && e.open() && e.d.subscriptionId().equals(r.d.subscriptionId())
+          && r.d.orderingKey().equals(e.d.orderingKey())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public synchronized void finish(String deliveryId, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt, Instant at) {
+    Row r = deliveries.get(deliveryId);
+    if (r == null) {
+      return;
+    }
+    if (attempt != null) {
+      r.attempts++;
+      r.log.add(new Attempt(r.attempts, attempt.at(), Optional.ofNullable(attempt.status()), attempt.latencyMs(),
+          Optional.ofNullable(JdbcRelayStore.truncate(attempt.error(), 500)),
+          Optional.ofNullable(JdbcRelayStore.truncate(attempt.responseExcerpt(), 1024))));
+    }
+    r.state = state;
+    r.nextAttemptAt = nextAttemptAt;
+    r.leaseUntil = null;
+  }
+
+  @Override
+  public synchronized Optional<Instant> nextWake(Lane lane) {
+    return deliveries.values().stream()
+        .filter(r -> r.d.lane() == lane && r.open())
+        .map(r -> r.state == DeliveryState.PENDING ? r.nextAttemptAt : r.leaseUntil)
+        .min(Comparator.naturalOrder());
+  }
+
+  @Override
+  public synchronized int releaseLeases(Instant now) {
+    int n = 0;
+    for (Row r : deliveries.values()) {
+      if (r.state == DeliveryState.DELIVERING) {
+        r.state = DeliveryState.PENDING;
+        r.leaseUntil = null;
+        r.nextAttemptAt = now;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  @Override
+  public synchronized boolean replay(String deliveryId, Instant now) {
+    Row r = deliveries.get(deliveryId);
+    if (r == null || r.state == DeliveryState.DELIVERING) {
+      return false;
+    }
+    r.state = DeliveryState.PENDING;
+    r.nextAttemptAt = now;
+    r.expiresAt = null;
+    r.maxAttempts = r.attempts + 1;
+    r.leaseUntil = null;
+    return true;
+  }
+
+  @Override
+  public synchronized Optional<Delivery> findDelivery(String id) {
+    return Optional.ofNullable(deliveries.get(id)).map(Row::view);
+  }
+
+  @Override
+  public synchronized List<Delivery> deliveries(String subscriptionId, Optional<DeliveryState> state, int limit) {
+    return deliveries.values().stream()
+        .filter(r -> r.d.subscriptionId().equals(subscriptionId) && state.map(s -> s == r.state).orElse(true))
+        .sorted(Comparator.comparing((Row r) -> r.d.createdAt()).thenComparingLong(r -> r.seq).reversed())
+        .limit(limit)
+        .map(Row::view)
+        .toList();
+  }
+
+  @Override
+  public synchronized Optional<Envelope> findEnvelope(String id) {
+    return Optional.ofNullable(envelopes.get(id));
+  }
+
+  @Override
+  public boolean ping() {
+    return true;
+  }
+}

@@ -1,0 +1,535 @@
+package dev.metalayer.store;
+
+import dev.metalayer.relay.Attempt;
+import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.DeliveryState;
+import dev.metalayer.relay.Lane;
+import dev.metalayer.relay.Subscription;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A {@link RelayStore} on a JDBC {@link Database} (H2 or PostgreSQL). Claims select candidates with
+ * {@code FOR UPDATE SKIP LOCKED} (both H2 2.x and PostgreSQL have it) and then flip each row with a
+ * conditional update, so a claim is exclusive even where row locks would not be. Thread-safe.
+ */
+public final class JdbcRelayStore implements RelayStore {
+  private static final String SUBSCRIPTION_COLUMNS =
+      "SELECT id, phone_number_id, name, url, events, secret, active, chatwoot_terminate_reason, created_at,"
+          + " updated_at";
+  private static final String DELIVERY_COLUMNS =
+      "SELECT id, subscription_id, webhook_id, field, lane, state, attempts, next_attempt_at, expires_at, created_at";
+  private static final String CLAIMABLE =
+      "((d.state = 'pending' AND d.next_attempt_at <= ?) OR (d.state = 'delivering' AND d.lease_until <= ?))"
+          + " AND NOT EXISTS (SELECT 1 FROM layer_deliveries e WHERE e.subscription_id = d.subscription_id"
+          + " AND e.ordering_key = d.ordering_key AND e.seq < d.seq AND e.state IN ('pending', 'delivering'))";
+
+  private final Database db;
+
+  public JdbcRelayStore(Database db) {
+    this.db = Objects.requireNonNull(db, "db");
+  }
+
+  // ---- subscriptions
+
+  @Override
+  public void insertSubscription(StoredSubscription stored) {
+    Subscription s = stored.subscription();
+    db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "INSERT INTO layer_subscriptions (id, phone_number_id, name, url, events, secret, active,"
+                      + " chatwoot_terminate_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            p.setString(1, s.id());
+            p.setString(2, s.phoneNumberId());
+            p.setString(3, s.name());
+            p.setString(4, s.url());
+            p.setString(5, String.join(",", s.events()));
+            setBytes(p, 6, stored.sealedSecret());
+            p.setBoolean(7, s.active());
+            p.setBoolean(8, s.chatwootTerminateReason());
+            p.setLong(9, s.createdAt().toEpochMilli());
+            p.setLong(10, s.updatedAt().toEpochMilli());
+            p.executeUpdate();
+          }
+          return null;
+        });
+  }
+
+  @Override
+  public Optional<StoredSubscription> findSubscription(String id) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p = c.prepareStatement(SUBSCRIPTION_COLUMNS + " FROM layer_subscriptions WHERE id = ?")) {
+            p.setString(1, id);
+            try (ResultSet rs = p.executeQuery()) {
+              return rs.next() ? Optional.of(subscription(rs)) : Optional.empty();
+            }
+          }
+        });
+  }
+
+  @Override
+  public List<StoredSubscription> subscriptionsOf(String phoneNumberId) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  SUBSCRIPTION_COLUMNS + " FROM layer_subscriptions WHERE phone_number_id = ? ORDER BY created_at, id")) {
+            p.setString(1, phoneNumberId);
+            try (ResultSet rs = p.executeQuery()) {
+              List<StoredSubscription> out = new ArrayList<>();
+              while (rs.next()) {
+                out.add(subscription(rs));
+              }
+              return out;
+            }
+          }
+        });
+  }
+
+  @Override
+  public boolean updateSubscription(StoredSubscription stored) {
+    Subscription s = stored.subscription();
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "UPDATE layer_subscriptions SET name = ?, url = ?, events = ?, secret = ?, active = ?,"
+                      + " chatwoot_terminate_reason = ?, updated_at = ? WHERE id = ?")) {
+            p.setString(1, s.name());
+            p.setString(2, s.url());
+            p.setString(3, String.join(",", s.events()));
+            setBytes(p, 4, stored.sealedSecret());
+            p.setBoolean(5, s.active());
+            p.setBoolean(6, s.chatwootTerminateReason());
+            p.setLong(7, s.updatedAt().toEpochMilli());
+            p.setString(8, s.id());
+            return p.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
+  public boolean setActive(String id, boolean active, Instant at) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement("UPDATE layer_subscriptions SET active = ?, updated_at = ? WHERE id = ?")) {
+            p.setBoolean(1, active);
+            p.setLong(2, at.toEpochMilli());
+            p.setString(3, id);
+            return p.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
+  public boolean deleteSubscription(String id) {
+    return db.inTransaction(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "DELETE FROM layer_attempts WHERE delivery_id IN (SELECT id FROM layer_deliveries WHERE subscription_id = ?)")) {
+            p.setString(1, id);
+            p.executeUpdate();
+          }
+          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_deliveries WHERE subscription_id = ?")) {
+            p.setString(1, id);
+            p.executeUpdate();
+          }
+          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_subscriptions WHERE id = ?")) {
+            p.setString(1, id);
+            return p.executeUpdate() == 1;
+          }
+        });
+  }
+
+  // ---- ingest
+
+  @Override
+  public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
+    return db.inTransaction(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement("INSERT INTO layer_envelopes (id, body, received_at) VALUES (?, ?, ?)")) {
+            p.setString(1, envelope.id());
+            p.setBytes(2, envelope.body());
+            p.setLong(3, envelope.receivedAt().toEpochMilli());
+            p.executeUpdate();
+          }
+          List<String> inserted = new ArrayList<>();
+          try (PreparedStatement exists =
+                  c.prepareStatement("SELECT 1 FROM layer_deliveries WHERE subscription_id = ? AND webhook_id = ?");
+              PreparedStatement insert =
+                  c.prepareStatement(
+                      "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane,"
+                          + " ordering_key, body, state, attempts, max_attempts, next_attempt_at, expires_at,"
+                          + " lease_until, created_at, updated_at)"
+                          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?, ?)")) {
+            for (NewDelivery d : deliveries) {
+              exists.setString(1, d.subscriptionId());
+              exists.setString(2, d.webhookId());
+              try (ResultSet rs = exists.executeQuery()) {
+                if (rs.next()) {
+                  continue;
+                }
+              }
+              insert.setString(1, d.id());
+              insert.setString(2, d.subscriptionId());
+              insert.setString(3, d.envelopeId());
+              insert.setString(4, d.webhookId());
+              insert.setString(5, d.field());
+              insert.setString(6, d.lane().wire());
+              insert.setString(7, d.orderingKey());
+              insert.setBytes(8, d.body());
+              insert.setInt(9, d.maxAttempts());
+              insert.setLong(10, d.nextAttemptAt().toEpochMilli());
+              setMillis(insert, 11, d.expiresAt());
+              insert.setLong(12, d.createdAt().toEpochMilli());
+              insert.setLong(13, d.createdAt().toEpochMilli());
+              insert.executeUpdate();
+              inserted.add(d.id());
+            }
+          }
+          return inserted;
+        });
+  }
+
+  // ---- the engine
+
+  @Override
+  public List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
+    if (limit <= 0) {
+      return List.of();
+    }
+    long nowMs = now.toEpochMilli();
+    String skipClause =
+        skip.isEmpty() ? "" : " AND d.subscription_id NOT IN (" + String.join(", ", Collections.nCopies(skip.size(), "?")) + ")";
+    String select =
+        "SELECT d.id, d.subscription_id, d.webhook_id, d.field, d.lane, d.body, d.attempts, d.max_attempts,"
+            + " d.expires_at FROM layer_deliveries d WHERE d.lane = ? AND "
+            + CLAIMABLE
+            + skipClause
+            + " ORDER BY d.next_attempt_at, d.seq LIMIT ? FOR UPDATE SKIP LOCKED";
+    return db.inTransaction(
+        c -> {
+          List<Claimed> candidates = new ArrayList<>();
+          try (PreparedStatement p = c.prepareStatement(select)) {
+            int i = 1;
+            p.setString(i++, lane.wire());
+            p.setLong(i++, nowMs);
+            p.setLong(i++, nowMs);
+            for (String s : skip) {
+              p.setString(i++, s);
+            }
+            p.setInt(i, limit);
+            try (ResultSet rs = p.executeQuery()) {
+              while (rs.next()) {
+                candidates.add(claimed(rs));
+              }
+            }
+          }
+          List<Claimed> claimed = new ArrayList<>();
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "UPDATE layer_deliveries SET state = 'delivering', lease_until = ?, updated_at = ? WHERE id = ?"
+                      + " AND ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'delivering' AND lease_until <= ?))")) {
+            for (Claimed cand : candidates) {
+              p.setLong(1, leaseUntil.toEpochMilli());
+              p.setLong(2, nowMs);
+              p.setString(3, cand.id());
+              p.setLong(4, nowMs);
+              p.setLong(5, nowMs);
+              if (p.executeUpdate() == 1) {
+                claimed.add(cand);
+              }
+            }
+          }
+          return claimed;
+        });
+  }
+
+  @Override
+  public void finish(String deliveryId, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt, Instant at) {
+    db.inTransaction(
+        c -> {
+          int attempts;
+          try (PreparedStatement p = c.prepareStatement("SELECT attempts FROM layer_deliveries WHERE id = ? FOR UPDATE")) {
+            p.setString(1, deliveryId);
+            try (ResultSet rs = p.executeQuery()) {
+              if (!rs.next()) {
+                return null; // deleted meanwhile (its subscription was removed)
+              }
+              attempts = rs.getInt(1);
+            }
+          }
+          if (attempt != null) {
+            attempts++;
+            try (PreparedStatement p =
+                c.prepareStatement(
+                    "INSERT INTO layer_attempts (delivery_id, attempt_no, attempted_at, status, latency_ms, error,"
+                        + " response_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+              p.setString(1, deliveryId);
+              p.setInt(2, attempts);
+              p.setLong(3, attempt.at().toEpochMilli());
+              if (attempt.status() == null) {
+                p.setNull(4, Types.INTEGER);
+              } else {
+                p.setInt(4, attempt.status());
+              }
+              p.setLong(5, attempt.latencyMs());
+              p.setString(6, truncate(attempt.error(), 500));
+              p.setString(7, truncate(attempt.responseExcerpt(), 1024));
+              p.executeUpdate();
+            }
+          }
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "UPDATE layer_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,"
+                      + " updated_at = ? WHERE id = ?")) {
+            p.setString(1, state.wire());
+            p.setInt(2, attempts);
+            setMillis(p, 3, nextAttemptAt);
+            p.setLong(4, at.toEpochMilli());
+            p.setString(5, deliveryId);
+            p.executeUpdate();
+          }
+          return null;
+        });
+  }
+
+  @Override
+  public Optional<Instant> nextWake(Lane lane) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END)"
+                      + " FROM layer_deliveries WHERE lane = ? AND state IN ('pending', 'delivering')")) {
+            p.setString(1, lane.wire());
+            try (ResultSet rs = p.executeQuery()) {
+              rs.next();
+              long v = rs.getLong(1);
+              return rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(v));
+            }
+          }
+        });
+  }
+
+  @Override
+  public int releaseLeases(Instant now) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "UPDATE layer_deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = ?,"
+                      + " updated_at = ? WHERE state = 'delivering'")) {
+            p.setLong(1, now.toEpochMilli());
+            p.setLong(2, now.toEpochMilli());
+            return p.executeUpdate();
+          }
+        });
+  }
+
+  @Override
+  public boolean replay(String deliveryId, Instant now) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "UPDATE layer_deliveries SET state = 'pending', next_attempt_at = ?, expires_at = NULL,"
+                      + " max_attempts = attempts + 1, lease_until = NULL, updated_at = ? WHERE id = ?"
+                      + " AND state <> 'delivering'")) {
+            p.setLong(1, now.toEpochMilli());
+            p.setLong(2, now.toEpochMilli());
+            p.setString(3, deliveryId);
+            return p.executeUpdate() == 1;
+          }
+        });
+  }
+
+  // ---- the log
+
+  @Override
+  public Optional<Delivery> findDelivery(String id) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p = c.prepareStatement(DELIVERY_COLUMNS + " FROM layer_deliveries WHERE id = ?")) {
+            p.setString(1, id);
+            try (ResultSet rs = p.executeQuery()) {
+              if (!rs.next()) {
+                return Optional.empty();
+              }
+              Map<String, Delivery> one = new LinkedHashMap<>();
+              one.put(rs.getString(1), delivery(rs, List.of()));
+              return Optional.of(withAttempts(c, one).get(0));
+            }
+          }
+        });
+  }
+
+  @Override
+  public List<Delivery> deliveries(String subscriptionId, Optional<DeliveryState> state, int limit) {
+    return db.withConnection(
+        c -> {
+          String sql =
+              DELIVERY_COLUMNS + " FROM layer_deliveries WHERE subscription_id = ?"
+                  + (state.isPresent() ? " AND state = ?" : "") + " ORDER BY created_at DESC, seq DESC LIMIT ?";
+          try (PreparedStatement p = c.prepareStatement(sql)) {
+            int i = 1;
+            p.setString(i++, subscriptionId);
+            if (state.isPresent()) {
+              p.setString(i++, state.get().wire());
+            }
+            p.setInt(i, limit);
+            Map<String, Delivery> found = new LinkedHashMap<>();
+            try (ResultSet rs = p.executeQuery()) {
+              while (rs.next()) {
+                found.put(rs.getString(1), delivery(rs, List.of()));
+              }
+            }
+            return withAttempts(c, found);
+          }
+        });
+  }
+
+  @Override
+  public Optional<Envelope> findEnvelope(String id) {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p = c.prepareStatement("SELECT id, body, received_at FROM layer_envelopes WHERE id = ?")) {
+            p.setString(1, id);
+            try (ResultSet rs = p.executeQuery()) {
+              return rs.next()
+                  ? Optional.of(new Envelope(rs.getString(1), rs.getBytes(2), Instant.ofEpochMilli(rs.getLong(3))))
+                  : Optional.empty();
+            }
+          }
+        });
+  }
+
+  @Override
+  public boolean ping() {
+    return db.ping();
+  }
+
+  // ---- mapping
+
+  private static List<Delivery> withAttempts(Connection c, Map<String, Delivery> deliveries) throws SQLException {
+    if (deliveries.isEmpty()) {
+      return List.of();
+    }
+    Map<String, List<Attempt>> attempts = new LinkedHashMap<>();
+    String in = String.join(", ", Collections.nCopies(deliveries.size(), "?"));
+    try (PreparedStatement p =
+        c.prepareStatement(
+            "SELECT delivery_id, attempt_no, attempted_at, status, latency_ms, error, response_excerpt"
+                + " FROM layer_attempts WHERE delivery_id IN (" + in + ") ORDER BY delivery_id, attempt_no")) {
+      int i = 1;
+      for (String id : deliveries.keySet()) {
+        p.setString(i++, id);
+      }
+      try (ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          int status = rs.getInt(4);
+          Optional<Integer> st = rs.wasNull() ? Optional.empty() : Optional.of(status);
+          attempts.computeIfAbsent(rs.getString(1), k -> new ArrayList<>())
+              .add(new Attempt(rs.getInt(2), Instant.ofEpochMilli(rs.getLong(3)), st, rs.getLong(5),
+                  Optional.ofNullable(rs.getString(6)), Optional.ofNullable(rs.getString(7))));
+        }
+      }
+    }
+    List<Delivery> out = new ArrayList<>();
+    for (Delivery d : deliveries.values()) {
+      out.add(new Delivery(d.id(), d.subscriptionId(), d.webhookId(), d.field(), d.lane(), d.state(), d.nextAttemptAt(),
+          d.expiresAt(), d.createdAt(), attempts.getOrDefault(d.id(), List.of())));
+    }
+    return out;
+  }
+
+  private static Delivery delivery(ResultSet rs, List<Attempt> attempts) throws SQLException {
+    DeliveryState state = DeliveryState.fromWire(rs.getString(6));
+    return new Delivery(
+        rs.getString(1),
+        rs.getString(2),
+        rs.getString(3),
+        rs.getString(4),
+        Lane.fromWire(rs.getString(5)),
+        state,
+        state.isFinal() ? Optional.empty() : millis(rs, 8),
+        millis(rs, 9),
+        Instant.ofEpochMilli(rs.getLong(10)),
+        attempts);
+  }
+
+  private static Claimed claimed(ResultSet rs) throws SQLException {
+    return new Claimed(
+        rs.getString(1),
+        rs.getString(2),
+        rs.getString(3),
+        rs.getString(4),
+        Lane.fromWire(rs.getString(5)),
+        rs.getBytes(6),
+        rs.getInt(7),
+        rs.getInt(8),
+        millis(rs, 9));
+  }
+
+  private static StoredSubscription subscription(ResultSet rs) throws SQLException {
+    byte[] secret = rs.getBytes(6);
+    String events = rs.getString(5);
+    Subscription s =
+        new Subscription(
+            rs.getString(1),
+            rs.getString(2),
+            rs.getString(3),
+            rs.getString(4),
+            events.isEmpty() ? List.of() : Arrays.asList(events.split(",")),
+            rs.getBoolean(7),
+            rs.getBoolean(8),
+            secret != null,
+            Instant.ofEpochMilli(rs.getLong(9)),
+            Instant.ofEpochMilli(rs.getLong(10)));
+    return new StoredSubscription(s, secret);
+  }
+
+  private static Optional<Instant> millis(ResultSet rs, int column) throws SQLException {
+    long v = rs.getLong(column);
+    return rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(v));
+  }
+
+  private static void setMillis(PreparedStatement p, int i, Instant at) throws SQLException {
+    if (at == null) {
+      p.setNull(i, Types.BIGINT);
+    } else {
+      p.setLong(i, at.toEpochMilli());
+    }
+  }
+
+  private static void setBytes(PreparedStatement p, int i, byte[] bytes) throws SQLException {
+    if (bytes == null) {
+      p.setNull(i, Types.BINARY);
+    } else {
+      p.setBytes(i, bytes);
+    }
+  }
+
+  static String truncate(String s, int max) {
+    return s == null || s.length() <= max ? s : s.substring(0, max);
+  }
+}

@@ -1,0 +1,139 @@
+package dev.metalayer.store;
+
+import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.DeliveryState;
+import dev.metalayer.relay.Lane;
+import dev.metalayer.relay.Subscription;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Persistence of the call webhook relay: received envelopes, subscriptions (with sealed secrets),
+ * deliveries as claimable rows, and the attempt log. Implementations: {@link InMemoryRelayStore} and
+ * {@link JdbcRelayStore}; both pass the same contract tests. All methods are thread-safe. Nothing here
+ * decides a rule: the relay computes states and times, the store keeps them and makes claims exclusive.
+ *
+ * <p>A delivery is <i>claimable</i> at {@code now} when it is {@code pending} with
+ * {@code next_attempt_at <= now}, or {@code delivering} with an expired lease (its worker died), and no
+ * earlier delivery (lower arrival sequence) of the same subscription and ordering key is still
+ * {@code pending} or {@code delivering}.
+ */
+public interface RelayStore {
+
+  /** A subscription as stored: the value plus its sealed secret (null when it has none). */
+  record StoredSubscription(Subscription subscription, byte[] sealedSecret) {
+    public StoredSubscription {
+      Objects.requireNonNull(subscription, "subscription");
+    }
+  }
+
+  /** A webhook POST as received. */
+  record Envelope(String id, byte[] body, Instant receivedAt) {}
+
+  /**
+   * A delivery to queue.
+   *
+   * @param orderingKey deliveries with the same subscription and key are attempted in insertion
+   *     order; null for none
+   * @param expiresAt null for none
+   */
+  record NewDelivery(
+      String id,
+      String subscriptionId,
+      String envelopeId,
+      String webhookId,
+      String field,
+      Lane lane,
+      String orderingKey,
+      byte[] body,
+      int maxAttempts,
+      Instant nextAttemptAt,
+      Instant expiresAt,
+      Instant createdAt) {}
+
+  /** A delivery a worker now holds, under a lease. @param attempts attempts made before this claim */
+  record Claimed(
+      String id,
+      String subscriptionId,
+      String webhookId,
+      String field,
+      Lane lane,
+      byte[] body,
+      int attempts,
+      int maxAttempts,
+      Optional<Instant> expiresAt) {}
+
+  /** One attempt to log. @param status null when no answer came */
+  record AttemptRecord(Instant at, Integer status, long latencyMs, String error, String responseExcerpt) {}
+
+  // ---- subscriptions
+
+  void insertSubscription(StoredSubscription subscription);
+
+  Optional<StoredSubscription> findSubscription(String id);
+
+  /** The subscriptions of one number, oldest first. */
+  List<StoredSubscription> subscriptionsOf(String phoneNumberId);
+
+  /** Replaces every column but id, number and created_at. @return false when there is no such id */
+  boolean updateSubscription(StoredSubscription subscription);
+
+  /** @return false when there is no such id */
+  boolean setActive(String id, boolean active, Instant at);
+
+  /** Removes the subscription with its deliveries and their attempts. @return false when unknown */
+  boolean deleteSubscription(String id);
+
+  // ---- ingest
+
+  /**
+   * In one transaction: stores the envelope and every delivery whose (subscription, webhook id) is
+   * not queued yet. When this returns, all of it is durable.
+   *
+   * @return the ids of the deliveries inserted (the others were duplicates)
+   */
+  List<String> ingest(Envelope envelope, List<NewDelivery> deliveries);
+
+  // ---- the engine
+
+  /**
+   * Claims up to {@code limit} claimable deliveries of {@code lane} at {@code now}, oldest due first,
+   * skipping the subscriptions in {@code skip}; each claimed row becomes {@code delivering} until
+   * {@code leaseUntil}. Exclusive: a row is never claimed twice while its lease runs.
+   */
+  List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip);
+
+  /**
+   * Records the end of a claim: the attempt (null when none was made, e.g. an expired call), the new
+   * state and the next attempt time (null in final states). Clears the lease.
+   */
+  void finish(String deliveryId, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt, Instant at);
+
+  /** The earliest time something of {@code lane} may become claimable; empty when nothing is pending. */
+  Optional<Instant> nextWake(Lane lane);
+
+  /** Releases every lease (after a crash, when this process is the store's only deliverer). @return rows released */
+  int releaseLeases(Instant now);
+
+  /**
+   * Makes a delivery pending again for one more attempt at {@code now}, without expiry. Refused (false)
+   * when unknown or currently {@code delivering}.
+   */
+  boolean replay(String deliveryId, Instant now);
+
+  // ---- the log
+
+  Optional<Delivery> findDelivery(String id);
+
+  /** The deliveries of a subscription, newest first, with their attempts. */
+  List<Delivery> deliveries(String subscriptionId, Optional<DeliveryState> state, int limit);
+
+  /** The envelope as received. */
+  Optional<Envelope> findEnvelope(String id);
+
+  /** Whether the store answers right now. Never throws. */
+  boolean ping();
+}

@@ -1,0 +1,66 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.relay.DeliveryTransport.Result;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class DeliveryPolicyTest {
+  static final Instant NOW = Instant.parse("2026-03-01T10:00:00Z");
+  final DeliveryPolicy policy = new DeliveryPolicy(Duration.ofSeconds(45), () -> 0.5);
+
+  static Result answered(int status) {
+    return new Result.Answered(status, Optional.empty(), "");
+  }
+
+  @Test
+  void twoHundredsSucceedAndEverythingElseFails() {
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(200), NOW)).isInstanceOf(DeliveryPolicy.Delivered.class);
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(204), NOW)).isInstanceOf(DeliveryPolicy.Delivered.class);
+    for (int status : new int[] {301, 302, 400, 404, 429, 500, 503}) {
+      assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(status), NOW)).as("%d", status)
+          .isEqualTo(new DeliveryPolicy.Retry(NOW.plusSeconds(5)));
+    }
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), new Result.Failed("timeout", true), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plusSeconds(5)));
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(410), NOW)).isEqualTo(new DeliveryPolicy.Dead(true));
+    assertThat(policy.decide(Lane.DEFAULT, 8, 8, Optional.empty(), answered(500), NOW)).isEqualTo(new DeliveryPolicy.Dead(false));
+  }
+
+  @Test
+  void jitterStaysWithinTwentyPercent() {
+    DeliveryPolicy low = new DeliveryPolicy(Duration.ofSeconds(45), () -> 0.0);
+    DeliveryPolicy high = new DeliveryPolicy(Duration.ofSeconds(45), () -> 0.999999);
+    assertThat(low.decide(Lane.DEFAULT, 2, 8, Optional.empty(), answered(500), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofMinutes(4))));
+    assertThat(high.decide(Lane.DEFAULT, 2, 8, Optional.empty(), answered(500), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofMinutes(6))));
+  }
+
+  @Test
+  void callsRetryFastWithoutJitterAndExpireAtTheTtl() {
+    Optional<Instant> ttl = Optional.of(NOW.plusSeconds(45));
+    assertThat(policy.decide(Lane.CALLS, 1, 1000, ttl, answered(500), NOW)).isEqualTo(new DeliveryPolicy.Retry(NOW.plusMillis(250)));
+    assertThat(policy.decide(Lane.CALLS, 2, 1000, ttl, answered(500), NOW)).isEqualTo(new DeliveryPolicy.Retry(NOW.plusMillis(500)));
+    assertThat(policy.decide(Lane.CALLS, 9, 1000, ttl, answered(500), NOW)).isEqualTo(new DeliveryPolicy.Retry(NOW.plusSeconds(8)));
+    assertThat(policy.decide(Lane.CALLS, 9, 1000, ttl, answered(500), NOW.plusSeconds(40))).isInstanceOf(DeliveryPolicy.Expired.class);
+    assertThat(policy.timeout(Lane.CALLS)).isLessThan(policy.timeout(Lane.DEFAULT));
+    assertThat(policy.lease(Lane.CALLS)).isGreaterThan(policy.timeout(Lane.CALLS));
+  }
+
+  @Test
+  void retryAfterIsReadAsSecondsOrDateAndClamped() {
+    assertThat(DeliveryPolicy.parseRetryAfter("120", NOW)).contains(Duration.ofSeconds(120));
+    assertThat(DeliveryPolicy.parseRetryAfter("Sun, 01 Mar 2026 10:02:00 GMT", NOW)).contains(Duration.ofMinutes(2));
+    assertThat(DeliveryPolicy.parseRetryAfter("Sun, 01 Mar 2026 09:00:00 GMT", NOW)).contains(Duration.ZERO);
+    assertThat(DeliveryPolicy.parseRetryAfter("999999", NOW)).contains(Duration.ofHours(10));
+    assertThat(DeliveryPolicy.parseRetryAfter("soon", NOW)).isEmpty();
+    // a shorter Retry-After never brings the schedule forward
+    Result shortHint = new Result.Answered(503, Optional.of("1"), "");
+    assertThat(policy.decide(Lane.DEFAULT, 2, 8, Optional.empty(), shortHint, NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofMinutes(5))));
+  }
+}

@@ -1,0 +1,202 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.metalayer.testing.MetaFixtures;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class EnvelopeSplitterTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The changes of an envelope as byte slices, found by a scanner independent of the splitter. */
+  static List<byte[]> originalChanges(byte[] raw) {
+    List<byte[]> out = new ArrayList<>();
+    byte[] marker = "\"changes\":[".getBytes(StandardCharsets.US_ASCII);
+    int from = 0;
+    while (true) {
+      int at = indexFrom(raw, marker, from);
+      if (at < 0) {
+        return out;
+      }
+      int i = at + marker.length;
+      while (raw[i] == '{') {
+        int depth = 0;
+        int start = i;
+        boolean inString = false;
+        do {
+          byte b = raw[i];
+          if (inString) {
+            if (b == '\\') {
+              i++;
+            } else if (b == '"') {
+              inString = false;
+            }
+          } else if (b == '"') {
+            inString = true;
+          } else if (b == '{' || b == '[') {
+            depth++;
+          } else if (b == '}' || b == ']') {
+            depth--;
+          }
+          i++;
+        } while (depth > 0);
+        out.add(Arrays.copyOfRange(raw, start, i));
+        if (raw[i] == ',') {
+          i++;
+        }
+      }
+      from = i;
+    }
+  }
+
+  private static int indexFrom(byte[] raw, byte[] marker, int from) {
+    int found = MetaFixtures.indexOf(Arrays.copyOfRange(raw, from, raw.length), marker);
+    return found < 0 ? -1 : found + from;
+  }
+
+  private static List<Change> split(byte[] raw) {
+    EnvelopeSplitter.Split s = EnvelopeSplitter.split(raw);
+    assertThat(s).isInstanceOf(EnvelopeSplitter.Parsed.class);
+    return ((EnvelopeSplitter.Parsed) s).changes();
+  }
+
+  private static byte[] slice(Change c) {
+    return Arrays.copyOfRange(c.envelope(), c.changeOffset(), c.changeOffset() + c.changeLength());
+  }
+
+  @Test
+  void multiEntryEnvelopeSplitsIntoSingleChangeEnvelopesWithByteExactChanges() throws Exception {
+    byte[] raw = MetaFixtures.bytes("multi-entry.json");
+    List<byte[]> originals = originalChanges(raw);
+    assertThat(originals).hasSize(5);
+
+    List<Change> changes = split(raw);
+
+    assertThat(changes).hasSize(5);
+    for (int i = 0; i < 5; i++) {
+      Change c = changes.get(i);
+      assertThat(slice(c)).as("change %d", i).isEqualTo(originals.get(i));
+      String envelope = new String(c.envelope(), StandardCharsets.UTF_8);
+      String change = new String(originals.get(i), StandardCharsets.UTF_8);
+      String entry = i < 3 ? "{\"id\":\"366634483210360\",\"time\":1749196900," : "{\"id\":\"102290129340398\",";
+      assertThat(envelope)
+          .isEqualTo("{\"object\":\"whatsapp_business_account\",\"entry\":[" + entry + "\"changes\":[" + change + "]}]}");
+      JsonNode tree = JSON.readTree(c.envelope());
+      assertThat(tree.path("entry")).hasSize(1);
+      assertThat(tree.path("entry").path(0).path("changes")).hasSize(1);
+    }
+    // Meta's escaping survived: \/ and \u00e9 and the surrogate pair are still escapes, numbers keep their text
+    String messages = new String(slice(changes.get(2)), StandardCharsets.UTF_8);
+    assertThat(messages).contains("caf\\u00e9", "image\\/jpeg", "https:\\/\\/lookaside", "\\ud83d\\ude00", "[1,2.50,-0.0e0]");
+    assertThat(new String(slice(changes.get(4)), StandardCharsets.UTF_8)).contains("Scam \\u0026 fraud");
+  }
+
+  @Test
+  void extractsRoutingFacts() {
+    List<Change> changes = split(MetaFixtures.bytes("multi-entry.json"));
+
+    assertThat(changes).extracting(Change::field)
+        .containsExactly("calls", "messages", "messages", "calls", "account_update");
+    assertThat(changes).extracting(Change::entryId)
+        .containsExactly("366634483210360", "366634483210360", "366634483210360", "102290129340398", "102290129340398");
+    assertThat(changes).extracting(Change::phoneNumberId)
+        .containsExactly(Optional.of("436666719526789"), Optional.of("436666719526789"), Optional.of("436666719526789"),
+            Optional.of("106540352242922"), Optional.empty());
+    assertThat(changes).extracting(Change::permissionReply).containsExactly(false, true, false, false, false);
+    assertThat(changes.get(0).orderingKey()).contains("wacid.HBgLMTIxODU1NTI4MjgVAgARGCAyODRQIAFRoA");
+    assertThat(changes.get(3).orderingKey()).contains("wacid.ABGGFjFVU2AfAgo6V");
+    assertThat(changes.get(1).orderingKey()).isEmpty();
+  }
+
+  @Test
+  void aSingleChangeEnvelopeIsDeliveredAsTheIdenticalBytes() {
+    byte[] raw = MetaFixtures.bytes("terminate-failed.json");
+
+    List<Change> changes = split(raw);
+
+    assertThat(changes).hasSize(1);
+    assertThat(changes.get(0).envelope()).isEqualTo(raw);
+    assertThat(slice(changes.get(0))).isEqualTo(originalChanges(raw).get(0));
+  }
+
+  @Test
+  void whitespaceAndUnknownFieldsAroundTheChangesAreTolerated() {
+    String raw = "{ \"extra\" : [1, {\"a\":2}], \"object\" : \"whatsapp_business_account\" ,\n \"entry\" : [ { \"id\" : 42 ,"
+        + " \"changes\" : [ {\"field\":\"calls\",\"value\":{}} , {\"field\" : \"messages\"} ], \"x\":null } ] }";
+
+    List<Change> changes = split(raw.getBytes(StandardCharsets.UTF_8));
+
+    assertThat(changes).hasSize(2);
+    assertThat(new String(changes.get(0).envelope(), StandardCharsets.UTF_8))
+        .isEqualTo("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":42,\"changes\":[{\"field\":\"calls\",\"value\":{}}]}]}");
+    assertThat(new String(slice(changes.get(1)), StandardCharsets.UTF_8)).isEqualTo("{\"field\" : \"messages\"}");
+    assertThat(changes.get(0).entryId()).isEqualTo("42");
+  }
+
+  @Test
+  void malformedBodiesAreRefusedWithFixedReasons() {
+    for (String bad : List.of("", "not json", "[]", "{\"object\":\"whatsapp_business_account\"}",
+        "{\"object\":\"whatsapp_business_account\",\"entry\":{}}", "{\"object\":1,\"entry\":[]}",
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[1]}",
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[1]}]}",
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[]} {}",
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"field\":\"calls\"}]}]")) {
+      assertThat(EnvelopeSplitter.split(bad.getBytes(StandardCharsets.UTF_8))).as(bad)
+          .isInstanceOf(EnvelopeSplitter.Malformed.class);
+    }
+  }
+
+  @Test
+  void webhookIdsAreDeterministicPerChangeAndDistinctAcrossChanges() {
+    byte[] raw = MetaFixtures.bytes("multi-entry.json");
+    List<String> first = split(raw).stream().map(WebhookIds::of).toList();
+    List<String> again = split(raw.clone()).stream().map(WebhookIds::of).toList();
+
+    assertThat(first).isEqualTo(again).doesNotHaveDuplicates();
+    assertThat(first).allMatch(id -> id.matches("msg_[0-9a-f]{32}"));
+    // the same change sent alone (a Meta redelivery, unbatched) keeps its id
+    Change alone = split(split(raw).get(3).envelope()).get(0);
+    assertThat(WebhookIds.of(alone)).isEqualTo(first.get(3));
+  }
+
+  @Test
+  void terminateReasonIsInsertedByBytesIntoTerminateCallsOnly() throws Exception {
+    byte[] raw = MetaFixtures.bytes("terminate-failed.json");
+    Change change = split(raw).get(0);
+
+    byte[] enriched = TerminateReasons.enrich(change);
+
+    String before = new String(raw, StandardCharsets.UTF_8);
+    String expected = before.replace("\"status\":\"FAILED\"}", "\"status\":\"FAILED\",\"terminate_reason\":\"failed_138021\"}");
+    assertThat(expected).isNotEqualTo(before);
+    assertThat(new String(enriched, StandardCharsets.UTF_8)).isEqualTo(expected);
+    assertThat(JSON.readTree(enriched).at("/entry/0/changes/0/value/calls/0/terminate_reason").asText())
+        .isEqualTo("failed_138021");
+    // a connect gets nothing: the very same bytes
+    Change connect = split(MetaFixtures.bytes("multi-entry.json")).get(0);
+    assertThat(TerminateReasons.enrich(connect)).isSameAs(connect.envelope());
+  }
+
+  @Test
+  void terminateReasonsFollowMetaStatus() throws Exception {
+    assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"COMPLETED\"}", "{}")).contains("completed");
+    assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"REJECTED\"}", "{}")).contains("rejected");
+    assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"FAILED\"}", "{}")).contains("failed");
+    assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"FAILED\",\"errors\":[{\"code\":131}]}", "{}")).contains("failed_131");
+    assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"BUSY\"}", "{}")).contains("busy");
+    assertThat(reasonOf("{\"event\":\"terminate\"}", "{}")).isEmpty();
+    assertThat(reasonOf("{\"event\":\"connect\",\"status\":\"FAILED\"}", "{}")).isEmpty();
+    assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"FAILED\",\"terminate_reason\":\"x\"}", "{}")).isEmpty();
+  }
+
+  private static Optional<String> reasonOf(String call, String value) throws Exception {
+    return TerminateReasons.derive(JSON.readTree(call), JSON.readTree(value));
+  }
+}

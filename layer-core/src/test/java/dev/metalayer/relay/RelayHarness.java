@@ -1,0 +1,87 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.MetaLayer;
+import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.store.Database;
+import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.JdbcRelayStore;
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Clock;
+import java.util.List;
+import org.h2.jdbcx.JdbcConnectionPool;
+
+/**
+ * A real layer for relay tests: keys in memory, the relay on an H2 file, subscribers on loopback
+ * allowed through the egress guard's CIDR list (not by switching the guard off). Two numbers:
+ * {@link #PNID_1} (WABA {@link #WABA_1}) and {@link #PNID_2} (WABA {@link #WABA_2}).
+ */
+final class RelayHarness implements AutoCloseable {
+  static final String APP_SECRET = "meta-app-secret-1";
+  static final String PNID_1 = "436666719526789";
+  static final String WABA_1 = "366634483210360";
+  static final String PNID_2 = "106540352242922";
+  static final String WABA_2 = "102290129340398";
+
+  final JdbcConnectionPool pool;
+  final Database db;
+  final MetaLayer layer;
+
+  RelayHarness(Path dir, Clock clock) {
+    this(dir, clock, List.of("old-rotated-secret", APP_SECRET), false);
+  }
+
+  RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned) {
+    pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay") + ";WRITE_DELAY=0", "sa", "");
+    db = Database.open(pool);
+    layer =
+        MetaLayer.builder()
+            .keyStore(new InMemoryKeyStore())
+            .masterKey(new byte[32])
+            .clock(clock)
+            .relayStore(new JdbcRelayStore(db))
+            .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
+            .appSecrets(appSecrets)
+            .allowUnsignedWebhooks(allowUnsigned)
+            .build();
+    assertThat(layer.keys().addNumber("+13175551399", PNID_1, WABA_1, "900", "EAAG-token-1"))
+        .isInstanceOf(NumberRegistration.Added.class);
+    assertThat(layer.keys().addNumber("+15550783881", PNID_2, WABA_2, "900", "EAAG-token-2"))
+        .isInstanceOf(NumberRegistration.Added.class);
+  }
+
+  WebhookSubscriptions subscriptions() {
+    return layer.relay().subscriptions();
+  }
+
+  Subscription subscribe(String pnid, String url, List<String> events, String secret, boolean terminateReason) {
+    SubscriptionOutcome o =
+        subscriptions().create(pnid, new SubscriptionSpec("test " + url, url, events, secret, terminateReason, null));
+    assertThat(o).isInstanceOf(SubscriptionOutcome.Saved.class);
+    return ((SubscriptionOutcome.Saved) o).subscription();
+  }
+
+  IngestResult.Accepted ingestSigned(byte[] body) {
+    IngestResult r = layer.relay().ingest(body, dev.metalayer.testing.MetaFixtures.metaSignature(APP_SECRET, body));
+    assertThat(r).isInstanceOf(IngestResult.Accepted.class);
+    return (IngestResult.Accepted) r;
+  }
+
+  long rows(String table) {
+    return db.withConnection(c -> {
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + table)) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    });
+  }
+
+  @Override
+  public void close() {
+    layer.relay().close();
+    pool.dispose();
+  }
+}

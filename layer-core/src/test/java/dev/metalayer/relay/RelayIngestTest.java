@@ -1,0 +1,128 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.testing.MetaFixtures;
+import dev.metalayer.testing.MutableClock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Verification and refusals of {@code ingest}: what is refused is stored nowhere. */
+class RelayIngestTest {
+  @TempDir Path dir;
+  RelayHarness h;
+  final byte[] body = MetaFixtures.bytes("multi-entry.json");
+
+  @BeforeEach
+  void setUp() {
+    h = new RelayHarness(dir, MutableClock.at("2026-03-01T10:00:00Z"));
+    h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/h", List.of("*"), null, false);
+  }
+
+  @AfterEach
+  void tearDown() {
+    h.close();
+  }
+
+  private IngestResult.Refused refused(byte[] b, String signature) {
+    IngestResult r = h.layer.relay().ingest(b, signature);
+    assertThat(r).isInstanceOf(IngestResult.Refused.class);
+    return (IngestResult.Refused) r;
+  }
+
+  private void assertNothingStored() {
+    assertThat(h.rows("layer_envelopes")).isZero();
+    assertThat(h.rows("layer_deliveries")).isZero();
+  }
+
+  @Test
+  void aMissingSignatureIs401AndNothingIsStored() {
+    IngestResult.Refused r = refused(body, null);
+    assertThat(r.reason()).isEqualTo(IngestResult.Reason.UNSIGNED);
+    assertThat(r.error().status()).isEqualTo(401);
+    assertNothingStored();
+  }
+
+  @Test
+  void aWrongSignatureIs401AndNothingIsStored() {
+    assertThat(refused(body, MetaFixtures.metaSignature("not-the-secret", body)).error().status()).isEqualTo(401);
+    assertThat(refused(body, "sha256=").reason()).isEqualTo(IngestResult.Reason.BAD_SIGNATURE);
+    assertThat(refused(body, "sha1=" + "0".repeat(40)).reason()).isEqualTo(IngestResult.Reason.BAD_SIGNATURE);
+    // the signature covers the raw bytes: the same JSON re-serialised (\/ unescaped) does not verify
+    byte[] reencoded = new String(body, StandardCharsets.UTF_8).replace("\\/", "/").getBytes(StandardCharsets.UTF_8);
+    assertThat(refused(reencoded, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)).reason())
+        .isEqualTo(IngestResult.Reason.BAD_SIGNATURE);
+    assertNothingStored();
+  }
+
+  @Test
+  void anyConfiguredAppSecretVerifiesDuringARotation() {
+    assertThat(h.layer.relay().ingest(body, MetaFixtures.metaSignature("old-rotated-secret", body)))
+        .isInstanceOf(IngestResult.Accepted.class);
+    assertThat(h.layer.relay().ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body).toUpperCase()
+        .replace("SHA256=", "sha256="))).isInstanceOf(IngestResult.Accepted.class);
+  }
+
+  @Test
+  void malformedJsonIs400AndNothingIsStored() {
+    byte[] bad = "{\"object\":\"whatsapp_business_account\",\"entry\":[".getBytes(StandardCharsets.UTF_8);
+    IngestResult.Refused r = refused(bad, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, bad));
+    assertThat(r.reason()).isEqualTo(IngestResult.Reason.MALFORMED);
+    assertThat(r.error().status()).isEqualTo(400);
+    assertNothingStored();
+  }
+
+  @Test
+  void aWrongObjectIs400() {
+    byte[] page = "{\"object\":\"page\",\"entry\":[]}".getBytes(StandardCharsets.UTF_8);
+    IngestResult.Refused r = refused(page, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, page));
+    assertThat(r.reason()).isEqualTo(IngestResult.Reason.WRONG_OBJECT);
+    assertThat(r.error().status()).isEqualTo(400);
+    assertNothingStored();
+  }
+
+  @Test
+  void aBodyOver3MbIs413AndNothingIsStored() {
+    byte[] big = new byte[WebhookRelay.MAX_BODY_BYTES + 1];
+    Arrays.fill(big, (byte) ' ');
+    IngestResult.Refused r = refused(big, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, big));
+    assertThat(r.reason()).isEqualTo(IngestResult.Reason.TOO_LARGE);
+    assertThat(r.error().status()).isEqualTo(413);
+    assertNothingStored();
+  }
+
+  @Test
+  void anAcceptedEnvelopeIsStoredBeforeIngestReturns() {
+    IngestResult.Accepted a = h.ingestSigned(body);
+
+    assertThat(a.changes()).isEqualTo(5);
+    assertThat(a.deliveries()).isEqualTo(3); // the * subscription of number 1 gets its three changes
+    assertThat(h.rows("layer_envelopes")).isEqualTo(1);
+    assertThat(h.rows("layer_deliveries")).isEqualTo(3);
+  }
+
+  @Test
+  void unsignedWebhooksAreAcceptedOnlyWhenExplicitlyAllowed(@TempDir Path other) {
+    try (RelayHarness noSecret = new RelayHarness(other, MutableClock.at("2026-03-01T10:00:00Z"), List.of(), false)) {
+      assertThat(noSecret.layer.relay().ingest(body, null)).isInstanceOf(IngestResult.Refused.class);
+      assertThat(noSecret.layer.relay().ingest(body, MetaFixtures.metaSignature("x", body)))
+          .isInstanceOf(IngestResult.Refused.class);
+    }
+  }
+
+  @Test
+  void unsignedWebhooksPassWhenAllowed(@TempDir Path other) {
+    try (RelayHarness open = new RelayHarness(other, MutableClock.at("2026-03-01T10:00:00Z"), List.of("s3cret-app"), true)) {
+      assertThat(open.layer.relay().ingest(body, null)).isInstanceOf(IngestResult.Accepted.class);
+      // a signature that is present is still checked
+      assertThat(open.layer.relay().ingest(body, MetaFixtures.metaSignature("wrong", body)))
+          .isInstanceOf(IngestResult.Refused.class);
+    }
+  }
+}

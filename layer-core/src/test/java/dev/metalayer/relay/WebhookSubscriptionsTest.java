@@ -1,0 +1,98 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.testing.MutableClock;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WebhookSubscriptionsTest {
+  @TempDir Path dir;
+  RelayHarness h;
+  WebhookSubscriptions subs;
+
+  @BeforeEach
+  void setUp() {
+    h = new RelayHarness(dir, MutableClock.at("2026-03-01T10:00:00Z"));
+    subs = h.subscriptions();
+  }
+
+  @AfterEach
+  void tearDown() {
+    h.close();
+  }
+
+  private String invalid(SubscriptionSpec spec) {
+    SubscriptionOutcome o = subs.create(RelayHarness.PNID_1, spec);
+    assertThat(o).isInstanceOf(SubscriptionOutcome.Invalid.class);
+    return ((SubscriptionOutcome.Invalid) o).message();
+  }
+
+  @Test
+  void invalidRequestsAreRefusedWithClearMessages() {
+    List<String> calls = List.of("calls");
+    assertThat(invalid(new SubscriptionSpec(null, "http://127.0.0.1/x", calls, null, null, null))).contains("required");
+    assertThat(invalid(new SubscriptionSpec("x".repeat(101), "http://127.0.0.1/x", calls, null, null, null))).contains("name");
+    assertThat(invalid(new SubscriptionSpec("n", "not a url", calls, null, null, null))).contains("url");
+    assertThat(invalid(new SubscriptionSpec("n", "http://127.0.0.1/x", List.of("calls", "nope"), null, null, null)))
+        .contains("known event names");
+    assertThat(invalid(new SubscriptionSpec("n", "http://127.0.0.1/x", List.of(), null, null, null))).contains("events");
+    assertThat(invalid(new SubscriptionSpec("n", "http://127.0.0.1/x", calls, "short", null, null))).contains("secret")
+        .doesNotContain("short");
+    // private targets beyond the allowed range are refused
+    assertThat(invalid(new SubscriptionSpec("n", "http://10.0.0.5/x", calls, null, null, null))).contains("private");
+    assertThat(invalid(new SubscriptionSpec("n", "http://169.254.169.254/latest", calls, null, null, null))).contains("private");
+    assertThat(subs.list(RelayHarness.PNID_1)).isEmpty();
+  }
+
+  @Test
+  void aNumberSeesAndChangesOnlyItsOwnSubscriptionsAndPatchesMerge() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), "secret-one-1", false);
+    assertThat(s.hasSecret()).isTrue();
+    assertThat(s.toString()).doesNotContain("secret-one-1");
+
+    assertThat(subs.find(RelayHarness.PNID_2, s.id())).isEmpty();
+    assertThat(subs.list(RelayHarness.PNID_2)).isEmpty();
+    assertThat(subs.update(RelayHarness.PNID_2, s.id(), new SubscriptionSpec("x", null, null, null, null, null)))
+        .isInstanceOf(SubscriptionOutcome.NotFound.class);
+    assertThat(subs.delete(RelayHarness.PNID_2, s.id())).isFalse();
+    assertThat(subs.deliveries(RelayHarness.PNID_2, s.id(), Optional.empty(), 10)).isEmpty();
+
+    SubscriptionOutcome patched = subs.update(RelayHarness.PNID_1, s.id(),
+        new SubscriptionSpec(null, null, List.of("calls", "call_permission_replies", "calls"), null, true, null));
+    Subscription p = ((SubscriptionOutcome.Saved) patched).subscription();
+    assertThat(p.name()).isEqualTo(s.name());
+    assertThat(p.url()).isEqualTo(s.url());
+    assertThat(p.events()).containsExactly("calls", "call_permission_replies");
+    assertThat(p.chatwootTerminateReason()).isTrue();
+    assertThat(p.hasSecret()).isTrue();
+    assertThat(subs.find(RelayHarness.PNID_1, s.id())).contains(p);
+
+    assertThat(subs.delete(RelayHarness.PNID_1, s.id())).isTrue();
+    assertThat(subs.find(RelayHarness.PNID_1, s.id())).isEmpty();
+  }
+
+  @Test
+  void theSecretIsSealedAtRest() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), "plain-text-secret", false);
+
+    byte[] stored = h.db.withConnection(c -> {
+      try (var p = c.prepareStatement("SELECT secret FROM layer_subscriptions WHERE id = ?")) {
+        p.setString(1, s.id());
+        try (var rs = p.executeQuery()) {
+          rs.next();
+          return rs.getBytes(1);
+        }
+      }
+    });
+    assertThat(new String(stored, java.nio.charset.StandardCharsets.ISO_8859_1)).doesNotContain("plain-text-secret");
+    assertThat(Arrays.equals(stored, "plain-text-secret".getBytes())).isFalse();
+    assertThat(h.layer.cipher().open(stored, s.id())).isEqualTo("plain-text-secret");
+  }
+}

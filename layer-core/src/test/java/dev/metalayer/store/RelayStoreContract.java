@@ -1,0 +1,241 @@
+package dev.metalayer.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.DeliveryState;
+import dev.metalayer.relay.Lane;
+import dev.metalayer.relay.Subscription;
+import dev.metalayer.store.RelayStore.AttemptRecord;
+import dev.metalayer.store.RelayStore.Claimed;
+import dev.metalayer.store.RelayStore.Envelope;
+import dev.metalayer.store.RelayStore.NewDelivery;
+import dev.metalayer.store.RelayStore.StoredSubscription;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What every {@link RelayStore} must do; run against each implementation. */
+abstract class RelayStoreContract {
+  static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+  RelayStore store;
+
+  abstract RelayStore newStore() throws Exception;
+
+  @BeforeEach
+  void open() throws Exception {
+    store = newStore();
+  }
+
+  static Subscription sub(String id, String number) {
+    return new Subscription(id, number, "n-" + id, "https://example.com/" + id, List.of("calls", "messages"), true, false,
+        true, T0, T0);
+  }
+
+  static NewDelivery delivery(String id, String sub, String webhookId, Lane lane, String orderingKey, Instant due) {
+    return new NewDelivery(id, sub, "env_1", webhookId, lane == Lane.CALLS ? "calls" : "messages", lane, orderingKey,
+        ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8), 8, due,
+        lane == Lane.CALLS ? due.plusSeconds(45) : null, due);
+  }
+
+  List<String> ingest(NewDelivery... deliveries) {
+    return store.ingest(new Envelope("env_" + deliveries.length + "_" + System.nanoTime(), new byte[] {1, 2, 3}, T0),
+        List.of(deliveries));
+  }
+
+  List<Claimed> claim(Lane lane, Instant now) {
+    return store.claimDue(lane, now, now.plusSeconds(30), 100, Set.of());
+  }
+
+  @Test
+  void subscriptionsRoundTripWithTheirSealedSecretAndStayScopedToTheirNumber() {
+    byte[] secret = {9, 8, 7, 0, -1};
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), secret));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "222"), null));
+
+    StoredSubscription a = store.findSubscription("wh_a").orElseThrow();
+    assertThat(a.subscription()).isEqualTo(sub("wh_a", "111"));
+    assertThat(a.sealedSecret()).isEqualTo(secret);
+    assertThat(store.findSubscription("wh_b").orElseThrow().sealedSecret()).isNull();
+    assertThat(store.subscriptionsOf("111")).extracting(s -> s.subscription().id()).containsExactly("wh_a");
+    assertThat(store.subscriptionsOf("333")).isEmpty();
+    assertThat(store.findSubscription("wh_zz")).isEmpty();
+  }
+
+  @Test
+  void updatesAndDeactivationsAreStored() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    Subscription changed = new Subscription("wh_a", "111", "renamed", "https://x.example/h", List.of("*"), true, true, true,
+        T0, T0.plusSeconds(5));
+
+    assertThat(store.updateSubscription(new StoredSubscription(changed, new byte[] {1}))).isTrue();
+    assertThat(store.findSubscription("wh_a").orElseThrow().subscription()).isEqualTo(changed);
+    assertThat(store.setActive("wh_a", false, T0.plusSeconds(6))).isTrue();
+    assertThat(store.findSubscription("wh_a").orElseThrow().subscription().active()).isFalse();
+    assertThat(store.updateSubscription(new StoredSubscription(sub("wh_nope", "111"), null))).isFalse();
+    assertThat(store.setActive("wh_nope", true, T0)).isFalse();
+  }
+
+  @Test
+  void ingestSkipsAChangeAlreadyQueuedForTheSameSubscription() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "111"), null));
+
+    assertThat(ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0))).containsExactly("d1");
+    assertThat(ingest(delivery("d2", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d3", "wh_b", "msg_1",
+        Lane.DEFAULT, null, T0))).containsExactly("d3");
+    assertThat(store.findDelivery("d2")).isEmpty();
+  }
+
+  @Test
+  void theEnvelopeIsStoredAsReceived() {
+    byte[] raw = "{\"a\":\"\\/\"}".getBytes(StandardCharsets.UTF_8);
+    store.ingest(new Envelope("env_x", raw, T0), List.of());
+
+    Envelope e = store.findEnvelope("env_x").orElseThrow();
+    assertThat(e.body()).isEqualTo(raw);
+    assertThat(e.receivedAt()).isEqualTo(T0);
+  }
+
+  @Test
+  void onlyDueDeliveriesAreClaimedAndAClaimIsExclusiveUntilItsLeaseEnds() {
+    NewDelivery d1 = delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0);
+    ingest(d1, delivery("d2", "wh_a", "msg_2", Lane.DEFAULT, null, T0.plusSeconds(10)),
+        delivery("c1", "wh_a", "msg_3", Lane.CALLS, "wacid.1", T0));
+
+    List<Claimed> first = claim(Lane.DEFAULT, T0);
+    assertThat(first).extracting(Claimed::id).containsExactly("d1");
+    assertThat(first.get(0).body()).isEqualTo(d1.body());
+    assertThat(first.get(0).expiresAt()).isEmpty();
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(1))).isEmpty();
+    assertThat(store.findDelivery("d1").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
+    // the lease ran out (the worker died): claimable again, with d2 now due too
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(30))).extracting(Claimed::id).containsExactly("d1", "d2");
+    assertThat(claim(Lane.CALLS, T0)).extracting(Claimed::id).containsExactly("c1");
+  }
+
+  @Test
+  void claimsSkipSaturatedSubscriptionsAndRespectTheLimit() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d2", "wh_b", "msg_1", Lane.DEFAULT, null, T0),
+        delivery("d3", "wh_b", "msg_2", Lane.DEFAULT, null, T0));
+
+    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 100, Set.of("wh_a")))
+        .extracting(Claimed::id).containsExactly("d2", "d3");
+    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 0, Set.of())).isEmpty();
+    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 1, Set.of())).extracting(Claimed::id).containsExactly("d1");
+  }
+
+  @Test
+  void aLaterDeliveryOfTheSameCallWaitsForTheEarlierOne() {
+    ingest(delivery("connect", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0.plusSeconds(5)));
+    ingest(delivery("terminate", "wh_a", "msg_2", Lane.CALLS, "wacid.1", T0),
+        delivery("other", "wh_a", "msg_3", Lane.CALLS, "wacid.2", T0),
+        delivery("elsewhere", "wh_b", "msg_4", Lane.CALLS, "wacid.1", T0));
+
+    // the connect is not due yet; its terminate must not overtake it
+    assertThat(claim(Lane.CALLS, T0)).extracting(Claimed::id).containsExactly("other", "elsewhere");
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(5))).extracting(Claimed::id).containsExactly("connect");
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(5))).isEmpty();
+    store.finish("connect", new AttemptRecord(T0.plusSeconds(5), 200, 3, null, "ok"), DeliveryState.DELIVERED, null,
+        T0.plusSeconds(5));
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(5))).extracting(Claimed::id).containsExactly("terminate");
+  }
+
+  @Test
+  void finishLogsTheAttemptAndTheNewState() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    claim(Lane.DEFAULT, T0);
+
+    store.finish("d1", new AttemptRecord(T0, 503, 12, null, "x".repeat(3000)), DeliveryState.PENDING, T0.plusSeconds(5),
+        T0);
+    assertThat(store.nextWake(Lane.DEFAULT)).contains(T0.plusSeconds(5));
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(4))).isEmpty();
+    Claimed again = claim(Lane.DEFAULT, T0.plusSeconds(5)).get(0);
+    assertThat(again.attempts()).isEqualTo(1);
+    store.finish("d1", new AttemptRecord(T0.plusSeconds(5), null, 5000, "timed out", null), DeliveryState.DEAD, null,
+        T0.plusSeconds(10));
+
+    Delivery d = store.findDelivery("d1").orElseThrow();
+    assertThat(d.state()).isEqualTo(DeliveryState.DEAD);
+    assertThat(d.nextAttemptAt()).isEmpty();
+    assertThat(d.attempts()).hasSize(2);
+    assertThat(d.attempts().get(0).status()).contains(503);
+    assertThat(d.attempts().get(0).responseExcerpt().orElseThrow()).hasSize(1024);
+    assertThat(d.attempts().get(1).status()).isEmpty();
+    assertThat(d.attempts().get(1).error()).contains("timed out");
+    assertThat(d.attempts().get(1).number()).isEqualTo(2);
+    assertThat(store.nextWake(Lane.DEFAULT)).isEmpty();
+  }
+
+  @Test
+  void anExpiryWithoutAttemptIsRecordedWithoutAnAttempt() {
+    ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0));
+    claim(Lane.CALLS, T0.plusSeconds(50));
+
+    store.finish("c1", null, DeliveryState.EXPIRED, null, T0.plusSeconds(50));
+
+    Delivery d = store.findDelivery("c1").orElseThrow();
+    assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(d.attempts()).isEmpty();
+    assertThat(d.expiresAt()).contains(T0.plusSeconds(45));
+  }
+
+  @Test
+  void aReplayAllowsOneMoreAttemptAtOnceWithoutExpiry() {
+    ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0));
+    Claimed c = claim(Lane.CALLS, T0).get(0);
+    store.finish(c.id(), new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.EXPIRED, null, T0);
+
+    assertThat(store.replay("c1", T0.plusSeconds(600))).isTrue();
+
+    Claimed replayed = claim(Lane.CALLS, T0.plusSeconds(600)).get(0);
+    assertThat(replayed.expiresAt()).isEmpty();
+    assertThat(replayed.maxAttempts()).isEqualTo(2);
+    assertThat(store.replay("c1", T0.plusSeconds(600))).as("in flight").isFalse();
+    assertThat(store.replay("nope", T0)).isFalse();
+  }
+
+  @Test
+  void releasingLeasesMakesInFlightDeliveriesDueAtOnce() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    claim(Lane.DEFAULT, T0);
+
+    assertThat(store.releaseLeases(T0.plusSeconds(1))).isEqualTo(1);
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(1))).extracting(Claimed::id).containsExactly("d1");
+  }
+
+  @Test
+  void theLogListsNewestFirstAndFiltersByState() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    ingest(delivery("d2", "wh_a", "msg_2", Lane.DEFAULT, null, T0.plusSeconds(1)));
+    ingest(delivery("d3", "wh_b", "msg_3", Lane.DEFAULT, null, T0.plusSeconds(2)));
+    claim(Lane.DEFAULT, T0);
+    store.finish("d1", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0);
+
+    assertThat(store.deliveries("wh_a", Optional.empty(), 50)).extracting(Delivery::id).containsExactly("d2", "d1");
+    assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.DELIVERED), 50)).extracting(Delivery::id)
+        .containsExactly("d1");
+    assertThat(store.deliveries("wh_a", Optional.empty(), 1)).extracting(Delivery::id).containsExactly("d2");
+    assertThat(store.deliveries("wh_a", Optional.empty(), 50).get(0).nextAttemptAt()).contains(T0.plusSeconds(1));
+  }
+
+  @Test
+  void deletingASubscriptionRemovesItsDeliveries() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    claim(Lane.DEFAULT, T0);
+    store.finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plus(Duration.ofSeconds(5)), T0);
+
+    assertThat(store.deleteSubscription("wh_a")).isTrue();
+    assertThat(store.findDelivery("d1")).isEmpty();
+    assertThat(store.nextWake(Lane.DEFAULT)).isEmpty();
+    assertThat(store.deleteSubscription("wh_a")).isFalse();
+    // a late finish of a claim whose row is gone is harmless
+    store.finish("d1", null, DeliveryState.DEAD, null, T0);
+  }
+}

@@ -1,0 +1,237 @@
+package dev.metalayer.jetty;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.MetaLayer;
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.json.Json;
+import dev.metalayer.keys.Resolution;
+import dev.metalayer.relay.DeliveryState;
+import dev.metalayer.relay.SubscriptionOutcome;
+import dev.metalayer.relay.SubscriptionSpec;
+import dev.metalayer.relay.WebhookSubscriptions;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * The subscriptions API under {@code /v1/webhooks}, for a number's own key ({@code x-api-key: ps_…}
+ * or {@code Authorization: Bearer ps_…}, resolved by the layer's {@code TokenResolver}). Every
+ * operation is scoped to the key's number; another number's subscription is 404. Answers JSON with
+ * snake_case names; a secret is never echoed.
+ *
+ * <pre>
+ * POST   /v1/webhooks                                  create → 201
+ * GET    /v1/webhooks                                  list → {"data":[…]}
+ * GET    /v1/webhooks/{id}                             one
+ * PATCH  /v1/webhooks/{id}                             change only the given fields
+ * DELETE /v1/webhooks/{id}                             remove (with its delivery log)
+ * GET    /v1/webhooks/{id}/deliveries?status=&amp;limit=  the delivery log, newest first
+ * POST   /v1/webhooks/{id}/deliveries/{did}/retry      one more attempt now → 202
+ * POST   /v1/webhooks/{id}/test                        queue a synthetic event → 202
+ * </pre>
+ */
+final class SubscriptionsHandler implements Request.Handler {
+  static final String PREFIX = "/v1/webhooks";
+  private static final int MAX_BODY = 64 * 1024;
+  private static final String BEARER = "Bearer ";
+
+  private final MetaLayer layer;
+  private final WebhookSubscriptions subscriptions;
+
+  SubscriptionsHandler(MetaLayer layer) {
+    this.layer = layer;
+    this.subscriptions = layer.relay().subscriptions();
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) throws IOException {
+    Optional<String> number = authenticate(request);
+    if (number.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid or missing provider key."));
+      return true;
+    }
+    String pnid = number.get();
+    String rest = request.getHttpURI().getPath().substring(PREFIX.length());
+    List<String> parts = new ArrayList<>();
+    for (String p : rest.split("/")) {
+      if (!p.isEmpty()) {
+        parts.add(p);
+      }
+    }
+    String method = request.getMethod();
+    try {
+      if (parts.isEmpty()) {
+        switch (method) {
+          case "GET" -> HttpIo.writeJson(response, callback, 200,
+              Map.of("data", subscriptions.list(pnid).stream().map(WebhookViews::subscription).toList()));
+          case "POST" -> create(pnid, request, response, callback);
+          default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
+        }
+      } else if (parts.size() == 1) {
+        one(pnid, parts.get(0), method, request, response, callback);
+      } else if (parts.size() == 2 && parts.get(1).equals("deliveries") && method.equals("GET")) {
+        deliveries(pnid, parts.get(0), request, response, callback);
+      } else if (parts.size() == 4 && parts.get(1).equals("deliveries") && parts.get(3).equals("retry")
+          && method.equals("POST")) {
+        subscriptions.retry(pnid, parts.get(0), parts.get(2)).ifPresentOrElse(
+            d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
+            () -> HttpIo.writeError(response, callback, GraphError.notFound("No such delivery.")));
+      } else if (parts.size() == 2 && parts.get(1).equals("test") && method.equals("POST")) {
+        subscriptions.sendTest(pnid, parts.get(0)).ifPresentOrElse(
+            d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
+            () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
+      } else {
+        HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+      }
+    } catch (HttpIo.BodyTooLargeException e) {
+      HttpIo.writeError(response, callback, GraphError.tooLarge("The request body is too large."));
+    }
+    return true;
+  }
+
+  private Optional<String> authenticate(Request request) {
+    String key = request.getHeaders().get("x-api-key");
+    if (key == null) {
+      String authorization = HttpIo.header(request, HttpHeader.AUTHORIZATION);
+      if (authorization != null && authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+        key = authorization.substring(BEARER.length()).trim();
+      }
+    }
+    if (key == null || key.isEmpty()) {
+      return Optional.empty();
+    }
+    Resolution r = layer.tokenResolver().resolve(key.trim());
+    return r instanceof Resolution.Granted g ? Optional.of(g.grant().number().phoneNumberId()) : Optional.empty();
+  }
+
+  private void one(String pnid, String id, String method, Request request, Response response, Callback callback)
+      throws IOException {
+    switch (method) {
+      case "GET" -> subscriptions.find(pnid, id).ifPresentOrElse(
+          s -> HttpIo.writeJson(response, callback, 200, WebhookViews.subscription(s)),
+          () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
+      case "PATCH" -> {
+        Optional<SubscriptionSpec> spec = spec(request, response, callback, true);
+        if (spec.isPresent()) {
+          answer(subscriptions.update(pnid, id, spec.get()), 200, response, callback);
+        }
+      }
+      case "DELETE" -> {
+        if (subscriptions.delete(pnid, id)) {
+          HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+        } else {
+          HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
+        }
+      }
+      default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET, PATCH or DELETE."));
+    }
+  }
+
+  private void create(String pnid, Request request, Response response, Callback callback) throws IOException {
+    Optional<SubscriptionSpec> spec = spec(request, response, callback, false);
+    if (spec.isPresent()) {
+      answer(subscriptions.create(pnid, spec.get()), 201, response, callback);
+    }
+  }
+
+  private void deliveries(String pnid, String id, Request request, Response response, Callback callback) {
+    Optional<String> status = HttpIo.queryParameter(request, "status");
+    Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
+    if (status.isPresent() && state.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(
+          "status must be one of pending, delivering, delivered, expired, dead."));
+      return;
+    }
+    int limit = 50;
+    Optional<String> l = HttpIo.queryParameter(request, "limit");
+    if (l.isPresent()) {
+      try {
+        limit = Integer.parseInt(l.get());
+      } catch (NumberFormatException e) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter("limit must be a number from 1 to 200."));
+        return;
+      }
+    }
+    subscriptions.deliveries(pnid, id, state, limit).ifPresentOrElse(
+        list -> HttpIo.writeJson(response, callback, 200,
+            Map.of("data", list.stream().map(WebhookViews::delivery).toList())),
+        () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
+  }
+
+  private static void answer(SubscriptionOutcome outcome, int status, Response response, Callback callback) {
+    if (outcome instanceof SubscriptionOutcome.Saved saved) {
+      HttpIo.writeJson(response, callback, status, WebhookViews.subscription(saved.subscription()));
+    } else if (outcome instanceof SubscriptionOutcome.Invalid invalid) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.message()));
+    } else {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
+    }
+  }
+
+  /** Reads a subscription body; on failure answers 400 itself and returns empty. */
+  private static Optional<SubscriptionSpec> spec(Request request, Response response, Callback callback, boolean patch)
+      throws IOException {
+    byte[] bytes = HttpIo.readBody(request, MAX_BODY);
+    JsonNode b;
+    try {
+      b = Json.mapper().readTree(bytes);
+    } catch (JsonProcessingException e) {
+      b = null;
+    }
+    if (b == null || !b.isObject()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
+      return Optional.empty();
+    }
+    try {
+      List<String> events = null;
+      JsonNode e = b.get("events");
+      if (e != null && !e.isNull()) {
+        if (!e.isArray()) {
+          throw new IllegalArgumentException("events must be an array of strings.");
+        }
+        events = new ArrayList<>();
+        for (JsonNode x : e) {
+          if (!x.isTextual()) {
+            throw new IllegalArgumentException("events must be an array of strings.");
+          }
+          events.add(x.asText());
+        }
+      }
+      Boolean active = patch ? bool(b, "active") : null;
+      return Optional.of(new SubscriptionSpec(text(b, "name"), text(b, "url"), events, text(b, "secret"),
+          bool(b, "chatwoot_terminate_reason"), active));
+    } catch (IllegalArgumentException ex) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(ex.getMessage()));
+      return Optional.empty();
+    }
+  }
+
+  private static String text(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isTextual()) {
+      throw new IllegalArgumentException(field + " must be a string.");
+    }
+    return v.asText();
+  }
+
+  private static Boolean bool(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isBoolean()) {
+      throw new IllegalArgumentException(field + " must be true or false.");
+    }
+    return v.asBoolean();
+  }
+}

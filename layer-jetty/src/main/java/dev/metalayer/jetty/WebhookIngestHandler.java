@@ -1,0 +1,89 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.CallWebhookRelay;
+import dev.metalayer.crypto.Secrets;
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.relay.IngestResult;
+import dev.metalayer.relay.WebhookRelay;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Optional;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * {@code /webhooks/meta}: Meta's callback URL.
+ *
+ * <ul>
+ *   <li>{@code GET}: the verification handshake. {@code hub.mode=subscribe} and a
+ *       {@code hub.verify_token} equal (in constant time) to {@code META_VERIFY_TOKEN} → 200 with the
+ *       raw {@code hub.challenge} as {@code text/plain}; anything else → 403 Graph-shaped JSON.
+ *   <li>{@code POST}: the raw body (at most 3 MB, else 413) and {@code X-Hub-Signature-256} go to
+ *       {@link CallWebhookRelay#ingest}; 200 once the envelope is durable, else the refusal's error.
+ * </ul>
+ */
+final class WebhookIngestHandler implements Request.Handler {
+  static final String PATH = "/webhooks/meta";
+
+  private final CallWebhookRelay relay;
+  private final Optional<String> verifyToken;
+
+  WebhookIngestHandler(CallWebhookRelay relay, Optional<String> verifyToken) {
+    this.relay = relay;
+    this.verifyToken = verifyToken;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) throws IOException {
+    if (!PATH.equals(request.getHttpURI().getPath())) {
+      return false;
+    }
+    switch (request.getMethod()) {
+      case "GET" -> handshake(request, response, callback);
+      case "POST" -> ingest(request, response, callback);
+      default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
+    }
+    return true;
+  }
+
+  private void handshake(Request request, Response response, Callback callback) {
+    String mode = HttpIo.queryParameter(request, "hub.mode").orElse(null);
+    String token = HttpIo.queryParameter(request, "hub.verify_token").orElse(null);
+    Optional<String> challenge = HttpIo.queryParameter(request, "hub.challenge");
+    boolean ok =
+        "subscribe".equals(mode)
+            && verifyToken.isPresent()
+            && Secrets.constantTimeEquals(token, verifyToken.get())
+            && challenge.isPresent();
+    if (!ok) {
+      HttpIo.writeError(response, callback, GraphError.of(403, 200, GraphError.LAYER, "Verification failed."));
+      return;
+    }
+    byte[] body = challenge.get().getBytes(StandardCharsets.UTF_8);
+    response.setStatus(200);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=UTF-8");
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+    response.write(true, ByteBuffer.wrap(body), callback);
+  }
+
+  private void ingest(Request request, Response response, Callback callback) throws IOException {
+    byte[] body;
+    try {
+      body = HttpIo.readBody(request, WebhookRelay.MAX_BODY_BYTES);
+    } catch (HttpIo.BodyTooLargeException e) {
+      HttpIo.writeError(response, callback, GraphError.tooLarge("The webhook body is larger than 3 MB."));
+      return;
+    }
+    IngestResult result = relay.ingest(body, request.getHeaders().get("X-Hub-Signature-256"));
+    if (result instanceof IngestResult.Refused refused) {
+      HttpIo.writeError(response, callback, refused.error());
+    } else {
+      HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.relay.Attempt;
+import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.Subscription;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The JSON shapes of subscriptions and deliveries. Never holds a secret. */
+final class WebhookViews {
+  private WebhookViews() {}
+
+  static Map<String, Object> subscription(Subscription s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", s.id());
+    m.put("name", s.name());
+    m.put("url", s.url());
+    m.put("events", s.events());
+    m.put("active", s.active());
+    m.put("chatwoot_terminate_reason", s.chatwootTerminateReason());
+    m.put("has_secret", s.hasSecret());
+    m.put("phone_number_id", s.phoneNumberId());
+    m.put("created_at", s.createdAt().toString());
+    m.put("updated_at", s.updatedAt().toString());
+    return m;
+  }
+
+  static Map<String, Object> delivery(Delivery d) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", d.id());
+    m.put("subscription_id", d.subscriptionId());
+    m.put("webhook_id", d.webhookId());
+    m.put("field", d.field());
+    m.put("lane", d.lane().wire());
+    m.put("state", d.state().wire());
+    m.put("attempt_count", d.attempts().size());
+    m.put("next_attempt_at", d.nextAttemptAt().map(Instant::toString).orElse(null));
+    m.put("expires_at", d.expiresAt().map(Instant::toString).orElse(null));
+    m.put("created_at", d.createdAt().toString());
+    m.put("attempts", d.attempts().stream().map(WebhookViews::attempt).toList());
+    return m;
+  }
+
+  static Map<String, Object> attempt(Attempt a) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("number", a.number());
+    m.put("at", a.at().toString());
+    m.put("status_code", a.status().orElse(null));
+    m.put("latency_ms", a.latencyMs());
+    m.put("error", a.error().orElse(null));
+    m.put("response_excerpt", a.responseExcerpt().orElse(null));
+    return m;
+  }
+}

@@ -1,0 +1,172 @@
+package dev.metalayer.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.metalayer.testing.MetaFixtures;
+import dev.metalayer.testing.RecordingSubscriber;
+import java.io.File;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The process-level promise: the real jar, 1,000 signed webhooks acknowledged, {@code kill -9} while
+ * deliveries are in flight, a restart on the same data directory, and every webhook reaches the
+ * subscriber at least once. What Meta got a 200 for was durable (H2 with {@code WRITE_DELAY=0}).
+ */
+class RelayKillIT {
+  static final int WEBHOOKS = 1000;
+  static final String APP_SECRET = "it-app-secret";
+  static final String ADMIN = "it-admin-token";
+  static final String PNID = "106540352242922";
+  static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+  static final Pattern WAMID = Pattern.compile("wamid\\.IT([0-9]+)");
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir Path dir;
+  final List<Process> processes = new ArrayList<>();
+  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CALL_TIMEOUT).build();
+
+  @AfterEach
+  void killLeftovers() throws InterruptedException {
+    for (Process p : processes) {
+      p.destroyForcibly();
+      p.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void everyAcknowledgedWebhookIsDeliveredAtLeastOnceAcrossAKill9() throws Exception {
+    Set<Integer> seen = ConcurrentHashMap.newKeySet();
+    Set<String> webhookIds = ConcurrentHashMap.newKeySet();
+    try (RecordingSubscriber subscriber = RecordingSubscriber.start()) {
+      subscriber.answer(r -> {
+        Matcher m = WAMID.matcher(r.text());
+        if (m.find()) {
+          seen.add(Integer.parseInt(m.group(1)));
+        }
+        webhookIds.add(r.header("webhook-id"));
+        try {
+          Thread.sleep(20); // the subscriber is slow-ish, so the kill lands mid-delivery
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return RecordingSubscriber.Answer.of(200);
+      });
+
+      URI base = startLayer("first");
+      post(base, "/admin/v1/numbers", "Bearer " + ADMIN, "{\"phone\":\"+15550783881\",\"phone_number_id\":\"" + PNID
+          + "\",\"waba_id\":\"102290129340398\",\"business_id\":\"900\",\"meta_token\":\"EAAG-it\"}", 201);
+      String key = JSON.readTree(post(base, "/admin/v1/keys", "Bearer " + ADMIN,
+          "{\"phone_number_id\":\"" + PNID + "\"}", 201)).path("key").asText();
+      post(base, "/v1/webhooks", "Bearer " + key, "{\"name\":\"it\",\"url\":\"" + subscriber.url("/hook")
+          + "\",\"events\":[\"messages\"],\"secret\":\"it-subscriber-secret\"}", 201);
+
+      ExecutorService senders = Executors.newFixedThreadPool(4);
+      try {
+        List<Future<Integer>> answers = new ArrayList<>();
+        for (int i = 0; i < WEBHOOKS; i++) {
+          int n = i;
+          answers.add(senders.submit(() -> ingest(base, n)));
+        }
+        for (Future<Integer> f : answers) {
+          assertThat(f.get(60, TimeUnit.SECONDS)).isEqualTo(200);
+        }
+      } finally {
+        senders.shutdownNow();
+      }
+      subscriber.await(50, Duration.ofSeconds(30));
+      Process first = processes.get(0);
+      first.destroyForcibly(); // SIGKILL: no shutdown hook, no lease released
+      assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      int beforeKill = seen.size();
+      assertThat(beforeKill).as("the kill must land mid-delivery").isLessThan(WEBHOOKS);
+
+      startLayer("second");
+      long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+      while (seen.size() < WEBHOOKS && System.nanoTime() < deadline) {
+        subscriber.await(subscriber.count() + 1, Duration.ofSeconds(30));
+      }
+      assertThat(seen).hasSize(WEBHOOKS);
+      assertThat(webhookIds).hasSize(WEBHOOKS);
+    }
+  }
+
+  private int ingest(URI base, int n) throws Exception {
+    byte[] body = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"102290129340398\",\"changes\":[{"
+        + "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":"
+        + "\"15550783881\",\"phone_number_id\":\"" + PNID + "\"},\"messages\":[{\"from\":\"16315553602\",\"id\":"
+        + "\"wamid.IT" + n + "\",\"timestamp\":\"1749196801\",\"type\":\"text\",\"text\":{\"body\":\"caf\\u00e9 #" + n
+        + "\"}}]}}]}]}").getBytes(StandardCharsets.UTF_8);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/webhooks/meta")).timeout(CALL_TIMEOUT)
+        .header("Content-Type", "application/json")
+        .header("X-Hub-Signature-256", MetaFixtures.metaSignature(APP_SECRET, body))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+    return r.statusCode();
+  }
+
+  private String post(URI base, String path, String authorization, String json, int expected) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve(path)).timeout(CALL_TIMEOUT)
+        .header("Authorization", authorization).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(expected);
+    return r.body();
+  }
+
+  private URI startLayer(String name) throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    String jar = System.getProperty("metalayer.jar");
+    assertThat(jar).as("system property metalayer.jar").isNotNull();
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx256m", "-jar", jar);
+    Map<String, String> env = pb.environment();
+    env.put("LAYER_PORT", Integer.toString(port));
+    env.put("LAYER_HOST", "127.0.0.1");
+    env.put("LAYER_DATA_DIR", dir.resolve("data").toString());
+    env.put("LAYER_ALLOW_PRIVATE_TARGETS", "true");
+    env.put("LAYER_DELIVERY_CONCURRENCY", "2");
+    env.put("META_APP_SECRET", APP_SECRET);
+    env.put("LAYER_ADMIN_TOKEN", ADMIN);
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(new File(dir.toFile(), name + ".log"));
+    processes.add(pb.start());
+    URI base = URI.create("http://127.0.0.1:" + port);
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline) {
+      try {
+        HttpResponse<Void> r = http.send(HttpRequest.newBuilder(base.resolve("/readyz")).timeout(Duration.ofSeconds(2))
+            .GET().build(), HttpResponse.BodyHandlers.discarding());
+        if (r.statusCode() == 200) {
+          return base;
+        }
+      } catch (java.io.IOException notYet) {
+        // not listening yet
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L); // a poll interval while the JVM starts
+    }
+    throw new AssertionError("the layer did not become ready; see " + dir.resolve(name + ".log"));
+  }
+}
