@@ -79,7 +79,7 @@ final class RelayBench {
         return;
       }
       double callRate = 20;
-      double messageRate = 200;
+      double messageRate = 100;
       Duration warmup = Duration.ofSeconds(options.quick() ? 3 : 8);
       Duration measure = Duration.ofSeconds(options.quick() ? 5 : 25);
       int totalCalls = (int) ((warmup.toSeconds() + measure.toSeconds()) * callRate) + 10;
