@@ -163,11 +163,6 @@ public final class Bench {
       phase("3. Streaming", this::media);
     }
     stop(layerA);
-    if (options.profile() && Files.exists(jfrFile())) {
-      Path summary = options.out().resolve("profile-layer.txt");
-      Files.writeString(summary, JfrTop.summarize(jfrFile(), 25), StandardCharsets.UTF_8);
-      log("JFR profile of the layer summarised in " + summary + " (recording: " + jfrFile() + ")");
-    }
     if (options.wants("startup")) {
       phase("4. Start-up", this::startup);
     }
@@ -215,12 +210,8 @@ public final class Bench {
       report.put("keys", "seed_seconds_100k", round(large.seconds(), 1));
     }
     layerAPort = ChildProcess.freePort();
-    List<String> flags =
-        options.profile()
-            ? List.of("-XX:StartFlightRecording=filename=" + jfrFile() + ",settings=profile,dumponexit=true")
-            : List.of();
     report.put("settings", "profiled_with_jfr", options.profile());
-    layerA = startLayer("layer-a", options.work().resolve("layer-a"), layerAPort, flags);
+    layerA = startLayer("layer-a", options.work().resolve("layer-a"), layerAPort, List.of());
     proxyAvailable = probe(layerAPort, PREFIX + "/" + VERSION + "/%s/messages", tenants.get(0).key()) == 200;
     if (!proxyAvailable) {
       log("the layer does not proxy " + PREFIX + " yet (no 200 on a send): layer figures are skipped");
@@ -231,6 +222,9 @@ public final class Bench {
     List<String> command = new ArrayList<>();
     command.add(java);
     command.addAll(jvmFlags);
+    if (options.profile()) {
+      command.add("-XX:StartFlightRecording=filename=" + jfrFile(name) + ",settings=profile,dumponexit=true");
+    }
     command.add("-jar");
     command.add(options.jar().toAbsolutePath().toString());
     ChildProcess p = start(ChildProcess.start(name, command, layerEnv(dataDir, port), options.work().resolve(name + ".log")));
@@ -305,9 +299,13 @@ public final class Bench {
       clients.put(t.label(), OpenLoopLoad.newClient("load-" + t.label(), options.connections()));
     }
     try {
+      // Warm-up: half saturation (wrk), so that the JIT compiles the hot path, half at the measured rate.
+      Duration half = options.warmup().dividedBy(2);
       for (Target t : targets) {
-        log("warm-up " + t.label() + " at " + options.rate() + " req/s for " + options.warmup().toSeconds() + " s");
-        openLoop(t, clients.get(t.label()), options.warmup());
+        log("warm-up " + t.label() + ": wrk for " + half.toSeconds() + " s, then " + options.rate() + " req/s for "
+            + half.toSeconds() + " s");
+        wrk("warmup-" + t.label(), t.port(), t.pathFormat(), tenantCredentials(t), (int) half.toSeconds());
+        openLoop(t, clients.get(t.label()), half);
       }
       Map<String, List<OpenLoopLoad.Run>> runs = new LinkedHashMap<>();
       targets.forEach(t -> runs.put(t.label(), new ArrayList<>()));
@@ -407,8 +405,10 @@ public final class Bench {
           tenants.stream().map(t -> Map.entry(t.phoneNumberId(), t.key())).toList();
       List<Map.Entry<String, String>> bActive =
           large.tenants().stream().map(t -> Map.entry(t.phoneNumberId(), t.key())).toList();
-      log("warm-up layer-b (100,000 keys) for " + options.warmup().toSeconds() + " s");
+      log("warm-up of layer-b (100,000 keys) for " + options.warmup().toSeconds() + " s and of layer-a for "
+          + options.warmup().dividedBy(2).toSeconds() + " s more");
       wrk("warmup-b", portB, path, bActive, (int) options.warmup().toSeconds());
+      wrk("warmup-a", layerAPort, path, small, (int) options.warmup().dividedBy(2).toSeconds());
       List<Wrk.Saturation> a = new ArrayList<>();
       List<Wrk.Saturation> b = new ArrayList<>();
       for (int r = 0; r < options.rounds(); r++) {
@@ -467,11 +467,11 @@ public final class Bench {
 
   private void startup() throws Exception {
     List<Double> warm = new ArrayList<>();
-    Path fresh = options.work().resolve("layer-startup-fresh");
-    double cold = startOnce("startup-fresh", fresh);
+    Path dir = options.work().resolve("layer-startup");
+    double cold = startOnce("startup-fresh", dir);
     int runs = options.quick() ? 2 : 5;
     for (int i = 0; i < runs; i++) {
-      warm.add(startOnce("startup-" + i, options.work().resolve("layer-a")));
+      warm.add(startOnce("startup-" + i, dir));
     }
     log("start-up to /readyz 200, ms: fresh store " + Math.round(cold) + "; existing store " + warm);
     report.startup(cold, warm);
@@ -531,11 +531,21 @@ public final class Bench {
     return p;
   }
 
-  private void stop(ChildProcess p) throws InterruptedException {
+  private void stop(ChildProcess p) throws IOException, InterruptedException {
     if (p != null) {
       p.close();
       children.remove(p);
+      Path jfr = jfrFile(p.name());
+      if (options.profile() && Files.exists(jfr)) {
+        Path summary = options.out().resolve("profile-" + p.name() + ".txt");
+        Files.writeString(summary, JfrTop.summarize(jfr, 25), StandardCharsets.UTF_8);
+        log("JFR profile of " + p.name() + " summarised in " + summary + " (recording: " + jfr + ")");
+      }
     }
+  }
+
+  private Path jfrFile(String processName) {
+    return options.work().resolve(processName + ".jfr").toAbsolutePath();
   }
 
   private void stopAll() {
@@ -547,10 +557,6 @@ public final class Bench {
       }
     }
     children.clear();
-  }
-
-  private Path jfrFile() {
-    return options.work().resolve("layer-a.jfr").toAbsolutePath();
   }
 
   private byte[] masterKeyBytes() {

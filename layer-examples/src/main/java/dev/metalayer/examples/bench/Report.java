@@ -112,7 +112,7 @@ final class Report {
         Bench.VERSION);
     line("   open loop at %.0f req/s, up to %d connections, latency from the intended send time;", o.rate(),
         o.connections());
-    line("   medians of %d interleaved rounds of %d s (after %d s warm-up each); saturation: wrk, %d connections, %d x %d s",
+    line("   medians of %d interleaved rounds of %d s (after %d s warm-up each, half of it saturated); saturation: wrk, %d connections, %d x %d s",
         o.rounds(), o.measure().toSeconds(), o.warmup().toSeconds(), o.connections(), o.rounds(), o.wrkSeconds());
     line("   %-7s %9s %9s %9s %9s %8s   %12s", "target", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors",
         "max req/s");
