@@ -280,9 +280,25 @@ public final class Bench {
     ChildProcess nginx = start(Nginx.start(options.work().resolve("nginx"), nginxPort, fakePort, PREFIX, tenants, 1));
     awaitListening(nginx, nginxPort);
 
+    int floorPort = ChildProcess.freePort();
+    Path floorKeys = options.work().resolve("floor-keys.txt");
+    Files.writeString(floorKeys, tenants.stream()
+        .map(t -> t.key() + " " + t.metaToken() + " " + t.phoneNumberId() + "\n")
+        .collect(Collectors.joining()), StandardCharsets.UTF_8);
+    ChildProcess floor =
+        start(ChildProcess.start(
+            "jetty-floor",
+            List.of(java, "-cp", System.getProperty("java.class.path"), JettyFloor.class.getName(), "--port",
+                Integer.toString(floorPort), "--upstream", "http://127.0.0.1:" + fakePort, "--prefix", PREFIX,
+                "--keys", floorKeys.toString()),
+            Map.of(),
+            options.work().resolve("jetty-floor.log")));
+    awaitListening(floor, floorPort);
+
     List<Target> targets = new ArrayList<>();
     targets.add(new Target("direct", fakePort, "/" + VERSION + "/%s/messages", true));
     targets.add(new Target("nginx", nginxPort, PREFIX + "/" + VERSION + "/%s/messages", false));
+    targets.add(new Target("floor", floorPort, PREFIX + "/" + VERSION + "/%s/messages", false));
     if (proxyAvailable) {
       targets.add(new Target("layer", layerAPort, PREFIX + "/" + VERSION + "/%s/messages", false));
     }
@@ -354,6 +370,7 @@ public final class Bench {
         c.stop();
       }
       stop(nginx);
+      stop(floor);
     }
   }
 

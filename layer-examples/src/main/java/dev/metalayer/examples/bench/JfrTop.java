@@ -54,8 +54,17 @@ public final class JfrTop {
     Map<String, Long> allocation = new HashMap<>();
     long samples = 0;
     long allocated = 0;
+    long collections = 0;
+    long pauseNanos = 0;
+    long longestPauseNanos = 0;
     for (RecordedEvent e : RecordingFile.readAllEvents(recording)) {
       String type = e.getEventType().getName();
+      if (type.equals("jdk.GarbageCollection")) {
+        collections++;
+        pauseNanos += e.getDuration("sumOfPauses").toNanos();
+        longestPauseNanos = Math.max(longestPauseNanos, e.getDuration("longestPause").toNanos());
+        continue;
+      }
       RecordedStackTrace stack = e.getStackTrace();
       if (stack == null || stack.getFrames().isEmpty()) {
         continue;
@@ -94,6 +103,8 @@ public final class JfrTop {
     }
     StringBuilder b = new StringBuilder();
     b.append(String.format(Locale.ROOT, "%d execution samples in %s%n", samples, recording.getFileName()));
+    b.append(String.format(Locale.ROOT, "%d garbage collections, %.1f ms of pauses in all, the longest %.2f ms%n",
+        collections, pauseNanos / 1e6, longestPauseNanos / 1e6));
     section(b, "Hottest methods (self)", self, samples, top, "%");
     section(b, "Meta Layer methods on the stack (inclusive)", projectInclusive, samples, top, "%");
     section(b, "Samples by library (inclusive; a sample can count for several)", libraries, samples, top, "%");

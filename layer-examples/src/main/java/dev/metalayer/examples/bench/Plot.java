@@ -24,8 +24,9 @@ final class Plot {
   private static final int RIGHT = 30;
   private static final int TOP = 50;
   private static final int BOTTOM = 70;
-  private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0x2ca02c), new Color(0xd62728),
-      new Color(0x9467bd), new Color(0xff7f0e)};
+  /** Blue, green, grey, red, purple: with direct, nginx, floor, layer the layer is red. */
+  private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0x2ca02c), new Color(0x8c8c8c),
+      new Color(0xd62728), new Color(0x9467bd)};
 
   private Plot() {}
 

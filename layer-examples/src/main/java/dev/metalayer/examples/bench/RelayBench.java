@@ -47,7 +47,7 @@ final class RelayBench {
           + "a=rtpmap:126 telephone-event/8000\\r\\na=ssrc:3735928559 cname:bench\\r\\n";
   private static final String CALL_MARK = "\"wacid.bench-";
   private static final int SENDERS = 16;
-  private static final Duration DRAIN = Duration.ofSeconds(45);
+  private static final Duration DRAIN = Duration.ofSeconds(30);
 
   private final Bench.Options options;
   private final int layerPort;

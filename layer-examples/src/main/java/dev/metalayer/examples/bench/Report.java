@@ -148,7 +148,7 @@ final class Report {
     Map<String, Object> nginx = figures.get("nginx");
     Map<String, Object> layer = figures.get("layer");
     line("   added latency over direct (ms):   p50       p99     p99.9");
-    for (String name : List.of("nginx", "layer")) {
+    for (String name : List.of("nginx", "floor", "layer")) {
       Map<String, Object> f = figures.get(name);
       if (f == null) {
         continue;
@@ -174,6 +174,15 @@ final class Report {
     put("proxy", "ratio_layer_nginx_p50", Bench.round(d(layer, "p50_ms") / d(nginx, "p50_ms"), 3));
     line("   ratios: max throughput layer/nginx %.2f, layer/direct %.2f; p99 layer/nginx %.2f, layer/direct %.2f",
         ratioNginx, ratioDirect, d(layer, "p99_ms") / d(nginx, "p99_ms"), d(layer, "p99_ms") / d(direct, "p99_ms"));
+    Map<String, Object> floor = figures.get("floor");
+    if (floor != null) {
+      double ratioFloor = d(layer, "saturation_req_per_s") / d(floor, "saturation_req_per_s");
+      put("proxy", "ratio_layer_floor_max_throughput", Bench.round(ratioFloor, 3));
+      put("proxy", "ratio_floor_nginx_max_throughput",
+          Bench.round(d(floor, "saturation_req_per_s") / d(nginx, "saturation_req_per_s"), 3));
+      line("   floor = a bare Jetty server + client doing the same swap (JettyFloor): layer/floor %.2f, floor/nginx %.2f",
+          ratioFloor, d(floor, "saturation_req_per_s") / d(nginx, "saturation_req_per_s"));
+    }
     verdict("Proxy throughput >= nginx (same machine, same run)",
         String.format(Locale.ROOT, "layer %.0f vs nginx %.0f req/s (x%.2f)", d(layer, "saturation_req_per_s"),
             d(nginx, "saturation_req_per_s"), ratioNginx),
