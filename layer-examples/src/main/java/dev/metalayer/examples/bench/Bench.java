@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.eclipse.jetty.client.BytesRequestContent;
@@ -46,7 +47,7 @@ public final class Bench {
 
   private final Options options;
   private final Report report;
-  private final List<ChildProcess> children = new ArrayList<>();
+  private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
   private final SecureRandom random = new SecureRandom();
   private final String masterKey;
   private final String adminToken;
@@ -129,6 +130,9 @@ public final class Bench {
     }
     Options options = Options.parse(args);
     Bench bench = new Bench(options);
+    // Ctrl-C or SIGTERM: stop the layer, nginx and the fake Graph too.
+    Thread stopper = new Thread(bench::stopAll, "bench-stop");
+    Runtime.getRuntime().addShutdownHook(stopper);
     int status = 0;
     try {
       bench.run();
@@ -138,6 +142,7 @@ public final class Bench {
       e.printStackTrace();
     } finally {
       bench.stopAll();
+      Runtime.getRuntime().removeShutdownHook(stopper);
     }
     System.exit(status);
   }
@@ -576,9 +581,10 @@ public final class Bench {
   }
 
   private void stopAll() {
-    for (int i = children.size() - 1; i >= 0; i--) {
+    List<ChildProcess> running = new ArrayList<>(children);
+    for (int i = running.size() - 1; i >= 0; i--) {
       try {
-        children.get(i).close();
+        running.get(i).close();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
