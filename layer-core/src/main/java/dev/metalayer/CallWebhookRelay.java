@@ -2,6 +2,7 @@ package dev.metalayer;
 
 import dev.metalayer.relay.IngestResult;
 import dev.metalayer.relay.WebhookSubscriptions;
+import dev.metalayer.store.RelayStore;
 
 /**
  * The call webhook relay, embeddable without any web framework: hand it the raw bytes Meta POSTed and
@@ -11,7 +12,8 @@ import dev.metalayer.relay.WebhookSubscriptions;
  * <p>Life cycle: deliveries are stored rows; {@link #start()} starts the workers that attempt them
  * (the calls lane and the default lane), {@link #close()} stops them. Without {@code start()}, nothing
  * is sent until {@link #runDueNow()} is called: the deterministic mode for tests and for hosts that
- * schedule work themselves. Thread-safe.
+ * schedule work themselves. {@code start()} also purges old history hourly ({@link #purge()}).
+ * Thread-safe.
  */
 public interface CallWebhookRelay extends AutoCloseable {
 
@@ -39,6 +41,19 @@ public interface CallWebhookRelay extends AutoCloseable {
    * is left (no sleeping, no worker threads). @return how many deliveries were processed
    */
   int runDueNow();
+
+  /**
+   * Removes, on the calling thread, the relay history older than the retention period
+   * ({@link MetaLayer.Builder#retention}): deliveries that are finished ({@code delivered},
+   * {@code expired}, {@code dead}) and last changed before it, with their attempts, and envelopes
+   * received before it that no pending or delivering delivery still references. Pending and delivering
+   * deliveries are never removed. After {@link #start()} this runs by itself about every hour; hosts
+   * that drive {@link #runDueNow()} themselves call it now and then.
+   *
+   * @return how many rows of each kind were removed
+   * @throws dev.metalayer.store.StoreException when the store fails
+   */
+  RelayStore.Purged purge();
 
   /** Stops the workers, letting in-flight attempts finish for up to 10 seconds. Idempotent. */
   @Override

@@ -43,7 +43,8 @@ public final class MetaLayer {
     this.clock = b.clock;
     this.random = b.random;
     this.cipher = new TokenCipher(b.masterKey, b.random);
-    this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl);
+    // removing a number removes its webhook subscriptions first (keys stays free of the relay)
+    this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl, this::removeSubscriptionsOf);
     this.tokenResolver = b.tokenResolver != null ? b.tokenResolver : keys;
     GraphSettings graph =
         new GraphSettings(
@@ -76,6 +77,7 @@ public final class MetaLayer {
                 b.appSecrets,
                 b.allowUnsignedWebhooks,
                 b.callTtl,
+                b.retention,
                 b.callsThreads,
                 b.defaultThreads,
                 b.concurrencyPerSubscription,
@@ -84,6 +86,10 @@ public final class MetaLayer {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  private void removeSubscriptionsOf(String phoneNumberId) {
+    relay.subscriptions().deleteAll(phoneNumberId);
   }
 
   public Clock clock() {
@@ -99,7 +105,10 @@ public final class MetaLayer {
     return cipher;
   }
 
-  /** Numbers and keys in the layer's store. */
+  /**
+   * Numbers and keys in the layer's store. {@link KeyService#removeNumber} also removes the number's
+   * webhook subscriptions, with their deliveries, from the relay store.
+   */
   public KeyService keys() {
     return keys;
   }
@@ -121,6 +130,12 @@ public final class MetaLayer {
   public CallWebhookRelay relay() {
     return relay;
   }
+
+  /**
+   * The shortest relay retention: Meta redelivers a webhook for up to 7 days, and the relay recognises
+   * a redelivery by the delivery rows of the first one, so they must outlive Meta's retries.
+   */
+  public static final Duration MIN_RETENTION = Duration.ofDays(8);
 
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */
   public static final class Builder {
@@ -149,6 +164,7 @@ public final class MetaLayer {
     private List<String> appSecrets = List.of();
     private boolean allowUnsignedWebhooks;
     private Duration callTtl = Duration.ofSeconds(45);
+    private Duration retention = Duration.ofDays(14);
     private int callsThreads = 16;
     private int defaultThreads = 16;
     private int concurrencyPerSubscription = 4;
@@ -302,8 +318,11 @@ public final class MetaLayer {
     }
 
     /**
-     * Default 45 seconds: how long after receipt a {@code calls} event may still be delivered. An event
-     * not delivered by then is recorded as expired and never sent. Between 1 second and 1 hour.
+     * Default 45 seconds: how long after its receipt a {@code calls} event may still be delivered; for
+     * a ring (a {@code connect}), counted from the earlier of its receipt and Meta's {@code timestamp}
+     * (a timestamp ahead of the layer's clock does not count). An event not delivered by then is
+     * recorded as expired and never sent; a ring that arrives already past it is recorded so at once.
+     * Between 1 second and 1 hour.
      */
     public Builder callTtl(Duration ttl) {
       Objects.requireNonNull(ttl, "ttl");
@@ -311,6 +330,23 @@ public final class MetaLayer {
         throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour, got " + ttl);
       }
       this.callTtl = ttl;
+      return this;
+    }
+
+    /**
+     * Default 14 days: how long the relay keeps finished deliveries (delivered, expired, dead), their
+     * attempts and the envelopes received from Meta; older history is purged about every hour once the
+     * relay is started (see {@link CallWebhookRelay#purge()}). Pending and delivering deliveries are
+     * always kept. At least {@link #MIN_RETENTION} (8 days): Meta redelivers for up to 7 days, and a
+     * redelivery is recognised by the delivery rows of the first one.
+     */
+    public Builder retention(Duration retention) {
+      Objects.requireNonNull(retention, "retention");
+      if (retention.compareTo(MIN_RETENTION) < 0) {
+        throw new IllegalArgumentException("retention must be at least 8 days (Meta redelivers webhooks for up to"
+            + " 7 days and the relay recognises a redelivery by the rows it keeps), got " + retention);
+      }
+      this.retention = retention;
       return this;
     }
 

@@ -41,6 +41,7 @@ public final class KeyService implements TokenResolver {
   private final Clock clock;
   private final SecureRandom random;
   private final Duration grantCacheTtl;
+  private final NumberRemovalListener removalListener;
   private final Map<String, CachedGrant> grants = new ConcurrentHashMap<>();
   private volatile Directory directory;
 
@@ -53,12 +54,20 @@ public final class KeyService implements TokenResolver {
       Set<String> objectIds,
       Instant loadedAt) {}
 
+  /** A service whose number removals touch nothing outside its key store. */
   public KeyService(KeyStore store, TokenCipher cipher, Clock clock, SecureRandom random, Duration grantCacheTtl) {
+    this(store, cipher, clock, random, grantCacheTtl, phoneNumberId -> {});
+  }
+
+  /** @param removalListener told of every number removal, before the number is deleted */
+  public KeyService(KeyStore store, TokenCipher cipher, Clock clock, SecureRandom random, Duration grantCacheTtl,
+      NumberRemovalListener removalListener) {
     this.store = Objects.requireNonNull(store, "store");
     this.cipher = Objects.requireNonNull(cipher, "cipher");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.random = Objects.requireNonNull(random, "random");
     this.grantCacheTtl = Objects.requireNonNull(grantCacheTtl, "grantCacheTtl");
+    this.removalListener = Objects.requireNonNull(removalListener, "removalListener");
   }
 
   // ---- numbers
@@ -114,8 +123,18 @@ public final class KeyService implements TokenResolver {
     return directory().objectIds().contains(id);
   }
 
-  /** Removes a number and its keys; they stop working at once on this instance. */
+  /**
+   * Removes a number and its keys; they stop working at once on this instance. First the
+   * {@link NumberRemovalListener} removes what belongs to the number elsewhere (in the layer: its webhook
+   * subscriptions and their deliveries); if that throws, nothing of the number is removed.
+   *
+   * @return false when there is no such number
+   */
   public boolean removeNumber(String phoneNumberId) {
+    if (store.findNumber(phoneNumberId).isEmpty()) {
+      return false;
+    }
+    removalListener.removing(phoneNumberId);
     boolean removed = store.deleteNumber(phoneNumberId);
     if (removed) {
       grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));

@@ -1,5 +1,6 @@
 package dev.metalayer.relay;
 
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
@@ -17,6 +18,10 @@ import java.util.Optional;
  * @param permissionReply whether this is a {@code messages} change of {@code call_permission_reply}s
  * @param terminateReasons for each {@code value.calls[]} item, the {@code terminate_reason} the
  *     Chatwoot enrichment would add (empty for items that get none), in order
+ * @param eventTime the earliest {@code timestamp} (Unix seconds, as a string of digits or a whole
+ *     number) among the {@code connect} items of {@code value.calls[]}: when the phone rang. Items
+ *     without a readable one are skipped; empty when none has one, and for changes without a ring
+ *     (terminates, call statuses). Meta's clock, not checked against ours here.
  */
 record Change(
     byte[] envelope,
@@ -27,7 +32,8 @@ record Change(
     Optional<String> phoneNumberId,
     List<String> callIds,
     boolean permissionReply,
-    List<Optional<String>> terminateReasons) {
+    List<Optional<String>> terminateReasons,
+    Optional<Instant> eventTime) {
 
   /** The first call id: the ordering key of a call delivery. */
   Optional<String> orderingKey() {

@@ -2,6 +2,7 @@ package dev.metalayer.relay;
 
 import dev.metalayer.store.RelayStore;
 import dev.metalayer.store.RelayStore.Claimed;
+import dev.metalayer.store.RelayStore.Purged;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,6 +22,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,25 +31,35 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each lane has its own worker pool, so a backlog of messages never delays a ring. Within a lane, a
  * subscription has at most {@code perSubscription} attempts in flight: a slow or dead subscriber holds
- * a few workers, never the lane. One scheduler thread pumps each lane: when woken (a new delivery
- * was committed, an attempt finished) and at the next due time from the store (at least every
- * second, so replays and other instances' rows are seen).
+ * a few workers, never the lane. Each lane also has its own scheduler thread, which pumps it: when
+ * woken (a new delivery was committed, an attempt finished) and at the next due time from the store
+ * (at least every second, so replays and other instances' rows are seen). A slow claim in the default
+ * lane therefore never holds up the pump of the calls lane.
  *
  * <p>{@link #runDueNow()} runs everything due at the clock's current time on the calling thread,
  * without the pools: the deterministic way to drive retries, TTLs and dead-lettering in tests.
+ *
+ * <p>Retention: a housekeeping thread {@linkplain #purge() purges} history older than the retention
+ * period one minute after {@link #start()} and then every hour (after the previous run ended), in
+ * short batches, so it never holds a lane up; {@link #purge()} runs the same on the calling thread.
  */
 final class DeliveryEngine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeliveryEngine.class);
   private static final Duration MAX_IDLE = Duration.ofSeconds(1);
+  static final Duration FIRST_PURGE = Duration.ofMinutes(1);
+  static final Duration PURGE_INTERVAL = Duration.ofHours(1);
+  /** Rows per purge transaction: short transactions that never hold the store for long. */
+  static final int PURGE_BATCH = 500;
 
   private final RelayStore store;
   private final Attempter attempter;
   private final DeliveryPolicy policy;
   private final Clock clock;
   private final int perSubscription;
+  private final Duration retention;
   private final Map<Lane, LaneState> lanes = new EnumMap<>(Lane.class);
-  private volatile ScheduledExecutorService scheduler;
   private volatile boolean running;
+  private ScheduledExecutorService housekeeping;
 
   /** The in-flight bookkeeping of one lane; guarded by its own monitor. */
   private final class LaneState {
@@ -58,6 +70,7 @@ final class DeliveryEngine implements AutoCloseable {
     final AtomicBoolean pumpQueued = new AtomicBoolean();
     int total;
     ThreadPoolExecutor pool;
+    volatile ScheduledExecutorService scheduler;
     ScheduledFuture<?> timer;
 
     LaneState(Lane lane, int threads, Duration minPoll) {
@@ -67,31 +80,36 @@ final class DeliveryEngine implements AutoCloseable {
     }
   }
 
+  /** @param retention how long finished history is kept (see {@link RelayStore#purge}) */
   DeliveryEngine(RelayStore store, Attempter attempter, DeliveryPolicy policy, Clock clock, int callsThreads,
-      int defaultThreads, int perSubscription) {
+      int defaultThreads, int perSubscription, Duration retention) {
     this.store = store;
     this.attempter = attempter;
     this.policy = policy;
     this.clock = clock;
     this.perSubscription = perSubscription;
+    this.retention = retention;
     lanes.put(Lane.CALLS, new LaneState(Lane.CALLS, callsThreads, Duration.ofMillis(50)));
     lanes.put(Lane.DEFAULT, new LaneState(Lane.DEFAULT, defaultThreads, Duration.ofMillis(250)));
   }
 
-  /** Starts the scheduler and the worker pools. Idempotent. */
+  /** Starts each lane's scheduler and worker pool. Idempotent. */
   synchronized void start() {
     if (running) {
       return;
     }
-    scheduler = Executors.newSingleThreadScheduledExecutor(threads("relay-scheduler"));
     for (LaneState s : lanes.values()) {
+      s.scheduler = Executors.newSingleThreadScheduledExecutor(threads("relay-" + s.lane.wire() + "-scheduler"));
       s.pool = new ThreadPoolExecutor(s.threads, s.threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
           threads("relay-" + s.lane.wire()));
     }
+    housekeeping = Executors.newSingleThreadScheduledExecutor(threads("relay-retention"));
     running = true;
     for (Lane lane : Lane.values()) {
       wake(lane);
     }
+    housekeeping.scheduleWithFixedDelay(this::scheduledPurge, FIRST_PURGE.toMillis(), PURGE_INTERVAL.toMillis(),
+        TimeUnit.MILLISECONDS);
   }
 
   boolean running() {
@@ -101,7 +119,7 @@ final class DeliveryEngine implements AutoCloseable {
   /** Asks for a pump of {@code lane} as soon as possible; coalesced; a no-op when not started. */
   void wake(Lane lane) {
     LaneState s = lanes.get(lane);
-    ScheduledExecutorService sch = scheduler;
+    ScheduledExecutorService sch = s.scheduler;
     if (!running || sch == null || !s.pumpQueued.compareAndSet(false, true)) {
       return;
     }
@@ -154,7 +172,7 @@ final class DeliveryEngine implements AutoCloseable {
       }
       if (running) {
         try {
-          s.timer = scheduler.schedule(() -> wake(s.lane), delay.toMillis(), TimeUnit.MILLISECONDS);
+          s.timer = s.scheduler.schedule(() -> wake(s.lane), delay.toMillis(), TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
           // closing
         }
@@ -200,6 +218,39 @@ final class DeliveryEngine implements AutoCloseable {
     return processed;
   }
 
+  /**
+   * Removes, on the calling thread, the history that the retention period no longer keeps: finished
+   * deliveries (with their attempts) last changed before {@code now - retention}, and envelopes
+   * received before it that no pending or delivering delivery references. @return what was removed
+   */
+  Purged purge() {
+    return purgeWhile(() -> true);
+  }
+
+  private void scheduledPurge() {
+    try {
+      purgeWhile(() -> running);
+    } catch (RuntimeException e) {
+      // a failed run must not cancel the schedule: the next one tries again
+      log.warn("The retention purge failed; it runs again in {}", PURGE_INTERVAL, e);
+    }
+  }
+
+  private Purged purgeWhile(BooleanSupplier goOn) {
+    Instant cutoff = clock.instant().minus(retention);
+    Purged total = Purged.NOTHING;
+    Purged batch;
+    do {
+      batch = store.purge(cutoff, PURGE_BATCH);
+      total = total.plus(batch);
+    } while ((batch.deliveries() >= PURGE_BATCH || batch.envelopes() >= PURGE_BATCH) && goOn.getAsBoolean());
+    if (!total.equals(Purged.NOTHING)) {
+      log.info("Retention: removed {} finished deliveries ({} attempts) and {} envelopes from before {}",
+          total.deliveries(), total.attempts(), total.envelopes(), cutoff);
+    }
+    return total;
+  }
+
   /** Stops claiming, lets in-flight attempts finish for up to 10 seconds. Idempotent. */
   @Override
   public synchronized void close() {
@@ -207,9 +258,19 @@ final class DeliveryEngine implements AutoCloseable {
       return;
     }
     running = false;
-    scheduler.shutdownNow();
+    // not interrupted: a running purge stops after its current batch
+    housekeeping.shutdown();
     for (LaneState s : lanes.values()) {
+      s.scheduler.shutdownNow();
       s.pool.shutdown();
+    }
+    try {
+      if (!housekeeping.awaitTermination(10, TimeUnit.SECONDS)) {
+        housekeeping.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      housekeeping.shutdownNow();
     }
     for (LaneState s : lanes.values()) {
       try {

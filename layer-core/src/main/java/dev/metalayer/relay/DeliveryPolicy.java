@@ -13,9 +13,11 @@ import java.util.function.DoubleSupplier;
  * The delivery rules, as pure functions of the attempt's outcome and the clock's time.
  *
  * <p><b>Calls lane</b> ({@code calls} changes): the first attempt at once; after a failure, retries
- * after 250 ms, 500 ms, 1 s, 2 s, 4 s, then every 8 s, without jitter, until the TTL (default 45 s
- * from receipt): a call event that cannot be delivered before its TTL is marked {@code expired} and is
- * never sent late. Request timeout 5 s.
+ * after 250 ms, 500 ms, 1 s, 2 s, 4 s, then every 8 s, without jitter, until the TTL (default 45 s)
+ * counted from the earlier of the layer's receipt and the event's own time (see {@link #expiry}): a
+ * call event that cannot be delivered before its TTL is marked {@code expired} and is never sent late,
+ * and one that arrives already past it (a Meta redelivery after an outage) is never sent at all.
+ * Request timeout 5 s.
  *
  * <p><b>Default lane</b> (every other field): attempts at once, then after 5 s, 5 min, 30 min, 2 h,
  * 5 h, 10 h and 10 h (8 attempts, about 28 hours), each delay with ±20 % jitter; after the last failure
@@ -68,9 +70,22 @@ final class DeliveryPolicy {
     return lane == Lane.CALLS ? CALLS_MAX_ATTEMPTS : DEFAULT_MAX_ATTEMPTS;
   }
 
-  /** When a new delivery of this lane received at {@code now} stops being useful; empty: never. */
-  Optional<Instant> expiry(Lane lane, Instant now) {
-    return lane == Lane.CALLS ? Optional.of(now.plus(callTtl)) : Optional.empty();
+  /**
+   * When a new delivery of this lane stops being useful; empty: never (the default lane).
+   *
+   * <p>Calls: {@code min(receivedAt, eventTime) + callTtl}, so that a {@code connect} Meta redelivers
+   * minutes after the call rang is not delivered as a fresh ring. An event time ahead of
+   * {@code receivedAt} (Meta's clock a little ahead of ours, or a bogus value) never lengthens the TTL:
+   * receipt then counts, as it does when the change carries no readable event time.
+   *
+   * @param eventTime the change's {@linkplain Change#eventTime() ring time}, if it is a ring
+   */
+  Optional<Instant> expiry(Lane lane, Instant receivedAt, Optional<Instant> eventTime) {
+    if (lane != Lane.CALLS) {
+      return Optional.empty();
+    }
+    Instant start = eventTime.filter(t -> t.isBefore(receivedAt)).orElse(receivedAt);
+    return Optional.of(start.plus(callTtl));
   }
 
   /** What happens after an attempt. */

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -27,6 +28,8 @@ import java.util.Optional;
 final class EnvelopeSplitter {
   private static final JsonFactory FACTORY = new JsonFactory();
   private static final ObjectMapper TREES = new ObjectMapper();
+  /** The largest Unix time read as a timestamp: 12 digits, beyond the year 30000. */
+  private static final long MAX_TIMESTAMP = 999_999_999_999L;
 
   /** The outcome of a split. */
   sealed interface Split {}
@@ -199,11 +202,15 @@ final class EnvelopeSplitter {
         pnid.isTextual() || pnid.isNumber() ? Optional.of(pnid.asText()).filter(s -> !s.isEmpty()) : Optional.empty();
     List<String> callIds = new ArrayList<>();
     List<Optional<String>> reasons = new ArrayList<>();
+    Optional<Instant> eventTime = Optional.empty();
     for (JsonNode call : value.path("calls")) {
       if (call.path("id").isTextual()) {
         callIds.add(call.path("id").asText());
       }
       reasons.add(TerminateReasons.derive(call, value));
+      if ("connect".equals(call.path("event").asText())) {
+        eventTime = earliest(eventTime, timestamp(call)); // only a ring goes stale
+      }
     }
     for (JsonNode status : value.path("statuses")) {
       if ("call".equals(status.path("type").asText()) && status.path("id").isTextual()) {
@@ -221,6 +228,31 @@ final class EnvelopeSplitter {
       }
     }
     return new Change(
-        envelope, offset, length, entryId, field, phoneNumberId, List.copyOf(callIds), permissionReply, List.copyOf(reasons));
+        envelope, offset, length, entryId, field, phoneNumberId, List.copyOf(callIds), permissionReply, List.copyOf(reasons),
+        eventTime);
+  }
+
+  /**
+   * An item's {@code timestamp}: Unix seconds as a string of 1–12 digits or a whole JSON number; empty
+   * when missing or anything else (a fraction, a sign, an ISO date).
+   */
+  static Optional<Instant> timestamp(JsonNode item) {
+    JsonNode t = item.path("timestamp");
+    long seconds;
+    if (t.isTextual() && t.asText().matches("[0-9]{1,12}")) {
+      seconds = Long.parseLong(t.asText());
+    } else if (t.isIntegralNumber() && t.canConvertToLong() && t.asLong() >= 0 && t.asLong() <= MAX_TIMESTAMP) {
+      seconds = t.asLong();
+    } else {
+      return Optional.empty();
+    }
+    return Optional.of(Instant.ofEpochSecond(seconds));
+  }
+
+  private static Optional<Instant> earliest(Optional<Instant> a, Optional<Instant> b) {
+    if (a.isEmpty()) {
+      return b;
+    }
+    return b.isPresent() && b.get().isBefore(a.get()) ? b : a;
   }
 }

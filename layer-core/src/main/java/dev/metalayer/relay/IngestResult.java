@@ -10,7 +10,8 @@ public sealed interface IngestResult {
    * The envelope is stored durably, with its deliveries: answer Meta 200 now.
    *
    * @param changes the {@code entry[] × changes[]} items the envelope held
-   * @param deliveries deliveries newly queued (one per change and matching subscription)
+   * @param deliveries deliveries newly stored (one per change and matching subscription), a call event
+   *     already past its TTL included (stored as {@code expired}, never sent)
    * @param duplicates deliveries not queued because the same change was already queued for that
    *     subscription (a Meta redelivery)
    */

@@ -57,6 +57,7 @@ public final class WebhookRelay implements CallWebhookRelay {
       List<String> appSecrets,
       boolean allowUnsigned,
       Duration callTtl,
+      Duration retention,
       int callsThreads,
       int defaultThreads,
       int perSubscription,
@@ -71,12 +72,13 @@ public final class WebhookRelay implements CallWebhookRelay {
       Objects.requireNonNull(random, "random");
       appSecrets = List.copyOf(appSecrets);
       Objects.requireNonNull(callTtl, "callTtl");
+      Objects.requireNonNull(retention, "retention");
     }
 
     @Override
     public String toString() {
       return "WebhookRelay.Config[appSecrets=" + appSecrets.size() + " configured, allowUnsigned=" + allowUnsigned
-          + ", callTtl=" + callTtl + "]";
+          + ", callTtl=" + callTtl + ", retention=" + retention + "]";
     }
   }
 
@@ -92,7 +94,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     this.policy = new DeliveryPolicy(config.callTtl(), config.random()::nextDouble);
     Attempter attempter = new Attempter(store, config.cipher(), config.transport(), policy, config.clock());
     this.engine = new DeliveryEngine(store, attempter, policy, config.clock(), config.callsThreads(),
-        config.defaultThreads(), config.perSubscription());
+        config.defaultThreads(), config.perSubscription(), config.retention());
     this.subscriptions = new WebhookSubscriptions(this, store, config.keys(), config.cipher(), config.guard(),
         config.clock(), config.random());
   }
@@ -130,6 +132,13 @@ public final class WebhookRelay implements CallWebhookRelay {
     for (Change change : parsed.changes()) {
       String webhookId = WebhookIds.of(change);
       Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
+      Optional<Instant> expiresAt = policy.expiry(lane, now, change.eventTime());
+      // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
+      boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
+      if (expired) {
+        log.info("A {} change of {} arrived after its TTL (event time {}): recorded as expired, not delivered",
+            change.field(), change.callIds(), change.eventTime().map(Instant::toString).orElse("none"));
+      }
       for (WhatsAppNumber number : numbersOf(change)) {
         List<StoredSubscription> subs =
             subscriptionsByNumber.computeIfAbsent(number.phoneNumberId(), store::subscriptionsOf);
@@ -140,8 +149,9 @@ public final class WebhookRelay implements CallWebhookRelay {
           }
           byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
           deliveries.add(new NewDelivery(newId("dlv"), s.id(), envelopeId, webhookId, change.field(), lane,
-              lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane), now,
-              policy.expiry(lane, now).orElse(null), now));
+              lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane),
+              expired ? DeliveryState.EXPIRED : DeliveryState.PENDING, expired ? null : now, expiresAt.orElse(null),
+              now));
         }
       }
     }
@@ -157,12 +167,10 @@ public final class WebhookRelay implements CallWebhookRelay {
       inserted = store.ingest(new RelayStore.Envelope(newId("env"), body, now), deliveries);
     }
     if (!inserted.isEmpty()) {
-      boolean calls = deliveries.stream().anyMatch(d -> d.lane() == Lane.CALLS);
-      if (calls) {
-        engine.wake(Lane.CALLS);
-      }
-      if (deliveries.stream().anyMatch(d -> d.lane() == Lane.DEFAULT)) {
-        engine.wake(Lane.DEFAULT);
+      for (Lane lane : Lane.values()) {
+        if (deliveries.stream().anyMatch(d -> d.lane() == lane && d.state() == DeliveryState.PENDING)) {
+          engine.wake(lane);
+        }
       }
     }
     return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), deliveries.size() - inserted.size());
@@ -216,6 +224,11 @@ public final class WebhookRelay implements CallWebhookRelay {
   @Override
   public int runDueNow() {
     return engine.runDueNow();
+  }
+
+  @Override
+  public RelayStore.Purged purge() {
+    return engine.purge();
   }
 
   @Override

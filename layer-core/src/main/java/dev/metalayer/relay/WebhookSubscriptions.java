@@ -113,6 +113,19 @@ public final class WebhookSubscriptions {
   }
 
   /**
+   * Removes every subscription of a number with its deliveries, pending ones included (they are never
+   * sent; an attempt already in flight still completes, and its outcome is dropped). Called when the
+   * number itself is removed. Idempotent. @return how many subscriptions were removed
+   */
+  public int deleteAll(String phoneNumberId) {
+    int removed = store.deleteSubscriptionsOf(phoneNumberId);
+    if (removed > 0) {
+      log.info("Removed {} webhook subscription(s) of phone number ID {} with their deliveries", removed, phoneNumberId);
+    }
+    return removed;
+  }
+
+  /**
    * The delivery log of a subscription, newest first, each with its attempts.
    *
    * @param limit 1–200
@@ -170,7 +183,7 @@ public final class WebhookSubscriptions {
     String envelopeId = relay.newId("env");
     store.ingest(new RelayStore.Envelope(envelopeId, bytes, now),
         List.of(new NewDelivery(deliveryId, id, envelopeId, "msg_" + deliveryId, "test", Lane.DEFAULT, null, bytes, 1,
-            now, null, now)));
+            DeliveryState.PENDING, now, null, now)));
     relay.wake(Lane.DEFAULT);
     return store.findDelivery(deliveryId);
   }

@@ -29,7 +29,7 @@ public final class Database {
   private static final Logger log = LoggerFactory.getLogger(Database.class);
 
   /** Every migration, in order. Append only: a released migration is never edited. */
-  static final List<String> MIGRATIONS = List.of("V1__numbers_and_keys.sql", "V2__relay.sql");
+  static final List<String> MIGRATIONS = List.of("V1__numbers_and_keys.sql", "V2__relay.sql", "V3__retention.sql");
 
   /** The SQL dialects the layer knows. */
   public enum Dialect {

@@ -8,6 +8,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,20 +30,24 @@ public final class InMemoryRelayStore implements RelayStore {
   private static final class Row {
     final NewDelivery d;
     final long seq;
-    DeliveryState state = DeliveryState.PENDING;
+    DeliveryState state;
     int attempts;
     int maxAttempts;
     Instant nextAttemptAt;
     Instant expiresAt;
     Instant leaseUntil;
+    /** When the row last changed (its finish time, once final): what retention counts from. */
+    Instant updatedAt;
     final List<Attempt> log = new ArrayList<>();
 
     Row(NewDelivery d, long seq) {
       this.d = d;
       this.seq = seq;
+      this.state = d.state();
       this.maxAttempts = d.maxAttempts();
       this.nextAttemptAt = d.nextAttemptAt();
       this.expiresAt = d.expiresAt();
+      this.updatedAt = d.createdAt();
     }
 
     boolean open() {
@@ -110,6 +116,19 @@ public final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
+  public synchronized int deleteSubscriptionsOf(String phoneNumberId) {
+    Set<String> ids = new HashSet<>();
+    for (StoredSubscription s : subscriptions.values()) {
+      if (s.subscription().phoneNumberId().equals(phoneNumberId)) {
+        ids.add(s.subscription().id());
+      }
+    }
+    deliveries.values().removeIf(r -> ids.contains(r.d.subscriptionId()));
+    subscriptions.keySet().removeAll(ids);
+    return ids.size();
+  }
+
+  @Override
   public synchronized List<String> ingest(Envelope envelope, List<NewDelivery> list) {
     envelopes.put(envelope.id(), envelope);
     List<String> inserted = new ArrayList<>();
@@ -137,6 +156,7 @@ public final class InMemoryRelayStore implements RelayStore {
     for (Row r : due) {
       r.state = DeliveryState.DELIVERING;
       r.leaseUntil = leaseUntil;
+      r.updatedAt = now;
       out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), r.d.body(),
           r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt)));
     }
@@ -174,6 +194,7 @@ public final class InMemoryRelayStore implements RelayStore {
     r.state = state;
     r.nextAttemptAt = nextAttemptAt;
     r.leaseUntil = null;
+    r.updatedAt = at;
   }
 
   @Override
@@ -192,6 +213,7 @@ public final class InMemoryRelayStore implements RelayStore {
         r.state = DeliveryState.PENDING;
         r.leaseUntil = null;
         r.nextAttemptAt = now;
+        r.updatedAt = now;
         n++;
       }
     }
@@ -209,7 +231,37 @@ public final class InMemoryRelayStore implements RelayStore {
     r.expiresAt = null;
     r.maxAttempts = r.attempts + 1;
     r.leaseUntil = null;
+    r.updatedAt = now;
     return true;
+  }
+
+  @Override
+  public synchronized Purged purge(Instant cutoff, int limit) {
+    int removedDeliveries = 0;
+    int removedAttempts = 0;
+    for (Iterator<Row> it = deliveries.values().iterator(); it.hasNext() && removedDeliveries < limit; ) {
+      Row r = it.next();
+      if (r.state.isFinal() && r.updatedAt.isBefore(cutoff)) {
+        removedAttempts += r.log.size();
+        removedDeliveries++;
+        it.remove();
+      }
+    }
+    Set<String> referenced = new HashSet<>();
+    for (Row r : deliveries.values()) {
+      if (r.open()) {
+        referenced.add(r.d.envelopeId());
+      }
+    }
+    int removedEnvelopes = 0;
+    for (Iterator<Envelope> it = envelopes.values().iterator(); it.hasNext() && removedEnvelopes < limit; ) {
+      Envelope e = it.next();
+      if (e.receivedAt().isBefore(cutoff) && !referenced.contains(e.id())) {
+        removedEnvelopes++;
+        it.remove();
+      }
+    }
+    return new Purged(removedDeliveries, removedAttempts, removedEnvelopes);
   }
 
   @Override

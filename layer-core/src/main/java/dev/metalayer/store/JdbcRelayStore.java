@@ -37,6 +37,10 @@ public final class JdbcRelayStore implements RelayStore {
           + " AND NOT EXISTS (SELECT 1 FROM layer_deliveries e WHERE e.subscription_id = d.subscription_id"
           + " AND e.ordering_key = d.ordering_key AND e.seq < d.seq AND e.state IN ('pending', 'delivering'))";
 
+  private static final String FINISHED = "('delivered', 'expired', 'dead')";
+  private static final String UNREFERENCED =
+      "NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN ('pending', 'delivering'))";
+
   private final Database db;
 
   public JdbcRelayStore(Database db) {
@@ -159,6 +163,29 @@ public final class JdbcRelayStore implements RelayStore {
         });
   }
 
+  @Override
+  public int deleteSubscriptionsOf(String phoneNumberId) {
+    String ofNumber = "SELECT id FROM layer_subscriptions WHERE phone_number_id = ?";
+    return db.inTransaction(
+        c -> {
+          try (PreparedStatement p =
+              c.prepareStatement("DELETE FROM layer_attempts WHERE delivery_id IN (SELECT id FROM layer_deliveries"
+                  + " WHERE subscription_id IN (" + ofNumber + "))")) {
+            p.setString(1, phoneNumberId);
+            p.executeUpdate();
+          }
+          try (PreparedStatement p =
+              c.prepareStatement("DELETE FROM layer_deliveries WHERE subscription_id IN (" + ofNumber + ")")) {
+            p.setString(1, phoneNumberId);
+            p.executeUpdate();
+          }
+          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_subscriptions WHERE phone_number_id = ?")) {
+            p.setString(1, phoneNumberId);
+            return p.executeUpdate();
+          }
+        });
+  }
+
   // ---- ingest
 
   @Override
@@ -180,7 +207,7 @@ public final class JdbcRelayStore implements RelayStore {
                       "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane,"
                           + " ordering_key, body, state, attempts, max_attempts, next_attempt_at, expires_at,"
                           + " lease_until, created_at, updated_at)"
-                          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?, ?)")) {
+                          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?)")) {
             for (NewDelivery d : deliveries) {
               exists.setString(1, d.subscriptionId());
               exists.setString(2, d.webhookId());
@@ -197,11 +224,12 @@ public final class JdbcRelayStore implements RelayStore {
               insert.setString(6, d.lane().wire());
               insert.setString(7, d.orderingKey());
               insert.setBytes(8, d.body());
-              insert.setInt(9, d.maxAttempts());
-              insert.setLong(10, d.nextAttemptAt().toEpochMilli());
-              setMillis(insert, 11, d.expiresAt());
-              insert.setLong(12, d.createdAt().toEpochMilli());
+              insert.setString(9, d.state().wire());
+              insert.setInt(10, d.maxAttempts());
+              setMillis(insert, 11, d.nextAttemptAt());
+              setMillis(insert, 12, d.expiresAt());
               insert.setLong(13, d.createdAt().toEpochMilli());
+              insert.setLong(14, d.createdAt().toEpochMilli());
               insert.executeUpdate();
               inserted.add(d.id());
             }
@@ -361,6 +389,82 @@ public final class JdbcRelayStore implements RelayStore {
             return p.executeUpdate() == 1;
           }
         });
+  }
+
+  // ---- retention
+
+  @Override
+  public Purged purge(Instant cutoff, int limit) {
+    if (limit <= 0) {
+      return Purged.NOTHING;
+    }
+    long before = cutoff.toEpochMilli();
+    int[] removed =
+        db.inTransaction(
+            c -> {
+              // the rows are locked until the end: a replay cannot make one pending while it is removed
+              List<String> ids = new ArrayList<>();
+              try (PreparedStatement p =
+                  c.prepareStatement(
+                      "SELECT id FROM layer_deliveries WHERE state IN " + FINISHED + " AND updated_at < ? LIMIT ?"
+                          + " FOR UPDATE SKIP LOCKED")) {
+                p.setLong(1, before);
+                p.setInt(2, limit);
+                try (ResultSet rs = p.executeQuery()) {
+                  while (rs.next()) {
+                    ids.add(rs.getString(1));
+                  }
+                }
+              }
+              if (ids.isEmpty()) {
+                return new int[] {0, 0};
+              }
+              String in = String.join(", ", Collections.nCopies(ids.size(), "?"));
+              int attempts;
+              try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_attempts WHERE delivery_id IN (" + in + ")")) {
+                for (int i = 0; i < ids.size(); i++) {
+                  p.setString(i + 1, ids.get(i));
+                }
+                attempts = p.executeUpdate();
+              }
+              int deliveries;
+              try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_deliveries WHERE id IN (" + in + ")")) {
+                for (int i = 0; i < ids.size(); i++) {
+                  p.setString(i + 1, ids.get(i));
+                }
+                deliveries = p.executeUpdate();
+              }
+              return new int[] {deliveries, attempts};
+            });
+    int envelopes =
+        db.withConnection(
+            c -> {
+              List<String> ids = new ArrayList<>();
+              try (PreparedStatement p =
+                  c.prepareStatement("SELECT e.id FROM layer_envelopes e WHERE e.received_at < ? AND " + UNREFERENCED
+                      + " LIMIT ?")) {
+                p.setLong(1, before);
+                p.setInt(2, limit);
+                try (ResultSet rs = p.executeQuery()) {
+                  while (rs.next()) {
+                    ids.add(rs.getString(1));
+                  }
+                }
+              }
+              if (ids.isEmpty()) {
+                return 0;
+              }
+              // checked again in the delete itself: a replay may have made a delivery of it pending meanwhile
+              try (PreparedStatement p =
+                  c.prepareStatement("DELETE FROM layer_envelopes e WHERE e.id IN ("
+                      + String.join(", ", Collections.nCopies(ids.size(), "?")) + ") AND " + UNREFERENCED)) {
+                for (int i = 0; i < ids.size(); i++) {
+                  p.setString(i + 1, ids.get(i));
+                }
+                return p.executeUpdate();
+              }
+            });
+    return new Purged(removed[0], removed[1], envelopes);
   }
 
   // ---- the log

@@ -38,6 +38,9 @@ public interface RelayStore {
    *
    * @param orderingKey deliveries with the same subscription and key are attempted in insertion
    *     order; null for none
+   * @param state {@code pending}, or {@code expired} for a call event already past its TTL when it
+   *     arrived: recorded (it shows in the log and makes a later redelivery a duplicate), never sent
+   * @param nextAttemptAt required when pending; null otherwise
    * @param expiresAt null for none
    */
   record NewDelivery(
@@ -50,9 +53,20 @@ public interface RelayStore {
       String orderingKey,
       byte[] body,
       int maxAttempts,
+      DeliveryState state,
       Instant nextAttemptAt,
       Instant expiresAt,
-      Instant createdAt) {}
+      Instant createdAt) {
+    public NewDelivery {
+      Objects.requireNonNull(state, "state");
+      if (state != DeliveryState.PENDING && state != DeliveryState.EXPIRED) {
+        throw new IllegalArgumentException("a new delivery is pending or expired, not " + state.wire());
+      }
+      if (state == DeliveryState.PENDING && nextAttemptAt == null) {
+        throw new IllegalArgumentException("a pending delivery needs its first attempt time");
+      }
+    }
+  }
 
   /** A delivery a worker now holds, under a lease. @param attempts attempts made before this claim */
   record Claimed(
@@ -68,6 +82,15 @@ public interface RelayStore {
 
   /** One attempt to log. @param status null when no answer came */
   record AttemptRecord(Instant at, Integer status, long latencyMs, String error, String responseExcerpt) {}
+
+  /** What one {@linkplain #purge purge} removed: rows of each kind. */
+  record Purged(int deliveries, int attempts, int envelopes) {
+    public static final Purged NOTHING = new Purged(0, 0, 0);
+
+    public Purged plus(Purged other) {
+      return new Purged(deliveries + other.deliveries, attempts + other.attempts, envelopes + other.envelopes);
+    }
+  }
 
   // ---- subscriptions
 
@@ -86,6 +109,12 @@ public interface RelayStore {
 
   /** Removes the subscription with its deliveries and their attempts. @return false when unknown */
   boolean deleteSubscription(String id);
+
+  /**
+   * In one transaction, removes every subscription of a number with its deliveries (pending ones
+   * included) and their attempts. @return how many subscriptions were removed
+   */
+  int deleteSubscriptionsOf(String phoneNumberId);
 
   // ---- ingest
 
@@ -123,6 +152,18 @@ public interface RelayStore {
    * when unknown or currently {@code delivering}.
    */
   boolean replay(String deliveryId, Instant now);
+
+  // ---- retention
+
+  /**
+   * Removes history from before {@code cutoff}, at most {@code limit} deliveries and at most
+   * {@code limit} envelopes per call (each call is short; repeat while a count reaches the limit):
+   * deliveries in a final state ({@code delivered}, {@code expired}, {@code dead}) whose last change is
+   * older than {@code cutoff}, with their attempts; then envelopes received before {@code cutoff} that
+   * no {@code pending} or {@code delivering} delivery references. Pending and delivering deliveries are
+   * never removed, whatever their age. Subscriptions are not touched.
+   */
+  Purged purge(Instant cutoff, int limit);
 
   // ---- the log
 

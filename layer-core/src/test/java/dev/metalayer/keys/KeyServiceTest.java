@@ -1,6 +1,7 @@
 package dev.metalayer.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.store.InMemoryKeyStore;
@@ -12,6 +13,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -86,6 +90,34 @@ class KeyServiceTest {
     assertThat(keys.removeNumber("106540352242922")).isTrue();
     assertThat(keys.resolve(created.key())).isInstanceOf(Resolution.Refused.class);
     assertThat(keys.createKey("106540352242922")).isEmpty();
+  }
+
+  @Test
+  void theRemovalListenerRunsBeforeTheNumberGoesAndItsFailureKeepsTheNumber() {
+    List<String> told = new ArrayList<>();
+    AtomicBoolean fail = new AtomicBoolean(true);
+    KeyService listened = new KeyService(store, new TokenCipher(new byte[32], new SecureRandom()), clock,
+        new SecureRandom(), Duration.ofSeconds(30), id -> {
+          told.add(id + (store.findNumber(id).isPresent() ? " (still registered)" : " (gone)"));
+          if (fail.get()) {
+            throw new IllegalStateException("relay store unavailable");
+          }
+        });
+    assertThat(listened.addNumber("+15550783881", "106540352242922", "102290129340398", "555", TOKEN))
+        .isInstanceOf(NumberRegistration.Added.class);
+    CreatedKey created = listened.createKey("106540352242922").orElseThrow();
+
+    assertThatThrownBy(() -> listened.removeNumber("106540352242922"))
+        .hasMessage("relay store unavailable");
+    assertThat(listened.findNumber("106540352242922")).as("nothing removed").isPresent();
+    assertThat(listened.resolve(created.key())).isInstanceOf(Resolution.Granted.class);
+
+    fail.set(false);
+    assertThat(listened.removeNumber("106540352242922")).isTrue();
+    assertThat(told).containsExactly("106540352242922 (still registered)", "106540352242922 (still registered)");
+    assertThat(listened.findNumber("106540352242922")).isEmpty();
+    assertThat(listened.removeNumber("106540352242922")).as("unknown: not told").isFalse();
+    assertThat(told).hasSize(2);
   }
 
   @Test

@@ -31,6 +31,17 @@ class DeliveryPolicyTest {
   }
 
   @Test
+  void aCallEventExpiresItsTtlAfterTheEarlierOfReceiptAndItsOwnTime() {
+    assertThat(policy.expiry(Lane.DEFAULT, NOW, Optional.of(NOW.minusSeconds(600)))).isEmpty();
+    assertThat(policy.expiry(Lane.CALLS, NOW, Optional.empty())).contains(NOW.plusSeconds(45));
+    assertThat(policy.expiry(Lane.CALLS, NOW, Optional.of(NOW.minusSeconds(10)))).contains(NOW.plusSeconds(35));
+    assertThat(policy.expiry(Lane.CALLS, NOW, Optional.of(NOW.minusSeconds(600)))).contains(NOW.minusSeconds(555));
+    // an event time ahead of the layer's clock never lengthens the TTL
+    assertThat(policy.expiry(Lane.CALLS, NOW, Optional.of(NOW.plusSeconds(30)))).contains(NOW.plusSeconds(45));
+    assertThat(policy.expiry(Lane.CALLS, NOW, Optional.of(NOW.plusSeconds(3600)))).contains(NOW.plusSeconds(45));
+  }
+
+  @Test
   void jitterStaysWithinTwentyPercent() {
     DeliveryPolicy low = new DeliveryPolicy(Duration.ofSeconds(45), () -> 0.0);
     DeliveryPolicy high = new DeliveryPolicy(Duration.ofSeconds(45), () -> 0.999999);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.metalayer.testing.MetaFixtures;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -194,6 +195,36 @@ class EnvelopeSplitterTest {
     assertThat(reasonOf("{\"event\":\"terminate\"}", "{}")).isEmpty();
     assertThat(reasonOf("{\"event\":\"connect\",\"status\":\"FAILED\"}", "{}")).isEmpty();
     assertThat(reasonOf("{\"event\":\"terminate\",\"status\":\"FAILED\",\"terminate_reason\":\"x\"}", "{}")).isEmpty();
+  }
+
+  private static Optional<Instant> eventTimeOf(String value) {
+    String raw = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\"calls\","
+        + "\"value\":" + value + "}]}]}";
+    return split(raw.getBytes(StandardCharsets.UTF_8)).get(0).eventTime();
+  }
+
+  @Test
+  void theEventTimeIsTheEarliestReadableTimestampOfTheRings() {
+    assertThat(split(MetaFixtures.bytes("terminate-failed.json")).get(0).eventTime()).as("a terminate is no ring").isEmpty();
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"1749196895\"}]}"))
+        .contains(Instant.ofEpochSecond(1749196895));
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":1749196895}]}")).as("a number")
+        .contains(Instant.ofEpochSecond(1749196895));
+    assertThat(eventTimeOf("{\"statuses\":[{\"type\":\"call\",\"timestamp\":\"1749197010\"}]}")).as("a status is no ring")
+        .isEmpty();
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"1749196900\"},"
+        + "{\"event\":\"connect\",\"timestamp\":\"1749196800\"},{\"event\":\"terminate\",\"timestamp\":\"1749196700\"}],"
+        + "\"statuses\":[{\"timestamp\":\"1749196650\"}]}")).contains(Instant.ofEpochSecond(1749196800));
+    // unreadable ones are skipped, not taken for zero
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"soon\"},{\"event\":\"connect\",\"timestamp\":\"1749196900\"}]}"))
+        .contains(Instant.ofEpochSecond(1749196900));
+    for (String unreadable : new String[] {"{}", "{\"calls\":[{\"event\":\"connect\",\"id\":\"wacid.1\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":null}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"-5\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":-5}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":1749196895.5}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"2026-03-01T10:00:00Z\"}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":\"1234567890123\"}]}", "{\"calls\":[{\"event\":\"connect\",\"timestamp\":99999999999999999999}]}",
+        "{\"calls\":[{\"event\":\"connect\",\"timestamp\":{\"s\":1}}]}", "{\"calls\":{\"event\":\"connect\",\"timestamp\":\"1749196895\"}}"}) {
+      assertThat(eventTimeOf(unreadable)).as(unreadable).isEmpty();
+    }
   }
 
   private static Optional<String> reasonOf(String call, String value) throws Exception {

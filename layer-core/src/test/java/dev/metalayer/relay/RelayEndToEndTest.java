@@ -62,7 +62,7 @@ class RelayEndToEndTest {
     Subscription messages = h.subscribe(RelayHarness.PNID_1, messagesApp.url("/messages"), List.of("messages"),
         "plain-secret-123", false);
     Subscription all2 = h.subscribe(RelayHarness.PNID_2, everything2.url("/all"), List.of("*"), null, false);
-    byte[] raw = MetaFixtures.bytes("multi-entry.json");
+    byte[] raw = MetaFixtures.at(MetaFixtures.bytes("multi-entry.json"), Instant.now()); // fresh call events
     List<byte[]> slices = EnvelopeSplitterTest.originalChanges(raw);
     h.layer.relay().start();
 
@@ -126,7 +126,7 @@ class RelayEndToEndTest {
     h.layer.relay().start();
     try {
       for (int i = 0; i < 12; i++) {
-        h.ingestSigned(callConnect("wacid.slow" + i));
+        h.ingestSigned(callConnect("wacid.slow" + i, Instant.now()));
       }
       // the slow one holds at most its share of workers; the fast one gets all 12 meanwhile
       callsApp.await(12, WAIT);
@@ -136,11 +136,12 @@ class RelayEndToEndTest {
     }
   }
 
-  static byte[] callConnect(String callId) {
+  /** A user-initiated connect of {@code callId} that Meta stamped {@code at}. */
+  static byte[] callConnect(String callId, Instant at) {
     return ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1 + "\",\"changes\":[{"
         + "\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":"
         + "\"13175551399\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"},\"calls\":[{\"id\":\"" + callId
-        + "\",\"from\":\"16315553602\",\"to\":\"13175551399\",\"event\":\"connect\",\"timestamp\":\"1671644824\","
+        + "\",\"from\":\"16315553602\",\"to\":\"13175551399\",\"event\":\"connect\",\"timestamp\":\"" + at.getEpochSecond() + "\","
         + "\"direction\":\"USER_INITIATED\",\"session\":{\"sdp_type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}]}}]}]}")
         .getBytes(StandardCharsets.UTF_8);
   }

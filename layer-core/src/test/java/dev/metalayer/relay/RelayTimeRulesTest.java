@@ -62,8 +62,13 @@ class RelayTimeRulesTest {
         .getBytes(StandardCharsets.UTF_8);
   }
 
-  static byte[] callEvent(String callId, String event) {
-    return new String(RelayEndToEndTest.callConnect(callId), StandardCharsets.UTF_8)
+  /** A call event stamped with the test clock's time, as Meta sends it when nothing is late. */
+  byte[] callEvent(String callId, String event) {
+    return callEvent(callId, event, clock.instant());
+  }
+
+  static byte[] callEvent(String callId, String event, Instant at) {
+    return new String(RelayEndToEndTest.callConnect(callId, at), StandardCharsets.UTF_8)
         .replace("\"event\":\"connect\"", "\"event\":\"" + event + "\"").getBytes(StandardCharsets.UTF_8);
   }
 
@@ -109,6 +114,95 @@ class RelayTimeRulesTest {
     Delivery d = only(s);
     assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
     assertThat(d.attempts()).isEmpty();
+  }
+
+  @Test
+  void aConnectMetaRedeliversTenMinutesLateIsRecordedExpiredAtIngestAndNeverSent() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    Instant rang = clock.instant().minus(Duration.ofMinutes(10)); // the layer was down when Meta first sent it
+    byte[] late = callEvent("wacid.late", "connect", rang);
+
+    assertThat(h.ingestSigned(late).deliveries()).isEqualTo(1);
+
+    Delivery d = only(s);
+    assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(d.expiresAt()).contains(rang.plusSeconds(45));
+    assertThat(d.attempts()).isEmpty();
+    assertThat(d.nextAttemptAt()).isEmpty();
+    assertThat(runDue()).isZero();
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(runDue()).isZero();
+    // Meta tries once more: a duplicate of the recorded one, still not sent
+    assertThat(h.ingestSigned(late)).isEqualTo(new IngestResult.Accepted(1, 0, 1));
+    assertThat(runDue()).isZero();
+    assertThat(subscriber.count()).isZero();
+  }
+
+  @Test
+  void aTerminateMetaRedeliversTenMinutesLateIsStillDeliveredToEndTheCall() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    Instant ended = clock.instant().minus(Duration.ofMinutes(10));
+    h.ingestSigned(callEvent("wacid.ended", "terminate", ended));
+
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isEqualTo(1);
+    assertThat(only(s).state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(only(s).expiresAt()).contains(clock.instant().plusSeconds(45));
+  }
+
+  @Test
+  void aFreshConnectIsDeliveredAndItsTtlCountsFromMetasTimestamp() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    Instant rang = clock.instant().minusSeconds(3);
+    h.ingestSigned(callEvent("wacid.fresh", "connect", rang));
+
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isEqualTo(1);
+    assertThat(subscriber.received().get(0).text()).contains("wacid.fresh");
+    assertThat(only(s).state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(only(s).expiresAt()).contains(rang.plusSeconds(45));
+  }
+
+  @Test
+  void aConnectThatArrives40SecondsLateHasOnlyTheRestOfItsTtlForRetries() {
+    status = 503;
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    h.ingestSigned(callEvent("wacid.slow", "connect", clock.instant().minusSeconds(40)));
+
+    // attempts at 0, 250 ms, 750 ms, 1.75 s and 3.75 s after receipt; the next (7.75 s) would pass the TTL at 5 s
+    long[] offsetsMs = {0, 250, 750, 1750, 3750};
+    Instant received = clock.instant();
+    for (long offset : offsetsMs) {
+      clock.set(received.plusMillis(offset));
+      assertThat(runDue()).as("attempt at %d ms", offset).isEqualTo(1);
+    }
+
+    Delivery d = only(s);
+    assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(d.attempts()).hasSize(5);
+    assertThat(d.expiresAt()).contains(received.plusSeconds(5));
+    status = 200;
+    clock.set(received.plusSeconds(8));
+    assertThat(runDue()).isZero();
+    assertThat(subscriber.count()).isEqualTo(5);
+  }
+
+  @Test
+  void aTimestampAheadOfTheLayersClockFallsBackToReceipt() {
+    status = 503;
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    Instant received = clock.instant();
+    h.ingestSigned(callEvent("wacid.future", "connect", received.plus(Duration.ofHours(2))));
+
+    assertThat(runDue()).isEqualTo(1);
+    assertThat(only(s).expiresAt()).contains(received.plusSeconds(45));
+    assertThat(only(s).state()).isEqualTo(DeliveryState.PENDING);
+    status = 200;
+    clock.advance(Duration.ofMillis(250));
+    assertThat(runDue()).isEqualTo(1);
+    assertThat(only(s).state()).isEqualTo(DeliveryState.DELIVERED);
   }
 
   @Test
@@ -254,7 +348,7 @@ class RelayTimeRulesTest {
   void chatwootTerminateReasonIsAddedAndTheNewBytesAreSigned() {
     Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/cw"), List.of("calls"), "chatwoot-app-secret", true);
     Subscription plain = h.subscribe(RelayHarness.PNID_1, subscriber.url("/plain"), List.of("calls"), null, false);
-    byte[] raw = MetaFixtures.bytes("terminate-failed.json");
+    byte[] raw = MetaFixtures.at(MetaFixtures.bytes("terminate-failed.json"), clock.instant());
     h.ingestSigned(raw);
 
     runDue();

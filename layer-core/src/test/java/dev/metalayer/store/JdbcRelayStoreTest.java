@@ -2,8 +2,13 @@ package dev.metalayer.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.Lane;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
 import java.util.List;
 import org.h2.jdbcx.JdbcConnectionPool;
 import org.junit.jupiter.api.AfterEach;
@@ -36,6 +41,41 @@ class JdbcRelayStoreTest extends RelayStoreContract {
     assertThat(reopened.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 10, java.util.Set.of()))
         .extracting(RelayStore.Claimed::id).containsExactly("d1");
     assertThat(Database.MIGRATIONS).contains("V2__relay.sql");
+  }
+
+  @Test
+  void aPurgeDeletesTheAttemptRowsAndFindsItsRowsThroughIndexes() throws Exception {
+    ingestAt("env_1", T0, deliveryOf("d1", "env_1", "msg_1", T0));
+    finishAt("d1", DeliveryState.DELIVERED, T0);
+    assertThat(count("layer_attempts")).isEqualTo(1);
+
+    store.purge(T0.plus(Duration.ofDays(14)), 100);
+
+    assertThat(count("layer_attempts")).isZero();
+    assertThat(count("layer_deliveries")).isZero();
+    assertThat(count("layer_envelopes")).isZero();
+    assertThat(Database.MIGRATIONS).contains("V3__retention.sql");
+    assertThat(plan("SELECT id FROM layer_deliveries WHERE state IN ('delivered', 'expired', 'dead') AND updated_at < 5"))
+        .containsIgnoringCase("LAYER_DELIVERIES_FINISHED");
+    assertThat(plan("SELECT e.id FROM layer_envelopes e WHERE e.received_at < 5 AND NOT EXISTS (SELECT 1 FROM"
+        + " layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN ('pending', 'delivering'))"))
+        .containsIgnoringCase("LAYER_ENVELOPES_RECEIVED").containsIgnoringCase("LAYER_DELIVERIES_ENVELOPE");
+  }
+
+  private long count(String table) throws Exception {
+    try (Connection c = pool.getConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + table)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private String plan(String query) throws Exception {
+    try (Connection c = pool.getConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("EXPLAIN " + query)) {
+      rs.next();
+      return rs.getString(1);
+    }
   }
 
   @Test

@@ -39,7 +39,7 @@ abstract class RelayStoreContract {
 
   static NewDelivery delivery(String id, String sub, String webhookId, Lane lane, String orderingKey, Instant due) {
     return new NewDelivery(id, sub, "env_1", webhookId, lane == Lane.CALLS ? "calls" : "messages", lane, orderingKey,
-        ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8), 8, due,
+        ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8), 8, DeliveryState.PENDING, due,
         lane == Lane.CALLS ? due.plusSeconds(45) : null, due);
   }
 
@@ -186,6 +186,29 @@ abstract class RelayStoreContract {
   }
 
   @Test
+  void aDeliveryExpiredOnArrivalIsLoggedNeverClaimedAndMakesARedeliveryADuplicate() {
+    NewDelivery late = new NewDelivery("c1", "wh_a", "env_1", "msg_1", "calls", Lane.CALLS, "wacid.1",
+        "{}".getBytes(StandardCharsets.UTF_8), 8, DeliveryState.EXPIRED, null, T0.minusSeconds(1), T0);
+
+    assertThat(ingest(late)).containsExactly("c1");
+
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(3600))).isEmpty();
+    assertThat(store.nextWake(Lane.CALLS)).isEmpty();
+    Delivery d = store.findDelivery("c1").orElseThrow();
+    assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(d.attempts()).isEmpty();
+    assertThat(d.nextAttemptAt()).isEmpty();
+    assertThat(d.expiresAt()).contains(T0.minusSeconds(1));
+    assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.EXPIRED), 50)).extracting(Delivery::id)
+        .containsExactly("c1");
+    // it does not hold up a later event of the same call
+    ingest(delivery("c2", "wh_a", "msg_2", Lane.CALLS, "wacid.1", T0));
+    assertThat(claim(Lane.CALLS, T0)).extracting(Claimed::id).containsExactly("c2");
+    // Meta redelivers the same change once more: still a duplicate
+    assertThat(ingest(delivery("c3", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0))).isEmpty();
+  }
+
+  @Test
   void aReplayAllowsOneMoreAttemptAtOnceWithoutExpiry() {
     ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0));
     Claimed c = claim(Lane.CALLS, T0).get(0);
@@ -222,6 +245,117 @@ abstract class RelayStoreContract {
         .containsExactly("d1");
     assertThat(store.deliveries("wh_a", Optional.empty(), 1)).extracting(Delivery::id).containsExactly("d2");
     assertThat(store.deliveries("wh_a", Optional.empty(), 50).get(0).nextAttemptAt()).contains(T0.plusSeconds(1));
+  }
+
+  /** A delivery of {@code envelopeId}, due at {@code at}. */
+  static NewDelivery deliveryOf(String id, String envelopeId, String webhookId, Instant at) {
+    return new NewDelivery(id, "wh_a", envelopeId, webhookId, "messages", Lane.DEFAULT, null,
+        "{}".getBytes(StandardCharsets.UTF_8), 8, DeliveryState.PENDING, at, null, at);
+  }
+
+  /** Ingests envelope {@code envelopeId} received at {@code at}, with the given deliveries. */
+  void ingestAt(String envelopeId, Instant at, NewDelivery... deliveries) {
+    store.ingest(new Envelope(envelopeId, new byte[] {1}, at), List.of(deliveries));
+  }
+
+  void finishAt(String id, DeliveryState state, Instant at) {
+    assertThat(claim(Lane.DEFAULT, at)).extracting(Claimed::id).contains(id);
+    store.finish(id, new AttemptRecord(at, state == DeliveryState.DELIVERED ? 200 : 500, 1, null, ""), state, null, at);
+  }
+
+  @Test
+  void aPurgeRemovesFinishedHistoryFromBeforeTheCutoffAndNeverWhatIsStillOpen() {
+    Instant old = T0;
+    Instant cutoff = T0.plus(Duration.ofDays(14));
+    Instant recent = cutoff.plusSeconds(1);
+    ingestAt("env_done", old, deliveryOf("delivered", "env_done", "msg_1", old), deliveryOf("dead", "env_done", "msg_2", old),
+        deliveryOf("expired", "env_done", "msg_3", old));
+    assertThat(claim(Lane.DEFAULT, old)).hasSize(3);
+    store.finish("delivered", new AttemptRecord(old, 200, 1, null, ""), DeliveryState.DELIVERED, null, old);
+    store.finish("expired", null, DeliveryState.EXPIRED, null, old);
+    // two failed attempts before it died: two attempts to remove
+    store.finish("dead", new AttemptRecord(old, 500, 1, null, ""), DeliveryState.PENDING, old.plusSeconds(5), old);
+    assertThat(claim(Lane.DEFAULT, old.plusSeconds(5))).extracting(Claimed::id).containsExactly("dead");
+    store.finish("dead", new AttemptRecord(old.plusSeconds(5), 500, 1, null, ""), DeliveryState.DEAD, null,
+        old.plusSeconds(5));
+    ingestAt("env_pending", old, deliveryOf("pending", "env_pending", "msg_4", cutoff.plus(Duration.ofDays(1))));
+    ingestAt("env_delivering", old, deliveryOf("delivering", "env_delivering", "msg_5", old.plusSeconds(10)));
+    assertThat(store.claimDue(Lane.DEFAULT, old.plusSeconds(10), cutoff.plus(Duration.ofDays(30)), 10, Set.of()))
+        .extracting(Claimed::id).containsExactly("delivering");
+    ingestAt("env_empty", old);
+    // finished long after it was received: retention counts from the finish
+    ingestAt("env_late", old, deliveryOf("finished_recently", "env_late", "msg_6", old));
+    finishAt("finished_recently", DeliveryState.DELIVERED, recent);
+    ingestAt("env_new", recent);
+
+    assertThat(store.purge(cutoff, 100)).isEqualTo(new RelayStore.Purged(3, 3, 3));
+
+    assertThat(store.findDelivery("delivered")).isEmpty();
+    assertThat(store.findDelivery("dead")).isEmpty();
+    assertThat(store.findDelivery("expired")).isEmpty();
+    assertThat(store.findEnvelope("env_done")).isEmpty();
+    assertThat(store.findEnvelope("env_empty")).isEmpty();
+    assertThat(store.findEnvelope("env_late")).as("its delivery is finished: the envelope goes").isEmpty();
+    assertThat(store.findDelivery("finished_recently").orElseThrow().attempts()).hasSize(1);
+    assertThat(store.findDelivery("pending").orElseThrow().state()).isEqualTo(DeliveryState.PENDING);
+    assertThat(store.findDelivery("delivering").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
+    assertThat(store.findEnvelope("env_pending")).isPresent();
+    assertThat(store.findEnvelope("env_delivering")).isPresent();
+    assertThat(store.findEnvelope("env_new")).isPresent();
+    assertThat(store.purge(cutoff, 100)).isEqualTo(RelayStore.Purged.NOTHING);
+    // the pending one is still claimed when it is due
+    assertThat(claim(Lane.DEFAULT, cutoff.plus(Duration.ofDays(1)))).extracting(Claimed::id).containsExactly("pending");
+  }
+
+  @Test
+  void aPurgeRemovesAtMostItsLimitPerCall() {
+    for (int i = 0; i < 5; i++) {
+      ingestAt("env_" + i, T0, deliveryOf("d" + i, "env_" + i, "msg_" + i, T0));
+      finishAt("d" + i, DeliveryState.DELIVERED, T0);
+    }
+    Instant cutoff = T0.plus(Duration.ofDays(9));
+
+    assertThat(store.purge(cutoff, 2)).isEqualTo(new RelayStore.Purged(2, 2, 2));
+    assertThat(store.purge(cutoff, 2)).isEqualTo(new RelayStore.Purged(2, 2, 2));
+    assertThat(store.purge(cutoff, 2)).isEqualTo(new RelayStore.Purged(1, 1, 1));
+    assertThat(store.purge(cutoff, 2)).isEqualTo(RelayStore.Purged.NOTHING);
+    assertThat(store.purge(cutoff, 0)).isEqualTo(RelayStore.Purged.NOTHING);
+  }
+
+  @Test
+  void aPurgedChangeIsNoLongerADuplicate() {
+    ingestAt("env_1", T0, deliveryOf("d1", "env_1", "msg_1", T0));
+    finishAt("d1", DeliveryState.DELIVERED, T0);
+    store.purge(T0.plus(Duration.ofDays(14)), 100);
+
+    assertThat(store.ingest(new Envelope("env_2", new byte[] {1}, T0), List.of(deliveryOf("d2", "env_2", "msg_1", T0))))
+        .as("why retention must outlive Meta's 7 days of redeliveries").containsExactly("d2");
+  }
+
+  @Test
+  void deletingTheSubscriptionsOfANumberRemovesThemWithTheirDeliveriesAndNothingElse() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "111"), new byte[] {1}));
+    store.insertSubscription(new StoredSubscription(sub("wh_c", "222"), null));
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d2", "wh_b", "msg_1", Lane.CALLS, "wacid.1", T0),
+        delivery("d3", "wh_c", "msg_1", Lane.DEFAULT, null, T0));
+    assertThat(claim(Lane.DEFAULT, T0)).extracting(Claimed::id).containsExactly("d1", "d3");
+    store.finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(5), T0);
+
+    assertThat(store.deleteSubscriptionsOf("111")).isEqualTo(2);
+
+    assertThat(store.subscriptionsOf("111")).isEmpty();
+    assertThat(store.findSubscription("wh_a")).isEmpty();
+    assertThat(store.findDelivery("d1")).isEmpty();
+    assertThat(store.findDelivery("d2")).isEmpty();
+    assertThat(claim(Lane.CALLS, T0.plusSeconds(60))).isEmpty();
+    assertThat(store.nextWake(Lane.CALLS)).isEmpty();
+    // the other number keeps its subscription and its delivery in flight
+    assertThat(store.subscriptionsOf("222")).extracting(s -> s.subscription().id()).containsExactly("wh_c");
+    assertThat(store.findDelivery("d3").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
+    assertThat(store.deleteSubscriptionsOf("111")).isZero();
+    // a late finish of a claim whose row is gone is harmless
+    store.finish("d1", null, DeliveryState.DEAD, null, T0);
   }
 
   @Test

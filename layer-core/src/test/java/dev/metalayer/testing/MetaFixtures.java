@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.HexFormat;
 import javax.crypto.Mac;
@@ -51,6 +52,16 @@ public final class MetaFixtures {
     System.arraycopy(prefix, 0, all, 0, prefix.length);
     System.arraycopy(body, 0, all, prefix.length, body.length);
     return "v1," + Base64.getEncoder().encodeToString(hmac(key, all));
+  }
+
+  /**
+   * {@code raw} with every {@code "timestamp":"<digits>"} set to {@code at} (Unix seconds): a fixture
+   * whose call events happened at the test clock's time instead of when the fixture was written.
+   */
+  public static byte[] at(byte[] raw, Instant at) {
+    return new String(raw, StandardCharsets.UTF_8)
+        .replaceAll("\"timestamp\":\"[0-9]+\"", "\"timestamp\":\"" + at.getEpochSecond() + "\"")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   /** Where {@code part} starts in {@code whole}, or -1. */

@@ -7,6 +7,7 @@ import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.NumberRegistration;
 import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.store.JdbcRelayStore;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -55,6 +56,8 @@ final class Cli {
       MetaLayer layer =
           MetaLayer.builder()
               .keyStore(new JdbcKeyStore(store.database()))
+              // the server's relay store: removing a number removes its webhook subscriptions there
+              .relayStore(new JdbcRelayStore(store.database()))
               .masterKey(MasterKey.load(settings.get(Option.MASTER_KEY), dataDir, random))
               .random(random)
               .build();
@@ -119,7 +122,7 @@ final class Cli {
       err.println("error: no number with phone number ID " + id);
       return 1;
     }
-    out.println("removed " + id + " and its keys");
+    out.println("removed " + id + " with its keys and webhook subscriptions");
     return 0;
   }
 

@@ -169,12 +169,7 @@ final class GraphProxyHandler implements Request.Handler {
       byte[] partial,
       Response proxyToClientResponse,
       Callback callback) {
-    client
-        .newRequest(exchange.upstreamUri())
-        .method("GET")
-        .headers(h -> h.put(HttpHeader.AUTHORIZATION, exchange.upstreamAuthorization()))
-        .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
-        .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+    upstreamGet(exchange.upstreamUri(), exchange.upstreamAuthorization())
         .send(
             new BufferingResponseListener(settings.maxJsonAnswerBytes()) {
               @Override
@@ -206,18 +201,23 @@ final class GraphProxyHandler implements Request.Handler {
             });
   }
 
+  /** A bounded {@code GET} upstream with the Meta token: a settings read or a media lookup. */
+  private org.eclipse.jetty.client.Request upstreamGet(URI uri, String authorization) {
+    return client
+        .newRequest(uri)
+        .method("GET")
+        .headers(h -> h.put(HttpHeader.AUTHORIZATION, authorization))
+        .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   /** Fetches a fresh media URL first when the link's own one is stale, then the bytes. */
   private void download(MediaDownload media, Response proxyToClientResponse, Callback callback) {
     if (media.freshUrl().isPresent()) {
       fetch(media, media.freshUrl().get(), 0, proxyToClientResponse, callback);
       return;
     }
-    client
-        .newRequest(media.lookupUri())
-        .method("GET")
-        .headers(h -> h.put(HttpHeader.AUTHORIZATION, media.upstreamAuthorization()))
-        .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
-        .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+    upstreamGet(media.lookupUri(), media.upstreamAuthorization())
         .send(
             new BufferingResponseListener(MAX_FORM_BYTES) {
               @Override

@@ -80,6 +80,8 @@ public final class LayerServer implements AutoCloseable {
               .appSecrets(settings.list(Option.APP_SECRET))
               .allowUnsignedWebhooks(settings.bool(Option.ALLOW_UNSIGNED_WEBHOOKS))
               .callTtl(settings.duration(Option.CALL_TTL))
+              .retention(settings.duration(Option.RETENTION, MetaLayer.MIN_RETENTION,
+                  "Meta redelivers webhooks for up to 7 days, and a redelivery is recognised by the rows kept"))
               .concurrencyPerSubscription(settings.integer(Option.DELIVERY_CONCURRENCY))
               // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
               .soleDeliverer(true);

@@ -81,7 +81,7 @@ public final class Main {
     b.append("                                          register a number; the Meta token is read from the\n");
     b.append("                                          environment variable NAME, or else from one line of stdin\n");
     b.append("  numbers list                            list numbers\n");
-    b.append("  numbers remove --phone-number-id ID     remove a number and its keys\n");
+    b.append("  numbers remove --phone-number-id ID     remove a number, its keys and its webhook subscriptions\n");
     b.append("  keys create --phone-number-id ID        create a key (printed alone on the first line)\n");
     b.append("  keys list                               list keys (prefix, number, created, last used)\n");
     b.append("  keys revoke --id KEY_ID                 revoke a key\n\n");

@@ -135,8 +135,18 @@ public enum Option {
       "LAYER_CALL_TTL",
       "45s",
       false,
-      "How long after receipt a calls event may still be delivered; later it is recorded as expired and"
-          + " never sent (a late connect would be a ghost ring). 1s to 1h."),
+      "How long a calls event may still be delivered after its receipt (a ring: after the earlier of its"
+          + " receipt and Meta's timestamp); later it is recorded as expired and never sent, so a late"
+          + " connect is no ghost ring. 1s to 1h."),
+  RETENTION(
+      "--retention",
+      "LAYER_RETENTION",
+      "14d",
+      false,
+      "How long the relay keeps finished deliveries (delivered, expired, dead), their attempts and the"
+          + " envelopes received from Meta; older ones are purged about every hour. Pending deliveries are"
+          + " always kept. At least 8d: Meta redelivers for up to 7 days, and a redelivery is recognised by"
+          + " the rows kept."),
   DELIVERY_CONCURRENCY(
       "--delivery-concurrency",
       "LAYER_DELIVERY_CONCURRENCY",

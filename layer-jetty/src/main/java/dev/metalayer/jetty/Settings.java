@@ -137,6 +137,29 @@ public final class Settings {
     };
   }
 
+  /**
+   * {@link #duration} that must be at least {@code min}.
+   *
+   * @param why the reason for the minimum, for the error message
+   */
+  public Duration duration(Option option, Duration min, String why) {
+    Duration d = duration(option);
+    if (d.compareTo(min) < 0) {
+      throw new IllegalArgumentException(describe(option) + " must be at least " + text(min) + " (" + why + "), got '"
+          + string(option).trim() + "'");
+    }
+    return d;
+  }
+
+  /** A duration as this class reads them: the largest whole unit. */
+  static String text(Duration d) {
+    if (d.toMillis() % 1000 != 0) {
+      return d.toMillis() + "ms";
+    }
+    long s = d.toSeconds();
+    return s % 86_400 == 0 ? s / 86_400 + "d" : s % 3600 == 0 ? s / 3600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
+  }
+
   /** A comma-separated list, trimmed, blanks dropped. */
   public List<String> list(Option option) {
     return get(option)

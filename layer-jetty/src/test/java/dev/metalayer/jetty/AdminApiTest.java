@@ -5,11 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.json.Json;
 import dev.metalayer.keys.Resolution;
+import dev.metalayer.testing.MetaFixtures;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -20,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class AdminApiTest {
   private static final String ADMIN = "admin-token-for-tests-0123456789";
   private static final String META_TOKEN = "EAAG-real-meta-token-xyz";
+  private static final String APP_SECRET = "meta-app-secret-for-admin-test";
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   @TempDir Path dir;
   LayerServer layer;
@@ -27,7 +32,8 @@ class AdminApiTest {
   @BeforeEach
   void start() throws Exception {
     layer = LayerServer.start(Settings.of(Map.of(
-        Option.PORT, "0", Option.HOST, "127.0.0.1", Option.DATA_DIR, dir.toString(), Option.ADMIN_TOKEN, ADMIN)));
+        Option.PORT, "0", Option.HOST, "127.0.0.1", Option.DATA_DIR, dir.toString(), Option.ADMIN_TOKEN, ADMIN,
+        Option.APP_SECRET, APP_SECRET, Option.ALLOWED_TARGET_CIDRS, "127.0.0.0/8")));
   }
 
   @AfterEach
@@ -86,6 +92,58 @@ class AdminApiTest {
         .isEqualTo(200);
     assertThat(call("DELETE", "/admin/v1/numbers/106540352242922", ADMIN, null).statusCode()).isEqualTo(200);
     assertThat(json(call("GET", "/admin/v1/numbers", ADMIN, null)).get("data")).isEmpty();
+  }
+
+  @Test
+  void removingANumberRemovesItsWebhookSubscriptionsAndTheirPendingDeliveries() throws Exception {
+    String pnid = "106540352242922";
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, NUMBER).statusCode()).isEqualTo(201);
+    String key = json(call("POST", "/admin/v1/keys", ADMIN, "{\"phone_number_id\":\"" + pnid + "\"}")).get("key").asText();
+    // nothing listens on port 1: the delivery fails and stays pending for its next attempt
+    HttpResponse<String> created = withKey("POST", "/v1/webhooks", key,
+        "{\"name\":\"Chatwoot\",\"url\":\"http://127.0.0.1:1/hook\",\"events\":[\"messages\"]}");
+    assertThat(created.statusCode()).isEqualTo(201);
+    String subscription = json(created).get("id").asText();
+    byte[] message = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"102290129340398\",\"changes\":[{"
+        + "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"phone_number_id\":\""
+        + pnid + "\"},\"messages\":[{\"id\":\"wamid.1\",\"type\":\"text\"}]}}]}]}").getBytes(StandardCharsets.UTF_8);
+    HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(layer.localUri() + "/webhooks/meta"))
+        .timeout(Duration.ofSeconds(10)).header("X-Hub-Signature-256", MetaFixtures.metaSignature(APP_SECRET, message))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(message)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(posted.statusCode()).isEqualTo(200);
+    assertThat(json(withKey("GET", "/v1/webhooks/" + subscription + "/deliveries", key, null)).get("data")).hasSize(1);
+
+    assertThat(call("DELETE", "/admin/v1/numbers/" + pnid, ADMIN, null).statusCode()).isEqualTo(200);
+
+    assertThat(layer.layer().relay().subscriptions().list(pnid)).isEmpty();
+    try (H2Store store = H2Store.open(dir)) { // the layer's own file (AUTO_SERVER: a second user is fine)
+      assertThat(rows(store, "layer_subscriptions")).isZero();
+      assertThat(rows(store, "layer_deliveries")).as("the pending delivery went with its subscription").isZero();
+      assertThat(rows(store, "layer_attempts")).isZero();
+    }
+    // the number comes back with a new key: none of its old subscriptions is there
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, NUMBER).statusCode()).isEqualTo(201);
+    String newKey =
+        json(call("POST", "/admin/v1/keys", ADMIN, "{\"phone_number_id\":\"" + pnid + "\"}")).get("key").asText();
+    assertThat(json(withKey("GET", "/v1/webhooks", newKey, null)).get("data")).isEmpty();
+    assertThat(withKey("GET", "/v1/webhooks/" + subscription, newKey, null).statusCode()).isEqualTo(404);
+  }
+
+  private HttpResponse<String> withKey(String method, String path, String key, String body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(layer.localUri() + path))
+        .timeout(Duration.ofSeconds(10))
+        .header("x-api-key", key)
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static long rows(H2Store store, String table) {
+    return store.database().withConnection(c -> {
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + table)) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    });
   }
 
   @Test

@@ -1,12 +1,16 @@
 package dev.metalayer.jetty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.metalayer.relay.SubscriptionOutcome;
+import dev.metalayer.relay.SubscriptionSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,6 +64,24 @@ class MainTest {
   }
 
   @Test
+  void numbersRemoveOnTheCommandLineRemovesTheNumbersWebhookSubscriptions() throws Exception {
+    String pnid = "106540352242922";
+    try (LayerServer server = LayerServer.start(Settings.of(Map.of(Option.PORT, "0", Option.HOST, "127.0.0.1",
+        Option.DATA_DIR, dir.toString(), Option.ALLOWED_TARGET_CIDRS, "127.0.0.0/8")))) {
+      server.layer().keys().addNumber("+15550783881", pnid, "102290129340398", "555", "EAAG-token");
+      assertThat(server.layer().relay().subscriptions().create(pnid, new SubscriptionSpec("Chatwoot",
+          "http://127.0.0.1:1/hook", List.of("calls"), null, null, null))).isInstanceOf(SubscriptionOutcome.Saved.class);
+
+      // the CLI works on the same file while the layer runs
+      Run removed = run(Map.of("LAYER_DATA_DIR", dir.toString()), "numbers", "remove", "--phone-number-id", pnid);
+
+      assertThat(removed.status()).as(removed.err()).isZero();
+      assertThat(removed.out()).contains("webhook subscriptions");
+      assertThat(server.layer().relay().subscriptions().list(pnid)).isEmpty();
+    }
+  }
+
+  @Test
   void mistakesExitWithAMessage() throws Exception {
     Map<String, String> env = Map.of("LAYER_DATA_DIR", dir.toString());
     assertThat(run(env, "keys").status()).isEqualTo(2);
@@ -84,5 +106,19 @@ class MainTest {
     Settings d = Settings.of(Map.of(Option.PORT, "45s"));
     assertThat(d.duration(Option.PORT)).isEqualTo(Duration.ofSeconds(45));
     assertThat(Settings.of(Map.of(Option.PORT, "250ms")).duration(Option.PORT)).isEqualTo(Duration.ofMillis(250));
+  }
+
+  @Test
+  void aRetentionShorterThanEightDaysIsRefusedAtStart() {
+    assertThat(Settings.of(Map.of()).duration(Option.RETENTION)).isEqualTo(Duration.ofDays(14));
+    Settings tooShort = Settings.parse(new String[0], Map.of("LAYER_RETENTION", "7d", "LAYER_DATA_DIR", dir.toString(),
+        "LAYER_PORT", "0", "LAYER_HOST", "127.0.0.1"));
+
+    assertThatThrownBy(() -> LayerServer.start(tooShort).close())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--retention / LAYER_RETENTION must be at least 8d")
+        .hasMessageContaining("got '7d'");
+    assertThat(Settings.of(Map.of(Option.RETENTION, "192h")).duration(Option.RETENTION, Duration.ofDays(8), "why"))
+        .isEqualTo(Duration.ofDays(8));
   }
 }

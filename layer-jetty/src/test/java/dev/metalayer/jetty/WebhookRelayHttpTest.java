@@ -14,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -156,7 +157,7 @@ class WebhookRelayHttpTest {
     assertThat(patched.path("has_secret").asBoolean()).isTrue();
 
     // a Meta terminate goes through the Jetty client, enriched and re-signed
-    byte[] terminate = MetaFixtures.bytes("terminate-failed.json");
+    byte[] terminate = MetaFixtures.at(MetaFixtures.bytes("terminate-failed.json"), Instant.now()); // not late
     assertThat(postWebhook(terminate, MetaFixtures.metaSignature(APP_SECRET, terminate)).statusCode()).isEqualTo(200);
     RecordingSubscriber.Received got = subscriber.await(1, TIMEOUT).get(0);
     assertThat(got.path()).isEqualTo("/webhooks/whatsapp/+13175551399");

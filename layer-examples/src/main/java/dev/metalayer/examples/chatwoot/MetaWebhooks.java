@@ -19,7 +19,7 @@ public final class MetaWebhooks {
   private final String wabaId;
   private final String displayPhone;
   private final String phoneNumberId;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
 
   /** @param displayPhone digits only, as Meta writes {@code display_phone_number} */
   public MetaWebhooks(URI endpoint, String appSecret, String wabaId, String displayPhone, String phoneNumberId) {

@@ -1,0 +1,96 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.metalayer.MetaLayer;
+import dev.metalayer.store.RelayStore.Purged;
+import dev.metalayer.testing.MutableClock;
+import dev.metalayer.testing.RecordingSubscriber;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Retention through the real relay on H2: what the default 14 days keep and remove, driven by a
+ * hand-moved clock and {@code purge()} (the hourly run calls the same).
+ */
+class RelayRetentionTest {
+  @TempDir Path dir;
+  MutableClock clock = MutableClock.at("2026-03-01T10:00:00Z");
+  RelayHarness h;
+  RecordingSubscriber subscriber;
+
+  @BeforeEach
+  void setUp() {
+    h = new RelayHarness(dir, clock);
+    subscriber = RecordingSubscriber.start();
+  }
+
+  @AfterEach
+  void tearDown() {
+    h.close();
+    subscriber.close();
+  }
+
+  @Test
+  void aDeliveredChangeIsKeptThroughMetasRedeliveriesAndPurgedAfterTheRetention() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
+    byte[] change = RelayTimeRulesTest.message("wamid.kept");
+    h.ingestSigned(change);
+    assertThat(h.layer.relay().runDueNow()).isEqualTo(1);
+
+    clock.advance(Duration.ofDays(7));
+    assertThat(h.layer.relay().purge()).isEqualTo(Purged.NOTHING);
+    // Meta's last redelivery is still recognised: not sent twice
+    assertThat(h.ingestSigned(change)).isEqualTo(new IngestResult.Accepted(1, 0, 1));
+    assertThat(h.layer.relay().runDueNow()).isZero();
+
+    clock.advance(Duration.ofDays(7).minusMillis(1)); // 14 days after the delivery, less 1 ms
+    assertThat(h.layer.relay().purge()).isEqualTo(Purged.NOTHING);
+    clock.advance(Duration.ofMillis(2));
+    // the delivery with its attempt, and the first envelope; the redelivery's envelope is 7 days old
+    assertThat(h.layer.relay().purge()).isEqualTo(new Purged(1, 1, 1));
+
+    assertThat(h.rows("layer_deliveries")).isZero();
+    assertThat(h.rows("layer_attempts")).isZero();
+    assertThat(h.rows("layer_envelopes")).isEqualTo(1);
+    assertThat(h.subscriptions().deliveries(RelayHarness.PNID_1, s.id(), Optional.empty(), 50).orElseThrow()).isEmpty();
+    assertThat(h.subscriptions().find(RelayHarness.PNID_1, s.id())).as("subscriptions are kept").isPresent();
+    assertThat(subscriber.count()).isEqualTo(1);
+  }
+
+  @Test
+  void aPendingDeliveryIsNeverPurgedHoweverOldItIs() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
+    h.ingestSigned(RelayTimeRulesTest.message("wamid.waiting"));
+
+    clock.advance(Duration.ofDays(30)); // nothing ran meanwhile (the layer was stopped)
+    assertThat(h.layer.relay().purge()).isEqualTo(Purged.NOTHING);
+    assertThat(h.rows("layer_envelopes")).isEqualTo(1);
+
+    assertThat(h.layer.relay().runDueNow()).isEqualTo(1);
+    assertThat(subscriber.count()).isEqualTo(1);
+    List<Delivery> log = h.subscriptions().deliveries(RelayHarness.PNID_1, s.id(), Optional.empty(), 50).orElseThrow();
+    assertThat(log).extracting(Delivery::state).containsExactly(DeliveryState.DELIVERED);
+    // once finished, its retention starts
+    clock.advance(Duration.ofDays(14).plusMillis(1));
+    assertThat(h.layer.relay().purge()).isEqualTo(new Purged(1, 1, 1));
+  }
+
+  @Test
+  void aRetentionShorterThanMetasRedeliveryWindowIsRefused() {
+    MetaLayer.Builder builder = MetaLayer.builder();
+    assertThatThrownBy(() -> builder.retention(Duration.ofDays(8).minusSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("at least 8 days")
+        .hasMessageContaining("7 days");
+    assertThat(builder.retention(Duration.ofDays(8))).isSameAs(builder);
+    assertThat(MetaLayer.MIN_RETENTION).isEqualTo(Duration.ofDays(8));
+  }
+}
