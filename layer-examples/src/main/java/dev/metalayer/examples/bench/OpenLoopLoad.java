@@ -55,6 +55,8 @@ final class OpenLoopLoad {
     client.setIdleTimeout(120_000);
     client.setConnectTimeout(5_000);
     client.start();
+    // A 401 must come back as an answer, not as a failed authentication challenge.
+    client.getProtocolHandlers().clear();
     return client;
   }
 
