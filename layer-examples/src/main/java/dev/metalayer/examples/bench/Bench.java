@@ -329,6 +329,9 @@ public final class Bench {
         wrk("warmup-" + t.label(), t.port(), t.pathFormat(), tenantCredentials(t), (int) half.toSeconds());
         openLoop(t, clients.get(t.label()), half);
       }
+      if (options.profile() && proxyAvailable) {
+        Jfr.start(layerA, "hot-path");
+      }
       Map<String, List<OpenLoopLoad.Run>> runs = new LinkedHashMap<>();
       targets.forEach(t -> runs.put(t.label(), new ArrayList<>()));
       for (int r = 0; r < options.rounds(); r++) {
@@ -353,6 +356,9 @@ public final class Bench {
           log(String.format(Locale.ROOT, "saturation round %d %-6s %8.0f req/s (%d bad)", r + 1, t.label(),
               s.requestsPerSecond(), s.bad()));
         }
+      }
+      if (options.profile() && proxyAvailable) {
+        Jfr.stopAndSummarise(layerA, "hot-path", options.work(), options.out());
       }
       report.hotPath(options, runs, saturation);
       if (proxyAvailable) {
@@ -473,7 +479,7 @@ public final class Bench {
       report.skip("relay", "no layer");
       return;
     }
-    RelayBench relay = new RelayBench(options, layerAPort, tenants.get(0), appSecret);
+    RelayBench relay = new RelayBench(options, layerA, layerAPort, tenants.get(0), appSecret);
     relay.run(report);
   }
 

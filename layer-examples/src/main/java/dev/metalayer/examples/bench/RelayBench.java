@@ -61,8 +61,11 @@ final class RelayBench {
   private AtomicLongArray callArrived;
   private int messageSeq;
 
-  RelayBench(Bench.Options options, int layerPort, Tenant tenant, String appSecret) {
+  private final ChildProcess layer;
+
+  RelayBench(Bench.Options options, ChildProcess layer, int layerPort, Tenant tenant, String appSecret) {
     this.options = options;
+    this.layer = layer;
     this.layerPort = layerPort;
     this.tenant = tenant;
     this.appSecret = appSecret;
@@ -96,7 +99,13 @@ final class RelayBench {
       Bench.log(String.format(Locale.ROOT, "measure: calls %.0f/s with messages %.0f/s for %d s", callRate,
           messageRate, measure.toSeconds()));
       long t0 = System.nanoTime();
+      if (options.profile()) {
+        Jfr.start(layer, "relay-steady");
+      }
       OpenLoopLoad.Run[] steady = steady(client, callRate, messageRate, measure, callBase);
+      if (options.profile()) {
+        Jfr.stopAndSummarise(layer, "relay-steady", options.work(), options.out());
+      }
       int measuredTo = callBase[0];
       awaitCalls(measuredFrom, measuredTo, Duration.ofSeconds(30));
       long[] latencies = callLatencies(measuredFrom, measuredTo);
