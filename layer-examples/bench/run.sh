@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark of issue 5, in one run, on loopback: builds the jar, installs nginx and wrk from Debian
 # when missing, and runs dev.metalayer.examples.bench.Bench. Results go to layer-examples/bench/results/
-# (summary.txt, results.json, percentiles.csv, latency.png). About six minutes on two cores.
+# (summary.txt, results.json, percentiles.csv, latency.png). About seven minutes on two cores.
 #
 #   bash layer-examples/bench/run.sh            # the full run
-#   bash layer-examples/bench/run.sh --quick    # a smoke test of every phase (about two minutes)
+#   bash layer-examples/bench/run.sh --quick    # a smoke test of every phase (about three minutes)
 #
 # Extra arguments go to Bench: --rate N (open-loop rate, default 1000/s), --connections N (32),
-# --only proxy,keys,relay,media,startup, --out DIR, --profile (JFR on the layer; writes profile-layer.txt).
+# --only proxy,keys,relay,media,startup, --out DIR, --profile (JFR on the layer processes; writes
+# profile-*.txt summaries next to the results; the figures of such a run include the recorder).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -32,7 +32,7 @@ import org.eclipse.jetty.http.HttpMethod;
  * <p>Usage: {@code java -cp meta-layer.jar:layer-examples/target/classes
  * dev.metalayer.examples.bench.Bench [--jar PATH] [--out DIR] [--work DIR] [--rate N] [--quick]}.
  * {@code layer-examples/bench/run.sh} builds everything and calls it. Each phase is bounded in time;
- * the full run takes about six minutes on two cores.
+ * the full run takes about seven minutes on two cores.
  */
 public final class Bench {
   static final String PREFIX = "/api/layer/meta";
