@@ -1,5 +1,6 @@
 package dev.metalayer.graph;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -70,6 +71,10 @@ public final class AnswerRewriter {
 
   /** @return the answer to send to the client, never containing the token; empty when {@code body} is not JSON */
   public Optional<byte[]> rewrite(byte[] body) {
+    if (mediaId.isEmpty() && indexOf(body, PAGING) < 0) {
+      // Nothing can need rewriting (a send, a call action): check it is JSON without building a tree.
+      return wellFormed(body) ? Optional.of(scrubber.redact(body)) : Optional.empty();
+    }
     JsonNode root;
     try {
       root = TREE.readTree(body);
@@ -107,6 +112,34 @@ public final class AnswerRewriter {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a parsed JSON tree could not be written back", e);
     }
+  }
+
+  private static final byte[] PAGING = "\"paging\"".getBytes(StandardCharsets.UTF_8);
+
+  /** Whether {@code body} is one complete JSON value, read with the streaming parser (no tree). */
+  private static boolean wellFormed(byte[] body) {
+    try (JsonParser p = TREE.getFactory().createParser(body)) {
+      if (p.nextToken() == null) {
+        return false;
+      }
+      p.skipChildren();
+      return p.nextToken() == null;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static int indexOf(byte[] data, byte[] needle) {
+    outer:
+    for (int i = 0; i <= data.length - needle.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (data[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
   }
 
   /** A paging URL on the layer, or empty when {@code url} is not an absolute http(s) URL. */

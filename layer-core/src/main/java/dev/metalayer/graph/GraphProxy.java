@@ -94,7 +94,7 @@ public final class GraphProxy {
     if (uri.isEmpty()) {
       return Outcome.refused(GraphError.invalidParameter("The request URI is invalid."));
     }
-    TokenScrubber scrubber = new TokenScrubber(grant.metaToken());
+    TokenScrubber scrubber = perToken(grant).scrubber();
     AnswerRewriter rewriter =
         new AnswerRewriter(
             layerGraphBase(request),
@@ -144,7 +144,7 @@ public final class GraphProxy {
     String query = withProof("phone_number_id=" + grant.number().phoneNumberId(), grant);
     URI lookup = URI.create(upstreamBase + "/" + mediaId + "?" + query);
     return Outcome.ok(
-        new MediaDownload(mediaId, fresh, lookup, grant.metaToken(), settings.mediaHosts(), new TokenScrubber(grant.metaToken())));
+        new MediaDownload(mediaId, fresh, lookup, grant.metaToken(), settings.mediaHosts(), perToken(grant).scrubber()));
   }
 
   /**
@@ -317,10 +317,28 @@ public final class GraphProxy {
   }
 
   private String withProof(String query, Grant grant) {
-    if (settings.appSecret().isEmpty()) {
-      return query;
+    Optional<String> proof = perToken(grant).proof();
+    return proof.isEmpty() ? query : withParameter(query, Credentials.APPSECRET_PROOF, proof.get());
+  }
+
+  /** What the layer derives from one Meta token, computed once: its scrubber and its appsecret_proof. */
+  private record PerToken(TokenScrubber scrubber, Optional<String> proof) {}
+
+  private static final int MAX_CACHED_TOKENS = 10_000;
+  private final Map<String, PerToken> perToken = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private PerToken perToken(Grant grant) {
+    String token = grant.metaToken();
+    PerToken cached = perToken.get(token);
+    if (cached == null) {
+      if (perToken.size() >= MAX_CACHED_TOKENS) {
+        perToken.clear();
+      }
+      cached = new PerToken(
+          new TokenScrubber(token), settings.appSecret().map(secret -> Secrets.hmacSha256Hex(secret, token)));
+      perToken.put(token, cached);
     }
-    return withParameter(query, Credentials.APPSECRET_PROOF, Secrets.hmacSha256Hex(settings.appSecret().get(), grant.metaToken()));
+    return cached;
   }
 
   private static String without(String query, String name) {

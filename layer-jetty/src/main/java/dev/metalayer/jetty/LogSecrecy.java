@@ -44,10 +44,12 @@ final class LogSecrecy extends TurboFilter {
 
   @Override
   public FilterReply decide(Marker marker, ch.qos.logback.classic.Logger logger, Level level, String format, Object[] params, Throwable t) {
-    if (level == null || level.isGreaterOrEqual(Level.INFO) || !logger.getName().startsWith("org.eclipse.jetty")) {
+    // Cheapest tests first: this runs on every isDebugEnabled() of every logger (Jetty asks many times
+    // per request), and almost always the level is simply off.
+    if (level == null || level.levelInt >= Level.INFO_INT || level.levelInt < logger.getEffectiveLevel().levelInt) {
       return FilterReply.NEUTRAL;
     }
-    if (!level.isGreaterOrEqual(logger.getEffectiveLevel())) {
+    if (!logger.getName().startsWith("org.eclipse.jetty")) {
       return FilterReply.NEUTRAL;
     }
     String text = format == null ? "" : MessageFormatter.arrayFormat(format, params, t).getMessage();
