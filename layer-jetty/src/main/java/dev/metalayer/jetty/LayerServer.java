@@ -138,6 +138,8 @@ public final class LayerServer implements AutoCloseable {
    * decides), no cookies, no authentication handling, no {@code User-Agent} of its own, connect and idle timeouts from the settings
    * (each exchange sets its total timeout).
    */
+  private static final long POOLED_CONNECTION_IDLE_MS = 10_000;
+
   private static HttpClient upstreamClient(GraphSettings graph) {
     QueuedThreadPool threads = new QueuedThreadPool(64, 2);
     threads.setName("layer-upstream");
@@ -147,7 +149,11 @@ public final class LayerServer implements AutoCloseable {
     client.setUserAgentField(null);
     client.setHttpCookieStore(new HttpCookieStore.Empty());
     client.setConnectTimeout(graph.connectTimeout().toMillis());
-    client.setIdleTimeout(graph.idleTimeout().toMillis());
+    // The client-wide idle timeout is how long a pooled connection may rest unused; each exchange sets
+    // its own (the configured upstream idle timeout). Resting connections are dropped well before the
+    // keep-alive timeouts servers commonly use, so that a POST is never written onto a connection the
+    // server is closing at that moment: such a POST fails, and a POST is never retried.
+    client.setIdleTimeout(Math.min(graph.idleTimeout().toMillis(), POOLED_CONNECTION_IDLE_MS));
     // No protocol handlers: a 401 from Meta (which Chatwoot counts for reauthorisation) must pass
     // through as it is, not be taken for an HTTP authentication challenge; 100-continue is not used.
     // HttpClient installs its default handlers when it starts: clear them once it has.
