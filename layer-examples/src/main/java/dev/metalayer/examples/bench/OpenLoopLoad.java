@@ -52,7 +52,9 @@ final class OpenLoopLoad {
     client.setMaxRequestsQueuedPerDestination(1 << 20);
     client.setFollowRedirects(false);
     client.setUserAgentField(null);
-    client.setIdleTimeout(120_000);
+    // Below every server's keep-alive timeout (Jetty's default is 30 s): a pooled connection the
+    // server has just closed would fail the next request, an error of the harness, not of the target.
+    client.setIdleTimeout(20_000);
     client.setConnectTimeout(5_000);
     client.start();
     // A 401 must come back as an answer, not as a failed authentication challenge.
