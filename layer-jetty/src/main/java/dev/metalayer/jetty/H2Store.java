@@ -13,9 +13,9 @@ import org.h2.jdbcx.JdbcConnectionPool;
  *
  * <p>{@code AUTO_SERVER=TRUE} lets the CLI work on the same file while a layer runs;
  * {@code WRITE_DELAY=0} writes each commit to the file before the commit returns, so that what was
- * acknowledged survives a {@code kill -9} of the process. {@code DB_CLOSE_ON_EXIT=FALSE} leaves closing
- * to the layer's own shutdown, which stops the relay's workers first: H2's shutdown hook would
- * otherwise close the database under them.
+ * acknowledged survives a {@code kill -9} of the process. (H2 refuses {@code DB_CLOSE_ON_EXIT=FALSE}
+ * beside {@code AUTO_SERVER}, so its own shutdown hook may close the database a moment before the
+ * layer's stops the relay's workers: a stop can log one warning of a failed claim.)
  */
 final class H2Store implements AutoCloseable {
   private final JdbcConnectionPool pool;
@@ -40,7 +40,7 @@ final class H2Store implements AutoCloseable {
       throw new UncheckedIOException("cannot create the data directory " + dataDir, e);
     }
     String url =
-        "jdbc:h2:file:" + dataDir.toAbsolutePath().normalize().resolve("metalayer") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE";
+        "jdbc:h2:file:" + dataDir.toAbsolutePath().normalize().resolve("metalayer") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0";
     JdbcConnectionPool pool = JdbcConnectionPool.create(url, "metalayer", "");
     pool.setMaxConnections(32);
     try {
