@@ -149,43 +149,35 @@ public final class JdbcRelayStore implements RelayStore {
 
   @Override
   public boolean deleteSubscription(String id) {
-    return db.inTransaction(
-        c -> {
-          try (PreparedStatement p =
-              c.prepareStatement(
-                  "DELETE FROM layer_attempts WHERE delivery_id IN (SELECT id FROM layer_deliveries WHERE subscription_id = ?)")) {
-            p.setString(1, id);
-            p.executeUpdate();
-          }
-          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_deliveries WHERE subscription_id = ?")) {
-            p.setString(1, id);
-            p.executeUpdate();
-          }
-          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_subscriptions WHERE id = ?")) {
-            p.setString(1, id);
-            return p.executeUpdate() == 1;
-          }
-        });
+    return deleteSubscriptions("SELECT id FROM layer_subscriptions WHERE id = ?", id) == 1;
   }
 
   @Override
   public int deleteSubscriptionsOf(String phoneNumberId) {
-    String ofNumber = "SELECT id FROM layer_subscriptions WHERE phone_number_id = ?";
+    return deleteSubscriptions("SELECT id FROM layer_subscriptions WHERE phone_number_id = ?", phoneNumberId);
+  }
+
+  /**
+   * Deletes the subscriptions {@code subscriptionIds} selects (one parameter), with their deliveries and
+   * attempts, in one transaction. The deliveries are locked first: an attempt that is finishing holds
+   * its delivery's row, so its attempt record is committed (and then deleted here) before the deletes
+   * run, and one that finishes later finds its delivery gone. @return the subscriptions deleted
+   */
+  private int deleteSubscriptions(String subscriptionIds, String parameter) {
+    String deliveryIds = "SELECT id FROM layer_deliveries WHERE subscription_id IN (" + subscriptionIds + ")";
     return db.inTransaction(
         c -> {
-          try (PreparedStatement p =
-              c.prepareStatement("DELETE FROM layer_attempts WHERE delivery_id IN (SELECT id FROM layer_deliveries"
-                  + " WHERE subscription_id IN (" + ofNumber + "))")) {
-            p.setString(1, phoneNumberId);
-            p.executeUpdate();
+          for (String sql : List.of(
+              deliveryIds + " FOR UPDATE",
+              "DELETE FROM layer_attempts WHERE delivery_id IN (" + deliveryIds + ")",
+              "DELETE FROM layer_deliveries WHERE subscription_id IN (" + subscriptionIds + ")")) {
+            try (PreparedStatement p = c.prepareStatement(sql)) {
+              p.setString(1, parameter);
+              p.execute();
+            }
           }
-          try (PreparedStatement p =
-              c.prepareStatement("DELETE FROM layer_deliveries WHERE subscription_id IN (" + ofNumber + ")")) {
-            p.setString(1, phoneNumberId);
-            p.executeUpdate();
-          }
-          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_subscriptions WHERE phone_number_id = ?")) {
-            p.setString(1, phoneNumberId);
+          try (PreparedStatement p = c.prepareStatement("DELETE FROM layer_subscriptions WHERE id IN (" + subscriptionIds + ")")) {
+            p.setString(1, parameter);
             return p.executeUpdate();
           }
         });
