@@ -56,6 +56,16 @@ public final class Secrets {
         hmacSha256(key.getBytes(StandardCharsets.UTF_8), data.getBytes(StandardCharsets.UTF_8)));
   }
 
+  /**
+   * A public identifier: {@code kind}, an underscore and {@code randomBytes} random bytes in hex (e.g.
+   * {@code key_3f9c…}). Not a secret; unique by chance.
+   */
+  public static String newId(String kind, java.security.SecureRandom random, int randomBytes) {
+    byte[] bytes = new byte[randomBytes];
+    random.nextBytes(bytes);
+    return kind + "_" + hex(bytes);
+  }
+
   public static String hex(byte[] bytes) {
     return HEX.formatHex(bytes);
   }

@@ -53,8 +53,6 @@ public final class ApiKeys {
 
   /** A public identifier, e.g. {@code key_3f9c…}: 20 random hex digits. */
   static String newId(String kind, SecureRandom random) {
-    byte[] bytes = new byte[10];
-    random.nextBytes(bytes);
-    return kind + "_" + Secrets.hex(bytes);
+    return Secrets.newId(kind, random, 10);
   }
 }

@@ -1,5 +1,11 @@
 package dev.metalayer.relay;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+
 import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
@@ -18,13 +24,25 @@ import java.util.Optional;
  */
 public interface DeliveryTransport {
 
+  /** The most of an answer body a transport keeps, in characters. */
+  int EXCERPT_CHARS = 1024;
+
   Result send(Request request);
+
+  /**
+   * The start of an answer body as text: reads at most {@code 4 × EXCERPT_CHARS} bytes (the longest
+   * UTF-8 form of that many characters) and keeps at most {@link #EXCERPT_CHARS} characters.
+   */
+  static String excerpt(InputStream body) throws IOException {
+    String text = new String(body.readNBytes(EXCERPT_CHARS * 4), StandardCharsets.UTF_8);
+    return text.length() <= EXCERPT_CHARS ? text : text.substring(0, EXCERPT_CHARS);
+  }
 
   /** @param headers sent as given, in order; the transport adds only {@code Content-Length} and {@code Host} */
   record Request(URI url, Map<String, String> headers, byte[] body, Duration timeout) {
     public Request {
       Objects.requireNonNull(url, "url");
-      headers = Map.copyOf(headers);
+      headers = Collections.unmodifiableMap(new LinkedHashMap<>(headers));
       Objects.requireNonNull(body, "body");
       Objects.requireNonNull(timeout, "timeout");
     }

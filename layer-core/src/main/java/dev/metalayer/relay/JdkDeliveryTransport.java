@@ -9,15 +9,12 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
 /** {@link DeliveryTransport#jdk}: resolve, check with the guard, then send. Thread-safe. */
 final class JdkDeliveryTransport implements DeliveryTransport {
-  static final int EXCERPT_CHARS = 1024;
-
   private final EgressGuard guard;
   private final HttpClient client;
 
@@ -52,7 +49,7 @@ final class JdkDeliveryTransport implements DeliveryTransport {
       HttpResponse<InputStream> response = client.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
       String excerpt;
       try (InputStream in = response.body()) {
-        excerpt = excerpt(in.readNBytes(EXCERPT_CHARS * 4));
+        excerpt = DeliveryTransport.excerpt(in);
       }
       return new Result.Answered(
           response.statusCode(), response.headers().firstValue("retry-after"), excerpt);
@@ -66,10 +63,5 @@ final class JdkDeliveryTransport implements DeliveryTransport {
       Thread.currentThread().interrupt();
       return new Result.Failed("interrupted", false);
     }
-  }
-
-  static String excerpt(byte[] bytes) {
-    String text = new String(bytes, StandardCharsets.UTF_8);
-    return text.length() <= EXCERPT_CHARS ? text : text.substring(0, EXCERPT_CHARS);
   }
 }

@@ -241,9 +241,7 @@ public final class WebhookRelay implements CallWebhookRelay {
   }
 
   String newId(String kind) {
-    byte[] bytes = new byte[12];
-    config.random().nextBytes(bytes);
-    return kind + "_" + Secrets.hex(bytes);
+    return Secrets.newId(kind, config.random(), 12);
   }
 
   DeliveryPolicy policy() {

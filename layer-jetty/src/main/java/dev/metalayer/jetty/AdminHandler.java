@@ -1,17 +1,14 @@
 package dev.metalayer.jetty;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
-import dev.metalayer.json.Json;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.NumberRegistration;
 import java.io.IOException;
 import java.util.Map;
 import java.util.Optional;
-import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -24,7 +21,6 @@ import org.eclipse.jetty.util.Callback;
  */
 final class AdminHandler implements Request.Handler {
   private static final int MAX_BODY = 64 * 1024;
-  private static final String BEARER = "Bearer ";
 
   private final KeyService keys;
   private final Optional<String> adminToken;
@@ -40,12 +36,7 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
       return true;
     }
-    String authorization = HttpIo.header(request, HttpHeader.AUTHORIZATION);
-    String presented =
-        authorization != null && authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())
-            ? authorization.substring(BEARER.length()).trim()
-            : null;
-    if (!Secrets.constantTimeEquals(presented, adminToken.get())) {
+    if (!Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get())) {
       HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid admin token."));
       return true;
     }
@@ -106,7 +97,7 @@ final class AdminHandler implements Request.Handler {
   }
 
   private void addNumber(Request request, Response response, Callback callback) throws IOException {
-    Optional<JsonNode> body = jsonObject(request, response, callback);
+    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
     if (body.isEmpty()) {
       return;
     }
@@ -125,7 +116,7 @@ final class AdminHandler implements Request.Handler {
   }
 
   private void updateToken(String id, Request request, Response response, Callback callback) throws IOException {
-    Optional<JsonNode> body = jsonObject(request, response, callback);
+    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
     if (body.isEmpty()) {
       return;
     }
@@ -140,7 +131,7 @@ final class AdminHandler implements Request.Handler {
   }
 
   private void createKey(Request request, Response response, Callback callback) throws IOException {
-    Optional<JsonNode> body = jsonObject(request, response, callback);
+    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
     if (body.isEmpty()) {
       return;
     }
@@ -152,22 +143,6 @@ final class AdminHandler implements Request.Handler {
     keys.createKey(id).ifPresentOrElse(
         created -> HttpIo.writeJson(response, callback, 201, AdminViews.createdKey(created)),
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such number.")));
-  }
-
-  /** Reads a JSON object body; on failure answers 400 itself and returns empty. */
-  private static Optional<JsonNode> jsonObject(Request request, Response response, Callback callback)
-      throws IOException {
-    byte[] bytes = HttpIo.readBody(request, MAX_BODY);
-    try {
-      JsonNode node = Json.mapper().readTree(bytes);
-      if (node != null && node.isObject()) {
-        return Optional.of(node);
-      }
-    } catch (JsonProcessingException e) {
-      // answered below
-    }
-    HttpIo.writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
-    return Optional.empty();
   }
 
   private static String text(JsonNode node, String field) {

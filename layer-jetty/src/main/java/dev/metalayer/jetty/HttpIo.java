@@ -1,12 +1,13 @@
 package dev.metalayer.jetty;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.json.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.util.List;
-import java.util.Map;
+import java.util.Optional;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
@@ -24,6 +25,7 @@ import org.slf4j.LoggerFactory;
 public final class HttpIo {
   private static final Logger log = LoggerFactory.getLogger(HttpIo.class);
   public static final String JSON = "application/json; charset=UTF-8";
+  private static final String BEARER = "Bearer ";
 
   private HttpIo() {}
 
@@ -49,13 +51,6 @@ public final class HttpIo {
       response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, challenge);
     }
     writeJson(response, callback, error.status(), error.toJson());
-  }
-
-  /** Writes an empty answer with {@code status}. */
-  public static void writeEmpty(Response response, Callback callback, int status) {
-    response.setStatus(status);
-    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
-    callback.succeeded();
   }
 
   /** The request body is larger than the handler accepts. */
@@ -86,24 +81,44 @@ public final class HttpIo {
   }
 
   /** The first value of a query parameter, decoded; empty when absent. */
-  public static java.util.Optional<String> queryParameter(Request request, String name) {
+  public static Optional<String> queryParameter(Request request, String name) {
     Fields fields = Request.extractQueryParameters(request);
     Fields.Field f = fields.get(name);
-    return f == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(f.getValue());
+    return f == null ? Optional.empty() : Optional.ofNullable(f.getValue());
+  }
+
+  /** The credential of an {@code Authorization: Bearer …} header (scheme in any case), trimmed; empty without one. */
+  public static Optional<String> bearer(Request request) {
+    String authorization = header(request, HttpHeader.AUTHORIZATION);
+    return authorization != null && authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())
+        ? Optional.of(authorization.substring(BEARER.length()).trim())
+        : Optional.empty();
+  }
+
+  /**
+   * Reads a body that must be a JSON object, up to {@code maxBytes}. When it is not one, answers the
+   * Graph-shaped 400 itself (completing the callback) and returns empty.
+   *
+   * @throws BodyTooLargeException over {@code maxBytes}: the caller answers 413
+   */
+  public static Optional<JsonNode> readJsonObject(
+      Request request, int maxBytes, Response response, Callback callback) throws IOException {
+    byte[] bytes = readBody(request, maxBytes);
+    try {
+      JsonNode node = Json.mapper().readTree(bytes);
+      if (node != null && node.isObject()) {
+        return Optional.of(node);
+      }
+    } catch (JsonProcessingException e) {
+      // answered below
+    }
+    writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
+    return Optional.empty();
   }
 
   /** A header's value, or null. */
   public static String header(Request request, HttpHeader header) {
     HttpField f = request.getHeaders().getField(header);
     return f == null ? null : f.getValue();
-  }
-
-  /** Immutable copy of headers for logging-free inspection (names lower-cased). */
-  public static Map<String, List<String>> headerMap(Request request) {
-    java.util.Map<String, List<String>> out = new java.util.TreeMap<>();
-    for (HttpField f : request.getHeaders()) {
-      out.computeIfAbsent(f.getLowerCaseName(), k -> new java.util.ArrayList<>()).add(f.getValue());
-    }
-    return out;
   }
 }

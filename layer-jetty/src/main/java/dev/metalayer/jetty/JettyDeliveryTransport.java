@@ -8,7 +8,6 @@ import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +33,6 @@ import org.eclipse.jetty.util.SocketAddressResolver;
  * characters of an answer are read.
  */
 final class JettyDeliveryTransport implements DeliveryTransport {
-  private static final int EXCERPT_CHARS = 1024;
   private final HttpClient client;
 
   JettyDeliveryTransport(EgressGuard guard) {
@@ -72,9 +70,7 @@ final class JettyDeliveryTransport implements DeliveryTransport {
       Response response = listener.get(request.timeout().toMillis() + 1_000, TimeUnit.MILLISECONDS);
       String excerpt;
       try (InputStream in = listener.getInputStream()) {
-        byte[] bytes = in.readNBytes(EXCERPT_CHARS * 4);
-        String text = new String(bytes, StandardCharsets.UTF_8);
-        excerpt = text.length() > EXCERPT_CHARS ? text.substring(0, EXCERPT_CHARS) : text;
+        excerpt = DeliveryTransport.excerpt(in);
       } catch (IOException e) {
         excerpt = "";
       }

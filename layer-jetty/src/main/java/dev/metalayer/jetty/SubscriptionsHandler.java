@@ -1,10 +1,8 @@
 package dev.metalayer.jetty;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.graph.GraphError;
-import dev.metalayer.json.Json;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.SubscriptionOutcome;
@@ -15,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -40,7 +37,6 @@ import org.eclipse.jetty.util.Callback;
 final class SubscriptionsHandler implements Request.Handler {
   static final String PREFIX = "/v1/webhooks";
   private static final int MAX_BODY = 64 * 1024;
-  private static final String BEARER = "Bearer ";
 
   private final MetaLayer layer;
   private final WebhookSubscriptions subscriptions;
@@ -99,10 +95,7 @@ final class SubscriptionsHandler implements Request.Handler {
   private Optional<String> authenticate(Request request) {
     String key = request.getHeaders().get("x-api-key");
     if (key == null) {
-      String authorization = HttpIo.header(request, HttpHeader.AUTHORIZATION);
-      if (authorization != null && authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
-        key = authorization.substring(BEARER.length()).trim();
-      }
+      key = HttpIo.bearer(request).orElse(null);
     }
     if (key == null || key.isEmpty()) {
       return Optional.empty();
@@ -178,17 +171,11 @@ final class SubscriptionsHandler implements Request.Handler {
   /** Reads a subscription body; on failure answers 400 itself and returns empty. */
   private static Optional<SubscriptionSpec> spec(Request request, Response response, Callback callback, boolean patch)
       throws IOException {
-    byte[] bytes = HttpIo.readBody(request, MAX_BODY);
-    JsonNode b;
-    try {
-      b = Json.mapper().readTree(bytes);
-    } catch (JsonProcessingException e) {
-      b = null;
-    }
-    if (b == null || !b.isObject()) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
+    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
+    if (body.isEmpty()) {
       return Optional.empty();
     }
+    JsonNode b = body.get();
     try {
       List<String> events = null;
       JsonNode e = b.get("events");

@@ -7,7 +7,6 @@ import java.io.InputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -256,11 +255,5 @@ public final class FakeGraph implements AutoCloseable {
     } catch (Exception e) {
       return Json.mapper().createObjectNode();
     }
-  }
-
-  static List<String> lines(List<Seen> seen) {
-    List<String> out = new ArrayList<>();
-    seen.forEach(s -> out.add(s.method() + " " + s.path()));
-    return out;
   }
 }
