@@ -109,16 +109,7 @@ public final class TokenScrubber {
       System.arraycopy(carry, 0, data, 0, carry.length);
       System.arraycopy(chunk, offset, data, carry.length, length);
       int safe = Math.max(0, data.length - (longest - 1));
-      int i = 0;
-      while (i < safe) {
-        byte[] match = matchAt(data, i, data.length);
-        if (match != null) {
-          mask(data, i, match.length);
-          i += match.length;
-        } else {
-          i++;
-        }
-      }
+      int i = maskMatchesStartingBefore(data, safe);
       // i may pass 'safe' when a match straddles it: everything before i is final.
       int emit = Math.min(data.length, Math.max(i, safe));
       carry = Arrays.copyOfRange(data, emit, data.length);
@@ -129,8 +120,17 @@ public final class TokenScrubber {
     public byte[] finish() {
       byte[] data = carry;
       carry = new byte[0];
+      maskMatchesStartingBefore(data, data.length);
+      return data;
+    }
+
+    /**
+     * Masks, in place, every match that starts before {@code limit} (a match may run past it).
+     * @return the index after the last byte examined: {@code limit}, or the end of a straddling match
+     */
+    private int maskMatchesStartingBefore(byte[] data, int limit) {
       int i = 0;
-      while (i < data.length) {
+      while (i < limit) {
         byte[] match = matchAt(data, i, data.length);
         if (match != null) {
           mask(data, i, match.length);
@@ -139,7 +139,7 @@ public final class TokenScrubber {
           i++;
         }
       }
-      return data;
+      return i;
     }
 
     private void mask(byte[] data, int at, int length) {
