@@ -10,7 +10,6 @@ import dev.metalayer.graph.Headers;
 import dev.metalayer.graph.MediaDownload;
 import dev.metalayer.graph.Outcome;
 import java.net.URI;
-import java.util.HashSet;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -286,12 +285,7 @@ final class GraphProxyHandler implements Request.Handler {
 
   private static void copyRequestHeaders(
       Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest, String authorization) {
-    Set<String> connectionListed = new HashSet<>();
-    for (String value : clientToProxyRequest.getHeaders().getValuesList(HttpHeader.CONNECTION)) {
-      for (String name : value.split(",")) {
-        connectionListed.add(name.trim().toLowerCase(Locale.ROOT));
-      }
-    }
+    Set<String> connectionListed = HttpIo.connectionListed(clientToProxyRequest.getHeaders());
     proxyToServerRequest.headers(
         headers -> {
           for (HttpField field : clientToProxyRequest.getHeaders()) {

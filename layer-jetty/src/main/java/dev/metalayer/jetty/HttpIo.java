@@ -7,8 +7,12 @@ import dev.metalayer.json.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.util.HashSet;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
@@ -114,6 +118,17 @@ public final class HttpIo {
     }
     writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
     return Optional.empty();
+  }
+
+  /** The header names a {@code Connection} header lists (hop-by-hop for this message), lower case. */
+  public static Set<String> connectionListed(HttpFields headers) {
+    Set<String> names = new HashSet<>();
+    for (String value : headers.getValuesList(HttpHeader.CONNECTION)) {
+      for (String name : value.split(",")) {
+        names.add(name.trim().toLowerCase(Locale.ROOT));
+      }
+    }
+    return names;
   }
 
   /** A header's value, or null. */

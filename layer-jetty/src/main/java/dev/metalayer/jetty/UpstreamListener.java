@@ -6,8 +6,6 @@ import dev.metalayer.graph.TokenScrubber;
 import java.io.ByteArrayOutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
-import java.util.HashSet;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
@@ -102,12 +100,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       return;
     }
     proxyToClientResponse.setStatus(upstreamStatus);
-    Set<String> connectionListed = new HashSet<>();
-    for (String value : serverToProxyResponse.getHeaders().getValuesList(HttpHeader.CONNECTION)) {
-      for (String name : value.split(",")) {
-        connectionListed.add(name.trim().toLowerCase(Locale.ROOT));
-      }
-    }
+    Set<String> connectionListed = HttpIo.connectionListed(serverToProxyResponse.getHeaders());
     for (HttpField field : serverToProxyResponse.getHeaders()) {
       if (Headers.toClient(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
         proxyToClientResponse.getHeaders().add(field);
