@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import org.slf4j.LoggerFactory;
 import org.slf4j.Marker;
+import org.slf4j.helpers.FormattingTuple;
 import org.slf4j.helpers.MessageFormatter;
 
 /**
@@ -18,12 +19,25 @@ import org.slf4j.helpers.MessageFormatter;
  * parameter, or dumps buffer bytes ({@code <<<…>>>}); other Jetty debug lines pass. The layer's own
  * code never logs a key or a token at any level.
  *
+ * <p>A line that passes is logged as the very text that was checked, never re-rendered from its
+ * arguments. Jetty's arguments are live objects (an endpoint, a connection, a channel state) whose
+ * {@code toString()} changes while another thread parses a request: rendered a second time by the
+ * appender, a line checked clean could show a request line with {@code ?access_token=ps_…} in it.
+ * So the filter renders the line once, checks that text, and hands the appenders that text with no
+ * arguments left to render; the original call is dropped.
+ *
  * <p>{@link #install()} adds the filter to logback once; it does nothing when SLF4J is bound to
  * another backend.
  */
 final class LogSecrecy extends TurboFilter {
   private static final List<String> SENSITIVE =
       List.of("authorization", "bearer", "oauth", "access_token", "appsecret_proof", "token", "ps_", "cookie", "<<<");
+
+  /** Fully qualified name logback uses to find the caller; the re-logged line names this filter. */
+  private static final String FQCN = LogSecrecy.class.getName();
+
+  /** Set while this filter re-logs a checked line, so that the re-logged call passes unexamined. */
+  private static final ThreadLocal<Boolean> RELOGGING = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
   private LogSecrecy() {}
 
@@ -52,17 +66,38 @@ final class LogSecrecy extends TurboFilter {
     if (!logger.getName().startsWith("org.eclipse.jetty")) {
       return FilterReply.NEUTRAL;
     }
-    String text = format == null ? "" : MessageFormatter.arrayFormat(format, params, t).getMessage();
-    StringBuilder all = new StringBuilder(text == null ? "" : text);
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      all.append(' ').append(c);
+    if (format == null || RELOGGING.get()) {
+      // An isDebugEnabled() question, or the checked line this filter is logging itself.
+      return FilterReply.NEUTRAL;
     }
+    // As logback renders it: without an explicit throwable, a trailing Throwable argument is one.
+    FormattingTuple rendered = t == null ? MessageFormatter.arrayFormat(format, params) : MessageFormatter.arrayFormat(format, params, t);
+    String text = rendered.getMessage() == null ? "" : rendered.getMessage();
+    Throwable thrown = rendered.getThrowable() != null ? rendered.getThrowable() : t;
+    StringBuilder all = new StringBuilder(text);
+    describe(thrown, all, 0);
     String lower = all.toString().toLowerCase(Locale.ROOT);
     for (String s : SENSITIVE) {
       if (lower.contains(s)) {
         return FilterReply.DENY;
       }
     }
-    return FilterReply.NEUTRAL;
+    RELOGGING.set(Boolean.TRUE);
+    try {
+      logger.log(marker, FQCN, Level.toLocationAwareLoggerInteger(level), text, null, thrown);
+    } finally {
+      RELOGGING.set(Boolean.FALSE);
+    }
+    return FilterReply.DENY;
+  }
+
+  /** Appends what an appender prints of a throwable: itself, its causes and what they suppressed. */
+  private static void describe(Throwable t, StringBuilder out, int depth) {
+    for (Throwable c = t; c != null && depth < 32; c = c.getCause(), depth++) {
+      out.append(' ').append(c);
+      for (Throwable s : c.getSuppressed()) {
+        describe(s, out, depth + 1);
+      }
+    }
   }
 }
