@@ -78,6 +78,7 @@ final class GraphProxyHandler implements Request.Handler {
     }
 
     if (clientToProxyRequest.getLength() > settings.maxBodyBytes()) {
+      HttpIo.drainRefused(clientToProxyRequest, settings.maxBodyBytes());
       HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
       return true;
     }

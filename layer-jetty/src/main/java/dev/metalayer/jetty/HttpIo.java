@@ -67,20 +67,56 @@ public final class HttpIo {
   }
 
   /**
+   * How much of a refused body the layer reads and throws away before its 413. A client still sending
+   * when the layer answers and closes gets a reset connection, and with it often no answer at all; a
+   * body that ends within this margin is read to its end, so the client reads the 413 on a live
+   * connection. A larger one is not worth reading: the layer answers and the connection closes.
+   */
+  static final long DRAIN_BYTES = 8L * 1024 * 1024;
+
+  /**
    * Reads the whole request body, blocking, refusing more than {@code maxBytes}: a declared
-   * {@code Content-Length} over the limit is refused before anything is read.
+   * {@code Content-Length} over the limit is refused without being kept. Before refusing, the rest of
+   * the body is read and discarded when it ends within {@link #DRAIN_BYTES} of the limit.
    */
   public static byte[] readBody(Request request, int maxBytes) throws IOException {
-    long declared = request.getLength();
-    if (declared > maxBytes) {
+    if (request.getLength() > maxBytes) {
+      drainRefused(request, maxBytes);
       throw new BodyTooLargeException(maxBytes);
     }
     try (InputStream in = Content.Source.asInputStream(request)) {
       byte[] body = in.readNBytes(maxBytes + 1);
       if (body.length > maxBytes) {
+        discard(in, DRAIN_BYTES);
         throw new BodyTooLargeException(maxBytes);
       }
       return body;
+    }
+  }
+
+  /**
+   * Reads and discards a body refused for being over {@code maxBytes}, when it ends within
+   * {@link #DRAIN_BYTES} of that limit (an unknown length: up to that much). Blocking; a failed read
+   * ends the drain, and the connection then closes after the answer.
+   */
+  public static void drainRefused(Request request, long maxBytes) {
+    long declared = request.getLength();
+    if (declared > maxBytes + DRAIN_BYTES) {
+      return;
+    }
+    try (InputStream in = Content.Source.asInputStream(request)) {
+      discard(in, declared >= 0 ? declared : DRAIN_BYTES);
+    } catch (IOException e) {
+      log.debug("A refused body could not be drained: {}", e.getClass().getSimpleName());
+    }
+  }
+
+  private static void discard(InputStream in, long atMost) throws IOException {
+    byte[] buffer = new byte[16 * 1024];
+    long total = 0;
+    int n;
+    while (total <= atMost && (n = in.read(buffer)) >= 0) {
+      total += n;
     }
   }
 

@@ -127,6 +127,51 @@ class WebhookRelayHttpTest {
     assertThat(postWebhook(body, MetaFixtures.metaSignature(APP_SECRET, body)).statusCode()).isEqualTo(200);
   }
 
+  /**
+   * A body a little over the limit is read to its end before the 413, so that the client, which is
+   * still sending, reads the answer, and the connection carries the next request. Answering first and
+   * closing would reset the connection under the client's feet: often it would get no answer at all.
+   */
+  @Test
+  void anOversizedWebhookIsAnswered413OnAConnectionThatStaysUsable() throws Exception {
+    byte[] huge = new byte[3 * 1024 * 1024 + 10];
+    Arrays.fill(huge, (byte) ' ');
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(10_000);
+      java.io.OutputStream out = socket.getOutputStream();
+      java.io.BufferedInputStream in = new java.io.BufferedInputStream(socket.getInputStream());
+      for (int round = 0; round < 3; round++) {
+        out.write(("POST /webhooks/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Hub-Signature-256: "
+            + MetaFixtures.metaSignature(APP_SECRET, huge) + "\r\nContent-Length: " + huge.length + "\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1));
+        out.write(huge);
+        out.flush();
+        String[] answer = readAnswer(in);
+        assertThat(answer[0]).as("round %d", round).startsWith("HTTP/1.1 413");
+        assertThat(answer[0]).doesNotContainIgnoringCase("connection: close");
+        assertThat(JSON.readTree(answer[1]).at("/error/code").asInt()).isEqualTo(100);
+      }
+      out.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      assertThat(readAnswer(in)[0]).startsWith("HTTP/1.1 200");
+    }
+  }
+
+  /** One HTTP/1.1 answer with a Content-Length: its head and its body. */
+  private static String[] readAnswer(java.io.InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        throw new java.io.EOFException("connection closed after: " + head);
+      }
+      head.append((char) b);
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+    int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
+    return new String[] {head.toString(), new String(in.readNBytes(length), StandardCharsets.UTF_8)};
+  }
+
   @Test
   void subscriptionsApiWithDeliveryLogRetryAndTest() throws Exception {
     HttpResponse<String> created = api("POST", "/v1/webhooks", key1, "{\"name\":\"Chatwoot\",\"url\":\""
