@@ -20,7 +20,8 @@ import java.util.Optional;
  *
  * <ol>
  *   <li>a media lookup answer ({@code GET /{media-id}}) gets its {@code url} replaced by a layer media
- *       URL ({@link MediaLinks});
+ *       URL ({@link MediaLinks}); a lookup that answers anything but a media object or a Graph error
+ *       is refused ({@link MediaObjects});
  *   <li>{@code paging.next} and {@code paging.previous} become layer URLs: same path and query on the
  *       layer's Graph base, upstream {@code access_token} and {@code appsecret_proof} dropped, and the
  *       client's own key added as {@code access_token}, so that a plain GET without headers works (as
@@ -31,6 +32,8 @@ import java.util.Optional;
  * An answer that needs no rewrite keeps its exact bytes (scrubbed); a rewritten one is re-serialised
  * with its field order kept. A JSON value that is not an object is only scrubbed; a body that is not
  * JSON at all is reported (the adapter answers 502: Graph clients cannot read it). Thread-safe.
+ *
+ * @see RewrittenAnswer
  */
 public final class AnswerRewriter {
   private static final ObjectMapper TREE =
@@ -69,23 +72,26 @@ public final class AnswerRewriter {
     this.scrubber = Objects.requireNonNull(scrubber);
   }
 
-  /** @return the answer to send to the client, never containing the token; empty when {@code body} is not JSON */
-  public Optional<byte[]> rewrite(byte[] body) {
+  /** @return the answer to send to the client, never containing the token */
+  public RewrittenAnswer rewrite(byte[] body) {
     if (mediaId.isEmpty() && indexOf(body, PAGING) < 0) {
       // Nothing can need rewriting (a send, a call action): check it is JSON without building a tree.
-      return wellFormed(body) ? Optional.of(scrubber.redact(body)) : Optional.empty();
+      return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redact(body)) : new RewrittenAnswer.NotJson();
     }
     JsonNode root;
     try {
       root = TREE.readTree(body);
     } catch (IOException e) {
-      return Optional.empty();
+      return new RewrittenAnswer.NotJson();
     }
     if (root == null || root.isMissingNode()) {
-      return Optional.empty();
+      return new RewrittenAnswer.NotJson();
+    }
+    if (mediaId.isPresent() && !MediaObjects.isError(root) && !MediaObjects.isMedia(root)) {
+      return new RewrittenAnswer.Refuse(MediaObjects.notMedia());
     }
     if (!(root instanceof ObjectNode object)) {
-      return Optional.of(scrubber.redact(body));
+      return new RewrittenAnswer.Send(scrubber.redact(body));
     }
     boolean changed = false;
     if (mediaId.isPresent() && object.path("url").isTextual()) {
@@ -105,10 +111,10 @@ public final class AnswerRewriter {
       }
     }
     if (!changed) {
-      return Optional.of(scrubber.redact(body));
+      return new RewrittenAnswer.Send(scrubber.redact(body));
     }
     try {
-      return Optional.of(scrubber.redact(TREE.writeValueAsBytes(object)));
+      return new RewrittenAnswer.Send(scrubber.redact(TREE.writeValueAsBytes(object)));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a parsed JSON tree could not be written back", e);
     }

@@ -62,9 +62,35 @@ public final class GraphExchange {
     return target;
   }
 
-  /** Rewrites a whole JSON answer (media URL, paging, token scrub); empty when the body is not JSON. */
-  public Optional<byte[]> rewriteJson(byte[] body) {
+  /** Rewrites a whole JSON answer (media URL, paging, token scrub), or says what to send instead. */
+  public RewrittenAnswer rewriteJson(byte[] body) {
     return rewriter.rewrite(body);
+  }
+
+  /**
+   * Whether this is a {@code DELETE} of a media ID: the layer first looks the object up with
+   * {@link #upstreamUri()} and {@code GET}, and deletes only when Graph answers a media object
+   * ({@link #refusalAfterLookup}).
+   */
+  public boolean mediaDeletion() {
+    return target == Scope.Target.MEDIA && method.equals("DELETE");
+  }
+
+  /**
+   * For a {@link #mediaDeletion()}, given the lookup's {@code 200} answer: empty when it is a media object
+   * (go on with the deletion), else the error to answer instead. A lookup that does not answer 200 is
+   * answered to the client as it is, like any other Graph answer.
+   */
+  public Optional<GraphError> refusalAfterLookup(byte[] lookupBody) {
+    return MediaObjects.isMedia(lookupBody) ? Optional.empty() : Optional.of(MediaObjects.notMedia());
+  }
+
+  /**
+   * Whether an upstream answer that is not JSON may stream to the client (scrubbed): not for a media
+   * object, which Graph always answers in JSON; such an answer gets a 502.
+   */
+  public boolean mayStreamNonJson(int status) {
+    return status < 400 && target != Scope.Target.MEDIA;
   }
 
   /**

@@ -87,7 +87,9 @@ public final class GraphProxy {
     Scope.Target target = ((Outcome.Ok<Scope.Target>) allowed).value();
     String query = credentials.upstreamQuery();
     if (target == Scope.Target.MEDIA) {
-      query = withParameter(without(query, "phone_number_id"), "phone_number_id", grant.number().phoneNumberId());
+      // The whole media object, so that the answer shows whether the ID was media (MediaObjects), and
+      // Meta's own ownership check on phone_number_id.
+      query = withParameter(without(without(query, "phone_number_id"), "fields"), "phone_number_id", grant.number().phoneNumberId());
     }
     query = withProof(query, grant);
     Optional<URI> uri = uri(upstreamBase + path.upstreamPath() + (query.isEmpty() ? "" : "?" + query));
@@ -180,6 +182,22 @@ public final class GraphProxy {
     });
     upstreamHeaders.put("Authorization", List.of(exchange.upstreamAuthorization()));
     byte[] upstreamBody = exchange.form().orElse(body);
+    if (exchange.mediaDeletion()) {
+      GraphForwarder.Forwarded looked =
+          forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
+              Map.of("Authorization", List.of(exchange.upstreamAuthorization())), null, settings.upstreamTimeout()));
+      if (looked instanceof GraphForwarder.Forwarded.Failed f) {
+        return GraphAnswer.of(f.error());
+      }
+      GraphAnswer lookup = ((GraphForwarder.Forwarded.Answered) looked).answer();
+      if (lookup.status() != 200) {
+        return answerToClient(exchange, lookup);
+      }
+      Optional<GraphError> refusal = exchange.refusalAfterLookup(lookup.body());
+      if (refusal.isPresent()) {
+        return GraphAnswer.of(refusal.get());
+      }
+    }
     if (exchange.callingSettingsWrite() && CallingSettings.isCallingUpdate(upstreamBody)) {
       GraphForwarder.Forwarded current =
           forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
@@ -213,13 +231,13 @@ public final class GraphProxy {
       if (answer.body().length > settings.maxJsonAnswerBytes()) {
         return GraphAnswer.of(GraphError.badGateway("The Graph API answer is too large to rewrite."));
       }
-      Optional<byte[]> rewritten = exchange.rewriteJson(answer.body());
-      if (rewritten.isEmpty()) {
-        return GraphAnswer.of(invalidAnswer(answer.status()));
+      RewrittenAnswer rewritten = exchange.rewriteJson(answer.body());
+      if (rewritten instanceof RewrittenAnswer.Send send) {
+        return toClient(answer, send.body());
       }
-      return toClient(answer, rewritten.get());
+      return GraphAnswer.of(rewritten instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : invalidAnswer(answer.status()));
     }
-    if (answer.status() >= 400) {
+    if (!exchange.mayStreamNonJson(answer.status())) {
       return GraphAnswer.of(invalidAnswer(answer.status()));
     }
     return toClient(answer, exchange.scrubber().redact(answer.body()));

@@ -45,11 +45,11 @@ public final class MediaDownload {
     return lookupUri;
   }
 
-  /** The media URL in a lookup answer, if it has one. */
+  /** The media URL in a lookup answer, if it is a media object ({@link MediaObjects}) with a valid one. */
   public Optional<URI> urlFromLookup(byte[] answer) {
     try {
-      JsonNode url = Json.mapper().readTree(answer).path("url");
-      return url.isTextual() ? MediaLinks.parse(url.asText()) : Optional.empty();
+      JsonNode root = Json.mapper().readTree(answer);
+      return MediaObjects.isMedia(root) ? MediaLinks.parse(root.get("url").asText()) : Optional.empty();
     } catch (IOException e) {
       return Optional.empty();
     }

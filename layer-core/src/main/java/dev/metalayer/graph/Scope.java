@@ -12,7 +12,9 @@ import java.util.function.Predicate;
  * <p>Allowed: the grant's phone number ID and WABA ID, with any method and any edges; and a media ID:
  * a numeric object that is no registered number's phone number, WABA or business ID, with {@code GET}
  * or {@code DELETE} and no edges. Media requests are sent with {@code phone_number_id=<the grant's
- * number>} so that Meta itself checks that the media belongs to the number. Everything else, including
+ * number>} so that Meta itself checks that the media belongs to the number, and what Graph answers must
+ * be a media object ({@link MediaObjects}): an ID allowed here by elimination may still be another
+ * kind of object. Everything else, including
  * non-numeric nodes ({@code me}, {@code debug_token}, {@code oauth}, {@code app}…) and the grant's own
  * business ID, is refused with 403, code 200. Pure and thread-safe.
  *

@@ -15,8 +15,51 @@ class AnswerRewriterTest {
       Optional.empty(), new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
       new TokenScrubber(TOKEN));
 
+  /** The body sent to the client; empty when the answer is not JSON. */
   private Optional<String> rewrite(String body) {
-    return rewriter.rewrite(body.getBytes(StandardCharsets.UTF_8)).map(b -> new String(b, StandardCharsets.UTF_8));
+    return sent(rewriter, body);
+  }
+
+  private static Optional<String> sent(AnswerRewriter rewriter, String body) {
+    RewrittenAnswer answer = rewriter.rewrite(body.getBytes(StandardCharsets.UTF_8));
+    assertThat(answer).isNotInstanceOf(RewrittenAnswer.Refuse.class);
+    return answer instanceof RewrittenAnswer.Send send ? Optional.of(new String(send.body(), StandardCharsets.UTF_8)) : Optional.empty();
+  }
+
+  private AnswerRewriter mediaLookup(String mediaId) {
+    return new AnswerRewriter("http://layer.test/api/layer/meta", "", "ps_clientkey", "111",
+        Optional.of(mediaId), new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
+        new TokenScrubber(TOKEN));
+  }
+
+  @Test
+  void aMediaLookupGetsItsUrlOnTheLayerAndAnErrorPassesAsItIs() {
+    AnswerRewriter lookup = mediaLookup("1037543291543636");
+    Optional<String> media = sent(lookup, "{\"messaging_product\":\"whatsapp\",\"url\":\"https:\\/\\/lookaside.fbsbx.com\\/x?mid=1\","
+        + "\"mime_type\":\"image\\/jpeg\",\"id\":\"1037543291543636\"}");
+    assertThat(media).hasValueSatisfying(v -> assertThat(v)
+        .contains("\"url\":\"http://layer.test/api/layer/meta/media/1037543291543636/download?ref=")
+        .doesNotContain("lookaside"));
+    String error = "{\"error\":{\"message\":\"(#100) Unsupported get request.\",\"code\":100,\"fbtrace_id\":\"A\"}}";
+    assertThat(sent(lookup, error)).contains(error);
+  }
+
+  @Test
+  void aMediaLookupThatFindsAnotherKindOfObjectIsRefusedWithNoneOfItsBytes() {
+    AnswerRewriter lookup = mediaLookup("1234567890123");
+    for (String other : new String[] {
+        "{\"name\":\"Another tenant's app\",\"id\":\"1234567890123\"}",
+        "{\"url\":\"https://example.com\",\"id\":\"1234567890123\"}",
+        "{\"messaging_product\":\"whatsapp\",\"id\":\"1234567890123\",\"display_phone_number\":\"+1 555\"}",
+        "[{\"messaging_product\":\"whatsapp\",\"url\":\"https://lookaside.fbsbx.com/x\"}]",
+        "\"1234567890123\""}) {
+      RewrittenAnswer answer = lookup.rewrite(other.getBytes(StandardCharsets.UTF_8));
+      assertThat(answer).as(other).isInstanceOf(RewrittenAnswer.Refuse.class);
+      GraphError error = ((RewrittenAnswer.Refuse) answer).error();
+      assertThat(error.status()).isEqualTo(403);
+      assertThat(error.code()).isEqualTo(200);
+    }
+    assertThat(lookup.rewrite("<html>".getBytes(StandardCharsets.UTF_8))).isInstanceOf(RewrittenAnswer.NotJson.class);
   }
 
   @Test

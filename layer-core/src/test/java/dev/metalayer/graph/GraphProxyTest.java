@@ -185,7 +185,7 @@ class GraphProxyTest {
 
   @Test
   void mediaOnAHostOutsideTheAllowListIsNotFetched() {
-    mediaAnswer = "{\"url\":\"https://evil.example/x\"}";
+    mediaAnswer = "{\"messaging_product\":\"whatsapp\",\"url\":\"https://evil.example/x\"}";
     GraphAnswer a = call("GET", "/media/1037543291543636/download", "", "Bearer " + key, "");
     assertThat(a.status()).isEqualTo(502);
     assertThat(seen).hasSize(1);
@@ -193,10 +193,35 @@ class GraphProxyTest {
 
   @Test
   void redirectsAreFollowedOnlyToAllowedHosts() {
-    mediaAnswer = "{\"url\":\"" + metaBase + "/cdn/redirect\"}";
+    mediaAnswer = "{\"messaging_product\":\"whatsapp\",\"url\":\"" + metaBase + "/cdn/redirect\"}";
     GraphAnswer a = call("GET", "/media/1037543291543636/download", "", "Bearer " + key, "");
     assertThat(a.status()).isEqualTo(502);
     assertThat(seen).hasSize(2);
+  }
+
+  /** The same rule as the Jetty adapter's, through {@link GraphProxy#handle}: an ID is read or deleted only as media. */
+  @Test
+  void anIdIsReadAndDeletedOnlyAsMedia() {
+    GraphAnswer lookup = call("GET", "/v13.0/1037543291543636", "fields=url", "Bearer " + key, "");
+    assertThat(lookup.status()).isEqualTo(200);
+    assertThat(lookup.text()).contains("/media/1037543291543636/download?ref=");
+    assertThat(seen.remove().uri()).isEqualTo("/v13.0/1037543291543636?phone_number_id=" + PNID + "&appsecret_proof="
+        + Secrets.hmacSha256Hex("app-secret", TOKEN));
+
+    mediaAnswer = "{\"name\":\"Another business's app\",\"id\":\"1037543291543636\"}";
+    GraphAnswer read = call("GET", "/v13.0/1037543291543636", "", "Bearer " + key, "");
+    assertThat(read.status()).isEqualTo(403);
+    assertThat(read.text()).doesNotContain("Another business");
+    seen.clear();
+    GraphAnswer deleted = call("DELETE", "/v13.0/1037543291543636", "", "Bearer " + key, "");
+    assertThat(deleted.status()).isEqualTo(403);
+    assertThat(seen).extracting(Seen::method).containsExactly("GET");
+
+    mediaAnswer = "{\"messaging_product\":\"whatsapp\",\"url\":\"" + metaBase + "/cdn/photo.jpg\",\"id\":\"1037543291543636\"}";
+    seen.clear();
+    GraphAnswer media = call("DELETE", "/v13.0/1037543291543636", "", "Bearer " + key, "");
+    assertThat(media.status()).isEqualTo(200);
+    assertThat(seen).extracting(Seen::method).containsExactly("GET", "DELETE");
   }
 
   @Test

@@ -9,6 +9,7 @@ import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.graph.Headers;
 import dev.metalayer.graph.MediaDownload;
 import dev.metalayer.graph.Outcome;
+import dev.metalayer.graph.RewrittenAnswer;
 import java.net.URI;
 import java.util.Locale;
 import java.util.Optional;
@@ -114,6 +115,10 @@ final class GraphProxyHandler implements Request.Handler {
       }
       return true;
     }
+    if (exchange.mediaDeletion()) {
+      lookupThenDelete(clientToProxyRequest, exchange, proxyToClientResponse, callback);
+      return true;
+    }
     org.eclipse.jetty.client.Request.Content content = null;
     if (exchange.form().isPresent()) {
       content = new BytesRequestContent(contentType, exchange.form().get());
@@ -152,7 +157,7 @@ final class GraphProxyHandler implements Request.Handler {
           if (Headers.isJson(answer.getHeaders().get(HttpHeader.CONTENT_TYPE))) {
             return UpstreamListener.Mode.REWRITE;
           }
-          return answer.getStatus() >= 400 ? UpstreamListener.Mode.INVALID : UpstreamListener.Mode.STREAM;
+          return exchange.mayStreamNonJson(answer.getStatus()) ? UpstreamListener.Mode.STREAM : UpstreamListener.Mode.INVALID;
         },
         exchange::rewriteJson);
   }
@@ -180,12 +185,7 @@ final class GraphProxyHandler implements Request.Handler {
                 }
                 int status = result.getResponse().getStatus();
                 if (status != 200) {
-                  Optional<byte[]> body = Headers.isJson(getMediaType()) ? exchange.rewriteJson(getContent()) : Optional.empty();
-                  if (body.isPresent()) {
-                    HttpIo.writeJson(proxyToClientResponse, callback, status, body.get());
-                  } else {
-                    HttpIo.writeError(proxyToClientResponse, callback, GraphProxy.invalidAnswer(status));
-                  }
+                  answerLookup(exchange, status, this, proxyToClientResponse, callback);
                   return;
                 }
                 Optional<byte[]> merged = CallingSettings.merge(partial, getContent());
@@ -197,6 +197,52 @@ final class GraphProxyHandler implements Request.Handler {
                 log.debug("Merged a partial calling settings write into the current settings");
                 send(clientToProxyRequest, exchange, new BytesRequestContent(
                     contentType == null ? "application/json" : contentType, merged.get()), proxyToClientResponse, callback);
+              }
+            });
+  }
+
+  /**
+   * Answers the client with a lookup's own answer (one that did not give the layer what it needed), as
+   * any Graph answer: JSON rewritten and scrubbed, anything else a 502.
+   */
+  private static void answerLookup(
+      GraphExchange exchange, int status, BufferingResponseListener lookup, Response proxyToClientResponse, Callback callback) {
+    RewrittenAnswer answer =
+        Headers.isJson(lookup.getMediaType()) ? exchange.rewriteJson(lookup.getContent()) : new RewrittenAnswer.NotJson();
+    if (answer instanceof RewrittenAnswer.Send send) {
+      HttpIo.writeJson(proxyToClientResponse, callback, status, send.body());
+    } else {
+      HttpIo.writeError(proxyToClientResponse, callback,
+          answer instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : GraphProxy.invalidAnswer(status));
+    }
+  }
+
+  /**
+   * A {@code DELETE} of a media ID: looks the object up first and deletes only a media object
+   * ({@link GraphExchange#refusalAfterLookup}); a lookup that does not answer 200 is the client's answer.
+   */
+  private void lookupThenDelete(Request clientToProxyRequest, GraphExchange exchange, Response proxyToClientResponse, Callback callback) {
+    upstreamGet(exchange.upstreamUri(), exchange.upstreamAuthorization())
+        .send(
+            new BufferingResponseListener(settings.maxJsonAnswerBytes()) {
+              @Override
+              public void onComplete(Result result) {
+                if (result.isFailed()) {
+                  HttpIo.writeError(proxyToClientResponse, callback, UpstreamListener.errorFor(result.getFailure()));
+                  return;
+                }
+                int status = result.getResponse().getStatus();
+                if (status != 200) {
+                  answerLookup(exchange, status, this, proxyToClientResponse, callback);
+                  return;
+                }
+                Optional<GraphError> refusal = exchange.refusalAfterLookup(getContent());
+                if (refusal.isPresent()) {
+                  log.debug("Refused to delete {}: the lookup did not answer a media object", exchange);
+                  HttpIo.writeError(proxyToClientResponse, callback, refusal.get());
+                  return;
+                }
+                send(clientToProxyRequest, exchange, null, proxyToClientResponse, callback);
               }
             });
   }
@@ -260,7 +306,7 @@ final class GraphProxyHandler implements Request.Handler {
           }
 
           @Override
-          public Optional<byte[]> rewrite(byte[] body) {
+          public RewrittenAnswer rewrite(byte[] body) {
             throw new IllegalStateException("media answers are streamed");
           }
 

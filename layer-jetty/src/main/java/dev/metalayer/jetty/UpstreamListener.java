@@ -1,12 +1,12 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.graph.RewrittenAnswer;
 import dev.metalayer.graph.Headers;
 import dev.metalayer.graph.TokenScrubber;
 import java.io.ByteArrayOutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -45,8 +45,8 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   interface Plan {
     Mode mode(org.eclipse.jetty.client.Response serverToProxyResponse);
 
-    /** The whole buffered body → the body for the client, or empty when it cannot be read (502). */
-    Optional<byte[]> rewrite(byte[] body);
+    /** The whole buffered body → what the client gets ({@link RewrittenAnswer.NotJson}: a 502). */
+    RewrittenAnswer rewrite(byte[] body);
 
     /** Takes over after a redirect answer was read; must complete the client callback itself. */
     void redirect(String location);
@@ -177,13 +177,16 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       case INVALID ->
           HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
       case REWRITE -> {
-        Optional<byte[]> body = plan.rewrite(buffer.toByteArray());
-        if (body.isEmpty()) {
-          proxyToClientResponse.reset();
-          HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
+        RewrittenAnswer answer = plan.rewrite(buffer.toByteArray());
+        if (answer instanceof RewrittenAnswer.Send send) {
+          proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, send.body().length);
+          proxyToClientResponse.write(true, ByteBuffer.wrap(send.body()), proxyToClientCallback);
         } else {
-          proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.get().length);
-          proxyToClientResponse.write(true, ByteBuffer.wrap(body.get()), proxyToClientCallback);
+          // none of the upstream answer's headers or bytes go out
+          proxyToClientResponse.reset();
+          HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, answer instanceof RewrittenAnswer.Refuse refuse
+              ? refuse.error()
+              : dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
         }
       }
       default -> proxyToClientResponse.write(true, ByteBuffer.wrap(scrubber.finish()), proxyToClientCallback);
@@ -207,7 +210,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   }
 
   /** Tolerates a function-style plan in tests and simple cases. */
-  static Plan plan(Function<org.eclipse.jetty.client.Response, Mode> mode, Function<byte[], Optional<byte[]>> rewrite) {
+  static Plan plan(Function<org.eclipse.jetty.client.Response, Mode> mode, Function<byte[], RewrittenAnswer> rewrite) {
     return new Plan() {
       @Override
       public Mode mode(org.eclipse.jetty.client.Response r) {
@@ -215,7 +218,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       }
 
       @Override
-      public Optional<byte[]> rewrite(byte[] body) {
+      public RewrittenAnswer rewrite(byte[] body) {
         return rewrite.apply(body);
       }
 

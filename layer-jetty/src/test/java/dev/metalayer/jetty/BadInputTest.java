@@ -199,6 +199,63 @@ class BadInputTest {
     assertThat(meta.getAllServeEvents()).isEmpty();
   }
 
+  /**
+   * A media ID is recognised by elimination only, so a key could name any other numeric object its
+   * number's token can see (an app, a user, another WABA's template). The layer reads such an ID only
+   * as media: the lookup must answer a media object, and a deletion is preceded by that lookup.
+   */
+  @Test
+  void anIdThatIsNoMediaIsNeitherReadNorDeleted() throws Exception {
+    String foreign = "1234567890123";
+    meta.stubFor(get(urlPathEqualTo("/v22.0/" + foreign))
+        .willReturn(okJson("{\"name\":\"Another business's app\",\"id\":\"" + foreign + "\"}")));
+    meta.stubFor(com.github.tomakehurst.wiremock.client.WireMock.delete(urlPathEqualTo("/v22.0/" + foreign))
+        .willReturn(okJson("{\"success\":true}")));
+
+    HttpResponse<String> read = layer.get("/v22.0/" + foreign + "?fields=name,owner", bearer);
+    graphError(read, 403, 200);
+    assertThat(read.body()).doesNotContain("Another business");
+    HttpResponse<String> deleted =
+        layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/" + foreign)).header("Authorization", bearer).DELETE());
+    graphError(deleted, 403, 200);
+
+    // Meta was asked for the whole object (no client "fields") of the key's own number, and never to delete.
+    var seen = meta.getAllServeEvents();
+    assertThat(seen).hasSize(2).allSatisfy(e -> {
+      assertThat(e.getRequest().getMethod().getName()).isEqualTo("GET");
+      assertThat(e.getRequest().queryParameter("phone_number_id").firstValue()).isEqualTo(PNID);
+      assertThat(e.getRequest().queryParameter("fields").isPresent()).isFalse();
+    });
+  }
+
+  @Test
+  void aMediaObjectIsDeletedAfterItsLookup() throws Exception {
+    String media = "1037543291543636";
+    meta.stubFor(get(urlPathEqualTo("/v22.0/" + media)).willReturn(okJson(
+        "{\"messaging_product\":\"whatsapp\",\"url\":\"https://lookaside.fbsbx.com/x?mid=1\",\"mime_type\":\"image/jpeg\",\"id\":\"" + media + "\"}")));
+    meta.stubFor(com.github.tomakehurst.wiremock.client.WireMock.delete(urlPathEqualTo("/v22.0/" + media))
+        .willReturn(okJson("{\"success\":true}")));
+
+    HttpResponse<String> deleted =
+        layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/" + media)).header("Authorization", bearer).DELETE());
+    assertThat(deleted.statusCode()).isEqualTo(200);
+    assertThat(deleted.body()).isEqualTo("{\"success\":true}");
+    var seen = meta.getAllServeEvents();
+    assertThat(seen).extracting(e -> e.getRequest().getMethod().getName()).containsExactlyInAnyOrder("GET", "DELETE");
+    assertThat(seen).allSatisfy(e -> assertThat(e.getRequest().queryParameter("phone_number_id").firstValue()).isEqualTo(PNID));
+
+    // A lookup Meta refuses (media of another number) is the client's answer, and nothing is deleted.
+    meta.resetRequests(); // the newer stub below wins over the media answer
+    meta.stubFor(get(urlPathEqualTo("/v22.0/" + media)).willReturn(aResponse().withStatus(400)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":{\"message\":\"(#100) Param phone_number_id does not match\",\"type\":\"OAuthException\",\"code\":100,\"fbtrace_id\":\"M\"}}")));
+    HttpResponse<String> refused =
+        layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/" + media)).header("Authorization", bearer).DELETE());
+    graphError(refused, 400, 100);
+    assertThat(refused.body()).contains("does not match");
+    assertThat(meta.getAllServeEvents()).extracting(e -> e.getRequest().getMethod().getName()).containsExactly("GET");
+  }
+
   @Test
   void upstreamResetIs502() throws Exception {
     meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/reset")).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));

@@ -102,7 +102,7 @@ class DebugLogSecrecyTest {
           ? "{\"data\":[]}"
           : "{\"data\":[],\"paging\":{\"next\":\"" + metaBase + path + "?access_token=" + TOKEN + "&after=MjQZD\"}}";
     } else if (path.equals("/v13.0/1037543291543636")) {
-      body = "{\"url\":\"" + metaBase + "/cdn/file?token=" + TOKEN + "\",\"id\":\"1037543291543636\"}";
+      body = "{\"messaging_product\":\"whatsapp\",\"url\":\"" + metaBase + "/cdn/file?token=" + TOKEN + "\",\"id\":\"1037543291543636\"}";
     } else if (path.equals("/cdn/file")) {
       body = "bytes " + TOKEN;
       type = "image/png";

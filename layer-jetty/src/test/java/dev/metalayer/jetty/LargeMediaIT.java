@@ -49,7 +49,7 @@ class LargeMediaIT {
     HttpServer meta = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     String metaBase = "http://127.0.0.1:" + meta.getAddress().getPort();
     meta.createContext("/v13.0/" + MEDIA, x -> {
-      byte[] body = ("{\"url\":\"" + metaBase + "/big/file.bin\",\"mime_type\":\"video/mp4\",\"id\":\"" + MEDIA + "\"}").getBytes(StandardCharsets.UTF_8);
+      byte[] body = ("{\"messaging_product\":\"whatsapp\",\"url\":\"" + metaBase + "/big/file.bin\",\"mime_type\":\"video/mp4\",\"id\":\"" + MEDIA + "\"}").getBytes(StandardCharsets.UTF_8);
       x.getResponseHeaders().add("Content-Type", "application/json");
       x.sendResponseHeaders(200, body.length);
       x.getResponseBody().write(body);
