@@ -233,14 +233,14 @@ public final class GraphProxy {
       }
       RewrittenAnswer rewritten = exchange.rewriteJson(answer.body());
       if (rewritten instanceof RewrittenAnswer.Send send) {
-        return toClient(answer, send.body());
+        return toClient(answer, send.body(), exchange.scrubber());
       }
       return GraphAnswer.of(rewritten instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : invalidAnswer(answer.status()));
     }
     if (!exchange.mayStreamNonJson(answer.status())) {
       return GraphAnswer.of(invalidAnswer(answer.status()));
     }
-    return toClient(answer, exchange.scrubber().redact(answer.body()));
+    return toClient(answer, exchange.scrubber().redact(answer.body()), exchange.scrubber());
   }
 
   /**
@@ -265,7 +265,7 @@ public final class GraphProxy {
       Optional<URI> found = lookup.status() == 200 ? media.urlFromLookup(lookup.body()) : Optional.empty();
       if (found.isEmpty()) {
         return lookup.status() >= 400
-            ? toClient(lookup, media.scrubber().redact(lookup.body()))
+            ? toClient(lookup, media.scrubber().redact(lookup.body()), media.scrubber())
             : GraphAnswer.of(GraphError.badGateway("The Graph API gave no URL for this media."));
       }
       url = found.get();
@@ -289,7 +289,7 @@ public final class GraphProxy {
         url = next.get();
         continue;
       }
-      return toClient(answer, media.scrubber().redact(answer.body()));
+      return toClient(answer, media.scrubber().redact(answer.body()), media.scrubber());
     }
     return GraphAnswer.of(GraphError.badGateway("The media host redirected too many times."));
   }
@@ -307,11 +307,12 @@ public final class GraphProxy {
     }
   }
 
-  private static GraphAnswer toClient(GraphAnswer upstream, byte[] body) {
+  /** The upstream answer's status and passing headers (scrubbed of the token), with {@code body}. */
+  private static GraphAnswer toClient(GraphAnswer upstream, byte[] body, TokenScrubber scrubber) {
     Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
     upstream.headers().forEach((name, values) -> {
       if (Headers.toClient(name) && !name.startsWith(":")) {
-        h.put(name.toLowerCase(java.util.Locale.ROOT), values);
+        h.put(name.toLowerCase(java.util.Locale.ROOT), values.stream().map(scrubber::redact).toList());
       }
     });
     return new GraphAnswer(upstream.status(), h, body);

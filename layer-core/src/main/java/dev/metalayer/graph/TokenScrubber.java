@@ -15,7 +15,7 @@ import java.util.Set;
  * JSON-escaped form ({@code /} written {@code \/}, as Graph writes) and its URL-encoded form.
  *
  * <p>{@link #redact(byte[])} replaces each occurrence with {@code [redacted]} (for whole answers the
- * layer re-measures). {@link #stream()} gives a chunk-by-chunk scrubber that finds an occurrence split
+ * layer re-measures; {@link #redact(String)} does the same for a header value). {@link #stream()} gives a chunk-by-chunk scrubber that finds an occurrence split
  * across chunks and replaces it with the same number of bytes, so that a {@code Content-Length} stays
  * true. Immutable and thread-safe; a {@link Stream} is not.
  */
@@ -23,6 +23,7 @@ public final class TokenScrubber {
   static final byte[] REDACTED = "[redacted]".getBytes(StandardCharsets.US_ASCII);
 
   private final byte[][] needles;
+  private final List<String> forms;
   private final int longest;
 
   /** @param secret the secret to remove; must not be empty */
@@ -40,6 +41,7 @@ public final class TokenScrubber {
       bytes.add(form.getBytes(StandardCharsets.UTF_8));
     }
     this.needles = bytes.toArray(new byte[0][]);
+    this.forms = List.copyOf(forms);
     this.longest = bytes.stream().mapToInt(b -> b.length).max().orElse(1);
   }
 
@@ -71,6 +73,20 @@ public final class TokenScrubber {
       }
     }
     return out.toByteArray();
+  }
+
+  /**
+   * @return {@code value} itself when it holds no secret, else with every occurrence replaced: for
+   *     header values, which the layer passes on from Meta
+   */
+  public String redact(String value) {
+    String out = value;
+    for (String form : forms) {
+      if (out.contains(form)) {
+        out = out.replace(form, "[redacted]");
+      }
+    }
+    return out;
   }
 
   /** A new scrubber for one streamed body. */

@@ -81,6 +81,7 @@ class GraphProxyTest {
     String type = "application/json";
     int status = 200;
     if (path.equals("/v13.0/" + PNID + "/messages")) {
+      x.getResponseHeaders().add("X-Debug-Echo", "token=" + TOKEN);
       answer = "{\"messages\":[{\"id\":\"wamid.1\"}],\"echo\":\"token=EAAtokenOfNumberA0123456789\"}".getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/v14.0/" + WABA + "/message_templates")) {
       answer = ("{\"data\":[],\"paging\":{\"cursors\":{\"after\":\"MjQZD\"},\"next\":\"" + metaBase
@@ -125,6 +126,7 @@ class GraphProxyTest {
     assertThat(a.text()).contains("wamid.1").doesNotContain(TOKEN).contains("[redacted]");
     assertThat(a.header("set-cookie")).isNull();
     assertThat(a.header("x-fb-trace-id")).isEqualTo("TRACE");
+    assertThat(a.header("x-debug-echo")).isEqualTo("token=[redacted]");
     Seen s = seen.remove();
     assertThat(s.authorization()).isEqualTo("Bearer " + TOKEN);
     assertThat(s.body()).isEqualTo(body);

@@ -62,6 +62,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   }
 
   private final Plan plan;
+  private final TokenScrubber headerScrubber;
   private final TokenScrubber.Stream scrubber;
   private final int maxBuffered;
   private final Response proxyToClientResponse;
@@ -80,6 +81,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       Callback proxyToClientCallback,
       String description) {
     this.plan = plan;
+    this.headerScrubber = scrubber;
     this.scrubber = scrubber.stream();
     this.maxBuffered = maxBuffered;
     this.proxyToClientResponse = proxyToClientResponse;
@@ -103,7 +105,9 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
     Set<String> connectionListed = HttpIo.connectionListed(serverToProxyResponse.getHeaders());
     for (HttpField field : serverToProxyResponse.getHeaders()) {
       if (Headers.toClient(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
-        proxyToClientResponse.getHeaders().add(field);
+        String value = field.getValue();
+        String safe = value == null ? null : headerScrubber.redact(value);
+        proxyToClientResponse.getHeaders().add(safe == value ? field : new HttpField(field.getName(), safe));
       }
     }
     if (mode == Mode.STREAM) {

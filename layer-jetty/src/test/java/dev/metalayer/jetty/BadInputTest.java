@@ -290,10 +290,15 @@ class BadInputTest {
         get(urlPathEqualTo("/v13.0/" + PNID + "/echo"))
             .willReturn(
                 okJson("{\"error\":{\"message\":\"Invalid token " + TOKEN + "\",\"code\":190},\"url\":\"https://x/?access_token=" + TOKEN + "\"}")
-                    .withStatus(401)));
+                    .withStatus(401)
+                    .withHeader("X-Debug-Echo", "token=" + TOKEN)
+                    .withHeader("Link", "<https://graph.facebook.com/x?access_token=" + TOKEN + ">; rel=next")));
     HttpResponse<String> r = layer.get("/v13.0/" + PNID + "/echo", bearer);
     assertThat(r.statusCode()).isEqualTo(401);
     assertThat(r.body()).doesNotContain(TOKEN).contains("[redacted]");
+    assertThat(r.headers().map().toString()).doesNotContain(TOKEN);
+    assertThat(r.headers().firstValue("X-Debug-Echo")).hasValue("token=[redacted]");
+    assertThat(r.headers().firstValue("Link")).hasValueSatisfying(v -> assertThat(v).contains("[redacted]"));
 
     byte[] binary = ("\u0000\u0001binary " + TOKEN + " more " + TOKEN).getBytes(StandardCharsets.UTF_8);
     meta.stubFor(
