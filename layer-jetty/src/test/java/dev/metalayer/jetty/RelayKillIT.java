@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.metalayer.testing.MetaFixtures;
 import dev.metalayer.testing.RecordingSubscriber;
 import java.io.File;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -103,12 +102,28 @@ class RelayKillIT {
       assertThat(beforeKill).as("the kill must land mid-delivery").isLessThan(WEBHOOKS);
 
       startLayer("second");
-      long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-      while (seen.size() < WEBHOOKS && System.nanoTime() < deadline) {
-        subscriber.await(subscriber.count() + 1, Duration.ofSeconds(30));
+      try {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (seen.size() < WEBHOOKS && System.nanoTime() < deadline) {
+          subscriber.await(subscriber.count() + 1, Duration.ofSeconds(30));
+        }
+        assertThat(seen).hasSize(WEBHOOKS);
+        assertThat(webhookIds).hasSize(WEBHOOKS);
+      } catch (AssertionError e) {
+        // The layers' own logs say why (they live in the temporary directory, removed after the test).
+        throw new AssertionError(e.getMessage() + "; " + beforeKill + " delivered before the kill, " + seen.size()
+            + " after the restart\n--- first layer ---\n" + tail("first") + "\n--- second layer ---\n" + tail("second"), e);
       }
-      assertThat(seen).hasSize(WEBHOOKS);
-      assertThat(webhookIds).hasSize(WEBHOOKS);
+    }
+  }
+
+  /** The last lines of a layer's log. */
+  private String tail(String name) {
+    try {
+      List<String> lines = java.nio.file.Files.readAllLines(dir.resolve(name + ".log"), StandardCharsets.UTF_8);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+    } catch (java.io.IOException e) {
+      return "(no log: " + e + ")";
     }
   }
 
@@ -133,17 +148,18 @@ class RelayKillIT {
     return r.body();
   }
 
+  /**
+   * Starts the jar on port 0 and reads the port it bound from its log. Picking a free port first and
+   * passing it would race with any other process on the machine taking that port in between: the
+   * layer would then fail to bind, and the readiness poll could reach someone else's server.
+   */
   private URI startLayer(String name) throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
     String jar = System.getProperty("metalayer.jar");
     assertThat(jar).as("system property metalayer.jar").isNotNull();
     ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx256m", "-jar", jar);
     Map<String, String> env = pb.environment();
-    env.put("LAYER_PORT", Integer.toString(port));
+    env.put("LAYER_PORT", "0");
     env.put("LAYER_HOST", "127.0.0.1");
     env.put("LAYER_DATA_DIR", dir.resolve("data").toString());
     env.put("LAYER_ALLOW_PRIVATE_TARGETS", "true");
@@ -151,22 +167,23 @@ class RelayKillIT {
     env.put("META_APP_SECRET", APP_SECRET);
     env.put("LAYER_ADMIN_TOKEN", ADMIN);
     pb.redirectErrorStream(true);
-    pb.redirectOutput(new File(dir.toFile(), name + ".log"));
-    processes.add(pb.start());
-    URI base = URI.create("http://127.0.0.1:" + port);
+    Path log = dir.resolve(name + ".log");
+    pb.redirectOutput(log.toFile());
+    Process process = pb.start();
+    processes.add(process);
+    Pattern listening = Pattern.compile("listening on 127\\.0\\.0\\.1:([0-9]+)");
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (System.nanoTime() < deadline) {
-      try {
+    while (System.nanoTime() < deadline && process.isAlive()) {
+      Matcher m = listening.matcher(java.nio.file.Files.readString(log, StandardCharsets.UTF_8));
+      if (m.find()) {
+        URI base = URI.create("http://127.0.0.1:" + m.group(1));
         HttpResponse<Void> r = http.send(HttpRequest.newBuilder(base.resolve("/readyz")).timeout(Duration.ofSeconds(2))
             .GET().build(), HttpResponse.BodyHandlers.discarding());
-        if (r.statusCode() == 200) {
-          return base;
-        }
-      } catch (java.io.IOException notYet) {
-        // not listening yet
+        assertThat(r.statusCode()).as("/readyz of the " + name + " layer").isEqualTo(200);
+        return base;
       }
       java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L); // a poll interval while the JVM starts
     }
-    throw new AssertionError("the layer did not become ready; see " + dir.resolve(name + ".log"));
+    throw new AssertionError("the " + name + " layer did not start listening:\n" + tail(name));
   }
 }
