@@ -183,15 +183,9 @@ public final class GraphProxy {
     upstreamHeaders.put("Authorization", List.of(exchange.upstreamAuthorization()));
     byte[] upstreamBody = exchange.form().orElse(body);
     if (exchange.mediaDeletion()) {
-      GraphForwarder.Forwarded looked =
-          forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
-              Map.of("Authorization", List.of(exchange.upstreamAuthorization())), null, settings.upstreamTimeout()));
-      if (looked instanceof GraphForwarder.Forwarded.Failed f) {
-        return GraphAnswer.of(f.error());
-      }
-      GraphAnswer lookup = ((GraphForwarder.Forwarded.Answered) looked).answer();
-      if (lookup.status() != 200) {
-        return answerToClient(exchange, lookup);
+      FirstRead lookup = readFirst(exchange);
+      if (lookup.instead() != null) {
+        return lookup.instead();
       }
       Optional<GraphError> refusal = exchange.refusalAfterLookup(lookup.body());
       if (refusal.isPresent()) {
@@ -199,15 +193,9 @@ public final class GraphProxy {
       }
     }
     if (exchange.callingSettingsWrite() && CallingSettings.isCallingUpdate(upstreamBody)) {
-      GraphForwarder.Forwarded current =
-          forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
-              Map.of("Authorization", List.of(exchange.upstreamAuthorization())), null, settings.upstreamTimeout()));
-      if (current instanceof GraphForwarder.Forwarded.Failed f) {
-        return GraphAnswer.of(f.error());
-      }
-      GraphAnswer read = ((GraphForwarder.Forwarded.Answered) current).answer();
-      if (read.status() != 200) {
-        return answerToClient(exchange, read); // never a blind write
+      FirstRead read = readFirst(exchange);
+      if (read.instead() != null) {
+        return read.instead(); // never a blind write
       }
       Optional<byte[]> merged = CallingSettings.merge(upstreamBody, read.body());
       if (merged.isEmpty()) {
@@ -223,6 +211,24 @@ public final class GraphProxy {
       return GraphAnswer.of(f.error());
     }
     return answerToClient(exchange, ((GraphForwarder.Forwarded.Answered) forwarded).answer());
+  }
+
+  /** What a read before a write gave: the body of a 200, or the answer to send the client instead. */
+  private record FirstRead(byte[] body, GraphAnswer instead) {}
+
+  /**
+   * {@code GET}s the exchange's own upstream URI (a settings read before a merge, a media lookup before
+   * a deletion). A failure or an answer other than 200 becomes the client's answer.
+   */
+  private FirstRead readFirst(GraphExchange exchange) {
+    GraphForwarder.Forwarded read =
+        forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
+            Map.of("Authorization", List.of(exchange.upstreamAuthorization())), null, settings.upstreamTimeout()));
+    if (read instanceof GraphForwarder.Forwarded.Failed f) {
+      return new FirstRead(null, GraphAnswer.of(f.error()));
+    }
+    GraphAnswer answer = ((GraphForwarder.Forwarded.Answered) read).answer();
+    return answer.status() == 200 ? new FirstRead(answer.body(), null) : new FirstRead(null, answerToClient(exchange, answer));
   }
 
   /** An upstream answer made fit for the client: JSON rewritten, anything else scrubbed, garbage a 502. */

@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.eclipse.jetty.client.BufferingResponseListener;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
@@ -174,47 +175,16 @@ final class GraphProxyHandler implements Request.Handler {
       byte[] partial,
       Response proxyToClientResponse,
       Callback callback) {
-    upstreamGet(exchange.upstreamUri(), exchange.upstreamAuthorization())
-        .send(
-            new BufferingResponseListener(settings.maxJsonAnswerBytes()) {
-              @Override
-              public void onComplete(Result result) {
-                if (result.isFailed()) {
-                  HttpIo.writeError(proxyToClientResponse, callback, UpstreamListener.errorFor(result.getFailure()));
-                  return;
-                }
-                int status = result.getResponse().getStatus();
-                if (status != 200) {
-                  answerLookup(exchange, status, this, proxyToClientResponse, callback);
-                  return;
-                }
-                Optional<byte[]> merged = CallingSettings.merge(partial, getContent());
-                if (merged.isEmpty()) {
-                  HttpIo.writeError(
-                      proxyToClientResponse, callback, GraphError.badGateway("The current calling settings could not be read."));
-                  return;
-                }
-                log.debug("Merged a partial calling settings write into the current settings");
-                send(clientToProxyRequest, exchange, new BytesRequestContent(
-                    contentType == null ? "application/json" : contentType, merged.get()), proxyToClientResponse, callback);
-              }
-            });
-  }
-
-  /**
-   * Answers the client with a lookup's own answer (one that did not give the layer what it needed), as
-   * any Graph answer: JSON rewritten and scrubbed, anything else a 502.
-   */
-  private static void answerLookup(
-      GraphExchange exchange, int status, BufferingResponseListener lookup, Response proxyToClientResponse, Callback callback) {
-    RewrittenAnswer answer =
-        Headers.isJson(lookup.getMediaType()) ? exchange.rewriteJson(lookup.getContent()) : new RewrittenAnswer.NotJson();
-    if (answer instanceof RewrittenAnswer.Send send) {
-      HttpIo.writeJson(proxyToClientResponse, callback, status, send.body());
-    } else {
-      HttpIo.writeError(proxyToClientResponse, callback,
-          answer instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : GraphProxy.invalidAnswer(status));
-    }
+    readFirst(exchange, proxyToClientResponse, callback, current -> {
+      Optional<byte[]> merged = CallingSettings.merge(partial, current);
+      if (merged.isEmpty()) {
+        HttpIo.writeError(proxyToClientResponse, callback, GraphError.badGateway("The current calling settings could not be read."));
+        return;
+      }
+      log.debug("Merged a partial calling settings write into the current settings");
+      send(clientToProxyRequest, exchange, new BytesRequestContent(
+          contentType == null ? "application/json" : contentType, merged.get()), proxyToClientResponse, callback);
+    });
   }
 
   /**
@@ -222,6 +192,23 @@ final class GraphProxyHandler implements Request.Handler {
    * ({@link GraphExchange#refusalAfterLookup}); a lookup that does not answer 200 is the client's answer.
    */
   private void lookupThenDelete(Request clientToProxyRequest, GraphExchange exchange, Response proxyToClientResponse, Callback callback) {
+    readFirst(exchange, proxyToClientResponse, callback, object -> {
+      Optional<GraphError> refusal = exchange.refusalAfterLookup(object);
+      if (refusal.isPresent()) {
+        log.debug("Refused to delete {}: the lookup did not answer a media object", exchange);
+        HttpIo.writeError(proxyToClientResponse, callback, refusal.get());
+        return;
+      }
+      send(clientToProxyRequest, exchange, null, proxyToClientResponse, callback);
+    });
+  }
+
+  /**
+   * {@code GET}s the exchange's own upstream URI first and hands a {@code 200}'s body to {@code then},
+   * which must complete the client's callback. A failure, or an answer other than 200, is the client's
+   * answer (rewritten and scrubbed like any Graph answer; not JSON: a 502), and {@code then} is not run.
+   */
+  private void readFirst(GraphExchange exchange, Response proxyToClientResponse, Callback callback, Consumer<byte[]> then) {
     upstreamGet(exchange.upstreamUri(), exchange.upstreamAuthorization())
         .send(
             new BufferingResponseListener(settings.maxJsonAnswerBytes()) {
@@ -232,17 +219,18 @@ final class GraphProxyHandler implements Request.Handler {
                   return;
                 }
                 int status = result.getResponse().getStatus();
-                if (status != 200) {
-                  answerLookup(exchange, status, this, proxyToClientResponse, callback);
+                if (status == 200) {
+                  then.accept(getContent());
                   return;
                 }
-                Optional<GraphError> refusal = exchange.refusalAfterLookup(getContent());
-                if (refusal.isPresent()) {
-                  log.debug("Refused to delete {}: the lookup did not answer a media object", exchange);
-                  HttpIo.writeError(proxyToClientResponse, callback, refusal.get());
-                  return;
+                RewrittenAnswer answer =
+                    Headers.isJson(getMediaType()) ? exchange.rewriteJson(getContent()) : new RewrittenAnswer.NotJson();
+                if (answer instanceof RewrittenAnswer.Send send) {
+                  HttpIo.writeJson(proxyToClientResponse, callback, status, send.body());
+                } else {
+                  HttpIo.writeError(proxyToClientResponse, callback,
+                      answer instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : GraphProxy.invalidAnswer(status));
                 }
-                send(clientToProxyRequest, exchange, null, proxyToClientResponse, callback);
               }
             });
   }
