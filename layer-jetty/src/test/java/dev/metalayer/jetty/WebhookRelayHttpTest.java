@@ -151,6 +151,14 @@ class WebhookRelayHttpTest {
         assertThat(answer[0]).doesNotContainIgnoringCase("connection: close");
         assertThat(JSON.readTree(answer[1]).at("/error/code").asInt()).isEqualTo(100);
       }
+      // the same with no declared length: chunked, the refusal found while reading
+      out.write(("POST /webhooks/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Hub-Signature-256: "
+          + MetaFixtures.metaSignature(APP_SECRET, huge) + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+          + Integer.toHexString(huge.length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      out.write(huge);
+      out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      assertThat(readAnswer(in)[0]).startsWith("HTTP/1.1 413");
       out.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
       out.flush();
       assertThat(readAnswer(in)[0]).startsWith("HTTP/1.1 200");
