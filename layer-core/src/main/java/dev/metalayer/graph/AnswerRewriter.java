@@ -72,8 +72,12 @@ public final class AnswerRewriter {
     this.scrubber = Objects.requireNonNull(scrubber);
   }
 
-  /** @return the answer to send to the client, never containing the token */
-  public RewrittenAnswer rewrite(byte[] body) {
+  /**
+   * @param status the upstream status: a media lookup's answer must be a media object, or a Graph error
+   *     envelope with an error status
+   * @return the answer to send to the client, never containing the token
+   */
+  public RewrittenAnswer rewrite(int status, byte[] body) {
     if (mediaId.isEmpty() && indexOf(body, PAGING) < 0) {
       // Nothing can need rewriting (a send, a call action): check it is JSON without building a tree.
       return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redact(body)) : new RewrittenAnswer.NotJson();
@@ -87,7 +91,7 @@ public final class AnswerRewriter {
     if (root == null || root.isMissingNode()) {
       return new RewrittenAnswer.NotJson();
     }
-    if (mediaId.isPresent() && !MediaObjects.isError(root) && !MediaObjects.isMedia(root)) {
+    if (mediaId.isPresent() && !MediaObjects.isError(status, root) && !MediaObjects.isMedia(root)) {
       return new RewrittenAnswer.Refuse(MediaObjects.notMedia());
     }
     if (!(root instanceof ObjectNode object)) {

@@ -62,9 +62,14 @@ public final class GraphExchange {
     return target;
   }
 
-  /** Rewrites a whole JSON answer (media URL, paging, token scrub), or says what to send instead. */
-  public RewrittenAnswer rewriteJson(byte[] body) {
-    return rewriter.rewrite(body);
+  /** Rewrites a whole JSON answer of {@code status} (media URL, paging, token scrub), or says what to send instead. */
+  public RewrittenAnswer rewriteJson(int status, byte[] body) {
+    return rewriter.rewrite(status, body);
+  }
+
+  /** Whether the client's body goes upstream: never for a media ID (see {@link MediaObjects}). */
+  public boolean bodyAllowed() {
+    return target != Scope.Target.MEDIA;
   }
 
   /**

@@ -85,12 +85,11 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     Scope.Target target = ((Outcome.Ok<Scope.Target>) allowed).value();
-    String query = credentials.upstreamQuery();
-    if (target == Scope.Target.MEDIA) {
-      // The whole media object, so that the answer shows whether the ID was media (MediaObjects), and
-      // Meta's own ownership check on phone_number_id.
-      query = withParameter(without(without(query, "phone_number_id"), "fields"), "phone_number_id", grant.number().phoneNumberId());
-    }
+    boolean media = target == Scope.Target.MEDIA;
+    // A media request carries nothing of the client's but its method: no parameter (not "fields", which
+    // would hide what the object is, nor an override such as "method") and no body. Graph gets the whole
+    // object, whose answer shows whether the ID was media (MediaObjects), and checks phone_number_id.
+    String query = media ? "phone_number_id=" + grant.number().phoneNumberId() : credentials.upstreamQuery();
     query = withProof(query, grant);
     Optional<URI> uri = uri(upstreamBase + path.upstreamPath() + (query.isEmpty() ? "" : "?" + query));
     if (uri.isEmpty()) {
@@ -103,11 +102,12 @@ public final class GraphProxy {
             upstreamBasePath,
             credentials.credential().orElseThrow(),
             grant.number().phoneNumberId(),
-            target == Scope.Target.MEDIA && request.method().equals("GET") ? Optional.of(path.object()) : Optional.empty(),
+            media && request.method().equals("GET") ? Optional.of(path.object()) : Optional.empty(),
             links,
             scrubber);
     return Outcome.ok(
-        new GraphExchange(request.method(), uri.get(), credentials.upstreamForm(), grant.metaToken(), target, rewriter, scrubber,
+        new GraphExchange(request.method(), uri.get(), media ? Optional.empty() : credentials.upstreamForm(), grant.metaToken(),
+            target, rewriter, scrubber,
             settings.mergeCallingSettings()
                 && request.method().equals("POST")
                 && target == Scope.Target.PHONE_NUMBER
@@ -181,7 +181,7 @@ public final class GraphProxy {
       }
     });
     upstreamHeaders.put("Authorization", List.of(exchange.upstreamAuthorization()));
-    byte[] upstreamBody = exchange.form().orElse(body);
+    byte[] upstreamBody = exchange.bodyAllowed() ? exchange.form().orElse(body) : null;
     if (exchange.mediaDeletion()) {
       FirstRead lookup = readFirst(exchange);
       if (lookup.instead() != null) {
@@ -237,7 +237,7 @@ public final class GraphProxy {
       if (answer.body().length > settings.maxJsonAnswerBytes()) {
         return GraphAnswer.of(GraphError.badGateway("The Graph API answer is too large to rewrite."));
       }
-      RewrittenAnswer rewritten = exchange.rewriteJson(answer.body());
+      RewrittenAnswer rewritten = exchange.rewriteJson(answer.status(), answer.body());
       if (rewritten instanceof RewrittenAnswer.Send send) {
         return toClient(answer, send.body(), exchange.scrubber());
       }
@@ -364,24 +364,6 @@ public final class GraphProxy {
       perToken.put(token, cached);
     }
     return cached;
-  }
-
-  private static String without(String query, String name) {
-    if (query.isEmpty()) {
-      return query;
-    }
-    StringBuilder b = new StringBuilder();
-    for (String pair : query.split("&", -1)) {
-      int eq = pair.indexOf('=');
-      if (Credentials.decode(eq < 0 ? pair : pair.substring(0, eq)).equals(name)) {
-        continue;
-      }
-      if (b.length() > 0) {
-        b.append('&');
-      }
-      b.append(pair);
-    }
-    return b.toString();
   }
 
   private static String withParameter(String query, String name, String value) {

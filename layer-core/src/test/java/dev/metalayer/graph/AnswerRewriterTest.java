@@ -21,7 +21,11 @@ class AnswerRewriterTest {
   }
 
   private static Optional<String> sent(AnswerRewriter rewriter, String body) {
-    RewrittenAnswer answer = rewriter.rewrite(body.getBytes(StandardCharsets.UTF_8));
+    return sent(rewriter, 200, body);
+  }
+
+  private static Optional<String> sent(AnswerRewriter rewriter, int status, String body) {
+    RewrittenAnswer answer = rewriter.rewrite(status, body.getBytes(StandardCharsets.UTF_8));
     assertThat(answer).isNotInstanceOf(RewrittenAnswer.Refuse.class);
     return answer instanceof RewrittenAnswer.Send send ? Optional.of(new String(send.body(), StandardCharsets.UTF_8)) : Optional.empty();
   }
@@ -41,7 +45,7 @@ class AnswerRewriterTest {
         .contains("\"url\":\"http://layer.test/api/layer/meta/media/1037543291543636/download?ref=")
         .doesNotContain("lookaside"));
     String error = "{\"error\":{\"message\":\"(#100) Unsupported get request.\",\"code\":100,\"fbtrace_id\":\"A\"}}";
-    assertThat(sent(lookup, error)).contains(error);
+    assertThat(sent(lookup, 400, error)).contains(error);
   }
 
   @Test
@@ -52,14 +56,24 @@ class AnswerRewriterTest {
         "{\"url\":\"https://example.com\",\"id\":\"1234567890123\"}",
         "{\"messaging_product\":\"whatsapp\",\"id\":\"1234567890123\",\"display_phone_number\":\"+1 555\"}",
         "[{\"messaging_product\":\"whatsapp\",\"url\":\"https://lookaside.fbsbx.com/x\"}]",
-        "\"1234567890123\""}) {
-      RewrittenAnswer answer = lookup.rewrite(other.getBytes(StandardCharsets.UTF_8));
+        "\"1234567890123\"",
+        // a field named "error" (an alias a client could ask for) is no Graph error, whatever the status
+        "{\"error\":\"Another business's app\",\"id\":\"1234567890123\"}",
+        "{\"error\":{\"message\":\"x\"},\"name\":\"Another business's app\"}"}) {
+      RewrittenAnswer answer = lookup.rewrite(200, other.getBytes(StandardCharsets.UTF_8));
       assertThat(answer).as(other).isInstanceOf(RewrittenAnswer.Refuse.class);
       GraphError error = ((RewrittenAnswer.Refuse) answer).error();
       assertThat(error.status()).isEqualTo(403);
       assertThat(error.code()).isEqualTo(200);
     }
-    assertThat(lookup.rewrite("<html>".getBytes(StandardCharsets.UTF_8))).isInstanceOf(RewrittenAnswer.NotJson.class);
+    for (int status : new int[] {400, 403, 500}) {
+      assertThat(lookup.rewrite(status, "{\"error\":\"Another business's app\",\"id\":\"1\"}".getBytes(StandardCharsets.UTF_8)))
+          .isInstanceOf(RewrittenAnswer.Refuse.class);
+    }
+    // a real error envelope with a 200 status is not an error either: a lookup's 200 must be media
+    assertThat(lookup.rewrite(200, "{\"error\":{\"message\":\"x\",\"code\":1}}".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(RewrittenAnswer.Refuse.class);
+    assertThat(lookup.rewrite(200, "<html>".getBytes(StandardCharsets.UTF_8))).isInstanceOf(RewrittenAnswer.NotJson.class);
   }
 
   @Test

@@ -123,7 +123,7 @@ final class GraphProxyHandler implements Request.Handler {
     org.eclipse.jetty.client.Request.Content content = null;
     if (exchange.form().isPresent()) {
       content = new BytesRequestContent(contentType, exchange.form().get());
-    } else if (hasContent(clientToProxyRequest)) {
+    } else if (exchange.bodyAllowed() && hasContent(clientToProxyRequest)) {
       content = new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes());
     }
     send(clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
@@ -224,7 +224,7 @@ final class GraphProxyHandler implements Request.Handler {
                   return;
                 }
                 RewrittenAnswer answer =
-                    Headers.isJson(getMediaType()) ? exchange.rewriteJson(getContent()) : new RewrittenAnswer.NotJson();
+                    Headers.isJson(getMediaType()) ? exchange.rewriteJson(status, getContent()) : new RewrittenAnswer.NotJson();
                 if (answer instanceof RewrittenAnswer.Send send) {
                   HttpIo.writeJson(proxyToClientResponse, callback, status, send.body());
                 } else {
@@ -294,7 +294,7 @@ final class GraphProxyHandler implements Request.Handler {
           }
 
           @Override
-          public RewrittenAnswer rewrite(byte[] body) {
+          public RewrittenAnswer rewrite(int status, byte[] body) {
             throw new IllegalStateException("media answers are streamed");
           }
 

@@ -9,6 +9,7 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.eclipse.jetty.client.Result;
 import org.eclipse.jetty.http.HttpField;
@@ -45,8 +46,8 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   interface Plan {
     Mode mode(org.eclipse.jetty.client.Response serverToProxyResponse);
 
-    /** The whole buffered body → what the client gets ({@link RewrittenAnswer.NotJson}: a 502). */
-    RewrittenAnswer rewrite(byte[] body);
+    /** The upstream status and whole buffered body → what the client gets ({@link RewrittenAnswer.NotJson}: a 502). */
+    RewrittenAnswer rewrite(int status, byte[] body);
 
     /** Takes over after a redirect answer was read; must complete the client callback itself. */
     void redirect(String location);
@@ -181,7 +182,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       case INVALID ->
           HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
       case REWRITE -> {
-        RewrittenAnswer answer = plan.rewrite(buffer.toByteArray());
+        RewrittenAnswer answer = plan.rewrite(upstreamStatus, buffer.toByteArray());
         if (answer instanceof RewrittenAnswer.Send send) {
           proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, send.body().length);
           proxyToClientResponse.write(true, ByteBuffer.wrap(send.body()), proxyToClientCallback);
@@ -214,7 +215,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   }
 
   /** Tolerates a function-style plan in tests and simple cases. */
-  static Plan plan(Function<org.eclipse.jetty.client.Response, Mode> mode, Function<byte[], RewrittenAnswer> rewrite) {
+  static Plan plan(Function<org.eclipse.jetty.client.Response, Mode> mode, BiFunction<Integer, byte[], RewrittenAnswer> rewrite) {
     return new Plan() {
       @Override
       public Mode mode(org.eclipse.jetty.client.Response r) {
@@ -222,8 +223,8 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       }
 
       @Override
-      public RewrittenAnswer rewrite(byte[] body) {
-        return rewrite.apply(body);
+      public RewrittenAnswer rewrite(int status, byte[] body) {
+        return rewrite.apply(status, body);
       }
 
       @Override
