@@ -72,7 +72,7 @@ public final class HttpIo {
    * body that ends within this margin is read to its end, so the client reads the 413 on a live
    * connection. A larger one is not worth reading: the layer answers and the connection closes.
    */
-  static final long DRAIN_BYTES = 8L * 1024 * 1024;
+  static final long DRAIN_BYTES = 1024L * 1024;
 
   /**
    * Reads the whole request body, blocking, refusing more than {@code maxBytes}: a declared
