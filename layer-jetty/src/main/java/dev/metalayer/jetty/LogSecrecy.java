@@ -24,7 +24,8 @@ import org.slf4j.helpers.MessageFormatter;
  * {@code toString()} changes while another thread parses a request: rendered a second time by the
  * appender, a line checked clean could show a request line with {@code ?access_token=ps_…} in it.
  * So the filter renders the line once, checks that text, and hands the appenders that text with no
- * arguments left to render; the original call is dropped.
+ * arguments left to render; the original call is dropped. (A turbo filter installed before this one
+ * therefore sees each passing Jetty debug line twice.)
  *
  * <p>{@link #install()} adds the filter to logback once; it does nothing when SLF4J is bound to
  * another backend.
@@ -33,8 +34,12 @@ final class LogSecrecy extends TurboFilter {
   private static final List<String> SENSITIVE =
       List.of("authorization", "bearer", "oauth", "access_token", "appsecret_proof", "token", "ps_", "cookie", "<<<");
 
-  /** Fully qualified name logback uses to find the caller; the re-logged line names this filter. */
-  private static final String FQCN = LogSecrecy.class.getName();
+  /**
+   * The class logback looks past to find the caller of a re-logged line: the logger, as for the
+   * original call. This filter and logback's own frames in between are declared framework packages at
+   * {@link #install()}, so a pattern with {@code %caller} or {@code %line} still names the Jetty class.
+   */
+  private static final String FQCN = ch.qos.logback.classic.Logger.class.getName();
 
   /** Set while this filter re-logs a checked line, so that the re-logged call passes unexamined. */
   private static final ThreadLocal<Boolean> RELOGGING = ThreadLocal.withInitial(() -> Boolean.FALSE);
@@ -46,6 +51,11 @@ final class LogSecrecy extends TurboFilter {
       for (TurboFilter f : context.getTurboFilterList()) {
         if (f instanceof LogSecrecy) {
           return;
+        }
+      }
+      for (String frames : List.of(LogSecrecy.class.getName(), "ch.qos.logback.")) {
+        if (!context.getFrameworkPackages().contains(frames)) {
+          context.getFrameworkPackages().add(frames);
         }
       }
       LogSecrecy filter = new LogSecrecy();
@@ -75,7 +85,7 @@ final class LogSecrecy extends TurboFilter {
     String text = rendered.getMessage() == null ? "" : rendered.getMessage();
     Throwable thrown = rendered.getThrowable() != null ? rendered.getThrowable() : t;
     StringBuilder all = new StringBuilder(text);
-    describe(thrown, all, 0);
+    describe(thrown, all, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
     String lower = all.toString().toLowerCase(Locale.ROOT);
     for (String s : SENSITIVE) {
       if (lower.contains(s)) {
@@ -91,12 +101,15 @@ final class LogSecrecy extends TurboFilter {
     return FilterReply.DENY;
   }
 
-  /** Appends what an appender prints of a throwable: itself, its causes and what they suppressed. */
-  private static void describe(Throwable t, StringBuilder out, int depth) {
-    for (Throwable c = t; c != null && depth < 32; c = c.getCause(), depth++) {
+  /** At most this many throwables of one line are described (causes and suppressed ones together). */
+  private static final int MAX_THROWABLES = 64;
+
+  /** Appends what an appender prints of a throwable: itself, its causes and what they suppressed, each once. */
+  private static void describe(Throwable t, StringBuilder out, java.util.Set<Throwable> seen) {
+    for (Throwable c = t; c != null && seen.size() < MAX_THROWABLES && seen.add(c); c = c.getCause()) {
       out.append(' ').append(c);
       for (Throwable s : c.getSuppressed()) {
-        describe(s, out, depth + 1);
+        describe(s, out, seen);
       }
     }
   }

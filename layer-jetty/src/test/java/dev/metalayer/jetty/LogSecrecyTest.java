@@ -81,6 +81,27 @@ class LogSecrecyTest {
     });
   }
 
+  /** Caller data is taken while the line is appended (as an encoder with %caller or %line does). */
+  @Test
+  void aRewrittenLineStillNamesItsCaller() {
+    List<String> callers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ch.qos.logback.core.AppenderBase<ILoggingEvent> callerAppender = new ch.qos.logback.core.AppenderBase<>() {
+      @Override
+      protected void append(ILoggingEvent e) {
+        callers.add(e.getCallerData()[0].getClassName());
+      }
+    };
+    callerAppender.setContext(context);
+    callerAppender.start();
+    jetty.addAppender(callerAppender);
+    try {
+      JettyLikeCaller.log(jetty, new ChangingEndPoint());
+    } finally {
+      jetty.detachAppender(callerAppender);
+    }
+    assertThat(callers).containsExactly(JettyLikeCaller.class.getName());
+  }
+
   @Test
   void jettyLinesNamingACredentialAreDropped() {
     jetty.debug("parsed {}", "Authorization: Bearer ps_abc");
@@ -110,5 +131,14 @@ class LogSecrecyTest {
 
     assertThat(messages()).containsExactly("own line kept", "info kept");
     assertThat(appender.list.get(0).getArgumentArray()).containsExactly("kept");
+  }
+}
+
+/** Calls a logger as Jetty code would; its name must not start with the filter's (a framework prefix). */
+final class JettyLikeCaller {
+  private JettyLikeCaller() {}
+
+  static void log(Logger logger, Object endPoint) {
+    logger.debug("flushed {} on {}", 3, endPoint);
   }
 }
