@@ -446,12 +446,21 @@ public final class Bench {
       wrk("warmup-a", layerAPort, path, small, (int) options.warmup().dividedBy(2).toSeconds());
       List<Wrk.Saturation> a = new ArrayList<>();
       List<Wrk.Saturation> b = new ArrayList<>();
-      // Pairs of short runs, one right after the other, so that a drift of the machine hits both alike.
-      int rounds = options.quick() ? 1 : 5;
+      // Pairs of short runs, one right after the other, so that a drift of the machine hits both alike;
+      // which one goes first alternates, so that a drift within a pair does not favour either. Single
+      // pairs spread by up to ±20 % on this machine, hence nine of them and their median.
+      int rounds = options.quick() ? 1 : 9;
       int seconds = options.quick() ? 2 : 4;
       for (int r = 0; r < rounds; r++) {
-        Wrk.Saturation sa = undisturbed("10 keys", () -> wrk("keys-10", layerAPort, path, small, seconds));
-        Wrk.Saturation sb = undisturbed("100k keys", () -> wrk("keys-100k", portB, path, bActive, seconds));
+        Wrk.Saturation sa;
+        Wrk.Saturation sb;
+        if (r % 2 == 0) {
+          sa = undisturbed("10 keys", () -> wrk("keys-10", layerAPort, path, small, seconds));
+          sb = undisturbed("100k keys", () -> wrk("keys-100k", portB, path, bActive, seconds));
+        } else {
+          sb = undisturbed("100k keys", () -> wrk("keys-100k", portB, path, bActive, seconds));
+          sa = undisturbed("10 keys", () -> wrk("keys-10", layerAPort, path, small, seconds));
+        }
         a.add(sa);
         b.add(sb);
         log(String.format(Locale.ROOT, "round %d: 10 keys %.0f req/s, 100,000 keys %.0f req/s", r + 1,
