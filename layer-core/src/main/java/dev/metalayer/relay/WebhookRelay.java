@@ -35,6 +35,9 @@ import org.slf4j.LoggerFactory;
  * {@linkplain Subscription#wants wants} its field.
  */
 public final class WebhookRelay implements CallWebhookRelay {
+  /** The longest {@code field} a change may have to be routed; the store's column holds 100 characters. */
+  static final int MAX_FIELD = 100;
+
   private static final Logger log = LoggerFactory.getLogger(WebhookRelay.class);
   /** Meta's own payload limit. */
   public static final int MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -130,6 +133,11 @@ public final class WebhookRelay implements CallWebhookRelay {
     List<NewDelivery> deliveries = new ArrayList<>();
     Map<String, List<StoredSubscription>> subscriptionsByNumber = new HashMap<>();
     for (Change change : parsed.changes()) {
+      if (change.field().length() > MAX_FIELD) {
+        // No event has such a name; storing it would fail the whole batch (and Meta would retry it).
+        log.warn("A change with a field name of {} characters was not routed", change.field().length());
+        continue;
+      }
       String webhookId = WebhookIds.of(change);
       Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
       Optional<Instant> expiresAt = policy.expiry(lane, now, change.eventTime());

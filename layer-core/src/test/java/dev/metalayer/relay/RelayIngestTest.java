@@ -125,4 +125,27 @@ class RelayIngestTest {
           .isInstanceOf(IngestResult.Refused.class);
     }
   }
+
+  /**
+   * Values longer than Meta ever sends must not make the batch fail to store: the layer would answer
+   * 500, Meta would retry the whole batch for days, and its other changes would never be delivered.
+   */
+  @Test
+  void anOverlongCallIdOrFieldDoesNotSinkTheBatch() {
+    String callId = "wacid." + "A".repeat(300);
+    String meta = "{\"display_phone_number\":\"15550783881\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"}";
+    byte[] batch = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1 + "\",\"changes\":["
+        + "{\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":" + meta + ",\"calls\":[{\"id\":\""
+        + callId + "\",\"event\":\"terminate\",\"timestamp\":\"1772359200\",\"status\":\"COMPLETED\"}]}},"
+        + "{\"field\":\"" + "f".repeat(150) + "\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":" + meta + "}},"
+        + "{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":" + meta
+        + ",\"messages\":[{\"id\":\"wamid.1\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}")
+        .getBytes(StandardCharsets.UTF_8);
+
+    IngestResult r = h.layer.relay().ingest(batch, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, batch));
+
+    assertThat(r).isInstanceOf(IngestResult.Accepted.class);
+    assertThat(h.rows("layer_deliveries")).isEqualTo(2); // the call and the message; the odd field is not routed
+
+  }
 }
