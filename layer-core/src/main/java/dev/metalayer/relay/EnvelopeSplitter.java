@@ -46,10 +46,27 @@ final class EnvelopeSplitter {
 
   private EnvelopeSplitter() {}
 
+  /**
+   * Whether {@code raw} starts, after JSON whitespace, with a {@code '{'} that is not followed by a zero
+   * byte: so it is not UTF-16 or UTF-32 (whose ASCII characters come with zero bytes) nor has a byte
+   * order mark. Meta sends UTF-8.
+   */
+  private static boolean startsAsUtf8Object(byte[] raw) {
+    int i = 0;
+    while (i < raw.length && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r')) {
+      i++;
+    }
+    return i < raw.length && raw[i] == '{' && (i + 1 == raw.length || raw[i + 1] != 0);
+  }
+
   static Split split(byte[] raw) {
     String object = null;
     Slice objectSlice = null;
     List<RawEntry> entries = null;
+    if (!startsAsUtf8Object(raw)) {
+      // Jackson would detect UTF-16 or UTF-32 by itself, and then report no byte offsets to slice by.
+      return new Malformed("The body must be a JSON object in UTF-8.");
+    }
     try (JsonParser p = FACTORY.createParser(raw)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         return new Malformed("The body must be a JSON object.");

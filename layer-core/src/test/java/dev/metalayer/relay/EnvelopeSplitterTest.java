@@ -230,4 +230,18 @@ class EnvelopeSplitterTest {
   private static Optional<String> reasonOf(String call, String value) throws Exception {
     return TerminateReasons.derive(JSON.readTree(call), JSON.readTree(value));
   }
+
+  /** Jackson reads UTF-16 and UTF-32 too, but then gives no byte offsets: such a body is malformed (400), not a crash. */
+  @Test
+  void aBodyInAnotherUnicodeEncodingIsMalformed() {
+    String json = new String(MetaFixtures.bytes("multi-entry.json"), StandardCharsets.UTF_8);
+    for (java.nio.charset.Charset cs : new java.nio.charset.Charset[] {StandardCharsets.UTF_16LE, StandardCharsets.UTF_16BE,
+        StandardCharsets.UTF_16, java.nio.charset.Charset.forName("UTF-32LE"), java.nio.charset.Charset.forName("UTF-32BE")}) {
+      assertThat(EnvelopeSplitter.split(json.getBytes(cs))).as(cs.name()).isInstanceOf(EnvelopeSplitter.Malformed.class);
+      assertThat(EnvelopeSplitter.split((" \n" + json).getBytes(cs))).as(cs.name()).isInstanceOf(EnvelopeSplitter.Malformed.class);
+    }
+    byte[] bom = ("\uFEFF" + json).getBytes(StandardCharsets.UTF_8);
+    assertThat(EnvelopeSplitter.split(bom)).isInstanceOf(EnvelopeSplitter.Malformed.class);
+    assertThat(EnvelopeSplitter.split((" \n" + json).getBytes(StandardCharsets.UTF_8))).isInstanceOf(EnvelopeSplitter.Parsed.class);
+  }
 }
