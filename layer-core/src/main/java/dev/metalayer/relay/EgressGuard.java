@@ -16,7 +16,9 @@ import java.util.Optional;
  * Which addresses the relay may deliver to. By default it refuses loopback, private (RFC 1918, ULA),
  * link-local (which holds the cloud metadata address 169.254.169.254), CGNAT (100.64/10), unspecified,
  * multicast, broadcast and reserved addresses, also when written as IPv4-mapped, IPv4-compatible,
- * NAT64 ({@code 64:ff9b::/96}) or 6to4 ({@code 2002::/16}) IPv6 addresses. An operator may allow
+ * NAT64 ({@code 64:ff9b::/96}) or 6to4 ({@code 2002::/16}) IPv6 addresses; and the IPv6 ranges that
+ * can hide any IPv4 address or are not routable: local-use NAT64 ({@code 64:ff9b:1::/48}), the IETF
+ * protocol assignments with Teredo ({@code 2001::/23}) and discard-only ({@code 100::/64}). An operator may allow
  * private targets altogether (on-premises Chatwoot) or only some CIDR ranges.
  *
  * <p>The check runs when a subscription is created (on the resolved addresses) and again at connect
@@ -137,8 +139,18 @@ public final class EgressGuard {
           && isZero(b, 4, 12)) {
         return isPublicV4(Arrays.copyOfRange(b, 12, 16)); // NAT64 64:ff9b::/96
       }
+      if ((b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b
+          && (b[4] & 0xff) == 0x00 && (b[5] & 0xff) == 0x01) {
+        return false; // local-use NAT64 64:ff9b:1::/48 (RFC 8215): any IPv4 address may hide behind it
+      }
       if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x02) {
         return isPublicV4(Arrays.copyOfRange(b, 2, 6)); // 6to4 2002::/16
+      }
+      if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && (b[2] & 0xfe) == 0x00) {
+        return false; // IETF protocol assignments 2001::/23 (Teredo 2001::/32 hides an IPv4 address)
+      }
+      if ((b[0] & 0xff) == 0x01 && isZero(b, 1, 8)) {
+        return false; // discard-only 100::/64
       }
       int first = b[0] & 0xff;
       if ((first & 0xfe) == 0xfc) {
