@@ -1,0 +1,118 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The JDK transport against raw-socket subscribers: the request timeout bounds the whole exchange,
+ * the answer body included, and only the start of a large answer is read.
+ */
+class JdkDeliveryTransportTest {
+  private final ExecutorService servers = Executors.newCachedThreadPool();
+  private final DeliveryTransport transport = DeliveryTransport.jdk(EgressGuard.of(true, List.of()));
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    servers.shutdownNow();
+    servers.awaitTermination(10, TimeUnit.SECONDS);
+  }
+
+  /** A one-connection subscriber that reads the request head and body, then answers with {@code answer}. */
+  private URI subscriber(Consumer<OutputStream> answer) throws Exception {
+    ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+    servers.execute(() -> {
+      try (server; Socket s = server.accept()) {
+        BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+        int length = 0;
+        for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+          if (line.toLowerCase().startsWith("content-length:")) {
+            length = Integer.parseInt(line.substring(15).trim());
+          }
+        }
+        for (int i = 0; i < length; i++) {
+          in.read();
+        }
+        answer.accept(s.getOutputStream());
+      } catch (Exception e) {
+        // the transport gave up and closed: expected in the trickle case
+      }
+    });
+    return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/hook");
+  }
+
+  private DeliveryTransport.Result send(URI url, Duration timeout) {
+    return transport.send(new DeliveryTransport.Request(url, Map.of("Content-Type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), timeout));
+  }
+
+  @Test
+  void aSubscriberThatTricklesItsBodyTimesOutAtTheDeadline() throws Exception {
+    URI url = subscriber(out -> {
+      try {
+        out.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+        for (int i = 0; i < 100; i++) { // one byte every 300 ms: 30 s in all
+          Thread.sleep(300);
+          out.write('x');
+          out.flush();
+        }
+      } catch (Exception e) {
+        // closed by the transport
+      }
+    });
+    long started = System.nanoTime();
+    DeliveryTransport.Result result = send(url, Duration.ofSeconds(1));
+    long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+
+    assertThat(result).isEqualTo(new DeliveryTransport.Result.Failed("timed out after 1000 ms", true));
+    assertThat(tookMs).as("bounded by the deadline, not by the subscriber's 30 s").isLessThan(10_000);
+  }
+
+  @Test
+  void anAnswerIsReadUpToItsExcerpt() throws Exception {
+    URI url = subscriber(out -> {
+      try {
+        byte[] big = "y".repeat(1_000_000).getBytes(StandardCharsets.US_ASCII);
+        out.write(("HTTP/1.1 503 Busy\r\nRetry-After: 7\r\nContent-Length: " + big.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(big);
+        out.flush();
+      } catch (Exception e) {
+        // the transport stopped reading after the excerpt
+      }
+    });
+    DeliveryTransport.Result result = send(url, Duration.ofSeconds(10));
+
+    assertThat(result).isInstanceOf(DeliveryTransport.Result.Answered.class);
+    DeliveryTransport.Result.Answered answered = (DeliveryTransport.Result.Answered) result;
+    assertThat(answered.status()).isEqualTo(503);
+    assertThat(answered.retryAfter()).contains("7");
+    assertThat(answered.excerpt()).hasSize(DeliveryTransport.EXCERPT_CHARS).containsOnlyOnce("y".repeat(1024));
+  }
+
+  @Test
+  void aRefusedConnectionIsAFailure() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    DeliveryTransport.Result result = send(URI.create("http://127.0.0.1:" + port + "/hook"), Duration.ofSeconds(5));
+    assertThat(result).isInstanceOf(DeliveryTransport.Result.Failed.class);
+    assertThat(((DeliveryTransport.Result.Failed) result).timedOut()).isFalse();
+  }
+}
