@@ -139,8 +139,9 @@ public final class WebhookSubscriptions {
   }
 
   /**
-   * Queues one more attempt of a delivery, at once and without expiry: dead and expired deliveries
-   * included (a replay). A delivery being attempted right now is left as it is.
+   * Queues one more attempt of a finished delivery, at once and without expiry: dead and expired
+   * deliveries included (a replay). A pending delivery is attempted at once and keeps its remaining
+   * attempts and expiry. A delivery being attempted right now is left as it is.
    *
    * @return the delivery after the request; empty when not found for this subscription and number
    */

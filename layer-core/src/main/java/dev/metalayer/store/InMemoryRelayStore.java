@@ -226,10 +226,12 @@ public final class InMemoryRelayStore implements RelayStore {
     if (r == null || r.state == DeliveryState.DELIVERING) {
       return false;
     }
+    if (r.state != DeliveryState.PENDING) {
+      r.expiresAt = null;
+      r.maxAttempts = r.attempts + 1;
+    }
     r.state = DeliveryState.PENDING;
     r.nextAttemptAt = now;
-    r.expiresAt = null;
-    r.maxAttempts = r.attempts + 1;
     r.leaseUntil = null;
     r.updatedAt = now;
     return true;

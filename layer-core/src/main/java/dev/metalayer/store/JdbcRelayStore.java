@@ -411,9 +411,11 @@ public final class JdbcRelayStore implements RelayStore {
         c -> {
           try (PreparedStatement p =
               c.prepareStatement(
-                  "UPDATE layer_deliveries SET state = 'pending', next_attempt_at = ?, expires_at = NULL,"
-                      + " max_attempts = attempts + 1, lease_until = NULL, updated_at = ? WHERE id = ?"
-                      + " AND state <> 'delivering'")) {
+                  // (the CASEs read the row as it was: a pending delivery keeps its attempts and expiry)
+                  "UPDATE layer_deliveries SET next_attempt_at = ?,"
+                      + " expires_at = CASE WHEN state = 'pending' THEN expires_at ELSE NULL END,"
+                      + " max_attempts = CASE WHEN state = 'pending' THEN max_attempts ELSE attempts + 1 END,"
+                      + " state = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND state <> 'delivering'")) {
             p.setLong(1, now.toEpochMilli());
             p.setLong(2, now.toEpochMilli());
             p.setString(3, deliveryId);

@@ -148,8 +148,10 @@ public interface RelayStore {
   int releaseLeases(Instant now);
 
   /**
-   * Makes a delivery pending again for one more attempt at {@code now}, without expiry. Refused (false)
-   * when unknown or currently {@code delivering}.
+   * Makes a finished delivery (delivered, dead, expired) pending again for one more attempt at
+   * {@code now}, without expiry; brings a pending delivery's next attempt forward to {@code now},
+   * keeping its remaining attempts and its expiry. Refused (false) when unknown or currently
+   * {@code delivering}.
    */
   boolean replay(String deliveryId, Instant now);
 

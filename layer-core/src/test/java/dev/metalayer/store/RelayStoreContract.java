@@ -208,6 +208,28 @@ abstract class RelayStoreContract {
     assertThat(ingest(delivery("c3", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0))).isEmpty();
   }
 
+  /** Retrying a delivery that is still pending (during an outage, say) brings its next attempt forward and takes nothing away. */
+  @Test
+  void aReplayOfAPendingDeliveryOnlyBringsItsNextAttemptForward() {
+    ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0), delivery("d1", "wh_a", "msg_2", Lane.DEFAULT, null, T0));
+    for (Claimed c : claim(Lane.CALLS, T0)) {
+      store.finish(c.id(), new AttemptRecord(T0, 503, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(20), T0);
+    }
+    for (Claimed c : claim(Lane.DEFAULT, T0)) {
+      store.finish(c.id(), new AttemptRecord(T0, 503, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(300), T0);
+    }
+
+    assertThat(store.replay("c1", T0.plusSeconds(2))).isTrue();
+    assertThat(store.replay("d1", T0.plusSeconds(2))).isTrue();
+
+    Claimed call = claim(Lane.CALLS, T0.plusSeconds(2)).get(0);
+    assertThat(call.maxAttempts()).isEqualTo(8);
+    assertThat(call.expiresAt()).contains(T0.plusSeconds(45));
+    Claimed message = claim(Lane.DEFAULT, T0.plusSeconds(2)).get(0);
+    assertThat(message.maxAttempts()).isEqualTo(8);
+    assertThat(message.expiresAt()).isEmpty();
+  }
+
   @Test
   void aReplayAllowsOneMoreAttemptAtOnceWithoutExpiry() {
     ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0));
