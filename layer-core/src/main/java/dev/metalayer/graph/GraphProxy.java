@@ -241,7 +241,7 @@ public final class GraphProxy {
       if (rewritten instanceof RewrittenAnswer.Send send) {
         return toClient(answer, send.body(), exchange.scrubber());
       }
-      return GraphAnswer.of(rewritten instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : invalidAnswer(answer.status()));
+      return GraphAnswer.of(rewritten.instead(answer.status()));
     }
     if (!exchange.mayStreamNonJson(answer.status())) {
       return GraphAnswer.of(invalidAnswer(answer.status()));

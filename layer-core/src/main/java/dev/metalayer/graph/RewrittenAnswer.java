@@ -16,4 +16,15 @@ public sealed interface RewrittenAnswer {
 
   /** The body is not JSON: a Graph client cannot read it (the layer answers 502). */
   record NotJson() implements RewrittenAnswer {}
+
+  /**
+   * The error the client gets when the answer is not sent: a refusal's own, or the 502 for an answer
+   * of {@code upstreamStatus} that is not JSON. Only for what is not {@link Send}.
+   */
+  default GraphError instead(int upstreamStatus) {
+    if (this instanceof Send) {
+      throw new IllegalStateException("a rewritten answer is sent, not replaced");
+    }
+    return this instanceof Refuse refuse ? refuse.error() : GraphProxy.invalidAnswer(upstreamStatus);
+  }
 }

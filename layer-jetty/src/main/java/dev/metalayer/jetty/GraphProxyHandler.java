@@ -228,8 +228,7 @@ final class GraphProxyHandler implements Request.Handler {
                 if (answer instanceof RewrittenAnswer.Send send) {
                   HttpIo.writeJson(proxyToClientResponse, callback, status, send.body());
                 } else {
-                  HttpIo.writeError(proxyToClientResponse, callback,
-                      answer instanceof RewrittenAnswer.Refuse refuse ? refuse.error() : GraphProxy.invalidAnswer(status));
+                  HttpIo.writeError(proxyToClientResponse, callback, answer.instead(status));
                 }
               }
             });

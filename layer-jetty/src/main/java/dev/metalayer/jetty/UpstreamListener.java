@@ -189,9 +189,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
         } else {
           // none of the upstream answer's headers or bytes go out
           proxyToClientResponse.reset();
-          HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, answer instanceof RewrittenAnswer.Refuse refuse
-              ? refuse.error()
-              : dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
+          HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, answer.instead(upstreamStatus));
         }
       }
       default -> proxyToClientResponse.write(true, ByteBuffer.wrap(scrubber.finish()), proxyToClientCallback);
