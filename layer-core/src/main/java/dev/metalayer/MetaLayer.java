@@ -12,7 +12,7 @@ import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.graph.MediaHosts;
 import dev.metalayer.graph.MediaLinks;
-import dev.metalayer.graph.Scope;
+import dev.metalayer.graph.Surface;
 import java.net.URI;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -61,9 +61,11 @@ public final class MetaLayer {
             b.maxJsonAnswerBytes,
             b.mergeCallingSettings);
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
+    Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : waba -> keys.numbersOfWaba(waba).size() > 1;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
-        new GraphProxy(graph, tokenResolver, new Scope(registered), new MediaLinks(cipher, b.clock), forwarder);
+        new GraphProxy(graph, tokenResolver, new Surface(registry(registered, sharedWaba), b.surfaceWidening),
+            new MediaLinks(cipher, b.clock), forwarder);
     this.relay =
         new WebhookRelay(
             new WebhookRelay.Config(
@@ -82,6 +84,20 @@ public final class MetaLayer {
                 b.defaultThreads,
                 b.concurrencyPerSubscription,
                 b.soleDeliverer));
+  }
+
+  private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {
+    return new Surface.Registry() {
+      @Override
+      public boolean registeredElsewhere(String id) {
+        return registered.test(id);
+      }
+
+      @Override
+      public boolean wabaShared(String wabaId) {
+        return sharedWaba.test(wabaId);
+      }
+    };
   }
 
   public static Builder builder() {
@@ -158,6 +174,8 @@ public final class MetaLayer {
     private boolean mergeCallingSettings = true;
     private GraphForwarder graphForwarder;
     private Predicate<String> registeredObjects;
+    private Predicate<String> sharedWabas;
+    private java.util.Map<String, java.util.Set<Surface.Group>> surfaceWidening = java.util.Map.of();
     private RelayStore relayStore;
     private DeliveryTransport deliveryTransport;
     private EgressGuard egressGuard = EgressGuard.publicOnly();
@@ -267,6 +285,26 @@ public final class MetaLayer {
      */
     public Builder registeredObjects(Predicate<String> registeredObjects) {
       this.registeredObjects = Objects.requireNonNull(registeredObjects, "registeredObjects");
+      return this;
+    }
+
+    /**
+     * Default: a WABA is shared when {@link KeyService#numbersOfWaba} has more than one number. On a
+     * shared WABA the {@link Surface} refuses writes unless the number was granted
+     * {@link Surface.Group#SHARED_WABA_WRITES}; embedders with their own {@link TokenResolver} supply
+     * theirs (or every WABA counts as unshared).
+     */
+    public Builder sharedWabas(Predicate<String> sharedWabas) {
+      this.sharedWabas = Objects.requireNonNull(sharedWabas, "sharedWabas");
+      return this;
+    }
+
+    /**
+     * Default none: the {@link Surface.Group}s granted per phone number ID, widening what its keys may
+     * ask of Graph (see {@link Surface#parseWidening}). Configuration, never a request, widens.
+     */
+    public Builder surfaceWidening(java.util.Map<String, java.util.Set<Surface.Group>> widening) {
+      this.surfaceWidening = java.util.Map.copyOf(Objects.requireNonNull(widening, "widening"));
       return this;
     }
 

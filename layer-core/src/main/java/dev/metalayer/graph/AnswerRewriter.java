@@ -26,6 +26,8 @@ import java.util.Optional;
  *       layer's Graph base, upstream {@code access_token} and {@code appsecret_proof} dropped, and the
  *       client's own key added as {@code access_token}, so that a plain GET without headers works (as
  *       Chatwoot does);
+ *   <li>a list of the WABA's phone numbers ({@code GET /{waba}/phone_numbers}) keeps in {@code data} only
+ *       the key's own number ({@link Surface}): another number's ID, name and quality never reach it;
  *   <li>finally the whole answer is scrubbed of the Meta token ({@link TokenScrubber}).
  * </ol>
  *
@@ -46,6 +48,7 @@ public final class AnswerRewriter {
   private final String clientKey;
   private final String phoneNumberId;
   private final Optional<String> mediaId;
+  private final boolean onlyOwnNumber;
   private final MediaLinks links;
   private final TokenScrubber scrubber;
 
@@ -63,6 +66,23 @@ public final class AnswerRewriter {
       Optional<String> mediaId,
       MediaLinks links,
       TokenScrubber scrubber) {
+    this(layerGraphBase, upstreamBasePath, clientKey, phoneNumberId, mediaId, false, links, scrubber);
+  }
+
+  /**
+   * @param onlyOwnNumber whether the answer lists the WABA's phone numbers: its {@code data} keeps only
+   *     the element whose {@code id} is {@code phoneNumberId}
+   */
+  AnswerRewriter(
+      String layerGraphBase,
+      String upstreamBasePath,
+      String clientKey,
+      String phoneNumberId,
+      Optional<String> mediaId,
+      boolean onlyOwnNumber,
+      MediaLinks links,
+      TokenScrubber scrubber) {
+    this.onlyOwnNumber = onlyOwnNumber;
     this.layerGraphBase = Objects.requireNonNull(layerGraphBase);
     this.upstreamBasePath = Objects.requireNonNull(upstreamBasePath);
     this.clientKey = Objects.requireNonNull(clientKey);
@@ -78,7 +98,7 @@ public final class AnswerRewriter {
    * @return the answer to send to the client, never containing the token
    */
   public RewrittenAnswer rewrite(int status, byte[] body) {
-    if (mediaId.isEmpty() && indexOf(body, PAGING) < 0) {
+    if (mediaId.isEmpty() && !onlyOwnNumber && indexOf(body, PAGING) < 0) {
       // Nothing can need rewriting (a send, a call action): check it is JSON without building a tree.
       return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redact(body)) : new RewrittenAnswer.NotJson();
     }
@@ -98,6 +118,15 @@ public final class AnswerRewriter {
       return new RewrittenAnswer.Send(scrubber.redact(body));
     }
     boolean changed = false;
+    if (onlyOwnNumber && object.get("data") instanceof com.fasterxml.jackson.databind.node.ArrayNode data) {
+      for (int i = data.size() - 1; i >= 0; i--) {
+        JsonNode id = data.get(i).path("id");
+        if (!(id.isTextual() || id.isNumber()) || !Surface.canonical(id.asText()).equals(Surface.canonical(phoneNumberId))) {
+          data.remove(i);
+          changed = true;
+        }
+      }
+    }
     if (mediaId.isPresent() && object.path("url").isTextual()) {
       object.put("url", links.link(layerGraphBase, phoneNumberId, mediaId.get(), object.get("url").asText()));
       changed = true;
@@ -167,7 +196,7 @@ public final class AnswerRewriter {
     if (!upstreamBasePath.isEmpty() && path.startsWith(upstreamBasePath + "/")) {
       path = path.substring(upstreamBasePath.length());
     }
-    String query = Credentials.Params.strip(uri.getRawQuery() == null ? "" : uri.getRawQuery()).rest();
+    String query = Credentials.withoutCredentials(uri.getRawQuery() == null ? "" : uri.getRawQuery());
     String key = Credentials.ACCESS_TOKEN + "=" + URLEncoder.encode(clientKey, StandardCharsets.UTF_8);
     return Optional.of(layerGraphBase + path + "?" + (query.isEmpty() ? key : query + "&" + key));
   }

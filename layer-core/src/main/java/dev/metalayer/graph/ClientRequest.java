@@ -1,5 +1,6 @@
 package dev.metalayer.graph;
 
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -14,9 +15,22 @@ import java.util.Optional;
  * @param form the body, only for an {@code application/x-www-form-urlencoded} request
  * @param requestBase {@code scheme://host[:port]} as the client addressed the layer (used for
  *     rewritten URLs when no public URL is configured)
+ * @param contentType the {@code Content-Type} header, if any
+ * @param body the whole body of a request that is neither a form nor multipart, when it has one (the
+ *     {@link Surface} checks the parameters Graph would read from it); empty otherwise. A multipart body
+ *     is never buffered: its part names are checked as it streams ({@link GraphExchange#multipartParts})
+ * @param headerNames the names of the client's headers (the surface refuses method override headers)
  */
 public record ClientRequest(
-    String method, String path, String rawQuery, Optional<String> authorization, Optional<byte[]> form, String requestBase) {
+    String method,
+    String path,
+    String rawQuery,
+    Optional<String> authorization,
+    Optional<byte[]> form,
+    String requestBase,
+    Optional<String> contentType,
+    Optional<byte[]> body,
+    List<String> headerNames) {
   public ClientRequest {
     Objects.requireNonNull(method, "method");
     Objects.requireNonNull(path, "path");
@@ -24,6 +38,29 @@ public record ClientRequest(
     Objects.requireNonNull(authorization, "authorization");
     Objects.requireNonNull(form, "form");
     Objects.requireNonNull(requestBase, "requestBase");
+    Objects.requireNonNull(contentType, "contentType");
+    Objects.requireNonNull(body, "body");
+    headerNames = List.copyOf(headerNames);
+  }
+
+  /**
+   * A request known only by its line, credential and form; {@link GraphProxy#handle} completes it from
+   * the headers and body it is given.
+   */
+  public ClientRequest(
+      String method, String path, String rawQuery, Optional<String> authorization, Optional<byte[]> form, String requestBase) {
+    this(method, path, rawQuery, authorization, form, requestBase, Optional.empty(), Optional.empty(), List.of());
+  }
+
+  /** Whether the body is {@code multipart/form-data} (or any other {@code multipart/} type). */
+  public boolean multipart() {
+    return contentType.map(t -> t.trim().toLowerCase(java.util.Locale.ROOT).startsWith("multipart/")).orElse(false);
+  }
+
+  /** Whether the content type is {@code application/x-www-form-urlencoded}. */
+  public static boolean isForm(String contentType) {
+    return contentType != null
+        && contentType.trim().toLowerCase(java.util.Locale.ROOT).startsWith("application/x-www-form-urlencoded");
   }
 
   @Override

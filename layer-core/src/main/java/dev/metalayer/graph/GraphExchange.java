@@ -2,6 +2,7 @@ package dev.metalayer.graph;
 
 import java.net.URI;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * A Graph request the core accepted: where it goes upstream, with which credential, and how its answer
@@ -12,20 +13,22 @@ public final class GraphExchange {
   private final URI upstreamUri;
   private final Optional<byte[]> form;
   private final String metaToken;
-  private final Scope.Target target;
+  private final Surface.Target target;
   private final AnswerRewriter rewriter;
   private final TokenScrubber scrubber;
   private final boolean callingSettingsWrite;
+  private final Optional<Supplier<MultipartParts>> multipartParts;
 
   GraphExchange(
       String method,
       URI upstreamUri,
       Optional<byte[]> form,
       String metaToken,
-      Scope.Target target,
+      Surface.Target target,
       AnswerRewriter rewriter,
       TokenScrubber scrubber,
-      boolean callingSettingsWrite) {
+      boolean callingSettingsWrite,
+      Optional<Supplier<MultipartParts>> multipartParts) {
     this.method = method;
     this.upstreamUri = upstreamUri;
     this.form = form;
@@ -34,6 +37,7 @@ public final class GraphExchange {
     this.rewriter = rewriter;
     this.scrubber = scrubber;
     this.callingSettingsWrite = callingSettingsWrite;
+    this.multipartParts = multipartParts;
   }
 
   public String method() {
@@ -46,8 +50,9 @@ public final class GraphExchange {
   }
 
   /**
-   * The body to send instead of the client's, when the client sent a form (its credential removed);
-   * empty when the client's body goes upstream as it is.
+   * The body to send instead of the client's stream: a form (its credential removed) or the buffered
+   * body the surface checked ({@link ClientRequest#body()}); empty when the client's body streams
+   * upstream as it is (a multipart upload, checked by {@link #multipartParts()}) or there is none.
    */
   public Optional<byte[]> form() {
     return form;
@@ -58,7 +63,7 @@ public final class GraphExchange {
     return "Bearer " + metaToken;
   }
 
-  public Scope.Target target() {
+  public Surface.Target target() {
     return target;
   }
 
@@ -69,7 +74,7 @@ public final class GraphExchange {
 
   /** Whether the client's body goes upstream: never for a media ID (see {@link MediaObjects}). */
   public boolean bodyAllowed() {
-    return target != Scope.Target.MEDIA;
+    return target != Surface.Target.MEDIA;
   }
 
   /**
@@ -78,7 +83,7 @@ public final class GraphExchange {
    * ({@link #refusalAfterLookup}).
    */
   public boolean mediaDeletion() {
-    return target == Scope.Target.MEDIA && method.equals("DELETE");
+    return target == Surface.Target.MEDIA && method.equals("DELETE");
   }
 
   /**
@@ -95,7 +100,7 @@ public final class GraphExchange {
    * object, which Graph always answers in JSON; such an answer gets a 502.
    */
   public boolean mayStreamNonJson(int status) {
-    return status < 400 && target != Scope.Target.MEDIA;
+    return status < 400 && target != Surface.Target.MEDIA;
   }
 
   /**
@@ -105,6 +110,15 @@ public final class GraphExchange {
    */
   public boolean callingSettingsWrite() {
     return callingSettingsWrite;
+  }
+
+  /**
+   * For a multipart upload: a fresh checker of its part names, which the adapter feeds every chunk of
+   * the body before sending it on, and whose refusal must fail the upstream body (so that Graph gets an
+   * incomplete request and runs nothing). Empty for any other request.
+   */
+  public Optional<Supplier<MultipartParts>> multipartParts() {
+    return multipartParts;
   }
 
   /** Scrubs the token out of any answer. */

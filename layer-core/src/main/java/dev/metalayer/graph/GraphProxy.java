@@ -34,16 +34,16 @@ public final class GraphProxy {
 
   private final GraphSettings settings;
   private final TokenResolver resolver;
-  private final Scope scope;
+  private final Surface surface;
   private final MediaLinks links;
   private final GraphForwarder forwarder;
   private final String upstreamBase;
   private final String upstreamBasePath;
 
-  public GraphProxy(GraphSettings settings, TokenResolver resolver, Scope scope, MediaLinks links, GraphForwarder forwarder) {
+  public GraphProxy(GraphSettings settings, TokenResolver resolver, Surface surface, MediaLinks links, GraphForwarder forwarder) {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
-    this.scope = Objects.requireNonNull(scope, "scope");
+    this.surface = Objects.requireNonNull(surface, "surface");
     this.links = Objects.requireNonNull(links, "links");
     this.forwarder = Objects.requireNonNull(forwarder, "forwarder");
     this.upstreamBase = stripSlash(settings.graphUrl().toString());
@@ -79,13 +79,31 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     Grant grant = ((Outcome.Ok<Grant>) granted).value();
-    Outcome<Scope.Target> allowed = scope.check(grant, request.method(), path);
-    if (allowed instanceof Outcome.Refused<Scope.Target> r) {
-      log.debug("Key {} refused on a foreign object", grant.keyId());
+    Parameters parameters = credentials.parameters();
+    if (request.body().isPresent()) {
+      Outcome<Parameters> inBody = BodyParameters.of(request.body().get());
+      if (inBody instanceof Outcome.Refused<Parameters> r) {
+        return Outcome.refused(r.error());
+      }
+      parameters = parameters.and(((Outcome.Ok<Parameters>) inBody).value());
+    }
+    Outcome<Surface.Allowed> allowed =
+        surface.check(grant, new Surface.Request(request.method(), path, parameters, request.multipart(), request.headerNames()));
+    if (allowed instanceof Outcome.Refused<Surface.Allowed> r) {
+      log.debug("Key {} refused by the Graph surface", grant.keyId());
       return Outcome.refused(r.error());
     }
-    Scope.Target target = ((Outcome.Ok<Scope.Target>) allowed).value();
-    boolean media = target == Scope.Target.MEDIA;
+    Surface.Allowed row = ((Outcome.Ok<Surface.Allowed>) allowed).value();
+    Surface.Target target = row.target();
+    Optional<String> multipartType = Optional.empty();
+    if (request.multipart()) {
+      Outcome<MultipartParts> parts = MultipartParts.forContentType(request.contentType().orElse(""), row.rule().parts());
+      if (parts instanceof Outcome.Refused<MultipartParts> r) {
+        return Outcome.refused(r.error());
+      }
+      multipartType = request.contentType();
+    }
+    boolean media = target == Surface.Target.MEDIA;
     // A media request carries nothing of the client's but its method: no parameter (not "fields", which
     // would hide what the object is, nor an override such as "method") and no body. Graph gets the whole
     // object, whose answer shows whether the ID was media (MediaObjects), and checks phone_number_id.
@@ -103,15 +121,40 @@ public final class GraphProxy {
             credentials.credential().orElseThrow(),
             grant.number().phoneNumberId(),
             media && request.method().equals("GET") ? Optional.of(path.object()) : Optional.empty(),
+            row.rule().listsNumbers(),
             links,
             scrubber);
+    Optional<byte[]> upstreamBody = media ? Optional.empty() : credentials.upstreamForm().or(request::body);
     return Outcome.ok(
-        new GraphExchange(request.method(), uri.get(), media ? Optional.empty() : credentials.upstreamForm(), grant.metaToken(),
+        new GraphExchange(request.method(), uri.get(), upstreamBody, grant.metaToken(),
             target, rewriter, scrubber,
             settings.mergeCallingSettings()
                 && request.method().equals("POST")
-                && target == Scope.Target.PHONE_NUMBER
-                && path.edges().equals(List.of("settings"))));
+                && target == Surface.Target.PHONE_NUMBER
+                && path.edges().equals(List.of("settings")),
+            multipartType.map(type -> () -> ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType(type, row.rule().parts())).value())));
+  }
+
+  /**
+   * Checks the credential of the {@code Authorization} header and the query, before any body is read:
+   * a refusal (401 for an unknown or malformed key, 400 for conflicting ones), or the grant, or empty
+   * when neither carries a credential (a form body may). For an adapter that must not read a body for
+   * a client it cannot name; {@link #prepare} checks everything again.
+   */
+  public Outcome<Optional<Grant>> grantWithoutBody(Optional<String> authorization, String rawQuery) {
+    Outcome<Optional<String>> found = Credentials.withoutBody(authorization.orElse(null), rawQuery);
+    if (found instanceof Outcome.Refused<Optional<String>> r) {
+      return Outcome.refused(r.error());
+    }
+    Optional<String> credential = ((Outcome.Ok<Optional<String>>) found).value();
+    if (credential.isEmpty()) {
+      return Outcome.ok(Optional.empty());
+    }
+    Outcome<Grant> granted = grant(credential);
+    if (granted instanceof Outcome.Refused<Grant> r) {
+      return Outcome.refused(r.error());
+    }
+    return Outcome.ok(Optional.of(((Outcome.Ok<Grant>) granted).value()));
   }
 
   /** Checks a download of a layer media URL ({@code /media/{id}/download?ref=…}) and prepares it. */
@@ -134,7 +177,7 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     Grant grant = ((Outcome.Ok<Grant>) granted).value();
-    if (!scope.mayUseMedia(grant, mediaId)) {
+    if (!surface.mayUseMedia(grant, mediaId)) {
       return Outcome.refused(GraphError.outOfScope("(#200) This key may not download this media."));
     }
     MediaLinks.Opened opened = links.open(ref, grant.number().phoneNumberId(), mediaId);
@@ -169,11 +212,17 @@ public final class GraphProxy {
       }
       return download(((Outcome.Ok<MediaDownload>) media).value());
     }
-    Outcome<GraphExchange> prepared = prepare(request);
+    Outcome<GraphExchange> prepared = prepare(completed(request, headers, body));
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
       return GraphAnswer.of(r.error());
     }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
+    if (exchange.multipartParts().isPresent()) {
+      Optional<GraphError> refusal = exchange.multipartParts().get().get().feed(body);
+      if (refusal.isPresent()) {
+        return GraphAnswer.of(refusal.get());
+      }
+    }
     Map<String, List<String>> upstreamHeaders = new LinkedHashMap<>();
     headers.forEach((name, values) -> {
       if (Headers.toMeta(name)) {
@@ -211,6 +260,27 @@ public final class GraphProxy {
       return GraphAnswer.of(f.error());
     }
     return answerToClient(exchange, ((GraphForwarder.Forwarded.Answered) forwarded).answer());
+  }
+
+  /**
+   * {@code request} with what {@link #prepare} checks taken from the whole request: the content type,
+   * the header names, and the body when it is neither a form nor multipart. A request that already
+   * carries them is kept.
+   */
+  private static ClientRequest completed(ClientRequest request, Map<String, List<String>> headers, byte[] body) {
+    if (request.contentType().isPresent() || !request.headerNames().isEmpty()) {
+      return request;
+    }
+    Optional<String> contentType = headers.entrySet().stream()
+        .filter(e -> e.getKey().equalsIgnoreCase("content-type") && !e.getValue().isEmpty())
+        .map(e -> e.getValue().get(0))
+        .findFirst();
+    ClientRequest typed = new ClientRequest(request.method(), request.path(), request.rawQuery(), request.authorization(),
+        request.form(), request.requestBase(), contentType, Optional.empty(), List.copyOf(headers.keySet()));
+    boolean buffered = request.form().isEmpty() && !typed.multipart() && body.length > 0;
+    return new ClientRequest(request.method(), request.path(), request.rawQuery(), request.authorization(),
+        request.form(), request.requestBase(), contentType, buffered ? Optional.of(body) : Optional.empty(),
+        List.copyOf(headers.keySet()));
   }
 
   /** What a read before a write gave: the body of a 200, or the answer to send the client instead. */
@@ -325,10 +395,14 @@ public final class GraphProxy {
   }
 
   private Outcome<Grant> grant(Credentials credentials) {
-    if (credentials.credential().isEmpty()) {
+    return grant(credentials.credential());
+  }
+
+  private Outcome<Grant> grant(Optional<String> credential) {
+    if (credential.isEmpty()) {
       return Outcome.refused(GraphError.invalidToken("An access token is required to request this resource."));
     }
-    Resolution resolution = resolver.resolve(credentials.credential().get());
+    Resolution resolution = resolver.resolve(credential.get());
     if (resolution instanceof Resolution.Granted g) {
       return Outcome.ok(g.grant());
     }

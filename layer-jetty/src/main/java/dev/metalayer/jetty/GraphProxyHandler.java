@@ -34,8 +34,10 @@ import org.slf4j.LoggerFactory;
  * {@code {prefix}/media/{media-id}/download}: translates HTTP to {@link GraphProxy} decisions and moves
  * the bytes with Jetty's {@link HttpClient}.
  *
- * <p>Request bodies stream upstream with the client's demand ({@link LimitedRequestContent}), except a
- * form body, read whole (bounded) because it may carry the credential. JSON answers are buffered (up to
+ * <p>A multipart body streams upstream with the client's demand ({@link LimitedRequestContent}), its
+ * part names checked as it goes ({@link GraphExchange#multipartParts()}); any other body is read whole
+ * (bounded), because a form may carry the credential and because the Graph surface checks the
+ * parameters Graph would read from a form or a JSON body. JSON answers are buffered (up to
  * {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other answers stream back through the token
  * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
  * client's headers minus {@link Headers#toMeta hop-by-hop and credential headers}, plus the Meta
@@ -86,33 +88,44 @@ final class GraphProxyHandler implements Request.Handler {
     }
     String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
     Optional<byte[]> form = Optional.empty();
-    if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
+    Optional<byte[]> body = Optional.empty();
+    if (ClientRequest.isForm(contentType)) {
       try {
         form = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
       } catch (HttpIo.BodyTooLargeException e) {
         HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
         return true;
       }
+    } else if (!isMultipart(contentType) && hasContent(clientToProxyRequest)) {
+      // Graph reads parameters from a JSON body too: the surface checks it whole. Graph bodies are small;
+      // nothing is read for a client whose header or query credential is refused.
+      Outcome<Optional<dev.metalayer.keys.Grant>> early = proxy.grantWithoutBody(authorization, query);
+      if (early instanceof Outcome.Refused<Optional<dev.metalayer.keys.Grant>> r) {
+        HttpIo.writeError(proxyToClientResponse, callback, r.error());
+        return true;
+      }
+      try {
+        body = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
+      } catch (HttpIo.BodyTooLargeException e) {
+        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+        return true;
+      }
     }
-    ClientRequest request = new ClientRequest(method, path, query, authorization, form, base);
+    ClientRequest request =
+        new ClientRequest(method, path, query, authorization, form, base, Optional.ofNullable(contentType), body,
+            clientToProxyRequest.getHeaders().getFieldNamesCollection().stream().toList());
     Outcome<GraphExchange> prepared = proxy.prepare(request);
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
       HttpIo.writeError(proxyToClientResponse, callback, r.error());
       return true;
     }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
-    if (exchange.callingSettingsWrite() && exchange.form().isEmpty()) {
-      byte[] body;
-      try {
-        body = HttpIo.readBody(clientToProxyRequest, MAX_FORM_BYTES);
-      } catch (HttpIo.BodyTooLargeException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
-        return true;
-      }
-      if (CallingSettings.isCallingUpdate(body)) {
-        mergeThenWrite(clientToProxyRequest, exchange, contentType, body, proxyToClientResponse, callback);
+    if (exchange.callingSettingsWrite() && form.isEmpty()) {
+      byte[] written = exchange.form().orElse(new byte[0]);
+      if (CallingSettings.isCallingUpdate(written)) {
+        mergeThenWrite(clientToProxyRequest, exchange, contentType, written, proxyToClientResponse, callback);
       } else {
-        send(clientToProxyRequest, exchange, new BytesRequestContent(contentType, body), proxyToClientResponse, callback);
+        send(clientToProxyRequest, exchange, new BytesRequestContent(contentType, written), proxyToClientResponse, callback);
       }
       return true;
     }
@@ -124,10 +137,15 @@ final class GraphProxyHandler implements Request.Handler {
     if (exchange.form().isPresent()) {
       content = new BytesRequestContent(contentType, exchange.form().get());
     } else if (exchange.bodyAllowed() && hasContent(clientToProxyRequest)) {
-      content = new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes());
+      content = new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes(),
+          exchange.multipartParts().map(java.util.function.Supplier::get).orElse(null));
     }
     send(clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
     return true;
+  }
+
+  private static boolean isMultipart(String contentType) {
+    return contentType != null && contentType.trim().toLowerCase(Locale.ROOT).startsWith("multipart/");
   }
 
   /** Sends the exchange upstream with {@code content} (null for none) and answers the client. */

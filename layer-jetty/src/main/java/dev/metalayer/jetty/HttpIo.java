@@ -58,6 +58,21 @@ public final class HttpIo {
   }
 
   /** The request body is larger than the handler accepts. */
+  /** A request body the Graph surface refused as it streamed (a multipart part name); carries the refusal. */
+  public static final class BodyRefusedException extends IOException {
+    private static final long serialVersionUID = 1L;
+    private final transient dev.metalayer.graph.GraphError error;
+
+    BodyRefusedException(dev.metalayer.graph.GraphError error) {
+      super("request body refused by the Graph surface");
+      this.error = error;
+    }
+
+    dev.metalayer.graph.GraphError error() {
+      return error;
+    }
+  }
+
   public static final class BodyTooLargeException extends IOException {
     private static final long serialVersionUID = 1L;
 

@@ -74,6 +74,7 @@ public final class LayerServer implements AutoCloseable {
               .maxBodyBytes(settings.longValue(Option.MAX_BODY_BYTES))
               .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES))
               .mergeCallingSettings(settings.bool(Option.MERGE_CALLING_SETTINGS))
+              .surfaceWidening(settings.surfaceWidening(Option.SURFACE_WIDENING))
               .relayStore(new JdbcRelayStore(store.database()))
               .deliveryTransport(transport)
               .egressGuard(guard)

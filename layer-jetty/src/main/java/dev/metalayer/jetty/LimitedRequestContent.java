@@ -1,5 +1,8 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.graph.MultipartParts;
+import java.util.Optional;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
@@ -12,11 +15,21 @@ import org.eclipse.jetty.io.Content;
 final class LimitedRequestContent implements Request.Content {
   private final org.eclipse.jetty.server.Request clientToProxyRequest;
   private final long maxBytes;
+  private final MultipartParts parts;
   private long read;
 
   LimitedRequestContent(org.eclipse.jetty.server.Request clientToProxyRequest, long maxBytes) {
+    this(clientToProxyRequest, maxBytes, null);
+  }
+
+  /**
+   * @param parts checks each chunk's multipart part names before it goes on, or null; a refusal fails
+   *     the body with {@link HttpIo.BodyRefusedException}, so the upstream request stays incomplete
+   */
+  LimitedRequestContent(org.eclipse.jetty.server.Request clientToProxyRequest, long maxBytes, MultipartParts parts) {
     this.clientToProxyRequest = clientToProxyRequest;
     this.maxBytes = maxBytes;
+    this.parts = parts;
   }
 
   @Override
@@ -41,6 +54,15 @@ final class LimitedRequestContent implements Request.Content {
       HttpIo.BodyTooLargeException tooLarge = new HttpIo.BodyTooLargeException(maxBytes);
       clientToProxyRequest.fail(tooLarge);
       return Content.Chunk.from(tooLarge, true);
+    }
+    if (parts != null) {
+      Optional<GraphError> refusal = parts.feed(chunk.getByteBuffer());
+      if (refusal.isPresent()) {
+        chunk.release();
+        HttpIo.BodyRefusedException refused = new HttpIo.BodyRefusedException(refusal.get());
+        clientToProxyRequest.fail(refused);
+        return Content.Chunk.from(refused, true);
+      }
     }
     return chunk;
   }

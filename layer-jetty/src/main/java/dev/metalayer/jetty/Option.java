@@ -101,6 +101,15 @@ public enum Option {
       false,
       "Merge a partial calling object written to /{phone-number-id}/settings into the current settings"
           + " (read first), so that omitted hours and schedules are kept; false forwards the body as sent."),
+  SURFACE_WIDENING(
+      "--surface-widening",
+      "LAYER_SURFACE_WIDENING",
+      null,
+      false,
+      "Rows of the Graph surface granted to chosen numbers, as <phone-number-id>:<group>[+<group>],…;"
+          + " groups: number-admin (register, deregister, two-step PIN), waba-admin (subscribed_apps,"
+          + " assigned_users), templates-delete, shared-waba-writes (WABA writes when several numbers share"
+          + " the WABA). Every key of that number gets them. Unset: none (see docs/graph-api.md)."),
   // ---- webhook relay
   VERIFY_TOKEN(
       null,

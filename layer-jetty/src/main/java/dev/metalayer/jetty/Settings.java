@@ -167,6 +167,15 @@ public final class Settings {
         .orElse(List.of());
   }
 
+  /** A widening of the Graph surface per number ({@link dev.metalayer.graph.Surface#parseWidening}); none when unset. */
+  public Map<String, java.util.Set<dev.metalayer.graph.Surface.Group>> surfaceWidening(Option option) {
+    try {
+      return dev.metalayer.graph.Surface.parseWidening(get(option).orElse(""));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(describe(option) + ": " + e.getMessage(), e);
+    }
+  }
+
   private static String describe(Option option) {
     return option.flag().map(f -> f + " / ").orElse("") + option.env();
   }

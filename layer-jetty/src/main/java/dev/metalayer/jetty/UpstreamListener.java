@@ -196,11 +196,14 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
     }
   }
 
-  /** Maps an upstream failure to the layer's error: timeout 504, body too large 413, answer too large or anything else 502. */
+  /** Maps an upstream failure to the layer's error: timeout 504, body too large 413, body refused by the surface its refusal, answer too large or anything else 502. */
   static GraphError errorFor(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof HttpIo.BodyTooLargeException) {
         return GraphError.tooLarge("The request body is too large.");
+      }
+      if (t instanceof HttpIo.BodyRefusedException refused) {
+        return refused.error();
       }
       if (t instanceof AnswerTooLargeException) {
         return GraphError.badGateway("The Graph API answer is too large to rewrite.");
