@@ -248,9 +248,10 @@ class BadInputTest {
         .header("Content-Type", "application/x-www-form-urlencoded")
         .method("GET", HttpRequest.BodyPublishers.ofString("fields=name.as(error)&method=delete"))), 403, 200);
 
-    // Meta was only asked for the whole object, with the key's own number and nothing of the client's.
+    // Meta was only asked for the whole object, with the key's own number and nothing of the client's;
+    // the override and the expansion never reached it (the Graph surface refuses them).
     var seen = meta.getAllServeEvents();
-    assertThat(seen).hasSize(4).allSatisfy(e -> {
+    assertThat(seen).hasSize(2).allSatisfy(e -> {
       assertThat(e.getRequest().getMethod().getName()).isEqualTo("GET");
       assertThat(e.getRequest().queryParameter("phone_number_id").firstValue()).isEqualTo(PNID);
       assertThat(e.getRequest().getQueryParams().keySet()).isSubsetOf("phone_number_id", "appsecret_proof");
@@ -289,42 +290,42 @@ class BadInputTest {
 
   @Test
   void upstreamResetIs502() throws Exception {
-    meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/reset")).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
-    graphError(layer.get("/v13.0/" + PNID + "/reset", bearer), 502, 2);
-    meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/empty")).willReturn(aResponse().withFault(Fault.EMPTY_RESPONSE)));
-    graphError(layer.get("/v13.0/" + PNID + "/empty", bearer), 502, 2);
+    meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
+    meta.stubFor(get(urlPathMatching("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(aResponse().withFault(Fault.EMPTY_RESPONSE)));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
   }
 
   @Test
   void upstreamThatHangsIs504() throws Exception {
-    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/slow")).willReturn(okJson("{}").withFixedDelay(3_000)));
-    graphError(layer.get("/v13.0/" + PNID + "/slow", bearer), 504, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(okJson("{}").withFixedDelay(3_000)));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 504, 2);
   }
 
   @Test
   void upstreamGarbageIs502() throws Exception {
-    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/random")).willReturn(aResponse().withFault(Fault.RANDOM_DATA_THEN_CLOSE)));
-    graphError(layer.get("/v13.0/" + PNID + "/random", bearer), 502, 2);
-    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/notjson")).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("<html>oops " + TOKEN)));
-    graphError(layer.get("/v13.0/" + PNID + "/notjson", bearer), 502, 2);
-    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/html500")).willReturn(aResponse().withStatus(500).withHeader("Content-Type", "text/html").withBody("<html>down</html>")));
-    graphError(layer.get("/v13.0/" + PNID + "/html500", bearer), 502, 2);
-    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/truncated")).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withFault(Fault.MALFORMED_RESPONSE_CHUNK)));
-    graphError(layer.get("/v13.0/" + PNID + "/truncated", bearer), 502, 2);
-    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/huge")).willReturn(okJson("{\"data\":\"" + "x".repeat(70_000) + "\"}")));
-    graphError(layer.get("/v13.0/" + PNID + "/huge", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(aResponse().withFault(Fault.RANDOM_DATA_THEN_CLOSE)));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("<html>oops " + TOKEN)));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(aResponse().withStatus(500).withHeader("Content-Type", "text/html").withBody("<html>down</html>")));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withFault(Fault.MALFORMED_RESPONSE_CHUNK)));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
+    meta.stubFor(get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile")).willReturn(okJson("{\"data\":\"" + "x".repeat(70_000) + "\"}")));
+    graphError(layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer), 502, 2);
   }
 
   @Test
   void tokenEchoedByUpstreamNeverReachesTheClient() throws Exception {
     meta.stubFor(
-        get(urlPathEqualTo("/v13.0/" + PNID + "/echo"))
+        get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile"))
             .willReturn(
                 okJson("{\"error\":{\"message\":\"Invalid token " + TOKEN + "\",\"code\":190},\"url\":\"https://x/?access_token=" + TOKEN + "\"}")
                     .withStatus(401)
                     .withHeader("X-Debug-Echo", "token=" + TOKEN)
                     .withHeader("Link", "<https://graph.facebook.com/x?access_token=" + TOKEN + ">; rel=next")));
-    HttpResponse<String> r = layer.get("/v13.0/" + PNID + "/echo", bearer);
+    HttpResponse<String> r = layer.get("/v13.0/" + PNID + "/whatsapp_business_profile", bearer);
     assertThat(r.statusCode()).isEqualTo(401);
     assertThat(r.body()).doesNotContain(TOKEN).contains("[redacted]");
     assertThat(r.headers().map().toString()).doesNotContain(TOKEN);
@@ -333,9 +334,9 @@ class BadInputTest {
 
     byte[] binary = ("\u0000\u0001binary " + TOKEN + " more " + TOKEN).getBytes(StandardCharsets.UTF_8);
     meta.stubFor(
-        get(urlPathEqualTo("/v13.0/" + PNID + "/binary"))
+        get(urlPathEqualTo("/v13.0/" + PNID + "/whatsapp_business_profile"))
             .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/octet-stream").withBody(binary)));
-    HttpResponse<byte[]> b = layer.sendBytes(HttpRequest.newBuilder(URI.create(layer.base() + "/v13.0/" + PNID + "/binary")).header("Authorization", bearer).GET());
+    HttpResponse<byte[]> b = layer.sendBytes(HttpRequest.newBuilder(URI.create(layer.base() + "/v13.0/" + PNID + "/whatsapp_business_profile")).header("Authorization", bearer).GET());
     assertThat(b.statusCode()).isEqualTo(200);
     assertThat(b.body()).hasSameSizeAs(binary);
     assertThat(new String(b.body(), StandardCharsets.UTF_8)).doesNotContain(TOKEN).startsWith("\u0000\u0001binary ");

@@ -68,7 +68,7 @@ class DebugLogSecrecyTest {
       assertThat(layer.sendBytes(HttpRequest.newBuilder(URI.create(url)).header("Authorization", bearer).GET()).statusCode()).isEqualTo(200);
       assertThat(layer.get("/v13.0/" + Layer.PNID_B, bearer).statusCode()).isEqualTo(403);
       assertThat(layer.get("/v13.0/" + PNID, "Basic " + key).statusCode()).isEqualTo(401);
-      assertThat(layer.get("/v13.0/" + PNID + "/error", bearer).statusCode()).isEqualTo(401);
+      assertThat(layer.get("/v13.0/" + PNID + "/call_permissions", bearer).statusCode()).isEqualTo(401);
       assertThat(layer.raw("GET /api/layer/meta/v13.0/..%2F" + PNID + "?access_token=" + key + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).startsWith("HTTP/1.1 400");
     } finally {
       root.detachAppender(appender);
@@ -106,7 +106,7 @@ class DebugLogSecrecyTest {
     } else if (path.equals("/cdn/file")) {
       body = "bytes " + TOKEN;
       type = "image/png";
-    } else if (path.endsWith("/error")) {
+    } else if (path.endsWith("/call_permissions")) {
       status = 401;
       body = "{\"error\":{\"message\":\"Error validating access token " + TOKEN + "\",\"code\":190}}";
     } else {
