@@ -36,7 +36,8 @@ import java.util.stream.Collectors;
  *       widening group, if any, the operator granted to the number (rule {@code widening});
  *   <li>a write on a WABA that several registered numbers share needs the group
  *       {@code shared-waba-writes} (rule {@code shared-waba});
- *   <li>every parameter is one the row takes (rule {@code parameter}); a multipart body only on a row
+ *   <li>every parameter is one the row takes, and {@code fields} on the WABA node names only its scalar
+ *       fields, never {@code phone_numbers} (rule {@code parameter}); a multipart body only on a row
  *       that takes parts (rule {@code multipart-route}), whose part names {@link MultipartParts} checks
  *       as the body streams.
  * </ol>
@@ -258,6 +259,16 @@ public final class Surface {
         if (!rule.params().contains(name)) {
           return refuse("parameter", "This route does not take the parameter "
               + (NAMEABLE.matcher(name).matches() ? name : "sent") + ".");
+        }
+      }
+    }
+    if (rule.target() == Target.WABA && rule.edge().isEmpty()) {
+      for (String fields : parameters.fields()) {
+        for (String field : fields.toLowerCase(Locale.ROOT).split(",")) {
+          if (!WABA_FIELDS.contains(field.trim())) {
+            return refuse("parameter", "fields on a WABA takes its own scalar fields only ("
+                + String.join(", ", new java.util.TreeSet<>(WABA_FIELDS)) + ").");
+          }
         }
       }
     }

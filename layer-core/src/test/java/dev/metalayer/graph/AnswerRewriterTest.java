@@ -99,4 +99,15 @@ class AnswerRewriterTest {
         .contains("http://layer.test/api/layer/meta/v14.0/9/message_templates?after=X&access_token=ps_clientkey")
         .doesNotContain(TOKEN));
   }
+
+  @Test
+  void aListOfTheWabasNumbersKeepsOnlyTheKeysOwn() {
+    AnswerRewriter list = new AnswerRewriter("http://layer.test/api/layer/meta", "", "ps_clientkey", "111", Optional.empty(), true,
+        new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
+        new TokenScrubber(TOKEN));
+    Optional<String> own = sent(list, "{\"data\":[{\"id\":\"222\",\"verified_name\":\"Other tenant\"},{\"id\":\"111\","
+        + "\"verified_name\":\"Mine\"},{\"verified_name\":\"no id\"},{\"id\":222}],\"paging\":{\"cursors\":{\"before\":\"a\"}}}");
+    assertThat(own).hasValueSatisfying(v -> assertThat(v)
+        .isEqualTo("{\"data\":[{\"id\":\"111\",\"verified_name\":\"Mine\"}],\"paging\":{\"cursors\":{\"before\":\"a\"}}}"));
+  }
 }

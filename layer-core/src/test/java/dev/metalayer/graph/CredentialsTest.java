@@ -97,4 +97,42 @@ class CredentialsTest {
   void toStringHidesTheCredential() {
     assertThat(ok("Bearer " + KEY, "", null).toString()).doesNotContain(KEY);
   }
+
+  @Test
+  void credentialNameVariantsAreRefusedNotForwarded() {
+    for (String name : new String[] {"ACCESS_TOKEN", "access_token[]", "%20access_token", "access_token%20", "Access_Token",
+        "access.token", "access+token", "access_token_x", "APPSECRET_PROOF", "appsecret_proof[0]"}) {
+      GraphError q = refused("Bearer " + KEY, "limit=1&" + name + "=" + KEY, null);
+      assertThat(q.status()).as(name).isEqualTo(400);
+      assertThat(q.message()).contains("(rule credential-name)");
+      assertThat(new String(q.toJson(), StandardCharsets.UTF_8)).doesNotContain(KEY);
+      assertThat(refused("Bearer " + KEY, "", name + "=" + KEY).status()).as(name).isEqualTo(400);
+    }
+  }
+
+  @Test
+  void aFormIsScannedOnceAndItsParameterCountIsBounded() {
+    // issue 9: a 1 MiB "a&a&a…" form was split into 500,000 strings
+    String flood = "a&".repeat(512 * 1024);
+    GraphError e = refused("Bearer " + KEY, "", flood);
+    assertThat(e.status()).isEqualTo(400);
+    assertThat(e.message()).contains("at most " + Credentials.MAX_PARAMETERS);
+    String many = "a=1&".repeat(Credentials.MAX_PARAMETERS);
+    assertThat(ok("Bearer " + KEY, "", many).parameters().names()).containsExactly("a");
+    assertThat(refused("Bearer " + KEY, many + "b=2", null).status()).isEqualTo(400);
+  }
+
+  @Test
+  void parameterNamesAreCanonicalAndFieldsValuesKept() {
+    Credentials c = ok("Bearer " + KEY, "F%49ELDS=id%2Cname&%20Limit=1&x[]=2", "batch=%5B%5D");
+    assertThat(c.parameters().names()).containsExactly("fields", "limit", "x", "batch");
+    assertThat(c.parameters().fields()).containsExactly("id,name");
+  }
+
+  @Test
+  void theHeaderAndQueryCredentialIsFoundWithoutABody() {
+    assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.withoutBody("Bearer " + KEY, "")).value()).contains(KEY);
+    assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.withoutBody(null, "a=1")).value()).isEmpty();
+    assertThat(Credentials.withoutBody("Basic x", "")).isInstanceOf(Outcome.Refused.class);
+  }
 }
