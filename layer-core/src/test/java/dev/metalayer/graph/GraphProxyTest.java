@@ -243,4 +243,22 @@ class GraphProxyTest {
     assertThat(a.status()).isEqualTo(502);
     assertThat(a.header("content-type")).startsWith("application/json");
   }
+
+  @Test
+  void anEmbeddersWholeRequestMeetsTheSameSurfaceAsTheJettyAdapter() {
+    GraphAnswer json = call("POST", "/v22.0/" + PNID + "/messages", "", "Bearer " + key, "{\"batch\":[]}");
+    assertThat(json.status()).isEqualTo(403);
+    assertThat(json.text()).contains("(rule batch)");
+    ClientRequest upload = new ClientRequest("POST", "/v22.0/" + PNID + "/media", "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test");
+    String parts = "--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--B\r\nContent-Disposition: form-data; name=\"batch\"\r\n\r\n[]\r\n--B--\r\n";
+    GraphAnswer multipart = layer.graphProxy().handle(upload, Map.of("Content-Type", List.of("multipart/form-data; boundary=B")),
+        parts.getBytes(StandardCharsets.UTF_8));
+    assertThat(multipart.status()).isEqualTo(403);
+    assertThat(multipart.text()).contains("(rule multipart-part)");
+    GraphAnswer header = layer.graphProxy().handle(
+        new ClientRequest("GET", "/v22.0/1037543291543636", "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test"),
+        Map.of("X-HTTP-Method-Override", List.of("DELETE")), new byte[0]);
+    assertThat(header.status()).isEqualTo(403);
+    assertThat(seen).isEmpty();
+  }
 }
