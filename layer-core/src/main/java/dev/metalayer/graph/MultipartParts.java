@@ -38,7 +38,7 @@ public final class MultipartParts {
   }
 
   /** A checker for a body of {@code contentType}, or a 400 when it names no boundary. */
-  static Outcome<MultipartParts> forContentType(String contentType, Set<String> allowed) {
+  public static Outcome<MultipartParts> forContentType(String contentType, Set<String> allowed) {
     Optional<String> boundary = boundary(contentType);
     if (boundary.isEmpty()) {
       return Outcome.refused(GraphError.invalidParameter("A multipart body needs a boundary (1 to 70 characters)."));
