@@ -21,7 +21,8 @@ import java.util.stream.Collectors;
  * <p>A request passes when, in this order:
  *
  * <ol>
- *   <li>it carries no method override header ({@code X-HTTP-Method-Override}, {@code X-HTTP-Method},
+ *   <li>it carries no {@code Content-Encoding} header (415, rule {@code content-encoding}: an encoded
+ *       body would hide its parameters) and no method override header ({@code X-HTTP-Method-Override}, {@code X-HTTP-Method},
  *       {@code X-Method-Override}) and no parameter (query, form, JSON top-level field or multipart part)
  *       named {@code batch}, {@code ids}, {@code method} or {@code _method} (rules {@code batch},
  *       {@code ids}, {@code method-override}); every {@code fields} is a plain list of names
@@ -203,12 +204,23 @@ public final class Surface {
 
   public Outcome<Allowed> check(Grant grant, Request request) {
     for (String header : request.headerNames()) {
-      if (OVERRIDE_HEADERS.contains(header.toLowerCase(Locale.ROOT))) {
+      String h = header.toLowerCase(Locale.ROOT);
+      if (OVERRIDE_HEADERS.contains(h)) {
         return refuse("method-override", "Method override headers are refused: send the method itself.");
+      }
+      if (h.equals("content-encoding")) {
+        // a compressed body hides its parameters from every check here, not from Graph
+        return Outcome.refused(GraphError.of(415, 100, "OAuthException",
+            "(rule content-encoding) A request body must not be encoded (Content-Encoding)."));
       }
     }
     Parameters parameters = request.parameters();
     Set<String> names = parameters.names();
+    for (String name : names) {
+      if (name.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+        return refuse("parameter", "A parameter name contains a control character.");
+      }
+    }
     if (names.contains("batch")) {
       return refuse("batch", "Batch requests are not forwarded: send each request on its own.");
     }

@@ -199,4 +199,12 @@ class SurfaceTest {
     assertThatThrownBy(() -> Surface.parseWidening(PNID + ":everything")).hasMessageContaining("unknown widening group 'everything'");
     assertThatThrownBy(() -> Surface.parseWidening("templates-delete")).hasMessageContaining("<phone-number-id>:<group>");
   }
+
+  @Test
+  void anEncodedBodyAndControlCharactersInNamesAreRefused() {
+    Outcome<Surface.Allowed> gzip = check(surface, "POST", "/v22.0/" + PNID + "/messages", "", null, List.of("Content-Encoding"));
+    assertThat(((Outcome.Refused<Surface.Allowed>) gzip).error().status()).isEqualTo(415);
+    refused(check("POST", "/v22.0/" + PNID + "/messages", "ba%00tch=1"), 403, "parameter");
+    refused(check("POST", "/v22.0/" + PNID + "/messages", "batch%00=1"), 403, "batch");
+  }
 }

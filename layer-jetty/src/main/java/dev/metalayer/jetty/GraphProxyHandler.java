@@ -104,8 +104,10 @@ final class GraphProxyHandler implements Request.Handler {
         HttpIo.writeError(proxyToClientResponse, callback, r.error());
         return true;
       }
+      boolean noCredential = ((Outcome.Ok<Optional<dev.metalayer.keys.Grant>>) early).value().isEmpty();
       try {
-        body = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
+        // only a form carries a credential: without one in the header or query, prepare() answers 401 unread
+        body = noCredential ? Optional.empty() : Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
       } catch (HttpIo.BodyTooLargeException e) {
         HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
         return true;

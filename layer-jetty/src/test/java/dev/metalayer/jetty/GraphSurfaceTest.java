@@ -297,4 +297,18 @@ class GraphSurfaceTest {
       assertThat(meta.getAllServeEvents()).isEmpty();
     }
   }
+
+  @Test
+  void aCompressedBodyThatWouldHideABatchIsRefusedAndNeverReachesMeta() throws Exception {
+    java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+    try (var gzip = new java.util.zip.GZIPOutputStream(zipped)) {
+      gzip.write(("{\"batch\":" + BATCH + "}").getBytes(StandardCharsets.UTF_8));
+    }
+    HttpResponse<String> r = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/" + PNID + "/messages"))
+        .header("Authorization", bearer).header("Content-Type", "application/json").header("Content-Encoding", "gzip")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(zipped.toByteArray())));
+    assertThat(r.statusCode()).isEqualTo(415);
+    assertThat(r.body()).contains("(rule content-encoding)");
+    assertThat(meta.getAllServeEvents()).isEmpty();
+  }
 }
