@@ -126,6 +126,7 @@ public final class AnswerRewriter {
           changed = true;
         }
       }
+      changed |= object.remove("summary") != null; // a total count would tell how many numbers share the WABA
     }
     if (mediaId.isPresent() && object.path("url").isTextual()) {
       object.put("url", links.link(layerGraphBase, phoneNumberId, mediaId.get(), object.get("url").asText()));

@@ -9,7 +9,8 @@ import java.io.IOException;
  * The parameters Graph reads from a request body that is neither a form nor multipart (those are
  * {@link Credentials} and {@link MultipartParts}): a JSON object's top-level field names, read with the
  * streaming parser (nested values are skipped, never built), or, for a body that is not a JSON object,
- * the names of the body read as a form (Graph may read a body as a form whatever its declared type).
+ * the names of the body read as a form (Graph may read a body as a form whatever its declared type);
+ * a JSON object not declared as JSON is read both ways.
  *
  * <p>Refused: more than {@link Credentials#MAX_PARAMETERS} top-level fields (400), and a top-level
  * field named like a credential ({@code access_token}, {@code appsecret_proof} and their variants:
@@ -21,15 +22,26 @@ final class BodyParameters {
 
   private BodyParameters() {}
 
-  static Outcome<Parameters> of(byte[] body) {
+  /**
+   * @param contentType the declared type: a JSON object declared as anything but JSON is also read as a
+   *     form (both name sets are checked), since Graph may read it either way
+   */
+  static Outcome<Parameters> of(byte[] body, String contentType) {
     if (body.length == 0) {
       return Outcome.ok(Parameters.NONE);
     }
     Outcome<Parameters> json = json(body);
-    if (json != null) {
+    if (json == null) {
+      return Credentials.namesOf(body);
+    }
+    if (json instanceof Outcome.Refused<Parameters> || Headers.isJson(contentType)) {
       return json;
     }
-    return Credentials.namesOf(body);
+    Outcome<Parameters> form = Credentials.namesOf(body);
+    if (form instanceof Outcome.Refused<Parameters> r) {
+      return Outcome.refused(r.error());
+    }
+    return Outcome.ok(((Outcome.Ok<Parameters>) json).value().and(((Outcome.Ok<Parameters>) form).value()));
   }
 
   /** The top-level names of a JSON object, or null when {@code body} is not one. */

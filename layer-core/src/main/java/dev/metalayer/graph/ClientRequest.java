@@ -19,7 +19,9 @@ import java.util.Optional;
  * @param body the whole body of a request that is neither a form nor multipart, when it has one (the
  *     {@link Surface} checks the parameters Graph would read from it); empty otherwise. A multipart body
  *     is never buffered: its part names are checked as it streams ({@link GraphExchange#multipartParts})
- * @param headerNames the names of the client's headers (the surface refuses method override headers)
+ * @param headerNames the names of the client's header fields, one per field (a repeated header is
+ *     listed each time): the surface refuses method override headers, encoded bodies and a repeated
+ *     {@code Content-Type}
  */
 public record ClientRequest(
     String method,

@@ -81,7 +81,7 @@ public final class GraphProxy {
     Grant grant = ((Outcome.Ok<Grant>) granted).value();
     Parameters parameters = credentials.parameters();
     if (request.body().isPresent()) {
-      Outcome<Parameters> inBody = BodyParameters.of(request.body().get());
+      Outcome<Parameters> inBody = BodyParameters.of(request.body().get(), request.contentType().orElse(null));
       if (inBody instanceof Outcome.Refused<Parameters> r) {
         return Outcome.refused(r.error());
       }
@@ -275,12 +275,13 @@ public final class GraphProxy {
         .filter(e -> e.getKey().equalsIgnoreCase("content-type") && !e.getValue().isEmpty())
         .map(e -> e.getValue().get(0))
         .findFirst();
+    List<String> names = new java.util.ArrayList<>();
+    headers.forEach((name, values) -> values.forEach(v -> names.add(name))); // one name per field
     ClientRequest typed = new ClientRequest(request.method(), request.path(), request.rawQuery(), request.authorization(),
-        request.form(), request.requestBase(), contentType, Optional.empty(), List.copyOf(headers.keySet()));
+        request.form(), request.requestBase(), contentType, Optional.empty(), names);
     boolean buffered = request.form().isEmpty() && !typed.multipart() && body.length > 0;
     return new ClientRequest(request.method(), request.path(), request.rawQuery(), request.authorization(),
-        request.form(), request.requestBase(), contentType, buffered ? Optional.of(body) : Optional.empty(),
-        List.copyOf(headers.keySet()));
+        request.form(), request.requestBase(), contentType, buffered ? Optional.of(body) : Optional.empty(), names);
   }
 
   /** What a read before a write gave: the body of a 200, or the answer to send the client instead. */

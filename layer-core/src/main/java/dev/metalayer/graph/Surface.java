@@ -21,7 +21,7 @@ import java.util.stream.Collectors;
  * <p>A request passes when, in this order:
  *
  * <ol>
- *   <li>it carries no {@code Content-Encoding} header (415, rule {@code content-encoding}: an encoded
+ *   <li>it carries one {@code Content-Type} at most (400, rule {@code content-type}), no {@code Content-Encoding} header (415, rule {@code content-encoding}: an encoded
  *       body would hide its parameters) and no method override header ({@code X-HTTP-Method-Override}, {@code X-HTTP-Method},
  *       {@code X-Method-Override}) and no parameter (query, form, JSON top-level field or multipart part)
  *       named {@code batch}, {@code ids}, {@code method} or {@code _method} (rules {@code batch},
@@ -164,7 +164,7 @@ public final class Surface {
               read("name", "status", "category", "language", "content", "name_or_content", "quality_score")),
           rule(Target.WABA, "POST", "message_templates", CONTENT),
           rule(Target.WABA, "DELETE", "message_templates", Set.of("name", "hsm_id"), Group.TEMPLATES_DELETE),
-          rule(Target.WABA, "GET", "phone_numbers", READ),
+          rule(Target.WABA, "GET", "phone_numbers", Set.of("fields", "limit", "after", "before", "pretty")),
           rule(Target.WABA, "GET", "subscribed_apps", READ, Group.WABA_ADMIN),
           rule(Target.WABA, "POST", "subscribed_apps", CONTENT, Group.WABA_ADMIN),
           rule(Target.WABA, "DELETE", "subscribed_apps", Set.of(), Group.WABA_ADMIN),
@@ -203,8 +203,13 @@ public final class Surface {
   public record Allowed(Target target, Rule rule) {}
 
   public Outcome<Allowed> check(Grant grant, Request request) {
+    int contentTypes = 0;
     for (String header : request.headerNames()) {
       String h = header.toLowerCase(Locale.ROOT);
+      if (h.equals("content-type") && ++contentTypes > 1) {
+        // the layer and Graph could read the body as different types
+        return Outcome.refused(GraphError.invalidParameter("(rule content-type) A request may carry one Content-Type."));
+      }
       if (OVERRIDE_HEADERS.contains(h)) {
         return refuse("method-override", "Method override headers are refused: send the method itself.");
       }

@@ -42,7 +42,7 @@ class SurfaceTest {
     Credentials c = ((Outcome.Ok<Credentials>) Credentials.extract(null, query, null)).value();
     Parameters p = c.parameters();
     if (json != null) {
-      Outcome<Parameters> body = BodyParameters.of(json.getBytes(StandardCharsets.UTF_8));
+      Outcome<Parameters> body = BodyParameters.of(json.getBytes(StandardCharsets.UTF_8), "application/json");
       if (body instanceof Outcome.Refused<Parameters> r) {
         return Outcome.refused(r.error());
       }
@@ -206,5 +206,14 @@ class SurfaceTest {
     assertThat(((Outcome.Refused<Surface.Allowed>) gzip).error().status()).isEqualTo(415);
     refused(check("POST", "/v22.0/" + PNID + "/messages", "ba%00tch=1"), 403, "parameter");
     refused(check("POST", "/v22.0/" + PNID + "/messages", "batch%00=1"), 403, "batch");
+  }
+
+  @Test
+  void aBodyIsReadTheWaysGraphMayReadIt() {
+    byte[] both = "{\"text\":\"x&batch=1&\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(((Outcome.Ok<Parameters>) BodyParameters.of(both, "application/json")).value().names()).containsExactly("text");
+    assertThat(((Outcome.Ok<Parameters>) BodyParameters.of(both, "text/plain")).value().names()).contains("text", "batch");
+    assertThat(((Outcome.Ok<Parameters>) BodyParameters.of(both, null)).value().names()).contains("batch");
+    refused(check(surface, "POST", "/v22.0/" + PNID + "/messages", "", null, List.of("Content-Type", "content-type")), 400, "content-type");
   }
 }

@@ -115,7 +115,7 @@ final class GraphProxyHandler implements Request.Handler {
     }
     ClientRequest request =
         new ClientRequest(method, path, query, authorization, form, base, Optional.ofNullable(contentType), body,
-            clientToProxyRequest.getHeaders().getFieldNamesCollection().stream().toList());
+            clientToProxyRequest.getHeaders().stream().map(HttpField::getName).toList());
     Outcome<GraphExchange> prepared = proxy.prepare(request);
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
       HttpIo.writeError(proxyToClientResponse, callback, r.error());
