@@ -280,7 +280,7 @@ public final class MetaLayer {
 
     /**
      * Default {@link KeyService#isRegisteredObject}: whether a Graph ID is a phone number, WABA or
-     * business ID of a number known to the host. The scope check refuses such IDs unless they are the
+     * business ID of a number known to the host. The Graph surface refuses such IDs unless they are the
      * grant's own phone number or WABA; embedders with their own {@link TokenResolver} supply theirs.
      */
     public Builder registeredObjects(Predicate<String> registeredObjects) {

@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
  * The Graph path a client addressed, after the layer's prefix: an optional version segment, the object
  * (node) and its edges, e.g. {@code /v22.0/106540352242922/calls}.
  *
- * <p>Parsing is strict about what could escape the object the scope check sees: {@code .} and
+ * <p>Parsing is strict about what could escape the object the Graph surface sees: {@code .} and
  * {@code ..} segments, empty segments inside the path, backslashes, NUL and the encoded forms of
  * {@code /}, {@code \}, {@code .} and NUL ({@code %2F}, {@code %5C}, {@code %2E}, {@code %00}) are
  * refused with a 400. Leading slashes are tolerated (a client whose base URL ends in {@code /} sends

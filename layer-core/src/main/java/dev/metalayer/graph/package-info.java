@@ -1,2 +1,2 @@
-/** The Graph compatibility rules: credentials, scope, answer rewriting and Graph-shaped errors. */
+/** The Graph compatibility rules: credentials, the Graph surface (what a key may ask), answer rewriting and Graph-shaped errors. */
 package dev.metalayer.graph;

@@ -57,7 +57,7 @@ public final class EmbeddedInJdkHttpServer implements AutoCloseable {
       byKeyHash.put(Secrets.sha256Hex(key), new Account(accountId, number, metaToken));
     }
 
-    /** Whether {@code id} is an object of any number of the host (the scope check needs it). */
+    /** Whether {@code id} is an object of any number of the host (the Graph surface needs it). */
     public boolean isHostObject(String id) {
       return byKeyHash.values().stream().anyMatch(a -> a.number().owns(id) || a.number().businessId().equals(id));
     }
