@@ -263,25 +263,31 @@ public final class GraphProxy {
   }
 
   /**
-   * {@code request} with what {@link #prepare} checks taken from the whole request: the content type,
-   * the header names, and the body when it is neither a form nor multipart. A request that already
-   * carries them is kept.
+   * {@code request} completed from the whole request, so that {@link #prepare} checks what goes
+   * upstream: the content type (the request's, else the headers'), the name of every header field that
+   * goes with it, and the body when it is neither a form nor multipart (the request's, else
+   * {@code body}).
    */
   private static ClientRequest completed(ClientRequest request, Map<String, List<String>> headers, byte[] body) {
-    if (request.contentType().isPresent() || !request.headerNames().isEmpty()) {
-      return request;
-    }
-    Optional<String> contentType = headers.entrySet().stream()
+    Optional<String> contentType = request.contentType().or(() -> headers.entrySet().stream()
         .filter(e -> e.getKey().equalsIgnoreCase("content-type") && !e.getValue().isEmpty())
         .map(e -> e.getValue().get(0))
-        .findFirst();
-    List<String> names = new java.util.ArrayList<>();
-    headers.forEach((name, values) -> values.forEach(v -> names.add(name))); // one name per field
+        .findFirst());
+    List<String> names = new java.util.ArrayList<>(request.headerNames());
+    java.util.Set<String> given = new java.util.HashSet<>();
+    request.headerNames().forEach(n -> given.add(n.toLowerCase(java.util.Locale.ROOT)));
+    headers.forEach((name, values) -> {
+      if (!given.contains(name.toLowerCase(java.util.Locale.ROOT))) {
+        values.forEach(v -> names.add(name)); // one name per field
+      }
+    });
     ClientRequest typed = new ClientRequest(request.method(), request.path(), request.rawQuery(), request.authorization(),
         request.form(), request.requestBase(), contentType, Optional.empty(), names);
-    boolean buffered = request.form().isEmpty() && !typed.multipart() && body.length > 0;
+    Optional<byte[]> buffered = request.body().isPresent() || request.form().isPresent() || typed.multipart() || body.length == 0
+        ? request.body()
+        : Optional.of(body);
     return new ClientRequest(request.method(), request.path(), request.rawQuery(), request.authorization(),
-        request.form(), request.requestBase(), contentType, buffered ? Optional.of(body) : Optional.empty(), names);
+        request.form(), request.requestBase(), contentType, buffered, names);
   }
 
   /** What a read before a write gave: the body of a 200, or the answer to send the client instead. */
