@@ -61,7 +61,7 @@ public final class MetaLayer {
             b.maxJsonAnswerBytes,
             b.mergeCallingSettings);
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
-    Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : waba -> keys.numbersOfWaba(waba).size() > 1;
+    Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : keys::isSharedWaba;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
         new GraphProxy(graph, tokenResolver, new Surface(registry(registered, sharedWaba), b.surfaceWidening),
@@ -289,7 +289,7 @@ public final class MetaLayer {
     }
 
     /**
-     * Default: a WABA is shared when {@link KeyService#numbersOfWaba} has more than one number. On a
+     * Default {@link KeyService#isSharedWaba}: a WABA is shared when more than one registered number uses it. On a
      * shared WABA the {@link Surface} refuses writes unless the number was granted
      * {@link Surface.Group#SHARED_WABA_WRITES}; embedders with their own {@link TokenResolver} supply
      * theirs (or every WABA counts as unshared).

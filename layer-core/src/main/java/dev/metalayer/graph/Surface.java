@@ -327,11 +327,7 @@ public final class Surface {
 
   /** A numeric ID without leading zeros, as Graph reads it ({@code "0"} stays {@code "0"}). */
   public static String canonical(String id) {
-    int i = 0;
-    while (i < id.length() - 1 && id.charAt(i) == '0') {
-      i++;
-    }
-    return id.substring(i);
+    return WhatsAppNumber.canonicalId(id);
   }
 
   /**

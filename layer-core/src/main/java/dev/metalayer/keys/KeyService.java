@@ -118,9 +118,21 @@ public final class KeyService implements TokenResolver {
     return directory().byWabaId().getOrDefault(wabaId, List.of());
   }
 
-  /** Whether {@code id} is the phone number, WABA or business ID of any registered number. */
+  /**
+   * Whether {@code id} is the phone number, WABA or business ID of any registered number, IDs compared
+   * in {@linkplain WhatsAppNumber#canonicalId canonical form}.
+   */
   public boolean isRegisteredObject(String id) {
-    return directory().objectIds().contains(id);
+    return directory().objectIds().contains(WhatsAppNumber.canonicalId(id));
+  }
+
+  /** Whether more than one registered number uses the WABA {@code wabaId} (IDs compared in canonical form). */
+  public boolean isSharedWaba(String wabaId) {
+    String waba = WhatsAppNumber.canonicalId(wabaId);
+    return directory().byPhoneNumberId().values().stream()
+        .filter(n -> WhatsAppNumber.canonicalId(n.wabaId()).equals(waba))
+        .limit(2)
+        .count() > 1;
   }
 
   /**
@@ -237,9 +249,9 @@ public final class KeyService implements TokenResolver {
         WhatsAppNumber n = s.number();
         byId.put(n.phoneNumberId(), n);
         byWaba.computeIfAbsent(n.wabaId(), k -> new ArrayList<>()).add(n);
-        ids.add(n.phoneNumberId());
-        ids.add(n.wabaId());
-        ids.add(n.businessId());
+        ids.add(WhatsAppNumber.canonicalId(n.phoneNumberId()));
+        ids.add(WhatsAppNumber.canonicalId(n.wabaId()));
+        ids.add(WhatsAppNumber.canonicalId(n.businessId()));
       }
       byWaba.replaceAll((k, v) -> List.copyOf(v));
       d = new Directory(Map.copyOf(byId), Map.copyOf(byWaba), Set.copyOf(ids), now);

@@ -32,6 +32,18 @@ public record WhatsAppNumber(
     return phoneNumberId.equals(id) || wabaId.equals(id);
   }
 
+  /**
+   * A numeric Graph ID as Graph reads it: without leading zeros ({@code "0"} stays {@code "0"}). Compare
+   * IDs only in this form: Graph reads {@code 0123} as {@code 123}.
+   */
+  public static String canonicalId(String id) {
+    int i = 0;
+    while (i < id.length() - 1 && id.charAt(i) == '0') {
+      i++;
+    }
+    return id.substring(i);
+  }
+
   public static boolean isGraphId(String value) {
     return value != null && GRAPH_ID.matcher(value).matches();
   }

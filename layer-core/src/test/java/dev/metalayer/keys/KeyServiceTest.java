@@ -169,6 +169,18 @@ class KeyServiceTest {
   }
 
   @Test
+  void registeredObjectsAndSharedWabasAreComparedInCanonicalForm() {
+    add("+15550000001", "111", "900");
+    add("+15550000002", "0222", "0900");
+    add("+15550000003", "333", "901");
+    assertThat(keys.isRegisteredObject("0111")).isTrue();
+    assertThat(keys.isRegisteredObject("222")).isTrue();
+    assertThat(keys.isSharedWaba("900")).isTrue();
+    assertThat(keys.isSharedWaba("00900")).isTrue();
+    assertThat(keys.isSharedWaba("901")).isFalse();
+  }
+
+  @Test
   void tokenRotationAppliesAtOnceAndWorksOnTheJdbcStore(@TempDir Path dir) {
     KeyService jdbc = new KeyService(new JdbcKeyStore(TestDatabases.h2File(dir)),
         new TokenCipher(new byte[32], new SecureRandom()), clock, new SecureRandom(), Duration.ofSeconds(30));
