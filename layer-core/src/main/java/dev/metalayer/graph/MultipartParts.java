@@ -41,7 +41,7 @@ public final class MultipartParts {
   public static Outcome<MultipartParts> forContentType(String contentType, Set<String> allowed) {
     Optional<String> boundary = boundary(contentType);
     if (boundary.isEmpty()) {
-      return Outcome.refused(GraphError.invalidParameter("A multipart body needs a boundary (1 to 70 characters)."));
+      return Outcome.refused(GraphError.invalidParameter("A multipart body needs one boundary (1 to 70 characters)."));
     }
     return Outcome.ok(new MultipartParts(boundary.get(), allowed));
   }
@@ -113,6 +113,11 @@ public final class MultipartParts {
             return;
           }
           if (key.equals("name") && eq > 0) {
+            if (name != null) {
+              // Graph may read either: the layer cannot tell which, so it takes neither
+              refusal = Surface.refusal("multipart-part", "A multipart part may have one name.");
+              return;
+            }
             name = unquote(param.substring(eq + 1).trim());
           }
         }
@@ -134,18 +139,23 @@ public final class MultipartParts {
     return v.length() >= 2 && v.startsWith("\"") && v.endsWith("\"") ? v.substring(1, v.length() - 1) : v;
   }
 
+  /** The one boundary of {@code contentType}; empty when there is none, more than one, or a bad one. */
   static Optional<String> boundary(String contentType) {
     if (contentType == null) {
       return Optional.empty();
     }
+    Optional<String> found = Optional.empty();
     for (String param : contentType.split(";")) {
       int eq = param.indexOf('=');
       if (eq > 0 && param.substring(0, eq).trim().equalsIgnoreCase("boundary")) {
         String b = unquote(param.substring(eq + 1).trim());
-        return b.isEmpty() || b.length() > 70 ? Optional.empty() : Optional.of(b);
+        if (found.isPresent() || b.isEmpty() || b.length() > 70) {
+          return Optional.empty();
+        }
+        found = Optional.of(b);
       }
     }
-    return Optional.empty();
+    return found;
   }
 
   private static int[] failureFunction(byte[] pattern) {

@@ -53,7 +53,15 @@ class MultipartPartsTest {
   }
 
   @Test
-  void aBodyWithoutBoundaryIsRefused() {
+  void aBodyWithoutBoundaryOrWithTwoIsRefused() {
     assertThat(MultipartParts.forContentType("multipart/form-data", UPLOAD)).isInstanceOf(Outcome.Refused.class);
+    assertThat(MultipartParts.forContentType("multipart/form-data; boundary=a; boundary=b", UPLOAD)).isInstanceOf(Outcome.Refused.class);
+  }
+
+  @Test
+  void aPartWithTwoNamesIsRefused() {
+    String twice = "------b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Disposition: form-data; name=\"batch\"\r\n\r\nx\r\n";
+    assertThat(feedInChunks(twice, 3).orElseThrow().message()).contains("one name");
+    assertThat(feedInChunks("------b0undary\r\nContent-Disposition: form-data; name=file; name=batch\r\n\r\nx\r\n", 3)).isPresent();
   }
 }
