@@ -12,7 +12,7 @@ import java.io.IOException;
  * the names of the body read as a form (Graph may read a body as a form whatever its declared type);
  * a JSON object not declared as JSON is read both ways.
  *
- * <p>Refused: more than {@link Credentials#MAX_PARAMETERS} top-level fields (400), and a top-level
+ * <p>Refused: a body that starts as a JSON array (400, rule {@code json-body}), more than {@link Credentials#MAX_PARAMETERS} top-level fields (400), and a top-level
  * field named like a credential ({@code access_token}, {@code appsecret_proof} and their variants:
  * 400, rule {@code credential-name}; the layer takes no credential from a JSON body). A {@code fields}
  * whose value is not a string is recorded as field expansion. Pure and thread-safe.
@@ -49,7 +49,12 @@ final class BodyParameters {
     Parameters.Builder names = new Parameters.Builder();
     int count = 0;
     try (JsonParser p = JSON.createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
+      JsonToken first = p.nextToken();
+      if (first == JsonToken.START_ARRAY) {
+        // no Graph request takes one; a list of operations is what a batch looks like
+        return Outcome.refused(GraphError.invalidParameter("(rule json-body) A JSON body must be an object."));
+      }
+      if (first != JsonToken.START_OBJECT) {
         return null;
       }
       JsonToken t;

@@ -215,5 +215,6 @@ class SurfaceTest {
     assertThat(((Outcome.Ok<Parameters>) BodyParameters.of(both, "text/plain")).value().names()).contains("text", "batch");
     assertThat(((Outcome.Ok<Parameters>) BodyParameters.of(both, null)).value().names()).contains("batch");
     refused(check(surface, "POST", "/v22.0/" + PNID + "/messages", "", null, List.of("Content-Type", "content-type")), 400, "content-type");
+    refused(check(surface, "POST", "/v22.0/" + PNID, "", "[{\"method\":\"GET\",\"relative_url\":\"me\"}]", List.of()), 400, "json-body");
   }
 }
