@@ -26,8 +26,14 @@ import java.util.Optional;
  *       layer's Graph base, upstream {@code access_token} and {@code appsecret_proof} dropped, and the
  *       client's own key added as {@code access_token}, so that a plain GET without headers works (as
  *       Chatwoot does);
- *   <li>finally the whole answer is scrubbed of the Meta token ({@link TokenScrubber}).
+ *   <li>finally the whole answer is scrubbed of the Meta token as a client reads it, escapes decoded
+ *       ({@link TokenScrubber#redactJson}).
  * </ol>
+ *
+ * <p>URLs that carry a key are built only from the configured public URL, never from the request (its
+ * {@code Host} header is the client's to choose). Without a public URL the layer's URLs are
+ * path-absolute references ({@code /api/layer/meta/…}), which a client resolves against the layer URL
+ * it called, and a paging URL carries no key: the client sends its own credential with it.
  *
  * An answer that needs no rewrite keeps its exact bytes (scrubbed); a rewritten one is re-serialised
  * with its field order kept. A JSON value that is not an object is only scrubbed; a body that is not
@@ -43,29 +49,31 @@ public final class AnswerRewriter {
 
   private final String layerGraphBase;
   private final String upstreamBasePath;
-  private final String clientKey;
+  private final Optional<String> pagingKey;
   private final String phoneNumberId;
   private final Optional<String> mediaId;
   private final MediaLinks links;
   private final TokenScrubber scrubber;
 
   /**
-   * @param layerGraphBase the layer's public base URL plus Graph prefix, without a trailing slash
+   * @param layerGraphBase the layer's public base URL plus Graph prefix, without a trailing slash; the
+   *     Graph prefix alone when no public URL is configured
    * @param upstreamBasePath the path of the configured Graph URL ({@code ""} for graph.facebook.com)
-   * @param clientKey the credential the client presented (goes into paging URLs)
+   * @param pagingKey the credential the client presented, to put into paging URLs; empty when no public
+   *     URL is configured (the URLs then carry no key)
    * @param mediaId the media ID when the request was a media lookup
    */
   AnswerRewriter(
       String layerGraphBase,
       String upstreamBasePath,
-      String clientKey,
+      Optional<String> pagingKey,
       String phoneNumberId,
       Optional<String> mediaId,
       MediaLinks links,
       TokenScrubber scrubber) {
     this.layerGraphBase = Objects.requireNonNull(layerGraphBase);
     this.upstreamBasePath = Objects.requireNonNull(upstreamBasePath);
-    this.clientKey = Objects.requireNonNull(clientKey);
+    this.pagingKey = Objects.requireNonNull(pagingKey);
     this.phoneNumberId = Objects.requireNonNull(phoneNumberId);
     this.mediaId = Objects.requireNonNull(mediaId);
     this.links = Objects.requireNonNull(links);
@@ -80,7 +88,7 @@ public final class AnswerRewriter {
   public RewrittenAnswer rewrite(int status, byte[] body) {
     if (mediaId.isEmpty() && indexOf(body, PAGING) < 0) {
       // Nothing can need rewriting (a send, a call action): check it is JSON without building a tree.
-      return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redact(body)) : new RewrittenAnswer.NotJson();
+      return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redactJson(body)) : new RewrittenAnswer.NotJson();
     }
     JsonNode root;
     try {
@@ -95,7 +103,7 @@ public final class AnswerRewriter {
       return new RewrittenAnswer.Refuse(MediaObjects.notMedia());
     }
     if (!(root instanceof ObjectNode object)) {
-      return new RewrittenAnswer.Send(scrubber.redact(body));
+      return new RewrittenAnswer.Send(scrubber.redactJson(body));
     }
     boolean changed = false;
     if (mediaId.isPresent() && object.path("url").isTextual()) {
@@ -115,7 +123,7 @@ public final class AnswerRewriter {
       }
     }
     if (!changed) {
-      return new RewrittenAnswer.Send(scrubber.redact(body));
+      return new RewrittenAnswer.Send(scrubber.redactJson(body));
     }
     try {
       return new RewrittenAnswer.Send(scrubber.redact(TREE.writeValueAsBytes(object)));
@@ -168,7 +176,10 @@ public final class AnswerRewriter {
       path = path.substring(upstreamBasePath.length());
     }
     String query = Credentials.Params.strip(uri.getRawQuery() == null ? "" : uri.getRawQuery()).rest();
-    String key = Credentials.ACCESS_TOKEN + "=" + URLEncoder.encode(clientKey, StandardCharsets.UTF_8);
-    return Optional.of(layerGraphBase + path + "?" + (query.isEmpty() ? key : query + "&" + key));
+    if (pagingKey.isPresent()) {
+      String key = Credentials.ACCESS_TOKEN + "=" + URLEncoder.encode(pagingKey.get(), StandardCharsets.UTF_8);
+      query = query.isEmpty() ? key : query + "&" + key;
+    }
+    return Optional.of(layerGraphBase + path + (query.isEmpty() ? "" : "?" + query));
   }
 }

@@ -1,6 +1,12 @@
 package dev.metalayer.graph;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -17,7 +23,9 @@ import java.util.Set;
  * <p>{@link #redact(byte[])} replaces each occurrence with {@code [redacted]} (for whole answers the
  * layer re-measures; {@link #redact(String)} does the same for a header value). {@link #stream()} gives a chunk-by-chunk scrubber that finds an occurrence split
  * across chunks and replaces it with the same number of bytes, so that a {@code Content-Length} stays
- * true. Immutable and thread-safe; a {@link Stream} is not.
+ * true. {@link #redactJson(byte[])} scrubs a JSON answer as a client reads it, after decoding: a token
+ * written with backslash-u escapes inside a string or a field name is found too. Immutable and
+ * thread-safe; a {@link Stream} is not.
  */
 public final class TokenScrubber {
   static final byte[] REDACTED = "[redacted]".getBytes(StandardCharsets.US_ASCII);
@@ -75,9 +83,53 @@ public final class TokenScrubber {
     return out.toByteArray();
   }
 
+  private static final ObjectMapper TREE =
+      JsonMapper.builder().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
+
+  /**
+   * Scrubs a JSON document as a client will read it. A body with a backslash-u escape is parsed and
+   * written back (escapes decoded, field order kept), so that a token hidden in escapes shows, then
+   * scrubbed like any bytes; other bodies keep their exact bytes (scrubbed).
+   *
+   * @return {@code json} itself when it holds no secret and no escape, else the scrubbed document; a
+   *     body with an escape that is not JSON is scrubbed as bytes (the caller refuses what is not JSON)
+   */
+  public byte[] redactJson(byte[] json) {
+    if (!hasUnicodeEscape(json)) {
+      return redact(json);
+    }
+    JsonNode root;
+    try {
+      root = TREE.readTree(json);
+    } catch (IOException e) {
+      return redact(json);
+    }
+    if (root == null || root.isMissingNode()) {
+      return redact(json);
+    }
+    try {
+      return redact(TREE.writeValueAsBytes(root));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a parsed JSON tree could not be written back", e);
+    }
+  }
+
+  /** Whether {@code json} holds a backslash-u escape (a backslash, itself not escaped, then {@code u}). */
+  static boolean hasUnicodeEscape(byte[] json) {
+    for (int i = 0; i < json.length - 1; i++) {
+      if (json[i] == '\\') {
+        if (json[i + 1] == 'u') {
+          return true;
+        }
+        i++; // skip the escaped character, e.g. the second of two backslashes
+      }
+    }
+    return false;
+  }
+
   /**
    * @return {@code value} itself when it holds no secret, else with every occurrence replaced: for
-   *     header values, which the layer passes on from Meta
+   *     header names and values, which the layer passes on from Meta
    */
   public String redact(String value) {
     String out = value;

@@ -57,7 +57,8 @@ class GraphProxyTest {
             .clock(clock)
             .graphUrl(URI.create(metaBase))
             .appSecret("app-secret")
-            .mediaHosts(List.of("127.0.0.1"))
+            .publicUrl(URI.create("http://layer.test"))
+            .mediaHosts(List.of("http://127.0.0.1"))
             .upstreamTimeout(Duration.ofSeconds(5))
             .build();
     layer.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);

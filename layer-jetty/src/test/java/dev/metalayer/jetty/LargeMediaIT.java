@@ -94,7 +94,7 @@ class LargeMediaIT {
 
       List<String> serve = new ArrayList<>(List.of(javaBin(), "-Xmx64m", "-jar", jar));
       serve.addAll(common);
-      serve.addAll(List.of("--host", "127.0.0.1", "--port", "0", "--graph-url", metaBase, "--media-hosts", "127.0.0.1"));
+      serve.addAll(List.of("--host", "127.0.0.1", "--port", "0", "--graph-url", metaBase, "--media-hosts", "http://127.0.0.1"));
       ProcessBuilder pb = new ProcessBuilder(serve).redirectOutput(ProcessBuilder.Redirect.DISCARD);
       pb.environment().putAll(env);
       layer = pb.start();

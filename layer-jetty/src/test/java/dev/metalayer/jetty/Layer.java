@@ -40,13 +40,20 @@ final class Layer implements AutoCloseable {
     this.keyB = server.layer().keys().createKey(PNID_B).orElseThrow().key();
   }
 
+  /** @param extra options over the test defaults; {@code PUBLIC_URL ""} for a layer without a public URL */
   static Layer start(Path dataDir, String graphUrl, Map<Option, String> extra) throws Exception {
     Map<Option, String> options = new EnumMap<>(Option.class);
-    options.put(Option.PORT, "0");
+    // a public URL, as every deployment behind a helpdesk has: the port is picked first for it
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = free.getLocalPort();
+    }
+    options.put(Option.PORT, Integer.toString(port));
+    options.put(Option.PUBLIC_URL, "http://127.0.0.1:" + port);
     options.put(Option.HOST, "127.0.0.1");
     options.put(Option.DATA_DIR, dataDir.toString());
     options.put(Option.GRAPH_URL, graphUrl);
-    options.put(Option.MEDIA_HOSTS, "127.0.0.1,localhost");
+    options.put(Option.MEDIA_HOSTS, "http://127.0.0.1,http://localhost");
     options.put(Option.APP_SECRET, APP_SECRET + ",older-secret");
     options.put(Option.ADMIN_TOKEN, "admin-token-for-tests");
     options.putAll(extra);

@@ -247,7 +247,7 @@ public final class Bench {
     env.put("LAYER_ADMIN_TOKEN", adminToken);
     env.put("LAYER_GRAPH_URL", "http://127.0.0.1:" + fakePort);
     env.put("META_APP_SECRET", appSecret);
-    env.put("LAYER_MEDIA_HOSTS", "127.0.0.1,localhost");
+    env.put("LAYER_MEDIA_HOSTS", "http://127.0.0.1,http://localhost");
     env.put("LAYER_ALLOW_PRIVATE_TARGETS", "true");
     return env;
   }

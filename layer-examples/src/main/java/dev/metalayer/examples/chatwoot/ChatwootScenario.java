@@ -84,7 +84,7 @@ public final class ChatwootScenario {
       env.put("LAYER_GRAPH_URL", meta.baseUri().toString());
       env.put("META_APP_SECRET", META_APP_SECRET);
       env.put("LAYER_ADMIN_TOKEN", ADMIN_TOKEN);
-      env.put("LAYER_MEDIA_HOSTS", "127.0.0.1");
+      env.put("LAYER_MEDIA_HOSTS", "http://127.0.0.1");
       env.put("LAYER_ALLOW_PRIVATE_TARGETS", "true");
       try (LayerServer layer = LayerServer.start(Settings.parse(new String[0], env))) {
         URI base = layer.localUri();
