@@ -342,12 +342,15 @@ public final class GraphProxy {
     }
   }
 
-  /** The upstream answer's status and passing headers (scrubbed of the token), with {@code body}. */
+  /**
+   * The upstream answer's status and passing headers (values scrubbed of the token; a header whose name
+   * holds it dropped), with {@code body}.
+   */
   private static GraphAnswer toClient(GraphAnswer upstream, byte[] body, TokenScrubber scrubber) {
     Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
     upstream.headers().forEach((name, values) -> {
-      if (Headers.toClient(name) && !name.startsWith(":")) {
-        h.put(scrubber.redact(name).toLowerCase(java.util.Locale.ROOT), values.stream().map(scrubber::redact).toList());
+      if (Headers.toClient(name) && !name.startsWith(":") && !scrubber.foundIn(name)) {
+        h.put(name.toLowerCase(java.util.Locale.ROOT), values.stream().map(scrubber::redact).toList());
       }
     });
     return new GraphAnswer(upstream.status(), h, body);

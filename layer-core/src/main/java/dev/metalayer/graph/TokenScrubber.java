@@ -63,6 +63,19 @@ public final class TokenScrubber {
     return false;
   }
 
+  /**
+   * Whether {@code text} contains the secret in any of its forms: a header whose name holds it is
+   * dropped (a name cannot be redacted into a valid one).
+   */
+  public boolean foundIn(String text) {
+    for (String form : forms) {
+      if (text.contains(form)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** @return {@code data} itself when it holds no secret, else a copy with every occurrence replaced */
   public byte[] redact(byte[] data) {
     if (!foundIn(data)) {
@@ -129,7 +142,7 @@ public final class TokenScrubber {
 
   /**
    * @return {@code value} itself when it holds no secret, else with every occurrence replaced: for
-   *     header names and values, which the layer passes on from Meta
+   *     header values, which the layer passes on from Meta
    */
   public String redact(String value) {
     String out = value;

@@ -116,12 +116,11 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
     proxyToClientResponse.setStatus(upstreamStatus);
     Set<String> connectionListed = HttpIo.connectionListed(serverToProxyResponse.getHeaders());
     for (HttpField field : serverToProxyResponse.getHeaders()) {
-      if (Headers.toClient(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
+      if (Headers.toClient(field.getName()) && !connectionListed.contains(field.getLowerCaseName())
+          && !headerScrubber.foundIn(field.getName())) {
         String value = field.getValue();
         String safe = value == null ? null : headerScrubber.redact(value);
-        String name = headerScrubber.redact(field.getName());
-        boolean same = safe == value && name == field.getName();
-        proxyToClientResponse.getHeaders().add(same ? field : new HttpField(name, safe));
+        proxyToClientResponse.getHeaders().add(safe == value ? field : new HttpField(field.getName(), safe));
       }
     }
     if (mode == Mode.STREAM) {
