@@ -177,11 +177,12 @@ class LeaksTest {
     meta.answer(head -> answer(JSON + "X-" + TOKEN + ": 1\r\n", bytes("{\"id\":\"" + PNID + "\"}")));
     HttpResponse<String> r = layer.get("/v22.0/" + PNID, bearer);
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(r.headers().map().keySet().toString()).doesNotContain(TOKEN);
+    // the JDK client lower-cases header names
+    assertThat(r.headers().map().keySet().toString()).doesNotContain(TOKEN.toLowerCase());
     meta.answer(head -> answer("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-" + TOKEN + ": 1\r\n", bytes("plain")));
     HttpResponse<String> streamed = layer.get("/v22.0/" + PNID + "/plain", bearer);
     assertThat(streamed.body()).isEqualTo("plain");
-    assertThat(streamed.headers().map().keySet().toString()).doesNotContain(TOKEN);
+    assertThat(streamed.headers().map().keySet().toString()).doesNotContain(TOKEN.toLowerCase());
   }
 
   @Test
