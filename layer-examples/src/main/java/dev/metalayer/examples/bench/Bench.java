@@ -242,6 +242,7 @@ public final class Bench {
     Map<String, String> env = new HashMap<>();
     env.put("LAYER_HOST", "127.0.0.1");
     env.put("LAYER_PORT", Integer.toString(port));
+    env.put("LAYER_PUBLIC_URL", "http://127.0.0.1:" + port);
     env.put("LAYER_DATA_DIR", dataDir.toAbsolutePath().toString());
     env.put("LAYER_MASTER_KEY", masterKey);
     env.put("LAYER_ADMIN_TOKEN", adminToken);
