@@ -71,6 +71,10 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     GraphPath path = ((Outcome.Ok<GraphPath>) parsed).value();
+    if (request.rawQuery().indexOf('\uFFFD') >= 0) {
+      // a raw byte that was no UTF-8, already replaced by the server: it cannot reach Meta as sent
+      return Outcome.refused(GraphError.invalidParameter("The query holds raw bytes that are not UTF-8; percent-encode them."));
+    }
     Outcome<Credentials> extracted =
         Credentials.extract(request.authorization().orElse(null), request.rawQuery(), request.form().orElse(null));
     if (extracted instanceof Outcome.Refused<Credentials> r) {

@@ -84,7 +84,12 @@ final class GraphProxyHandler implements Request.Handler {
       } else {
         MediaDownload media = ((Outcome.Ok<MediaDownload>) prepared).value();
         // the key's download slot is given back when the client's answer ends, however it ends
-        download(media, proxyToClientResponse, Callback.from(callback, media::close));
+        try {
+          download(media, proxyToClientResponse, Callback.from(callback, media::close));
+        } catch (RuntimeException | Error e) {
+          media.close(); // the router's guard answers with the client's own callback
+          throw e;
+        }
       }
       return true;
     }

@@ -291,6 +291,15 @@ class LeaksTest {
     }
   }
 
+  /** A raw byte that is no UTF-8 cannot be passed on byte for byte (the server decodes the line): it is refused, not altered. */
+  @Test
+  void aRawByteThatIsNotUtf8InAQueryIsRefusedRatherThanAltered() throws Exception {
+    String answer = layer.raw("GET /api/layer/meta/v14.0/" + WABA + "/message_templates?name=caf\u00e9 HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + bearer + "\r\nConnection: close\r\n\r\n");
+    assertThat(answer).startsWith("HTTP/1.1 400").contains("\"code\":100").contains("UTF-8");
+    assertThat(meta.heads()).isEmpty();
+  }
+
   @Test
   void anAnswerCarriesOneDateAndNoUpstreamServer() throws Exception {
     meta.answer(head -> answer(JSON + "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nServer: proxygen-bolt\r\n", bytes("{\"id\":\"" + PNID + "\"}")));
