@@ -27,7 +27,8 @@ public record MediaHosts(List<String> patterns) {
     }
     for (String p : patterns) {
       String host = p.startsWith(PLAIN) ? p.substring(PLAIN.length()) : p;
-      if (host.isEmpty() || host.contains("/") || host.contains(":") && !host.startsWith("[")) {
+      boolean hostAndPort = host.indexOf(':') >= 0 && host.indexOf(':') == host.lastIndexOf(':'); // an IPv6 literal has several
+      if (host.isEmpty() || host.contains("/") || hostAndPort) {
         throw new IllegalArgumentException("a media host is a host name, *.domain or http://host, got '" + p + "'");
       }
     }

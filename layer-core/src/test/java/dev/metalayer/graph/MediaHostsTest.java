@@ -27,6 +27,7 @@ class MediaHostsTest {
     assertThat(hosts.allows(URI.create("http://media.test.example/x"))).isTrue();
     assertThat(hosts.allows(URI.create("http://lookaside.fbsbx.com/x"))).isFalse();
     assertThat(hosts.allows(URI.create("http://localhost/x"))).isFalse();
+    assertThat(new MediaHosts(List.of("http://::1")).allows(URI.create("http://[::1]:8080/x"))).isTrue();
   }
 
   @Test

@@ -121,7 +121,17 @@ class LeaksTest {
         ? answer(JSON, bytes("{\"data\":[],\"paging\":{\"next\":\"https://graph.facebook.com/v14.0/" + WABA
             + "/message_templates?access_token=" + TOKEN + "&after=MjQZD\"}}"))
         : answer(JSON, bytes(mediaObject())));
+    ch.qos.logback.classic.Logger startLog =
+        ((ch.qos.logback.classic.LoggerContext) org.slf4j.LoggerFactory.getILoggerFactory()).getLogger(dev.metalayer.MetaLayer.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> warnings = new ch.qos.logback.core.read.ListAppender<>();
+    warnings.start();
+    startLog.addAppender(warnings);
     try (Layer bare = Layer.start(dir, meta.baseUrl(), Map.of(Option.PUBLIC_URL, ""))) {
+      startLog.detachAppender(warnings);
+      assertThat(warnings.list).singleElement().satisfies(e -> {
+        assertThat(e.getLevel()).isEqualTo(ch.qos.logback.classic.Level.WARN);
+        assertThat(e.getFormattedMessage()).contains("LAYER_PUBLIC_URL").doesNotContain("\n");
+      });
       String answer = bare.raw("GET /api/layer/meta/v14.0/" + WABA + "/message_templates?access_token=" + bare.key
           + " HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n");
       assertThat(answer).startsWith("HTTP/1.1 200").doesNotContain("attacker").doesNotContain(bare.key)
