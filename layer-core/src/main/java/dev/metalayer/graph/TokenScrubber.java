@@ -1,10 +1,12 @@
 package dev.metalayer.graph;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URLEncoder;
@@ -100,30 +102,39 @@ public final class TokenScrubber {
       JsonMapper.builder().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
 
   /**
-   * Scrubs a JSON document as a client will read it. A body with a backslash-u escape is parsed and
-   * written back (escapes decoded, field order kept), so that a token hidden in escapes shows, then
-   * scrubbed like any bytes; other bodies keep their exact bytes (scrubbed).
+   * Scrubs a JSON document as a client will read it. When a body with a backslash-u escape holds the
+   * secret once its strings and field names are decoded, it is parsed and written back (escapes
+   * decoded, field order kept) and then scrubbed like any bytes; every other body keeps its exact bytes
+   * (scrubbed).
    *
-   * @return {@code json} itself when it holds no secret and no escape, else the scrubbed document; a
-   *     body with an escape that is not JSON is scrubbed as bytes (the caller refuses what is not JSON)
+   * @return {@code json} itself when it holds no secret, else the scrubbed document; a body with an
+   *     escape that is not JSON is scrubbed as bytes (the caller refuses what is not JSON)
    */
   public byte[] redactJson(byte[] json) {
-    if (!hasUnicodeEscape(json)) {
-      return redact(json);
-    }
-    JsonNode root;
-    try {
-      root = TREE.readTree(json);
-    } catch (IOException e) {
-      return redact(json);
-    }
-    if (root == null || root.isMissingNode()) {
+    if (!hasUnicodeEscape(json) || !foundInDecodedStrings(json)) {
       return redact(json);
     }
     try {
+      JsonNode root = TREE.readTree(json);
       return redact(TREE.writeValueAsBytes(root));
     } catch (JsonProcessingException e) {
-      throw new IllegalStateException("a parsed JSON tree could not be written back", e);
+      return redact(json);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("a JSON body in memory could not be read", e);
+    }
+  }
+
+  /** Whether a string value or a field name of {@code json}, decoded, holds the secret (streaming, no tree). */
+  private boolean foundInDecodedStrings(byte[] json) {
+    try (JsonParser p = TREE.getFactory().createParser(json)) {
+      for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        if ((t == JsonToken.VALUE_STRING || t == JsonToken.FIELD_NAME) && foundIn(p.getText())) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return false; // not JSON: scrubbed as bytes, refused by the caller
     }
   }
 
