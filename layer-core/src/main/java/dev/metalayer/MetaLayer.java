@@ -10,6 +10,7 @@ import dev.metalayer.store.KeyStore;
 import dev.metalayer.store.RelayStore;
 import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
+import dev.metalayer.graph.MediaConcurrency;
 import dev.metalayer.graph.MediaHosts;
 import dev.metalayer.graph.MediaLinks;
 import dev.metalayer.graph.Surface;
@@ -31,6 +32,7 @@ import java.util.function.Predicate;
  * immutable and thread-safe.
  */
 public final class MetaLayer {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MetaLayer.class);
   private final Clock clock;
   private final SecureRandom random;
   private final TokenCipher cipher;
@@ -59,7 +61,8 @@ public final class MetaLayer {
             b.mediaTimeout,
             b.maxBodyBytes,
             b.maxJsonAnswerBytes,
-            b.mergeCallingSettings);
+            b.mergeCallingSettings,
+            b.mediaDownloadsPerKey);
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
     Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : keys::isSharedWaba;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
@@ -171,6 +174,7 @@ public final class MetaLayer {
     private Duration mediaTimeout = Duration.ofMinutes(5);
     private long maxBodyBytes = 100L * 1024 * 1024;
     private int maxJsonAnswerBytes = 8 * 1024 * 1024;
+    private int mediaDownloadsPerKey = MediaConcurrency.DEFAULT_PER_KEY;
     private boolean mergeCallingSettings = true;
     private GraphForwarder graphForwarder;
     private Predicate<String> registeredObjects;
@@ -203,8 +207,11 @@ public final class MetaLayer {
     }
 
     /**
-     * Default none: the public base URL of the layer (e.g. {@code https://layer.example.com}) for rewritten
-     * media and paging URLs; when unset, each request's own scheme and host are used.
+     * Default none: the public base URL of the layer (e.g. {@code https://layer.example.com}), the only
+     * base of the URLs the layer writes into answers (media {@code url}, {@code paging.next} and
+     * {@code previous}). When unset, {@link #build()} warns once, those URLs are path-absolute
+     * ({@code /api/layer/meta/…}, resolved by the client against the URL it called) and paging URLs
+     * carry no key. Never derived from a request's {@code Host}.
      */
     public Builder publicUrl(URI publicUrl) {
       this.publicUrl = Objects.requireNonNull(publicUrl, "publicUrl");
@@ -258,6 +265,15 @@ public final class MetaLayer {
     /** Default 8 MiB: the largest JSON answer buffered for rewriting (larger is a 502). */
     public Builder maxJsonAnswerBytes(int maxJsonAnswerBytes) {
       this.maxJsonAnswerBytes = maxJsonAnswerBytes;
+      return this;
+    }
+
+    /**
+     * Default {@link MediaConcurrency#DEFAULT_PER_KEY}: media downloads (through the layer's media URLs)
+     * one key may have in flight at once; one more is refused with a 429 and {@code Retry-After}.
+     */
+    public Builder mediaDownloadsPerKey(int mediaDownloadsPerKey) {
+      this.mediaDownloadsPerKey = mediaDownloadsPerKey;
       return this;
     }
 
@@ -498,6 +514,13 @@ public final class MetaLayer {
       }
       if (maxBodyBytes < 1 || maxJsonAnswerBytes < 1) {
         throw new IllegalStateException("body size limits must be positive");
+      }
+      if (mediaDownloadsPerKey < 1) {
+        throw new IllegalStateException("mediaDownloadsPerKey must be at least 1, got " + mediaDownloadsPerKey);
+      }
+      if (publicUrl == null) {
+        log.warn("No public URL set (LAYER_PUBLIC_URL / publicUrl): media and paging URLs in answers are relative"
+            + " to the Graph prefix and paging URLs carry no key");
       }
       return new MetaLayer(this);
     }

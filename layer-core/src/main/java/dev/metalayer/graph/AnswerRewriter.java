@@ -28,8 +28,14 @@ import java.util.Optional;
  *       Chatwoot does);
  *   <li>a list of the WABA's phone numbers ({@code GET /{waba}/phone_numbers}) keeps in {@code data} only
  *       the key's own number ({@link Surface}): another number's ID, name and quality never reach it;
- *   <li>finally the whole answer is scrubbed of the Meta token ({@link TokenScrubber}).
+ *   <li>finally the whole answer is scrubbed of the Meta token as a client reads it, escapes decoded
+ *       ({@link TokenScrubber#redactJson}).
  * </ol>
+ *
+ * <p>URLs that carry a key are built only from the configured public URL, never from the request (its
+ * {@code Host} header is the client's to choose). Without a public URL the layer's URLs are
+ * path-absolute references ({@code /api/layer/meta/…}), which a client resolves against the layer URL
+ * it called, and a paging URL carries no key: the client sends its own credential with it.
  *
  * An answer that needs no rewrite keeps its exact bytes (scrubbed); a rewritten one is re-serialised
  * with its field order kept. A JSON value that is not an object is only scrubbed; a body that is not
@@ -45,7 +51,7 @@ public final class AnswerRewriter {
 
   private final String layerGraphBase;
   private final String upstreamBasePath;
-  private final String clientKey;
+  private final Optional<String> pagingKey;
   private final String phoneNumberId;
   private final Optional<String> mediaId;
   private final boolean onlyOwnNumber;
@@ -53,20 +59,22 @@ public final class AnswerRewriter {
   private final TokenScrubber scrubber;
 
   /**
-   * @param layerGraphBase the layer's public base URL plus Graph prefix, without a trailing slash
+   * @param layerGraphBase the layer's public base URL plus Graph prefix, without a trailing slash; the
+   *     Graph prefix alone when no public URL is configured
    * @param upstreamBasePath the path of the configured Graph URL ({@code ""} for graph.facebook.com)
-   * @param clientKey the credential the client presented (goes into paging URLs)
+   * @param pagingKey the credential the client presented, to put into paging URLs; empty when no public
+   *     URL is configured (the URLs then carry no key)
    * @param mediaId the media ID when the request was a media lookup
    */
   AnswerRewriter(
       String layerGraphBase,
       String upstreamBasePath,
-      String clientKey,
+      Optional<String> pagingKey,
       String phoneNumberId,
       Optional<String> mediaId,
       MediaLinks links,
       TokenScrubber scrubber) {
-    this(layerGraphBase, upstreamBasePath, clientKey, phoneNumberId, mediaId, false, links, scrubber);
+    this(layerGraphBase, upstreamBasePath, pagingKey, phoneNumberId, mediaId, false, links, scrubber);
   }
 
   /**
@@ -76,7 +84,7 @@ public final class AnswerRewriter {
   AnswerRewriter(
       String layerGraphBase,
       String upstreamBasePath,
-      String clientKey,
+      Optional<String> pagingKey,
       String phoneNumberId,
       Optional<String> mediaId,
       boolean onlyOwnNumber,
@@ -85,7 +93,7 @@ public final class AnswerRewriter {
     this.onlyOwnNumber = onlyOwnNumber;
     this.layerGraphBase = Objects.requireNonNull(layerGraphBase);
     this.upstreamBasePath = Objects.requireNonNull(upstreamBasePath);
-    this.clientKey = Objects.requireNonNull(clientKey);
+    this.pagingKey = Objects.requireNonNull(pagingKey);
     this.phoneNumberId = Objects.requireNonNull(phoneNumberId);
     this.mediaId = Objects.requireNonNull(mediaId);
     this.links = Objects.requireNonNull(links);
@@ -100,7 +108,7 @@ public final class AnswerRewriter {
   public RewrittenAnswer rewrite(int status, byte[] body) {
     if (mediaId.isEmpty() && !onlyOwnNumber && indexOf(body, PAGING) < 0) {
       // Nothing can need rewriting (a send, a call action): check it is JSON without building a tree.
-      return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redact(body)) : new RewrittenAnswer.NotJson();
+      return wellFormed(body) ? new RewrittenAnswer.Send(scrubber.redactJson(body)) : new RewrittenAnswer.NotJson();
     }
     JsonNode root;
     try {
@@ -115,7 +123,7 @@ public final class AnswerRewriter {
       return new RewrittenAnswer.Refuse(MediaObjects.notMedia());
     }
     if (!(root instanceof ObjectNode object)) {
-      return new RewrittenAnswer.Send(scrubber.redact(body));
+      return new RewrittenAnswer.Send(scrubber.redactJson(body));
     }
     boolean changed = false;
     if (onlyOwnNumber && object.get("data") instanceof com.fasterxml.jackson.databind.node.ArrayNode data) {
@@ -145,7 +153,7 @@ public final class AnswerRewriter {
       }
     }
     if (!changed) {
-      return new RewrittenAnswer.Send(scrubber.redact(body));
+      return new RewrittenAnswer.Send(scrubber.redactJson(body));
     }
     try {
       return new RewrittenAnswer.Send(scrubber.redact(TREE.writeValueAsBytes(object)));
@@ -198,7 +206,10 @@ public final class AnswerRewriter {
       path = path.substring(upstreamBasePath.length());
     }
     String query = Credentials.withoutCredentials(uri.getRawQuery() == null ? "" : uri.getRawQuery());
-    String key = Credentials.ACCESS_TOKEN + "=" + URLEncoder.encode(clientKey, StandardCharsets.UTF_8);
-    return Optional.of(layerGraphBase + path + "?" + (query.isEmpty() ? key : query + "&" + key));
+    if (pagingKey.isPresent()) {
+      String key = Credentials.ACCESS_TOKEN + "=" + URLEncoder.encode(pagingKey.get(), StandardCharsets.UTF_8);
+      query = query.isEmpty() ? key : query + "&" + key;
+    }
+    return Optional.of(layerGraphBase + path + (query.isEmpty() ? "" : "?" + query));
   }
 }

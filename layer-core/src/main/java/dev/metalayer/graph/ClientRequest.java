@@ -13,8 +13,9 @@ import java.util.Optional;
  * @param rawQuery the query as received, or {@code ""}
  * @param authorization the {@code Authorization} header, if any
  * @param form the body, only for an {@code application/x-www-form-urlencoded} request
- * @param requestBase {@code scheme://host[:port]} as the client addressed the layer (used for
- *     rewritten URLs when no public URL is configured)
+ * @param requestBase {@code scheme://host[:port]} as the client addressed the layer, its {@code Host}
+ *     header included: the client's to choose, so the layer builds no URL from it (see
+ *     {@link GraphSettings#publicUrl()})
  * @param contentType the {@code Content-Type} header, if any
  * @param body the whole body of a request that is neither a form nor multipart, when it has one (the
  *     {@link Surface} checks the parameters Graph would read from it); empty otherwise. A multipart body

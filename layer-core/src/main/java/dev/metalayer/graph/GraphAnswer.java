@@ -27,12 +27,15 @@ public record GraphAnswer(int status, Map<String, List<String>> headers, byte[] 
     return null;
   }
 
-  /** A layer error as an answer: JSON, with {@code WWW-Authenticate} on a 401. */
+  /** A layer error as an answer: JSON, with {@code WWW-Authenticate} on a 401 and {@code Retry-After} on a 429. */
   public static GraphAnswer of(GraphError error) {
     Map<String, List<String>> h = new TreeMap<>();
     h.put("content-type", List.of("application/json; charset=UTF-8"));
     if (error.wwwAuthenticate() != null) {
       h.put("www-authenticate", List.of(error.wwwAuthenticate()));
+    }
+    if (error.retryAfter() != null) {
+      h.put("retry-after", List.of(error.retryAfter()));
     }
     return new GraphAnswer(error.status(), h, error.toJson());
   }

@@ -89,6 +89,14 @@ public record GraphError(int status, String message, String type, int code, Stri
     return "OAuth \"Facebook Platform\" \"invalid_token\" \"" + message.replace('"', '\'') + "\"";
   }
 
+  /** Seconds a client waits before retrying after a 429 of the layer's own. */
+  public static final int RETRY_AFTER_SECONDS = 2;
+
+  /** The {@code Retry-After} value the layer sends with its own 429, or null for other statuses. */
+  public String retryAfter() {
+    return status == 429 ? Integer.toString(RETRY_AFTER_SECONDS) : null;
+  }
+
   /** The JSON body, UTF-8. */
   public byte[] toJson() {
     ByteArrayOutputStream out = new ByteArrayOutputStream(160);

@@ -72,6 +72,24 @@ public final class GraphExchange {
     return rewriter.rewrite(status, body);
   }
 
+  /**
+   * Whether a client's request header goes upstream with this exchange: {@link Headers#toMeta}, and
+   * for a media ID only {@link Headers#toMetaOnMedia} (no override such as
+   * {@code X-HTTP-Method-Override}, nothing else of the client's).
+   */
+  public boolean passesHeader(String name) {
+    return target == Surface.Target.MEDIA ? Headers.toMetaOnMedia(name) : Headers.toMeta(name);
+  }
+
+  /**
+   * Whether the client gets only the answer's status and headers, as for a {@code GET} without its
+   * body: a {@code HEAD}. Nothing is rewritten (there is no body) and no {@code Content-Length} of
+   * upstream's passes (a rewritten body's length may differ).
+   */
+  public boolean headersOnly() {
+    return method.equals("HEAD");
+  }
+
   /** Whether the client's body goes upstream: never for a media ID (see {@link MediaObjects}). */
   public boolean bodyAllowed() {
     return target != Surface.Target.MEDIA;

@@ -7,6 +7,7 @@ import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.Resolution;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,7 @@ public final class GraphProxy {
   private final GraphForwarder forwarder;
   private final String upstreamBase;
   private final String upstreamBasePath;
+  private final MediaConcurrency mediaConcurrency;
 
   public GraphProxy(GraphSettings settings, TokenResolver resolver, Surface surface, MediaLinks links, GraphForwarder forwarder) {
     this.settings = Objects.requireNonNull(settings, "settings");
@@ -49,6 +51,7 @@ public final class GraphProxy {
     this.upstreamBase = stripSlash(settings.graphUrl().toString());
     String path = settings.graphUrl().getRawPath();
     this.upstreamBasePath = path == null ? "" : stripSlash(path);
+    this.mediaConcurrency = new MediaConcurrency(settings.mediaDownloadsPerKey());
   }
 
   public GraphSettings settings() {
@@ -68,6 +71,10 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     GraphPath path = ((Outcome.Ok<GraphPath>) parsed).value();
+    if (request.rawQuery().indexOf('\uFFFD') >= 0) {
+      // a raw byte that was no UTF-8, already replaced by the server: it cannot reach Meta as sent
+      return Outcome.refused(GraphError.invalidParameter("The query holds raw bytes that are not UTF-8; percent-encode them."));
+    }
     Outcome<Credentials> extracted =
         Credentials.extract(request.authorization().orElse(null), request.rawQuery(), request.form().orElse(null));
     if (extracted instanceof Outcome.Refused<Credentials> r) {
@@ -109,16 +116,16 @@ public final class GraphProxy {
     // object, whose answer shows whether the ID was media (MediaObjects), and checks phone_number_id.
     String query = media ? "phone_number_id=" + grant.number().phoneNumberId() : credentials.upstreamQuery();
     query = withProof(query, grant);
-    Optional<URI> uri = uri(upstreamBase + path.upstreamPath() + (query.isEmpty() ? "" : "?" + query));
+    Optional<URI> uri = uri(upstreamBase + path.upstreamPath() + (query.isEmpty() ? "" : "?" + escapeQuery(query)));
     if (uri.isEmpty()) {
       return Outcome.refused(GraphError.invalidParameter("The request URI is invalid."));
     }
     TokenScrubber scrubber = perToken(grant).scrubber();
     AnswerRewriter rewriter =
         new AnswerRewriter(
-            layerGraphBase(request),
+            layerGraphBase(),
             upstreamBasePath,
-            credentials.credential().orElseThrow(),
+            settings.publicUrl().isPresent() ? credentials.credential() : Optional.empty(),
             grant.number().phoneNumberId(),
             media && request.method().equals("GET") ? Optional.of(path.object()) : Optional.empty(),
             row.rule().listsNumbers(),
@@ -157,7 +164,11 @@ public final class GraphProxy {
     return Outcome.ok(Optional.of(((Outcome.Ok<Grant>) granted).value()));
   }
 
-  /** Checks a download of a layer media URL ({@code /media/{id}/download?ref=…}) and prepares it. */
+  /**
+   * Checks a download of a layer media URL ({@code /media/{id}/download?ref=…}) and prepares it. An
+   * accepted download holds one of its key's {@link MediaConcurrency} slots: the adapter must
+   * {@link MediaDownload#close()} it when the download ends, however it ends.
+   */
   public Outcome<MediaDownload> prepareMedia(ClientRequest request, String mediaId) {
     if (!request.method().equals("GET") && !request.method().equals("HEAD")) {
       return Outcome.refused(GraphError.methodNotAllowed("Media downloads take GET."));
@@ -188,15 +199,20 @@ public final class GraphProxy {
     Optional<URI> fresh = opened instanceof MediaLinks.Opened.Fresh f ? Optional.of(f.url()) : Optional.empty();
     String query = withProof("phone_number_id=" + grant.number().phoneNumberId(), grant);
     URI lookup = URI.create(upstreamBase + "/" + mediaId + "?" + query);
+    MediaConcurrency.Slot slot = mediaConcurrency.tryAcquire(grant.keyId());
+    if (slot == null) {
+      log.debug("Key {} has {} media downloads in flight: refused one more", grant.keyId(), mediaConcurrency.perKey());
+      return Outcome.refused(MediaConcurrency.busy());
+    }
     return Outcome.ok(
-        new MediaDownload(mediaId, fresh, lookup, grant.metaToken(), settings.mediaHosts(), perToken(grant).scrubber()));
+        new MediaDownload(mediaId, fresh, lookup, grant.metaToken(), settings.mediaHosts(), perToken(grant).scrubber(), slot));
   }
 
   /**
    * Runs one whole request through the {@link GraphForwarder}: Graph requests and media downloads.
    * Blocks for at most the upstream (or media) timeout.
    *
-   * @param headers the client's request headers (filtered here with {@link Headers#toMeta})
+   * @param headers the client's request headers (filtered here with {@link GraphExchange#passesHeader})
    * @param body the client's body, empty for none
    * @return the answer to send to the client, never carrying the Meta token
    */
@@ -210,7 +226,9 @@ public final class GraphProxy {
       if (media instanceof Outcome.Refused<MediaDownload> r) {
         return GraphAnswer.of(r.error());
       }
-      return download(((Outcome.Ok<MediaDownload>) media).value());
+      try (MediaDownload download = ((Outcome.Ok<MediaDownload>) media).value()) {
+        return download(download);
+      }
     }
     Outcome<GraphExchange> prepared = prepare(completed(request, headers, body));
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
@@ -225,7 +243,7 @@ public final class GraphProxy {
     }
     Map<String, List<String>> upstreamHeaders = new LinkedHashMap<>();
     headers.forEach((name, values) -> {
-      if (Headers.toMeta(name)) {
+      if (exchange.passesHeader(name)) {
         upstreamHeaders.put(name, values);
       }
     });
@@ -308,8 +326,17 @@ public final class GraphProxy {
     return answer.status() == 200 ? new FirstRead(answer.body(), null) : new FirstRead(null, answerToClient(exchange, answer));
   }
 
-  /** An upstream answer made fit for the client: JSON rewritten, anything else scrubbed, garbage a 502. */
+  /**
+   * An upstream answer made fit for the client: JSON rewritten, anything else scrubbed, garbage or a
+   * body still encoded a 502, a {@code HEAD}'s answer its status and headers.
+   */
   private GraphAnswer answerToClient(GraphExchange exchange, GraphAnswer answer) {
+    if (exchange.headersOnly()) {
+      return toClient(answer, new byte[0], exchange.scrubber());
+    }
+    if (!Headers.decoded(answer.header("content-encoding"))) {
+      return GraphAnswer.of(Headers.undecodedAnswer());
+    }
     if (Headers.isJson(answer.header("content-type"))) {
       if (answer.body().length > settings.maxJsonAnswerBytes()) {
         return GraphAnswer.of(GraphError.badGateway("The Graph API answer is too large to rewrite."));
@@ -345,10 +372,13 @@ public final class GraphProxy {
         return GraphAnswer.of(f.error());
       }
       GraphAnswer lookup = ((GraphForwarder.Forwarded.Answered) looked).answer();
+      if (!Headers.decoded(lookup.header("content-encoding"))) {
+        return GraphAnswer.of(Headers.undecodedAnswer());
+      }
       Optional<URI> found = lookup.status() == 200 ? media.urlFromLookup(lookup.body()) : Optional.empty();
       if (found.isEmpty()) {
         return lookup.status() >= 400
-            ? toClient(lookup, media.scrubber().redact(lookup.body()), media.scrubber())
+            ? toClient(lookup, media.scrubber().redactJson(lookup.body()), media.scrubber())
             : GraphAnswer.of(GraphError.badGateway("The Graph API gave no URL for this media."));
       }
       url = found.get();
@@ -372,6 +402,9 @@ public final class GraphProxy {
         url = next.get();
         continue;
       }
+      if (!Headers.decoded(answer.header("content-encoding"))) {
+        return GraphAnswer.of(Headers.undecodedAnswer());
+      }
       return toClient(answer, media.scrubber().redact(answer.body()), media.scrubber());
     }
     return GraphAnswer.of(GraphError.badGateway("The media host redirected too many times."));
@@ -390,11 +423,14 @@ public final class GraphProxy {
     }
   }
 
-  /** The upstream answer's status and passing headers (scrubbed of the token), with {@code body}. */
+  /**
+   * The upstream answer's status and passing headers (values scrubbed of the token; a header whose name
+   * holds it dropped), with {@code body}.
+   */
   private static GraphAnswer toClient(GraphAnswer upstream, byte[] body, TokenScrubber scrubber) {
     Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
     upstream.headers().forEach((name, values) -> {
-      if (Headers.toClient(name) && !name.startsWith(":")) {
+      if (Headers.toClient(name) && !name.startsWith(":") && !scrubber.foundIn(name)) {
         h.put(name.toLowerCase(java.util.Locale.ROOT), values.stream().map(scrubber::redact).toList());
       }
     });
@@ -417,9 +453,12 @@ public final class GraphProxy {
     return Outcome.refused(GraphError.invalidToken("Invalid OAuth access token."));
   }
 
-  private String layerGraphBase(ClientRequest request) {
-    String base = settings.publicUrl().map(URI::toString).orElse(request.requestBase());
-    return stripSlash(base) + settings.prefix();
+  /**
+   * The base of the layer's own URLs in answers: the public URL and the prefix, or the prefix alone
+   * (a path-absolute reference) when no public URL is configured. Never the request's {@code Host}.
+   */
+  private String layerGraphBase() {
+    return settings.publicUrl().map(u -> stripSlash(u.toString())).orElse("") + settings.prefix();
   }
 
   private String withProof(String query, Grant grant) {
@@ -449,6 +488,45 @@ public final class GraphProxy {
 
   private static String withParameter(String query, String name, String value) {
     return (query.isEmpty() ? "" : query + "&") + name + "=" + value;
+  }
+
+  private static final String QUERY_CHARS =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?";
+
+  /**
+   * A query as the client sent it, with every character a URI query may not hold percent-encoded as
+   * its UTF-8 bytes: Graph's field-expansion characters ({@code { } | ^}), spaces, non-ASCII and a
+   * {@code %} that starts no escape. Escapes already there and every other character are kept, so
+   * that Meta receives the client's bytes exactly (the scope and surface rules then see the query, not
+   * a URI error).
+   */
+  static String escapeQuery(String query) {
+    StringBuilder b = null;
+    for (int i = 0; i < query.length(); i++) {
+      char c = query.charAt(i);
+      boolean keep = c < 128 && (QUERY_CHARS.indexOf(c) >= 0 || c == '%' && isEscape(query, i));
+      if (keep) {
+        if (b != null) {
+          b.append(c);
+        }
+        continue;
+      }
+      if (b == null) {
+        b = new StringBuilder(query.length() + 16).append(query, 0, i);
+      }
+      int end = Character.isHighSurrogate(c) && i + 1 < query.length() && Character.isLowSurrogate(query.charAt(i + 1)) ? i + 2 : i + 1;
+      for (byte x : query.substring(i, end).getBytes(StandardCharsets.UTF_8)) {
+        b.append('%').append(HEX[(x >> 4) & 0xF]).append(HEX[x & 0xF]);
+      }
+      i = end - 1;
+    }
+    return b == null ? query : b.toString();
+  }
+
+  private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+  private static boolean isEscape(String s, int at) {
+    return at + 2 < s.length() && Character.digit(s.charAt(at + 1), 16) >= 0 && Character.digit(s.charAt(at + 2), 16) >= 0;
   }
 
   private static Optional<URI> uri(String s) {

@@ -10,7 +10,8 @@ import java.util.Optional;
  *
  * @param graphUrl upstream Graph base, without a trailing slash (default {@code https://graph.facebook.com})
  * @param prefix the path the layer serves Graph under, starting with {@code /}, no trailing slash
- * @param publicUrl the layer's public base URL for rewritten URLs; when empty, derived from each request
+ * @param publicUrl the layer's public base URL for rewritten URLs; when empty, those URLs are relative
+ *     to the Graph prefix and paging URLs carry no key (never derived from a request)
  * @param appSecret the app secret that computes {@code appsecret_proof}, if any
  * @param mediaHosts hosts media may be fetched from with the token
  * @param connectTimeout time to open a connection upstream
@@ -19,6 +20,8 @@ import java.util.Optional;
  * @param mediaTimeout total time of one media download (lookup, redirects and bytes)
  * @param maxBodyBytes largest request body accepted from a client
  * @param maxJsonAnswerBytes largest JSON answer the layer buffers to rewrite (larger ones are a 502)
+ * @param mergeCallingSettings whether a partial calling settings write is merged into the current ones
+ * @param mediaDownloadsPerKey media downloads a key may have in flight at once ({@link MediaConcurrency})
  */
 public record GraphSettings(
     URI graphUrl,
@@ -32,7 +35,8 @@ public record GraphSettings(
     Duration mediaTimeout,
     long maxBodyBytes,
     int maxJsonAnswerBytes,
-    boolean mergeCallingSettings) {
+    boolean mergeCallingSettings,
+    int mediaDownloadsPerKey) {
   public GraphSettings {
     Objects.requireNonNull(graphUrl, "graphUrl");
     Objects.requireNonNull(prefix, "prefix");
@@ -43,6 +47,9 @@ public record GraphSettings(
     Objects.requireNonNull(idleTimeout, "idleTimeout");
     Objects.requireNonNull(upstreamTimeout, "upstreamTimeout");
     Objects.requireNonNull(mediaTimeout, "mediaTimeout");
+    if (mediaDownloadsPerKey < 1) {
+      throw new IllegalArgumentException("mediaDownloadsPerKey must be at least 1");
+    }
   }
 
   @Override

@@ -9,9 +9,9 @@ import java.util.Optional;
 /**
  * A media download the core accepted (a key of the number the layer URL was made for): the media URL
  * to fetch, or the lookup that yields a fresh one. Holds the Meta token; {@link #toString()} never
- * shows it. Immutable.
+ * shows it. Holds one of its key's {@link MediaConcurrency} slots until {@link #close()}d (idempotent).
  */
-public final class MediaDownload {
+public final class MediaDownload implements AutoCloseable {
   /** How many redirects a download follows, each to an allowed media host. */
   public static final int MAX_REDIRECTS = 3;
 
@@ -21,14 +21,24 @@ public final class MediaDownload {
   private final String metaToken;
   private final MediaHosts hosts;
   private final TokenScrubber scrubber;
+  private final MediaConcurrency.Slot slot;
 
-  MediaDownload(String mediaId, Optional<URI> freshUrl, URI lookupUri, String metaToken, MediaHosts hosts, TokenScrubber scrubber) {
+  MediaDownload(
+      String mediaId, Optional<URI> freshUrl, URI lookupUri, String metaToken, MediaHosts hosts, TokenScrubber scrubber,
+      MediaConcurrency.Slot slot) {
     this.mediaId = mediaId;
     this.freshUrl = freshUrl;
     this.lookupUri = lookupUri;
     this.metaToken = metaToken;
     this.hosts = hosts;
     this.scrubber = scrubber;
+    this.slot = slot;
+  }
+
+  /** Gives the key's download slot back: call when the download ended, however it ended. Idempotent. */
+  @Override
+  public void close() {
+    slot.close();
   }
 
   public String mediaId() {

@@ -1,6 +1,14 @@
 package dev.metalayer.graph;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -17,7 +25,9 @@ import java.util.Set;
  * <p>{@link #redact(byte[])} replaces each occurrence with {@code [redacted]} (for whole answers the
  * layer re-measures; {@link #redact(String)} does the same for a header value). {@link #stream()} gives a chunk-by-chunk scrubber that finds an occurrence split
  * across chunks and replaces it with the same number of bytes, so that a {@code Content-Length} stays
- * true. Immutable and thread-safe; a {@link Stream} is not.
+ * true. {@link #redactJson(byte[])} scrubs a JSON answer as a client reads it, after decoding: a token
+ * written with backslash-u escapes inside a string or a field name is found too. Immutable and
+ * thread-safe; a {@link Stream} is not.
  */
 public final class TokenScrubber {
   static final byte[] REDACTED = "[redacted]".getBytes(StandardCharsets.US_ASCII);
@@ -55,6 +65,19 @@ public final class TokenScrubber {
     return false;
   }
 
+  /**
+   * Whether {@code text} contains the secret in any of its forms: a header whose name holds it is
+   * dropped (a name cannot be redacted into a valid one).
+   */
+  public boolean foundIn(String text) {
+    for (String form : forms) {
+      if (text.contains(form)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** @return {@code data} itself when it holds no secret, else a copy with every occurrence replaced */
   public byte[] redact(byte[] data) {
     if (!foundIn(data)) {
@@ -73,6 +96,59 @@ public final class TokenScrubber {
       }
     }
     return out.toByteArray();
+  }
+
+  private static final ObjectMapper TREE =
+      JsonMapper.builder().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
+
+  /**
+   * Scrubs a JSON document as a client will read it. When a body with a backslash-u escape holds the
+   * secret once its strings and field names are decoded, it is parsed and written back (escapes
+   * decoded, field order kept) and then scrubbed like any bytes; every other body keeps its exact bytes
+   * (scrubbed).
+   *
+   * @return {@code json} itself when it holds no secret, else the scrubbed document; a body with an
+   *     escape that is not JSON is scrubbed as bytes (the caller refuses what is not JSON)
+   */
+  public byte[] redactJson(byte[] json) {
+    if (!hasUnicodeEscape(json) || !foundInDecodedStrings(json)) {
+      return redact(json);
+    }
+    try {
+      JsonNode root = TREE.readTree(json);
+      return redact(TREE.writeValueAsBytes(root));
+    } catch (JsonProcessingException e) {
+      return redact(json);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("a JSON body in memory could not be read", e);
+    }
+  }
+
+  /** Whether a string value or a field name of {@code json}, decoded, holds the secret (streaming, no tree). */
+  private boolean foundInDecodedStrings(byte[] json) {
+    try (JsonParser p = TREE.getFactory().createParser(json)) {
+      for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        if ((t == JsonToken.VALUE_STRING || t == JsonToken.FIELD_NAME) && foundIn(p.getText())) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return false; // not JSON: scrubbed as bytes, refused by the caller
+    }
+  }
+
+  /** Whether {@code json} holds a backslash-u escape (a backslash, itself not escaped, then {@code u}). */
+  static boolean hasUnicodeEscape(byte[] json) {
+    for (int i = 0; i < json.length - 1; i++) {
+      if (json[i] == '\\') {
+        if (json[i + 1] == 'u') {
+          return true;
+        }
+        i++; // skip the escaped character, e.g. the second of two backslashes
+      }
+    }
+    return false;
   }
 
   /**

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class AnswerRewriterTest {
   static final String TOKEN = "EAAGm0PX4ZCpsBAtokenForTheRewriterTest";
-  final AnswerRewriter rewriter = new AnswerRewriter("http://layer.test/api/layer/meta", "", "ps_clientkey", "111",
+  final AnswerRewriter rewriter = new AnswerRewriter("http://layer.test/api/layer/meta", "", Optional.of("ps_clientkey"), "111",
       Optional.empty(), new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
       new TokenScrubber(TOKEN));
 
@@ -31,7 +31,7 @@ class AnswerRewriterTest {
   }
 
   private AnswerRewriter mediaLookup(String mediaId) {
-    return new AnswerRewriter("http://layer.test/api/layer/meta", "", "ps_clientkey", "111",
+    return new AnswerRewriter("http://layer.test/api/layer/meta", "", Optional.of("ps_clientkey"), "111",
         Optional.of(mediaId), new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
         new TokenScrubber(TOKEN));
   }
@@ -102,7 +102,7 @@ class AnswerRewriterTest {
 
   @Test
   void aListOfTheWabasNumbersKeepsOnlyTheKeysOwn() {
-    AnswerRewriter list = new AnswerRewriter("http://layer.test/api/layer/meta", "", "ps_clientkey", "111", Optional.empty(), true,
+    AnswerRewriter list = new AnswerRewriter("http://layer.test/api/layer/meta", "", Optional.of("ps_clientkey"), "111", Optional.empty(), true,
         new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
         new TokenScrubber(TOKEN));
     Optional<String> own = sent(list, "{\"data\":[{\"id\":\"222\",\"verified_name\":\"Other tenant\"},{\"id\":\"111\","

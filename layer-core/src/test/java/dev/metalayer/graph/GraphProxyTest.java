@@ -33,7 +33,7 @@ class GraphProxyTest {
   static final String PNID = "106540352242922";
   static final String WABA = "102290129340398";
 
-  record Seen(String method, String uri, String authorization, String body) {}
+  record Seen(String method, String uri, String authorization, String body, java.util.Set<String> headerNames) {}
 
   final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
   final MutableClock clock = MutableClock.at("2026-01-01T00:00:00Z");
@@ -57,7 +57,8 @@ class GraphProxyTest {
             .clock(clock)
             .graphUrl(URI.create(metaBase))
             .appSecret("app-secret")
-            .mediaHosts(List.of("127.0.0.1"))
+            .publicUrl(URI.create("http://layer.test"))
+            .mediaHosts(List.of("http://127.0.0.1"))
             .upstreamTimeout(Duration.ofSeconds(5))
             .build();
     layer.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);
@@ -75,7 +76,8 @@ class GraphProxyTest {
   private void meta(HttpExchange x) throws IOException {
     byte[] body = x.getRequestBody().readAllBytes();
     String uri = x.getRequestURI().toString();
-    seen.add(new Seen(x.getRequestMethod(), uri, x.getRequestHeaders().getFirst("Authorization"), new String(body, StandardCharsets.UTF_8)));
+    seen.add(new Seen(x.getRequestMethod(), uri, x.getRequestHeaders().getFirst("Authorization"), new String(body, StandardCharsets.UTF_8),
+        x.getRequestHeaders().keySet().stream().map(n -> n.toLowerCase(java.util.Locale.ROOT)).collect(java.util.stream.Collectors.toSet())));
     String path = x.getRequestURI().getPath();
     byte[] answer;
     String type = "application/json";
@@ -97,6 +99,9 @@ class GraphProxyTest {
           .getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/v22.0/" + PNID + "/settings")) {
       answer = "{\"success\":true}".getBytes(StandardCharsets.UTF_8);
+    } else if (path.equals("/v13.0/" + PNID + "/whatsapp_business_profile")) {
+      x.getResponseHeaders().add("Content-Encoding", "br");
+      answer = ("{\"echo\":\"" + TOKEN + "\"}").getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/cdn/redirect")) {
       x.getResponseHeaders().add("Location", "https://evil.example/steal");
       answer = new byte[0];
@@ -224,6 +229,43 @@ class GraphProxyTest {
     GraphAnswer media = call("DELETE", "/v13.0/1037543291543636", "", "Bearer " + key, "");
     assertThat(media.status()).isEqualTo(200);
     assertThat(seen).extracting(Seen::method).containsExactly("GET", "DELETE");
+  }
+
+  /** The embedder path shares the Jetty path's header rule for media IDs (one reading, in {@link Headers}). */
+  @Test
+  void aMediaIdRequestOnTheEmbedderPathCarriesNoOverrideNorOtherHeaderOfTheClients() {
+    ClientRequest r = new ClientRequest("GET", "/v13.0/1037543291543636", "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test");
+    // an override header is refused by the surface before anything goes upstream
+    GraphAnswer refused = layer.graphProxy().handle(r, Map.of("X-HTTP-Method-Override", List.of("DELETE")), new byte[0]);
+    assertThat(refused.status()).isEqualTo(403);
+    assertThat(seen).isEmpty();
+    GraphAnswer a = layer.graphProxy().handle(r, Map.of("X-Tenant", List.of("t"),
+        "Accept", List.of("application/json"), "User-Agent", List.of("helpdesk/1")), new byte[0]);
+    assertThat(a.status()).isEqualTo(200);
+    assertThat(seen.remove().headerNames()).contains("accept", "user-agent", "authorization")
+        .doesNotContain("x-tenant");
+    // on the number's own objects the client's other headers go on as before
+    call("GET", "/v13.0/" + PNID, "", "Bearer " + key, "");
+    assertThat(seen.remove().headerNames()).contains("content-type").doesNotContain("cookie");
+  }
+
+  @Test
+  void anAnswerOnTheEmbedderPathCarriesNoUpstreamDateOrServerAndNoUndecodedBody() {
+    GraphAnswer a = call("GET", "/v13.0/" + PNID + "/whatsapp_business_profile", "", "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(a.text()).contains("encoding").doesNotContain(TOKEN);
+    GraphAnswer ok = call("POST", "//v13.0/" + PNID + "/messages", "", "Bearer " + key, "{}");
+    assertThat(ok.status()).isEqualTo(200);
+    assertThat(ok.header("date")).isNull();
+    assertThat(ok.header("server")).isNull();
+  }
+
+  @Test
+  void aQueryIsSentUpstreamWithWhatAUriMayNotHoldPercentEncodedByteForByte() {
+    assertThat(GraphProxy.escapeQuery("fields=id,name{first^last|x}&q=caf\u00e9 x&ok=%7B&bad=%zz"))
+        .isEqualTo("fields=id,name%7Bfirst%5Elast%7Cx%7D&q=caf%C3%A9%20x&ok=%7B&bad=%25zz");
+    assertThat(GraphProxy.escapeQuery("limit=25&after=MjQZD")).isEqualTo("limit=25&after=MjQZD");
+    assertThat(GraphProxy.escapeQuery("e=\ud83d\ude00")).isEqualTo("e=%F0%9F%98%80");
   }
 
   @Test

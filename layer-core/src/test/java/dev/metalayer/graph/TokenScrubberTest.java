@@ -20,6 +20,21 @@ class TokenScrubberTest {
   }
 
   @Test
+  void aTokenHiddenInUnicodeEscapesInsideJsonIsFoundAfterDecoding() throws Exception {
+    String escapedE = "\\u0045" + TOKEN.substring(1); // the JSON text \u0045AAG/abc…: reads as the token
+    String body = "{\"a\":\"" + escapedE + "\",\"" + escapedE + "\":1,\"ok\":\"caf\\u00e9\"}";
+    byte[] out = scrubber.redactJson(body.getBytes(StandardCharsets.UTF_8));
+    String decoded = dev.metalayer.json.Json.mapper().readTree(out).toString();
+    assertThat(decoded).doesNotContain(TOKEN).contains("[redacted]").contains("café");
+    // escapes that hide no token keep their bytes (Graph escapes non-ASCII text this way)
+    byte[] accents = "{\"name\":\"caf\\u00e9\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(scrubber.redactJson(accents)).isSameAs(accents);
+    // an escaped backslash followed by u is no escape: such a body keeps its bytes
+    byte[] plain = "{\"path\":\"C:\\\\users\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(scrubber.redactJson(plain)).isSameAs(plain);
+  }
+
+  @Test
   void cleanBodyIsReturnedAsIs() {
     byte[] body = "{\"ok\":true}".getBytes(StandardCharsets.UTF_8);
     assertThat(scrubber.redact(body)).isSameAs(body);

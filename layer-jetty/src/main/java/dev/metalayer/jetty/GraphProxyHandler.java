@@ -40,8 +40,9 @@ import org.slf4j.LoggerFactory;
  * parameters Graph would read from a form or a JSON body. JSON answers are buffered (up to
  * {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other answers stream back through the token
  * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
- * client's headers minus {@link Headers#toMeta hop-by-hop and credential headers}, plus the Meta
- * token; nothing is added ({@code Via}, {@code Forwarded}). Every exchange has the total timeout of
+ * client's headers that {@link GraphExchange#passesHeader pass} (no hop-by-hop or credential headers;
+ * to a media ID, almost none), plus the Meta token; nothing is added ({@code Via}, {@code Forwarded}).
+ * Media bytes come through a client of their own, so downloads never hold Graph's connections. Every exchange has the total timeout of
  * {@link GraphSettings#upstreamTimeout()} (media: {@link GraphSettings#mediaTimeout()}) and the idle
  * timeout {@link GraphSettings#idleTimeout()}; nothing is retried. Headers and bodies are never logged.
  */
@@ -53,11 +54,18 @@ final class GraphProxyHandler implements Request.Handler {
   private final GraphProxy proxy;
   private final GraphSettings settings;
   private final HttpClient client;
+  private final HttpClient mediaClient;
 
-  GraphProxyHandler(GraphProxy proxy, HttpClient client) {
+  /**
+   * @param client the client of Graph
+   * @param mediaClient the client of the media hosts, with its own connections and threads, so that
+   *     downloads held by slow readers never queue another tenant's Graph call
+   */
+  GraphProxyHandler(GraphProxy proxy, HttpClient client, HttpClient mediaClient) {
     this.proxy = proxy;
     this.settings = proxy.settings();
     this.client = client;
+    this.mediaClient = mediaClient;
   }
 
   @Override
@@ -76,7 +84,14 @@ final class GraphProxyHandler implements Request.Handler {
       if (prepared instanceof Outcome.Refused<MediaDownload> r) {
         HttpIo.writeError(proxyToClientResponse, callback, r.error());
       } else {
-        download(((Outcome.Ok<MediaDownload>) prepared).value(), proxyToClientResponse, callback);
+        MediaDownload media = ((Outcome.Ok<MediaDownload>) prepared).value();
+        // the key's download slot is given back when the client's answer ends, however it ends
+        try {
+          download(media, proxyToClientResponse, Callback.from(callback, media::close));
+        } catch (RuntimeException | Error e) {
+          media.close(); // the router's guard answers with the client's own callback
+          throw e;
+        }
       }
       return true;
     }
@@ -94,6 +109,9 @@ final class GraphProxyHandler implements Request.Handler {
         form = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
       } catch (HttpIo.BodyTooLargeException e) {
         HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+        return true;
+      } catch (java.io.IOException e) {
+        HttpIo.writeError(proxyToClientResponse, callback, LimitedRequestContent.UnreadableBodyException.ERROR);
         return true;
       }
     } else if (!isMultipart(contentType) && hasContent(clientToProxyRequest)) {
@@ -163,7 +181,7 @@ final class GraphProxyHandler implements Request.Handler {
             .method(exchange.method())
             .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)
             .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    copyRequestHeaders(clientToProxyRequest, proxyToServerRequest, exchange.upstreamAuthorization());
+    copyRequestHeaders(clientToProxyRequest, proxyToServerRequest, exchange);
     if (content != null) {
       proxyToServerRequest.body(content);
     }
@@ -175,6 +193,9 @@ final class GraphProxyHandler implements Request.Handler {
   private static UpstreamListener.Plan graphPlan(GraphExchange exchange) {
     return UpstreamListener.plan(
         answer -> {
+          if (exchange.headersOnly()) {
+            return UpstreamListener.Mode.HEADERS;
+          }
           if (Headers.isJson(answer.getHeaders().get(HttpHeader.CONTENT_TYPE))) {
             return UpstreamListener.Mode.REWRITE;
           }
@@ -243,8 +264,8 @@ final class GraphProxyHandler implements Request.Handler {
                   then.accept(getContent());
                   return;
                 }
-                RewrittenAnswer answer =
-                    Headers.isJson(getMediaType()) ? exchange.rewriteJson(status, getContent()) : new RewrittenAnswer.NotJson();
+                boolean readable = Headers.isJson(getMediaType()) && Headers.decoded(result.getResponse().getHeaders().get(HttpHeader.CONTENT_ENCODING));
+                RewrittenAnswer answer = readable ? exchange.rewriteJson(status, getContent()) : new RewrittenAnswer.NotJson();
                 if (answer instanceof RewrittenAnswer.Send send) {
                   HttpIo.writeJson(proxyToClientResponse, callback, status, send.body());
                 } else {
@@ -280,11 +301,15 @@ final class GraphProxyHandler implements Request.Handler {
                   return;
                 }
                 int status = result.getResponse().getStatus();
+                if (!Headers.decoded(result.getResponse().getHeaders().get(HttpHeader.CONTENT_ENCODING))) {
+                  HttpIo.writeError(proxyToClientResponse, callback, Headers.undecodedAnswer());
+                  return;
+                }
                 Optional<URI> url = status == 200 ? media.urlFromLookup(getContent()) : Optional.empty();
                 if (url.isPresent()) {
                   fetch(media, url.get(), 0, proxyToClientResponse, callback);
                 } else if (status >= 400 && Headers.isJson(getMediaType())) {
-                  byte[] body = media.scrubber().redact(getContent());
+                  byte[] body = media.scrubber().redactJson(getContent());
                   HttpIo.writeJson(proxyToClientResponse, callback, status, body);
                 } else {
                   HttpIo.writeError(proxyToClientResponse, callback, GraphError.badGateway("The Graph API gave no URL for this media."));
@@ -327,8 +352,8 @@ final class GraphProxyHandler implements Request.Handler {
             }
           }
         };
-    // identity: media bytes pass as they are, with their length.
-    client
+    // identity: media bytes pass as they are, with their length. None of the client's headers go.
+    mediaClient
         .newRequest(url)
         .method("GET")
         .headers(h -> h.put(HttpHeader.AUTHORIZATION, media.upstreamAuthorization()).put(HttpHeader.ACCEPT_ENCODING, "identity"))
@@ -338,16 +363,16 @@ final class GraphProxyHandler implements Request.Handler {
   }
 
   private static void copyRequestHeaders(
-      Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest, String authorization) {
+      Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest, GraphExchange exchange) {
     Set<String> connectionListed = HttpIo.connectionListed(clientToProxyRequest.getHeaders());
     proxyToServerRequest.headers(
         headers -> {
           for (HttpField field : clientToProxyRequest.getHeaders()) {
-            if (Headers.toMeta(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
+            if (exchange.passesHeader(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
               headers.add(field);
             }
           }
-          headers.put(HttpHeader.AUTHORIZATION, authorization);
+          headers.put(HttpHeader.AUTHORIZATION, exchange.upstreamAuthorization());
         });
   }
 

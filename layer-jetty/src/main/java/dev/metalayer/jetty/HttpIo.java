@@ -47,12 +47,15 @@ public final class HttpIo {
     writeJson(response, callback, status, Json.bytes(value));
   }
 
-  /** Writes a Graph-shaped error, with {@code WWW-Authenticate} on a 401. */
+  /** Writes a Graph-shaped error, with {@code WWW-Authenticate} on a 401 and {@code Retry-After} on a 429. */
   public static void writeError(Response response, Callback callback, GraphError error) {
     log.debug("Answering {} code {} ({}), fbtrace_id {}", error.status(), error.code(), error.message(), error.fbtraceId());
     String challenge = error.wwwAuthenticate();
     if (challenge != null) {
       response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, challenge);
+    }
+    if (error.retryAfter() != null) {
+      response.getHeaders().put(HttpHeader.RETRY_AFTER, error.retryAfter());
     }
     writeJson(response, callback, error.status(), error.toJson());
   }

@@ -12,6 +12,11 @@ import java.security.SecureRandom;
 import java.util.List;
 import java.util.Objects;
 import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.ProtocolHandlers;
+import org.eclipse.jetty.client.ProxyAuthenticationProtocolHandler;
+import org.eclipse.jetty.client.RedirectProtocolHandler;
+import org.eclipse.jetty.client.UpgradeProtocolHandler;
+import org.eclipse.jetty.client.WWWAuthenticationProtocolHandler;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -75,6 +80,7 @@ public final class LayerServer implements AutoCloseable {
               .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES))
               .mergeCallingSettings(settings.bool(Option.MERGE_CALLING_SETTINGS))
               .surfaceWidening(settings.surfaceWidening(Option.SURFACE_WIDENING))
+              .mediaDownloadsPerKey(settings.integer(Option.MEDIA_DOWNLOADS_PER_KEY))
               .relayStore(new JdbcRelayStore(store.database()))
               .deliveryTransport(transport)
               .egressGuard(guard)
@@ -107,9 +113,11 @@ public final class LayerServer implements AutoCloseable {
       HealthHandler health = new HealthHandler(store.database()::ping);
       routes.add("/healthz", health).add("/readyz", health);
       routes.add("/admin/v1", new AdminHandler(layer, settings.get(Option.ADMIN_TOKEN)));
-      HttpClient upstream = upstreamClient(layer.graphProxy().settings());
+      HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
       server.addBean(upstream);
-      routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream));
+      HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
+      server.addBean(media);
+      routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media));
       routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN)));
       routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer));
       // the delivery client starts and stops with the server
@@ -134,16 +142,18 @@ public final class LayerServer implements AutoCloseable {
     }
   }
 
-  /**
-   * The client of Graph and the media hosts: pooled keep-alive connections, no redirects (the handler
-   * decides), no cookies, no authentication handling, no {@code User-Agent} of its own, connect and idle timeouts from the settings
-   * (each exchange sets its total timeout).
-   */
   private static final long POOLED_CONNECTION_IDLE_MS = 10_000;
 
-  private static HttpClient upstreamClient(GraphSettings graph) {
+  /**
+   * A client of Graph, or of the media hosts (each has its own, with its own connections and threads,
+   * so that downloads held open by slow readers never queue a Graph call): pooled keep-alive
+   * connections, no redirects (the handler decides), no cookies, no authentication handling, no
+   * {@code User-Agent} of its own, connect and idle timeouts from the settings (each exchange sets its
+   * total timeout). Interim answers ({@code 100}, {@code 102}, {@code 103}) are read and skipped.
+   */
+  private static HttpClient upstreamClient(GraphSettings graph, String name) {
     QueuedThreadPool threads = new QueuedThreadPool(64, 2);
-    threads.setName("layer-upstream");
+    threads.setName(name);
     HttpClient client = new HttpClient();
     client.setExecutor(threads);
     client.setFollowRedirects(false);
@@ -155,14 +165,20 @@ public final class LayerServer implements AutoCloseable {
     // keep-alive timeouts servers commonly use, so that a POST is never written onto a connection the
     // server is closing at that moment: such a POST fails, and a POST is never retried.
     client.setIdleTimeout(Math.min(graph.idleTimeout().toMillis(), POOLED_CONNECTION_IDLE_MS));
-    // No protocol handlers: a 401 from Meta (which Chatwoot counts for reauthorisation) must pass
-    // through as it is, not be taken for an HTTP authentication challenge; 100-continue is not used.
-    // HttpClient installs its default handlers when it starts: clear them once it has.
+    // A 401 from Meta (which Chatwoot counts for reauthorisation) must pass through as it is, not be
+    // taken for an HTTP authentication challenge; redirects are the handler's to follow or not;
+    // upgrades are never asked for. HttpClient installs its default handlers when it starts: remove
+    // those once it has, and keep the ones for interim answers (100, 102, 103): without them an
+    // interim answer would be taken for the final one and the exchange would never end.
     client.addEventListener(
         new LifeCycle.Listener() {
           @Override
           public void lifeCycleStarted(LifeCycle event) {
-            client.getProtocolHandlers().clear();
+            ProtocolHandlers handlers = client.getProtocolHandlers();
+            for (String handler : List.of(WWWAuthenticationProtocolHandler.NAME, ProxyAuthenticationProtocolHandler.NAME,
+                RedirectProtocolHandler.NAME, new UpgradeProtocolHandler().getName())) {
+              handlers.remove(handler);
+            }
           }
         });
     return client;

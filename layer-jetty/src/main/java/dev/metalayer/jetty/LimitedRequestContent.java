@@ -10,7 +10,8 @@ import org.eclipse.jetty.io.Content;
 /**
  * The client's request body as the upstream request's body, streamed with the client's demand, and cut
  * with {@link HttpIo.BodyTooLargeException} as soon as more than {@code maxBytes} have been read
- * (whether or not a length was declared). Not reproducible: a request is never retried.
+ * (whether or not a length was declared). A body that cannot be read fails the upstream request with
+ * {@link UnreadableBodyException} (answered 400). Not reproducible: a request is never retried.
  */
 final class LimitedRequestContent implements Request.Content {
   private final org.eclipse.jetty.server.Request clientToProxyRequest;
@@ -42,11 +43,31 @@ final class LimitedRequestContent implements Request.Content {
     return clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
   }
 
+  /**
+   * The client's body could not be read (malformed chunked encoding, a connection cut mid-body): the
+   * client's fault, a 400, not the upstream's.
+   */
+  static final class UnreadableBodyException extends java.io.IOException {
+    private static final long serialVersionUID = 1L;
+    static final dev.metalayer.graph.GraphError ERROR =
+        dev.metalayer.graph.GraphError.invalidParameter("The request body could not be read (malformed or cut short).");
+
+    UnreadableBodyException(Throwable cause) {
+      super("the client's request body could not be read", cause);
+    }
+  }
+
   @Override
   public Content.Chunk read() {
     Content.Chunk chunk = clientToProxyRequest.read();
-    if (chunk == null || Content.Chunk.isFailure(chunk)) {
-      return chunk;
+    if (chunk == null) {
+      return null;
+    }
+    if (Content.Chunk.isFailure(chunk)) {
+      Throwable failure = chunk.getFailure();
+      return failure instanceof HttpIo.BodyTooLargeException
+          ? chunk
+          : Content.Chunk.from(new UnreadableBodyException(failure), chunk.isLast());
     }
     read += chunk.remaining();
     if (read > maxBytes) {

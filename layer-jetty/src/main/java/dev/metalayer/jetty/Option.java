@@ -19,8 +19,9 @@ public enum Option {
       "LAYER_PUBLIC_URL",
       null,
       false,
-      "Public base URL of the layer (e.g. https://layer.example.com), used in rewritten media and paging"
-          + " URLs. Derived from each request's scheme and Host when unset."),
+      "Public base URL of the layer (e.g. https://layer.example.com): the only base of the media and paging"
+          + " URLs the layer writes into answers (never a request's Host). When unset the layer warns at start,"
+          + " those URLs are relative (/api/layer/meta/...) and paging URLs carry no key: set it for Chatwoot."),
   GRAPH_URL("--graph-url", "LAYER_GRAPH_URL", "https://graph.facebook.com", false, "Upstream Graph API base URL."),
   GRAPH_PREFIX(
       "--graph-prefix", "LAYER_GRAPH_PREFIX", "/api/layer/meta", false, "Path under which the Graph API is served."),
@@ -57,7 +58,8 @@ public enum Option {
       "lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.whatsapp.net",
       false,
       "Comma-separated hosts the layer fetches media from with the Meta token (and follows redirects"
-          + " to); *.example.com matches any subdomain."),
+          + " to), over https only; *.example.com matches any subdomain; http://host also allows plain http"
+          + " for that host (local test set-ups only: the token travels with the request)."),
   UPSTREAM_CONNECT_TIMEOUT(
       "--upstream-connect-timeout",
       "LAYER_UPSTREAM_CONNECT_TIMEOUT",
@@ -94,6 +96,13 @@ public enum Option {
       "8388608",
       false,
       "Largest JSON answer from Graph buffered to rewrite URLs and scrub the token; larger is a 502."),
+  MEDIA_DOWNLOADS_PER_KEY(
+      "--media-downloads-per-key",
+      "LAYER_MEDIA_DOWNLOADS_PER_KEY",
+      "8",
+      false,
+      "Media downloads one key may have in flight at once through the layer's media URLs; one more is"
+          + " refused with a 429 and Retry-After, so that one tenant's slow readers cannot hold the media pool."),
   MERGE_CALLING_SETTINGS(
       "--merge-calling-settings",
       "LAYER_MERGE_CALLING_SETTINGS",

@@ -27,7 +27,9 @@ import org.slf4j.LoggerFactory;
  * bound, else 502) and hands it to a rewrite function at the end; {@link Mode#STREAM} writes each chunk
  * as it comes through a length-preserving {@link TokenScrubber.Stream}, asking upstream for more only
  * once the client write completed (so memory stays flat whatever the size); {@link Mode#INVALID}
- * discards the body and answers a Graph-shaped 502; {@link Mode#REDIRECT} discards the body and hands
+ * discards the body and answers a Graph-shaped 502, as does an answer whose body is still encoded
+ * ({@link Headers#decoded}); {@link Mode#HEADERS} passes status and headers only (a {@code HEAD});
+ * {@link Mode#REDIRECT} discards the body and hands
  * the {@code Location} to the plan. Failures before anything reached the client become Graph-shaped
  * errors (timeout 504, request body too large 413, anything else 502). Completes {@code callback}
  * exactly once, unless a redirect hands the exchange on.
@@ -38,6 +40,8 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   enum Mode {
     REWRITE,
     STREAM,
+    /** Status and headers only, no {@code Content-Length} of upstream's: the answer to a {@code HEAD}. */
+    HEADERS,
     INVALID,
     REDIRECT
   }
@@ -73,6 +77,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   private int upstreamStatus;
   private String location;
   private ByteArrayOutputStream buffer;
+  private GraphError invalid;
 
   UpstreamListener(
       Plan plan,
@@ -94,6 +99,12 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
     upstreamStatus = serverToProxyResponse.getStatus();
     mode = plan.mode(serverToProxyResponse);
+    if ((mode == Mode.REWRITE || mode == Mode.STREAM)
+        && !Headers.decoded(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_ENCODING))) {
+      // a body the client did not decode cannot be scrubbed: none of it goes out
+      invalid = Headers.undecodedAnswer();
+      mode = Mode.INVALID;
+    }
     log.debug("Upstream answered {} for {}: {}", upstreamStatus, description, mode);
     if (mode == Mode.REDIRECT) {
       location = serverToProxyResponse.getHeaders().get(HttpHeader.LOCATION);
@@ -105,7 +116,8 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
     proxyToClientResponse.setStatus(upstreamStatus);
     Set<String> connectionListed = HttpIo.connectionListed(serverToProxyResponse.getHeaders());
     for (HttpField field : serverToProxyResponse.getHeaders()) {
-      if (Headers.toClient(field.getName()) && !connectionListed.contains(field.getLowerCaseName())) {
+      if (Headers.toClient(field.getName()) && !connectionListed.contains(field.getLowerCaseName())
+          && !headerScrubber.foundIn(field.getName())) {
         String value = field.getValue();
         String safe = value == null ? null : headerScrubber.redact(value);
         proxyToClientResponse.getHeaders().add(safe == value ? field : new HttpField(field.getName(), safe));
@@ -116,7 +128,7 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       if (length >= 0 && !serverToProxyResponse.getHeaders().contains(HttpHeader.CONTENT_ENCODING)) {
         proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
       }
-    } else {
+    } else if (mode == Mode.REWRITE) {
       buffer = new ByteArrayOutputStream();
     }
   }
@@ -180,7 +192,8 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
     switch (mode) {
       case REDIRECT -> plan.redirect(location);
       case INVALID ->
-          HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
+          HttpIo.writeError(proxyToClientResponse, proxyToClientCallback,
+              invalid != null ? invalid : dev.metalayer.graph.GraphProxy.invalidAnswer(upstreamStatus));
       case REWRITE -> {
         RewrittenAnswer answer = plan.rewrite(upstreamStatus, buffer.toByteArray());
         if (answer instanceof RewrittenAnswer.Send send) {
@@ -192,11 +205,16 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
           HttpIo.writeError(proxyToClientResponse, proxyToClientCallback, answer.instead(upstreamStatus));
         }
       }
+      case HEADERS -> proxyToClientResponse.write(true, ByteBuffer.allocate(0), proxyToClientCallback);
       default -> proxyToClientResponse.write(true, ByteBuffer.wrap(scrubber.finish()), proxyToClientCallback);
     }
   }
 
-  /** Maps an upstream failure to the layer's error: timeout 504, body too large 413, body refused by the surface its refusal, answer too large or anything else 502. */
+  /**
+   * Maps an upstream failure to the layer's error: timeout 504, body too large 413, a client body that
+   * could not be read (malformed chunks, cut short) 400, a body refused
+   * by the surface its refusal, answer too large or anything else 502.
+   */
   static GraphError errorFor(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof HttpIo.BodyTooLargeException) {
@@ -204,6 +222,9 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
       }
       if (t instanceof HttpIo.BodyRefusedException refused) {
         return refused.error();
+      }
+      if (t instanceof LimitedRequestContent.UnreadableBodyException) {
+        return LimitedRequestContent.UnreadableBodyException.ERROR;
       }
       if (t instanceof AnswerTooLargeException) {
         return GraphError.badGateway("The Graph API answer is too large to rewrite.");

@@ -94,7 +94,12 @@ class LargeMediaIT {
 
       List<String> serve = new ArrayList<>(List.of(javaBin(), "-Xmx64m", "-jar", jar));
       serve.addAll(common);
-      serve.addAll(List.of("--host", "127.0.0.1", "--port", "0", "--graph-url", metaBase, "--media-hosts", "127.0.0.1"));
+      int freePort;
+      try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        freePort = free.getLocalPort();
+      }
+      serve.addAll(List.of("--host", "127.0.0.1", "--port", Integer.toString(freePort), "--public-url", "http://127.0.0.1:" + freePort,
+          "--graph-url", metaBase, "--media-hosts", "http://127.0.0.1"));
       ProcessBuilder pb = new ProcessBuilder(serve).redirectOutput(ProcessBuilder.Redirect.DISCARD);
       pb.environment().putAll(env);
       layer = pb.start();

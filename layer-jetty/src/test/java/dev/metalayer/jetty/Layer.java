@@ -40,17 +40,34 @@ final class Layer implements AutoCloseable {
     this.keyB = server.layer().keys().createKey(PNID_B).orElseThrow().key();
   }
 
+  /** @param extra options over the test defaults; {@code PUBLIC_URL ""} for a layer without a public URL */
   static Layer start(Path dataDir, String graphUrl, Map<Option, String> extra) throws Exception {
-    Map<Option, String> options = new EnumMap<>(Option.class);
-    options.put(Option.PORT, "0");
-    options.put(Option.HOST, "127.0.0.1");
-    options.put(Option.DATA_DIR, dataDir.toString());
-    options.put(Option.GRAPH_URL, graphUrl);
-    options.put(Option.MEDIA_HOSTS, "127.0.0.1,localhost");
-    options.put(Option.APP_SECRET, APP_SECRET + ",older-secret");
-    options.put(Option.ADMIN_TOKEN, "admin-token-for-tests");
-    options.putAll(extra);
-    return new Layer(LayerServer.start(Settings.of(options)));
+    for (int attempt = 1; ; attempt++) {
+      // a public URL, as every deployment behind a helpdesk has: the port is picked first for it
+      int port;
+      try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        port = free.getLocalPort();
+      }
+      Map<Option, String> options = new EnumMap<>(Option.class);
+      options.put(Option.PORT, Integer.toString(port));
+      options.put(Option.PUBLIC_URL, "http://127.0.0.1:" + port);
+      options.put(Option.HOST, "127.0.0.1");
+      options.put(Option.DATA_DIR, dataDir.toString());
+      options.put(Option.GRAPH_URL, graphUrl);
+      options.put(Option.MEDIA_HOSTS, "http://127.0.0.1,http://localhost");
+      options.put(Option.APP_SECRET, APP_SECRET + ",older-secret");
+      options.put(Option.ADMIN_TOKEN, "admin-token-for-tests");
+      options.putAll(extra);
+      try {
+        return new Layer(LayerServer.start(Settings.of(options)));
+      } catch (IOException e) {
+        boolean portTaken = e instanceof java.net.BindException || e.getCause() instanceof java.net.BindException;
+        if (!portTaken || attempt == 3) {
+          throw e;
+        }
+        // another process took the port between the pick and the bind: pick again
+      }
+    }
   }
 
   String base() {

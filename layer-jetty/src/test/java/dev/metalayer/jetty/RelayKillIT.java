@@ -177,7 +177,7 @@ class RelayKillIT {
       Matcher m = listening.matcher(java.nio.file.Files.readString(log, StandardCharsets.UTF_8));
       if (m.find()) {
         URI base = URI.create("http://127.0.0.1:" + m.group(1));
-        HttpResponse<Void> r = http.send(HttpRequest.newBuilder(base.resolve("/readyz")).timeout(Duration.ofSeconds(2))
+        HttpResponse<Void> r = http.send(HttpRequest.newBuilder(base.resolve("/readyz")).timeout(Duration.ofSeconds(10))
             .GET().build(), HttpResponse.BodyHandlers.discarding());
         assertThat(r.statusCode()).as("/readyz of the " + name + " layer").isEqualTo(200);
         return base;

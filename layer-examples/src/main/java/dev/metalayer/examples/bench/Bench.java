@@ -242,12 +242,13 @@ public final class Bench {
     Map<String, String> env = new HashMap<>();
     env.put("LAYER_HOST", "127.0.0.1");
     env.put("LAYER_PORT", Integer.toString(port));
+    env.put("LAYER_PUBLIC_URL", "http://127.0.0.1:" + port);
     env.put("LAYER_DATA_DIR", dataDir.toAbsolutePath().toString());
     env.put("LAYER_MASTER_KEY", masterKey);
     env.put("LAYER_ADMIN_TOKEN", adminToken);
     env.put("LAYER_GRAPH_URL", "http://127.0.0.1:" + fakePort);
     env.put("META_APP_SECRET", appSecret);
-    env.put("LAYER_MEDIA_HOSTS", "127.0.0.1,localhost");
+    env.put("LAYER_MEDIA_HOSTS", "http://127.0.0.1,http://localhost");
     env.put("LAYER_ALLOW_PRIVATE_TARGETS", "true");
     return env;
   }

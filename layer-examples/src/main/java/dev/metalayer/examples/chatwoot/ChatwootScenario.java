@@ -78,13 +78,19 @@ public final class ChatwootScenario {
       meta.onRequest(s -> log("meta", "layer → Meta      " + s.method() + " " + s.path()
           + (s.query().isEmpty() ? "" : "?" + s.query()) + describeAuth(s) + summary(s.body())));
       Map<String, String> env = new HashMap<>();
-      env.put("LAYER_PORT", "0");
+      // Chatwoot follows media and paging URLs as absolute URLs: the layer needs its public URL
+      int port;
+      try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        port = free.getLocalPort();
+      }
+      env.put("LAYER_PORT", Integer.toString(port));
+      env.put("LAYER_PUBLIC_URL", "http://127.0.0.1:" + port);
       env.put("LAYER_HOST", "127.0.0.1");
       env.put("LAYER_DATA_DIR", dataDir.toString());
       env.put("LAYER_GRAPH_URL", meta.baseUri().toString());
       env.put("META_APP_SECRET", META_APP_SECRET);
       env.put("LAYER_ADMIN_TOKEN", ADMIN_TOKEN);
-      env.put("LAYER_MEDIA_HOSTS", "127.0.0.1");
+      env.put("LAYER_MEDIA_HOSTS", "http://127.0.0.1");
       env.put("LAYER_ALLOW_PRIVATE_TARGETS", "true");
       try (LayerServer layer = LayerServer.start(Settings.parse(new String[0], env))) {
         URI base = layer.localUri();
