@@ -129,6 +129,9 @@ final class GraphProxyHandler implements Request.Handler {
       } catch (HttpIo.BodyTooLargeException e) {
         HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
         return true;
+      } catch (java.io.IOException e) {
+        HttpIo.writeError(proxyToClientResponse, callback, LimitedRequestContent.UnreadableBodyException.ERROR);
+        return true;
       }
     }
     ClientRequest request =
