@@ -43,7 +43,13 @@ public final class Main {
     }
     List<String> words = settings.arguments();
     if (words.isEmpty() || words.get(0).equals("serve")) {
-      serve(settings);
+      try {
+        serve(settings);
+      } catch (IllegalArgumentException | H2Store.InUse e) {
+        // a setting refused at start, or the store held by another process: one line, no stack trace
+        err.println("error: " + e.getMessage());
+        return 2;
+      }
       return -1;
     }
     Cli cli = new Cli(settings, env, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), out, err);
