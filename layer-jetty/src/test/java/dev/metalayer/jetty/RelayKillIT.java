@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RelayKillIT {
   static final int WEBHOOKS = 1000;
   static final String APP_SECRET = "it-app-secret";
-  static final String ADMIN = "it-admin-token";
+  static final String ADMIN = "it-admin-token-0123456789abcdef-0123456789";
   static final String PNID = "106540352242922";
   static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
   static final Pattern WAMID = Pattern.compile("wamid\\.IT([0-9]+)");
