@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * chunk (tens of kilobytes per delivery) and never shrinks, even after the retention purge. So this
  * store compacts the file itself, every {@value #COMPACT_EVERY_SECONDS} s on its own thread
  * ({@code layer-store-compaction}), each pass bounded by {@value #COMPACT_TIME_MS} ms: chunks that hold little
- * live data are rewritten and the file is truncated to what is live.
+ * live data are rewritten and the file is truncated to what is live. (During a pass, as during H2's own
+ * compaction at close, freed chunks are reused at once rather than after H2's retention time.)
  */
 final class H2Store implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(H2Store.class);
@@ -190,7 +191,8 @@ final class H2Store implements AutoCloseable {
   public void close() {
     synchronized (this) {
       if (compaction != null) {
-        compaction.shutdownNow();
+        // no interrupt: an interrupted file channel would close under H2; a pass ends within its bound
+        compaction.shutdown();
         try {
           compaction.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

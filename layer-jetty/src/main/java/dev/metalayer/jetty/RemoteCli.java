@@ -155,15 +155,11 @@ final class RemoteCli {
    * message for any other status
    */
   private JsonNode call(String method, String path, Map<String, Object> body) {
-    HttpRequest.Builder b;
     try {
-      b = HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path)).timeout(Duration.ofSeconds(CALL_SECONDS))
+      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
+          .timeout(Duration.ofSeconds(CALL_SECONDS))
           .header("Authorization", "Bearer " + adminToken.orElseThrow())
           .header("Accept", "application/json");
-    } catch (IllegalArgumentException e) {
-      throw new CallFailed("not a URL", e);
-    }
-    try {
       if (body == null) {
         b.method(method, HttpRequest.BodyPublishers.noBody());
       } else {
@@ -184,6 +180,9 @@ final class RemoteCli {
       err.println("error: " + (message.isEmpty() ? "HTTP " + r.statusCode() : message) + " (HTTP " + r.statusCode()
           + " from " + base + ")");
       return null;
+    } catch (IllegalArgumentException e) {
+      // a URL that is not http(s), or a header value that is not one (the JDK's message names no value)
+      throw new CallFailed("the request cannot be made: " + e.getMessage(), e);
     } catch (IOException e) {
       throw new CallFailed(e.toString(), e);
     } catch (InterruptedException e) {
