@@ -76,7 +76,8 @@ class StoreListenerIT {
       if (!Files.exists(p)) {
         continue;
       }
-      for (String line : Files.readAllLines(p).subList(1, Files.readAllLines(p).size())) {
+      List<String> lines = Files.readAllLines(p); // read once: the table changes as sockets come and go
+      for (String line : lines.subList(1, lines.size())) {
         String[] f = line.trim().split("\\s+");
         if (f[3].equals("0A") && inodes.contains(f[9])) {
           ports.add(Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1), 16));
