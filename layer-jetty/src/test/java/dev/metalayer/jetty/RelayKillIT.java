@@ -177,7 +177,8 @@ class RelayKillIT {
       Matcher m = listening.matcher(java.nio.file.Files.readString(log, StandardCharsets.UTF_8));
       if (m.find()) {
         URI base = URI.create("http://127.0.0.1:" + m.group(1));
-        HttpResponse<Void> r = http.send(HttpRequest.newBuilder(base.resolve("/readyz")).timeout(Duration.ofSeconds(2))
+        // a JVM just started on a loaded machine answers its first request in seconds (4 s measured)
+        HttpResponse<Void> r = http.send(HttpRequest.newBuilder(base.resolve("/readyz")).timeout(Duration.ofSeconds(10))
             .GET().build(), HttpResponse.BodyHandlers.discarding());
         assertThat(r.statusCode()).as("/readyz of the " + name + " layer").isEqualTo(200);
         return base;
