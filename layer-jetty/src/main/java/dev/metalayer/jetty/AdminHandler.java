@@ -4,30 +4,45 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.NumberRegistration;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The operator's API under {@code /admin/v1}: numbers and keys. Guarded by
+ * The operator's API under {@code /admin/v1}: numbers, keys and the store's size. Guarded by
  * {@code Authorization: Bearer $LAYER_ADMIN_TOKEN} (compared in constant time); absent altogether
  * (404) when no admin token is configured. Answers JSON with snake_case names; never echoes a Meta
  * token, and shows a key only in the answer that created it.
+ *
+ * <p>A wrong or missing token is logged (one line: the source address and its failures so far, never
+ * the token presented) and counted per source address ({@link FailedAttempts}): past the limit the
+ * source gets 429 with {@code Retry-After} until its window ends, whatever it sends.
  */
 final class AdminHandler implements Request.Handler {
+  private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
   private static final int MAX_BODY = 64 * 1024;
 
   private final KeyService keys;
   private final Optional<String> adminToken;
+  private final Supplier<H2Store.Size> storeSize;
+  private final FailedAttempts failures;
 
-  AdminHandler(MetaLayer layer, Optional<String> adminToken) {
+  AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<H2Store.Size> storeSize, FailedAttempts failures) {
     this.keys = layer.keys();
     this.adminToken = adminToken;
+    this.storeSize = storeSize;
+    this.failures = failures;
   }
 
   @Override
@@ -36,7 +51,23 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
       return true;
     }
+    String source = Request.getRemoteAddr(request);
+    Optional<Duration> refused = failures.refusedFor(source);
+    if (refused.isPresent()) {
+      if (failures.firstRefusal(source)) {
+        log.warn("Admin API: refusing {} for {} s after {} failed admin tokens", source, refused.get().toSeconds(),
+            failures.limit());
+      }
+      response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(refused.get().toSeconds()));
+      HttpIo.writeError(response, callback, GraphError.of(429, 4, GraphError.LAYER,
+          "Too many failed admin tokens from this address: retry after " + refused.get().toSeconds() + " s."));
+      return true;
+    }
     if (!Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get())) {
+      FailedAttempts.Failure failure = failures.failed(source);
+      log.warn("Admin API: {} admin token from {} ({} of {} allowed failures in {} s)",
+          HttpIo.bearer(request).isPresent() ? "a wrong" : "no", source, failure.count(), failures.limit(),
+          failures.window().toSeconds());
       HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid admin token."));
       return true;
     }
@@ -90,6 +121,12 @@ final class AdminHandler implements Request.Handler {
         HttpIo.writeJson(response, callback, 200, Map.of("success", true));
       } else {
         HttpIo.writeError(response, callback, GraphError.notFound("No such active key."));
+      }
+    } else if (path.equals("/store")) {
+      if (method.equals("GET")) {
+        HttpIo.writeJson(response, callback, 200, AdminViews.store(storeSize.get()));
+      } else {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       }
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));

@@ -7,7 +7,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The JSON shapes of numbers and keys, shared by the admin API and the CLI. Never holds a token. */
+/** The JSON shapes of numbers, keys and the store's size, for the admin API. Never holds a token. */
 final class AdminViews {
   private AdminViews() {}
 
@@ -29,6 +29,17 @@ final class AdminViews {
     m.put("created_at", k.createdAt().toString());
     m.put("last_used_at", k.lastUsedAt().map(Instant::toString).orElse(null));
     m.put("revoked_at", k.revokedAt().map(Instant::toString).orElse(null));
+    return m;
+  }
+
+  static Map<String, Object> store(H2Store.Size size) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("file_bytes", size.fileBytes());
+    m.put("fill_rate_percent", size.fillRatePercent());
+    m.put("chunks_fill_rate_percent", size.chunksFillRatePercent());
+    m.put("deliveries", size.deliveries());
+    m.put("envelopes", size.envelopes());
+    m.put("file_bytes_per_delivery", size.deliveries() == 0 ? null : size.fileBytes() / size.deliveries());
     return m;
   }
 

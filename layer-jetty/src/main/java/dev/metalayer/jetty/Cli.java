@@ -20,11 +20,18 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The {@code numbers} and {@code keys} commands, on the same store as the server (the H2 file accepts
- * a second process while a layer runs). A Meta token is never taken from a flag: it comes from the
- * environment variable named by {@code --meta-token-env}, or from one line of standard input.
+ * The {@code numbers} and {@code keys} commands. With {@code --layer-url} (or {@code LAYER_URL}) they go
+ * through that running layer's admin API with {@code LAYER_ADMIN_TOKEN}; without it they open the
+ * store file in the data directory, which only works while no layer runs (a running layer holds the
+ * file, and the CLI says so in one line). Both ways print the same. A Meta token is never taken from a
+ * flag: it comes from the environment variable named by {@code --meta-token-env}, or from one line of
+ * standard input.
  */
 final class Cli {
+  /** Every command, as its two words. */
+  static final List<String> COMMANDS =
+      List.of("numbers add", "numbers list", "numbers remove", "keys create", "keys list", "keys revoke");
+
   private final Settings settings;
   private final Map<String, String> env;
   private final BufferedReader stdin;
@@ -50,8 +57,23 @@ final class Cli {
       return usageError(e.getMessage());
     }
     String command = words.get(0) + " " + words.get(1);
+    if (!COMMANDS.contains(command)) {
+      return usageError("unknown command '" + command + "'");
+    }
+    Optional<String> layerUrl = settings.get(Option.LAYER_URL);
+    if (layerUrl.isPresent()) {
+      return new RemoteCli(layerUrl.get(), settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken(command, flags));
+    }
     Path dataDir = Path.of(settings.string(Option.DATA_DIR));
-    try (H2Store store = H2Store.open(dataDir)) {
+    H2Store opened;
+    try {
+      opened = H2Store.open(dataDir);
+    } catch (H2Store.InUse e) {
+      err.println("error: " + e.getMessage() + ": pass --layer-url URL (with LAYER_ADMIN_TOKEN set) to manage it"
+          + " through the layer's admin API");
+      return 1;
+    }
+    try (H2Store store = opened) {
       SecureRandom random = new SecureRandom();
       MetaLayer layer =
           MetaLayer.builder()
@@ -74,10 +96,9 @@ final class Cli {
   }
 
   private int addNumber(MetaLayer layer, Map<String, String> flags) throws IOException {
-    Optional<String> token = metaToken(flags);
+    Optional<String> token = metaToken("numbers add", flags);
     if (token.isEmpty()) {
-      err.println("error: no Meta token: set --meta-token-env NAME, or write the token on standard input");
-      return 2;
+      return noMetaToken(err);
     }
     NumberRegistration result =
         layer.keys().addNumber(
@@ -96,7 +117,16 @@ final class Cli {
     return 1;
   }
 
-  private Optional<String> metaToken(Map<String, String> flags) throws IOException {
+  static int noMetaToken(PrintStream err) {
+    err.println("error: no Meta token: set --meta-token-env NAME, or write the token on standard input");
+    return 2;
+  }
+
+  /** The Meta token of {@code numbers add} (read once); empty for other commands. */
+  private Optional<String> metaToken(String command, Map<String, String> flags) throws IOException {
+    if (!command.equals("numbers add")) {
+      return Optional.empty();
+    }
     String envName = flags.get("--meta-token-env");
     if (envName != null) {
       return Optional.ofNullable(env.get(envName)).map(String::strip).filter(t -> !t.isEmpty());
@@ -106,11 +136,20 @@ final class Cli {
   }
 
   private int listNumbers(MetaLayer layer) {
-    out.printf("%-18s %-20s %-20s %-20s %s%n", "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "CREATED");
+    numberRow(out, "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "CREATED");
     for (WhatsAppNumber n : layer.keys().listNumbers()) {
-      out.printf("%-18s %-20s %-20s %-20s %s%n", n.phone(), n.phoneNumberId(), n.wabaId(), n.businessId(), n.createdAt());
+      numberRow(out, n.phone(), n.phoneNumberId(), n.wabaId(), n.businessId(), n.createdAt().toString());
     }
     return 0;
+  }
+
+  static void numberRow(PrintStream out, String phone, String id, String waba, String business, String created) {
+    out.printf("%-18s %-20s %-20s %-20s %s%n", phone, id, waba, business, created);
+  }
+
+  static void keyRow(PrintStream out, String id, String prefix, String number, String created, String lastUsed,
+      String revoked) {
+    out.printf("%-26s %-10s %-20s %-26s %-26s %s%n", id, prefix, number, created, lastUsed, revoked);
   }
 
   private int removeNumber(MetaLayer layer, Map<String, String> flags) {
@@ -122,7 +161,7 @@ final class Cli {
       err.println("error: no number with phone number ID " + id);
       return 1;
     }
-    out.println("removed " + id + " with its keys and webhook subscriptions");
+    out.println(removed(id));
     return 0;
   }
 
@@ -136,16 +175,19 @@ final class Cli {
       err.println("error: no number with phone number ID " + id);
       return 1;
     }
-    out.println(created.get().key());
-    out.println("# key id " + created.get().record().id() + " for phone number ID " + id
-        + ": store it now, it is not shown again");
+    printCreatedKey(out, created.get().key(), created.get().record().id(), id);
     return 0;
   }
 
+  static void printCreatedKey(PrintStream out, String key, String keyId, String phoneNumberId) {
+    out.println(key);
+    out.println("# key id " + keyId + " for phone number ID " + phoneNumberId + ": store it now, it is not shown again");
+  }
+
   private int listKeys(MetaLayer layer) {
-    out.printf("%-26s %-10s %-20s %-26s %-26s %s%n", "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED");
+    keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED");
     for (KeyRecord k : layer.keys().listKeys()) {
-      out.printf("%-26s %-10s %-20s %-26s %-26s %s%n", k.id(), k.prefix(), k.phoneNumberId(), k.createdAt(),
+      keyRow(out, k.id(), k.prefix(), k.phoneNumberId(), k.createdAt().toString(),
           k.lastUsedAt().map(Instant::toString).orElse("-"), k.revokedAt().map(Instant::toString).orElse("-"));
     }
     return 0;
@@ -164,13 +206,17 @@ final class Cli {
     return 0;
   }
 
+  static String removed(String phoneNumberId) {
+    return "removed " + phoneNumberId + " with its keys and webhook subscriptions";
+  }
+
   private int usageError(String message) {
     err.println("error: " + message);
     err.println("Run with --help for the commands.");
     return 2;
   }
 
-  private static Map<String, String> flags(List<String> words) {
+  static Map<String, String> flags(List<String> words) {
     Map<String, String> flags = new HashMap<>();
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i);

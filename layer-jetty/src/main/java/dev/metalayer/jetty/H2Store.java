@@ -6,26 +6,78 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.h2.api.ErrorCode;
+import org.h2.engine.SessionLocal;
+import org.h2.jdbc.JdbcConnection;
 import org.h2.jdbcx.JdbcConnectionPool;
+import org.h2.mvstore.MVStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The embedded default store: an H2 file database {@code metalayer.mv.db} in the data directory.
+ * The embedded default store: an H2 file database {@code metalayer.mv.db} in the data directory, open
+ * in this process only.
  *
- * <p>{@code AUTO_SERVER=TRUE} lets the CLI work on the same file while a layer runs;
- * {@code WRITE_DELAY=0} writes each commit to the file before the commit returns, so that what was
- * acknowledged survives a {@code kill -9} of the process. (H2 refuses {@code DB_CLOSE_ON_EXIT=FALSE}
- * beside {@code AUTO_SERVER}, so its own shutdown hook may close the database a moment before the
- * layer's stops the relay's workers: a stop can log one warning of a failed claim.)
+ * <p>No network port: the file is opened without {@code AUTO_SERVER}, so H2 listens nowhere, and a
+ * second process that tries to open the file while a layer runs is refused ({@link InUse}); the CLI
+ * then goes through the admin API instead. {@code WRITE_DELAY=0} writes each commit to the file before
+ * the commit returns, so that what was acknowledged survives a {@code kill -9} of the process;
+ * {@code DB_CLOSE_ON_EXIT=FALSE} leaves closing to {@link #close()}, after the layer's workers stopped.
+ *
+ * <p>Bounded file: H2's MVStore appends a new chunk for every commit and compacts old chunks only from
+ * its background writer, which {@code WRITE_DELAY=0} turns off; alone, the file grows by every commit's
+ * chunk (tens of kilobytes per delivery) and never shrinks, even after the retention purge. So this
+ * store compacts the file itself, every {@value #COMPACT_EVERY_SECONDS} s on its own thread
+ * ({@code layer-store-compaction}), each pass bounded by {@value #COMPACT_TIME_MS} ms: chunks that hold little
+ * live data are rewritten and the file is truncated to what is live. (During a pass, as during H2's own
+ * compaction at close, freed chunks are reused at once rather than after H2's retention time.)
  */
 final class H2Store implements AutoCloseable {
-  private final JdbcConnectionPool pool;
-  private final Database database;
+  private static final Logger log = LoggerFactory.getLogger(H2Store.class);
 
-  private H2Store(JdbcConnectionPool pool, Database database) {
-    this.pool = pool;
-    this.database = database;
+  /** How often the file is compacted while the layer runs. */
+  static final long COMPACT_EVERY_SECONDS = 30;
+
+  /** The longest one compaction pass holds H2's store lock (commits wait meanwhile), in milliseconds. */
+  static final int COMPACT_TIME_MS = 200;
+
+  /** The data directory's file of the database. */
+  static final String FILE_NAME = "metalayer.mv.db";
+
+  /** Thrown by {@link #open} when another process (a running layer) holds the file. */
+  static final class InUse extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    InUse(Path dataDir, Throwable cause) {
+      super("the store in " + dataDir + " is in use by another process (a running layer)", cause);
+    }
   }
 
+  /**
+   * The size of the file, what H2 counts as live in it, and the relay's rows kept, for the admin API.
+   * {@code fileBytes} is -1 when the file cannot be read.
+   */
+  record Size(long fileBytes, int fillRatePercent, int chunksFillRatePercent, long deliveries, long envelopes) {}
+
+  private final JdbcConnectionPool pool;
+  private final Database database;
+  private final Path file;
+  private ScheduledExecutorService compaction;
+
+  private H2Store(JdbcConnectionPool pool, Database database, Path file) {
+    this.pool = pool;
+    this.database = database;
+    this.file = file;
+  }
+
+  /** @throws InUse when another process has the file open */
   static H2Store open(Path dataDir) {
     try {
       if (!Files.isDirectory(dataDir)) {
@@ -39,24 +91,115 @@ final class H2Store implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the data directory " + dataDir, e);
     }
-    String url =
-        "jdbc:h2:file:" + dataDir.toAbsolutePath().normalize().resolve("metalayer") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0";
-    JdbcConnectionPool pool = JdbcConnectionPool.create(url, "metalayer", "");
+    Path base = dataDir.toAbsolutePath().normalize().resolve("metalayer");
+    JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:file:" + base + ";WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE", "metalayer", "");
     pool.setMaxConnections(32);
     try {
-      return new H2Store(pool, Database.open(pool));
+      return new H2Store(pool, Database.open(pool), base.resolveSibling(FILE_NAME));
     } catch (RuntimeException e) {
       pool.dispose();
+      if (inUse(e)) {
+        throw new InUse(dataDir, e);
+      }
       throw e;
     }
+  }
+
+  private static boolean inUse(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof SQLException sql && sql.getErrorCode() == ErrorCode.DATABASE_ALREADY_OPEN_1) {
+        return true;
+      }
+    }
+    return false;
   }
 
   Database database() {
     return database;
   }
 
+  /** Starts compacting the file every {@value #COMPACT_EVERY_SECONDS} s until {@link #close()}. */
+  synchronized void startCompaction() {
+    if (compaction == null) {
+      compaction = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "layer-store-compaction");
+        t.setDaemon(true);
+        return t;
+      });
+      compaction.scheduleWithFixedDelay(this::compactQuietly, COMPACT_EVERY_SECONDS, COMPACT_EVERY_SECONDS,
+          TimeUnit.SECONDS);
+    }
+  }
+
+  private void compactQuietly() {
+    try {
+      compact();
+    } catch (RuntimeException e) {
+      log.warn("Compacting the store failed ({}); the next pass is in {} s", e.toString(), COMPACT_EVERY_SECONDS);
+    }
+  }
+
+  /**
+   * Rewrites sparse chunks and truncates the file, for at most {@value #COMPACT_TIME_MS} ms. Safe while
+   * the layer works: commits wait for the pass. @return the file size after the pass, in bytes
+   */
+  long compact() {
+    database.withConnection(c -> {
+      MVStore store = mvStore(c);
+      int retention = store.getRetentionTime();
+      try {
+        store.compactFile(COMPACT_TIME_MS); // sets the retention time to 0 for the pass
+      } finally {
+        store.setRetentionTime(retention);
+      }
+      return null;
+    });
+    return size().fileBytes();
+  }
+
+  /** The file's size now, and how much of it H2 counts as live. */
+  Size size() {
+    return database.withConnection(c -> {
+      MVStore store = mvStore(c);
+      return new Size(fileBytes(), store.getFillRate(), store.getFileStore().getChunksFillRate(),
+          count(c, "layer_deliveries"), count(c, "layer_envelopes"));
+    });
+  }
+
+  private static long count(Connection c, String table) throws SQLException {
+    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + table)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private long fileBytes() {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  private static MVStore mvStore(Connection c) throws SQLException {
+    // H2's own engine, not its JDBC surface: online compaction has no SQL statement.
+    SessionLocal session = (SessionLocal) c.unwrap(JdbcConnection.class).getSession();
+    return session.getDatabase().getStore().getMvStore();
+  }
+
   @Override
   public void close() {
+    synchronized (this) {
+      if (compaction != null) {
+        // no interrupt: an interrupted file channel would close under H2; a pass ends within its bound
+        compaction.shutdown();
+        try {
+          compaction.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
     pool.dispose();
   }
 }

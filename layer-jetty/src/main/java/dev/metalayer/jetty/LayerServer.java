@@ -3,14 +3,18 @@ package dev.metalayer.jetty;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.crypto.MasterKey;
 import dev.metalayer.graph.GraphSettings;
+import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.store.JdbcKeyStore;
 import dev.metalayer.store.JdbcRelayStore;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.ProtocolHandlers;
 import org.eclipse.jetty.client.ProxyAuthenticationProtocolHandler;
@@ -38,6 +42,14 @@ import org.slf4j.LoggerFactory;
 public final class LayerServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LayerServer.class);
 
+  /** The shortest admin token accepted at start: a guessable token guards every key and Meta token. */
+  static final int MIN_ADMIN_TOKEN_CHARS = 32;
+
+  /** Failed admin tokens allowed per source address and window, then 429 until the window ends. */
+  static final int ADMIN_FAILURES = 10;
+
+  static final Duration ADMIN_FAILURE_WINDOW = Duration.ofMinutes(1);
+
   private final Settings settings;
   private final H2Store store;
   private final MetaLayer layer;
@@ -56,6 +68,7 @@ public final class LayerServer implements AutoCloseable {
   public static LayerServer start(Settings settings) throws Exception {
     Objects.requireNonNull(settings, "settings");
     LogSecrecy.install();
+    Optional<String> adminToken = adminToken(settings);
     Path dataDir = Path.of(settings.string(Option.DATA_DIR));
     SecureRandom random = new SecureRandom();
     H2Store store = H2Store.open(dataDir);
@@ -112,7 +125,8 @@ public final class LayerServer implements AutoCloseable {
       Routes routes = new Routes();
       HealthHandler health = new HealthHandler(store.database()::ping);
       routes.add("/healthz", health).add("/readyz", health);
-      routes.add("/admin/v1", new AdminHandler(layer, settings.get(Option.ADMIN_TOKEN)));
+      routes.add("/admin/v1", new AdminHandler(layer, adminToken, store::size,
+          new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC())));
       HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
       server.addBean(upstream);
       HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
@@ -133,6 +147,7 @@ public final class LayerServer implements AutoCloseable {
         server.stop();
         throw e;
       }
+      store.startCompaction();
       LayerServer running = new LayerServer(settings, store, layer, server, connector);
       log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
       return running;
@@ -140,6 +155,17 @@ public final class LayerServer implements AutoCloseable {
       store.close();
       throw e;
     }
+  }
+
+  /** @throws IllegalArgumentException for an admin token shorter than {@value #MIN_ADMIN_TOKEN_CHARS} characters */
+  private static Optional<String> adminToken(Settings settings) {
+    Optional<String> token = settings.get(Option.ADMIN_TOKEN).map(String::strip);
+    if (token.isPresent() && token.get().length() < MIN_ADMIN_TOKEN_CHARS) {
+      throw new IllegalArgumentException(Option.ADMIN_TOKEN.env() + " must be at least " + MIN_ADMIN_TOKEN_CHARS
+          + " characters, got " + token.get().length() + ": generate one with 'openssl rand -base64 32', or unset it"
+          + " to turn the admin API off");
+    }
+    return token;
   }
 
   private static final long POOLED_CONNECTION_IDLE_MS = 10_000;
@@ -200,6 +226,11 @@ public final class LayerServer implements AutoCloseable {
 
   public Settings settings() {
     return settings;
+  }
+
+  /** The embedded store this server opened (for tests in this package). */
+  H2Store store() {
+    return store;
   }
 
   /**

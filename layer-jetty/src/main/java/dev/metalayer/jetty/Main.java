@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code java -jar meta-layer.jar [options] [command]}: serves the layer (no command, or
- * {@code serve}), or manages numbers and keys in the same store ({@code numbers …}, {@code keys …}).
+ * {@code serve}), or manages numbers and keys ({@code numbers …}, {@code keys …}): in the store file
+ * while no layer runs, or through a running layer's admin API with {@code --layer-url}.
  */
 public final class Main {
   private Main() {}
@@ -43,7 +44,13 @@ public final class Main {
     }
     List<String> words = settings.arguments();
     if (words.isEmpty() || words.get(0).equals("serve")) {
-      serve(settings);
+      try {
+        serve(settings);
+      } catch (IllegalArgumentException | H2Store.InUse e) {
+        // a setting refused at start, or the store held by another process: one line, no stack trace
+        err.println("error: " + e.getMessage());
+        return 2;
+      }
       return -1;
     }
     Cli cli = new Cli(settings, env, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), out, err);
@@ -84,7 +91,9 @@ public final class Main {
     b.append("  numbers remove --phone-number-id ID     remove a number, its keys and its webhook subscriptions\n");
     b.append("  keys create --phone-number-id ID        create a key (printed alone on the first line)\n");
     b.append("  keys list                               list keys (prefix, number, created, last used)\n");
-    b.append("  keys revoke --id KEY_ID                 revoke a key\n\n");
+    b.append("  keys revoke --id KEY_ID                 revoke a key\n");
+    b.append("The numbers and keys commands open the store file, which a running layer holds: to manage a running\n");
+    b.append("layer, give its URL with --layer-url (and LAYER_ADMIN_TOKEN); they then use its admin API.\n\n");
     b.append("Options (a flag wins over its environment variable):\n");
     for (Option o : Option.values()) {
       String flag = o.flag().map(f -> f + " VALUE").orElse("(environment only)");

@@ -50,7 +50,17 @@ public enum Option {
       "LAYER_ADMIN_TOKEN",
       null,
       true,
-      "Bearer token of the admin API under /admin/v1. The admin API is off when unset."),
+      "Bearer token of the admin API under /admin/v1, at least 32 characters (e.g. openssl rand -base64 32);"
+          + " a shorter one is refused at start. The admin API is off when unset. The CLI sends it to"
+          + " LAYER_URL."),
+  LAYER_URL(
+      "--layer-url",
+      "LAYER_URL",
+      null,
+      false,
+      "CLI only: base URL of a running layer (e.g. http://127.0.0.1:8080). The numbers and keys commands"
+          + " then go through its admin API with LAYER_ADMIN_TOKEN instead of opening the store file, which"
+          + " a running layer holds."),
   // ---- Graph proxy
   MEDIA_HOSTS(
       "--media-hosts",

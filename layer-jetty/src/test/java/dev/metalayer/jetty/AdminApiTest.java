@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -116,11 +117,10 @@ class AdminApiTest {
     assertThat(call("DELETE", "/admin/v1/numbers/" + pnid, ADMIN, null).statusCode()).isEqualTo(200);
 
     assertThat(layer.layer().relay().subscriptions().list(pnid)).isEmpty();
-    try (H2Store store = H2Store.open(dir)) { // the layer's own file (AUTO_SERVER: a second user is fine)
-      assertThat(rows(store, "layer_subscriptions")).isZero();
-      assertThat(rows(store, "layer_deliveries")).as("the pending delivery went with its subscription").isZero();
-      assertThat(rows(store, "layer_attempts")).isZero();
-    }
+    H2Store store = layer.store(); // the layer's own store, in this process: the file has no other user
+    assertThat(rows(store, "layer_subscriptions")).isZero();
+    assertThat(rows(store, "layer_deliveries")).as("the pending delivery went with its subscription").isZero();
+    assertThat(rows(store, "layer_attempts")).isZero();
     // the number comes back with a new key: none of its old subscriptions is there
     assertThat(call("POST", "/admin/v1/numbers", ADMIN, NUMBER).statusCode()).isEqualTo(201);
     String newKey =
@@ -155,6 +155,53 @@ class AdminApiTest {
     HttpResponse<String> wrong = call("GET", "/admin/v1/numbers", "wrong-" + ADMIN, null);
     assertThat(wrong.statusCode()).isEqualTo(401);
     assertThat(wrong.body()).doesNotContain(ADMIN);
+  }
+
+  @Test
+  void failedAdminTokensAreLoggedWithoutTheTokenAndLimitedPerAddress() throws Exception {
+    ch.qos.logback.classic.Logger logger =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(AdminHandler.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try {
+      String guess = "guess-" + ADMIN;
+      for (int i = 0; i < LayerServer.ADMIN_FAILURES; i++) {
+        assertThat(call("GET", "/admin/v1/numbers", guess + i, null).statusCode()).isEqualTo(401);
+      }
+      HttpResponse<String> limited = call("GET", "/admin/v1/numbers", guess, null);
+      assertThat(limited.statusCode()).isEqualTo(429);
+      assertThat(limited.headers().firstValue("retry-after")).hasValueSatisfying(v ->
+          assertThat(Long.parseLong(v)).isBetween(1L, LayerServer.ADMIN_FAILURE_WINDOW.toSeconds()));
+      assertThat(json(limited).at("/error/code").asInt()).isEqualTo(4);
+      assertThat(json(limited).at("/error/message").asText()).contains("Too many failed admin tokens");
+      assertThat(call("GET", "/admin/v1/numbers", ADMIN, null).statusCode())
+          .as("the right token too, until the window ends: guessing stops here")
+          .isEqualTo(429);
+
+      List<String> logged = lines.list.stream().map(e -> e.getFormattedMessage()).toList();
+      assertThat(logged).hasSize(LayerServer.ADMIN_FAILURES + 1);
+      assertThat(logged.get(0)).contains("127.0.0.1").contains("1 of " + LayerServer.ADMIN_FAILURES);
+      assertThat(logged.get(LayerServer.ADMIN_FAILURES)).contains("refusing 127.0.0.1");
+      assertThat(String.join("\n", logged)).doesNotContain("guess-").doesNotContain(ADMIN);
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
+  @Test
+  void theStoreSizeIsShownToTheOperator() throws Exception {
+    HttpResponse<String> r = call("GET", "/admin/v1/store", ADMIN, null);
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode store = json(r);
+    assertThat(store.get("file_bytes").asLong()).isEqualTo(java.nio.file.Files.size(dir.resolve(H2Store.FILE_NAME)));
+    assertThat(store.get("deliveries").asLong()).isZero();
+    assertThat(store.get("envelopes").asLong()).isZero();
+    assertThat(store.get("file_bytes_per_delivery").isNull()).isTrue();
+    assertThat(store.has("fill_rate_percent")).isTrue();
+    assertThat(call("GET", "/admin/v1/store", null, null).statusCode()).isEqualTo(401);
+    assertThat(call("DELETE", "/admin/v1/store", ADMIN, null).statusCode()).isEqualTo(405);
   }
 
   @Test

@@ -119,7 +119,7 @@ class BadInputTest {
     HttpResponse<String> revoke =
         layer.send(
             HttpRequest.newBuilder(URI.create(layer.server.localUri() + "/admin/v1/keys/" + id))
-                .header("Authorization", "Bearer admin-token-for-tests")
+                .header("Authorization", "Bearer " + Layer.ADMIN_TOKEN)
                 .DELETE());
     assertThat(revoke.statusCode()).isLessThan(300);
     meta.resetRequests();

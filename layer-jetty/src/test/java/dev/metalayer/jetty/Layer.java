@@ -40,6 +40,9 @@ final class Layer implements AutoCloseable {
     this.keyB = server.layer().keys().createKey(PNID_B).orElseThrow().key();
   }
 
+  /** The admin token of the layers this fixture starts (32 characters or more, as the layer requires). */
+  static final String ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
+
   /** @param extra options over the test defaults; {@code PUBLIC_URL ""} for a layer without a public URL */
   static Layer start(Path dataDir, String graphUrl, Map<Option, String> extra) throws Exception {
     for (int attempt = 1; ; attempt++) {
@@ -56,7 +59,7 @@ final class Layer implements AutoCloseable {
       options.put(Option.GRAPH_URL, graphUrl);
       options.put(Option.MEDIA_HOSTS, "http://127.0.0.1,http://localhost");
       options.put(Option.APP_SECRET, APP_SECRET + ",older-secret");
-      options.put(Option.ADMIN_TOKEN, "admin-token-for-tests");
+      options.put(Option.ADMIN_TOKEN, ADMIN_TOKEN);
       options.putAll(extra);
       try {
         return new Layer(LayerServer.start(Settings.of(options)));

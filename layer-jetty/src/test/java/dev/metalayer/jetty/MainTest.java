@@ -64,21 +64,64 @@ class MainTest {
   }
 
   @Test
-  void numbersRemoveOnTheCommandLineRemovesTheNumbersWebhookSubscriptions() throws Exception {
+  void theCommandLineReachesARunningLayerThroughItsAdminApi() throws Exception {
     String pnid = "106540352242922";
+    String admin = "admin-token-for-the-cli-test-0123456789";
     try (LayerServer server = LayerServer.start(Settings.of(Map.of(Option.PORT, "0", Option.HOST, "127.0.0.1",
-        Option.DATA_DIR, dir.toString(), Option.ALLOWED_TARGET_CIDRS, "127.0.0.0/8")))) {
-      server.layer().keys().addNumber("+15550783881", pnid, "102290129340398", "555", "EAAG-token");
+        Option.DATA_DIR, dir.toString(), Option.ALLOWED_TARGET_CIDRS, "127.0.0.0/8", Option.ADMIN_TOKEN, admin)))) {
+      // the data directory is not given: the commands go through the admin API only
+      Map<String, String> env = Map.of("LAYER_URL", server.localUri().toString(), "LAYER_ADMIN_TOKEN", admin,
+          "LAYER_DATA_DIR", dir.resolve("elsewhere").toString(), "THE_TOKEN", "EAAG-cli-token");
+      Run added = run(env, "numbers", "add", "--phone", "+15550783881", "--phone-number-id", pnid,
+          "--waba-id", "102290129340398", "--business-id", "555", "--meta-token-env", "THE_TOKEN");
+      assertThat(added.status()).as(added.err()).isZero();
+      assertThat(added.out()).isEqualTo("added +15550783881 (phone number ID " + pnid + ", WABA 102290129340398)\n");
+      assertThat(added.out() + added.err()).doesNotContain("EAAG-cli-token").doesNotContain(admin);
+      assertThat(server.layer().keys().findNumber(pnid)).isPresent();
       assertThat(server.layer().relay().subscriptions().create(pnid, new SubscriptionSpec("Chatwoot",
           "http://127.0.0.1:1/hook", List.of("calls"), null, null, null))).isInstanceOf(SubscriptionOutcome.Saved.class);
 
-      // the CLI works on the same file while the layer runs
-      Run removed = run(Map.of("LAYER_DATA_DIR", dir.toString()), "numbers", "remove", "--phone-number-id", pnid);
+      Run created = run(env, "keys", "create", "--phone-number-id", pnid);
+      assertThat(created.status()).as(created.err()).isZero();
+      String key = created.out().lines().findFirst().orElseThrow();
+      assertThat(key).matches("ps_[A-Za-z0-9_-]{43}");
+      Run listed = run(env, "keys", "list");
+      assertThat(listed.out()).contains(key.substring(0, 8)).doesNotContain(key);
+      String id = listed.out().lines().skip(1).findFirst().orElseThrow().split("\\s+")[0];
+      assertThat(run(env, "keys", "revoke", "--id", id).out()).isEqualTo("revoked " + id + "\n");
+      Run again = run(env, "keys", "revoke", "--id", id);
+      assertThat(again.status()).isEqualTo(1);
+      assertThat(again.err()).startsWith("error: No such active key.");
+      assertThat(run(env, "numbers", "list").out()).contains("+15550783881", "102290129340398");
 
+      Run removed = run(env, "numbers", "remove", "--phone-number-id", pnid);
       assertThat(removed.status()).as(removed.err()).isZero();
       assertThat(removed.out()).contains("webhook subscriptions");
       assertThat(server.layer().relay().subscriptions().list(pnid)).isEmpty();
+
+      Run wrongToken = run(Map.of("LAYER_URL", server.localUri().toString(), "LAYER_ADMIN_TOKEN", "x".repeat(40)),
+          "numbers", "list");
+      assertThat(wrongToken.status()).isEqualTo(1);
+      assertThat(wrongToken.err()).isEqualTo("error: Invalid admin token. (HTTP 401 from " + server.localUri() + ")\n");
+      Run noToken = run(Map.of("LAYER_URL", server.localUri().toString()), "numbers", "list");
+      assertThat(noToken.status()).isEqualTo(2);
+      assertThat(noToken.err()).startsWith("error: LAYER_ADMIN_TOKEN must be set");
     }
+    Run unreachable = run(Map.of("LAYER_URL", "http://127.0.0.1:1", "LAYER_ADMIN_TOKEN", admin), "keys", "list");
+    assertThat(unreachable.status()).isEqualTo(1);
+    assertThat(unreachable.err()).startsWith("error: cannot reach the layer at http://127.0.0.1:1").hasLineCount(1);
+  }
+
+  @Test
+  void anAdminTokenShorterThan32CharactersIsRefusedAtStartInOneLine() throws Exception {
+    Run refused = run(Map.of("LAYER_DATA_DIR", dir.toString(), "LAYER_PORT", "0", "LAYER_HOST", "127.0.0.1",
+        "LAYER_ADMIN_TOKEN", "x".repeat(LayerServer.MIN_ADMIN_TOKEN_CHARS - 1)));
+
+    assertThat(refused.status()).isEqualTo(2);
+    assertThat(refused.err()).hasLineCount(1)
+        .startsWith("error: LAYER_ADMIN_TOKEN must be at least 32 characters, got 31")
+        .contains("openssl rand")
+        .doesNotContain("x".repeat(LayerServer.MIN_ADMIN_TOKEN_CHARS - 1));
   }
 
   @Test

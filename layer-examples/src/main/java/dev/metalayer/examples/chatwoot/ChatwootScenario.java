@@ -42,7 +42,7 @@ public final class ChatwootScenario {
   static final String META_TOKEN = "EAAGm0PX4ZCpsBAMetaLayerDemoTokenNeverShownToClients";
   static final String META_APP_SECRET = "meta-app-secret-of-the-demo";
   static final String CHATWOOT_APP_SECRET = "chatwoot-inbox-app-secret";
-  static final String ADMIN_TOKEN = "demo-admin-token";
+  static final String ADMIN_TOKEN = "demo-admin-token-0123456789abcdef"; // the layer requires 32+ characters
   static final String USER = "15551234567";
   static final String SDP_OFFER = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n";
   static final String SDP_ANSWER = "v=0\r\no=- 7669997803033704573 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=setup:actpass\r\n";

@@ -1,0 +1,193 @@
+package dev.metalayer.jetty;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.json.Json;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The CLI's commands against a running layer, through its admin API ({@code /admin/v1}) with the admin
+ * token: what {@link Cli} does on the store file, printed the same way. Each call has a connect
+ * timeout of {@value #CONNECT_SECONDS} s and a total timeout of {@value #CALL_SECONDS} s; nothing is
+ * retried. The admin token and a Meta token travel only in the request; neither is printed.
+ */
+final class RemoteCli {
+  static final int CONNECT_SECONDS = 10;
+  static final int CALL_SECONDS = 30;
+
+  private final String base;
+  private final Optional<String> adminToken;
+  private final PrintStream out;
+  private final PrintStream err;
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(CONNECT_SECONDS)).followRedirects(HttpClient.Redirect.NEVER).build();
+
+  RemoteCli(String layerUrl, Optional<String> adminToken, PrintStream out, PrintStream err) {
+    this.base = layerUrl.endsWith("/") ? layerUrl.substring(0, layerUrl.length() - 1) : layerUrl;
+    this.adminToken = adminToken;
+    this.out = out;
+    this.err = err;
+  }
+
+  /** @param metaToken the Meta token of {@code numbers add}, already read */
+  int run(String command, Map<String, String> flags, Optional<String> metaToken) {
+    if (adminToken.isEmpty()) {
+      err.println("error: LAYER_ADMIN_TOKEN must be set to reach the layer at " + base);
+      return 2;
+    }
+    try {
+      return switch (command) {
+        case "numbers add" -> addNumber(flags, metaToken);
+        case "numbers list" -> listNumbers();
+        case "numbers remove" -> required(flags, "--phone-number-id", "numbers remove").map(id -> {
+          JsonNode r = call("DELETE", "/numbers/" + segment(id), null);
+          return r == null ? 1 : print(Cli.removed(id));
+        }).orElse(2);
+        case "keys create" -> required(flags, "--phone-number-id", "keys create").map(id -> {
+          JsonNode r = call("POST", "/keys", Map.of("phone_number_id", id));
+          if (r == null) {
+            return 1;
+          }
+          Cli.printCreatedKey(out, r.path("key").asText(), r.path("id").asText(), id);
+          return 0;
+        }).orElse(2);
+        case "keys list" -> listKeys();
+        case "keys revoke" -> required(flags, "--id", "keys revoke").map(id -> {
+          JsonNode r = call("DELETE", "/keys/" + segment(id), null);
+          return r == null ? 1 : print("revoked " + id);
+        }).orElse(2);
+        default -> throw new IllegalArgumentException("unknown command " + command);
+      };
+    } catch (CallFailed e) {
+      err.println("error: cannot reach the layer at " + base + ": " + e.getMessage());
+      return 1;
+    }
+  }
+
+  private int addNumber(Map<String, String> flags, Optional<String> metaToken) {
+    if (metaToken.isEmpty()) {
+      return Cli.noMetaToken(err);
+    }
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("phone", flags.get("--phone"));
+    body.put("phone_number_id", flags.get("--phone-number-id"));
+    body.put("waba_id", flags.get("--waba-id"));
+    body.put("business_id", flags.get("--business-id"));
+    body.put("meta_token", metaToken.get());
+    JsonNode n = call("POST", "/numbers", body);
+    if (n == null) {
+      return 1;
+    }
+    out.println("added " + n.path("phone").asText() + " (phone number ID " + n.path("phone_number_id").asText()
+        + ", WABA " + n.path("waba_id").asText() + ")");
+    return 0;
+  }
+
+  private int listNumbers() {
+    JsonNode r = call("GET", "/numbers", null);
+    if (r == null) {
+      return 1;
+    }
+    Cli.numberRow(out, "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "CREATED");
+    for (JsonNode n : r.path("data")) {
+      Cli.numberRow(out, n.path("phone").asText(), n.path("phone_number_id").asText(), n.path("waba_id").asText(),
+          n.path("business_id").asText(), n.path("created_at").asText());
+    }
+    return 0;
+  }
+
+  private int listKeys() {
+    JsonNode r = call("GET", "/keys", null);
+    if (r == null) {
+      return 1;
+    }
+    Cli.keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED");
+    for (JsonNode k : r.path("data")) {
+      Cli.keyRow(out, k.path("id").asText(), k.path("prefix").asText(), k.path("phone_number_id").asText(),
+          k.path("created_at").asText(), orDash(k.path("last_used_at")), orDash(k.path("revoked_at")));
+    }
+    return 0;
+  }
+
+  private int print(String line) {
+    out.println(line);
+    return 0;
+  }
+
+  private Optional<String> required(Map<String, String> flags, String flag, String command) {
+    String v = flags.get(flag);
+    if (v == null) {
+      err.println("error: " + command + " needs " + flag);
+      err.println("Run with --help for the commands.");
+    }
+    return Optional.ofNullable(v);
+  }
+
+  private static String orDash(JsonNode v) {
+    return v.isMissingNode() || v.isNull() ? "-" : v.asText();
+  }
+
+  private static String segment(String value) {
+    return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
+  /** Thrown when the layer could not be reached, or its answer was not the admin API's JSON. */
+  private static final class CallFailed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    CallFailed(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * One admin API call. @return the JSON answer of a 2xx, or null after printing the layer's error
+   * message for any other status
+   */
+  private JsonNode call(String method, String path, Map<String, Object> body) {
+    try {
+      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
+          .timeout(Duration.ofSeconds(CALL_SECONDS))
+          .header("Authorization", "Bearer " + adminToken.orElseThrow())
+          .header("Accept", "application/json");
+      if (body == null) {
+        b.method(method, HttpRequest.BodyPublishers.noBody());
+      } else {
+        b.header("Content-Type", "application/json")
+            .method(method, HttpRequest.BodyPublishers.ofByteArray(Json.mapper().writeValueAsBytes(body)));
+      }
+      HttpResponse<byte[]> r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+      JsonNode json;
+      try {
+        json = Json.mapper().readTree(r.body());
+      } catch (IOException e) {
+        throw new CallFailed("HTTP " + r.statusCode() + " without the admin API's JSON (is this the layer?)", e);
+      }
+      if (r.statusCode() / 100 == 2) {
+        return json;
+      }
+      String message = json == null ? "" : json.path("error").path("message").asText("");
+      err.println("error: " + (message.isEmpty() ? "HTTP " + r.statusCode() : message) + " (HTTP " + r.statusCode()
+          + " from " + base + ")");
+      return null;
+    } catch (IllegalArgumentException e) {
+      // a URL that is not http(s), or a header value that is not one (the JDK's message names no value)
+      throw new CallFailed("the request cannot be made: " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new CallFailed(e.toString(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CallFailed("interrupted", e);
+    }
+  }
+}
