@@ -53,6 +53,39 @@ public record Credentials(Optional<String> credential, String upstreamQuery, Opt
       found.addAll(fields.credentials());
       upstreamForm = Optional.of(fields.changed() ? fields.rest().getBytes(StandardCharsets.UTF_8) : form);
     }
+    Outcome<Optional<String>> credential = agreed(found);
+    if (credential instanceof Outcome.Refused<Optional<String>> r) {
+      return Outcome.refused(r.error());
+    }
+    return Outcome.ok(new Credentials(((Outcome.Ok<Optional<String>>) credential).value(), query.rest(), upstreamForm));
+  }
+
+  /**
+   * The credential of a request to the layer's own API ({@code /v1/webhooks}): from
+   * {@code Authorization} (the schemes {@link #extract} accepts, a malformed header refused alike) and
+   * from an {@code x-api-key} header (a blank one counts as absent), under the same rule: when both
+   * carry one, they must be the same value, else 400.
+   *
+   * @return the credential (empty when neither carries one), or the refusal
+   */
+  public static Outcome<Optional<String>> ofApiRequest(String authorization, String apiKey) {
+    List<String> found = new ArrayList<>();
+    if (authorization != null) {
+      Optional<String> fromHeader = fromAuthorization(authorization);
+      if (fromHeader.isEmpty()) {
+        return Outcome.refused(
+            GraphError.invalidToken("Malformed access token: use Authorization: Bearer <key>."));
+      }
+      found.add(fromHeader.get());
+    }
+    if (apiKey != null && !apiKey.isBlank()) {
+      found.add(apiKey.trim());
+    }
+    return agreed(found);
+  }
+
+  /** The one rule for several credentials: all the same value (compared in constant time), or refused. */
+  private static Outcome<Optional<String>> agreed(List<String> found) {
     Optional<String> credential = Optional.empty();
     for (String c : found) {
       if (credential.isEmpty()) {
@@ -62,7 +95,7 @@ public record Credentials(Optional<String> credential, String upstreamQuery, Opt
             GraphError.invalidParameter("Conflicting access tokens: send one credential, in one place."));
       }
     }
-    return Outcome.ok(new Credentials(credential, query.rest(), upstreamForm));
+    return Outcome.ok(credential);
   }
 
   private static Optional<String> fromAuthorization(String header) {

@@ -144,6 +144,17 @@ public final class WebhookSubscriptions {
   }
 
   /**
+   * The delivery log of any subscription, for the operator (not scoped to a number; the caller has
+   * checked the operator's credential). @return empty when there is no such subscription
+   */
+  public Optional<List<Delivery>> deliveriesForOperator(String id, Optional<DeliveryState> state, int limit) {
+    if (id == null || store.findSubscription(id).isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(store.deliveries(id, state, Math.max(1, Math.min(MAX_LOG, limit))));
+  }
+
+  /**
    * Queues one more attempt of a finished delivery, at once and without expiry: dead and expired
    * deliveries included (a replay). A pending delivery is attempted at once and keeps its remaining
    * attempts and expiry. A delivery being attempted right now is left as it is.
