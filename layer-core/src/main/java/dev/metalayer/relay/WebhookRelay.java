@@ -52,10 +52,11 @@ public final class WebhookRelay implements CallWebhookRelay {
   public static final int MAX_BODY_BYTES = 3 * 1024 * 1024;
   static final String WABA_OBJECT = "whatsapp_business_account";
   /**
-   * Deliveries one envelope may queue for one number: Meta's largest batch (1,000 changes) times the
-   * default subscription cap (25).
+   * Deliveries one envelope may queue for one number: 4,000 changes times the default subscription cap
+   * (25), four times Meta's largest batch (1,000 changes). A 3 MB envelope of minimal changes could
+   * otherwise queue about 750,000.
    */
-  public static final int MAX_FANOUT_PER_NUMBER = 25_000;
+  public static final int MAX_FANOUT_PER_NUMBER = 100_000;
   /** Deliveries an envelope may cause and still be routed before the answer (about 0.1 s of inserts). */
   static final int INLINE_ROUTING = 1_000;
   /** Deliveries per transaction when an envelope is routed in the background. */
@@ -158,7 +159,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     Routing routing = new Routing(envelope, parsed.changes(), now);
     int total = routing.count();
     if (total <= INLINE_ROUTING) {
-      List<NewDelivery> deliveries = routing.deliveries(d -> true);
+      List<NewDelivery> deliveries = routing.deliveries(c -> true);
       List<String> inserted;
       try {
         inserted = store.ingest(envelope, deliveries);
@@ -175,7 +176,7 @@ public final class WebhookRelay implements CallWebhookRelay {
           0, routing.overBound());
     }
     // Large: the envelope is stored (unrouted) with its calls, answered, and routed in the background.
-    List<NewDelivery> calls = routing.deliveries(d -> d.lane() == Lane.CALLS);
+    List<NewDelivery> calls = routing.deliveries(c -> Events.CALLS.equals(c.field()));
     List<String> inserted = store.ingestUnrouted(envelope, calls);
     wakeFor(calls, inserted);
     wakeRouter();
@@ -207,6 +208,8 @@ public final class WebhookRelay implements CallWebhookRelay {
     final Instant now;
     final Map<String, List<StoredSubscription>> subscriptionsByNumber = new HashMap<>();
     final Map<String, Integer> overBoundByNumber = new java.util.TreeMap<>();
+    /** The webhook id of each change (a digest of its bytes), computed once however many subscriptions. */
+    final Map<Change, String> webhookIds = new java.util.IdentityHashMap<>();
 
     Routing(RelayStore.Envelope envelope, List<Change> changes, Instant now) {
       List<Change> ordered = new ArrayList<>(changes.size());
@@ -271,12 +274,11 @@ public final class WebhookRelay implements CallWebhookRelay {
           + " (the envelope is kept)", envelope.id(), n, number, MAX_FANOUT_PER_NUMBER));
     }
 
-    List<NewDelivery> deliveries(java.util.function.Predicate<NewDelivery> which) {
+    List<NewDelivery> deliveries(java.util.function.Predicate<Change> which) {
       List<NewDelivery> out = new ArrayList<>();
       visit((change, s) -> {
-        NewDelivery d = delivery(change, s);
-        if (which.test(d)) {
-          out.add(d);
+        if (which.test(change)) {
+          out.add(delivery(change, s));
         }
       });
       return out;
@@ -314,7 +316,8 @@ public final class WebhookRelay implements CallWebhookRelay {
       // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
       boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
       byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
-      return new NewDelivery(newId("dlv"), s.id(), envelope.id(), WebhookIds.of(change), change.field(), lane,
+      return new NewDelivery(newId("dlv"), s.id(), envelope.id(), webhookIds.computeIfAbsent(change, WebhookIds::of),
+          change.field(), lane,
           lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane),
           expired ? DeliveryState.EXPIRED : DeliveryState.PENDING, expired ? null : now, expiresAt.orElse(null), now);
     }
