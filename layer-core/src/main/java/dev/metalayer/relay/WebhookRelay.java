@@ -284,17 +284,30 @@ public final class WebhookRelay implements CallWebhookRelay {
       return out;
     }
 
-    /** Routes everything in chunks of {@link #ROUTING_CHUNK}, each its own transaction; marks it routed. */
-    void routeAll() {
+    /**
+     * Routes everything in chunks of {@link #ROUTING_CHUNK}, each its own transaction, and marks the
+     * envelope routed. When the relay is closing it stops after the current chunk, leaving the envelope
+     * unrouted for the next start. @return whether it finished
+     */
+    boolean routeAll() {
       List<NewDelivery> chunk = new ArrayList<>();
+      boolean[] stopped = {false};
       visit((change, s) -> {
+        if (stopped[0]) {
+          return;
+        }
         chunk.add(delivery(change, s));
         if (chunk.size() >= ROUTING_CHUNK) {
           routeChunk(chunk, false);
           chunk.clear();
+          stopped[0] = closing;
         }
       });
+      if (stopped[0]) {
+        return false;
+      }
       routeChunk(chunk, true);
+      return true;
     }
 
     private void routeChunk(List<NewDelivery> chunk, boolean last) {
@@ -330,11 +343,13 @@ public final class WebhookRelay implements CallWebhookRelay {
   int routeStored() {
     int routed = 0;
     List<RelayStore.Envelope> batch;
-    while (!(batch = store.unrouted(10)).isEmpty()) {
+    while (!closing && !(batch = store.unrouted(10)).isEmpty()) {
       for (RelayStore.Envelope e : batch) {
         EnvelopeSplitter.Split split = EnvelopeSplitter.split(e.body());
         if (split instanceof EnvelopeSplitter.Parsed parsed) {
-          new Routing(e, parsed.changes(), config.clock().instant()).routeAll();
+          if (!new Routing(e, parsed.changes(), config.clock().instant()).routeAll()) {
+            return routed;
+          }
         } else {
           // it was parsed before it was stored; should it ever not parse, it must not block the others
           log.warn("Stored envelope {} no longer parses; it is kept and not routed", e.id());
@@ -414,6 +429,8 @@ public final class WebhookRelay implements CallWebhookRelay {
 
   private static final Duration ROUTER_SWEEP = Duration.ofMinutes(1);
   private java.util.concurrent.ScheduledExecutorService router;
+  /** Set while the router stops: routing ends after its current transaction (not interrupted mid-write). */
+  private volatile boolean closing;
   private final java.util.concurrent.atomic.AtomicBoolean routeQueued = new java.util.concurrent.atomic.AtomicBoolean();
 
   private synchronized void startRouter() {
@@ -458,6 +475,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     if (router == null) {
       return;
     }
+    closing = true;
     router.shutdown();
     try {
       if (!router.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
@@ -468,6 +486,7 @@ public final class WebhookRelay implements CallWebhookRelay {
       router.shutdownNow();
     }
     router = null;
+    closing = false;
   }
 
   void wake(Lane lane) {
