@@ -177,11 +177,21 @@ public final class WebhookRelay implements CallWebhookRelay {
     }
     // Large: the envelope is stored (unrouted) with its calls, answered, and routed in the background.
     List<NewDelivery> calls = routing.deliveries(c -> Events.CALLS.equals(c.field()));
-    List<String> inserted = store.ingestUnrouted(envelope, calls);
+    List<String> inserted;
+    try {
+      inserted = store.ingestUnrouted(envelope, calls);
+    } catch (StoreException e) {
+      if (!isUniqueViolation(e)) {
+        throw e;
+      }
+      // a ring of it was ingested concurrently: once more under a new id, and the duplicates are skipped
+      envelope = new RelayStore.Envelope(newId("env"), body, now);
+      inserted = store.ingestUnrouted(envelope, calls);
+    }
     wakeFor(calls, inserted);
     wakeRouter();
     routing.reportOverBound();
-    log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", envelopeId, total);
+    log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", envelope.id(), total);
     return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), calls.size() - inserted.size(),
         total - calls.size(), routing.overBound());
   }
