@@ -20,7 +20,11 @@ public interface CallWebhookRelay extends AutoCloseable {
   /**
    * Verifies and ingests one webhook POST. When this returns {@link IngestResult.Accepted}, the
    * envelope and its deliveries are durable in the relay store: answer Meta 200 at once. Call
-   * deliveries are handed to the calls lane immediately after the commit.
+   * deliveries are handed to the calls lane immediately after the commit. An envelope that causes more
+   * than 1,000 deliveries is answered once it is stored with its call deliveries; the rest are routed
+   * after the answer, by a background thread once {@link #start()}ed, else by {@link #runDueNow()}
+   * ({@link IngestResult.Accepted#routingLater()} counts them). A stored envelope not routed yet is
+   * routed at the next start, so nothing acknowledged is lost if the process stops in between.
    *
    * @param body the request body exactly as received (never re-encoded)
    * @param signatureHeader the {@code X-Hub-Signature-256} header value, or null when absent
@@ -37,8 +41,9 @@ public interface CallWebhookRelay extends AutoCloseable {
   void start();
 
   /**
-   * Attempts, on the calling thread, every delivery due at the layer clock's current time, until none
-   * is left (no sleeping, no worker threads). @return how many deliveries were processed
+   * Routes, on the calling thread, every stored envelope not routed yet, then attempts every delivery
+   * due at the layer clock's current time, until none is left (no sleeping, no worker threads).
+   * @return how many deliveries were processed
    */
   int runDueNow();
 

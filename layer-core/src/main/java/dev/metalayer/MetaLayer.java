@@ -86,6 +86,8 @@ public final class MetaLayer {
                 b.callsThreads,
                 b.defaultThreads,
                 b.concurrencyPerSubscription,
+                b.concurrencyPerNumber,
+                b.maxSubscriptionsPerNumber,
                 b.soleDeliverer));
   }
 
@@ -190,6 +192,8 @@ public final class MetaLayer {
     private int callsThreads = 16;
     private int defaultThreads = 16;
     private int concurrencyPerSubscription = 4;
+    private int concurrencyPerNumber;
+    private int maxSubscriptionsPerNumber = WebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS;
     private boolean soleDeliverer;
 
     private Builder() {}
@@ -426,6 +430,31 @@ public final class MetaLayer {
         throw new IllegalArgumentException("concurrencyPerSubscription must be at least 1");
       }
       this.concurrencyPerSubscription = max;
+      return this;
+    }
+
+    /**
+     * Default half of each lane's threads (8 of 16): attempts in flight per number and lane, claimed
+     * fairly (the number with the fewest in flight first). Whatever one number does (a backlog, hanging
+     * subscribers), it holds at most this many workers of a lane; the rest serve the other numbers.
+     */
+    public Builder concurrencyPerNumber(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("concurrencyPerNumber must be at least 1");
+      }
+      this.concurrencyPerNumber = max;
+      return this;
+    }
+
+    /**
+     * Default {@value WebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}: webhook subscriptions one number may
+     * have. Each change is delivered to each of them, so this bounds a number's fan-out.
+     */
+    public Builder maxSubscriptionsPerNumber(int max) {
+      if (max < 1 || max > 1000) {
+        throw new IllegalArgumentException("maxSubscriptionsPerNumber must be from 1 to 1000");
+      }
+      this.maxSubscriptionsPerNumber = max;
       return this;
     }
 

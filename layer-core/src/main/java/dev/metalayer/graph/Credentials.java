@@ -78,17 +78,12 @@ public record Credentials(
       parameters = parameters.and(f.parameters());
       upstreamForm = Optional.of(f.rest() == null ? form : f.rest());
     }
-    Optional<String> credential = Optional.empty();
-    for (String c : found) {
-      if (credential.isEmpty()) {
-        credential = Optional.of(c);
-      } else if (!dev.metalayer.crypto.Secrets.constantTimeEquals(credential.get(), c)) {
-        return Outcome.refused(
-            GraphError.invalidParameter("Conflicting access tokens: send one credential, in one place."));
-      }
+    Outcome<Optional<String>> credential = agreed(found);
+    if (credential instanceof Outcome.Refused<Optional<String>> r) {
+      return Outcome.refused(r.error());
     }
     String upstreamQuery = q.rest() == null ? query : new String(q.rest(), StandardCharsets.UTF_8);
-    return Outcome.ok(new Credentials(credential, upstreamQuery, upstreamForm, parameters));
+    return Outcome.ok(new Credentials(((Outcome.Ok<Optional<String>>) credential).value(), upstreamQuery, upstreamForm, parameters));
   }
 
   /**
@@ -102,6 +97,44 @@ public record Credentials(
       return Outcome.refused(r.error());
     }
     return Outcome.ok(((Outcome.Ok<Credentials>) c).value().credential());
+  }
+
+  /**
+   * The credential of a request to the layer's own API ({@code /v1/webhooks}): from
+   * {@code Authorization} (the schemes {@link #extract} accepts, a malformed header refused alike) and
+   * from an {@code x-api-key} header (a blank one counts as absent), under the same rule: when both
+   * carry one, they must be the same value, else 400.
+   *
+   * @return the credential (empty when neither carries one), or the refusal
+   */
+  public static Outcome<Optional<String>> ofApiRequest(String authorization, String apiKey) {
+    List<String> found = new ArrayList<>();
+    if (authorization != null) {
+      Optional<String> fromHeader = fromAuthorization(authorization);
+      if (fromHeader.isEmpty()) {
+        return Outcome.refused(
+            GraphError.invalidToken("Malformed access token: use Authorization: Bearer <key>."));
+      }
+      found.add(fromHeader.get());
+    }
+    if (apiKey != null && !apiKey.isBlank()) {
+      found.add(apiKey.trim());
+    }
+    return agreed(found);
+  }
+
+  /** The one rule for several credentials: all the same value (compared in constant time), or refused. */
+  private static Outcome<Optional<String>> agreed(List<String> found) {
+    Optional<String> credential = Optional.empty();
+    for (String c : found) {
+      if (credential.isEmpty()) {
+        credential = Optional.of(c);
+      } else if (!dev.metalayer.crypto.Secrets.constantTimeEquals(credential.get(), c)) {
+        return Outcome.refused(
+            GraphError.invalidParameter("Conflicting access tokens: send one credential, in one place."));
+      }
+    }
+    return Outcome.ok(credential);
   }
 
   private static Optional<String> fromAuthorization(String header) {

@@ -31,7 +31,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each lane has its own worker pool, so a backlog of messages never delays a ring. Within a lane, a
  * subscription has at most {@code perSubscription} attempts in flight: a slow or dead subscriber holds
- * a few workers, never the lane. Each lane also has its own scheduler thread, which pumps it: when
+ * a few workers, never the lane. And a number has at most {@code perNumber} attempts in flight in a
+ * lane (default half the lane's workers), claimed {@linkplain RelayStore#claimDue fairly}: the number
+ * with the fewest attempts in flight is served first, one delivery at a time. So whatever one number
+ * does (a backlog, hanging subscribers), the other half of the lane stays free for the others, and a
+ * number with nothing in flight gets the next free worker before any number that has. Each lane also has its own scheduler thread, which pumps it: when
  * woken (a new delivery was committed, an attempt finished) and at the next due time from the store
  * (at least every second, so replays and other instances' rows are seen). A slow claim in the default
  * lane therefore never holds up the pump of the calls lane.
@@ -56,6 +60,7 @@ final class DeliveryEngine implements AutoCloseable {
   private final DeliveryPolicy policy;
   private final Clock clock;
   private final int perSubscription;
+  private final int perNumberSetting;
   private final Duration retention;
   private final Map<Lane, LaneState> lanes = new EnumMap<>(Lane.class);
   private volatile boolean running;
@@ -66,6 +71,7 @@ final class DeliveryEngine implements AutoCloseable {
     final Lane lane;
     final int threads;
     final Duration minPoll;
+    final int perNumber;
     final Map<String, Integer> inFlight = new HashMap<>();
     final AtomicBoolean pumpQueued = new AtomicBoolean();
     int total;
@@ -77,20 +83,30 @@ final class DeliveryEngine implements AutoCloseable {
       this.lane = lane;
       this.threads = threads;
       this.minPoll = minPoll;
+      this.perNumber = perNumber(perNumberSetting, threads);
     }
   }
 
-  /** @param retention how long finished history is kept (see {@link RelayStore#purge}) */
+  /**
+   * @param perNumber attempts in flight per number and lane; 0: half the lane's threads (at least 1)
+   * @param retention how long finished history is kept (see {@link RelayStore#purge})
+   */
   DeliveryEngine(RelayStore store, Attempter attempter, DeliveryPolicy policy, Clock clock, int callsThreads,
-      int defaultThreads, int perSubscription, Duration retention) {
+      int defaultThreads, int perSubscription, int perNumber, Duration retention) {
     this.store = store;
     this.attempter = attempter;
     this.policy = policy;
     this.clock = clock;
     this.perSubscription = perSubscription;
+    this.perNumberSetting = perNumber;
     this.retention = retention;
     lanes.put(Lane.CALLS, new LaneState(Lane.CALLS, callsThreads, Duration.ofMillis(50)));
     lanes.put(Lane.DEFAULT, new LaneState(Lane.DEFAULT, defaultThreads, Duration.ofMillis(250)));
+  }
+
+  /** The cap per number of a lane with {@code threads} workers. */
+  static int perNumber(int setting, int threads) {
+    return setting > 0 ? setting : Math.max(1, threads / 2);
   }
 
   /** Starts each lane's scheduler and worker pool. Idempotent. */
@@ -161,7 +177,8 @@ final class DeliveryEngine implements AutoCloseable {
         if (limit <= 0) {
           break;
         }
-        List<Claimed> claimed = store.claimDue(s.lane, now, now.plus(policy.lease(s.lane)), limit, saturated);
+        List<Claimed> claimed =
+            store.claimDue(s.lane, now, now.plus(policy.lease(s.lane)), limit, s.perNumber, saturated);
         for (Claimed c : claimed) {
           synchronized (s) {
             s.inFlight.merge(c.subscriptionId(), 1, Integer::sum);
@@ -220,7 +237,7 @@ final class DeliveryEngine implements AutoCloseable {
       boolean any = false;
       for (Lane lane : Lane.values()) {
         Instant now = clock.instant();
-        for (Claimed c : store.claimDue(lane, now, now.plus(policy.lease(lane)), 100, Set.of())) {
+        for (Claimed c : store.claimDue(lane, now, now.plus(policy.lease(lane)), 100, lanes.get(lane).perNumber, Set.of())) {
           attempter.attempt(c);
           processed++;
           any = true;

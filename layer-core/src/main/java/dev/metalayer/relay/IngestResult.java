@@ -14,8 +14,18 @@ public sealed interface IngestResult {
    *     already past its TTL included (stored as {@code expired}, never sent)
    * @param duplicates deliveries not queued because the same change was already queued for that
    *     subscription (a Meta redelivery)
+   * @param routingLater deliveries of a large envelope that are queued in the background after this
+   *     answer (the envelope is durable and is routed even if the process stops first); 0 for most
+   * @param overFanOut deliveries not queued because they exceed the fan-out bound of one envelope for
+   *     one number ({@link WebhookRelay#MAX_FANOUT_PER_NUMBER}); logged, and the envelope is kept
    */
-  record Accepted(int changes, int deliveries, int duplicates) implements IngestResult {}
+  record Accepted(int changes, int deliveries, int duplicates, int routingLater, int overFanOut)
+      implements IngestResult {
+    /** Everything routed before the answer, nothing over the bound. */
+    public Accepted(int changes, int deliveries, int duplicates) {
+      this(changes, deliveries, duplicates, 0, 0);
+    }
+  }
 
   /** Nothing was stored; {@code error} is the Graph-shaped answer (401, 400 or 413). */
   record Refused(Reason reason, GraphError error) implements IngestResult {

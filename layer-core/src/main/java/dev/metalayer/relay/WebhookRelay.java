@@ -26,13 +26,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The layer's {@link CallWebhookRelay}: verification, splitting, routing and the queueing of
- * deliveries happen here, on the caller's thread; attempts run in the {@link DeliveryEngine}. Built
- * by {@link dev.metalayer.MetaLayer}. Thread-safe.
+ * deliveries happen here, on the caller's thread, for an envelope that causes at most
+ * {@link #INLINE_ROUTING} deliveries; a larger one is stored at once (with its call deliveries) and
+ * routed in the background, so that Meta gets its answer within its timeout whatever the envelope's
+ * size. Attempts run in the {@link DeliveryEngine}. Built by {@link dev.metalayer.MetaLayer}.
+ * Thread-safe.
  *
  * <p>Routing: a change goes to the number whose phone number ID is
  * {@code value.metadata.phone_number_id} (for WABA-level fields without metadata, to every number of
  * the WABA {@code entry[].id}), then to each <i>active</i> subscription of that number that
- * {@linkplain Subscription#wants wants} its field.
+ * {@linkplain Subscription#wants wants} its field. Calls changes are routed first.
+ *
+ * <p>Fan-out bound: one envelope queues at most {@link #MAX_FANOUT_PER_NUMBER} deliveries for one
+ * number. What is over it is not queued (calls first, then in envelope order, so the bound never
+ * drops a ring before a message); the envelope is still accepted and kept, one warning names the
+ * envelope, the number and the count, and {@link IngestResult.Accepted#overFanOut()} counts it. Meta
+ * retries a refused webhook for days, so refusing the envelope would lose the part under the bound too.
  */
 public final class WebhookRelay implements CallWebhookRelay {
   /** The longest {@code field} a change may have to be routed; the store's column holds 100 characters. */
@@ -42,10 +51,24 @@ public final class WebhookRelay implements CallWebhookRelay {
   /** Meta's own payload limit. */
   public static final int MAX_BODY_BYTES = 3 * 1024 * 1024;
   static final String WABA_OBJECT = "whatsapp_business_account";
+  /**
+   * Deliveries one envelope may queue for one number: 4,000 changes times the default subscription cap
+   * (25), four times Meta's largest batch (1,000 changes). A 3 MB envelope of minimal changes could
+   * otherwise queue about 750,000.
+   */
+  public static final int MAX_FANOUT_PER_NUMBER = 100_000;
+  /** Deliveries an envelope may cause and still be routed before the answer (about 0.1 s of inserts). */
+  static final int INLINE_ROUTING = 1_000;
+  /** Deliveries per transaction when an envelope is routed in the background. */
+  static final int ROUTING_CHUNK = 1_000;
+  /** Default cap on the subscriptions of one number. */
+  public static final int DEFAULT_MAX_SUBSCRIPTIONS = 25;
 
   /**
    * The relay's collaborators and settings (see {@link dev.metalayer.MetaLayer.Builder} for defaults).
    *
+   * @param perNumber attempts in flight per number and lane; 0 for half the lane's threads
+   * @param maxSubscriptionsPerNumber subscriptions one number may have
    * @param soleDeliverer whether this process is the only one delivering from the store, so that
    *     leases left by a crash are released at {@link #start()} instead of waiting for them to expire
    */
@@ -64,6 +87,8 @@ public final class WebhookRelay implements CallWebhookRelay {
       int callsThreads,
       int defaultThreads,
       int perSubscription,
+      int perNumber,
+      int maxSubscriptionsPerNumber,
       boolean soleDeliverer) {
     public Config {
       Objects.requireNonNull(store, "store");
@@ -97,9 +122,9 @@ public final class WebhookRelay implements CallWebhookRelay {
     this.policy = new DeliveryPolicy(config.callTtl(), config.random()::nextDouble);
     Attempter attempter = new Attempter(store, config.cipher(), config.transport(), policy, config.clock());
     this.engine = new DeliveryEngine(store, attempter, policy, config.clock(), config.callsThreads(),
-        config.defaultThreads(), config.perSubscription(), config.retention());
+        config.defaultThreads(), config.perSubscription(), config.perNumber(), config.retention());
     this.subscriptions = new WebhookSubscriptions(this, store, config.keys(), config.cipher(), config.guard(),
-        config.clock(), config.random());
+        config.clock(), config.random(), config.maxSubscriptionsPerNumber());
   }
 
   @Override
@@ -130,58 +155,220 @@ public final class WebhookRelay implements CallWebhookRelay {
     }
     Instant now = config.clock().instant();
     String envelopeId = newId("env");
-    List<NewDelivery> deliveries = new ArrayList<>();
-    Map<String, List<StoredSubscription>> subscriptionsByNumber = new HashMap<>();
-    for (Change change : parsed.changes()) {
-      if (change.field().length() > MAX_FIELD) {
-        // No event has such a name; storing it would fail the whole batch (and Meta would retry it).
-        log.warn("A change with a field name of {} characters was not routed", change.field().length());
-        continue;
-      }
-      String webhookId = WebhookIds.of(change);
-      Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
-      Optional<Instant> expiresAt = policy.expiry(lane, now, change.eventTime());
-      // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
-      boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
-      if (expired) {
-        log.info("A {} change of {} arrived after its TTL (event time {}): recorded as expired, not delivered",
-            change.field(), change.callIds(), change.eventTime().map(Instant::toString).orElse("none"));
-      }
-      for (WhatsAppNumber number : numbersOf(change)) {
-        List<StoredSubscription> subs =
-            subscriptionsByNumber.computeIfAbsent(number.phoneNumberId(), store::subscriptionsOf);
-        for (StoredSubscription stored : subs) {
-          Subscription s = stored.subscription();
-          if (!s.active() || !s.wants(change.field(), change.permissionReply())) {
-            continue;
-          }
-          byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
-          deliveries.add(new NewDelivery(newId("dlv"), s.id(), envelopeId, webhookId, change.field(), lane,
-              lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane),
-              expired ? DeliveryState.EXPIRED : DeliveryState.PENDING, expired ? null : now, expiresAt.orElse(null),
-              now));
-        }
-      }
-    }
     RelayStore.Envelope envelope = new RelayStore.Envelope(envelopeId, body, now);
+    Routing routing = new Routing(envelope, parsed.changes(), now);
+    int total = routing.count();
+    if (total <= INLINE_ROUTING) {
+      List<NewDelivery> deliveries = routing.deliveries(c -> true);
+      List<String> inserted;
+      try {
+        inserted = store.ingest(envelope, deliveries);
+      } catch (StoreException e) {
+        if (!isUniqueViolation(e)) {
+          throw e;
+        }
+        // the same change was ingested concurrently: once more, and the duplicates are skipped
+        inserted = store.ingest(new RelayStore.Envelope(newId("env"), body, now), deliveries);
+      }
+      wakeFor(deliveries, inserted);
+      routing.reportOverBound();
+      return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), deliveries.size() - inserted.size(),
+          0, routing.overBound());
+    }
+    // Large: the envelope is stored (unrouted) with its calls, answered, and routed in the background.
+    List<NewDelivery> calls = routing.deliveries(c -> Events.CALLS.equals(c.field()));
     List<String> inserted;
     try {
-      inserted = store.ingest(envelope, deliveries);
+      inserted = store.ingestUnrouted(envelope, calls);
     } catch (StoreException e) {
       if (!isUniqueViolation(e)) {
         throw e;
       }
-      // the same change was ingested concurrently: once more, and the duplicates are skipped
-      inserted = store.ingest(new RelayStore.Envelope(newId("env"), body, now), deliveries);
+      // a ring of it was ingested concurrently: once more under a new id, and the duplicates are skipped
+      envelope = new RelayStore.Envelope(newId("env"), body, now);
+      inserted = store.ingestUnrouted(envelope, calls);
     }
-    if (!inserted.isEmpty()) {
-      for (Lane lane : Lane.values()) {
-        if (deliveries.stream().anyMatch(d -> d.lane() == lane && d.state() == DeliveryState.PENDING)) {
-          engine.wake(lane);
+    wakeFor(calls, inserted);
+    wakeRouter();
+    routing.reportOverBound();
+    log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", envelope.id(), total);
+    return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), calls.size() - inserted.size(),
+        total - calls.size(), routing.overBound());
+  }
+
+  private void wakeFor(List<NewDelivery> deliveries, List<String> inserted) {
+    if (inserted.isEmpty()) {
+      return;
+    }
+    for (Lane lane : Lane.values()) {
+      if (deliveries.stream().anyMatch(d -> d.lane() == lane && d.state() == DeliveryState.PENDING)) {
+        engine.wake(lane);
+      }
+    }
+  }
+
+  /**
+   * The routing of one envelope: which deliveries its changes cause, calls first, within the fan-out
+   * bound. Deterministic for the same subscriptions, so that routing again after a crash finds the
+   * same deliveries (and the store skips those already queued).
+   */
+  private final class Routing {
+    final RelayStore.Envelope envelope;
+    final List<Change> changes;
+    final Instant now;
+    final Map<String, List<StoredSubscription>> subscriptionsByNumber = new HashMap<>();
+    final Map<String, Integer> overBoundByNumber = new java.util.TreeMap<>();
+    /** The webhook id of each change (a digest of its bytes), computed once however many subscriptions. */
+    final Map<Change, String> webhookIds = new java.util.IdentityHashMap<>();
+
+    Routing(RelayStore.Envelope envelope, List<Change> changes, Instant now) {
+      List<Change> ordered = new ArrayList<>(changes.size());
+      changes.stream().filter(c -> Events.CALLS.equals(c.field())).forEach(ordered::add);
+      changes.stream().filter(c -> !Events.CALLS.equals(c.field())).forEach(ordered::add);
+      this.envelope = envelope;
+      this.changes = ordered;
+      this.now = now;
+      for (Change change : ordered) {
+        if (change.field().length() > MAX_FIELD) {
+          // No event has such a name; storing it would fail the whole batch (and Meta would retry it).
+          log.warn("A change with a field name of {} characters was not routed", change.field().length());
+        } else if (Events.CALLS.equals(change.field())) {
+          Optional<Instant> expiresAt = policy.expiry(Lane.CALLS, envelope.receivedAt(), change.eventTime());
+          if (expiresAt.isPresent() && !now.isBefore(expiresAt.get())) {
+            log.info("A {} change of {} arrived after its TTL (event time {}): recorded as expired, not delivered",
+                change.field(), change.callIds(), change.eventTime().map(Instant::toString).orElse("none"));
+          }
         }
       }
     }
-    return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), deliveries.size() - inserted.size());
+
+    /** Every (change, subscription) pair within the bound, in routing order. */
+    private void visit(java.util.function.BiConsumer<Change, Subscription> visitor) {
+      Map<String, Integer> perNumber = new HashMap<>();
+      overBoundByNumber.clear();
+      for (Change change : changes) {
+        if (change.field().length() > MAX_FIELD) {
+          continue;
+        }
+        for (WhatsAppNumber number : numbersOf(change)) {
+          List<StoredSubscription> subs =
+              subscriptionsByNumber.computeIfAbsent(number.phoneNumberId(), store::subscriptionsOf);
+          for (StoredSubscription stored : subs) {
+            Subscription s = stored.subscription();
+            if (!s.active() || !s.wants(change.field(), change.permissionReply())) {
+              continue;
+            }
+            if (perNumber.merge(number.phoneNumberId(), 1, Integer::sum) > MAX_FANOUT_PER_NUMBER) {
+              overBoundByNumber.merge(number.phoneNumberId(), 1, Integer::sum);
+              continue;
+            }
+            visitor.accept(change, s);
+          }
+        }
+      }
+    }
+
+    int count() {
+      int[] n = {0};
+      visit((c, s) -> n[0]++);
+      return n[0];
+    }
+
+    int overBound() {
+      return overBoundByNumber.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    void reportOverBound() {
+      overBoundByNumber.forEach((number, n) -> log.warn("Fan-out bound: envelope {} would queue {} more deliveries"
+          + " for phone number ID {} than the {} one envelope may queue for one number; they were not queued"
+          + " (the envelope is kept)", envelope.id(), n, number, MAX_FANOUT_PER_NUMBER));
+    }
+
+    List<NewDelivery> deliveries(java.util.function.Predicate<Change> which) {
+      List<NewDelivery> out = new ArrayList<>();
+      visit((change, s) -> {
+        if (which.test(change)) {
+          out.add(delivery(change, s));
+        }
+      });
+      return out;
+    }
+
+    /**
+     * Routes everything in chunks of {@link #ROUTING_CHUNK}, each its own transaction, and marks the
+     * envelope routed. When the relay is closing it stops after the current chunk, leaving the envelope
+     * unrouted for the next start. @return whether it finished
+     */
+    boolean routeAll() {
+      List<NewDelivery> chunk = new ArrayList<>();
+      boolean[] stopped = {false};
+      visit((change, s) -> {
+        if (stopped[0]) {
+          return;
+        }
+        chunk.add(delivery(change, s));
+        if (chunk.size() >= ROUTING_CHUNK) {
+          routeChunk(chunk, false);
+          chunk.clear();
+          stopped[0] = closing;
+        }
+      });
+      if (stopped[0]) {
+        return false;
+      }
+      routeChunk(chunk, true);
+      return true;
+    }
+
+    private void routeChunk(List<NewDelivery> chunk, boolean last) {
+      List<String> inserted;
+      try {
+        inserted = store.route(envelope.id(), chunk, last);
+      } catch (StoreException e) {
+        if (!isUniqueViolation(e)) {
+          throw e;
+        }
+        inserted = store.route(envelope.id(), chunk, last);
+      }
+      wakeFor(chunk, inserted);
+    }
+
+    private NewDelivery delivery(Change change, Subscription s) {
+      Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
+      Optional<Instant> expiresAt = policy.expiry(lane, envelope.receivedAt(), change.eventTime());
+      // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
+      boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
+      byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
+      return new NewDelivery(newId("dlv"), s.id(), envelope.id(), webhookIds.computeIfAbsent(change, WebhookIds::of),
+          change.field(), lane,
+          lane == Lane.CALLS ? change.orderingKey().orElse(null) : null, bytes, policy.maxAttempts(lane),
+          expired ? DeliveryState.EXPIRED : DeliveryState.PENDING, expired ? null : now, expiresAt.orElse(null), now);
+    }
+  }
+
+  /**
+   * Routes, on the calling thread, every envelope stored unrouted (a large one, or one left by a
+   * process that stopped before routing it). @return the envelopes routed
+   */
+  int routeStored() {
+    int routed = 0;
+    List<RelayStore.Envelope> batch;
+    while (!closing && !(batch = store.unrouted(10)).isEmpty()) {
+      for (RelayStore.Envelope e : batch) {
+        EnvelopeSplitter.Split split = EnvelopeSplitter.split(e.body());
+        if (split instanceof EnvelopeSplitter.Parsed parsed) {
+          if (!new Routing(e, parsed.changes(), config.clock().instant()).routeAll()) {
+            return routed;
+          }
+        } else {
+          // it was parsed before it was stored; should it ever not parse, it must not block the others
+          log.warn("Stored envelope {} no longer parses; it is kept and not routed", e.id());
+          store.route(e.id(), List.of(), true);
+        }
+        routed++;
+      }
+    }
+    return routed;
   }
 
   private List<WhatsAppNumber> numbersOf(Change change) {
@@ -227,10 +414,12 @@ public final class WebhookRelay implements CallWebhookRelay {
       }
     }
     engine.start();
+    startRouter();
   }
 
   @Override
   public int runDueNow() {
+    routeStored();
     return engine.runDueNow();
   }
 
@@ -241,7 +430,73 @@ public final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public void close() {
+    stopRouter();
     engine.close();
+  }
+
+  // ---- the background router: one thread, woken by a large envelope, and every minute (a store
+  // failure is retried then); at start it routes what a stopped process left unrouted
+
+  private static final Duration ROUTER_SWEEP = Duration.ofMinutes(1);
+  private java.util.concurrent.ScheduledExecutorService router;
+  /** Set while the router stops: routing ends after its current transaction (not interrupted mid-write). */
+  private volatile boolean closing;
+  private final java.util.concurrent.atomic.AtomicBoolean routeQueued = new java.util.concurrent.atomic.AtomicBoolean();
+
+  private synchronized void startRouter() {
+    if (router != null) {
+      return;
+    }
+    router = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "relay-routing");
+      t.setDaemon(true);
+      return t;
+    });
+    router.scheduleWithFixedDelay(this::routeInBackground, 0, ROUTER_SWEEP.toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private void wakeRouter() {
+    java.util.concurrent.ScheduledExecutorService r = router;
+    if (r == null || !routeQueued.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      r.execute(this::routeInBackground);
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      routeQueued.set(false);
+    }
+  }
+
+  private void routeInBackground() {
+    routeQueued.set(false);
+    try {
+      int n = routeStored();
+      if (n > 0) {
+        log.info("Routed {} stored envelope(s) in the background", n);
+      }
+    } catch (RuntimeException e) {
+      // the next sweep tries again: the envelopes stay stored and unrouted
+      log.warn("Routing stored envelopes failed ({}); retrying in {}", e.getClass().getSimpleName(), ROUTER_SWEEP);
+    }
+  }
+
+  private synchronized void stopRouter() {
+    if (router == null) {
+      return;
+    }
+    closing = true;
+    router.shutdown();
+    try {
+      if (!router.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        router.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      router.shutdownNow();
+    }
+    router = null;
+    closing = false;
   }
 
   void wake(Lane lane) {

@@ -25,12 +25,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Validation: {@code name} 1–100 characters; {@code url} an absolute http(s) URL without user info
  * whose addresses the {@link EgressGuard} permits; {@code events} 1–50 {@linkplain Events known}
- * names; {@code secret} 8–200 characters without control characters. At most 25 subscriptions per
- * number.
+ * names; {@code secret} 8–200 characters without control characters. At most
+ * {@code maxPerNumber} subscriptions per number (default {@value WebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS},
+ * {@link dev.metalayer.MetaLayer.Builder#maxSubscriptionsPerNumber}): a refusal names the rule.
  */
 public final class WebhookSubscriptions {
   private static final Logger log = LoggerFactory.getLogger(WebhookSubscriptions.class);
-  static final int MAX_PER_NUMBER = 25;
   static final int MAX_LOG = 200;
 
   private final WebhookRelay relay;
@@ -40,9 +40,10 @@ public final class WebhookSubscriptions {
   private final EgressGuard guard;
   private final Clock clock;
   private final SecureRandom random;
+  private final int maxPerNumber;
 
   WebhookSubscriptions(WebhookRelay relay, RelayStore store, KeyService keys, TokenCipher cipher, EgressGuard guard,
-      Clock clock, SecureRandom random) {
+      Clock clock, SecureRandom random, int maxPerNumber) {
     this.relay = relay;
     this.store = store;
     this.keys = keys;
@@ -50,6 +51,7 @@ public final class WebhookSubscriptions {
     this.guard = guard;
     this.clock = clock;
     this.random = random;
+    this.maxPerNumber = maxPerNumber;
   }
 
   public SubscriptionOutcome create(String phoneNumberId, SubscriptionSpec spec) {
@@ -60,16 +62,19 @@ public final class WebhookSubscriptions {
     if (invalid.isPresent()) {
       return new SubscriptionOutcome.Invalid(invalid.get());
     }
-    if (store.subscriptionsOf(phoneNumberId).size() >= MAX_PER_NUMBER) {
-      return new SubscriptionOutcome.Invalid("A number may have at most " + MAX_PER_NUMBER + " subscriptions.");
-    }
     Instant now = clock.instant();
     String id = relay.newId("wh");
     byte[] sealed = spec.secret() == null ? null : cipher.seal(spec.secret(), id);
     Subscription s = new Subscription(id, phoneNumberId, spec.name().strip(), spec.url().strip(), events(spec.events()),
         spec.active() == null || spec.active(), Boolean.TRUE.equals(spec.chatwootTerminateReason()), sealed != null,
         now, now);
-    store.insertSubscription(new StoredSubscription(s, sealed));
+    synchronized (this) { // the count and the insert as one step: concurrent creates cannot pass the cap
+      if (store.subscriptionsOf(phoneNumberId).size() >= maxPerNumber) {
+        return new SubscriptionOutcome.Invalid("Subscription cap: a number may have at most " + maxPerNumber
+            + " subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
+      }
+      store.insertSubscription(new StoredSubscription(s, sealed));
+    }
     log.info("Created webhook subscription {} for phone number ID {} (events {})", id, phoneNumberId, s.events());
     return new SubscriptionOutcome.Saved(s);
   }
@@ -133,6 +138,17 @@ public final class WebhookSubscriptions {
    */
   public Optional<List<Delivery>> deliveries(String phoneNumberId, String id, Optional<DeliveryState> state, int limit) {
     if (owned(phoneNumberId, id).isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(store.deliveries(id, state, Math.max(1, Math.min(MAX_LOG, limit))));
+  }
+
+  /**
+   * The delivery log of any subscription, for the operator (not scoped to a number; the caller has
+   * checked the operator's credential). @return empty when there is no such subscription
+   */
+  public Optional<List<Delivery>> deliveriesForOperator(String id, Optional<DeliveryState> state, int limit) {
+    if (id == null || store.findSubscription(id).isEmpty()) {
       return Optional.empty();
     }
     return Optional.of(store.deliveries(id, state, Math.max(1, Math.min(MAX_LOG, limit))));

@@ -23,6 +23,8 @@ import java.util.Set;
 public final class InMemoryRelayStore implements RelayStore {
   private final Map<String, StoredSubscription> subscriptions = new LinkedHashMap<>();
   private final Map<String, Envelope> envelopes = new HashMap<>();
+  /** Envelopes stored by {@link #ingestUnrouted} and not routed yet, in arrival order. */
+  private final Set<String> unrouted = new java.util.LinkedHashSet<>();
   private final Map<String, Row> deliveries = new LinkedHashMap<>();
   private long seq;
 
@@ -30,6 +32,7 @@ public final class InMemoryRelayStore implements RelayStore {
   private static final class Row {
     final NewDelivery d;
     final long seq;
+    final String number;
     DeliveryState state;
     int attempts;
     int maxAttempts;
@@ -40,9 +43,10 @@ public final class InMemoryRelayStore implements RelayStore {
     Instant updatedAt;
     final List<Attempt> log = new ArrayList<>();
 
-    Row(NewDelivery d, long seq) {
+    Row(NewDelivery d, long seq, String number) {
       this.d = d;
       this.seq = seq;
+      this.number = number;
       this.state = d.state();
       this.maxAttempts = d.maxAttempts();
       this.nextAttemptAt = d.nextAttemptAt();
@@ -131,13 +135,39 @@ public final class InMemoryRelayStore implements RelayStore {
   @Override
   public synchronized List<String> ingest(Envelope envelope, List<NewDelivery> list) {
     envelopes.put(envelope.id(), envelope);
+    return insert(list);
+  }
+
+  @Override
+  public synchronized List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> list) {
+    envelopes.put(envelope.id(), envelope);
+    unrouted.add(envelope.id());
+    return insert(list);
+  }
+
+  @Override
+  public synchronized List<Envelope> unrouted(int limit) {
+    return unrouted.stream().limit(Math.max(0, limit)).map(envelopes::get).toList();
+  }
+
+  @Override
+  public synchronized List<String> route(String envelopeId, List<NewDelivery> list, boolean last) {
+    List<String> inserted = insert(list);
+    if (last) {
+      unrouted.remove(envelopeId);
+    }
+    return inserted;
+  }
+
+  private List<String> insert(List<NewDelivery> list) {
     List<String> inserted = new ArrayList<>();
     for (NewDelivery d : list) {
       boolean duplicate =
           deliveries.values().stream()
               .anyMatch(r -> r.d.subscriptionId().equals(d.subscriptionId()) && r.d.webhookId().equals(d.webhookId()));
       if (!duplicate) {
-        deliveries.put(d.id(), new Row(d, ++seq));
+        StoredSubscription sub = subscriptions.get(d.subscriptionId());
+        deliveries.put(d.id(), new Row(d, ++seq, sub == null ? "" : sub.subscription().phoneNumberId()));
         inserted.add(d.id());
       }
     }
@@ -145,15 +175,27 @@ public final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
-  public synchronized List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
-    List<Row> due =
-        deliveries.values().stream()
-            .filter(r -> r.d.lane() == lane && !skip.contains(r.d.subscriptionId()) && claimable(r, now))
-            .sorted(Comparator.comparing((Row r) -> r.nextAttemptAt).thenComparingLong(r -> r.seq))
-            .limit(Math.max(0, limit))
-            .toList();
+  public synchronized List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber,
+      Set<String> skip) {
+    Map<String, Integer> load = new HashMap<>();
+    Map<String, List<FairShare.Candidate>> candidates = new HashMap<>();
+    deliveries.values().stream()
+        .filter(r -> r.d.lane() == lane && !skip.contains(r.d.subscriptionId()) && claimable(r, now))
+        // a crashed attempt's lease first, then by due time and arrival
+        .sorted(Comparator.comparing((Row r) -> r.state == DeliveryState.PENDING)
+            .thenComparing(r -> r.state == DeliveryState.PENDING ? r.nextAttemptAt : r.leaseUntil)
+            .thenComparingLong(r -> r.seq))
+        .forEach(r -> candidates.computeIfAbsent(r.number, k -> new ArrayList<>())
+            .add(new FairShare.Candidate(r.d.id(), r.number,
+                r.state == DeliveryState.PENDING ? r.nextAttemptAt : r.leaseUntil, r.seq)));
+    for (Row r : deliveries.values()) {
+      if (r.d.lane() == lane && r.state == DeliveryState.DELIVERING && r.leaseUntil.isAfter(now)) {
+        load.merge(r.number, 1, Integer::sum);
+      }
+    }
     List<Claimed> out = new ArrayList<>();
-    for (Row r : due) {
+    for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, Math.max(0, limit))) {
+      Row r = deliveries.get(candidate.id());
       r.state = DeliveryState.DELIVERING;
       r.leaseUntil = leaseUntil;
       r.updatedAt = now;
@@ -258,7 +300,7 @@ public final class InMemoryRelayStore implements RelayStore {
     int removedEnvelopes = 0;
     for (Iterator<Envelope> it = envelopes.values().iterator(); it.hasNext() && removedEnvelopes < limit; ) {
       Envelope e = it.next();
-      if (e.receivedAt().isBefore(cutoff) && !referenced.contains(e.id())) {
+      if (e.receivedAt().isBefore(cutoff) && !referenced.contains(e.id()) && !unrouted.contains(e.id())) {
         removedEnvelopes++;
         it.remove();
       }

@@ -44,7 +44,7 @@ public final class JdbcRelayStore implements RelayStore {
 
   private static final String FINISHED = "('delivered', 'expired', 'dead')";
   private static final String UNREFERENCED =
-      "NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN ('pending', 'delivering'))";
+      "e.routed = TRUE AND NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN ('pending', 'delivering'))";
 
   private final Database db;
 
@@ -187,84 +187,186 @@ public final class JdbcRelayStore implements RelayStore {
 
   @Override
   public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
-    return db.inTransaction(
+    return db.inTransaction(c -> {
+      insertEnvelope(c, envelope, true);
+      return insertDeliveries(c, deliveries);
+    });
+  }
+
+  @Override
+  public List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries) {
+    return db.inTransaction(c -> {
+      insertEnvelope(c, envelope, false);
+      return insertDeliveries(c, deliveries);
+    });
+  }
+
+  @Override
+  public List<Envelope> unrouted(int limit) {
+    return db.withConnection(
         c -> {
           try (PreparedStatement p =
-              c.prepareStatement("INSERT INTO layer_envelopes (id, body, received_at) VALUES (?, ?, ?)")) {
-            p.setString(1, envelope.id());
-            p.setBytes(2, envelope.body());
-            p.setLong(3, envelope.receivedAt().toEpochMilli());
-            p.executeUpdate();
-          }
-          List<String> inserted = new ArrayList<>();
-          try (PreparedStatement exists =
-                  c.prepareStatement("SELECT 1 FROM layer_deliveries WHERE subscription_id = ? AND webhook_id = ?");
-              PreparedStatement insert =
-                  c.prepareStatement(
-                      "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane,"
-                          + " ordering_key, body, state, attempts, max_attempts, next_attempt_at, expires_at,"
-                          + " lease_until, created_at, updated_at)"
-                          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?)")) {
-            for (NewDelivery d : deliveries) {
-              exists.setString(1, d.subscriptionId());
-              exists.setString(2, d.webhookId());
-              try (ResultSet rs = exists.executeQuery()) {
-                if (rs.next()) {
-                  continue;
-                }
+              c.prepareStatement("SELECT id, body, received_at FROM layer_envelopes WHERE routed = FALSE"
+                  + " ORDER BY routed, received_at LIMIT ?")) {
+            p.setInt(1, Math.max(0, limit));
+            List<Envelope> out = new ArrayList<>();
+            try (ResultSet rs = p.executeQuery()) {
+              while (rs.next()) {
+                out.add(new Envelope(rs.getString(1), rs.getBytes(2), Instant.ofEpochMilli(rs.getLong(3))));
               }
-              insert.setString(1, d.id());
-              insert.setString(2, d.subscriptionId());
-              insert.setString(3, d.envelopeId());
-              insert.setString(4, d.webhookId());
-              insert.setString(5, d.field());
-              insert.setString(6, d.lane().wire());
-              insert.setString(7, d.orderingKey());
-              insert.setBytes(8, d.body());
-              insert.setString(9, d.state().wire());
-              insert.setInt(10, d.maxAttempts());
-              setMillis(insert, 11, d.nextAttemptAt());
-              setMillis(insert, 12, d.expiresAt());
-              insert.setLong(13, d.createdAt().toEpochMilli());
-              insert.setLong(14, d.createdAt().toEpochMilli());
-              insert.executeUpdate();
-              inserted.add(d.id());
+            }
+            return out;
+          }
+        });
+  }
+
+  @Override
+  public List<String> route(String envelopeId, List<NewDelivery> deliveries, boolean last) {
+    return db.inTransaction(
+        c -> {
+          List<String> inserted = insertDeliveries(c, deliveries);
+          if (last) {
+            try (PreparedStatement p = c.prepareStatement("UPDATE layer_envelopes SET routed = TRUE WHERE id = ?")) {
+              p.setString(1, envelopeId);
+              p.executeUpdate();
             }
           }
           return inserted;
         });
   }
 
+  private static void insertEnvelope(Connection c, Envelope envelope, boolean routed) throws SQLException {
+    try (PreparedStatement p =
+        c.prepareStatement("INSERT INTO layer_envelopes (id, body, received_at, routed) VALUES (?, ?, ?, ?)")) {
+      p.setString(1, envelope.id());
+      p.setBytes(2, envelope.body());
+      p.setLong(3, envelope.receivedAt().toEpochMilli());
+      p.setBoolean(4, routed);
+      p.executeUpdate();
+    }
+  }
+
+  /** Inserts the deliveries not queued yet for their subscription; each takes its subscription's number. */
+  private static List<String> insertDeliveries(Connection c, List<NewDelivery> deliveries) throws SQLException {
+    List<String> inserted = new ArrayList<>();
+    if (deliveries.isEmpty()) {
+      return inserted;
+    }
+    Map<String, String> numbers = new java.util.HashMap<>();
+    // inserts are batched, so a change repeated within this list is caught here, not by the query
+    Set<String> queued = new java.util.HashSet<>();
+    try (PreparedStatement exists =
+            c.prepareStatement("SELECT 1 FROM layer_deliveries WHERE subscription_id = ? AND webhook_id = ?");
+        PreparedStatement number = c.prepareStatement("SELECT phone_number_id FROM layer_subscriptions WHERE id = ?");
+        PreparedStatement insert =
+            c.prepareStatement(
+                "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane,"
+                    + " ordering_key, body, state, attempts, max_attempts, next_attempt_at, expires_at,"
+                    + " lease_until, created_at, updated_at, phone_number_id)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?)")) {
+      int batched = 0;
+      for (NewDelivery d : deliveries) {
+        if (!queued.add(d.subscriptionId() + "\n" + d.webhookId())) {
+          continue;
+        }
+        exists.setString(1, d.subscriptionId());
+        exists.setString(2, d.webhookId());
+        try (ResultSet rs = exists.executeQuery()) {
+          if (rs.next()) {
+            continue;
+          }
+        }
+        String numberId = numbers.get(d.subscriptionId());
+        if (numberId == null) {
+          number.setString(1, d.subscriptionId());
+          try (ResultSet rs = number.executeQuery()) {
+            numberId = rs.next() ? rs.getString(1) : "";
+          }
+          numbers.put(d.subscriptionId(), numberId);
+        }
+        insert.setString(1, d.id());
+        insert.setString(2, d.subscriptionId());
+        insert.setString(3, d.envelopeId());
+        insert.setString(4, d.webhookId());
+        insert.setString(5, d.field());
+        insert.setString(6, d.lane().wire());
+        insert.setString(7, d.orderingKey());
+        insert.setBytes(8, d.body());
+        insert.setString(9, d.state().wire());
+        insert.setInt(10, d.maxAttempts());
+        setMillis(insert, 11, d.nextAttemptAt());
+        setMillis(insert, 12, d.expiresAt());
+        insert.setLong(13, d.createdAt().toEpochMilli());
+        insert.setLong(14, d.createdAt().toEpochMilli());
+        insert.setString(15, numberId);
+        insert.addBatch();
+        inserted.add(d.id());
+        if (++batched >= 500) {
+          insert.executeBatch();
+          batched = 0;
+        }
+      }
+      if (batched > 0) {
+        insert.executeBatch();
+      }
+    }
+    return inserted;
+  }
+
   // ---- the engine
 
   @Override
-  public List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
-    if (limit <= 0) {
+  public List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber, Set<String> skip) {
+    if (limit <= 0 || perNumber <= 0) {
       return List.of();
     }
     long nowMs = now.toEpochMilli();
-    String stale = claimQuery(true, db.dialect(), skip.size());
-    String due = claimQuery(false, db.dialect(), skip.size());
     return db.inTransaction(
         c -> {
-          List<String> candidates = new ArrayList<>();
-          for (String select : List.of(stale, due)) {
-            if (candidates.size() >= limit) {
-              break;
+          Map<String, Integer> load = new java.util.HashMap<>();
+          try (PreparedStatement p = c.prepareStatement(LOAD)) {
+            p.setString(1, lane.wire());
+            p.setLong(2, nowMs);
+            try (ResultSet rs = p.executeQuery()) {
+              while (rs.next()) {
+                load.put(rs.getString(1), rs.getInt(2));
+              }
             }
-            try (PreparedStatement p = c.prepareStatement(select)) {
-              int i = 1;
-              p.setString(i++, lane.wire());
-              p.setLong(i++, nowMs);
-              for (String s : skip) {
-                p.setString(i++, s);
+          }
+          Map<String, List<FairShare.Candidate>> candidates = new LinkedHashMap<>();
+          // leases left by a crashed attempt: rare, few, and first in their number's turn
+          try (PreparedStatement p = c.prepareStatement(claimQuery(Step.STALE, db.dialect(), skip.size()))) {
+            int i = bindLaneNowSkip(p, lane, nowMs, skip);
+            p.setInt(i, limit);
+            readCandidates(p, candidates);
+          }
+          // due rows, number by number: a skip scan over the numbers with pending rows in the lane, and
+          // for each at most as many of its oldest due rows as it may still start
+          String number = null;
+          try (PreparedStatement first = c.prepareStatement(NEXT_NUMBER_FIRST);
+              PreparedStatement next = c.prepareStatement(NEXT_NUMBER);
+              PreparedStatement due = c.prepareStatement(claimQuery(Step.DUE, db.dialect(), skip.size()))) {
+            while (true) {
+              PreparedStatement step = number == null ? first : next;
+              step.setString(1, lane.wire());
+              if (number != null) {
+                step.setString(2, number);
               }
-              p.setInt(i, limit - candidates.size());
-              try (ResultSet rs = p.executeQuery()) {
-                while (rs.next()) {
-                  candidates.add(rs.getString(1));
+              try (ResultSet rs = step.executeQuery()) {
+                if (!rs.next()) {
+                  break;
                 }
+                number = rs.getString(1);
               }
+              int room = Math.min(limit, perNumber - load.getOrDefault(number, 0)
+                  - candidates.getOrDefault(number, List.of()).size());
+              if (room <= 0) {
+                continue;
+              }
+              int i = bindLaneNowSkip(due, lane, nowMs, skip);
+              due.setString(i++, number);
+              due.setInt(i, room);
+              readCandidates(due, candidates);
             }
           }
           List<Claimed> claimed = new ArrayList<>();
@@ -276,14 +378,14 @@ public final class JdbcRelayStore implements RelayStore {
                   c.prepareStatement(
                       "SELECT id, subscription_id, webhook_id, field, lane, body, attempts, max_attempts, expires_at"
                           + " FROM layer_deliveries WHERE id = ?")) {
-            for (String id : candidates) {
+            for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, limit)) {
               update.setLong(1, leaseUntil.toEpochMilli());
               update.setLong(2, nowMs);
-              update.setString(3, id);
+              update.setString(3, candidate.id());
               update.setLong(4, nowMs);
               update.setLong(5, nowMs);
               if (update.executeUpdate() == 1) {
-                read.setString(1, id);
+                read.setString(1, candidate.id());
                 try (ResultSet rs = read.executeQuery()) {
                   if (rs.next()) {
                     claimed.add(claimed(rs));
@@ -296,23 +398,65 @@ public final class JdbcRelayStore implements RelayStore {
         });
   }
 
+  /** Deliveries of a lane in flight under a live lease, per number: a read of the lease index. */
+  private static final String LOAD =
+      "SELECT phone_number_id, COUNT(*) FROM layer_deliveries WHERE lane = ? AND state = 'delivering'"
+          + " AND lease_until > ? GROUP BY phone_number_id";
+  /** The skip scan over the numbers with pending rows in a lane: the first, then the one after a number. */
+  static final String NEXT_NUMBER_FIRST =
+      "SELECT phone_number_id FROM layer_deliveries WHERE lane = ? AND state = 'pending'"
+          + " ORDER BY lane, state, phone_number_id LIMIT 1";
+  static final String NEXT_NUMBER =
+      "SELECT phone_number_id FROM layer_deliveries WHERE lane = ? AND state = 'pending' AND phone_number_id > ?"
+          + " ORDER BY lane, state, phone_number_id LIMIT 1";
+
+  enum Step {
+    STALE,
+    DUE
+  }
+
+  private static int bindLaneNowSkip(PreparedStatement p, Lane lane, long nowMs, Set<String> skip) throws SQLException {
+    int i = 1;
+    p.setString(i++, lane.wire());
+    p.setLong(i++, nowMs);
+    for (String s : skip) {
+      p.setString(i++, s);
+    }
+    return i;
+  }
+
+  private static void readCandidates(PreparedStatement p, Map<String, List<FairShare.Candidate>> into)
+      throws SQLException {
+    try (ResultSet rs = p.executeQuery()) {
+      while (rs.next()) {
+        String number = rs.getString(2);
+        into.computeIfAbsent(number, k -> new ArrayList<>())
+            .add(new FairShare.Candidate(rs.getString(1), number, Instant.ofEpochMilli(rs.getLong(3)), rs.getLong(4)));
+      }
+    }
+  }
+
   /**
-   * The id query of a claim: leases left by a crashed attempt ({@code stale}) or due pending rows, in
-   * the order they are attempted, in index order so that the scan stops at the limit. Selects ids only:
-   * the bodies of the few claimed rows are read afterwards. The ORDER BY names the index's equality
-   * columns too, so that H2 sees the index is sorted. Exclusivity comes from the conditional UPDATE of
-   * the claim; PostgreSQL also skips rows other instances hold (SKIP LOCKED), which H2 cannot do
-   * without locking every row it scans. Parameters: lane, now, the skipped subscription ids, limit.
+   * The candidate query of a claim: leases left by a crashed attempt ({@code STALE}, every number) or
+   * one number's due pending rows ({@code DUE}), in the order they are attempted, in index order so that
+   * the scan stops at the limit. Selects ids, numbers and order keys only: the bodies of the few claimed
+   * rows are read afterwards. The ORDER BY names the index's equality columns too, so that H2 sees the
+   * index is sorted. Exclusivity comes from the conditional UPDATE of the claim; PostgreSQL also skips
+   * rows other instances hold (SKIP LOCKED), which H2 cannot do without locking every row it scans.
+   * Parameters: lane, now, the skipped subscription ids, (DUE: the number), limit.
    */
-  static String claimQuery(boolean stale, Database.Dialect dialect, int skipped) {
+  static String claimQuery(Step step, Database.Dialect dialect, int skipped) {
     String skipClause =
         skipped == 0 ? "" : " AND d.subscription_id NOT IN (" + String.join(", ", Collections.nCopies(skipped, "?")) + ")";
     String lock = dialect == Database.Dialect.POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "";
-    return stale
-        ? "SELECT d.id FROM layer_deliveries d WHERE d.lane = ? AND d.state = 'delivering' AND d.lease_until <= ?"
-            + IN_ORDER + skipClause + " ORDER BY d.lane, d.state, d.lease_until LIMIT ?" + lock
-        : "SELECT d.id FROM layer_deliveries d WHERE d.lane = ? AND d.state = 'pending' AND d.next_attempt_at <= ?"
-            + IN_ORDER + skipClause + " ORDER BY d.lane, d.state, d.next_attempt_at, d.seq LIMIT ?" + lock;
+    return step == Step.STALE
+        ? "SELECT d.id, d.phone_number_id, d.lease_until, d.seq FROM layer_deliveries d WHERE d.lane = ?"
+            + " AND d.state = 'delivering' AND d.lease_until <= ?" + IN_ORDER + skipClause
+            + " ORDER BY d.lane, d.state, d.lease_until LIMIT ?" + lock
+        : "SELECT d.id, d.phone_number_id, d.next_attempt_at, d.seq FROM layer_deliveries d WHERE d.lane = ?"
+            + " AND d.state = 'pending' AND d.next_attempt_at <= ?" + IN_ORDER + skipClause
+            + " AND d.phone_number_id = ? ORDER BY d.lane, d.state, d.phone_number_id, d.next_attempt_at, d.seq LIMIT ?"
+            + lock;
   }
 
   @Override

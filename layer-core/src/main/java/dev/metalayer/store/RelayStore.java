@@ -20,6 +20,9 @@ import java.util.Set;
  * {@code next_attempt_at <= now}, or {@code delivering} with an expired lease (its worker died), and no
  * earlier delivery (lower arrival sequence) of the same subscription and ordering key is still
  * {@code pending} or {@code delivering}.
+ *
+ * <p>Every delivery belongs to the number of its subscription (its phone number ID, {@code ""} when the
+ * subscription is unknown at ingest). A claim shares a lane between numbers: see {@link #claimDue}.
  */
 public interface RelayStore {
 
@@ -126,14 +129,45 @@ public interface RelayStore {
    */
   List<String> ingest(Envelope envelope, List<NewDelivery> deliveries);
 
+  /**
+   * In one transaction: stores the envelope marked <i>unrouted</i>, with the deliveries given (those
+   * that cannot wait, e.g. its calls; the same duplicate rule as {@link #ingest}). When this returns, the
+   * envelope is durable; it stays listed by {@link #unrouted} until {@link #route} marks it routed, and
+   * retention never removes it before. @return the ids of the deliveries inserted
+   */
+  List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries);
+
+  /** Up to {@code limit} envelopes stored by {@link #ingestUnrouted} and not routed yet, oldest first. */
+  List<Envelope> unrouted(int limit);
+
+  /**
+   * In one transaction, inserts deliveries of an envelope (the same duplicate rule as {@link #ingest}),
+   * and, when {@code last}, marks the envelope routed. Routing an envelope again after a crash inserts
+   * nothing twice. @return the ids of the deliveries inserted
+   */
+  List<String> route(String envelopeId, List<NewDelivery> deliveries, boolean last);
+
   // ---- the engine
 
   /**
-   * Claims up to {@code limit} claimable deliveries of {@code lane} at {@code now}, oldest due first,
-   * skipping the subscriptions in {@code skip}; each claimed row becomes {@code delivering} until
-   * {@code leaseUntil}. Exclusive: a row is never claimed twice while its lease runs.
+   * Claims up to {@code limit} claimable deliveries of {@code lane} at {@code now}, shared between
+   * numbers, skipping the subscriptions in {@code skip}; each claimed row becomes {@code delivering}
+   * until {@code leaseUntil}. Exclusive: a row is never claimed twice while its lease runs.
+   *
+   * <p>The fair share: a number's <i>load</i> is how many of its deliveries of the lane are
+   * {@code delivering} under a lease that has not ended (in this process or another), plus those this
+   * claim takes. The claim takes one delivery at a time from the number with the lowest load (ties: the
+   * number whose oldest claimable delivery is oldest), that number's oldest claimable delivery (a
+   * crashed attempt's lease first, then by due time and arrival), and never brings a number's load above
+   * {@code perNumber}. So a number that has nothing in flight is served before any number that has, and
+   * a backlog of one number never stands before another number's first delivery.
    */
-  List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip);
+  List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber, Set<String> skip);
+
+  /** {@link #claimDue(Lane, Instant, Instant, int, int, Set)} without a cap per number. */
+  default List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
+    return claimDue(lane, now, leaseUntil, limit, Integer.MAX_VALUE, skip);
+  }
 
   /**
    * Records the end of a claim: the attempt (null when none was made, e.g. an expired call), the new
@@ -161,8 +195,8 @@ public interface RelayStore {
    * Removes history from before {@code cutoff}, at most {@code limit} deliveries and at most
    * {@code limit} envelopes per call (each call is short; repeat while a count reaches the limit):
    * deliveries in a final state ({@code delivered}, {@code expired}, {@code dead}) whose last change is
-   * older than {@code cutoff}, with their attempts; then envelopes received before {@code cutoff} that
-   * no {@code pending} or {@code delivering} delivery references. Pending and delivering deliveries are
+   * older than {@code cutoff}, with their attempts; then routed envelopes received before {@code cutoff}
+   * that no {@code pending} or {@code delivering} delivery references. Pending and delivering deliveries are
    * never removed, whatever their age. Subscriptions are not touched.
    */
   Purged purge(Instant cutoff, int limit);

@@ -89,18 +89,39 @@ class JdbcRelayStoreTest extends RelayStoreContract {
           dev.metalayer.relay.Lane.DEFAULT, null, new byte[] {1}, 8, dev.metalayer.relay.DeliveryState.PENDING, T0, null, T0));
     }
     store.ingest(new RelayStore.Envelope("env_b", new byte[] {1}, T0), backlog);
-    for (boolean stale : new boolean[] {false, true}) {
+    for (JdbcRelayStore.Step step : JdbcRelayStore.Step.values()) {
       try (Connection c = pool.getConnection();
           java.sql.PreparedStatement p =
-              c.prepareStatement("EXPLAIN ANALYZE " + JdbcRelayStore.claimQuery(stale, Database.Dialect.H2, 0))) {
+              c.prepareStatement("EXPLAIN ANALYZE " + JdbcRelayStore.claimQuery(step, Database.Dialect.H2, 0))) {
         p.setString(1, "default");
         p.setLong(2, T0.plusSeconds(1).toEpochMilli());
-        p.setInt(3, 4);
+        if (step == JdbcRelayStore.Step.DUE) {
+          p.setString(3, "111");
+          p.setInt(4, 4);
+        } else {
+          p.setInt(3, 4);
+        }
         try (ResultSet rs = p.executeQuery()) {
           rs.next();
           String plan = rs.getString(1);
           assertThat(plan).as(plan).contains("index sorted");
           assertThat(plan).as(plan).containsPattern("scanCount: [0-5]\\b");
+        }
+      }
+    }
+    // the skip scan from number to number reads one index entry per step
+    for (String query : List.of(JdbcRelayStore.NEXT_NUMBER_FIRST, JdbcRelayStore.NEXT_NUMBER)) {
+      try (Connection c = pool.getConnection();
+          java.sql.PreparedStatement p = c.prepareStatement("EXPLAIN ANALYZE " + query)) {
+        p.setString(1, "default");
+        if (query.equals(JdbcRelayStore.NEXT_NUMBER)) {
+          p.setString(2, "");
+        }
+        try (ResultSet rs = p.executeQuery()) {
+          rs.next();
+          String plan = rs.getString(1);
+          assertThat(plan).as(plan).contains("index sorted");
+          assertThat(plan).as(plan).containsPattern("scanCount: [0-2]\\b");
         }
       }
     }

@@ -394,4 +394,100 @@ abstract class RelayStoreContract {
     // a late finish of a claim whose row is gone is harmless
     store.finish("d1", null, DeliveryState.DEAD, null, T0);
   }
+
+  // ---- the fair claim between numbers
+
+  /** Number B: {@code n} due message deliveries to its subscription wh_b, from T0 on, one ms apart. */
+  private void backlogOfB(int n) {
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "222"), null));
+    NewDelivery[] backlog = new NewDelivery[n];
+    for (int i = 0; i < n; i++) {
+      backlog[i] = delivery("b" + i, "wh_b", "msg_b" + i, Lane.DEFAULT, null, T0.plusMillis(i));
+    }
+    ingest(backlog);
+  }
+
+  @Test
+  void aBacklogOfOneNumberNeverStandsBeforeAnotherNumbersFirstDelivery() {
+    backlogOfB(300);
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    ingest(delivery("a1", "wh_a", "msg_a1", Lane.DEFAULT, null, T0.plusSeconds(10)));
+
+    // B's 300 rows are all older; A's one row is still in the first two claimed
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(10), T0.plusSeconds(60), 2, 8, Set.of()))
+        .extracting(Claimed::id).containsExactlyInAnyOrder("b0", "a1");
+  }
+
+  @Test
+  void aNumberWithNothingInFlightIsServedBeforeANumberThatHasAttemptsInFlight() {
+    backlogOfB(20);
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 3, 8, Set.of())).hasSize(3);
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    ingest(delivery("a1", "wh_a", "msg_a1", Lane.DEFAULT, null, T0.plusSeconds(1)));
+
+    // one worker free: it goes to A (nothing in flight), not to B's older backlog
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 1, 8, Set.of()))
+        .extracting(Claimed::id).containsExactly("a1");
+  }
+
+  @Test
+  void aClaimNeverBringsANumberAboveItsCapOfAttemptsInFlight() {
+    backlogOfB(20);
+
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 100, 3, Set.of()))
+        .extracting(Claimed::id).containsExactly("b0", "b1", "b2");
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(2), T0.plusSeconds(60), 100, 3, Set.of())).isEmpty();
+    store.finish("b1", new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0.plusSeconds(2));
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(2), T0.plusSeconds(60), 100, 3, Set.of()))
+        .extracting(Claimed::id).containsExactly("b3");
+    // an ended lease (its worker died) no longer counts as in flight: the row itself is claimed again first
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(61), T0.plusSeconds(120), 100, 3, Set.of()))
+        .extracting(Claimed::id).containsExactly("b0", "b2", "b3");
+  }
+
+  @Test
+  void numbersAreServedRoundRobinOneDeliveryAtATime() {
+    for (String n : List.of("1", "2", "3")) {
+      store.insertSubscription(new StoredSubscription(sub("wh_" + n, n), null));
+      ingest(delivery(n + "a", "wh_" + n, "msg_" + n + "a", Lane.CALLS, null, T0.plusMillis(Integer.parseInt(n))),
+          delivery(n + "b", "wh_" + n, "msg_" + n + "b", Lane.CALLS, null, T0.plusMillis(10)),
+          delivery(n + "c", "wh_" + n, "msg_" + n + "c", Lane.CALLS, null, T0.plusMillis(20)));
+    }
+
+    assertThat(store.claimDue(Lane.CALLS, T0.plusSeconds(1), T0.plusSeconds(60), 7, 100, Set.of()))
+        .extracting(Claimed::id).containsExactly("1a", "2a", "3a", "1b", "2b", "3b", "1c");
+  }
+
+  @Test
+  void theFairClaimCountsOnlyTheLaneItClaims() {
+    backlogOfB(5);
+    store.insertSubscription(new StoredSubscription(sub("wh_b2", "222"), null));
+    ingest(delivery("call", "wh_b2", "msg_call", Lane.CALLS, "wacid.9", T0));
+    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 100, 2, Set.of())).hasSize(2);
+
+    // B's two messages in flight do not use its share of the calls lane
+    assertThat(store.claimDue(Lane.CALLS, T0.plusSeconds(1), T0.plusSeconds(60), 100, 2, Set.of()))
+        .extracting(Claimed::id).containsExactly("call");
+  }
+
+  // ---- envelopes routed after their acknowledgement
+
+  @Test
+  void anUnroutedEnvelopeIsListedUntilRoutedAndKeptFromRetentionMeanwhile() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    Envelope e = new Envelope("env_big", new byte[] {7}, T0);
+    assertThat(store.ingestUnrouted(e, List.of(delivery("c1", "wh_a", "msg_c", Lane.CALLS, "wacid.1", T0))))
+        .containsExactly("c1");
+    assertThat(store.unrouted(10)).extracting(Envelope::id).containsExactly("env_big");
+    assertThat(store.purge(T0.plus(Duration.ofDays(30)), 100).envelopes()).isZero();
+
+    assertThat(store.route("env_big", List.of(delivery("m1", "wh_a", "msg_m", Lane.DEFAULT, null, T0)), false))
+        .containsExactly("m1");
+    assertThat(store.unrouted(10)).hasSize(1);
+    // routing again (after a crash) queues nothing twice
+    assertThat(store.route("env_big", List.of(delivery("c1b", "wh_a", "msg_c", Lane.CALLS, "wacid.1", T0),
+        delivery("m1b", "wh_a", "msg_m", Lane.DEFAULT, null, T0)), true)).isEmpty();
+    assertThat(store.unrouted(10)).isEmpty();
+    assertThat(store.findEnvelope("env_big")).isPresent();
+  }
 }

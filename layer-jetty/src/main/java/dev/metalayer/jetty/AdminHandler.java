@@ -7,6 +7,8 @@ import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.relay.DeliveryState;
+import dev.metalayer.relay.WebhookSubscriptions;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
@@ -20,7 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The operator's API under {@code /admin/v1}: numbers, keys and the store's size. Guarded by
+ * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, and the webhook subscriptions of a
+ * number with their full delivery log ({@code GET /numbers/{id}/webhooks},
+ * {@code GET /webhooks/{id}/deliveries?status=&limit=}: the operator's view, with each attempt's
+ * latency, error text and answer excerpt, which a number's key does not see). Guarded by
  * {@code Authorization: Bearer $LAYER_ADMIN_TOKEN} (compared in constant time); absent altogether
  * (404) when no admin token is configured. Answers JSON with snake_case names; never echoes a Meta
  * token, and shows a key only in the answer that created it.
@@ -34,12 +39,14 @@ final class AdminHandler implements Request.Handler {
   private static final int MAX_BODY = 64 * 1024;
 
   private final KeyService keys;
+  private final WebhookSubscriptions subscriptions;
   private final Optional<String> adminToken;
   private final Supplier<H2Store.Size> storeSize;
   private final FailedAttempts failures;
 
   AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<H2Store.Size> storeSize, FailedAttempts failures) {
     this.keys = layer.keys();
+    this.subscriptions = layer.relay().subscriptions();
     this.adminToken = adminToken;
     this.storeSize = storeSize;
     this.failures = failures;
@@ -90,6 +97,23 @@ final class AdminHandler implements Request.Handler {
         case "POST" -> addNumber(request, response, callback);
         default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
       }
+    } else if (path.startsWith("/numbers/") && path.endsWith("/webhooks")
+        && path.indexOf('/', 9) == path.length() - "/webhooks".length()) {
+      String id = path.substring("/numbers/".length(), path.length() - "/webhooks".length());
+      if (!method.equals("GET")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      } else {
+        HttpIo.writeJson(response, callback, 200,
+            Map.of("data", subscriptions.list(id).stream().map(WebhookViews::subscription).toList()));
+      }
+    } else if (path.startsWith("/webhooks/") && path.endsWith("/deliveries")
+        && path.indexOf('/', 10) == path.length() - "/deliveries".length()) {
+      String id = path.substring("/webhooks/".length(), path.length() - "/deliveries".length());
+      if (!method.equals("GET")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      } else {
+        deliveries(id, request, response, callback);
+      }
     } else if (path.startsWith("/numbers/") && path.indexOf('/', 9) < 0) {
       String id = path.substring("/numbers/".length());
       switch (method) {
@@ -131,6 +155,27 @@ final class AdminHandler implements Request.Handler {
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
     }
+  }
+
+  private void deliveries(String id, Request request, Response response, Callback callback) {
+    Optional<String> status = HttpIo.queryParameter(request, "status");
+    Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
+    if (status.isPresent() && state.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(
+          "status must be one of pending, delivering, delivered, expired, dead."));
+      return;
+    }
+    int limit;
+    try {
+      limit = HttpIo.queryParameter(request, "limit").map(Integer::parseInt).orElse(50);
+    } catch (NumberFormatException e) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("limit must be a number from 1 to 200."));
+      return;
+    }
+    subscriptions.deliveriesForOperator(id, state, limit).ifPresentOrElse(
+        list -> HttpIo.writeJson(response, callback, 200,
+            Map.of("data", list.stream().map(WebhookViews::deliveryForOperator).toList())),
+        () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
   }
 
   private void addNumber(Request request, Response response, Callback callback) throws IOException {

@@ -103,6 +103,8 @@ public final class LayerServer implements AutoCloseable {
               .retention(settings.duration(Option.RETENTION, MetaLayer.MIN_RETENTION,
                   "Meta redelivers webhooks for up to 7 days, and a redelivery is recognised by the rows kept"))
               .concurrencyPerSubscription(settings.integer(Option.DELIVERY_CONCURRENCY))
+              .concurrencyPerNumber(settings.integer(Option.DELIVERY_CONCURRENCY_PER_NUMBER))
+              .maxSubscriptionsPerNumber(settings.integer(Option.MAX_SUBSCRIPTIONS_PER_NUMBER))
               // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
               .soleDeliverer(true);
       settings.get(Option.PUBLIC_URL).ifPresent(u -> builder.publicUrl(URI.create(u)));

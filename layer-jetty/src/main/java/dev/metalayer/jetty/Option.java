@@ -181,6 +181,19 @@ public enum Option {
       "4",
       false,
       "Deliveries in flight per subscription and lane: a slow subscriber holds at most this many workers."),
+  DELIVERY_CONCURRENCY_PER_NUMBER(
+      "--delivery-concurrency-per-number",
+      "LAYER_DELIVERY_CONCURRENCY_PER_NUMBER",
+      "8",
+      false,
+      "Deliveries in flight per number and lane (each lane has 16 workers), claimed fairly: whatever one"
+          + " number does, the rest of the lane serves the others."),
+  MAX_SUBSCRIPTIONS_PER_NUMBER(
+      "--max-subscriptions-per-number",
+      "LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER",
+      "25",
+      false,
+      "Webhook subscriptions one number may have (1 to 1000); each change is delivered to each of them."),
   ;
 
   private final String flag;

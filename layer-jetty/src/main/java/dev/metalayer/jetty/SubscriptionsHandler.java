@@ -2,7 +2,9 @@ package dev.metalayer.jetty;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
+import dev.metalayer.graph.Credentials;
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.graph.Outcome;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.SubscriptionOutcome;
@@ -13,13 +15,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 /**
  * The subscriptions API under {@code /v1/webhooks}, for a number's own key ({@code x-api-key: ps_…}
- * or {@code Authorization: Bearer ps_…}, resolved by the layer's {@code TokenResolver}). Every
+ * or {@code Authorization: Bearer ps_…}, resolved by the layer's {@code TokenResolver}; both with
+ * different keys is refused with 400, the Graph proxy's rule, {@link Credentials#ofApiRequest}). Every
  * operation is scoped to the key's number; another number's subscription is 404. Answers JSON with
  * snake_case names; a secret is never echoed.
  *
@@ -48,7 +52,13 @@ final class SubscriptionsHandler implements Request.Handler {
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) throws IOException {
-    Optional<String> number = authenticate(request);
+    Outcome<Optional<String>> credential =
+        Credentials.ofApiRequest(request.getHeaders().get(HttpHeader.AUTHORIZATION), request.getHeaders().get("x-api-key"));
+    if (credential instanceof Outcome.Refused<Optional<String>> refused) {
+      HttpIo.writeError(response, callback, refused.error());
+      return true;
+    }
+    Optional<String> number = authenticate(((Outcome.Ok<Optional<String>>) credential).value());
     if (number.isEmpty()) {
       HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid or missing provider key."));
       return true;
@@ -92,15 +102,11 @@ final class SubscriptionsHandler implements Request.Handler {
     return true;
   }
 
-  private Optional<String> authenticate(Request request) {
-    String key = request.getHeaders().get("x-api-key");
-    if (key == null) {
-      key = HttpIo.bearer(request).orElse(null);
-    }
-    if (key == null || key.isEmpty()) {
+  private Optional<String> authenticate(Optional<String> key) {
+    if (key.isEmpty()) {
       return Optional.empty();
     }
-    Resolution r = layer.tokenResolver().resolve(key.trim());
+    Resolution r = layer.tokenResolver().resolve(key.get());
     return r instanceof Resolution.Granted g ? Optional.of(g.grant().number().phoneNumberId()) : Optional.empty();
   }
 

@@ -7,7 +7,11 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The JSON shapes of subscriptions and deliveries. Never holds a secret. */
+/**
+ * The JSON shapes of subscriptions and deliveries. Never holds a secret. A delivery comes in two views:
+ * for the number's key (each attempt's status and error class only, see {@link Attempt}) and for the
+ * operator (with latency, error text and answer excerpt).
+ */
 final class WebhookViews {
   private WebhookViews() {}
 
@@ -26,7 +30,17 @@ final class WebhookViews {
     return m;
   }
 
+  /** The delivery as its number's key sees it. */
   static Map<String, Object> delivery(Delivery d) {
+    return delivery(d, false);
+  }
+
+  /** The delivery as the operator sees it (the admin API). */
+  static Map<String, Object> deliveryForOperator(Delivery d) {
+    return delivery(d, true);
+  }
+
+  private static Map<String, Object> delivery(Delivery d, boolean operator) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", d.id());
     m.put("subscription_id", d.subscriptionId());
@@ -38,18 +52,21 @@ final class WebhookViews {
     m.put("next_attempt_at", d.nextAttemptAt().map(Instant::toString).orElse(null));
     m.put("expires_at", d.expiresAt().map(Instant::toString).orElse(null));
     m.put("created_at", d.createdAt().toString());
-    m.put("attempts", d.attempts().stream().map(WebhookViews::attempt).toList());
+    m.put("attempts", d.attempts().stream().map(a -> attempt(a, operator)).toList());
     return m;
   }
 
-  static Map<String, Object> attempt(Attempt a) {
+  private static Map<String, Object> attempt(Attempt a, boolean operator) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("number", a.number());
     m.put("at", a.at().toString());
     m.put("status_code", a.status().orElse(null));
-    m.put("latency_ms", a.latencyMs());
-    m.put("error", a.error().orElse(null));
-    m.put("response_excerpt", a.responseExcerpt().orElse(null));
+    m.put("error_class", a.errorClass().orElse(null));
+    if (operator) {
+      m.put("latency_ms", a.latencyMs());
+      m.put("error", a.error().orElse(null));
+      m.put("response_excerpt", a.responseExcerpt().orElse(null));
+    }
     return m;
   }
 }

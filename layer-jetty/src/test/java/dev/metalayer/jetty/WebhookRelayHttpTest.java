@@ -223,7 +223,7 @@ class WebhookRelayHttpTest {
     assertThat(d.path("lane").asText()).isEqualTo("calls");
     assertThat(d.path("webhook_id").asText()).isEqualTo(got.header("webhook-id"));
     assertThat(d.path("attempts").path(0).path("status_code").asInt()).isEqualTo(200);
-    assertThat(d.path("attempts").path(0).path("latency_ms").isNumber()).isTrue();
+    assertThat(d.path("attempts").path(0).has("latency_ms")).isFalse(); // the operator's view only
     assertThat(api("GET", "/v1/webhooks/" + id + "/deliveries?status=bogus", key1, null).statusCode()).isEqualTo(400);
 
     // replay one, and send a test event

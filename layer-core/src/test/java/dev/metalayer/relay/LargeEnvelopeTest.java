@@ -1,0 +1,131 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.testing.MutableClock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A large envelope is acknowledged within Meta's webhook timeout (undocumented; the lowest claim is
+ * 3 s) because it is stored first and routed after the answer, and the fan-out one envelope can cause
+ * for one number is bounded, loudly. On the real H2 file.
+ */
+class LargeEnvelopeTest {
+  static final int CHANGES = 4000;
+  static final int SUBSCRIPTIONS = 25;
+  /** The lowest webhook timeout anyone claims for Meta (see the reference, meta-wire.md). */
+  static final Duration META_TIMEOUT = Duration.ofSeconds(3);
+
+  @TempDir Path dir;
+
+  @Test
+  void anEnvelopeOf4000ChangesFor25SubscriptionsIsAcknowledgedWithinMetasTimeoutAndRoutedAfterwards() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
+      }
+      byte[] body = envelope(CHANGES, clock.instant());
+
+      long started = System.nanoTime();
+      IngestResult.Accepted accepted = h.ingestSigned(body);
+      Duration ack = Duration.ofNanos(System.nanoTime() - started);
+
+      // the ring went in before the answer; the message deliveries are routed afterwards, within the bound
+      assertThat(accepted.deliveries()).isEqualTo(SUBSCRIPTIONS);
+      assertThat(accepted.routingLater()).isEqualTo(WebhookRelay.MAX_FANOUT_PER_NUMBER - SUBSCRIPTIONS);
+      // calls first: the last message change's 25 deliveries are the ones over the bound
+      assertThat(accepted.overFanOut()).isEqualTo(SUBSCRIPTIONS);
+      assertThat(h.rows("layer_deliveries")).isEqualTo(SUBSCRIPTIONS);
+      assertThat(h.db.withConnection(c -> {
+        try (var st = c.createStatement();
+            var rs = st.executeQuery("SELECT COUNT(*) FROM layer_envelopes WHERE routed = FALSE")) {
+          rs.next();
+          return rs.getInt(1);
+        }
+      }).intValue()).isEqualTo(1);
+      System.out.printf("LargeEnvelopeTest: an envelope of %d changes (%d KB) for %d subscriptions (%d deliveries)"
+          + " acknowledged in %d ms%n", CHANGES + 1, body.length / 1024, SUBSCRIPTIONS, accepted.deliveries()
+          + accepted.routingLater(), ack.toMillis());
+      assertThat(ack).as("acknowledgement").isLessThan(META_TIMEOUT);
+    }
+  }
+
+  @Test
+  void anEnvelopeAcknowledgedBeforeItsRoutingIsRoutedOnceAndCompletely() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
+      }
+      // 50 messages and a ring for 25 subscriptions: 1,275 deliveries, more than are routed inline
+      IngestResult.Accepted accepted = h.ingestSigned(envelope(50, clock.instant()));
+      assertThat(accepted).isEqualTo(new IngestResult.Accepted(51, SUBSCRIPTIONS, 0, 50 * SUBSCRIPTIONS, 0));
+
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isEqualTo(1);
+      assertThat(h.rows("layer_deliveries")).isEqualTo(51 * SUBSCRIPTIONS);
+      // routing again (as after a crash in the middle of it) queues nothing twice
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isZero();
+      assertThat(h.rows("layer_deliveries")).isEqualTo(51 * SUBSCRIPTIONS);
+    }
+  }
+
+  @Test
+  void anEnvelopeStoredUnroutedWhenTheProcessStoppedIsRoutedAtTheNextStart() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
+      }
+      assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
+      // the process stops here, never having started its router
+    }
+    try (RelayHarness again = new RelayHarness(dir, clock)) {
+      again.layer.relay().start();
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (again.rows("layer_deliveries") < 50 * SUBSCRIPTIONS && System.nanoTime() < deadline) {
+        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L); // a poll interval, not a timing assumption
+      }
+      assertThat(again.rows("layer_deliveries")).isEqualTo(50 * SUBSCRIPTIONS);
+    }
+  }
+
+  @Test
+  void aSmallEnvelopeIsRoutedBeforeTheAnswerAsBefore() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s", List.of("calls", "messages"), null, false);
+
+      IngestResult.Accepted accepted = h.ingestSigned(envelope(10, clock.instant()));
+
+      assertThat(accepted).isEqualTo(new IngestResult.Accepted(11, 11, 0));
+      assertThat(h.rows("layer_deliveries")).isEqualTo(11);
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isZero();
+    }
+  }
+
+  /** {@code messages} message changes for PNID_1, after one call {@code connect} at the end of the list. */
+  static byte[] envelope(int messages, Instant now) {
+    List<String> changes = new ArrayList<>();
+    for (int i = 0; i < messages; i++) {
+      changes.add("{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+          + "\"display_phone_number\":\"13175551399\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"},\"messages\":"
+          + "[{\"from\":\"16315553602\",\"id\":\"wamid.L" + i + "\",\"timestamp\":\"1749196801\",\"type\":\"text\","
+          + "\"text\":{\"body\":\"message " + i + "\"}}]}}");
+    }
+    // the ring comes last in the envelope, and is routed first
+    changes.add("{\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+        + "\"display_phone_number\":\"13175551399\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"},\"calls\":"
+        + "[{\"id\":\"wacid.L1\",\"from\":\"12185552828\",\"to\":\"13175551399\",\"event\":\"connect\",\"timestamp\":\""
+        + now.getEpochSecond() + "\",\"direction\":\"USER_INITIATED\"}]}}");
+    return ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1 + "\",\"changes\":["
+        + String.join(",", changes) + "]}]}").getBytes(StandardCharsets.UTF_8);
+  }
+}
