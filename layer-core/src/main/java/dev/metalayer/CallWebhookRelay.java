@@ -37,6 +37,16 @@ public interface CallWebhookRelay extends AutoCloseable {
   void start();
 
   /**
+   * The names of the relay's background workers that have stopped while it runs (a lane's scheduler
+   * or worker pool, the retention schedule), for a readiness check: such a relay accepts webhooks that
+   * it no longer delivers. Empty when all are alive or the relay is not started; this default reports
+   * nothing. Thread-safe and cheap.
+   */
+  default java.util.List<String> deadWorkers() {
+    return java.util.List.of();
+  }
+
+  /**
    * Attempts, on the calling thread, every delivery due at the layer clock's current time, until none
    * is left (no sleeping, no worker threads). @return how many deliveries were processed
    */

@@ -61,6 +61,41 @@ public final class GraphProxy {
     return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
   }
 
+  /** The largest form body read, once the key is known (Graph forms are small). */
+  public static final int MAX_FORM_BYTES = 1024 * 1024;
+  /**
+   * The largest form body read before the key is known: a form whose credential can only be inside it
+   * (none in the {@code Authorization} header or the query). Large enough for any message a form
+   * carries; small enough that nobody without a key makes the layer read and scan much.
+   */
+  public static final int MAX_KEYLESS_FORM_BYTES = 64 * 1024;
+
+  /**
+   * Decides, before any body is read, how much of an {@code application/x-www-form-urlencoded} body
+   * the adapter may read: refused at once when the {@code Authorization} header or the query carries a
+   * malformed, conflicting or invalid credential; {@link #MAX_FORM_BYTES} (or the body limit, if lower)
+   * when it carries a valid key; {@link #MAX_KEYLESS_FORM_BYTES} when it carries none, so that the
+   * credential can only be in the form. {@link #prepare} checks everything again with the body.
+   *
+   * @param request the request as known before its body is read ({@code form} is ignored)
+   * @return the refusal to answer, or the number of form bytes to read at most
+   */
+  public Outcome<Integer> formReadLimit(ClientRequest request) {
+    Outcome<Credentials> extracted = Credentials.extract(request.authorization().orElse(null), request.rawQuery(), null);
+    if (extracted instanceof Outcome.Refused<Credentials> r) {
+      return Outcome.refused(r.error());
+    }
+    Credentials credentials = ((Outcome.Ok<Credentials>) extracted).value();
+    if (credentials.credential().isEmpty()) {
+      return Outcome.ok((int) Math.min(MAX_KEYLESS_FORM_BYTES, settings.maxBodyBytes()));
+    }
+    Outcome<Grant> granted = grant(credentials);
+    if (granted instanceof Outcome.Refused<Grant> r) {
+      return Outcome.refused(r.error());
+    }
+    return Outcome.ok((int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes()));
+  }
+
   /** Checks a Graph request and prepares its upstream form. */
   public Outcome<GraphExchange> prepare(ClientRequest request) {
     Outcome<GraphPath> parsed = GraphPath.parse(request.path());

@@ -230,6 +230,11 @@ public final class WebhookRelay implements CallWebhookRelay {
   }
 
   @Override
+  public List<String> deadWorkers() {
+    return engine.deadWorkers();
+  }
+
+  @Override
   public int runDueNow() {
     return engine.runDueNow();
   }
