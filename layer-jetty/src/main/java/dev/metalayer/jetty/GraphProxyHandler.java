@@ -35,7 +35,9 @@ import org.slf4j.LoggerFactory;
  * the bytes with Jetty's {@link HttpClient}.
  *
  * <p>Request bodies stream upstream with the client's demand ({@link LimitedRequestContent}), except a
- * form body, read whole (bounded) because it may carry the credential. JSON answers are buffered (up to
+ * form body, read whole by the {@link BodyReader} because it may carry the credential: a credential in
+ * the {@code Authorization} header or the query is checked before any of it is read, and a form that
+ * must carry its own is read only up to {@link GraphProxy#formReadLimit its smaller limit}. JSON answers are buffered (up to
  * {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other answers stream back through the token
  * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
  * client's headers minus {@link Headers#toMeta hop-by-hop and credential headers}, plus the Meta
@@ -45,17 +47,18 @@ import org.slf4j.LoggerFactory;
  */
 final class GraphProxyHandler implements Request.Handler {
   private static final Logger log = LoggerFactory.getLogger(GraphProxyHandler.class);
-  /** Form bodies are read whole to find a credential; Graph forms are small. */
-  private static final int MAX_FORM_BYTES = 1024 * 1024;
+  private static final int MAX_FORM_BYTES = GraphProxy.MAX_FORM_BYTES;
 
   private final GraphProxy proxy;
   private final GraphSettings settings;
   private final HttpClient client;
+  private final BodyReader bodies;
 
-  GraphProxyHandler(GraphProxy proxy, HttpClient client) {
+  GraphProxyHandler(GraphProxy proxy, HttpClient client, BodyReader bodies) {
     this.proxy = proxy;
     this.settings = proxy.settings();
     this.client = client;
+    this.bodies = bodies;
   }
 
   @Override
@@ -80,45 +83,56 @@ final class GraphProxyHandler implements Request.Handler {
     }
 
     if (clientToProxyRequest.getLength() > settings.maxBodyBytes()) {
-      HttpIo.drainRefused(clientToProxyRequest, settings.maxBodyBytes());
-      HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+      bodies.refuse(clientToProxyRequest, settings.maxBodyBytes(), GraphError.tooLarge("The request body is too large."),
+          proxyToClientResponse, callback);
       return true;
     }
     String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
-    Optional<byte[]> form = Optional.empty();
     if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
-      try {
-        form = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
-      } catch (HttpIo.BodyTooLargeException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+      ClientRequest head = new ClientRequest(method, path, query, authorization, Optional.empty(), base);
+      Outcome<Integer> limit = proxy.formReadLimit(head);
+      if (limit instanceof Outcome.Refused<Integer> r) {
+        HttpIo.writeError(proxyToClientResponse, callback, r.error());
         return true;
       }
+      int maxForm = ((Outcome.Ok<Integer>) limit).value();
+      GraphError tooLarge = maxForm < Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())
+          ? GraphError.tooLarge("A form that carries its own access token may be at most " + maxForm / 1024
+              + " KB: send the key in the Authorization header.")
+          : GraphError.tooLarge("The request body is too large.");
+      bodies.read(clientToProxyRequest, maxForm, tooLarge, proxyToClientResponse, callback, form ->
+          proceed(clientToProxyRequest, new ClientRequest(method, path, query, authorization, Optional.of(form), base),
+              contentType, proxyToClientResponse, callback));
+      return true;
     }
-    ClientRequest request = new ClientRequest(method, path, query, authorization, form, base);
+    proceed(clientToProxyRequest, new ClientRequest(method, path, query, authorization, Optional.empty(), base), contentType,
+        proxyToClientResponse, callback);
+    return true;
+  }
+
+  /** Checks a Graph request whose form, if any, has been read, and sends it upstream. */
+  private void proceed(
+      Request clientToProxyRequest, ClientRequest request, String contentType, Response proxyToClientResponse, Callback callback) {
     Outcome<GraphExchange> prepared = proxy.prepare(request);
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
       HttpIo.writeError(proxyToClientResponse, callback, r.error());
-      return true;
+      return;
     }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
     if (exchange.callingSettingsWrite() && exchange.form().isEmpty()) {
-      byte[] body;
-      try {
-        body = HttpIo.readBody(clientToProxyRequest, MAX_FORM_BYTES);
-      } catch (HttpIo.BodyTooLargeException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
-        return true;
-      }
-      if (CallingSettings.isCallingUpdate(body)) {
-        mergeThenWrite(clientToProxyRequest, exchange, contentType, body, proxyToClientResponse, callback);
-      } else {
-        send(clientToProxyRequest, exchange, new BytesRequestContent(contentType, body), proxyToClientResponse, callback);
-      }
-      return true;
+      bodies.read(clientToProxyRequest, MAX_FORM_BYTES, GraphError.tooLarge("The request body is too large."),
+          proxyToClientResponse, callback, body -> {
+            if (CallingSettings.isCallingUpdate(body)) {
+              mergeThenWrite(clientToProxyRequest, exchange, contentType, body, proxyToClientResponse, callback);
+            } else {
+              send(clientToProxyRequest, exchange, new BytesRequestContent(contentType, body), proxyToClientResponse, callback);
+            }
+          });
+      return;
     }
     if (exchange.mediaDeletion()) {
       lookupThenDelete(clientToProxyRequest, exchange, proxyToClientResponse, callback);
-      return true;
+      return;
     }
     org.eclipse.jetty.client.Request.Content content = null;
     if (exchange.form().isPresent()) {
@@ -127,7 +141,6 @@ final class GraphProxyHandler implements Request.Handler {
       content = new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes());
     }
     send(clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
-    return true;
   }
 
   /** Sends the exchange upstream with {@code content} (null for none) and answers the client. */
