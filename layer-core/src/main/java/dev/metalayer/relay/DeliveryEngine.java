@@ -212,6 +212,7 @@ final class DeliveryEngine implements AutoCloseable {
     } catch (Error e) {
       // not pumped again: reported by deadWorkers(), so that readiness fails and the process is replaced
       s.pumpDied = true;
+      log.error("The {} lane stopped claiming deliveries ({}); /readyz reports it", s.lane.wire(), e.toString());
       throw e;
     }
     synchronized (s) {
