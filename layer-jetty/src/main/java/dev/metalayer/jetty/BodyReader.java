@@ -26,9 +26,11 @@ import org.slf4j.LoggerFactory;
  *   <li><b>No thread waits for a client.</b> The body is read with Jetty's content demand; the
  *       continuation runs on a server thread once the last byte is in.
  *   <li><b>A budget of buffered bytes</b> shared by every body being read or processed. A body that does
- *       not fit is answered 503 with {@code Retry-After}, and its connection closes. Bytes count from
- *       the moment they are buffered (a declared length is allocated, and counted, once it fits the
- *       per-request limit) until the continuation returns.
+ *       not fit is answered 503 with {@code Retry-After}, and its connection closes. A buffer grows with
+ *       the bytes that actually arrive (a declared length reserves nothing), and counts until the
+ *       continuation returns. Bodies larger than {@link #SMALL_BODY_BYTES} may hold only three quarters
+ *       of the budget: the rest is kept for small bodies, which is what Meta's webhooks and Graph forms
+ *       are, so that a flood of large stalled bodies does not keep them out.
  *   <li><b>A total read deadline</b> per body, whatever the rate (Jetty's idle timeout is reset by each
  *       byte, so a body trickled one byte at a time would otherwise never end): a body not whole in time
  *       is answered 408, and its connection closes.
@@ -44,6 +46,8 @@ final class BodyReader {
   private static final Logger log = LoggerFactory.getLogger(BodyReader.class);
   /** What a body that ends before it is known starts with; it grows by doubling. */
   private static final int FIRST_CAPACITY = 8 * 1024;
+  /** Bodies up to this size may use the whole budget; larger ones three quarters of it. */
+  static final int SMALL_BODY_BYTES = 64 * 1024;
   /** Seconds a client refused for a full budget is told to wait. */
   static final int RETRY_AFTER_SECONDS = 5;
 
@@ -103,10 +107,11 @@ final class BodyReader {
     }).start();
   }
 
-  private boolean reserve(long bytes) {
+  private boolean reserve(long bytes, boolean large) {
+    long limit = large ? budgetBytes - budgetBytes / 4 : budgetBytes;
     while (true) {
       long now = buffered.get();
-      if (now + bytes > budgetBytes) {
+      if (now + bytes > limit) {
         return false;
       }
       if (buffered.compareAndSet(now, now + bytes)) {
@@ -150,9 +155,6 @@ final class BodyReader {
         }
         if (declared > maxBytes) {
           overLimit = true;
-        } else if (declared > 0 && !grow((int) declared)) {
-          answerBusy();
-          return;
         }
         timeout = request.getComponents().getScheduler().schedule(this::expire, deadline.toMillis(), TimeUnit.MILLISECONDS);
       }
@@ -230,7 +232,9 @@ final class BodyReader {
         }
         return true;
       }
-      int capacity = (int) Math.max(size + n, Math.min(maxBytes, Math.max(FIRST_CAPACITY, 2L * buffer.length)));
+      long declared = request.getLength();
+      long cap = declared >= 0 ? Math.min(declared, maxBytes) : maxBytes;
+      int capacity = (int) Math.max(size + n, Math.min(cap, Math.max(FIRST_CAPACITY, 2L * buffer.length)));
       if (size + n > buffer.length && !grow(capacity)) {
         answerBusy();
         return false;
@@ -243,7 +247,7 @@ final class BodyReader {
     /** Grows the buffer to {@code capacity} when the budget has room for it. */
     private boolean grow(int capacity) {
       long more = capacity - buffer.length;
-      if (!reserve(more)) {
+      if (!reserve(more, capacity > SMALL_BODY_BYTES)) {
         return false;
       }
       reserved += more;
