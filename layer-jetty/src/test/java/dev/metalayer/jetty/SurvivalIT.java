@@ -231,6 +231,7 @@ class SurvivalIT {
   private void attack(String name, Runnable attack, Duration length) throws Exception {
     Peak peak = new Peak(layer.process().pid());
     long threadsBefore = Peak.threads(layer.process().pid());
+    long logBefore = Files.size(layer.logFile());
     Thread sampler = new Thread(peak, "sampler");
     sampler.start();
     long started = System.nanoTime();
@@ -266,8 +267,9 @@ class SurvivalIT {
     String log = layer.log();
     assertThat(log).as("the layer's log after " + name).doesNotContain("OutOfMemoryError");
     JsonAnswer ready = readyz();
-    figures.add(String.format("SURVIVAL %s: %d probes answered (slowest: /healthz %d ms, Graph call %d ms); threads %d before, %d at peak; peak RSS %d MB, peak heap"
-            + " used %d MB (of 128 MB), peak body bytes held %d KB; ended with %d threads", name, probes, slowestHealth, slowestGraph, threadsBefore, peak.threads.get(),
+    long logLines = log.substring((int) Math.min(logBefore, log.length())).lines().count();
+    figures.add(String.format("SURVIVAL %s: %d log lines; %d probes answered (slowest: /healthz %d ms, Graph call %d ms); threads %d before, %d at peak; peak RSS %d MB, peak heap"
+            + " used %d MB (of 128 MB, garbage included), peak body bytes held %d KB; ended with %d threads", name, logLines, probes, slowestHealth, slowestGraph, threadsBefore, peak.threads.get(),
         peak.rssKb.get() / 1024, peak.heapKb.get() / 1024, ready.bodyBytesPeak / 1024, Peak.threads(layer.process().pid())));
   }
 
