@@ -30,6 +30,17 @@ public interface CallWebhookRelay extends AutoCloseable {
    */
   IngestResult ingest(byte[] body, String signatureHeader);
 
+  /**
+   * The refusal a webhook earns from its {@code X-Hub-Signature-256} header alone, so that an adapter
+   * answers it before reading (and holding) the body: {@link #ingest} would refuse it the same way
+   * whatever the body. Empty when the body must be read and checked. This default refuses nothing.
+   *
+   * @param signatureHeader the header value, or null when absent
+   */
+  default java.util.Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
+    return java.util.Optional.empty();
+  }
+
   /** Subscriptions of numbers and their delivery log, each call scoped to one number. */
   WebhookSubscriptions subscriptions();
 

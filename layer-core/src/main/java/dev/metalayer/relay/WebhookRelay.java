@@ -108,16 +108,13 @@ public final class WebhookRelay implements CallWebhookRelay {
     if (body.length > MAX_BODY_BYTES) {
       return refused(IngestResult.Reason.TOO_LARGE, GraphError.tooLarge("The webhook body is larger than 3 MB."));
     }
-    if (signatureHeader == null || signatureHeader.isBlank()) {
-      if (!config.allowUnsigned()) {
-        return refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256."));
-      }
-    } else if (!config.appSecrets().isEmpty()
+    Optional<IngestResult.Refused> early = refusalBeforeBody(signatureHeader);
+    if (early.isPresent()) {
+      return early.get();
+    }
+    if (signatureHeader != null && !signatureHeader.isBlank() && !config.appSecrets().isEmpty()
         && !Signatures.verifyMeta(signatureHeader, body, config.appSecrets())) {
       return refused(IngestResult.Reason.BAD_SIGNATURE, GraphError.invalidToken("Invalid X-Hub-Signature-256."));
-    } else if (config.appSecrets().isEmpty() && !config.allowUnsigned()) {
-      return refused(IngestResult.Reason.BAD_SIGNATURE,
-          GraphError.invalidToken("No app secret is configured: webhooks cannot be verified."));
     }
     EnvelopeSplitter.Split split = EnvelopeSplitter.split(body);
     if (split instanceof EnvelopeSplitter.Malformed m) {
@@ -198,6 +195,20 @@ public final class WebhookRelay implements CallWebhookRelay {
       }
     }
     return false;
+  }
+
+  @Override
+  public Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
+    if (signatureHeader == null || signatureHeader.isBlank()) {
+      return config.allowUnsigned()
+          ? Optional.empty()
+          : Optional.of(new IngestResult.Refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256.")));
+    }
+    if (config.appSecrets().isEmpty() && !config.allowUnsigned()) {
+      return Optional.of(new IngestResult.Refused(IngestResult.Reason.BAD_SIGNATURE,
+          GraphError.invalidToken("No app secret is configured: webhooks cannot be verified.")));
+    }
+    return Optional.empty();
   }
 
   private static IngestResult refused(IngestResult.Reason reason, GraphError error) {

@@ -21,7 +21,9 @@ import org.eclipse.jetty.util.Callback;
  *   <li>{@code GET}: the verification handshake. {@code hub.mode=subscribe} and a
  *       {@code hub.verify_token} equal (in constant time) to {@code META_VERIFY_TOKEN} → 200 with the
  *       raw {@code hub.challenge} as {@code text/plain}; anything else → 403 Graph-shaped JSON.
- *   <li>{@code POST}: the raw body (at most 3 MB, else 413), read by the {@link BodyReader} (no thread
+ *   <li>{@code POST}: a request refused by its signature header alone ({@link
+ *       CallWebhookRelay#refusalBeforeBody}) is answered before any of its body is read. Otherwise the
+ *       raw body (at most 3 MB, else 413), read by the {@link BodyReader} (no thread
  *       waits for it; a shared budget of buffered bytes, else 503; a read deadline, else 408), and
  *       {@code X-Hub-Signature-256} go to {@link CallWebhookRelay#ingest}; 200 once the envelope is
  *       durable, else the refusal's error.
@@ -76,6 +78,11 @@ final class WebhookIngestHandler implements Request.Handler {
 
   private void ingest(Request request, Response response, Callback callback) {
     String signature = request.getHeaders().get("X-Hub-Signature-256");
+    Optional<IngestResult.Refused> early = relay.refusalBeforeBody(signature);
+    if (early.isPresent()) {
+      HttpIo.writeError(response, callback, early.get().error());
+      return;
+    }
     bodies.read(request, WebhookRelay.MAX_BODY_BYTES, GraphError.tooLarge("The webhook body is larger than 3 MB."),
         response, callback, body -> {
           IngestResult result = relay.ingest(body, signature);

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bodies read before anyone is authenticated: a credential in the header is checked before a form is
- * read, a keyless form has its own small limit, a body trickled past the read deadline is a 408, and
+ * read and a missing webhook signature before the webhook's body, a keyless form has its own small limit, a body trickled past the read deadline is a 408, and
  * a full budget of buffered bytes is a 503 with {@code Retry-After} that clears when the holder goes.
  * The layer runs with a 64 KiB budget and a 1 s read deadline.
  */
@@ -72,6 +72,14 @@ class BodyBoundsTest {
       assertThat(answer).startsWith("HTTP/1.1 401").contains("\"code\":190");
     }
     assertThat(meta.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void anUnsignedWebhookIsRefusedBeforeItsBodyIsSent() throws Exception {
+    try (Socket socket = socket()) {
+      head(socket, "/webhooks/meta", "application/json", 3_000_000, "");
+      assertThat(answer(socket)).startsWith("HTTP/1.1 401").contains("Missing X-Hub-Signature-256");
+    }
   }
 
   @Test
@@ -117,7 +125,7 @@ class BodyBoundsTest {
     byte[] webhook = MetaFixtures.bytes("multi-entry.json");
     try (Socket holder = socket()) {
       // declares 60 KiB (held at once) and sends almost all of it, then stalls
-      head(holder, "/webhooks/meta", "application/json", 60 * 1024, "");
+      head(holder, "/webhooks/meta", "application/json", 60 * 1024, "X-Hub-Signature-256: sha256=" + "0".repeat(64) + "\r\n");
       holder.getOutputStream().write(new byte[59 * 1024]);
       holder.getOutputStream().flush();
       awaitHeld(60 * 1024);
