@@ -37,9 +37,9 @@ import org.slf4j.LoggerFactory;
  * <p>Request bodies stream upstream with the client's demand ({@link LimitedRequestContent}), except a
  * form body, read whole by the {@link BodyReader} because it may carry the credential: a credential in
  * the {@code Authorization} header or the query is checked before any of it is read, and a form that
- * must carry its own is read only up to {@link GraphProxy#formReadLimit its smaller limit}. JSON answers are buffered (up to
- * {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other answers stream back through the token
- * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
+ * must carry its own is read only up to {@link GraphProxy#formReadLimit its smaller limit}. JSON
+ * answers are buffered (up to {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other
+ * answers stream back through the token scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
  * client's headers minus {@link Headers#toMeta hop-by-hop and credential headers}, plus the Meta
  * token; nothing is added ({@code Via}, {@code Forwarded}). Every exchange has the total timeout of
  * {@link GraphSettings#upstreamTimeout()} (media: {@link GraphSettings#mediaTimeout()}) and the idle
