@@ -35,15 +35,18 @@ import org.slf4j.LoggerFactory;
  * the bytes with Jetty's {@link HttpClient}.
  *
  * <p>Request bodies stream upstream with the client's demand ({@link LimitedRequestContent}), except a
- * form body, read whole by the {@link BodyReader} because it may carry the credential: a credential in
- * the {@code Authorization} header or the query is checked before any of it is read, and a form that
- * must carry its own is read only up to {@link GraphProxy#formReadLimit its smaller limit}. JSON
- * answers are buffered (up to {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other
- * answers stream back through the token scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
+ * form body, read whole (bounded) because it may carry the credential. JSON answers are buffered (up to
+ * {@link GraphSettings#maxJsonAnswerBytes()}) and rewritten; other answers stream back through the token
+ * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
  * client's headers minus {@link Headers#toMeta hop-by-hop and credential headers}, plus the Meta
  * token; nothing is added ({@code Via}, {@code Forwarded}). Every exchange has the total timeout of
  * {@link GraphSettings#upstreamTimeout()} (media: {@link GraphSettings#mediaTimeout()}) and the idle
  * timeout {@link GraphSettings#idleTimeout()}; nothing is retried. Headers and bodies are never logged.
+ *
+ * <p>A form is read by the {@link BodyReader} (no thread waits for it; a shared budget and a read
+ * deadline), and only after a credential in the {@code Authorization} header or the query has been
+ * checked; a form that must carry its own credential is read only up to
+ * {@link GraphProxy#formReadLimit its smaller limit}.
  */
 final class GraphProxyHandler implements Request.Handler {
   private static final Logger log = LoggerFactory.getLogger(GraphProxyHandler.class);
