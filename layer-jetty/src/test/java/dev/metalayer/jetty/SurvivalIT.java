@@ -179,7 +179,8 @@ class SurvivalIT {
       assertThat(senders.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
     }
     figures.add("  answers to the forms (status=count; -1: closed while sending): " + statuses);
-    assertThat(statuses.keySet()).as("only refusals: 401, 413 (or closed while sending)").isSubsetOf(401, 413, -1);
+    // 408 only if a machine is so loaded that a 1 MiB upload outlasts the read deadline
+    assertThat(statuses.keySet()).as("only refusals: 401, 413 (or closed while sending)").isSubsetOf(401, 413, 408, -1);
     assertThat(statuses.getOrDefault(401, new AtomicInteger()).get()).isPositive();
     assertThat(statuses.getOrDefault(413, new AtomicInteger()).get()).isPositive();
   }
