@@ -34,11 +34,32 @@ public interface CallWebhookRelay extends AutoCloseable {
    */
   IngestResult ingest(byte[] body, String signatureHeader);
 
+  /**
+   * The refusal a webhook earns from its {@code X-Hub-Signature-256} header alone, so that an adapter
+   * answers it before reading (and holding) the body: {@link #ingest} would refuse it the same way
+   * whatever the body. Empty when the body must be read and checked. This default refuses nothing.
+   *
+   * @param signatureHeader the header value, or null when absent
+   */
+  default java.util.Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
+    return java.util.Optional.empty();
+  }
+
   /** Subscriptions of numbers and their delivery log, each call scoped to one number. */
   WebhookSubscriptions subscriptions();
 
   /** Starts the delivery workers. Idempotent. */
   void start();
+
+  /**
+   * The names of the relay's background workers that have stopped while it runs (a lane's scheduler
+   * or worker pool, the retention schedule), for a readiness check: such a relay accepts webhooks that
+   * it no longer delivers. Empty when all are alive or the relay is not started; this default reports
+   * nothing. Thread-safe and cheap.
+   */
+  default java.util.List<String> deadWorkers() {
+    return java.util.List.of();
+  }
 
   /**
    * Routes, on the calling thread, every stored envelope not routed yet, then attempts every delivery

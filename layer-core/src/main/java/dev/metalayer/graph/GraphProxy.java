@@ -64,6 +64,38 @@ public final class GraphProxy {
     return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
   }
 
+  /** The largest form body read, once the key is known (Graph forms are small). */
+  public static final int MAX_FORM_BYTES = 1024 * 1024;
+  /**
+   * The largest form body read before the key is known: a form whose credential can only be inside it
+   * (none in the {@code Authorization} header or the query). Large enough for any message a form
+   * carries; small enough that nobody without a key makes the layer read and scan much.
+   */
+  public static final int MAX_KEYLESS_FORM_BYTES = 64 * 1024;
+
+  /**
+   * Decides, before any body is read, how much of a body the adapter may read whole (a form, or another
+   * non-multipart body whose parameters the {@link Surface} checks): refused at once when the
+   * {@code Authorization} header or the query carries a malformed, conflicting or invalid credential;
+   * {@link #MAX_FORM_BYTES} (or the body limit, if lower) when it carries a valid key. When it carries
+   * none, only a form may hold the credential: a form is read up to {@link #MAX_KEYLESS_FORM_BYTES}, and
+   * any other body not at all (0: {@link #prepare} then answers 401 without it). {@link #prepare} checks
+   * everything again with the body.
+   *
+   * @param form whether the body is {@code application/x-www-form-urlencoded}
+   * @return the refusal to answer, or the number of body bytes to read at most
+   */
+  public Outcome<Integer> bodyReadLimit(Optional<String> authorization, String rawQuery, boolean form) {
+    Outcome<Optional<Grant>> early = grantWithoutBody(authorization, rawQuery);
+    if (early instanceof Outcome.Refused<Optional<Grant>> r) {
+      return Outcome.refused(r.error());
+    }
+    if (((Outcome.Ok<Optional<Grant>>) early).value().isPresent()) {
+      return Outcome.ok((int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes()));
+    }
+    return Outcome.ok(form ? (int) Math.min(MAX_KEYLESS_FORM_BYTES, settings.maxBodyBytes()) : 0);
+  }
+
   /** Checks a Graph request and prepares its upstream form. */
   public Outcome<GraphExchange> prepare(ClientRequest request) {
     Outcome<GraphPath> parsed = GraphPath.parse(request.path());
@@ -148,7 +180,7 @@ public final class GraphProxy {
    * when neither carries a credential (a form body may). For an adapter that must not read a body for
    * a client it cannot name; {@link #prepare} checks everything again.
    */
-  public Outcome<Optional<Grant>> grantWithoutBody(Optional<String> authorization, String rawQuery) {
+  Outcome<Optional<Grant>> grantWithoutBody(Optional<String> authorization, String rawQuery) {
     Outcome<Optional<String>> found = Credentials.withoutBody(authorization.orElse(null), rawQuery);
     if (found instanceof Outcome.Refused<Optional<String>> r) {
       return Outcome.refused(r.error());

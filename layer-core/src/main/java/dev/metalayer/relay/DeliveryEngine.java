@@ -65,6 +65,7 @@ final class DeliveryEngine implements AutoCloseable {
   private final Map<Lane, LaneState> lanes = new EnumMap<>(Lane.class);
   private volatile boolean running;
   private ScheduledExecutorService housekeeping;
+  private volatile ScheduledFuture<?> purgeSchedule;
 
   /** The in-flight bookkeeping of one lane; guarded by its own monitor. */
   private final class LaneState {
@@ -78,6 +79,8 @@ final class DeliveryEngine implements AutoCloseable {
     ThreadPoolExecutor pool;
     volatile ScheduledExecutorService scheduler;
     ScheduledFuture<?> timer;
+    /** Set when an {@link Error} ended a pump: the lane is no longer pumped. */
+    volatile boolean pumpDied;
 
     LaneState(Lane lane, int threads, Duration minPoll) {
       this.lane = lane;
@@ -124,12 +127,38 @@ final class DeliveryEngine implements AutoCloseable {
     for (Lane lane : Lane.values()) {
       wake(lane);
     }
-    housekeeping.scheduleWithFixedDelay(this::scheduledPurge, FIRST_PURGE.toMillis(), PURGE_INTERVAL.toMillis(),
+    purgeSchedule = housekeeping.scheduleWithFixedDelay(this::scheduledPurge, FIRST_PURGE.toMillis(), PURGE_INTERVAL.toMillis(),
         TimeUnit.MILLISECONDS);
   }
 
   boolean running() {
     return running;
+  }
+
+  /**
+   * The background work that has stopped while the engine runs, by thread name prefix: a lane's
+   * scheduler whose pump died of an {@link Error} (such as an {@link OutOfMemoryError}), a lane's worker
+   * pool that was shut down, the retention schedule ended by an {@link Error}. Empty when all is alive,
+   * or when the engine is not running. Thread-safe and cheap.
+   */
+  List<String> deadWorkers() {
+    if (!running) {
+      return List.of();
+    }
+    List<String> dead = new java.util.ArrayList<>();
+    for (LaneState s : lanes.values()) {
+      if (s.pumpDied || s.scheduler == null || s.scheduler.isShutdown()) {
+        dead.add("relay-" + s.lane.wire() + "-scheduler");
+      }
+      if (s.pool == null || s.pool.isShutdown()) {
+        dead.add("relay-" + s.lane.wire());
+      }
+    }
+    ScheduledFuture<?> purging = purgeSchedule;
+    if (purging == null || purging.isDone()) {
+      dead.add("relay-retention");
+    }
+    return List.copyOf(dead);
   }
 
   /** Asks for a pump of {@code lane} as soon as possible; coalesced; a no-op when not started. */
@@ -197,6 +226,11 @@ final class DeliveryEngine implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.warn("The {} lane could not claim deliveries; retrying in {}", s.lane.wire(), MAX_IDLE, e);
+    } catch (Error e) {
+      // not pumped again: reported by deadWorkers(), so that readiness fails and the process is replaced
+      s.pumpDied = true;
+      log.error("The {} lane stopped claiming deliveries ({}); /readyz reports it", s.lane.wire(), e.toString());
+      throw e;
     }
     synchronized (s) {
       if (s.timer != null) {

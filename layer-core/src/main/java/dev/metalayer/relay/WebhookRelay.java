@@ -133,16 +133,13 @@ public final class WebhookRelay implements CallWebhookRelay {
     if (body.length > MAX_BODY_BYTES) {
       return refused(IngestResult.Reason.TOO_LARGE, GraphError.tooLarge("The webhook body is larger than 3 MB."));
     }
-    if (signatureHeader == null || signatureHeader.isBlank()) {
-      if (!config.allowUnsigned()) {
-        return refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256."));
-      }
-    } else if (!config.appSecrets().isEmpty()
+    Optional<IngestResult.Refused> early = refusalBeforeBody(signatureHeader);
+    if (early.isPresent()) {
+      return early.get();
+    }
+    if (signatureHeader != null && !signatureHeader.isBlank() && !config.appSecrets().isEmpty()
         && !Signatures.verifyMeta(signatureHeader, body, config.appSecrets())) {
       return refused(IngestResult.Reason.BAD_SIGNATURE, GraphError.invalidToken("Invalid X-Hub-Signature-256."));
-    } else if (config.appSecrets().isEmpty() && !config.allowUnsigned()) {
-      return refused(IngestResult.Reason.BAD_SIGNATURE,
-          GraphError.invalidToken("No app secret is configured: webhooks cannot be verified."));
     }
     EnvelopeSplitter.Split split = EnvelopeSplitter.split(body);
     if (split instanceof EnvelopeSplitter.Malformed m) {
@@ -387,6 +384,20 @@ public final class WebhookRelay implements CallWebhookRelay {
     return false;
   }
 
+  @Override
+  public Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
+    if (signatureHeader == null || signatureHeader.isBlank()) {
+      return config.allowUnsigned()
+          ? Optional.empty()
+          : Optional.of(new IngestResult.Refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256.")));
+    }
+    if (config.appSecrets().isEmpty() && !config.allowUnsigned()) {
+      return Optional.of(new IngestResult.Refused(IngestResult.Reason.BAD_SIGNATURE,
+          GraphError.invalidToken("No app secret is configured: webhooks cannot be verified.")));
+    }
+    return Optional.empty();
+  }
+
   private static IngestResult refused(IngestResult.Reason reason, GraphError error) {
     return new IngestResult.Refused(reason, error);
   }
@@ -418,6 +429,18 @@ public final class WebhookRelay implements CallWebhookRelay {
   }
 
   @Override
+  public List<String> deadWorkers() {
+    java.util.concurrent.ScheduledFuture<?> sweep = routerSweep;
+    if (sweep == null || !sweep.isDone()) {
+      return engine.deadWorkers();
+    }
+    // a periodic sweep ends only when the router stops, or when a run ended in an Error (out of memory)
+    List<String> dead = new java.util.ArrayList<>(engine.deadWorkers());
+    dead.add("relay-routing");
+    return List.copyOf(dead);
+  }
+
+  @Override
   public int runDueNow() {
     routeStored();
     return engine.runDueNow();
@@ -439,6 +462,8 @@ public final class WebhookRelay implements CallWebhookRelay {
 
   private static final Duration ROUTER_SWEEP = Duration.ofMinutes(1);
   private java.util.concurrent.ScheduledExecutorService router;
+  /** The router's periodic sweep while it runs; done before that only if a sweep ended in an Error. */
+  private volatile java.util.concurrent.ScheduledFuture<?> routerSweep;
   /** Set while the router stops: routing ends after its current transaction (not interrupted mid-write). */
   private volatile boolean closing;
   private final java.util.concurrent.atomic.AtomicBoolean routeQueued = new java.util.concurrent.atomic.AtomicBoolean();
@@ -452,7 +477,7 @@ public final class WebhookRelay implements CallWebhookRelay {
       t.setDaemon(true);
       return t;
     });
-    router.scheduleWithFixedDelay(this::routeInBackground, 0, ROUTER_SWEEP.toMillis(),
+    routerSweep = router.scheduleWithFixedDelay(this::routeInBackground, 0, ROUTER_SWEEP.toMillis(),
         java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
@@ -486,6 +511,7 @@ public final class WebhookRelay implements CallWebhookRelay {
       return;
     }
     closing = true;
+    routerSweep = null;
     router.shutdown();
     try {
       if (!router.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {

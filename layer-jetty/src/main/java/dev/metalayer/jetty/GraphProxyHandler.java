@@ -11,6 +11,7 @@ import dev.metalayer.graph.MediaDownload;
 import dev.metalayer.graph.Outcome;
 import dev.metalayer.graph.RewrittenAnswer;
 import java.net.URI;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -45,27 +46,34 @@ import org.slf4j.LoggerFactory;
  * Media bytes come through a client of their own, so downloads never hold Graph's connections. Every exchange has the total timeout of
  * {@link GraphSettings#upstreamTimeout()} (media: {@link GraphSettings#mediaTimeout()}) and the idle
  * timeout {@link GraphSettings#idleTimeout()}; nothing is retried. Headers and bodies are never logged.
+ *
+ * <p>A body read whole is read by the {@link BodyReader} (no thread waits for it; a shared budget and a
+ * read deadline), and only after a credential in the {@code Authorization} header or the query has
+ * been checked; a form that must carry its own credential is read only up to
+ * {@link GraphProxy#bodyReadLimit its smaller limit}.
  */
 final class GraphProxyHandler implements Request.Handler {
   private static final Logger log = LoggerFactory.getLogger(GraphProxyHandler.class);
-  /** Form bodies are read whole to find a credential; Graph forms are small. */
-  private static final int MAX_FORM_BYTES = 1024 * 1024;
+  private static final int MAX_FORM_BYTES = GraphProxy.MAX_FORM_BYTES;
 
   private final GraphProxy proxy;
   private final GraphSettings settings;
   private final HttpClient client;
   private final HttpClient mediaClient;
+  private final BodyReader bodies;
 
   /**
    * @param client the client of Graph
    * @param mediaClient the client of the media hosts, with its own connections and threads, so that
    *     downloads held by slow readers never queue another tenant's Graph call
+   * @param bodies the reader of bodies held whole (forms, and the bodies the surface checks)
    */
-  GraphProxyHandler(GraphProxy proxy, HttpClient client, HttpClient mediaClient) {
+  GraphProxyHandler(GraphProxy proxy, HttpClient client, HttpClient mediaClient, BodyReader bodies) {
     this.proxy = proxy;
     this.settings = proxy.settings();
     this.client = client;
     this.mediaClient = mediaClient;
+    this.bodies = bodies;
   }
 
   @Override
@@ -97,64 +105,63 @@ final class GraphProxyHandler implements Request.Handler {
     }
 
     if (clientToProxyRequest.getLength() > settings.maxBodyBytes()) {
-      HttpIo.drainRefused(clientToProxyRequest, settings.maxBodyBytes());
-      HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
+      bodies.refuse(clientToProxyRequest, settings.maxBodyBytes(), GraphError.tooLarge("The request body is too large."),
+          proxyToClientResponse, callback);
       return true;
     }
     String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
-    Optional<byte[]> form = Optional.empty();
-    Optional<byte[]> body = Optional.empty();
-    if (ClientRequest.isForm(contentType)) {
-      try {
-        form = Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
-      } catch (HttpIo.BodyTooLargeException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
-        return true;
-      } catch (java.io.IOException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, LimitedRequestContent.UnreadableBodyException.ERROR);
-        return true;
-      }
-    } else if (!isMultipart(contentType) && hasContent(clientToProxyRequest)) {
-      // Graph reads parameters from a JSON body too: the surface checks it whole. Graph bodies are small;
-      // nothing is read for a client whose header or query credential is refused.
-      Outcome<Optional<dev.metalayer.keys.Grant>> early = proxy.grantWithoutBody(authorization, query);
-      if (early instanceof Outcome.Refused<Optional<dev.metalayer.keys.Grant>> r) {
-        HttpIo.writeError(proxyToClientResponse, callback, r.error());
-        return true;
-      }
-      boolean noCredential = ((Outcome.Ok<Optional<dev.metalayer.keys.Grant>>) early).value().isEmpty();
-      try {
-        // only a form carries a credential: without one in the header or query, prepare() answers 401 unread
-        body = noCredential ? Optional.empty() : Optional.of(HttpIo.readBody(clientToProxyRequest, (int) Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())));
-      } catch (HttpIo.BodyTooLargeException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, GraphError.tooLarge("The request body is too large."));
-        return true;
-      } catch (java.io.IOException e) {
-        HttpIo.writeError(proxyToClientResponse, callback, LimitedRequestContent.UnreadableBodyException.ERROR);
-        return true;
-      }
+    List<String> headerNames = clientToProxyRequest.getHeaders().stream().map(HttpField::getName).toList();
+    boolean form = ClientRequest.isForm(contentType);
+    if (!form && (isMultipart(contentType) || !hasContent(clientToProxyRequest))) {
+      proceed(clientToProxyRequest, new ClientRequest(method, path, query, authorization, Optional.empty(), base,
+          Optional.ofNullable(contentType), Optional.empty(), headerNames), contentType, proxyToClientResponse, callback);
+      return true;
     }
-    ClientRequest request =
-        new ClientRequest(method, path, query, authorization, form, base, Optional.ofNullable(contentType), body,
-            clientToProxyRequest.getHeaders().stream().map(HttpField::getName).toList());
-    Outcome<GraphExchange> prepared = proxy.prepare(request);
-    if (prepared instanceof Outcome.Refused<GraphExchange> r) {
+    // A form may carry the credential, and Graph reads parameters from a JSON body too: such a body is
+    // read whole, for the surface to check, but only after the header and query credential checks out.
+    Outcome<Integer> limit = proxy.bodyReadLimit(authorization, query, form);
+    if (limit instanceof Outcome.Refused<Integer> r) {
       HttpIo.writeError(proxyToClientResponse, callback, r.error());
       return true;
     }
+    int maxBody = ((Outcome.Ok<Integer>) limit).value();
+    if (maxBody == 0) { // no credential, and the body cannot carry one: prepare() answers 401 unread
+      proceed(clientToProxyRequest, new ClientRequest(method, path, query, authorization, Optional.empty(), base,
+          Optional.ofNullable(contentType), Optional.empty(), headerNames), contentType, proxyToClientResponse, callback);
+      return true;
+    }
+    GraphError tooLarge = maxBody < Math.min(MAX_FORM_BYTES, settings.maxBodyBytes())
+        ? GraphError.tooLarge("A form that carries its own access token may be at most " + maxBody / 1024
+            + " KB: send the key in the Authorization header.")
+        : GraphError.tooLarge("The request body is too large.");
+    bodies.read(clientToProxyRequest, maxBody, tooLarge, proxyToClientResponse, callback, read ->
+        proceed(clientToProxyRequest, new ClientRequest(method, path, query, authorization,
+            form ? Optional.of(read) : Optional.empty(), base, Optional.ofNullable(contentType),
+            form ? Optional.empty() : Optional.of(read), headerNames), contentType, proxyToClientResponse, callback));
+    return true;
+  }
+
+  /** Checks a Graph request whose body, if read whole, is in it, and sends it upstream. */
+  private void proceed(
+      Request clientToProxyRequest, ClientRequest request, String contentType, Response proxyToClientResponse, Callback callback) {
+    Outcome<GraphExchange> prepared = proxy.prepare(request);
+    if (prepared instanceof Outcome.Refused<GraphExchange> r) {
+      HttpIo.writeError(proxyToClientResponse, callback, r.error());
+      return;
+    }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
-    if (exchange.callingSettingsWrite() && form.isEmpty()) {
+    if (exchange.callingSettingsWrite() && request.form().isEmpty()) {
       byte[] written = exchange.form().orElse(new byte[0]);
       if (CallingSettings.isCallingUpdate(written)) {
         mergeThenWrite(clientToProxyRequest, exchange, contentType, written, proxyToClientResponse, callback);
       } else {
         send(clientToProxyRequest, exchange, new BytesRequestContent(contentType, written), proxyToClientResponse, callback);
       }
-      return true;
+      return;
     }
     if (exchange.mediaDeletion()) {
       lookupThenDelete(clientToProxyRequest, exchange, proxyToClientResponse, callback);
-      return true;
+      return;
     }
     org.eclipse.jetty.client.Request.Content content = null;
     if (exchange.form().isPresent()) {
@@ -164,7 +171,6 @@ final class GraphProxyHandler implements Request.Handler {
           exchange.multipartParts().map(java.util.function.Supplier::get).orElse(null));
     }
     send(clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
-    return true;
   }
 
   private static boolean isMultipart(String contentType) {

@@ -124,8 +124,9 @@ public final class LayerServer implements AutoCloseable {
       connector.setPort(settings.integer(Option.PORT));
       server.addConnector(connector);
 
+      BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
       Routes routes = new Routes();
-      HealthHandler health = new HealthHandler(store.database()::ping);
+      HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
       routes.add("/healthz", health).add("/readyz", health);
       routes.add("/admin/v1", new AdminHandler(layer, adminToken, store::size,
           new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC())));
@@ -133,8 +134,8 @@ public final class LayerServer implements AutoCloseable {
       server.addBean(upstream);
       HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
       server.addBean(media);
-      routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media));
-      routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN)));
+      routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
+      routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
       routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer));
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
@@ -143,6 +144,7 @@ public final class LayerServer implements AutoCloseable {
       server.setErrorHandler(new GraphErrorPages());
       server.setStopAtShutdown(false);
       server.start();
+      health.watch(server.getScheduler());
       try {
         layer.relay().start();
       } catch (RuntimeException e) {

@@ -129,6 +129,22 @@ public enum Option {
           + " groups: number-admin (register, deregister, two-step PIN), waba-admin (subscribed_apps,"
           + " assigned_users), templates-delete, shared-waba-writes (WABA writes when several numbers share"
           + " the WABA). Every key of that number gets them. Unset: none (see docs/graph-api.md)."),
+  // ---- request bodies held in memory (webhooks, Graph forms)
+  BODY_BUFFER_BYTES(
+      "--body-buffer-bytes",
+      "LAYER_BODY_BUFFER_BYTES",
+      "33554432",
+      false,
+      "Bytes of request bodies held in memory at once, over all requests: webhook bodies before their"
+          + " signature is checked and Graph forms. When full, a 503 with Retry-After (Meta retries"
+          + " webhooks). Keep it a small share of the heap (-Xmx), e.g. an eighth."),
+  BODY_READ_TIMEOUT(
+      "--body-read-timeout",
+      "LAYER_BODY_READ_TIMEOUT",
+      "10s",
+      false,
+      "Longest time to receive a webhook body or a Graph form, however fast the bytes come; then 408 and"
+          + " the connection closes. No thread waits meanwhile."),
   // ---- webhook relay
   VERIFY_TOKEN(
       null,

@@ -55,15 +55,24 @@ final class Routes extends Handler.Abstract {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
       return true;
     } catch (Throwable t) {
-      GraphError error = GraphError.internal();
-      log.error("Unhandled failure in {} (fbtrace_id {})", handler.getClass().getSimpleName(), error.fbtraceId(), t);
-      if (!response.isCommitted()) {
-        response.reset();
-        HttpIo.writeError(response, callback, error);
-      } else {
-        callback.failed(t);
-      }
+      answerFailure(handler.getClass().getSimpleName(), response, callback, t);
       return true;
+    }
+  }
+
+  /**
+   * Answers an unexpected failure of {@code where}: logged with its {@code fbtrace_id}, a Graph-shaped
+   * 500 when nothing was sent yet, else the callback fails (the connection closes). Also for work that
+   * runs after the handler returned (a body read with demand).
+   */
+  static void answerFailure(String where, Response response, Callback callback, Throwable t) {
+    GraphError error = GraphError.internal();
+    log.error("Unhandled failure in {} (fbtrace_id {})", where, error.fbtraceId(), t);
+    if (!response.isCommitted()) {
+      response.reset();
+      HttpIo.writeError(response, callback, error);
+    } else {
+      callback.failed(t);
     }
   }
 }

@@ -5,7 +5,6 @@ import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.relay.IngestResult;
 import dev.metalayer.relay.WebhookRelay;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -22,8 +21,12 @@ import org.eclipse.jetty.util.Callback;
  *   <li>{@code GET}: the verification handshake. {@code hub.mode=subscribe} and a
  *       {@code hub.verify_token} equal (in constant time) to {@code META_VERIFY_TOKEN} → 200 with the
  *       raw {@code hub.challenge} as {@code text/plain}; anything else → 403 Graph-shaped JSON.
- *   <li>{@code POST}: the raw body (at most 3 MB, else 413) and {@code X-Hub-Signature-256} go to
- *       {@link CallWebhookRelay#ingest}; 200 once the envelope is durable, else the refusal's error.
+ *   <li>{@code POST}: a request refused by its signature header alone ({@link
+ *       CallWebhookRelay#refusalBeforeBody}) is answered before any of its body is read. Otherwise the
+ *       raw body (at most 3 MB, else 413), read by the {@link BodyReader} (no thread
+ *       waits for it; a shared budget of buffered bytes, else 503; a read deadline, else 408), and
+ *       {@code X-Hub-Signature-256} go to {@link CallWebhookRelay#ingest}; 200 once the envelope is
+ *       durable, else the refusal's error.
  * </ul>
  */
 final class WebhookIngestHandler implements Request.Handler {
@@ -31,14 +34,16 @@ final class WebhookIngestHandler implements Request.Handler {
 
   private final CallWebhookRelay relay;
   private final Optional<String> verifyToken;
+  private final BodyReader bodies;
 
-  WebhookIngestHandler(CallWebhookRelay relay, Optional<String> verifyToken) {
+  WebhookIngestHandler(CallWebhookRelay relay, Optional<String> verifyToken, BodyReader bodies) {
     this.relay = relay;
     this.verifyToken = verifyToken;
+    this.bodies = bodies;
   }
 
   @Override
-  public boolean handle(Request request, Response response, Callback callback) throws IOException {
+  public boolean handle(Request request, Response response, Callback callback) {
     if (!PATH.equals(request.getHttpURI().getPath())) {
       return false;
     }
@@ -71,19 +76,21 @@ final class WebhookIngestHandler implements Request.Handler {
     response.write(true, ByteBuffer.wrap(body), callback);
   }
 
-  private void ingest(Request request, Response response, Callback callback) throws IOException {
-    byte[] body;
-    try {
-      body = HttpIo.readBody(request, WebhookRelay.MAX_BODY_BYTES);
-    } catch (HttpIo.BodyTooLargeException e) {
-      HttpIo.writeError(response, callback, GraphError.tooLarge("The webhook body is larger than 3 MB."));
+  private void ingest(Request request, Response response, Callback callback) {
+    String signature = request.getHeaders().get("X-Hub-Signature-256");
+    Optional<IngestResult.Refused> early = relay.refusalBeforeBody(signature);
+    if (early.isPresent()) {
+      HttpIo.writeError(response, callback, early.get().error());
       return;
     }
-    IngestResult result = relay.ingest(body, request.getHeaders().get("X-Hub-Signature-256"));
-    if (result instanceof IngestResult.Refused refused) {
-      HttpIo.writeError(response, callback, refused.error());
-    } else {
-      HttpIo.writeJson(response, callback, 200, Map.of("success", true));
-    }
+    bodies.read(request, WebhookRelay.MAX_BODY_BYTES, GraphError.tooLarge("The webhook body is larger than 3 MB."),
+        response, callback, body -> {
+          IngestResult result = relay.ingest(body, signature);
+          if (result instanceof IngestResult.Refused refused) {
+            HttpIo.writeError(response, callback, refused.error());
+          } else {
+            HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+          }
+        });
   }
 }

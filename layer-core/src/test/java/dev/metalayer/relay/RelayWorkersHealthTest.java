@@ -1,0 +1,95 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.CallWebhookRelay;
+import dev.metalayer.MetaLayer;
+import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.InMemoryRelayStore;
+import dev.metalayer.store.RelayStore;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What readiness is built on: the relay names its background workers that stopped. An
+ * {@link OutOfMemoryError} thrown while a lane claims (as under a memory flood) ends that lane's pump,
+ * and the relay says so instead of accepting webhooks it will never deliver.
+ */
+class RelayWorkersHealthTest {
+
+  @Test
+  void aLaneWhosePumpDiedOfAnErrorIsNamedAsStopped() throws Exception {
+    AtomicBoolean outOfMemory = new AtomicBoolean();
+    RelayStore real = new InMemoryRelayStore();
+    // the relay store as it behaves when the heap is exhausted: claims throw an Error
+    RelayStore failing = (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("claimDue") && outOfMemory.get()) {
+            throw new OutOfMemoryError("Java heap space (simulated)");
+          }
+          try {
+            return method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    MetaLayer layer = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).relayStore(failing)
+        .allowUnsignedWebhooks(true).build();
+    CallWebhookRelay relay = layer.relay();
+    try {
+      assertThat(relay.deadWorkers()).as("before start").isEmpty();
+      relay.start();
+      assertThat(relay.deadWorkers()).as("running").isEmpty();
+
+      outOfMemory.set(true);
+      // each lane pumps at least every second: wait (bounded) for the next pump to die
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      List<String> dead = relay.deadWorkers();
+      while (dead.size() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(50); // a poll interval
+        dead = relay.deadWorkers();
+      }
+      assertThat(dead).containsExactlyInAnyOrder("relay-calls-scheduler", "relay-default-scheduler");
+    } finally {
+      relay.close();
+    }
+    assertThat(relay.deadWorkers()).as("a closed relay reports nothing").isEmpty();
+  }
+
+  @Test
+  void theBackgroundRouterStoppedByAnErrorIsNamedAsStopped() throws Exception {
+    RelayStore real = new InMemoryRelayStore();
+    // the store as it behaves when the heap is exhausted: listing the unrouted envelopes throws an Error
+    RelayStore failing = (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("unrouted")) {
+            throw new OutOfMemoryError("Java heap space (simulated)");
+          }
+          try {
+            return method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    MetaLayer layer = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).relayStore(failing)
+        .allowUnsignedWebhooks(true).build();
+    CallWebhookRelay relay = layer.relay();
+    try {
+      relay.start(); // the router's first sweep runs at once, and dies
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      List<String> dead = relay.deadWorkers();
+      while (!dead.contains("relay-routing") && System.nanoTime() < deadline) {
+        Thread.sleep(50); // a poll interval
+        dead = relay.deadWorkers();
+      }
+      assertThat(dead).contains("relay-routing");
+    } finally {
+      relay.close();
+    }
+    assertThat(relay.deadWorkers()).as("a closed relay reports nothing").isEmpty();
+  }
+}
