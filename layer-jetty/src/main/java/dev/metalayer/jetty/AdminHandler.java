@@ -158,21 +158,11 @@ final class AdminHandler implements Request.Handler {
   }
 
   private void deliveries(String id, Request request, Response response, Callback callback) {
-    Optional<String> status = HttpIo.queryParameter(request, "status");
-    Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
-    if (status.isPresent() && state.isEmpty()) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter(
-          "status must be one of pending, delivering, delivered, expired, dead."));
+    Optional<WebhookViews.DeliveryQuery> query = WebhookViews.DeliveryQuery.read(request, response, callback);
+    if (query.isEmpty()) {
       return;
     }
-    int limit;
-    try {
-      limit = HttpIo.queryParameter(request, "limit").map(Integer::parseInt).orElse(50);
-    } catch (NumberFormatException e) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter("limit must be a number from 1 to 200."));
-      return;
-    }
-    subscriptions.deliveriesForOperator(id, state, limit).ifPresentOrElse(
+    subscriptions.deliveriesForOperator(id, query.get().state(), query.get().limit()).ifPresentOrElse(
         list -> HttpIo.writeJson(response, callback, 200,
             Map.of("data", list.stream().map(WebhookViews::deliveryForOperator).toList())),
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));

@@ -141,24 +141,11 @@ final class SubscriptionsHandler implements Request.Handler {
   }
 
   private void deliveries(String pnid, String id, Request request, Response response, Callback callback) {
-    Optional<String> status = HttpIo.queryParameter(request, "status");
-    Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
-    if (status.isPresent() && state.isEmpty()) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter(
-          "status must be one of pending, delivering, delivered, expired, dead."));
+    Optional<WebhookViews.DeliveryQuery> query = WebhookViews.DeliveryQuery.read(request, response, callback);
+    if (query.isEmpty()) {
       return;
     }
-    int limit = 50;
-    Optional<String> l = HttpIo.queryParameter(request, "limit");
-    if (l.isPresent()) {
-      try {
-        limit = Integer.parseInt(l.get());
-      } catch (NumberFormatException e) {
-        HttpIo.writeError(response, callback, GraphError.invalidParameter("limit must be a number from 1 to 200."));
-        return;
-      }
-    }
-    subscriptions.deliveries(pnid, id, state, limit).ifPresentOrElse(
+    subscriptions.deliveries(pnid, id, query.get().state(), query.get().limit()).ifPresentOrElse(
         list -> HttpIo.writeJson(response, callback, 200,
             Map.of("data", list.stream().map(WebhookViews::delivery).toList())),
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));

@@ -1,11 +1,17 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.graph.GraphError;
 import dev.metalayer.relay.Attempt;
 import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.Subscription;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
 
 /**
  * The JSON shapes of subscriptions and deliveries. Never holds a secret. A delivery comes in two views:
@@ -13,6 +19,30 @@ import java.util.Map;
  * operator (with latency, error text and answer excerpt).
  */
 final class WebhookViews {
+
+  /** The filters of a delivery log query: {@code ?status=&limit=} (default 50). */
+  record DeliveryQuery(Optional<DeliveryState> state, int limit) {
+
+    /**
+     * Reads the query of {@code request}, or answers the client a 400 naming the bad parameter (and
+     * completes {@code callback}) and returns empty.
+     */
+    static Optional<DeliveryQuery> read(Request request, Response response, Callback callback) {
+      Optional<String> status = HttpIo.queryParameter(request, "status");
+      Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
+      if (status.isPresent() && state.isEmpty()) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter(
+            "status must be one of pending, delivering, delivered, expired, dead."));
+        return Optional.empty();
+      }
+      try {
+        return Optional.of(new DeliveryQuery(state, HttpIo.queryParameter(request, "limit").map(Integer::parseInt).orElse(50)));
+      } catch (NumberFormatException e) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter("limit must be a number from 1 to 200."));
+        return Optional.empty();
+      }
+    }
+  }
   private WebhookViews() {}
 
   static Map<String, Object> subscription(Subscription s) {
