@@ -51,13 +51,9 @@ public record Credentials(
    */
   public static Outcome<Credentials> extract(String authorization, String rawQuery, byte[] form) {
     List<String> found = new ArrayList<>();
-    if (authorization != null) {
-      Optional<String> fromHeader = fromAuthorization(authorization);
-      if (fromHeader.isEmpty()) {
-        return Outcome.refused(
-            GraphError.invalidToken("Malformed access token: use Authorization: Bearer <key>."));
-      }
-      found.add(fromHeader.get());
+    Optional<GraphError> malformed = addFromAuthorization(authorization, found);
+    if (malformed.isPresent()) {
+      return Outcome.refused(malformed.get());
     }
     String query = rawQuery == null ? "" : rawQuery;
     Outcome<Scan> scannedQuery = scan(query.getBytes(StandardCharsets.UTF_8));
@@ -109,13 +105,9 @@ public record Credentials(
    */
   public static Outcome<Optional<String>> ofApiRequest(String authorization, String apiKey) {
     List<String> found = new ArrayList<>();
-    if (authorization != null) {
-      Optional<String> fromHeader = fromAuthorization(authorization);
-      if (fromHeader.isEmpty()) {
-        return Outcome.refused(
-            GraphError.invalidToken("Malformed access token: use Authorization: Bearer <key>."));
-      }
-      found.add(fromHeader.get());
+    Optional<GraphError> malformed = addFromAuthorization(authorization, found);
+    if (malformed.isPresent()) {
+      return Outcome.refused(malformed.get());
     }
     if (apiKey != null && !apiKey.isBlank()) {
       found.add(apiKey.trim());
@@ -135,6 +127,19 @@ public record Credentials(
       }
     }
     return Outcome.ok(credential);
+  }
+
+  /** Adds the credential of an {@code Authorization} header (if any) to {@code found}; the refusal of a malformed one. */
+  private static Optional<GraphError> addFromAuthorization(String authorization, List<String> found) {
+    if (authorization == null) {
+      return Optional.empty();
+    }
+    Optional<String> fromHeader = fromAuthorization(authorization);
+    if (fromHeader.isEmpty()) {
+      return Optional.of(GraphError.invalidToken("Malformed access token: use Authorization: Bearer <key>."));
+    }
+    found.add(fromHeader.get());
+    return Optional.empty();
   }
 
   private static Optional<String> fromAuthorization(String header) {
