@@ -24,19 +24,8 @@ class RelayWorkersHealthTest {
   @Test
   void aLaneWhosePumpDiedOfAnErrorIsNamedAsStopped() throws Exception {
     AtomicBoolean outOfMemory = new AtomicBoolean();
-    RelayStore real = new InMemoryRelayStore();
     // the relay store as it behaves when the heap is exhausted: claims throw an Error
-    RelayStore failing = (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
-        (proxy, method, args) -> {
-          if (method.getName().equals("claimDue") && outOfMemory.get()) {
-            throw new OutOfMemoryError("Java heap space (simulated)");
-          }
-          try {
-            return method.invoke(real, args);
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    RelayStore failing = outOfMemoryIn("claimDue", outOfMemory);
     MetaLayer layer = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).relayStore(failing)
         .allowUnsignedWebhooks(true).build();
     CallWebhookRelay relay = layer.relay();
@@ -62,19 +51,8 @@ class RelayWorkersHealthTest {
 
   @Test
   void theBackgroundRouterStoppedByAnErrorIsNamedAsStopped() throws Exception {
-    RelayStore real = new InMemoryRelayStore();
     // the store as it behaves when the heap is exhausted: listing the unrouted envelopes throws an Error
-    RelayStore failing = (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
-        (proxy, method, args) -> {
-          if (method.getName().equals("unrouted")) {
-            throw new OutOfMemoryError("Java heap space (simulated)");
-          }
-          try {
-            return method.invoke(real, args);
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    RelayStore failing = outOfMemoryIn("unrouted", new AtomicBoolean(true));
     MetaLayer layer = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).relayStore(failing)
         .allowUnsignedWebhooks(true).build();
     CallWebhookRelay relay = layer.relay();
@@ -91,5 +69,21 @@ class RelayWorkersHealthTest {
       relay.close();
     }
     assertThat(relay.deadWorkers()).as("a closed relay reports nothing").isEmpty();
+  }
+
+  /** An in-memory relay store whose {@code method} throws an {@link OutOfMemoryError} while {@code failing} is set. */
+  private static RelayStore outOfMemoryIn(String method, AtomicBoolean failing) {
+    RelayStore real = new InMemoryRelayStore();
+    return (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
+        (proxy, called, args) -> {
+          if (called.getName().equals(method) && failing.get()) {
+            throw new OutOfMemoryError("Java heap space (simulated)");
+          }
+          try {
+            return called.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
   }
 }
