@@ -368,6 +368,40 @@ public final class FuzzInputs {
     return data.consumeBoolean() ? "" : data.pickValue(new String[] {" ", "\n", "\t", "\r\n  "});
   }
 
+  /** The JSON body a client sends to {@code /v1/webhooks}: known and odd fields, values of every type. */
+  public static String subscriptionBody(FuzzedDataProvider data) {
+    StringBuilder b = new StringBuilder("{");
+    String[] fields = {"name", "url", "events", "secret", "chatwoot_terminate_reason", "active", "id", "phone_number_id"};
+    int n = data.consumeInt(0, 7);
+    for (int i = 0; i < n; i++) {
+      String field = data.pickValue(fields);
+      b.append(i > 0 ? "," : "").append(quote(field)).append(':');
+      b.append(switch (data.consumeInt(0, 3)) {
+        case 0 -> json(data, 2, null);
+        case 1 -> data.pickValue(new String[] {"null", "true", "false", "\"\"", "\" \"", "[]"});
+        default -> switch (field) {
+          case "url" -> quote(data.pickValue(new String[] {
+            "https://example.com/hook", " https://example.com/hook ", "http://127.0.0.1:9/x", "http://[::1]/x",
+            "https://user:pw@example.com/", "https://example.com/#frag", "javascript:alert(1)", "file:///etc/passwd",
+            "//example.com/x", "https://", "HTTPS://EXAMPLE.COM", "http://example.com/" + "a".repeat(2100),
+            "https://example.com/\u0000"}) + data.consumeString(8));
+          case "events" -> {
+            StringBuilder e = new StringBuilder("[");
+            int k = data.consumeInt(0, 4);
+            for (int j = 0; j < k; j++) {
+              e.append(j > 0 ? "," : "").append(quote(data.pickValue(new String[] {"calls", "messages", "*", "call_permission_replies", "Calls", "nope", ""})));
+            }
+            yield e.append(']').toString();
+          }
+          case "secret" -> quote(data.pickValue(new String[] {"short", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", " padded-secret ", "tab\tsecret1", ""}) + data.consumeString(12));
+          case "name" -> quote(data.consumeBoolean() ? data.consumeString(120) : "Chatwoot");
+          default -> json(data, 1, null);
+        };
+      });
+    }
+    return b.append('}').toString();
+  }
+
   /** {@code s} as a JSON string literal. */
   public static String quote(String s) {
     try {
