@@ -30,13 +30,15 @@ class TokenScrubberFuzzTest {
     RUNS.executed();
     String token = FuzzInputs.token(data);
     TokenScrubber scrubber = new TokenScrubber(token);
-    byte[] body = FuzzInputs.graphAnswer(data, token).getBytes(StandardCharsets.UTF_8);
+    byte[] body = (FuzzInputs.graphAnswer(data, token) + FuzzInputs.inJsonString(data, token))
+        .getBytes(StandardCharsets.UTF_8);
 
     TokenScrubber.Stream stream = scrubber.stream();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int at = 0;
     while (at < body.length) {
-      int length = data.remainingBytes() > 0 ? data.consumeInt(0, body.length - at) : body.length - at;
+      // chunks about a token long, so that the cuts fall inside tokens often
+      int length = data.remainingBytes() > 0 ? data.consumeInt(0, Math.min(body.length - at, token.length() + 8)) : body.length - at;
       out.writeBytes(stream.feed(body, at, length));
       at += length;
     }
