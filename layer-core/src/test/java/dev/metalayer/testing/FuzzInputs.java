@@ -114,7 +114,7 @@ public final class FuzzInputs {
     return data.pickValue(new String[] {"GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "get", "OPTIONS"});
   }
 
-  /** Names under which a client (or Graph) might carry a credential or a proof, with near misses. */
+  /** Spellings of {@code access_token} a client might use, the exact one most often: they carry the key. */
   private static final String[] CREDENTIAL_NAMES = {
     "access_token", "access_token", "access_token", "access%5Ftoken", "%61ccess_token", "ACCESS_TOKEN",
     "Access_Token", "access_token[]", "access_token%5B%5D", "access_token[0]", " access_token", "access_token ",
