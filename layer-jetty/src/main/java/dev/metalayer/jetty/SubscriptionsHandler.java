@@ -168,50 +168,11 @@ final class SubscriptionsHandler implements Request.Handler {
     if (body.isEmpty()) {
       return Optional.empty();
     }
-    JsonNode b = body.get();
-    try {
-      List<String> events = null;
-      JsonNode e = b.get("events");
-      if (e != null && !e.isNull()) {
-        if (!e.isArray()) {
-          throw new IllegalArgumentException("events must be an array of strings.");
-        }
-        events = new ArrayList<>();
-        for (JsonNode x : e) {
-          if (!x.isTextual()) {
-            throw new IllegalArgumentException("events must be an array of strings.");
-          }
-          events.add(x.asText());
-        }
-      }
-      Boolean active = patch ? bool(b, "active") : null;
-      return Optional.of(new SubscriptionSpec(text(b, "name"), text(b, "url"), events, text(b, "secret"),
-          bool(b, "chatwoot_terminate_reason"), active));
-    } catch (IllegalArgumentException ex) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter(ex.getMessage()));
+    SubscriptionSpec.Read read = SubscriptionSpec.read(body.get(), patch);
+    if (read instanceof SubscriptionSpec.Read.Invalid invalid) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.message()));
       return Optional.empty();
     }
-  }
-
-  private static String text(JsonNode node, String field) {
-    JsonNode v = node.get(field);
-    if (v == null || v.isNull()) {
-      return null;
-    }
-    if (!v.isTextual()) {
-      throw new IllegalArgumentException(field + " must be a string.");
-    }
-    return v.asText();
-  }
-
-  private static Boolean bool(JsonNode node, String field) {
-    JsonNode v = node.get(field);
-    if (v == null || v.isNull()) {
-      return null;
-    }
-    if (!v.isBoolean()) {
-      throw new IllegalArgumentException(field + " must be true or false.");
-    }
-    return v.asBoolean();
+    return Optional.of(((SubscriptionSpec.Read.Valid) read).spec());
   }
 }

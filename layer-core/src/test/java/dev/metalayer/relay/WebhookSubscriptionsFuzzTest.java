@@ -1,0 +1,134 @@
+package dev.metalayer.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.MetaLayer;
+import dev.metalayer.json.Json;
+import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.InMemoryRelayStore;
+import dev.metalayer.testing.FuzzInputs;
+import dev.metalayer.testing.FuzzRuns;
+import dev.metalayer.testing.MutableClock;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import org.junit.jupiter.api.AfterAll;
+
+/**
+ * Fuzzes subscription requests: the client's JSON body read into a {@link SubscriptionSpec}, then a
+ * create or a change by number A, on a real layer (keys and relay in memory; the egress guard allows
+ * every address, so that no name is resolved, and is tested on its own). Invariant: what is saved is
+ * valid (name 1–100 characters, an absolute http(s) URL with a host and no user info or fragment,
+ * 1–50 known events without repeats), belongs to A and is found, changed or deleted by no other
+ * number; a change leaves what it does not name as it was; a refusal quotes no secret and changes
+ * nothing.
+ */
+class WebhookSubscriptionsFuzzTest {
+  static final FuzzRuns RUNS = new FuzzRuns("WebhookSubscriptions");
+  static final String A = FuzzInputs.A.phoneNumberId();
+  static final String B = FuzzInputs.B.phoneNumberId();
+  static final SubscriptionSpec BASE_SPEC =
+      new SubscriptionSpec("base", "https://example.com/base", List.of("calls"), "base-secret-1", false, true);
+  static final WebhookSubscriptions SUBS;
+  static final Subscription BASE;
+
+  static {
+    MetaLayer layer = MetaLayer.builder()
+        .keyStore(new InMemoryKeyStore())
+        .relayStore(new InMemoryRelayStore())
+        .masterKey(new byte[32])
+        .clock(MutableClock.at("2026-03-01T10:00:00Z"))
+        .egressGuard(EgressGuard.of(true, List.of()))
+        .appSecrets(List.of("meta-app-secret-1"))
+        .build();
+    for (var n : List.of(FuzzInputs.A, FuzzInputs.B)) {
+      layer.keys().addNumber(n.phone(), n.phoneNumberId(), n.wabaId(), n.businessId(), "EAAG-token-" + n.phoneNumberId());
+    }
+    SUBS = layer.relay().subscriptions();
+    BASE = ((SubscriptionOutcome.Saved) SUBS.create(A, BASE_SPEC)).subscription();
+  }
+
+  @AfterAll
+  static void figures() {
+    RUNS.report();
+  }
+
+  @FuzzTest(maxDuration = "10s")
+  void aSavedSubscriptionIsValidAndReachableOnlyByItsNumber(FuzzedDataProvider data) {
+    RUNS.executed();
+    boolean patch = data.consumeBoolean();
+    byte[] body = data.consumeBoolean()
+        ? FuzzInputs.subscriptionBody(data).getBytes(StandardCharsets.UTF_8)
+        : data.consumeRemainingAsBytes();
+    JsonNode tree;
+    try {
+      tree = Json.mapper().readTree(body);
+    } catch (IOException e) {
+      return; // the adapter answers 400: the body must be a JSON object
+    }
+    if (tree == null || !tree.isObject()) {
+      return;
+    }
+    SubscriptionSpec.Read read = SubscriptionSpec.read(tree, patch);
+    if (read instanceof SubscriptionSpec.Read.Invalid invalid) {
+      assertThat(invalid.message()).matches("[a-z_]+ must be (a string|true or false|an array of strings)\\.");
+      return;
+    }
+    SubscriptionSpec spec = ((SubscriptionSpec.Read.Valid) read).spec();
+    if (spec.secret() != null) {
+      SubscriptionSpec other = new SubscriptionSpec(
+          spec.name(), spec.url(), spec.events(), "another secret", spec.chatwootTerminateReason(), spec.active());
+      assertThat(spec.toString()).as("the secret leaves no trace in toString").isEqualTo(other.toString());
+    }
+
+    SubscriptionOutcome outcome = patch ? SUBS.update(A, BASE.id(), spec) : SUBS.create(A, spec);
+    if (!(outcome instanceof SubscriptionOutcome.Saved saved)) {
+      assertThat(outcome).isInstanceOf(SubscriptionOutcome.Invalid.class);
+      String message = ((SubscriptionOutcome.Invalid) outcome).message();
+      if (spec.secret() != null && spec.secret().strip().length() >= 3) {
+        assertThat(message).doesNotContain(spec.secret().strip());
+      }
+      assertThat(SUBS.find(A, BASE.id())).as("a refused change changes nothing").contains(BASE);
+      assertThat(SUBS.list(A)).hasSize(1);
+      return;
+    }
+    Subscription s = saved.subscription();
+    try {
+      assertThat(s.phoneNumberId()).isEqualTo(A);
+      assertThat(s.name()).isEqualTo(s.name().strip()).isNotEmpty().hasSizeLessThanOrEqualTo(100);
+      URI url = URI.create(s.url());
+      assertThat(url.getScheme().toLowerCase(Locale.ROOT)).isIn("http", "https");
+      assertThat(url.getHost()).isNotNull();
+      assertThat(url.getRawUserInfo()).isNull();
+      assertThat(url.getRawFragment()).isNull();
+      assertThat(s.events()).isNotEmpty().hasSizeLessThanOrEqualTo(50).allMatch(Events::isKnown);
+      assertThat(new HashSet<>(s.events())).hasSameSizeAs(s.events());
+      if (patch) {
+        assertThat(s.name()).isEqualTo(spec.name() == null ? BASE.name() : spec.name().strip());
+        assertThat(s.url()).isEqualTo(spec.url() == null ? BASE.url() : spec.url().strip());
+        assertThat(s.events()).isEqualTo(spec.events() == null ? BASE.events() : List.copyOf(new java.util.LinkedHashSet<>(spec.events())));
+        assertThat(s.active()).isEqualTo(spec.active() == null ? BASE.active() : spec.active());
+        assertThat(s.hasSecret()).isTrue();
+      } else {
+        assertThat(s.hasSecret()).isEqualTo(spec.secret() != null);
+      }
+      assertThat(SUBS.find(B, s.id())).as("another number finds it").isEmpty();
+      assertThat(SUBS.list(B)).isEmpty();
+      assertThat(SUBS.update(B, s.id(), BASE_SPEC)).isInstanceOf(SubscriptionOutcome.NotFound.class);
+      assertThat(SUBS.delete(B, s.id())).isFalse();
+      assertThat(SUBS.find(A, s.id())).contains(s);
+    } finally {
+      if (patch) {
+        SUBS.update(A, BASE.id(), BASE_SPEC);
+      } else {
+        SUBS.delete(A, s.id());
+      }
+    }
+  }
+}
