@@ -16,7 +16,7 @@ import org.junit.jupiter.api.AfterAll;
  * calls; B and C are other tenants, C in A's business). Invariant: a target the scope allows never
  * names another registered number's object, nor any business, read as Graph reads an id (decoded, and
  * an integer: leading zeros do not make another id); A's phone number and WABA are reached only as
- * themselves; media only by {@code GET} or {@code DELETE} without edges. The media download route's
+ * themselves; media only by {@code GET} (or {@code HEAD}) or {@code DELETE} without edges. The media download route's
  * check ({@code mayUseMedia}) keeps the same invariant.
  */
 class SurfaceFuzzTest {
@@ -54,7 +54,7 @@ class SurfaceFuzzTest {
           case PHONE_NUMBER -> assertThat(path.object()).isEqualTo(FuzzInputs.A.phoneNumberId());
           case WABA -> assertThat(path.object()).isEqualTo(FuzzInputs.A.wabaId());
           case MEDIA -> {
-            assertThat(method).isIn("GET", "DELETE");
+            assertThat(method).isIn("GET", "HEAD", "DELETE"); // HEAD is read as GET
             assertThat(path.edges()).isEmpty();
           }
         }
