@@ -223,6 +223,9 @@ final class EnvelopeSplitter {
     List<String> namedIds = new ArrayList<>(2);
     named(value.path("phone_number_id"), namedIds);
     named(value.path("phone_number_settings").path("phone_number_id"), namedIds);
+    if ("PHONE_NUMBER".equals(value.path("entity_type").asText())) {
+      named(value.path("entity_id"), namedIds); // an account_alerts change about one number
+    }
     List<String> callIds = new ArrayList<>();
     List<Optional<String>> reasons = new ArrayList<>();
     Optional<Instant> eventTime = Optional.empty();

@@ -14,7 +14,8 @@ import java.util.Set;
  *   <li>a change with {@code value.metadata.phone_number_id} goes to that number;
  *   <li>a WABA-level change (no metadata) that names a number, by {@code value.display_phone_number} or
  *       {@code value.phone_number} (digits only, against the registered phone without its {@code +}) or
- *       by {@code value.phone_number_id} or {@code value.phone_number_settings.phone_number_id}, goes to
+ *       by {@code value.phone_number_id}, {@code value.phone_number_settings.phone_number_id} or the
+ *       {@code value.entity_id} of an {@code entity_type} {@code PHONE_NUMBER} (as a phone number ID), goes to
  *       that number only, if it is registered under the entry's WABA; when a name matches no number of
  *       that WABA, or two names disagree, it goes to no number;
  *   <li>a WABA-level change that names no number goes to every number of the WABA {@code entry[].id},

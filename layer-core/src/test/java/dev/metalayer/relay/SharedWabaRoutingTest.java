@@ -89,11 +89,15 @@ class SharedWabaRoutingTest {
         change("account_update", "{\"phone_number\":15550000222,\"event\":\"ACCOUNT_RESTRICTION\"}"),
         change("account_update", "{\"phone_number_id\":\"" + PNID_B + "\",\"event\":\"ACCOUNT_RESTRICTION\"}"),
         change("account_settings_update", "{\"type\":\"phone_number_settings\",\"phone_number_settings\":"
-            + "{\"phone_number_id\":\"" + PNID_B + "\",\"calling\":{\"status\":\"ENABLED\"}}}")));
+            + "{\"phone_number_id\":\"" + PNID_B + "\",\"calling\":{\"status\":\"ENABLED\"}}}"),
+        change("account_alerts", "{\"entity_type\":\"PHONE_NUMBER\",\"entity_id\":\"" + PNID_B + "\","
+            + "\"alert_info\":{\"alert_severity\":\"WARNING\"}}"),
+        // about the WABA, not a number: both
+        change("account_alerts", "{\"entity_type\":\"WABA\",\"entity_id\":\"" + RelayHarness.WABA_1 + "\"}")));
 
-    assertThat(fieldsOfA()).isEmpty();
-    assertThat(fieldsOfB())
-        .containsExactly("account_settings_update", "account_update", "account_update", "phone_number_quality_update");
+    assertThat(fieldsOfA()).containsExactly("account_alerts");
+    assertThat(fieldsOfB()).containsExactly("account_alerts", "account_alerts", "account_settings_update",
+        "account_update", "account_update", "phone_number_quality_update");
   }
 
   @Test
