@@ -15,6 +15,12 @@ import java.util.Optional;
  * @param entryId the entry's id (the WABA id) as text; empty when absent
  * @param field the change's {@code field}; empty when absent
  * @param phoneNumberId {@code value.metadata.phone_number_id}; empty for WABA-level fields
+ * @param namedPhones what a WABA-level change says about one number's phone: the text of
+ *     {@code value.display_phone_number} and of {@code value.phone_number}, as Meta wrote it (empty text
+ *     for a value that is neither a string nor a number), in that order; empty when it has neither
+ * @param namedPhoneNumberIds the text of {@code value.phone_number_id}, of
+ *     {@code value.phone_number_settings.phone_number_id} and, when {@code value.entity_type} is
+ *     {@code PHONE_NUMBER}, of {@code value.entity_id}, likewise; see {@link NumberRouting}
  * @param callIds ids of {@code value.calls[]} and of call {@code value.statuses[]}, in order
  * @param permissionReply whether this is a {@code messages} change of {@code call_permission_reply}s
  * @param terminateReasons for each {@code value.calls[]} item, the {@code terminate_reason} the
@@ -31,6 +37,8 @@ record Change(
     String entryId,
     String field,
     Optional<String> phoneNumberId,
+    List<String> namedPhones,
+    List<String> namedPhoneNumberIds,
     List<String> callIds,
     boolean permissionReply,
     List<Optional<String>> terminateReasons,

@@ -217,6 +217,15 @@ final class EnvelopeSplitter {
     JsonNode pnid = value.path("metadata").path("phone_number_id");
     Optional<String> phoneNumberId =
         pnid.isTextual() || pnid.isNumber() ? Optional.of(pnid.asText()).filter(s -> !s.isEmpty()) : Optional.empty();
+    List<String> namedPhones = new ArrayList<>(2);
+    named(value.path("display_phone_number"), namedPhones);
+    named(value.path("phone_number"), namedPhones);
+    List<String> namedIds = new ArrayList<>(2);
+    named(value.path("phone_number_id"), namedIds);
+    named(value.path("phone_number_settings").path("phone_number_id"), namedIds);
+    if ("PHONE_NUMBER".equals(value.path("entity_type").asText())) {
+      named(value.path("entity_id"), namedIds); // an account_alerts change about one number
+    }
     List<String> callIds = new ArrayList<>();
     List<Optional<String>> reasons = new ArrayList<>();
     Optional<Instant> eventTime = Optional.empty();
@@ -245,8 +254,21 @@ final class EnvelopeSplitter {
       }
     }
     return new Change(
-        envelope, offset, length, entryId, field, phoneNumberId, List.copyOf(callIds), permissionReply, List.copyOf(reasons),
+        envelope, offset, length, entryId, field, phoneNumberId, List.copyOf(namedPhones), List.copyOf(namedIds),
+        List.copyOf(callIds), permissionReply, List.copyOf(reasons),
         eventTime);
+  }
+
+  /**
+   * Adds the text of a field that names a number: a string or number as written, anything else present
+   * (an object, an array, a boolean) as empty text, which names no registered number. Absent and
+   * {@code null} add nothing.
+   */
+  private static void named(JsonNode node, List<String> out) {
+    if (node.isMissingNode() || node.isNull()) {
+      return;
+    }
+    out.add(node.isTextual() || node.isNumber() ? node.asText() : "");
   }
 
   /**

@@ -32,10 +32,10 @@ import org.slf4j.LoggerFactory;
  * size. Attempts run in the {@link DeliveryEngine}. Built by {@link dev.metalayer.MetaLayer}.
  * Thread-safe.
  *
- * <p>Routing: a change goes to the number whose phone number ID is
- * {@code value.metadata.phone_number_id} (for WABA-level fields without metadata, to every number of
- * the WABA {@code entry[].id}), then to each <i>active</i> subscription of that number that
- * {@linkplain Subscription#wants wants} its field. Calls changes are routed first.
+ * <p>Routing: a change goes to the numbers {@link NumberRouting} names (the number of
+ * {@code value.metadata.phone_number_id}; for a WABA-level change, the number it names, or every number
+ * of the WABA {@code entry[].id} when it names none), then to each <i>active</i> subscription of that
+ * number that {@linkplain Subscription#wants wants} its field. Calls changes are routed first.
  *
  * <p>Fan-out bound: one envelope queues at most {@link #MAX_FANOUT_PER_NUMBER} deliveries for one
  * number. What is over it is not queued (calls first, then in envelope order, so the bound never
@@ -217,6 +217,8 @@ public final class WebhookRelay implements CallWebhookRelay {
     final Map<String, Integer> overBoundByNumber = new java.util.TreeMap<>();
     /** The webhook id of each change (a digest of its bytes), computed once however many subscriptions. */
     final Map<Change, String> webhookIds = new java.util.IdentityHashMap<>();
+    /** The numbers each change goes to, decided once per routing. */
+    final Map<Change, List<WhatsAppNumber>> numbers = new java.util.IdentityHashMap<>();
 
     Routing(RelayStore.Envelope envelope, List<Change> changes, Instant now) {
       List<Change> ordered = new ArrayList<>(changes.size());
@@ -225,7 +227,13 @@ public final class WebhookRelay implements CallWebhookRelay {
       this.envelope = envelope;
       this.changes = ordered;
       this.now = now;
+      Map<String, Integer> unrouted = new java.util.TreeMap<>();
       for (Change change : ordered) {
+        NumberRouting.Route route = NumberRouting.route(change, config.keys());
+        numbers.put(change, route.numbers());
+        // a field's name is logged only when it is one Meta documents: the rest is outside text
+        String field = Events.META_FIELDS.contains(change.field()) ? change.field() : "other";
+        route.unrouted().ifPresent(why -> unrouted.merge(field + " change(s) that " + why, 1, Integer::sum));
         if (change.field().length() > MAX_FIELD) {
           // No event has such a name; storing it would fail the whole batch (and Meta would retry it).
           log.warn("A change with a field name of {} characters was not routed", change.field().length());
@@ -237,6 +245,7 @@ public final class WebhookRelay implements CallWebhookRelay {
           }
         }
       }
+      unrouted.forEach((what, n) -> log.info("Envelope {}: {} {} were routed to no number", envelope.id(), n, what));
     }
 
     /** Every (change, subscription) pair within the bound, in routing order. */
@@ -247,7 +256,7 @@ public final class WebhookRelay implements CallWebhookRelay {
         if (change.field().length() > MAX_FIELD) {
           continue;
         }
-        for (WhatsAppNumber number : numbersOf(change)) {
+        for (WhatsAppNumber number : numbers.get(change)) {
           List<StoredSubscription> subs =
               subscriptionsByNumber.computeIfAbsent(number.phoneNumberId(), store::subscriptionsOf);
           for (StoredSubscription stored : subs) {
@@ -366,13 +375,6 @@ public final class WebhookRelay implements CallWebhookRelay {
       }
     }
     return routed;
-  }
-
-  private List<WhatsAppNumber> numbersOf(Change change) {
-    if (change.phoneNumberId().isPresent()) {
-      return config.keys().findNumber(change.phoneNumberId().get()).map(List::of).orElse(List.of());
-    }
-    return change.entryId().isEmpty() ? List.of() : config.keys().numbersOfWaba(change.entryId());
   }
 
   private static boolean isUniqueViolation(Throwable e) {

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What one number's key can learn and cause through the relay's HTTP surface: the delivery log shows
  * it only the status and error class of an attempt (the operator sees the answer), a conflicting pair
- * of keys is refused, and a number cannot pass its subscription cap.
+ * of keys is refused, a number cannot pass its subscription cap, and on a shared WABA another number's
+ * status events never reach its webhooks.
  */
 class RelayIsolationHttpTest {
   static final String APP_SECRET = "meta-app-secret";
@@ -156,6 +157,59 @@ class RelayIsolationHttpTest {
     assertThat(error.path("type").asText()).isEqualTo("OAuthException");
     // another number's cap is its own
     assertThat(create(at("/v1/webhooks").header("x-api-key", key2), internal.url("/b")).statusCode()).isEqualTo(201);
+  }
+
+  @Test
+  void anotherNumbersQualityNameAndAccountEventsOnASharedWabaReachOnlyThatNumbersWebhooks() throws Exception {
+    // number B shares number 1's WABA; tenant A (key1) subscribes to the number-level account events
+    String pnidB = "222000000000222";
+    server.layer().keys().addNumber("+15550000222", pnidB, "366634483210360", "900", "EAAG-B");
+    String keyB = server.layer().keys().createKey(pnidB).map(CreatedKey::key).orElseThrow();
+    String events = "[\"phone_number_quality_update\",\"phone_number_name_update\",\"account_update\"]";
+    try (RecordingSubscriber a = RecordingSubscriber.start(); RecordingSubscriber b = RecordingSubscriber.start()) {
+      String idA = subscribe(key1, a.url("/a"), events);
+      subscribe(keyB, b.url("/b"), events);
+      String quality = "{\"field\":\"phone_number_quality_update\",\"value\":"
+          + "{\"display_phone_number\":\"15550000222\",\"event\":\"FLAGGED\",\"current_limit\":\"TIER_1K\"}}";
+      byte[] body = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"366634483210360\","
+          + "\"time\":1767225600,\"changes\":[" + quality + ","
+          + "{\"field\":\"phone_number_name_update\",\"value\":{\"display_phone_number\":\"15550000222\","
+          + "\"decision\":\"APPROVED\",\"requested_verified_name\":\"B Clinic Ltd\",\"rejection_reason\":null}},"
+          + "{\"field\":\"account_update\",\"value\":{\"phone_number\":\"15550000222\","
+          + "\"event\":\"ACCOUNT_VIOLATION\",\"violation_info\":{\"violation_type\":\"SCAM\"}}},"
+          // about the whole WABA: both tenants get it
+          + "{\"field\":\"account_update\",\"value\":{\"event\":\"VOLUME_BASED_PRICING_TIER_UPDATE\"}}"
+          + "]}]}").getBytes(StandardCharsets.UTF_8);
+      HttpResponse<String> posted = send(at("/webhooks/meta").header("Content-Type", "application/json")
+          .header("X-Hub-Signature-256", MetaFixtures.metaSignature(APP_SECRET, body))
+          .POST(HttpRequest.BodyPublishers.ofByteArray(body)));
+      assertThat(posted.statusCode()).isEqualTo(200);
+
+      // routing is done when Meta is answered: A's log holds every delivery it will ever get for this body
+      JsonNode logA = JSON.readTree(send(at("/v1/webhooks/" + idA + "/deliveries").header("x-api-key", key1).GET())
+          .body()).path("data");
+      assertThat(logA).hasSize(1);
+      assertThat(logA.path(0).path("field").asText()).isEqualTo("account_update");
+      assertThat(a.await(1, TIMEOUT)).singleElement()
+          .satisfies(r -> assertThat(r.text()).contains("VOLUME_BASED_PRICING_TIER_UPDATE")
+              .doesNotContain("15550000222").doesNotContain("B Clinic"));
+
+      assertThat(b.await(4, TIMEOUT)).hasSize(4);
+      assertThat(b.received().stream().map(RecordingSubscriber.Received::text))
+          .anySatisfy(t -> assertThat(t).contains("\"changes\":[" + quality + "]"))
+          .anySatisfy(t -> assertThat(t).contains("B Clinic Ltd"))
+          .anySatisfy(t -> assertThat(t).contains("ACCOUNT_VIOLATION"))
+          .anySatisfy(t -> assertThat(t).contains("VOLUME_BASED_PRICING_TIER_UPDATE"));
+      assertThat(a.count()).isEqualTo(1);
+    }
+  }
+
+  private String subscribe(String key, String url, String events) throws Exception {
+    HttpResponse<String> created = send(at("/v1/webhooks").header("x-api-key", key)
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+            "{\"name\":\"x\",\"url\":\"" + url + "\",\"events\":" + events + "}")));
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    return JSON.readTree(created.body()).path("id").asText();
   }
 
   private JsonNode awaitAttempt(String path, String header, String value) throws Exception {
