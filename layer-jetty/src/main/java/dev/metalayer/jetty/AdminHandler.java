@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A wrong or missing token is logged (one line: the source address and its failures so far, never
  * the token presented) and counted per source address ({@link FailedAttempts}): past the limit the
- * source gets 429 with {@code Retry-After} until its window ends, whatever it sends.
+ * source's wrong tokens get 429 with {@code Retry-After} until its window ends, unlogged. The right
+ * token always passes: an attacker's failures from a shared address (a TLS proxy, a NAT) never lock
+ * the operator out, and a token of 32 or more characters cannot be guessed at any rate.
  */
 final class AdminHandler implements Request.Handler {
   private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
@@ -58,24 +60,8 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
       return true;
     }
-    String source = Request.getRemoteAddr(request);
-    Optional<Duration> refused = failures.refusedFor(source);
-    if (refused.isPresent()) {
-      if (failures.firstRefusal(source)) {
-        log.warn("Admin API: refusing {} for {} s after {} failed admin tokens", source, refused.get().toSeconds(),
-            failures.limit());
-      }
-      response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(refused.get().toSeconds()));
-      HttpIo.writeError(response, callback, GraphError.of(429, 4, GraphError.LAYER,
-          "Too many failed admin tokens from this address: retry after " + refused.get().toSeconds() + " s."));
-      return true;
-    }
     if (!Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get())) {
-      FailedAttempts.Failure failure = failures.failed(source);
-      log.warn("Admin API: {} admin token from {} ({} of {} allowed failures in {} s)",
-          HttpIo.bearer(request).isPresent() ? "a wrong" : "no", source, failure.count(), failures.limit(),
-          failures.window().toSeconds());
-      HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid admin token."));
+      refuse(Request.getRemoteAddr(request), HttpIo.bearer(request).isPresent(), response, callback);
       return true;
     }
     String path = request.getHttpURI().getPath().substring("/admin/v1".length());
@@ -155,6 +141,28 @@ final class AdminHandler implements Request.Handler {
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
     }
+  }
+
+  /**
+   * Answers a wrong or missing admin token: 401, counted and logged; past the limit 429 with
+   * {@code Retry-After}, logged once per window.
+   */
+  private void refuse(String source, boolean presented, Response response, Callback callback) {
+    Optional<Duration> refused = failures.refusedFor(source);
+    if (refused.isPresent()) {
+      if (failures.firstRefusal(source)) {
+        log.warn("Admin API: refusing {} for {} s after {} failed admin tokens", source, refused.get().toSeconds(),
+            failures.limit());
+      }
+      response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(refused.get().toSeconds()));
+      HttpIo.writeError(response, callback, GraphError.of(429, 4, GraphError.LAYER,
+          "Too many failed admin tokens from this address: retry after " + refused.get().toSeconds() + " s."));
+      return;
+    }
+    FailedAttempts.Failure failure = failures.failed(source);
+    log.warn("Admin API: {} admin token from {} ({} of {} allowed failures in {} s)", presented ? "a wrong" : "no",
+        source, failure.count(), failures.limit(), failures.window().toSeconds());
+    HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid admin token."));
   }
 
   private void deliveries(String id, Request request, Response response, Callback callback) {
