@@ -43,7 +43,7 @@ final class H2Store implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(H2Store.class);
 
   /** How often the file is compacted while the layer runs. */
-  static final long COMPACT_EVERY_SECONDS = 30;
+  static final long COMPACT_EVERY_SECONDS = 5;
 
   /** The longest one compaction pass holds H2's store lock (commits wait meanwhile), in milliseconds. */
   static final int COMPACT_TIME_MS = 200;
