@@ -140,6 +140,46 @@ class GraphSurfaceTest {
     refusedAndNothingReachedMeta(r, 403, "multipart-part");
   }
 
+  static final String BATCH_PART = "Content-Disposition: form-data; name=\"batch\"\r\n\r\n" + BATCH + "\r\n";
+
+  HttpResponse<String> upload(String contentType, String body) throws Exception {
+    return send("POST", "/v22.0/" + PNID + "/media", bearer, contentType, body);
+  }
+
+  @Test
+  void aBatchPartBehindABareLfDelimiterIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\n--XX\r\n" + BATCH_PART + "--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", body), 403, "multipart-part");
+    String lfOnly = "--XX\nContent-Disposition: form-data; name=\"messaging_product\"\n\nwhatsapp\n--XX\n"
+        + "Content-Disposition: form-data; name=\"batch\"\n\n[]\n--XX--\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", lfOnly), 403, "multipart-part");
+  }
+
+  @Test
+  void aBatchPartAfterTheClosingDelimiterIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XX--\r\n--XX\r\n" + BATCH_PART + "--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", body), 403, "multipart-part");
+    String key = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XX--\r\n--XX\r\n"
+        + "Content-Disposition: form-data; name=\"access_token\"\r\n\r\n" + keyC + "\r\n--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", key), 403, "multipart-part");
+  }
+
+  @Test
+  void aBatchPartUnderABoundaryWithACommaIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XX\r\n" + BATCH_PART + "--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX,YY", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=\"XX;YY\"", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary= XX", body), 400, "multipart-part");
+  }
+
+  @Test
+  void aBatchPartUnderADecoyBoundaryParameterIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--AA\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--AA\r\n" + BATCH_PART + "--AA--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; xboundary=AA; boundary=XX", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX; x=boundary=AA", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; charset=boundary; boundary=XX", body), 400, "multipart-part");
+  }
+
   @Test
   void aMediaUploadWithItsKnownPartsReachesMetaWhole() throws Exception {
     String body = multipart("messaging_product", "whatsapp", "type", "image/png", "file", "PNGDATA".repeat(5_000));
