@@ -261,6 +261,15 @@ class GraphSurfaceTest {
   }
 
   @Test
+  void aMethodOverrideHeaderSpelledWithUnderscoresIsRefusedAndNeverReachesMeta() throws Exception {
+    for (String header : List.of("X_HTTP_METHOD_OVERRIDE", "x_http_method", "X_Method-Override")) {
+      HttpResponse<String> r = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/1037543291543636"))
+          .header("Authorization", bearer).header(header, "DELETE").GET());
+      refusedAndNothingReachedMeta(r, 403, "method-override");
+    }
+  }
+
+  @Test
   void subscribedAppsOverrideAndDeleteAreRefusedAndNeverReachMeta() throws Exception {
     refusedAndNothingReachedMeta(send("POST", "/v22.0/" + WABA + "/subscribed_apps?override_callback_uri=" + enc("https://attacker.example/hook")
         + "&verify_token=x", bearer, null, null), 403, "widening");
