@@ -164,7 +164,8 @@ public final class Surface {
               read("name", "status", "category", "language", "content", "name_or_content", "quality_score")),
           rule(Target.WABA, "POST", "message_templates", CONTENT),
           rule(Target.WABA, "DELETE", "message_templates", Set.of("name", "hsm_id"), Group.TEMPLATES_DELETE),
-          rule(Target.WABA, "GET", "phone_numbers", Set.of("fields", "limit", "after", "before", "pretty")),
+          // no paging: the answer keeps only the key's own number, and pages would count the others
+          rule(Target.WABA, "GET", "phone_numbers", Set.of("fields", "pretty")),
           rule(Target.WABA, "GET", "subscribed_apps", READ, Group.WABA_ADMIN),
           rule(Target.WABA, "POST", "subscribed_apps", CONTENT, Group.WABA_ADMIN),
           rule(Target.WABA, "DELETE", "subscribed_apps", Set.of(), Group.WABA_ADMIN),

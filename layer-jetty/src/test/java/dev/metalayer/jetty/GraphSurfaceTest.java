@@ -310,6 +310,21 @@ class GraphSurfaceTest {
   }
 
   @Test
+  void aWabasNumbersCannotBeCountedByWalkingPhoneNumbersPages() throws Exception {
+    for (String paging : List.of("limit=1", "after=QVFIUmFi", "before=QVFIUmFi")) {
+      refusedAndNothingReachedMeta(
+          layer.get("/v22.0/" + WABA_B + "/phone_numbers?fields=id&" + paging, "Bearer " + keyC), 403, "parameter");
+    }
+    meta.stubFor(get(urlPathEqualTo("/v22.0/" + WABA_B + "/phone_numbers")).willReturn(okJson(
+        "{\"data\":[{\"id\":\"" + PNID_B + "\"}],\"paging\":{\"cursors\":{\"before\":\"QVFIUmFi\",\"after\":\"QVFIUmFj\"},"
+            + "\"next\":\"" + meta.baseUrl() + "/v22.0/" + WABA_B + "/phone_numbers?fields=id&limit=1&after=QVFIUmFj\"}}")));
+    HttpResponse<String> r = layer.get("/v22.0/" + WABA_B + "/phone_numbers?fields=id", "Bearer " + keyC);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(Json.mapper().readTree(r.body()).get("data")).isEmpty();
+    assertThat(r.body()).doesNotContain("paging").doesNotContain("QVFIUmFj").doesNotContain(PNID_B);
+  }
+
+  @Test
   void aWriteOnASharedWabaIsRefusedWithoutTheOperatorsSettingAndNeverReachesMeta() throws Exception {
     String template = "{\"name\":\"t\",\"language\":\"en\",\"category\":\"UTILITY\",\"components\":[]}";
     refusedAndNothingReachedMeta(send("POST", "/v14.0/" + WABA_B + "/message_templates", "Bearer " + keyC, "application/json", template),
