@@ -38,7 +38,8 @@ public final class MultipartParts {
   private final Set<String> allowed;
   /** The last bytes of the body, to see what precedes a {@code --boundary}. */
   private final byte[] recent;
-  private long position;
+  /** Where the next byte goes in {@link #recent}. */
+  private int ring;
   private State state = State.START;
   private int matched;
   private int parts;
@@ -69,8 +70,16 @@ public final class MultipartParts {
    * @return the refusal, once a part name is not allowed or the body is not read strictly (and from then on)
    */
   public Optional<GraphError> feed(ByteBuffer chunk) {
-    for (int i = chunk.position(); i < chunk.limit() && refusal == null; i++) {
-      next(chunk.get(i));
+    byte[] recent = this.recent;
+    for (int i = chunk.position(), limit = chunk.limit(); i < limit && refusal == null; i++) {
+      byte b = chunk.get(i);
+      if (matched == 0 && b != '-' && state == State.CONTENT) {
+        // the common case, inside a part's content: this byte starts no "--boundary"
+        recent[ring] = b;
+        ring = ring + 1 == recent.length ? 0 : ring + 1;
+        continue;
+      }
+      next(b);
     }
     return Optional.ofNullable(refusal);
   }
@@ -85,7 +94,8 @@ public final class MultipartParts {
   }
 
   private void next(byte b) {
-    recent[(int) (position++ % recent.length)] = b;
+    recent[ring] = b;
+    ring = ring + 1 == recent.length ? 0 : ring + 1;
     switch (state) {
       case START -> {
         if (b != dashBoundary[matched]) {
@@ -168,8 +178,8 @@ public final class MultipartParts {
     }
     if (matched == dashBoundary.length) {
       matched = 0;
-      long start = position - dashBoundary.length;
-      if (recent[(int) ((start - 2) % recent.length)] != '\r' || recent[(int) ((start - 1) % recent.length)] != '\n') {
+      // recent holds the match and, just before it (at ring, ring + 1), the two bytes that precede it
+      if (recent[ring] != '\r' || recent[ring + 1 == recent.length ? 0 : ring + 1] != '\n') {
         // a parser that also splits at a bare LF (or anywhere) would see a part here
         malformed("A multipart boundary may occur only as a delimiter line (CRLF --boundary).");
         return;
