@@ -27,7 +27,8 @@ import java.util.Optional;
  *       client's own key added as {@code access_token}, so that a plain GET without headers works (as
  *       Chatwoot does);
  *   <li>a list of the WABA's phone numbers ({@code GET /{waba}/phone_numbers}) keeps in {@code data} only
- *       the key's own number ({@link Surface}): another number's ID, name and quality never reach it;
+ *       the key's own number ({@link Surface}): another number's ID, name and quality never reach it,
+ *       nor a {@code summary} or {@code paging} that would tell how many there are;
  *   <li>finally the whole answer is scrubbed of the Meta token as a client reads it, escapes decoded
  *       ({@link TokenScrubber#redactJson}).
  * </ol>
@@ -135,6 +136,8 @@ public final class AnswerRewriter {
         }
       }
       changed |= object.remove("summary") != null; // a total count would tell how many numbers share the WABA
+      // so would walking the pages: the key's own number is at most one element, it needs no paging
+      changed |= object.remove("paging") != null;
     }
     if (mediaId.isPresent() && object.path("url").isTextual()) {
       object.put("url", links.link(layerGraphBase, phoneNumberId, mediaId.get(), object.get("url").asText()));

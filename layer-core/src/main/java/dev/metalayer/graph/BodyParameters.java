@@ -1,6 +1,7 @@
 package dev.metalayer.graph;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
@@ -12,13 +13,32 @@ import java.io.IOException;
  * the names of the body read as a form (Graph may read a body as a form whatever its declared type);
  * a JSON object not declared as JSON is read both ways.
  *
- * <p>Refused: a body that starts as a JSON array (400, rule {@code json-body}), more than {@link Credentials#MAX_PARAMETERS} top-level fields (400), and a top-level
+ * <p>Refused: a body that starts as a JSON array (400, rule {@code json-body}), a body declared as JSON
+ * or starting as one (an opening brace or bracket) that is not exactly one strict JSON object (400, rule {@code json-body}:
+ * a lenient parser could read a {@code batch} the layer never saw), more than {@link Credentials#MAX_PARAMETERS} top-level fields (400), and a top-level
  * field named like a credential ({@code access_token}, {@code appsecret_proof} and their variants:
  * 400, rule {@code credential-name}; the layer takes no credential from a JSON body). A {@code fields}
  * whose value is not a string is recorded as field expansion. Pure and thread-safe.
  */
 final class BodyParameters {
-  private static final JsonFactory JSON = new JsonFactory();
+  /** Strict: every leniency Jackson offers stays off, so the layer reads no object Graph reads otherwise. */
+  private static final JsonFactory JSON =
+      JsonFactory.builder()
+          .disable(JsonReadFeature.ALLOW_JAVA_COMMENTS)
+          .disable(JsonReadFeature.ALLOW_YAML_COMMENTS)
+          .disable(JsonReadFeature.ALLOW_SINGLE_QUOTES)
+          .disable(JsonReadFeature.ALLOW_UNQUOTED_FIELD_NAMES)
+          .disable(JsonReadFeature.ALLOW_TRAILING_COMMA)
+          .disable(JsonReadFeature.ALLOW_MISSING_VALUES)
+          .disable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+          .disable(JsonReadFeature.ALLOW_LEADING_ZEROS_FOR_NUMBERS)
+          .disable(JsonReadFeature.ALLOW_LEADING_DECIMAL_POINT_FOR_NUMBERS)
+          .disable(JsonReadFeature.ALLOW_TRAILING_DECIMAL_POINT_FOR_NUMBERS)
+          .disable(JsonReadFeature.ALLOW_UNESCAPED_CONTROL_CHARS)
+          .disable(JsonReadFeature.ALLOW_BACKSLASH_ESCAPING_ANY_CHARACTER)
+          .build();
+  private static final GraphError NOT_STRICT = GraphError.invalidParameter("(rule json-body) A JSON body must be exactly one strict"
+      + " JSON object: no comments, single quotes, unquoted names, trailing commas, NaN, leading zeros or trailing text.");
 
   private BodyParameters() {}
 
@@ -30,10 +50,10 @@ final class BodyParameters {
     if (body.length == 0) {
       return Outcome.ok(Parameters.NONE);
     }
-    Outcome<Parameters> json = json(body);
-    if (json == null) {
+    if (!Headers.isJson(contentType) && !looksLikeJson(body)) {
       return Credentials.namesOf(body);
     }
+    Outcome<Parameters> json = json(body);
     if (json instanceof Outcome.Refused<Parameters> || Headers.isJson(contentType)) {
       return json;
     }
@@ -44,7 +64,16 @@ final class BodyParameters {
     return Outcome.ok(((Outcome.Ok<Parameters>) json).value().and(((Outcome.Ok<Parameters>) form).value()));
   }
 
-  /** The top-level names of a JSON object, or null when {@code body} is not one. */
+  /** Whether the body starts (after whitespace or a byte order mark) as a JSON object or array would. */
+  private static boolean looksLikeJson(byte[] body) {
+    int i = body.length >= 3 && (body[0] & 0xff) == 0xef && (body[1] & 0xff) == 0xbb && (body[2] & 0xff) == 0xbf ? 3 : 0;
+    while (i < body.length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
+      i++;
+    }
+    return i < body.length && (body[i] == '{' || body[i] == '[');
+  }
+
+  /** The top-level names of a JSON object, or the refusal when {@code body} is not exactly one strict JSON object. */
   private static Outcome<Parameters> json(byte[] body) {
     Parameters.Builder names = new Parameters.Builder();
     int count = 0;
@@ -55,7 +84,7 @@ final class BodyParameters {
         return Outcome.refused(GraphError.invalidParameter("(rule json-body) A JSON body must be an object."));
       }
       if (first != JsonToken.START_OBJECT) {
-        return null;
+        return Outcome.refused(NOT_STRICT);
       }
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
@@ -75,10 +104,10 @@ final class BodyParameters {
         p.skipChildren();
       }
       if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
-        return null;
+        return Outcome.refused(NOT_STRICT);
       }
     } catch (IOException e) {
-      return null;
+      return Outcome.refused(NOT_STRICT); // a parse error, also a value past the object ({"a":1}{"batch":…})
     }
     return Outcome.ok(names.build());
   }

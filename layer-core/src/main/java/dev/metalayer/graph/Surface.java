@@ -23,7 +23,7 @@ import java.util.stream.Collectors;
  * <ol>
  *   <li>it carries one {@code Content-Type} at most (400, rule {@code content-type}), no {@code Content-Encoding} header (415, rule {@code content-encoding}: an encoded
  *       body would hide its parameters) and no method override header ({@code X-HTTP-Method-Override}, {@code X-HTTP-Method},
- *       {@code X-Method-Override}) and no parameter (query, form, JSON top-level field or multipart part)
+ *       {@code X-Method-Override}, case-insensitive, {@code _} read as {@code -}) and no parameter (query, form, JSON top-level field or multipart part)
  *       named {@code batch}, {@code ids}, {@code method} or {@code _method} (rules {@code batch},
  *       {@code ids}, {@code method-override}); every {@code fields} is a plain list of names
  *       ({@code a,b_c}): no {@code {…}}, {@code .as(…)}, {@code .limit(…)} or other modifier (rule
@@ -164,7 +164,8 @@ public final class Surface {
               read("name", "status", "category", "language", "content", "name_or_content", "quality_score")),
           rule(Target.WABA, "POST", "message_templates", CONTENT),
           rule(Target.WABA, "DELETE", "message_templates", Set.of("name", "hsm_id"), Group.TEMPLATES_DELETE),
-          rule(Target.WABA, "GET", "phone_numbers", Set.of("fields", "limit", "after", "before", "pretty")),
+          // no paging: the answer keeps only the key's own number, and pages would count the others
+          rule(Target.WABA, "GET", "phone_numbers", Set.of("fields", "pretty")),
           rule(Target.WABA, "GET", "subscribed_apps", READ, Group.WABA_ADMIN),
           rule(Target.WABA, "POST", "subscribed_apps", CONTENT, Group.WABA_ADMIN),
           rule(Target.WABA, "DELETE", "subscribed_apps", Set.of(), Group.WABA_ADMIN),
@@ -209,7 +210,8 @@ public final class Surface {
         // the layer and Graph could read the body as different types
         return Outcome.refused(GraphError.invalidParameter("(rule content-type) A request may carry one Content-Type."));
       }
-      if (OVERRIDE_HEADERS.contains(h)) {
+      if (OVERRIDE_HEADERS.contains(h.replace('_', '-'))) {
+        // X_HTTP_METHOD_OVERRIDE too: a CGI-style server reads it as the same header
         return refuse("method-override", "Method override headers are refused: send the method itself.");
       }
       if (h.equals("content-encoding")) {

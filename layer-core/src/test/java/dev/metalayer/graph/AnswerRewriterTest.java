@@ -108,6 +108,6 @@ class AnswerRewriterTest {
     Optional<String> own = sent(list, "{\"data\":[{\"id\":\"222\",\"verified_name\":\"Other tenant\"},{\"id\":\"111\","
         + "\"verified_name\":\"Mine\"},{\"verified_name\":\"no id\"},{\"id\":222}],\"paging\":{\"cursors\":{\"before\":\"a\"}}}");
     assertThat(own).hasValueSatisfying(v -> assertThat(v)
-        .isEqualTo("{\"data\":[{\"id\":\"111\",\"verified_name\":\"Mine\"}],\"paging\":{\"cursors\":{\"before\":\"a\"}}}"));
+        .isEqualTo("{\"data\":[{\"id\":\"111\",\"verified_name\":\"Mine\"}]}")); // paging would count the others
   }
 }

@@ -30,7 +30,7 @@ class MultipartPartsTest {
   void anUploadWithItsKnownPartsPassesInAnyChunking() {
     String body = part("messaging_product", "whatsapp") + part("type", "image/png")
         + "------b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
-        + "\r\n--not-the-boundary ------b0undar" + "\r\n------b0undary--\r\n" + part("batch", "after the end is the epilogue");
+        + "\r\n--not-the-boundary ------b0undar" + "\r\n------b0undary--\r\n\r\n";
     for (int chunk : new int[] {1, 2, 3, 7, 64, 10_000}) {
       assertThat(feedInChunks(body, chunk)).as("chunk " + chunk).isEmpty();
     }
@@ -63,5 +63,49 @@ class MultipartPartsTest {
     String twice = "------b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Disposition: form-data; name=\"batch\"\r\n\r\nx\r\n";
     assertThat(feedInChunks(twice, 3).orElseThrow().message()).contains("one name");
     assertThat(feedInChunks("------b0undary\r\nContent-Disposition: form-data; name=file; name=batch\r\n\r\nx\r\n", 3)).isPresent();
+  }
+
+  static Optional<GraphError> strict(String body) {
+    Optional<GraphError> whole = feedInChunks(body, 10_000);
+    for (int chunk : new int[] {1, 3}) {
+      assertThat(feedInChunks(body, chunk).isPresent()).as("chunk " + chunk).isEqualTo(whole.isPresent());
+    }
+    return whole;
+  }
+
+  @Test
+  void aBoundaryAnywhereButAtTheStartOfACrlfLineIsRefused() {
+    String bareLf = part("messaging_product", "whatsapp").replace("whatsapp\r\n", "whatsapp\n") + part("batch", "[]");
+    assertThat(strict(bareLf).orElseThrow().message()).contains("(rule multipart-part)");
+    assertThat(strict(part("file", "x ------b0undary y") + "------b0undary--\r\n")).isPresent();
+    assertThat(strict(part("file", "x") + "------b0undaryZ\r\n")).isPresent();
+    // an empty part whose header CRLF would double as the delimiter's
+    assertThat(strict("------b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n------b0undary--\r\n")).isPresent();
+    assertThat(strict(part("file", "") + "------b0undary  \r\n" + "Content-Disposition: form-data; name=\"type\"\r\n\r\nx\r\n------b0undary--")).isEmpty();
+  }
+
+  @Test
+  void aPreambleAnEpilogueWithTextOrABareLfHeaderIsRefused() {
+    assertThat(strict("preamble\r\n" + part("file", "x") + "------b0undary--\r\n")).isPresent();
+    assertThat(strict(part("file", "x") + "------b0undary--\r\n" + part("batch", "[]"))).isPresent();
+    assertThat(strict(part("file", "x") + "------b0undary--\r\n \t\r\n")).isEmpty();
+    assertThat(strict("------b0undary\r\nContent-Disposition: form-data; name=\"file\"\n\nx\r\n------b0undary--")).isPresent();
+    assertThat(strict("------b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\n\tname=\"batch\"\r\n\r\nx\r\n")).isPresent();
+  }
+
+  @Test
+  void aContentTypeWithAnythingButOneStrictBoundaryIsRefused() {
+    for (String type : new String[] {
+        "multipart/form-data; boundary=XX,YY", "multipart/form-data; boundary=\"XX;YY\"", "multipart/form-data; boundary=\"XX YY\"",
+        "multipart/form-data; xboundary=AA; boundary=XX", "multipart/form-data; boundary=XX; x=1", "multipart/form-data; boundary =XX",
+        "multipart/form-data; charset=boundary; boundary=XX", "multipart/mixed; boundary=XX", "multipart/form-data; boundary=XX; boundary=XX",
+        "multipart/form-data; boundary=" + "x".repeat(71)}) {
+      assertThat(MultipartParts.forContentType(type, UPLOAD)).as(type).isInstanceOf(Outcome.Refused.class);
+    }
+    for (String type : new String[] {
+        "multipart/form-data; boundary=----WebKitFormBoundaryAbC123", "Multipart/Form-Data;boundary=\"a.b/c:d=e?f+g_h-i\"",
+        "multipart/form-data; charset=utf-8; boundary=XX", "multipart/form-data; boundary=XX; charset=UTF-8"}) {
+      assertThat(MultipartParts.forContentType(type, UPLOAD)).as(type).isInstanceOf(Outcome.Ok.class);
+    }
   }
 }

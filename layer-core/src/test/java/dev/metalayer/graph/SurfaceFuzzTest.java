@@ -54,7 +54,7 @@ class SurfaceFuzzTest {
           case PHONE_NUMBER -> assertThat(path.object()).isEqualTo(FuzzInputs.A.phoneNumberId());
           case WABA -> assertThat(path.object()).isEqualTo(FuzzInputs.A.wabaId());
           case MEDIA -> {
-            assertThat(method).isIn("GET", "HEAD", "DELETE"); // HEAD is read as GET
+            assertThat(method).isIn("GET", "HEAD", "DELETE"); // HEAD is checked as GET (docs/graph-api.md)
             assertThat(path.edges()).isEmpty();
           }
         }

@@ -134,10 +134,70 @@ class GraphSurfaceTest {
   }
 
   @Test
+  void aBatchInAJsonBodyThatIsNotStrictJsonIsRefusedAndNeverReachesMeta() throws Exception {
+    String[] lenient = {
+        "{\"batch\":\"[]\",}", "{/*x*/\"batch\":\"[]\"}", "{'batch':'[]'}", "{batch:\"[]\"}", "{\"batch\":\"[]\"}xyz",
+        "{\"a\":1}{\"batch\":\"[]\"}", "{\"a\":1,\"batch\":\"[]\",\"x\":NaN}", "{\"a\":01,\"batch\":\"[]\"}", "batch=%5B%5D"};
+    for (String body : lenient) {
+      refusedAndNothingReachedMeta(send("POST", "/v22.0/" + PNID + "/messages", bearer, "application/json", body), 400, "json-body");
+    }
+    // read as JSON whatever the declared type, once it starts as JSON would
+    refusedAndNothingReachedMeta(send("POST", "/v22.0/" + PNID + "/messages", bearer, "text/plain", " {batch:\"[]\"}"), 400, "json-body");
+  }
+
+  @Test
   void aBatchAsAMultipartPartOfAnUploadIsRefusedAndNeverReachesMeta() throws Exception {
     HttpResponse<String> r = send("POST", "/v22.0/" + PNID + "/media", bearer, "multipart/form-data; boundary=XyZ",
         multipart("messaging_product", "whatsapp", "file", "x".repeat(20_000), "batch", BATCH));
     refusedAndNothingReachedMeta(r, 403, "multipart-part");
+  }
+
+  static final String BATCH_PART = "Content-Disposition: form-data; name=\"batch\"\r\n\r\n" + BATCH + "\r\n";
+
+  /**
+   * An upload on a client of its own: these refusals are answered before the body is read, and a
+   * pooled connection reused right after one failed once with "header parser received no bytes".
+   */
+  HttpResponse<String> upload(String contentType, String body) throws Exception {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/" + PNID + "/media"))
+        .timeout(java.time.Duration.ofSeconds(20)).header("Authorization", bearer).header("Content-Type", contentType)
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    return java.net.http.HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build()
+        .send(request, HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aBatchPartBehindABareLfDelimiterIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\n--XX\r\n" + BATCH_PART + "--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", body), 403, "multipart-part");
+    String lfOnly = "--XX\nContent-Disposition: form-data; name=\"messaging_product\"\n\nwhatsapp\n--XX\n"
+        + "Content-Disposition: form-data; name=\"batch\"\n\n[]\n--XX--\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", lfOnly), 403, "multipart-part");
+  }
+
+  @Test
+  void aBatchPartAfterTheClosingDelimiterIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XX--\r\n--XX\r\n" + BATCH_PART + "--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", body), 403, "multipart-part");
+    String key = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XX--\r\n--XX\r\n"
+        + "Content-Disposition: form-data; name=\"access_token\"\r\n\r\n" + keyC + "\r\n--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX", key), 403, "multipart-part");
+  }
+
+  @Test
+  void aBatchPartUnderABoundaryWithACommaIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--XX\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XX\r\n" + BATCH_PART + "--XX--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX,YY", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=\"XX;YY\"", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary= XX", body), 400, "multipart-part");
+  }
+
+  @Test
+  void aBatchPartUnderADecoyBoundaryParameterIsRefusedAndNeverReachesMeta() throws Exception {
+    String body = "--AA\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--AA\r\n" + BATCH_PART + "--AA--\r\n";
+    refusedAndNothingReachedMeta(upload("multipart/form-data; xboundary=AA; boundary=XX", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; boundary=XX; x=boundary=AA", body), 400, "multipart-part");
+    refusedAndNothingReachedMeta(upload("multipart/form-data; charset=boundary; boundary=XX", body), 400, "multipart-part");
   }
 
   @Test
@@ -201,6 +261,15 @@ class GraphSurfaceTest {
   }
 
   @Test
+  void aMethodOverrideHeaderSpelledWithUnderscoresIsRefusedAndNeverReachesMeta() throws Exception {
+    for (String header : List.of("X_HTTP_METHOD_OVERRIDE", "x_http_method", "X_Method-Override")) {
+      HttpResponse<String> r = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + "/v22.0/1037543291543636"))
+          .header("Authorization", bearer).header(header, "DELETE").GET());
+      refusedAndNothingReachedMeta(r, 403, "method-override");
+    }
+  }
+
+  @Test
   void subscribedAppsOverrideAndDeleteAreRefusedAndNeverReachMeta() throws Exception {
     refusedAndNothingReachedMeta(send("POST", "/v22.0/" + WABA + "/subscribed_apps?override_callback_uri=" + enc("https://attacker.example/hook")
         + "&verify_token=x", bearer, null, null), 403, "widening");
@@ -238,6 +307,21 @@ class GraphSurfaceTest {
     HttpResponse<String> check = layer.get("/v22.0/" + WABA_B + "/phone_numbers?fields=id&access_token=" + layer.keyB, null);
     assertThat(Json.mapper().readTree(check.body()).get("data")).hasSize(1);
     assertThat(check.body()).contains(PNID_B).doesNotContain(PNID_C);
+  }
+
+  @Test
+  void aWabasNumbersCannotBeCountedByWalkingPhoneNumbersPages() throws Exception {
+    for (String paging : List.of("limit=1", "after=QVFIUmFi", "before=QVFIUmFi")) {
+      refusedAndNothingReachedMeta(
+          layer.get("/v22.0/" + WABA_B + "/phone_numbers?fields=id&" + paging, "Bearer " + keyC), 403, "parameter");
+    }
+    meta.stubFor(get(urlPathEqualTo("/v22.0/" + WABA_B + "/phone_numbers")).willReturn(okJson(
+        "{\"data\":[{\"id\":\"" + PNID_B + "\"}],\"paging\":{\"cursors\":{\"before\":\"QVFIUmFi\",\"after\":\"QVFIUmFj\"},"
+            + "\"next\":\"" + meta.baseUrl() + "/v22.0/" + WABA_B + "/phone_numbers?fields=id&limit=1&after=QVFIUmFj\"}}")));
+    HttpResponse<String> r = layer.get("/v22.0/" + WABA_B + "/phone_numbers?fields=id", "Bearer " + keyC);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(Json.mapper().readTree(r.body()).get("data")).isEmpty();
+    assertThat(r.body()).doesNotContain("paging").doesNotContain("QVFIUmFj").doesNotContain(PNID_B);
   }
 
   @Test
