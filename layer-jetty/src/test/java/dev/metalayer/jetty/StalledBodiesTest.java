@@ -237,6 +237,20 @@ class StalledBodiesTest {
       Socket other = stalledUpload(layer, PNID_B, layer.keyB);
       awaitUploads(5);
       other.close();
+      // the held uploads end when their clients go, and the key's slots come back
+      for (Socket s : stalled) {
+        s.close();
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (uploads.get() < 6 && System.nanoTime() < deadline) {
+        Socket again = stalledUpload(layer, PNID, layer.key);
+        again.setSoTimeout(300);
+        if (answer(again).startsWith("HTTP/1.1 429")) {
+          again.close();
+        }
+        Thread.sleep(50); // the layer notices the closed sockets on its next read
+      }
+      assertThat(uploads.get()).isGreaterThanOrEqualTo(6);
     }
   }
 }
