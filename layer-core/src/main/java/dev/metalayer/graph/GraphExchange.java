@@ -6,9 +6,10 @@ import java.util.function.Supplier;
 
 /**
  * A Graph request the core accepted: where it goes upstream, with which credential, and how its answer
- * must be rewritten. Holds the Meta token; {@link #toString()} never shows it. Immutable.
+ * must be rewritten. Holds the Meta token; {@link #toString()} never shows it. Immutable, but for the
+ * media slot an upload holds until {@link #close()}.
  */
-public final class GraphExchange {
+public final class GraphExchange implements AutoCloseable {
   private final String method;
   private final URI upstreamUri;
   private final Optional<byte[]> form;
@@ -18,6 +19,7 @@ public final class GraphExchange {
   private final TokenScrubber scrubber;
   private final boolean callingSettingsWrite;
   private final Optional<Supplier<MultipartParts>> multipartParts;
+  private final Optional<MediaConcurrency.Slot> slot;
 
   GraphExchange(
       String method,
@@ -28,7 +30,8 @@ public final class GraphExchange {
       AnswerRewriter rewriter,
       TokenScrubber scrubber,
       boolean callingSettingsWrite,
-      Optional<Supplier<MultipartParts>> multipartParts) {
+      Optional<Supplier<MultipartParts>> multipartParts,
+      Optional<MediaConcurrency.Slot> slot) {
     this.method = method;
     this.upstreamUri = upstreamUri;
     this.form = form;
@@ -38,6 +41,16 @@ public final class GraphExchange {
     this.scrubber = scrubber;
     this.callingSettingsWrite = callingSettingsWrite;
     this.multipartParts = multipartParts;
+    this.slot = slot;
+  }
+
+  /**
+   * Gives back the key's media slot a multipart upload holds (nothing for other exchanges). Call it
+   * when the exchange ends, however it ends; idempotent.
+   */
+  @Override
+  public void close() {
+    slot.ifPresent(MediaConcurrency.Slot::close);
   }
 
   public String method() {

@@ -96,7 +96,11 @@ public final class GraphProxy {
     return Outcome.ok(form ? (int) Math.min(MAX_KEYLESS_FORM_BYTES, settings.maxBodyBytes()) : 0);
   }
 
-  /** Checks a Graph request and prepares its upstream form. */
+  /**
+   * Checks a Graph request and prepares its upstream form. A multipart upload (whose body streams)
+   * holds one of its key's {@link MediaConcurrency} slots, shared with media downloads: one over the
+   * cap is refused with a 429; the adapter must {@link GraphExchange#close()} an exchange when it ends.
+   */
   public Outcome<GraphExchange> prepare(ClientRequest request) {
     Outcome<GraphPath> parsed = GraphPath.parse(request.path());
     if (parsed instanceof Outcome.Refused<GraphPath> r) {
@@ -166,6 +170,15 @@ public final class GraphProxy {
             links,
             scrubber);
     Optional<byte[]> upstreamBody = media ? Optional.empty() : credentials.upstreamForm().or(request::body);
+    // a multipart upload streams: it holds one of the key's media slots, like a download, until it ends
+    MediaConcurrency.Slot slot = null;
+    if (request.multipart() && !media) {
+      slot = mediaConcurrency.tryAcquire(grant.keyId());
+      if (slot == null) {
+        log.debug("Key {} has {} media transfers in flight: refused an upload", grant.keyId(), mediaConcurrency.perKey());
+        return Outcome.refused(MediaConcurrency.busy());
+      }
+    }
     return Outcome.ok(
         new GraphExchange(request.method(), uri.get(), upstreamBody, grant.metaToken(),
             target, rewriter, scrubber,
@@ -173,7 +186,8 @@ public final class GraphProxy {
                 && request.method().equals("POST")
                 && target == Surface.Target.PHONE_NUMBER
                 && path.edges().equals(List.of("settings")),
-            multipartType.map(type -> () -> ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType(type, row.rule().parts())).value())));
+            multipartType.map(type -> () -> ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType(type, row.rule().parts())).value()),
+            Optional.ofNullable(slot)));
   }
 
   /**
@@ -268,7 +282,12 @@ public final class GraphProxy {
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
       return GraphAnswer.of(r.error());
     }
-    GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
+    try (GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value()) {
+      return forward(exchange, headers, body);
+    }
+  }
+
+  private GraphAnswer forward(GraphExchange exchange, Map<String, List<String>> headers, byte[] body) {
     if (exchange.multipartParts().isPresent()) {
       Optional<GraphError> refusal = exchange.multipartParts().get().get().feed(body);
       if (refusal.isPresent()) {

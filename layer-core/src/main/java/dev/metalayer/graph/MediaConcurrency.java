@@ -4,10 +4,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The cap on media downloads in flight per key, so that one tenant's slow or stalled readers hold at
- * most that many upstream connections and cannot starve other tenants' downloads. A download beyond
- * the cap is refused at once ({@link #busy()}: 429 with {@code Retry-After}), before anything is sent
- * upstream. Thread-safe.
+ * The cap on media transfers in flight per key, downloads and multipart uploads counted together, so
+ * that one tenant's slow readers or stalled uploads hold at most that many upstream connections and
+ * cannot starve other tenants. A transfer beyond the cap is refused at once ({@link #busy()}: 429 with
+ * {@code Retry-After}), before anything is sent upstream. Thread-safe.
  */
 public final class MediaConcurrency {
   /** Default cap per key: more than a helpdesk fetching the attachments of a busy inbox needs at once. */
@@ -64,8 +64,8 @@ public final class MediaConcurrency {
     return perKey;
   }
 
-  /** The refusal of a download over the cap: a Graph-shaped 429 (the adapter adds {@code Retry-After}). */
+  /** The refusal of a download or upload over the cap: a Graph-shaped 429 (the adapter adds {@code Retry-After}). */
   public static GraphError busy() {
-    return GraphError.of(429, 4, GraphError.LAYER, "Too many media downloads in flight for this key; retry shortly.");
+    return GraphError.of(429, 4, GraphError.LAYER, "Too many media downloads and uploads in flight for this key; retry shortly.");
   }
 }

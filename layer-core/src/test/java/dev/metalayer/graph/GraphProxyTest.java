@@ -287,6 +287,40 @@ class GraphProxyTest {
   }
 
   @Test
+  void aMultipartUploadHoldsOneOfItsKeysMediaSlotsUntilItsExchangeIsClosed() {
+    MetaLayer capped = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).clock(clock)
+        .graphUrl(URI.create(metaBase)).appSecret("app-secret").mediaDownloadsPerKey(1).build();
+    capped.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);
+    capped.keys().addNumber("+15550783882", "206540352242922", "202290129340398", "900000000000002", TOKEN_B);
+    String a = capped.keys().createKey(PNID).orElseThrow().key();
+    String b = capped.keys().createKey("206540352242922").orElseThrow().key();
+    java.util.function.BiFunction<String, String, Outcome<GraphExchange>> upload = (pnid, k) -> capped.graphProxy().prepare(
+        new ClientRequest("POST", "/v22.0/" + pnid + "/media", "", Optional.of("Bearer " + k), Optional.empty(), "http://layer.test",
+            Optional.of("multipart/form-data; boundary=B"), Optional.empty(), List.of("content-type")));
+
+    Outcome<GraphExchange> first = upload.apply(PNID, a);
+    assertThat(first).isInstanceOf(Outcome.Ok.class);
+    Outcome<GraphExchange> second = upload.apply(PNID, a);
+    assertThat(second).isInstanceOfSatisfying(Outcome.Refused.class, r -> {
+      assertThat(r.error().status()).isEqualTo(429);
+      assertThat(r.error().retryAfter()).isEqualTo("2");
+    });
+    Outcome<GraphExchange> otherKey = upload.apply("206540352242922", b);
+    assertThat(otherKey).isInstanceOf(Outcome.Ok.class); // the cap is per key
+    ((Outcome.Ok<GraphExchange>) first).value().close();
+    ((Outcome.Ok<GraphExchange>) first).value().close(); // idempotent: gives back one slot only
+    Outcome<GraphExchange> third = upload.apply(PNID, a);
+    assertThat(third).isInstanceOf(Outcome.Ok.class);
+    assertThat(upload.apply(PNID, a)).isInstanceOf(Outcome.Refused.class);
+    ((Outcome.Ok<GraphExchange>) third).value().close();
+    ((Outcome.Ok<GraphExchange>) otherKey).value().close();
+    // a GET holds no slot
+    assertThat(capped.graphProxy().prepare(new ClientRequest("GET", "/v22.0/" + PNID, "", Optional.of("Bearer " + a),
+        Optional.empty(), "http://layer.test"))).isInstanceOf(Outcome.Ok.class);
+    assertThat(upload.apply(PNID, a)).isInstanceOf(Outcome.Ok.class);
+  }
+
+  @Test
   void anEmbeddersWholeRequestMeetsTheSameSurfaceAsTheJettyAdapter() {
     GraphAnswer json = call("POST", "/v22.0/" + PNID + "/messages", "", "Bearer " + key, "{\"batch\":[]}");
     assertThat(json.status()).isEqualTo(403);

@@ -9,7 +9,6 @@ import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.NumberRegistration;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.WebhookSubscriptions;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -45,17 +44,21 @@ final class AdminHandler implements Request.Handler {
   private final Optional<String> adminToken;
   private final Supplier<H2Store.Size> storeSize;
   private final FailedAttempts failures;
+  private final BodyReader bodies;
 
-  AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<H2Store.Size> storeSize, FailedAttempts failures) {
+  /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
+  AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<H2Store.Size> storeSize, FailedAttempts failures,
+      BodyReader bodies) {
     this.keys = layer.keys();
     this.subscriptions = layer.relay().subscriptions();
     this.adminToken = adminToken;
     this.storeSize = storeSize;
     this.failures = failures;
+    this.bodies = bodies;
   }
 
   @Override
-  public boolean handle(Request request, Response response, Callback callback) throws IOException {
+  public boolean handle(Request request, Response response, Callback callback) {
     if (adminToken.isEmpty()) {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
       return true;
@@ -66,16 +69,11 @@ final class AdminHandler implements Request.Handler {
     }
     String path = request.getHttpURI().getPath().substring("/admin/v1".length());
     String method = request.getMethod();
-    try {
-      route(method, path, request, response, callback);
-    } catch (HttpIo.BodyTooLargeException e) {
-      HttpIo.writeError(response, callback, GraphError.tooLarge("The request body is too large."));
-    }
+    route(method, path, request, response, callback);
     return true;
   }
 
-  private void route(String method, String path, Request request, Response response, Callback callback)
-      throws IOException {
+  private void route(String method, String path, Request request, Response response, Callback callback) {
     if (path.equals("/numbers")) {
       switch (method) {
         case "GET" -> HttpIo.writeJson(response, callback, 200,
@@ -176,12 +174,11 @@ final class AdminHandler implements Request.Handler {
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
   }
 
-  private void addNumber(Request request, Response response, Callback callback) throws IOException {
-    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
-    if (body.isEmpty()) {
-      return;
-    }
-    JsonNode b = body.get();
+  private void addNumber(Request request, Response response, Callback callback) {
+    bodies.readJsonObject(request, MAX_BODY, response, callback, b -> addNumber(b, response, callback));
+  }
+
+  private void addNumber(JsonNode b, Response response, Callback callback) {
     NumberRegistration result =
         keys.addNumber(text(b, "phone"), text(b, "phone_number_id"), text(b, "waba_id"), text(b, "business_id"),
             text(b, "meta_token"));
@@ -195,12 +192,12 @@ final class AdminHandler implements Request.Handler {
     }
   }
 
-  private void updateToken(String id, Request request, Response response, Callback callback) throws IOException {
-    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
-    if (body.isEmpty()) {
-      return;
-    }
-    String token = text(body.get(), "meta_token");
+  private void updateToken(String id, Request request, Response response, Callback callback) {
+    bodies.readJsonObject(request, MAX_BODY, response, callback, body -> updateToken(id, body, response, callback));
+  }
+
+  private void updateToken(String id, JsonNode body, Response response, Callback callback) {
+    String token = text(body, "meta_token");
     if (token == null || token.isBlank()) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter("meta_token is required."));
     } else if (keys.updateToken(id, token)) {
@@ -210,12 +207,12 @@ final class AdminHandler implements Request.Handler {
     }
   }
 
-  private void createKey(Request request, Response response, Callback callback) throws IOException {
-    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
-    if (body.isEmpty()) {
-      return;
-    }
-    String id = text(body.get(), "phone_number_id");
+  private void createKey(Request request, Response response, Callback callback) {
+    bodies.readJsonObject(request, MAX_BODY, response, callback, body -> createKey(body, response, callback));
+  }
+
+  private void createKey(JsonNode body, Response response, Callback callback) {
+    String id = text(body, "phone_number_id");
     if (id == null) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id is required."));
       return;

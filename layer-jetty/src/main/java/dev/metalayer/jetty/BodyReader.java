@@ -1,6 +1,9 @@
 package dev.metalayer.jetty;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.json.Json;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
@@ -57,6 +60,12 @@ final class BodyReader {
     void accept(byte[] body) throws Exception;
   }
 
+  /** Runs once with a body that is one JSON object. */
+  @FunctionalInterface
+  interface ThenJson {
+    void accept(JsonNode object) throws Exception;
+  }
+
   private final long budgetBytes;
   private final Duration deadline;
   private final AtomicLong buffered = new AtomicLong();
@@ -94,6 +103,27 @@ final class BodyReader {
    */
   void read(Request request, int maxBytes, GraphError tooLarge, Response response, Callback callback, Then then) {
     new Read(request, maxBytes, tooLarge, response, callback, then).start();
+  }
+
+  /**
+   * Reads a body that must be one JSON object (at most {@code maxBytes}, else 413) and runs {@code then}
+   * with it; anything else is answered 400 here. The one way the API handlers ({@code /v1/webhooks},
+   * {@code /admin/v1}) read a body: no thread waits for it, within the budget and the read deadline.
+   */
+  void readJsonObject(Request request, int maxBytes, Response response, Callback callback, ThenJson then) {
+    read(request, maxBytes, GraphError.tooLarge("The request body is too large."), response, callback, body -> {
+      JsonNode node = null;
+      try {
+        node = Json.mapper().readTree(body);
+      } catch (IOException e) {
+        // answered below
+      }
+      if (node == null || !node.isObject()) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
+        return;
+      }
+      then.accept(node);
+    });
   }
 
   /**
@@ -179,6 +209,7 @@ final class BodyReader {
             answered = true;
             finish();
             // the client went away or sent a malformed body: Jetty's error handling answers (a 400 for bad chunking)
+            log.debug("A request body failed: {}", chunk.getFailure().getClass().getSimpleName());
             callback.failed(chunk.getFailure());
             return;
           }

@@ -43,7 +43,9 @@ import org.slf4j.LoggerFactory;
  * scrubber; error answers that are not JSON become a Graph-shaped 502. Upstream requests carry the
  * client's headers that {@link GraphExchange#passesHeader pass} (no hop-by-hop or credential headers;
  * to a media ID, almost none), plus the Meta token; nothing is added ({@code Via}, {@code Forwarded}).
- * Media bytes come through a client of their own, so downloads never hold Graph's connections. Every exchange has the total timeout of
+ * Media bytes come through a client of their own, and so do streamed (multipart) uploads, so that
+ * neither slow readers nor stalled uploads hold Graph's connections; an upload holds one of its key's
+ * media slots ({@link GraphProxy#prepare}) until it ends. Every exchange has the total timeout of
  * {@link GraphSettings#upstreamTimeout()} (media: {@link GraphSettings#mediaTimeout()}) and the idle
  * timeout {@link GraphSettings#idleTimeout()}; nothing is retried. Headers and bodies are never logged.
  *
@@ -64,8 +66,9 @@ final class GraphProxyHandler implements Request.Handler {
 
   /**
    * @param client the client of Graph
-   * @param mediaClient the client of the media hosts, with its own connections and threads, so that
-   *     downloads held by slow readers never queue another tenant's Graph call
+   * @param mediaClient the client of the media hosts and of streamed uploads, with its own connections
+   *     and threads, so that downloads held by slow readers and uploads stalled by their senders never
+   *     queue another tenant's Graph call
    * @param bodies the reader of bodies held whole (forms, and the bodies the surface checks)
    */
   GraphProxyHandler(GraphProxy proxy, HttpClient client, HttpClient mediaClient, BodyReader bodies) {
@@ -143,13 +146,25 @@ final class GraphProxyHandler implements Request.Handler {
 
   /** Checks a Graph request whose body, if read whole, is in it, and sends it upstream. */
   private void proceed(
-      Request clientToProxyRequest, ClientRequest request, String contentType, Response proxyToClientResponse, Callback callback) {
+      Request clientToProxyRequest, ClientRequest request, String contentType, Response proxyToClientResponse, Callback answered) {
     Outcome<GraphExchange> prepared = proxy.prepare(request);
     if (prepared instanceof Outcome.Refused<GraphExchange> r) {
-      HttpIo.writeError(proxyToClientResponse, callback, r.error());
+      HttpIo.writeError(proxyToClientResponse, answered, r.error());
       return;
     }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
+    // an upload's media slot is given back when the client's answer ends, however it ends
+    Callback callback = Callback.from(answered, exchange::close);
+    try {
+      forward(clientToProxyRequest, request, exchange, contentType, proxyToClientResponse, callback);
+    } catch (RuntimeException | Error e) {
+      exchange.close(); // the guard answers with the client's own callback
+      throw e;
+    }
+  }
+
+  private void forward(Request clientToProxyRequest, ClientRequest request, GraphExchange exchange, String contentType,
+      Response proxyToClientResponse, Callback callback) {
     if (exchange.callingSettingsWrite() && request.form().isEmpty()) {
       byte[] written = exchange.form().orElse(new byte[0]);
       if (CallingSettings.isCallingUpdate(written)) {
@@ -169,6 +184,9 @@ final class GraphProxyHandler implements Request.Handler {
     } else if (exchange.bodyAllowed() && hasContent(clientToProxyRequest)) {
       content = new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes(),
           exchange.multipartParts().map(java.util.function.Supplier::get).orElse(null));
+      // a streamed body arrives at the client's pace: through the media client, never holding Graph's connections
+      send(mediaClient, clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
+      return;
     }
     send(clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
   }
@@ -177,15 +195,25 @@ final class GraphProxyHandler implements Request.Handler {
     return contentType != null && contentType.trim().toLowerCase(Locale.ROOT).startsWith("multipart/");
   }
 
-  /** Sends the exchange upstream with {@code content} (null for none) and answers the client. */
+  /** Sends the exchange upstream with {@code content} (null for none) through the Graph client and answers the client. */
   private void send(
       Request clientToProxyRequest,
       GraphExchange exchange,
       org.eclipse.jetty.client.Request.Content content,
       Response proxyToClientResponse,
       Callback callback) {
+    send(client, clientToProxyRequest, exchange, content, proxyToClientResponse, callback);
+  }
+
+  private void send(
+      HttpClient through,
+      Request clientToProxyRequest,
+      GraphExchange exchange,
+      org.eclipse.jetty.client.Request.Content content,
+      Response proxyToClientResponse,
+      Callback callback) {
     org.eclipse.jetty.client.Request proxyToServerRequest =
-        client
+        through
             .newRequest(exchange.upstreamUri())
             .method(exchange.method())
             .timeout(settings.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS)

@@ -1,11 +1,8 @@
 package dev.metalayer.jetty;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.json.Json;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.util.HashSet;
 import java.util.Locale;
@@ -14,7 +11,6 @@ import java.util.Set;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -23,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The few HTTP chores every handler of the layer shares: JSON answers, Graph-shaped errors and bounded
- * body reads. Each {@code write…} method completes the callback exactly once.
+ * The few HTTP chores every handler of the layer shares: JSON answers and Graph-shaped errors (bodies
+ * are read by the {@link BodyReader}). Each {@code write…} method completes the callback exactly once.
  */
 public final class HttpIo {
   private static final Logger log = LoggerFactory.getLogger(HttpIo.class);
@@ -60,7 +56,6 @@ public final class HttpIo {
     writeJson(response, callback, error.status(), error.toJson());
   }
 
-  /** The request body is larger than the handler accepts. */
   /** A request body the Graph surface refused as it streamed (a multipart part name); carries the refusal. */
   public static final class BodyRefusedException extends IOException {
     private static final long serialVersionUID = 1L;
@@ -76,6 +71,7 @@ public final class HttpIo {
     }
   }
 
+  /** A streamed request body is larger than the handler accepts. */
   public static final class BodyTooLargeException extends IOException {
     private static final long serialVersionUID = 1L;
 
@@ -92,52 +88,6 @@ public final class HttpIo {
    */
   static final long DRAIN_BYTES = 1024L * 1024;
 
-  /**
-   * Reads the whole request body, blocking, refusing more than {@code maxBytes}: a declared
-   * {@code Content-Length} over the limit is refused without being kept. Before refusing, the rest of
-   * the body is read and discarded when it ends within {@link #DRAIN_BYTES} of the limit.
-   */
-  public static byte[] readBody(Request request, int maxBytes) throws IOException {
-    if (request.getLength() > maxBytes) {
-      drainRefused(request, maxBytes);
-      throw new BodyTooLargeException(maxBytes);
-    }
-    try (InputStream in = Content.Source.asInputStream(request)) {
-      byte[] body = in.readNBytes(maxBytes + 1);
-      if (body.length > maxBytes) {
-        discard(in, DRAIN_BYTES);
-        throw new BodyTooLargeException(maxBytes);
-      }
-      return body;
-    }
-  }
-
-  /**
-   * Reads and discards a body refused for being over {@code maxBytes}, when it ends within
-   * {@link #DRAIN_BYTES} of that limit (an unknown length: up to that much). Blocking; a failed read
-   * ends the drain, and the connection then closes after the answer.
-   */
-  public static void drainRefused(Request request, long maxBytes) {
-    long declared = request.getLength();
-    if (declared > maxBytes + DRAIN_BYTES) {
-      return;
-    }
-    try (InputStream in = Content.Source.asInputStream(request)) {
-      discard(in, declared >= 0 ? declared : DRAIN_BYTES);
-    } catch (IOException e) {
-      log.debug("A refused body could not be drained: {}", e.getClass().getSimpleName());
-    }
-  }
-
-  private static void discard(InputStream in, long atMost) throws IOException {
-    byte[] buffer = new byte[16 * 1024];
-    long total = 0;
-    int n;
-    while (total <= atMost && (n = in.read(buffer)) >= 0) {
-      total += n;
-    }
-  }
-
   /** The first value of a query parameter, decoded; empty when absent. */
   public static Optional<String> queryParameter(Request request, String name) {
     Fields fields = Request.extractQueryParameters(request);
@@ -151,27 +101,6 @@ public final class HttpIo {
     return authorization != null && authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())
         ? Optional.of(authorization.substring(BEARER.length()).trim())
         : Optional.empty();
-  }
-
-  /**
-   * Reads a body that must be a JSON object, up to {@code maxBytes}. When it is not one, answers the
-   * Graph-shaped 400 itself (completing the callback) and returns empty.
-   *
-   * @throws BodyTooLargeException over {@code maxBytes}: the caller answers 413
-   */
-  public static Optional<JsonNode> readJsonObject(
-      Request request, int maxBytes, Response response, Callback callback) throws IOException {
-    byte[] bytes = readBody(request, maxBytes);
-    try {
-      JsonNode node = Json.mapper().readTree(bytes);
-      if (node != null && node.isObject()) {
-        return Optional.of(node);
-      }
-    } catch (JsonProcessingException e) {
-      // answered below
-    }
-    writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
-    return Optional.empty();
   }
 
   /** The header names a {@code Connection} header lists (hop-by-hop for this message), lower case. */

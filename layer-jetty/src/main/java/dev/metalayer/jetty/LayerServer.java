@@ -129,14 +129,14 @@ public final class LayerServer implements AutoCloseable {
       HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
       routes.add("/healthz", health).add("/readyz", health);
       routes.add("/admin/v1", new AdminHandler(layer, adminToken, store::size,
-          new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC())));
+          new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies));
       HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
       server.addBean(upstream);
       HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
       server.addBean(media);
       routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
       routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
-      routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer));
+      routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies));
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
 

@@ -111,8 +111,9 @@ public enum Option {
       "LAYER_MEDIA_DOWNLOADS_PER_KEY",
       "8",
       false,
-      "Media downloads one key may have in flight at once through the layer's media URLs; one more is"
-          + " refused with a 429 and Retry-After, so that one tenant's slow readers cannot hold the media pool."),
+      "Media transfers one key may have in flight at once, downloads through the layer's media URLs and"
+          + " multipart uploads counted together; one more is refused with a 429 and Retry-After, so that one"
+          + " tenant's slow readers or stalled uploads cannot hold the media pool."),
   MERGE_CALLING_SETTINGS(
       "--merge-calling-settings",
       "LAYER_MERGE_CALLING_SETTINGS",
@@ -143,8 +144,8 @@ public enum Option {
       "LAYER_BODY_READ_TIMEOUT",
       "10s",
       false,
-      "Longest time to receive a webhook body or a Graph form, however fast the bytes come; then 408 and"
-          + " the connection closes. No thread waits meanwhile."),
+      "Longest time to receive a webhook body, a Graph form or a /v1/webhooks or /admin/v1 body, however"
+          + " fast the bytes come; then 408 and the connection closes. No thread waits meanwhile."),
   // ---- webhook relay
   VERIFY_TOKEN(
       null,

@@ -1,9 +1,12 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.graph.GraphError;
+import java.io.EOFException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.eclipse.jetty.http.BadMessageException;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -14,7 +17,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Dispatches on path prefixes (longest first, on segment boundaries) and guards every handler: an
  * exception becomes a Graph-shaped 500 (when nothing was sent yet) and is logged with its
- * {@code fbtrace_id}, never with headers. Unknown paths get a Graph-shaped 404. Handlers that need a
+ * {@code fbtrace_id}, never with headers; a failure of the client's own (a body cut short) is one DEBUG line. Unknown paths get a Graph-shaped 404. Handlers that need a
  * life cycle (an HTTP client, workers) are registered as beans of the server, not here.
  */
 final class Routes extends Handler.Abstract {
@@ -66,6 +69,12 @@ final class Routes extends Handler.Abstract {
    * runs after the handler returned (a body read with demand).
    */
   static void answerFailure(String where, Response response, Callback callback, Throwable t) {
+    if (byClient(t)) {
+      // a body cut short or malformed by the client: not a server failure, and not worth a stack trace
+      log.debug("A client's request failed in {}: {}", where, t.getClass().getSimpleName());
+      callback.failed(t);
+      return;
+    }
     GraphError error = GraphError.internal();
     log.error("Unhandled failure in {} (fbtrace_id {})", where, error.fbtraceId(), t);
     if (!response.isCommitted()) {
@@ -74,5 +83,21 @@ final class Routes extends Handler.Abstract {
     } else {
       callback.failed(t);
     }
+  }
+
+  /**
+   * Whether {@code t} is the client's doing (its connection closed mid-body, a malformed body): an
+   * {@link EofException}, {@link EOFException} or {@link BadMessageException} anywhere in its causes.
+   */
+  static boolean byClient(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof EofException || c instanceof EOFException || c instanceof BadMessageException) {
+        return true;
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return false;
   }
 }

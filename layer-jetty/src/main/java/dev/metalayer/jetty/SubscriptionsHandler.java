@@ -1,6 +1,5 @@
 package dev.metalayer.jetty;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.graph.Credentials;
 import dev.metalayer.graph.GraphError;
@@ -10,11 +9,11 @@ import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.SubscriptionOutcome;
 import dev.metalayer.relay.SubscriptionSpec;
 import dev.metalayer.relay.WebhookSubscriptions;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -44,14 +43,17 @@ final class SubscriptionsHandler implements Request.Handler {
 
   private final MetaLayer layer;
   private final WebhookSubscriptions subscriptions;
+  private final BodyReader bodies;
 
-  SubscriptionsHandler(MetaLayer layer) {
+  /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
+  SubscriptionsHandler(MetaLayer layer, BodyReader bodies) {
     this.layer = layer;
     this.subscriptions = layer.relay().subscriptions();
+    this.bodies = bodies;
   }
 
   @Override
-  public boolean handle(Request request, Response response, Callback callback) throws IOException {
+  public boolean handle(Request request, Response response, Callback callback) {
     Outcome<Optional<String>> credential =
         Credentials.ofApiRequest(request.getHeaders().get(HttpHeader.AUTHORIZATION), request.getHeaders().get("x-api-key"));
     if (credential instanceof Outcome.Refused<Optional<String>> refused) {
@@ -72,32 +74,28 @@ final class SubscriptionsHandler implements Request.Handler {
       }
     }
     String method = request.getMethod();
-    try {
-      if (parts.isEmpty()) {
-        switch (method) {
-          case "GET" -> HttpIo.writeJson(response, callback, 200,
-              Map.of("data", subscriptions.list(pnid).stream().map(WebhookViews::subscription).toList()));
-          case "POST" -> create(pnid, request, response, callback);
-          default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
-        }
-      } else if (parts.size() == 1) {
-        one(pnid, parts.get(0), method, request, response, callback);
-      } else if (parts.size() == 2 && parts.get(1).equals("deliveries") && method.equals("GET")) {
-        deliveries(pnid, parts.get(0), request, response, callback);
-      } else if (parts.size() == 4 && parts.get(1).equals("deliveries") && parts.get(3).equals("retry")
-          && method.equals("POST")) {
-        subscriptions.retry(pnid, parts.get(0), parts.get(2)).ifPresentOrElse(
-            d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
-            () -> HttpIo.writeError(response, callback, GraphError.notFound("No such delivery.")));
-      } else if (parts.size() == 2 && parts.get(1).equals("test") && method.equals("POST")) {
-        subscriptions.sendTest(pnid, parts.get(0)).ifPresentOrElse(
-            d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
-            () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
-      } else {
-        HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+    if (parts.isEmpty()) {
+      switch (method) {
+        case "GET" -> HttpIo.writeJson(response, callback, 200,
+            Map.of("data", subscriptions.list(pnid).stream().map(WebhookViews::subscription).toList()));
+        case "POST" -> create(pnid, request, response, callback);
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
       }
-    } catch (HttpIo.BodyTooLargeException e) {
-      HttpIo.writeError(response, callback, GraphError.tooLarge("The request body is too large."));
+    } else if (parts.size() == 1) {
+      one(pnid, parts.get(0), method, request, response, callback);
+    } else if (parts.size() == 2 && parts.get(1).equals("deliveries") && method.equals("GET")) {
+      deliveries(pnid, parts.get(0), request, response, callback);
+    } else if (parts.size() == 4 && parts.get(1).equals("deliveries") && parts.get(3).equals("retry")
+        && method.equals("POST")) {
+      subscriptions.retry(pnid, parts.get(0), parts.get(2)).ifPresentOrElse(
+          d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
+          () -> HttpIo.writeError(response, callback, GraphError.notFound("No such delivery.")));
+    } else if (parts.size() == 2 && parts.get(1).equals("test") && method.equals("POST")) {
+      subscriptions.sendTest(pnid, parts.get(0)).ifPresentOrElse(
+          d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
+          () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
+    } else {
+      HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
     }
     return true;
   }
@@ -110,18 +108,13 @@ final class SubscriptionsHandler implements Request.Handler {
     return r instanceof Resolution.Granted g ? Optional.of(g.grant().number().phoneNumberId()) : Optional.empty();
   }
 
-  private void one(String pnid, String id, String method, Request request, Response response, Callback callback)
-      throws IOException {
+  private void one(String pnid, String id, String method, Request request, Response response, Callback callback) {
     switch (method) {
       case "GET" -> subscriptions.find(pnid, id).ifPresentOrElse(
           s -> HttpIo.writeJson(response, callback, 200, WebhookViews.subscription(s)),
           () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
-      case "PATCH" -> {
-        Optional<SubscriptionSpec> spec = spec(request, response, callback, true);
-        if (spec.isPresent()) {
-          answer(subscriptions.update(pnid, id, spec.get()), 200, response, callback);
-        }
-      }
+      case "PATCH" -> spec(request, response, callback, true,
+          spec -> answer(subscriptions.update(pnid, id, spec), 200, response, callback));
       case "DELETE" -> {
         if (subscriptions.delete(pnid, id)) {
           HttpIo.writeJson(response, callback, 200, Map.of("success", true));
@@ -133,11 +126,8 @@ final class SubscriptionsHandler implements Request.Handler {
     }
   }
 
-  private void create(String pnid, Request request, Response response, Callback callback) throws IOException {
-    Optional<SubscriptionSpec> spec = spec(request, response, callback, false);
-    if (spec.isPresent()) {
-      answer(subscriptions.create(pnid, spec.get()), 201, response, callback);
-    }
+  private void create(String pnid, Request request, Response response, Callback callback) {
+    spec(request, response, callback, false, spec -> answer(subscriptions.create(pnid, spec), 201, response, callback));
   }
 
   private void deliveries(String pnid, String id, Request request, Response response, Callback callback) {
@@ -161,18 +151,15 @@ final class SubscriptionsHandler implements Request.Handler {
     }
   }
 
-  /** Reads a subscription body; on failure answers 400 itself and returns empty. */
-  private static Optional<SubscriptionSpec> spec(Request request, Response response, Callback callback, boolean patch)
-      throws IOException {
-    Optional<JsonNode> body = HttpIo.readJsonObject(request, MAX_BODY, response, callback);
-    if (body.isEmpty()) {
-      return Optional.empty();
-    }
-    SubscriptionSpec.Read read = SubscriptionSpec.read(body.get(), patch);
-    if (read instanceof SubscriptionSpec.Read.Invalid invalid) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.message()));
-      return Optional.empty();
-    }
-    return Optional.of(((SubscriptionSpec.Read.Valid) read).spec());
+  /** Reads a subscription body and runs {@code then} with it, or answers 400 (413, 408, 503) itself. Returns at once. */
+  private void spec(Request request, Response response, Callback callback, boolean patch, Consumer<SubscriptionSpec> then) {
+    bodies.readJsonObject(request, MAX_BODY, response, callback, body -> {
+      SubscriptionSpec.Read read = SubscriptionSpec.read(body, patch);
+      if (read instanceof SubscriptionSpec.Read.Invalid invalid) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.message()));
+        return;
+      }
+      then.accept(((SubscriptionSpec.Read.Valid) read).spec());
+    });
   }
 }
