@@ -91,8 +91,14 @@ class WebhookSubscriptionsFuzzTest {
     if (!(outcome instanceof SubscriptionOutcome.Saved saved)) {
       assertThat(outcome).isInstanceOf(SubscriptionOutcome.Invalid.class);
       String message = ((SubscriptionOutcome.Invalid) outcome).message();
-      if (spec.secret() != null && spec.secret().strip().length() >= 3) {
-        assertThat(message).doesNotContain(spec.secret().strip());
+      if (spec.secret() != null && spec.secret().strip().length() >= 3 && message.contains(spec.secret().strip())) {
+        // the secret's text may be part of a fixed wording ("cret" in "secret must be…"): then a secret of
+        // the same shape with other letters and digits gets the very same message; an echo would differ
+        SubscriptionSpec masked = new SubscriptionSpec(spec.name(), spec.url(), spec.events(), masked(spec.secret()),
+            spec.chatwootTerminateReason(), spec.active());
+        SubscriptionOutcome again = patch ? SUBS.update(A, BASE.id(), masked) : SUBS.create(A, masked);
+        assertThat(again).isInstanceOf(SubscriptionOutcome.Invalid.class);
+        assertThat(message).as("a refusal quotes no secret").isEqualTo(((SubscriptionOutcome.Invalid) again).message());
       }
       assertThat(SUBS.find(A, BASE.id())).as("a refused change changes nothing").contains(BASE);
       assertThat(SUBS.list(A)).hasSize(1);
@@ -130,5 +136,12 @@ class WebhookSubscriptionsFuzzTest {
         SUBS.delete(A, s.id());
       }
     }
+  }
+
+  /** {@code secret} with every letter and digit changed, everything else (length, spaces, controls) kept. */
+  private static String masked(String secret) {
+    StringBuilder b = new StringBuilder(secret.length());
+    secret.chars().forEach(c -> b.append(Character.isLetter(c) ? (c == 'x' ? 'y' : 'x') : Character.isDigit(c) ? (c == '7' ? '8' : '7') : (char) c));
+    return b.toString();
   }
 }

@@ -63,6 +63,38 @@ final class Routes extends Handler.Abstract {
     }
   }
 
+  private static final FailureTraces TRACES = new FailureTraces(System::nanoTime);
+
+  /**
+   * When a failure's stack trace is logged: the first time a kind of failure (where, exception class)
+   * is seen, then at most once a minute per kind, so that a request that makes the layer fail cannot
+   * fill the disk with traces (a review sent 3,007 requests that each logged 80 KB). Thread-safe.
+   */
+  static final class FailureTraces {
+    static final long EVERY_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+    private static final int MAX_KINDS = 1_000;
+    private final java.util.function.LongSupplier nanos;
+    private final java.util.concurrent.ConcurrentHashMap<String, Long> lastTrace = new java.util.concurrent.ConcurrentHashMap<>();
+
+    FailureTraces(java.util.function.LongSupplier nanos) {
+      this.nanos = nanos;
+    }
+
+    /** Whether this failure's stack trace is logged now (and if so, counts it as logged). */
+    boolean due(String where, Throwable t) {
+      if (lastTrace.size() > MAX_KINDS) {
+        lastTrace.clear();
+      }
+      long now = nanos.getAsLong();
+      boolean[] due = new boolean[1];
+      lastTrace.compute(where + " " + t.getClass().getName(), (kind, last) -> {
+        due[0] = last == null || now - last >= EVERY_NANOS;
+        return due[0] ? now : last;
+      });
+      return due[0];
+    }
+  }
+
   /**
    * Answers an unexpected failure of {@code where}: logged with its {@code fbtrace_id}, a Graph-shaped
    * 500 when nothing was sent yet, else the callback fails (the connection closes). Also for work that
@@ -76,7 +108,12 @@ final class Routes extends Handler.Abstract {
       return;
     }
     GraphError error = GraphError.internal();
-    log.error("Unhandled failure in {} (fbtrace_id {})", where, error.fbtraceId(), t);
+    if (TRACES.due(where, t)) {
+      log.error("Unhandled failure in {} (fbtrace_id {})", where, error.fbtraceId(), t);
+    } else {
+      log.error("Unhandled failure in {} (fbtrace_id {}): {} (its stack trace is logged at most once a minute)",
+          where, error.fbtraceId(), t.getClass().getName());
+    }
     if (!response.isCommitted()) {
       response.reset();
       HttpIo.writeError(response, callback, error);
