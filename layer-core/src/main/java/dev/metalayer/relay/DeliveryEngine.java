@@ -118,7 +118,11 @@ final class DeliveryEngine implements AutoCloseable {
       return;
     }
     for (LaneState s : lanes.values()) {
-      s.scheduler = Executors.newSingleThreadScheduledExecutor(threads("relay-" + s.lane.wire() + "-scheduler"));
+      java.util.concurrent.ScheduledThreadPoolExecutor scheduler =
+          new java.util.concurrent.ScheduledThreadPoolExecutor(1, threads("relay-" + s.lane.wire() + "-scheduler"));
+      // at close, pending wake-ups are dropped and a running pump finishes (see close())
+      scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+      s.scheduler = scheduler;
       s.pool = new ThreadPoolExecutor(s.threads, s.threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
           threads("relay-" + s.lane.wire()));
     }
@@ -186,7 +190,7 @@ final class DeliveryEngine implements AutoCloseable {
       // Claim in rounds until the lane's workers are busy or nothing is due. A round takes at most as
       // many rows as the least-loaded open subscription may still start, so that no subscription ever
       // exceeds its cap, however its rows are spread in the claim.
-      while (true) {
+      while (running) { // closing: stop claiming (a claim's rows wait for their lease, or the next start)
         int free;
         int room;
         Set<String> saturated = new HashSet<>();
@@ -327,8 +331,20 @@ final class DeliveryEngine implements AutoCloseable {
     // not interrupted: a running purge stops after its current batch
     housekeeping.shutdown();
     for (LaneState s : lanes.values()) {
-      s.scheduler.shutdownNow();
+      // not interrupted either: an interrupt during a claim's write closes H2's file channel under the
+      // store (ClosedByInterruptException), so a running pump finishes its transaction first
+      s.scheduler.shutdown();
       s.pool.shutdown();
+    }
+    for (LaneState s : lanes.values()) {
+      try {
+        if (!s.scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
+          s.scheduler.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        s.scheduler.shutdownNow();
+      }
     }
     try {
       if (!housekeeping.awaitTermination(10, TimeUnit.SECONDS)) {
