@@ -4,7 +4,6 @@ import static dev.metalayer.jetty.Layer.PNID_B;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.metalayer.json.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -21,8 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -41,20 +38,15 @@ class FairMediaTest {
   static final String MEDIA_B = "2037543291543636";
   static final int MEDIA_BYTES = 8 * 1024 * 1024;
 
-  HttpServer meta;
-  ExecutorService metaThreads;
+  InlineServer meta;
   String metaBase;
   final AtomicInteger mediaRequests = new AtomicInteger();
   final List<Socket> stalled = new ArrayList<>();
 
   @BeforeEach
   void startMeta() throws IOException {
-    meta = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 200);
-    metaThreads = Executors.newCachedThreadPool();
-    meta.setExecutor(metaThreads);
-    meta.createContext("/", this::meta);
-    meta.start();
-    metaBase = "http://127.0.0.1:" + meta.getAddress().getPort();
+    meta = InlineServer.start(this::meta);
+    metaBase = meta.base();
   }
 
   @AfterEach
@@ -62,8 +54,7 @@ class FairMediaTest {
     for (Socket s : stalled) {
       s.close();
     }
-    meta.stop(0);
-    metaThreads.shutdownNow();
+    meta.close();
   }
 
   private void meta(HttpExchange x) throws IOException {
