@@ -337,32 +337,26 @@ final class DeliveryEngine implements AutoCloseable {
       s.pool.shutdown();
     }
     for (LaneState s : lanes.values()) {
-      try {
-        if (!s.scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
-          s.scheduler.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        s.scheduler.shutdownNow();
-      }
+      awaitStopped(s.scheduler);
     }
+    awaitStopped(housekeeping);
+    for (LaneState s : lanes.values()) {
+      awaitStopped(s.pool);
+    }
+  }
+
+  /**
+   * Waits up to 10 seconds for an executor that was shut down to finish its running tasks, then
+   * interrupts what is left (also when the waiting thread is interrupted, whose flag is kept).
+   */
+  static void awaitStopped(java.util.concurrent.ExecutorService executor) {
     try {
-      if (!housekeeping.awaitTermination(10, TimeUnit.SECONDS)) {
-        housekeeping.shutdownNow();
+      if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+        executor.shutdownNow();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      housekeeping.shutdownNow();
-    }
-    for (LaneState s : lanes.values()) {
-      try {
-        if (!s.pool.awaitTermination(10, TimeUnit.SECONDS)) {
-          s.pool.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        s.pool.shutdownNow();
-      }
+      executor.shutdownNow();
     }
   }
 

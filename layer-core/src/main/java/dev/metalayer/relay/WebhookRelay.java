@@ -515,14 +515,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     closing = true;
     routerSweep = null;
     router.shutdown();
-    try {
-      if (!router.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
-        router.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      router.shutdownNow();
-    }
+    DeliveryEngine.awaitStopped(router);
     router = null;
     closing = false;
   }
