@@ -1,13 +1,16 @@
 package dev.metalayer;
 
+import dev.metalayer.relay.CallWebhookRelay;
+import dev.metalayer.graph.GraphForwarder;
+import dev.metalayer.keys.TokenResolver;
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.relay.DeliveryTransport;
 import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.relay.WebhookRelay;
 import dev.metalayer.store.InMemoryRelayStore;
-import dev.metalayer.store.KeyStore;
-import dev.metalayer.store.RelayStore;
+import dev.metalayer.keys.KeyStore;
+import dev.metalayer.relay.RelayStore;
 import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.graph.MediaConcurrency;

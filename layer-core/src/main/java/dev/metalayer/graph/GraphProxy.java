@@ -1,7 +1,6 @@
 package dev.metalayer.graph;
 
-import dev.metalayer.GraphForwarder;
-import dev.metalayer.TokenResolver;
+import dev.metalayer.keys.TokenResolver;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.Resolution;

@@ -84,7 +84,7 @@ public final class Surface {
 
   /**
    * What the surface must know of the registered numbers. The default is built on
-   * {@link dev.metalayer.keys.KeyService}; embedders with their own {@link dev.metalayer.TokenResolver}
+   * {@link dev.metalayer.keys.KeyService}; embedders with their own {@link dev.metalayer.keys.TokenResolver}
    * supply theirs.
    */
   public interface Registry {

@@ -1,10 +1,8 @@
 package dev.metalayer.keys;
 
-import dev.metalayer.TokenResolver;
 import dev.metalayer.crypto.TokenCipher;
-import dev.metalayer.store.KeyStore;
-import dev.metalayer.store.KeyStore.StoredKey;
-import dev.metalayer.store.KeyStore.StoredNumber;
+import dev.metalayer.keys.KeyStore.StoredKey;
+import dev.metalayer.keys.KeyStore.StoredNumber;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,10 +1,9 @@
 package dev.metalayer.relay;
 
 import dev.metalayer.crypto.TokenCipher;
-import dev.metalayer.store.RelayStore;
-import dev.metalayer.store.RelayStore.AttemptRecord;
-import dev.metalayer.store.RelayStore.Claimed;
-import dev.metalayer.store.RelayStore.StoredSubscription;
+import dev.metalayer.relay.RelayStore.AttemptRecord;
+import dev.metalayer.relay.RelayStore.Claimed;
+import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Instant;

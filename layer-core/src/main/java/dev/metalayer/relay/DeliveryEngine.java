@@ -1,8 +1,7 @@
 package dev.metalayer.relay;
 
-import dev.metalayer.store.RelayStore;
-import dev.metalayer.store.RelayStore.Claimed;
-import dev.metalayer.store.RelayStore.Purged;
+import dev.metalayer.relay.RelayStore.Claimed;
+import dev.metalayer.relay.RelayStore.Purged;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

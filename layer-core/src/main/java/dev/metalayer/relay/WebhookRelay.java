@@ -1,15 +1,12 @@
 package dev.metalayer.relay;
 
-import dev.metalayer.CallWebhookRelay;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
-import dev.metalayer.store.RelayStore;
-import dev.metalayer.store.RelayStore.NewDelivery;
-import dev.metalayer.store.RelayStore.StoredSubscription;
-import dev.metalayer.store.StoreException;
+import dev.metalayer.relay.RelayStore.NewDelivery;
+import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Clock;

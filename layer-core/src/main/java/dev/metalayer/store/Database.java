@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.relay.StoreException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.relay.RelayStore;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;

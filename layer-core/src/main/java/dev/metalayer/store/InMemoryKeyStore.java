@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.KeyStore;
 import dev.metalayer.keys.KeyRecord;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.relay.RelayStore;
 import dev.metalayer.relay.Attempt;
 import dev.metalayer.relay.Delivery;
 import dev.metalayer.relay.DeliveryState;

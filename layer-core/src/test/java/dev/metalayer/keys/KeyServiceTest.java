@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.store.InMemoryKeyStore;
 import dev.metalayer.store.JdbcKeyStore;
-import dev.metalayer.store.KeyStore;
 import dev.metalayer.testing.MutableClock;
 import dev.metalayer.testing.TestDatabases;
 import java.nio.charset.StandardCharsets;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.store.RelayStore.Purged;
+import dev.metalayer.relay.RelayStore.Purged;
 import dev.metalayer.testing.MutableClock;
 import dev.metalayer.testing.RecordingSubscriber;
 import java.nio.file.Path;

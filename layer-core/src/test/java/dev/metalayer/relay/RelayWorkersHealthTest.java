@@ -2,11 +2,9 @@ package dev.metalayer.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.metalayer.CallWebhookRelay;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.store.InMemoryKeyStore;
 import dev.metalayer.store.InMemoryRelayStore;
-import dev.metalayer.store.RelayStore;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.time.Duration;

@@ -1,5 +1,7 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.KeyStore;
+
 class InMemoryKeyStoreTest extends KeyStoreContract {
   @Override
   KeyStore newStore() {

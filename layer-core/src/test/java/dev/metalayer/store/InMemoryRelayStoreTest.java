@@ -1,5 +1,7 @@
 package dev.metalayer.store;
 
+import dev.metalayer.relay.RelayStore;
+
 class InMemoryRelayStoreTest extends RelayStoreContract {
   @Override
   RelayStore newStore() {

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.KeyStore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.testing.TestDatabases;

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.relay.RelayStore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.relay.DeliveryState;

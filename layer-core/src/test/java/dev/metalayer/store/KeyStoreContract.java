@@ -1,12 +1,13 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.KeyStore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.WhatsAppNumber;
-import dev.metalayer.store.KeyStore.StoredKey;
-import dev.metalayer.store.KeyStore.StoredNumber;
+import dev.metalayer.keys.KeyStore.StoredKey;
+import dev.metalayer.keys.KeyStore.StoredNumber;
 import java.time.Instant;
 import java.util.Optional;
 import org.junit.jupiter.api.BeforeEach;

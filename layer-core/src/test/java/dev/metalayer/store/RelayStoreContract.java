@@ -1,16 +1,17 @@
 package dev.metalayer.store;
 
+import dev.metalayer.relay.RelayStore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.relay.Delivery;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.Lane;
 import dev.metalayer.relay.Subscription;
-import dev.metalayer.store.RelayStore.AttemptRecord;
-import dev.metalayer.store.RelayStore.Claimed;
-import dev.metalayer.store.RelayStore.Envelope;
-import dev.metalayer.store.RelayStore.NewDelivery;
-import dev.metalayer.store.RelayStore.StoredSubscription;
+import dev.metalayer.relay.RelayStore.AttemptRecord;
+import dev.metalayer.relay.RelayStore.Claimed;
+import dev.metalayer.relay.RelayStore.Envelope;
+import dev.metalayer.relay.RelayStore.NewDelivery;
+import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;

@@ -3,7 +3,7 @@ package dev.metalayer.examples;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.metalayer.MetaLayer;
-import dev.metalayer.TokenResolver;
+import dev.metalayer.keys.TokenResolver;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.ClientRequest;
 import dev.metalayer.graph.GraphAnswer;

@@ -1,6 +1,6 @@
 package dev.metalayer.jetty;
 
-import dev.metalayer.CallWebhookRelay;
+import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.relay.IngestResult;

@@ -8,7 +8,7 @@ import dev.metalayer.relay.IngestResult;
 import dev.metalayer.relay.SubscriptionSpec;
 import dev.metalayer.store.JdbcKeyStore;
 import dev.metalayer.store.JdbcRelayStore;
-import dev.metalayer.store.RelayStore;
+import dev.metalayer.relay.RelayStore;
 import dev.metalayer.testing.MetaFixtures;
 import dev.metalayer.testing.MutableClock;
 import dev.metalayer.testing.RecordingSubscriber;

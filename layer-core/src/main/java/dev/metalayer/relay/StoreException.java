@@ -1,4 +1,4 @@
-package dev.metalayer.store;
+package dev.metalayer.relay;
 
 /** The store failed (connection lost, disk full, constraint broken unexpectedly). Keeps its cause. */
 public final class StoreException extends RuntimeException {

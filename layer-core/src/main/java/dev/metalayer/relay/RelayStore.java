@@ -1,9 +1,5 @@
-package dev.metalayer.store;
+package dev.metalayer.relay;
 
-import dev.metalayer.relay.Delivery;
-import dev.metalayer.relay.DeliveryState;
-import dev.metalayer.relay.Lane;
-import dev.metalayer.relay.Subscription;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;

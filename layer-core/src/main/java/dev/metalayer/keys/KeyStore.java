@@ -1,7 +1,5 @@
-package dev.metalayer.store;
+package dev.metalayer.keys;
 
-import dev.metalayer.keys.KeyRecord;
-import dev.metalayer.keys.WhatsAppNumber;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;

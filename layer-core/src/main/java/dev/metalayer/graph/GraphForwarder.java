@@ -1,8 +1,5 @@
-package dev.metalayer;
+package dev.metalayer.graph;
 
-import dev.metalayer.graph.GraphAnswer;
-import dev.metalayer.graph.GraphError;
-import dev.metalayer.graph.GraphRequest;
 import java.time.Duration;
 import java.util.Objects;
 

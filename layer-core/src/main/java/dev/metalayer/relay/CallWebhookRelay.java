@@ -1,8 +1,5 @@
-package dev.metalayer;
+package dev.metalayer.relay;
 
-import dev.metalayer.relay.IngestResult;
-import dev.metalayer.relay.WebhookSubscriptions;
-import dev.metalayer.store.RelayStore;
 
 /**
  * The call webhook relay, embeddable without any web framework: hand it the raw bytes Meta POSTed and
@@ -30,7 +27,7 @@ public interface CallWebhookRelay extends AutoCloseable {
    * @param signatureHeader the {@code X-Hub-Signature-256} header value, or null when absent
    * @return {@link IngestResult.Accepted}, or {@link IngestResult.Refused} with the Graph-shaped error
    *     to answer (nothing stored)
-   * @throws dev.metalayer.store.StoreException when the store fails: answer 500 so that Meta retries
+   * @throws dev.metalayer.relay.StoreException when the store fails: answer 500 so that Meta retries
    */
   IngestResult ingest(byte[] body, String signatureHeader);
 
@@ -77,7 +74,7 @@ public interface CallWebhookRelay extends AutoCloseable {
    * that drive {@link #runDueNow()} themselves call it now and then.
    *
    * @return how many rows of each kind were removed
-   * @throws dev.metalayer.store.StoreException when the store fails
+   * @throws dev.metalayer.relay.StoreException when the store fails
    */
   RelayStore.Purged purge();
 

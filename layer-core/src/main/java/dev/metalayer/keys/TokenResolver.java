@@ -1,6 +1,5 @@
-package dev.metalayer;
+package dev.metalayer.keys;
 
-import dev.metalayer.keys.Resolution;
 
 /**
  * Turns the credential a client presented (a provider key, without {@code Bearer }) into a grant: the
