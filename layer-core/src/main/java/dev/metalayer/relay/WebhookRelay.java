@@ -8,7 +8,6 @@ import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.relay.RelayStore.NewDelivery;
 import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.security.SecureRandom;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -374,13 +373,8 @@ public final class WebhookRelay implements CallWebhookRelay {
     return routed;
   }
 
-  private static boolean isUniqueViolation(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
-        return true;
-      }
-    }
-    return false;
+  private static boolean isUniqueViolation(StoreException e) {
+    return e.duplicate();
   }
 
   @Override

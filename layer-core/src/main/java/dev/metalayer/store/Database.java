@@ -87,7 +87,7 @@ public final class Database {
     try (Connection c = dataSource.getConnection()) {
       return work.run(c);
     } catch (SQLException e) {
-      throw new StoreException("database operation failed", e);
+      throw new StoreException("database operation failed", e, isUniqueViolation(e));
     }
   }
 
@@ -107,8 +107,18 @@ public final class Database {
         c.setAutoCommit(autoCommit);
       }
     } catch (SQLException e) {
-      throw new StoreException("database transaction failed", e);
+      throw new StoreException("database transaction failed", e, isUniqueViolation(e));
     }
+  }
+
+  /** SQL state 23505, the same in H2 and PostgreSQL, anywhere in the chain of causes. */
+  private static boolean isUniqueViolation(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether the database answers a trivial query. Never throws. */

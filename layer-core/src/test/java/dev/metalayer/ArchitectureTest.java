@@ -1,0 +1,97 @@
+package dev.metalayer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.tngtech.archunit.core.domain.Dependency;
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shape of layer-core, checked on the compiled classes: packages form layers, each package
+ * depends only on packages below it (so there is no cycle), and only the store implementations
+ * touch JDBC. docs/architecture.md draws the same layers; a new package must be placed here first.
+ */
+class ArchitectureTest {
+
+  /** Higher depends on lower, never the reverse. Packages on one level do not depend on each other. */
+  static final Map<String, Integer> LEVEL =
+      Map.of(
+          "dev.metalayer.json", 0,
+          "dev.metalayer.crypto", 0,
+          "dev.metalayer.keys", 1,
+          "dev.metalayer.graph", 2,
+          "dev.metalayer.relay", 3,
+          "dev.metalayer.store", 4,
+          "dev.metalayer", 5);
+
+  static JavaClasses core;
+
+  @BeforeAll
+  static void importCore() {
+    core =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_JARS)
+            .importPackages("dev.metalayer");
+    assertThat(core.stream().map(JavaClass::getPackageName).distinct()).contains("dev.metalayer.graph");
+  }
+
+  @Test
+  void everyPackageHasItsPlaceInTheLayers() {
+    assertThat(core.stream().map(JavaClass::getPackageName).distinct())
+        .as("a new package must be given its level in ArchitectureTest.LEVEL and docs/architecture.md")
+        .allMatch(LEVEL::containsKey);
+  }
+
+  @Test
+  void packagesDependOnlyDownward() {
+    var upward = new TreeSet<String>();
+    for (JavaClass origin : core) {
+      for (Dependency dependency : origin.getDirectDependenciesFromSelf()) {
+        JavaClass target = dependency.getTargetClass();
+        String from = origin.getPackageName();
+        String to = target.getPackageName();
+        if (from.equals(to) || !LEVEL.containsKey(to) || !LEVEL.containsKey(from)) {
+          continue;
+        }
+        if (LEVEL.get(to) >= LEVEL.get(from)) {
+          upward.add(origin.getName() + " -> " + target.getName());
+        }
+      }
+    }
+    assertThat(upward).as("dependencies that run up or sideways between packages").isEmpty();
+  }
+
+  @Test
+  void onlyTheStoreImplementationsTouchJdbc() {
+    var jdbcUsers = new TreeSet<String>();
+    for (JavaClass origin : core) {
+      for (Dependency dependency : origin.getDirectDependenciesFromSelf()) {
+        String target = dependency.getTargetClass().getPackageName();
+        if ((target.equals("java.sql") || target.equals("javax.sql"))
+            && !origin.getPackageName().equals("dev.metalayer.store")) {
+          jdbcUsers.add(origin.getName());
+        }
+      }
+    }
+    assertThat(jdbcUsers).isEmpty();
+  }
+
+  @Test
+  void theRootHoldsOnlyTheEntryPoint() {
+    List<String> root =
+        core.stream()
+            .filter(c -> c.getPackageName().equals("dev.metalayer") && c.isTopLevelClass())
+            .map(JavaClass::getSimpleName)
+            .filter(name -> !name.equals("package-info"))
+            .toList();
+    assertThat(root).containsExactly("MetaLayer");
+  }
+}
