@@ -18,7 +18,7 @@ import java.util.Set;
  * <p>Objects merge recursively; scalars and arrays given by the client replace the current ones. Parts
  * Meta only reports and never accepts ({@code restrictions}) are dropped from the write. Pure functions.
  */
-public final class CallingSettings {
+final class CallingSettings {
   /** Read-only parts of {@code calling} that {@code GET …/settings} returns and a write must not carry. */
   private static final Set<String> READ_ONLY = Set.of("restrictions");
 
