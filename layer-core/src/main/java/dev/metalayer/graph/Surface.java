@@ -186,13 +186,13 @@ public final class Surface {
   /**
    * @param widened the groups granted per phone number ID (canonical); numbers absent get none
    */
-  public Surface(Registry registry, Map<String, Set<Group>> widened) {
+  Surface(Registry registry, Map<String, Set<Group>> widened) {
     this.registry = Objects.requireNonNull(registry, "registry");
     this.widened = Map.copyOf(widened);
   }
 
   /** A surface with no widening. */
-  public Surface(Registry registry) {
+  Surface(Registry registry) {
     this(registry, Map.of());
   }
 

@@ -194,6 +194,7 @@ final class GraphProxyHandler implements Request.Handler {
 
   /** Writes the core's whole answer: its status, headers and body, with the body's length. */
   static void reply(GraphAnswer answer, Response proxyToClientResponse, Callback callback) {
+    log.debug("Answering {}", answer);
     proxyToClientResponse.setStatus(answer.status());
     answer.headers().forEach((name, values) -> values.forEach(value -> proxyToClientResponse.getHeaders().add(name, value)));
     proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, answer.body().length);
