@@ -42,30 +42,51 @@ public sealed interface GraphStep {
   }
 
   /**
-   * Send {@code request} upstream once, never following a redirect, within {@link GraphRequest#timeout()}.
-   *
-   * @param request method, URI, headers (the Meta token already in them, the client's credential gone)
-   *     and the body to send
-   * @param upstream where it goes
-   * @param clientBody present when the client's own body goes upstream in place of
-   *     {@link GraphRequest#body()}, as it streams (a multipart upload): a fresh checker of its part
-   *     names, which the adapter feeds every chunk before sending it on; a refusal must fail the
-   *     upstream body, so that Graph gets an incomplete request and runs nothing, and becomes the
-   *     client's answer
+   * Send {@link #request()} upstream once, never following a redirect, within
+   * {@link GraphRequest#timeout()}; then act on its answer as {@link #head} says, or report a failure to
+   * {@link #failed}. Made by the core only.
    */
-  record Send(
-      GraphRequest request,
-      Upstream upstream,
-      Optional<Supplier<MultipartParts>> clientBody,
-      BiFunction<Integer, Map<String, List<String>>, Head> onHead,
-      Function<UpstreamFailure, GraphAnswer> onFailure)
-      implements GraphStep {
-    public Send {
-      Objects.requireNonNull(request, "request");
-      Objects.requireNonNull(upstream, "upstream");
-      Objects.requireNonNull(clientBody, "clientBody");
-      Objects.requireNonNull(onHead, "onHead");
-      Objects.requireNonNull(onFailure, "onFailure");
+  final class Send implements GraphStep {
+    private final GraphRequest request;
+    private final Upstream upstream;
+    private final Optional<Supplier<MultipartParts>> clientBody;
+    private final BiFunction<Integer, Map<String, List<String>>, Head> onHead;
+    private final Function<UpstreamFailure, GraphAnswer> onFailure;
+
+    Send(
+        GraphRequest request,
+        Upstream upstream,
+        Optional<Supplier<MultipartParts>> clientBody,
+        BiFunction<Integer, Map<String, List<String>>, Head> onHead,
+        Function<UpstreamFailure, GraphAnswer> onFailure) {
+      this.request = Objects.requireNonNull(request, "request");
+      this.upstream = Objects.requireNonNull(upstream, "upstream");
+      this.clientBody = Objects.requireNonNull(clientBody, "clientBody");
+      this.onHead = Objects.requireNonNull(onHead, "onHead");
+      this.onFailure = Objects.requireNonNull(onFailure, "onFailure");
+    }
+
+    /**
+     * Method, URI, headers (the Meta token already in them, the client's credential gone) and the body
+     * to send.
+     */
+    public GraphRequest request() {
+      return request;
+    }
+
+    /** Where it goes. */
+    public Upstream upstream() {
+      return upstream;
+    }
+
+    /**
+     * Present when the client's own body goes upstream in place of {@link GraphRequest#body()}, as it
+     * streams (a multipart upload): a fresh checker of its part names, which the adapter feeds every
+     * chunk before sending it on. A refusal must fail the upstream body, so that Graph gets an
+     * incomplete request and runs nothing, and becomes the client's answer.
+     */
+    public Optional<Supplier<MultipartParts>> clientBody() {
+      return clientBody;
     }
 
     /** What to do with an answer of {@code status} and {@code headers} (names in any case), before its body. */
@@ -94,11 +115,21 @@ public sealed interface GraphStep {
      * Read the whole body, at most {@code maxBytes} (more: report {@link UpstreamFailure#ANSWER_TOO_LARGE}),
      * send nothing yet, and go on with {@link #then} of the body.
      */
-    record Buffer(int maxBytes, Function<byte[], GraphStep> next) implements Head {
-      public Buffer {
-        Objects.requireNonNull(next, "next");
+    final class Buffer implements Head {
+      private final int maxBytes;
+      private final Function<byte[], GraphStep> next;
+
+      Buffer(int maxBytes, Function<byte[], GraphStep> next) {
+        this.maxBytes = maxBytes;
+        this.next = Objects.requireNonNull(next, "next");
       }
 
+      /** The most body bytes to read. */
+      public int maxBytes() {
+        return maxBytes;
+      }
+
+      /** The step that follows, given the whole body. */
       public GraphStep then(byte[] body) {
         return next.apply(body);
       }
