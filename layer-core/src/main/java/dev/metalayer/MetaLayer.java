@@ -13,9 +13,6 @@ import dev.metalayer.keys.KeyStore;
 import dev.metalayer.relay.RelayStore;
 import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
-import dev.metalayer.graph.MediaConcurrency;
-import dev.metalayer.graph.MediaHosts;
-import dev.metalayer.graph.MediaLinks;
 import dev.metalayer.graph.Surface;
 import java.net.URI;
 import java.security.SecureRandom;
@@ -57,7 +54,7 @@ public final class MetaLayer {
             b.graphPrefix,
             Optional.ofNullable(b.publicUrl),
             b.appSecrets.stream().findFirst(),
-            new MediaHosts(b.mediaHosts),
+            b.mediaHosts,
             b.connectTimeout,
             b.idleTimeout,
             b.upstreamTimeout,
@@ -70,8 +67,7 @@ public final class MetaLayer {
     Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : keys::isSharedWaba;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
-        new GraphProxy(graph, tokenResolver, new Surface(registry(registered, sharedWaba), b.surfaceWidening),
-            new MediaLinks(cipher, b.clock), forwarder);
+        GraphProxy.create(graph, tokenResolver, registry(registered, sharedWaba), b.surfaceWidening, cipher, b.clock, forwarder);
     this.relay =
         new WebhookRelay(
             new WebhookRelay.Config(
@@ -172,14 +168,14 @@ public final class MetaLayer {
     private URI graphUrl = URI.create("https://graph.facebook.com");
     private String graphPrefix = "/api/layer/meta";
     private URI publicUrl;
-    private List<String> mediaHosts = MediaHosts.META_DEFAULTS;
+    private List<String> mediaHosts = GraphSettings.META_MEDIA_HOSTS;
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration idleTimeout = Duration.ofSeconds(30);
     private Duration upstreamTimeout = Duration.ofSeconds(30);
     private Duration mediaTimeout = Duration.ofMinutes(5);
     private long maxBodyBytes = 100L * 1024 * 1024;
     private int maxJsonAnswerBytes = 8 * 1024 * 1024;
-    private int mediaDownloadsPerKey = MediaConcurrency.DEFAULT_PER_KEY;
+    private int mediaDownloadsPerKey = GraphSettings.DEFAULT_MEDIA_TRANSFERS_PER_KEY;
     private boolean mergeCallingSettings = true;
     private GraphForwarder graphForwarder;
     private Predicate<String> registeredObjects;
@@ -233,7 +229,7 @@ public final class MetaLayer {
       return appSecrets(List.of(Objects.requireNonNull(appSecret, "appSecret")));
     }
 
-    /** Default {@link MediaHosts#META_DEFAULTS}: hosts media is fetched from with the Meta token. */
+    /** Default {@link GraphSettings#META_MEDIA_HOSTS}: hosts media is fetched from with the Meta token. */
     public Builder mediaHosts(List<String> mediaHosts) {
       this.mediaHosts = List.copyOf(mediaHosts);
       return this;
@@ -276,7 +272,7 @@ public final class MetaLayer {
     }
 
     /**
-     * Default {@link MediaConcurrency#DEFAULT_PER_KEY}: media downloads (through the layer's media URLs)
+     * Default {@link GraphSettings#DEFAULT_MEDIA_TRANSFERS_PER_KEY}: media downloads (through the layer's media URLs)
      * one key may have in flight at once; one more is refused with a 429 and {@code Retry-After}.
      */
     public Builder mediaDownloadsPerKey(int mediaDownloadsPerKey) {

@@ -44,7 +44,7 @@ import java.util.Optional;
  *
  * @see RewrittenAnswer
  */
-public final class AnswerRewriter {
+final class AnswerRewriter {
   private static final ObjectMapper TREE =
       JsonMapper.builder()
           .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)

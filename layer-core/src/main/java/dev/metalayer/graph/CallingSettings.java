@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.metalayer.json.Json;
 import java.io.IOException;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -18,7 +17,7 @@ import java.util.Set;
  * <p>Objects merge recursively; scalars and arrays given by the client replace the current ones. Parts
  * Meta only reports and never accepts ({@code restrictions}) are dropped from the write. Pure functions.
  */
-public final class CallingSettings {
+final class CallingSettings {
   /** Read-only parts of {@code calling} that {@code GET …/settings} returns and a write must not carry. */
   private static final Set<String> READ_ONLY = Set.of("restrictions");
 
@@ -56,9 +55,7 @@ public final class CallingSettings {
   }
 
   private static void mergeInto(ObjectNode target, ObjectNode patch) {
-    Iterator<Map.Entry<String, JsonNode>> fields = patch.fields();
-    while (fields.hasNext()) {
-      Map.Entry<String, JsonNode> f = fields.next();
+    for (Map.Entry<String, JsonNode> f : patch.properties()) {
       JsonNode existing = target.get(f.getKey());
       if (existing != null && existing.isObject() && f.getValue().isObject()) {
         mergeInto((ObjectNode) existing, (ObjectNode) f.getValue());

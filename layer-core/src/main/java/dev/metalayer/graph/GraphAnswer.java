@@ -27,10 +27,14 @@ public record GraphAnswer(int status, Map<String, List<String>> headers, byte[] 
     return null;
   }
 
-  /** A layer error as an answer: JSON, with {@code WWW-Authenticate} on a 401 and {@code Retry-After} on a 429. */
+  /**
+   * A layer error as an answer: JSON, never cached, with {@code WWW-Authenticate} on a 401 and
+   * {@code Retry-After} on a 429.
+   */
   public static GraphAnswer of(GraphError error) {
     Map<String, List<String>> h = new TreeMap<>();
     h.put("content-type", List.of("application/json; charset=UTF-8"));
+    h.put("cache-control", List.of("no-store"));
     if (error.wwwAuthenticate() != null) {
       h.put("www-authenticate", List.of(error.wwwAuthenticate()));
     }

@@ -65,6 +65,11 @@ public record GraphError(int status, String message, String type, int code, Stri
     return of(413, 100, LAYER, message);
   }
 
+  /** 413: a request body larger than the layer reads or forwards. */
+  public static GraphError bodyTooLarge() {
+    return tooLarge("The request body is too large.");
+  }
+
   public static GraphError badGateway(String message) {
     return of(502, 2, LAYER, message);
   }

@@ -1,13 +1,16 @@
 package dev.metalayer.graph;
 
 import java.net.URI;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
  * A Graph request the core accepted: where it goes upstream, with which credential, and how its answer
- * must be rewritten. Holds the Meta token; {@link #toString()} never shows it. Immutable, but for the
- * media slot an upload holds until {@link #close()}.
+ * must be rewritten. An adapter runs it from {@link #start}, executing the {@link GraphStep}s the core
+ * gives. Holds the Meta token; {@link #toString()} never shows it. Immutable, but for the media slot an
+ * upload holds until {@link #close()}.
  */
 public final class GraphExchange implements AutoCloseable {
   private final String method;
@@ -20,6 +23,8 @@ public final class GraphExchange implements AutoCloseable {
   private final boolean callingSettingsWrite;
   private final Optional<Supplier<MultipartParts>> multipartParts;
   private final Optional<MediaConcurrency.Slot> slot;
+  private final String phoneNumberId;
+  private final GraphSteps steps;
 
   GraphExchange(
       String method,
@@ -31,7 +36,9 @@ public final class GraphExchange implements AutoCloseable {
       TokenScrubber scrubber,
       boolean callingSettingsWrite,
       Optional<Supplier<MultipartParts>> multipartParts,
-      Optional<MediaConcurrency.Slot> slot) {
+      Optional<MediaConcurrency.Slot> slot,
+      String phoneNumberId,
+      GraphSteps steps) {
     this.method = method;
     this.upstreamUri = upstreamUri;
     this.form = form;
@@ -42,6 +49,23 @@ public final class GraphExchange implements AutoCloseable {
     this.callingSettingsWrite = callingSettingsWrite;
     this.multipartParts = multipartParts;
     this.slot = slot;
+    this.phoneNumberId = phoneNumberId;
+    this.steps = steps;
+  }
+
+  /**
+   * The first step of this exchange ({@link GraphStep}): its request upstream, a read before it, or the
+   * reply. The adapter executes it and the steps that follow.
+   *
+   * @param clientHeaders the client's request headers, names as received (the core picks what passes)
+   */
+  public GraphStep start(Map<String, List<String>> clientHeaders) {
+    return steps.start(this, clientHeaders);
+  }
+
+  /** The number this exchange is for (its phone number ID): for log lines. */
+  String phoneNumberId() {
+    return phoneNumberId;
   }
 
   /**
@@ -67,21 +91,21 @@ public final class GraphExchange implements AutoCloseable {
    * body the surface checked ({@link ClientRequest#body()}); empty when the client's body streams
    * upstream as it is (a multipart upload, checked by {@link #multipartParts()}) or there is none.
    */
-  public Optional<byte[]> form() {
+  Optional<byte[]> form() {
     return form;
   }
 
   /** The value of the upstream {@code Authorization} header: {@code Bearer <meta token>}. */
-  public String upstreamAuthorization() {
+  String upstreamAuthorization() {
     return "Bearer " + metaToken;
   }
 
-  public Surface.Target target() {
+  Surface.Target target() {
     return target;
   }
 
   /** Rewrites a whole JSON answer of {@code status} (media URL, paging, token scrub), or says what to send instead. */
-  public RewrittenAnswer rewriteJson(int status, byte[] body) {
+  RewrittenAnswer rewriteJson(int status, byte[] body) {
     return rewriter.rewrite(status, body);
   }
 
@@ -90,7 +114,7 @@ public final class GraphExchange implements AutoCloseable {
    * for a media ID only {@link Headers#toMetaOnMedia} (no override such as
    * {@code X-HTTP-Method-Override}, nothing else of the client's).
    */
-  public boolean passesHeader(String name) {
+  boolean passesHeader(String name) {
     return target == Surface.Target.MEDIA ? Headers.toMetaOnMedia(name) : Headers.toMeta(name);
   }
 
@@ -99,38 +123,29 @@ public final class GraphExchange implements AutoCloseable {
    * body: a {@code HEAD}. Nothing is rewritten (there is no body) and no {@code Content-Length} of
    * upstream's passes (a rewritten body's length may differ).
    */
-  public boolean headersOnly() {
+  boolean headersOnly() {
     return method.equals("HEAD");
   }
 
   /** Whether the client's body goes upstream: never for a media ID (see {@link MediaObjects}). */
-  public boolean bodyAllowed() {
+  boolean bodyAllowed() {
     return target != Surface.Target.MEDIA;
   }
 
   /**
    * Whether this is a {@code DELETE} of a media ID: the layer first looks the object up with
    * {@link #upstreamUri()} and {@code GET}, and deletes only when Graph answers a media object
-   * ({@link #refusalAfterLookup}).
+   * ({@link MediaObjects}).
    */
-  public boolean mediaDeletion() {
+  boolean mediaDeletion() {
     return target == Surface.Target.MEDIA && method.equals("DELETE");
-  }
-
-  /**
-   * For a {@link #mediaDeletion()}, given the lookup's {@code 200} answer: empty when it is a media object
-   * (go on with the deletion), else the error to answer instead. A lookup that does not answer 200 is
-   * answered to the client as it is, like any other Graph answer.
-   */
-  public Optional<GraphError> refusalAfterLookup(byte[] lookupBody) {
-    return MediaObjects.isMedia(lookupBody) ? Optional.empty() : Optional.of(MediaObjects.notMedia());
   }
 
   /**
    * Whether an upstream answer that is not JSON may stream to the client (scrubbed): not for a media
    * object, which Graph always answers in JSON; such an answer gets a 502.
    */
-  public boolean mayStreamNonJson(int status) {
+  boolean mayStreamNonJson(int status) {
     return status < 400 && target != Surface.Target.MEDIA;
   }
 
@@ -139,7 +154,7 @@ public final class GraphExchange implements AutoCloseable {
    * merges into the current settings first (see {@link CallingSettings}): read the settings with
    * {@link #upstreamUri()} and {@code GET}, merge, then write the merged body.
    */
-  public boolean callingSettingsWrite() {
+  boolean callingSettingsWrite() {
     return callingSettingsWrite;
   }
 
@@ -148,12 +163,12 @@ public final class GraphExchange implements AutoCloseable {
    * the body before sending it on, and whose refusal must fail the upstream body (so that Graph gets an
    * incomplete request and runs nothing). Empty for any other request.
    */
-  public Optional<Supplier<MultipartParts>> multipartParts() {
+  Optional<Supplier<MultipartParts>> multipartParts() {
     return multipartParts;
   }
 
   /** Scrubs the token out of any answer. */
-  public TokenScrubber scrubber() {
+  TokenScrubber scrubber() {
     return scrubber;
   }
 

@@ -10,12 +10,15 @@ import java.util.Objects;
  * <p>Contract: the request is sent once, as given (never retried: a repeated {@code accept} of a call
  * is an error at Meta); redirects are not followed (the core decides which to follow); the whole
  * exchange ends within {@link GraphRequest#timeout()}. An upstream that answers, whatever the status,
- * gives {@link Forwarded.Answered}; a timeout gives {@link Forwarded.Failed} with a 504 and any other
- * failure (refused, reset, garbage) a 502. Implementations are thread-safe and never log headers or
- * bodies.
+ * gives {@link Forwarded.Answered}; a timeout gives {@link Forwarded.Failed} with
+ * {@link UpstreamFailure#TIMEOUT} and any other failure (refused, reset, garbage)
+ * {@link UpstreamFailure#UNREACHABLE}; the core turns either into the client's error. Implementations
+ * are thread-safe and never log headers or bodies.
  *
- * <p>{@link #jdk(Duration)} is a buffered implementation on {@code java.net.http}, enough for an
- * embedder without Jetty; the standalone layer streams with Jetty's client instead.
+ * <p>{@link GraphProxy#handle} executes the core's {@link GraphStep}s through a forwarder, buffered.
+ * {@link #jdk(Duration)} is an implementation on {@code java.net.http}, enough for an embedder without
+ * Jetty. The standalone layer does not use a forwarder: its Jetty adapter executes the same steps
+ * itself, streaming.
  */
 @FunctionalInterface
 public interface GraphForwarder {
@@ -30,9 +33,9 @@ public interface GraphForwarder {
       }
     }
 
-    record Failed(GraphError error) implements Forwarded {
+    record Failed(UpstreamFailure reason) implements Forwarded {
       public Failed {
-        Objects.requireNonNull(error, "error");
+        Objects.requireNonNull(reason, "reason");
       }
     }
   }

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * @param object the first segment after the version, as sent (still percent-encoded)
  * @param edges the segments after the object, as sent; may be empty
  */
-public record GraphPath(Optional<String> version, String object, List<String> edges) {
+record GraphPath(Optional<String> version, String object, List<String> edges) {
   private static final Pattern VERSION = Pattern.compile("v[0-9]{1,3}(\\.[0-9]{1,3})?");
   private static final List<String> FORBIDDEN_ESCAPES = List.of("%2f", "%5c", "%2e", "%00");
 
@@ -54,7 +54,7 @@ public record GraphPath(Optional<String> version, String object, List<String> ed
       trimmed = trimmed.substring(0, trimmed.length() - 1);
     }
     if (trimmed.isEmpty()) {
-      return Outcome.refused(GraphError.invalidParameter("The request path must name a Graph object."));
+      return noObject();
     }
     List<String> segments = new ArrayList<>(List.of(trimmed.split("/", -1)));
     for (String segment : segments) {
@@ -67,10 +67,14 @@ public record GraphPath(Optional<String> version, String object, List<String> ed
       version = Optional.of(segments.remove(0));
     }
     if (segments.isEmpty()) {
-      return Outcome.refused(GraphError.invalidParameter("The request path must name a Graph object."));
+      return noObject();
     }
     String object = segments.remove(0);
     return Outcome.ok(new GraphPath(version, object, segments));
+  }
+
+  private static Outcome<GraphPath> noObject() {
+    return Outcome.refused(GraphError.invalidParameter("The request path must name a Graph object."));
   }
 
   /** {@code /v22.0/object/edge…} (or {@code /object/edge…} without a version): the path to send upstream. */

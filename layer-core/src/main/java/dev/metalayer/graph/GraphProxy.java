@@ -1,18 +1,20 @@
 package dev.metalayer.graph;
 
-import dev.metalayer.keys.TokenResolver;
 import dev.metalayer.crypto.Secrets;
+import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.Grant;
+import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.Resolution;
+import dev.metalayer.keys.TokenResolver;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
+import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.TreeMap;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -22,11 +24,12 @@ import org.slf4j.LoggerFactory;
  * The Graph proxy's decisions, independent of any HTTP server: credential → grant → scope → upstream
  * request, and answer → rewritten answer. Obtained from {@link dev.metalayer.MetaLayer#graphProxy()}.
  *
- * <p>An adapter either calls {@link #prepare} / {@link #prepareMedia} and moves the bytes itself (the
- * Jetty adapter streams), or hands whole requests to {@link #handle}, which runs everything through
- * the configured {@link GraphForwarder} (buffered; for embedders such as a plain JDK
- * {@code HttpServer}). Errors the layer makes are Graph-shaped and never echo a key or a token.
- * Thread-safe.
+ * <p>Every decision is made here and in the {@link GraphStep}s an accepted request yields. An adapter
+ * either calls {@link #prepare} / {@link #prepareMedia} and executes the steps of
+ * {@link GraphExchange#start} / {@link MediaDownload#start} itself, moving the bytes (the Jetty adapter
+ * streams), or hands whole requests to {@link #handle}, which executes them through the configured
+ * {@link GraphForwarder} (buffered; for embedders such as a plain JDK {@code HttpServer}). Errors the
+ * layer makes are Graph-shaped and never echo a key or a token. Thread-safe.
  */
 public final class GraphProxy {
   private static final Logger log = LoggerFactory.getLogger(GraphProxy.class);
@@ -40,8 +43,28 @@ public final class GraphProxy {
   private final String upstreamBase;
   private final String upstreamBasePath;
   private final MediaConcurrency mediaConcurrency;
+  private final MediaHosts mediaHosts;
+  private final UpstreamWarnings warnings;
+  private final GraphSteps steps;
 
-  public GraphProxy(GraphSettings settings, TokenResolver resolver, Surface surface, MediaLinks links, GraphForwarder forwarder) {
+  /**
+   * The Graph proxy of a layer: its one public factory (used by {@link dev.metalayer.MetaLayer}).
+   *
+   * @param settings the proxy's configuration
+   * @param resolver turns a client's credential into a grant
+   * @param registry which Graph IDs belong to registered numbers and shared WABAs (for the {@link Surface})
+   * @param widening the {@link Surface.Group}s granted per phone number ID beyond the default surface
+   * @param linkCipher seals the layer's media URLs ({@code ref}) under the master key
+   * @param clock the time of media links and of the rate limit of WARN lines
+   * @param forwarder sends {@link #handle}'s upstream requests
+   */
+  public static GraphProxy create(GraphSettings settings, TokenResolver resolver, Surface.Registry registry,
+      Map<String, Set<Surface.Group>> widening, TokenCipher linkCipher, Clock clock, GraphForwarder forwarder) {
+    return new GraphProxy(settings, resolver, new Surface(registry, widening), new MediaLinks(linkCipher, clock), forwarder, clock);
+  }
+
+  GraphProxy(GraphSettings settings, TokenResolver resolver, Surface surface, MediaLinks links, GraphForwarder forwarder,
+      Clock clock) {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.surface = Objects.requireNonNull(surface, "surface");
@@ -51,6 +74,9 @@ public final class GraphProxy {
     String path = settings.graphUrl().getRawPath();
     this.upstreamBasePath = path == null ? "" : stripSlash(path);
     this.mediaConcurrency = new MediaConcurrency(settings.mediaDownloadsPerKey());
+    this.mediaHosts = new MediaHosts(settings.mediaHosts());
+    this.warnings = new UpstreamWarnings(clock);
+    this.steps = new GraphSteps(settings, warnings);
   }
 
   public GraphSettings settings() {
@@ -186,7 +212,9 @@ public final class GraphProxy {
                 && target == Surface.Target.PHONE_NUMBER
                 && path.edges().equals(List.of("settings")),
             multipartType.map(type -> () -> ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType(type, row.rule().parts())).value()),
-            Optional.ofNullable(slot)));
+            Optional.ofNullable(slot),
+            grant.number().phoneNumberId(),
+            steps));
   }
 
   /**
@@ -252,20 +280,22 @@ public final class GraphProxy {
       return Outcome.refused(MediaConcurrency.busy());
     }
     return Outcome.ok(
-        new MediaDownload(mediaId, fresh, lookup, grant.metaToken(), settings.mediaHosts(), perToken(grant).scrubber(), slot));
+        new MediaDownload(mediaId, fresh, lookup, grant.metaToken(), mediaHosts, perToken(grant).scrubber(), slot,
+            grant.number().phoneNumberId(), steps));
   }
 
   /**
-   * Runs one whole request through the {@link GraphForwarder}: Graph requests and media downloads.
-   * Blocks for at most the upstream (or media) timeout.
+   * Runs one whole request, Graph request or media download, executing the core's {@link GraphStep}s
+   * through the {@link GraphForwarder} (buffered). Blocks for at most the upstream (or media) timeout of
+   * each step.
    *
-   * @param headers the client's request headers (filtered here with {@link GraphExchange#passesHeader})
+   * @param headers the client's request headers (the core picks those that go upstream)
    * @param body the client's body, empty for none
    * @return the answer to send to the client, never carrying the Meta token
    */
   public GraphAnswer handle(ClientRequest request, Map<String, List<String>> headers, byte[] body) {
     if (body.length > settings.maxBodyBytes()) {
-      return GraphAnswer.of(GraphError.tooLarge("The request body is too large."));
+      return GraphAnswer.of(GraphError.bodyTooLarge());
     }
     Optional<String> mediaId = mediaDownloadId(request.path());
     if (mediaId.isPresent()) {
@@ -274,7 +304,7 @@ public final class GraphProxy {
         return GraphAnswer.of(r.error());
       }
       try (MediaDownload download = ((Outcome.Ok<MediaDownload>) media).value()) {
-        return download(download);
+        return run(download.start(), body);
       }
     }
     Outcome<GraphExchange> prepared = prepare(completed(request, headers, body));
@@ -282,54 +312,39 @@ public final class GraphProxy {
       return GraphAnswer.of(r.error());
     }
     try (GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value()) {
-      return forward(exchange, headers, body);
+      return run(exchange.start(headers), body);
     }
   }
 
-  private GraphAnswer forward(GraphExchange exchange, Map<String, List<String>> headers, byte[] body) {
-    if (exchange.multipartParts().isPresent()) {
-      Optional<GraphError> refusal = exchange.multipartParts().get().get().feed(body);
-      if (refusal.isPresent()) {
-        return GraphAnswer.of(refusal.get());
+  /** Executes steps with the forwarder until one is the client's answer: the JDK path's byte moving. */
+  private GraphAnswer run(GraphStep first, byte[] clientBody) {
+    GraphStep step = first;
+    while (step instanceof GraphStep.Send send) {
+      GraphRequest request = send.request();
+      if (send.clientBody().isPresent()) {
+        Optional<GraphError> refusal = send.clientBody().get().get().feed(clientBody);
+        if (refusal.isPresent()) {
+          return GraphAnswer.of(refusal.get());
+        }
+        request = new GraphRequest(request.method(), request.uri(), request.headers(), clientBody, request.timeout());
+      }
+      GraphForwarder.Forwarded forwarded = forwarder.forward(request);
+      if (forwarded instanceof GraphForwarder.Forwarded.Failed f) {
+        return send.failed(f.reason());
+      }
+      GraphAnswer answer = ((GraphForwarder.Forwarded.Answered) forwarded).answer();
+      GraphStep.Head head = send.head(answer.status(), answer.headers());
+      if (head instanceof GraphStep.Head.Buffer buffer) {
+        step = answer.body().length > buffer.maxBytes()
+            ? new GraphStep.Reply(send.failed(UpstreamFailure.ANSWER_TOO_LARGE))
+            : buffer.then(answer.body());
+      } else if (head instanceof GraphStep.Head.Stream stream) {
+        return stream.whole(answer.body());
+      } else {
+        step = ((GraphStep.Head.Then) head).next();
       }
     }
-    Map<String, List<String>> upstreamHeaders = new LinkedHashMap<>();
-    headers.forEach((name, values) -> {
-      if (exchange.passesHeader(name)) {
-        upstreamHeaders.put(name, values);
-      }
-    });
-    upstreamHeaders.put("Authorization", List.of(exchange.upstreamAuthorization()));
-    byte[] upstreamBody = exchange.bodyAllowed() ? exchange.form().orElse(body) : null;
-    if (exchange.mediaDeletion()) {
-      FirstRead lookup = readFirst(exchange);
-      if (lookup.instead() != null) {
-        return lookup.instead();
-      }
-      Optional<GraphError> refusal = exchange.refusalAfterLookup(lookup.body());
-      if (refusal.isPresent()) {
-        return GraphAnswer.of(refusal.get());
-      }
-    }
-    if (exchange.callingSettingsWrite() && CallingSettings.isCallingUpdate(upstreamBody)) {
-      FirstRead read = readFirst(exchange);
-      if (read.instead() != null) {
-        return read.instead(); // never a blind write
-      }
-      Optional<byte[]> merged = CallingSettings.merge(upstreamBody, read.body());
-      if (merged.isEmpty()) {
-        return GraphAnswer.of(GraphError.badGateway("The current calling settings could not be read."));
-      }
-      upstreamBody = merged.get();
-      upstreamHeaders.keySet().removeIf(name -> name.equalsIgnoreCase("content-length"));
-    }
-    GraphForwarder.Forwarded forwarded =
-        forwarder.forward(
-            new GraphRequest(exchange.method(), exchange.upstreamUri(), upstreamHeaders, upstreamBody, settings.upstreamTimeout()));
-    if (forwarded instanceof GraphForwarder.Forwarded.Failed f) {
-      return GraphAnswer.of(f.error());
-    }
-    return answerToClient(exchange, ((GraphForwarder.Forwarded.Answered) forwarded).answer());
+    return ((GraphStep.Reply) step).answer();
   }
 
   /**
@@ -360,135 +375,6 @@ public final class GraphProxy {
         request.form(), request.requestBase(), contentType, buffered, names);
   }
 
-  /** What a read before a write gave: the body of a 200, or the answer to send the client instead. */
-  private record FirstRead(byte[] body, GraphAnswer instead) {}
-
-  /**
-   * {@code GET}s the exchange's own upstream URI (a settings read before a merge, a media lookup before
-   * a deletion). A failure or an answer other than 200 becomes the client's answer.
-   */
-  private FirstRead readFirst(GraphExchange exchange) {
-    GraphForwarder.Forwarded read =
-        forwarder.forward(new GraphRequest("GET", exchange.upstreamUri(),
-            Map.of("Authorization", List.of(exchange.upstreamAuthorization())), null, settings.upstreamTimeout()));
-    if (read instanceof GraphForwarder.Forwarded.Failed f) {
-      return new FirstRead(null, GraphAnswer.of(f.error()));
-    }
-    GraphAnswer answer = ((GraphForwarder.Forwarded.Answered) read).answer();
-    return answer.status() == 200 ? new FirstRead(answer.body(), null) : new FirstRead(null, answerToClient(exchange, answer));
-  }
-
-  /**
-   * An upstream answer made fit for the client: JSON rewritten, anything else scrubbed, garbage or a
-   * body still encoded a 502, a {@code HEAD}'s answer its status and headers.
-   */
-  private GraphAnswer answerToClient(GraphExchange exchange, GraphAnswer answer) {
-    if (exchange.headersOnly()) {
-      return toClient(answer, new byte[0], exchange.scrubber());
-    }
-    if (!Headers.decoded(answer.header("content-encoding"))) {
-      return GraphAnswer.of(Headers.undecodedAnswer());
-    }
-    if (Headers.isJson(answer.header("content-type"))) {
-      if (answer.body().length > settings.maxJsonAnswerBytes()) {
-        return GraphAnswer.of(GraphError.badGateway("The Graph API answer is too large to rewrite."));
-      }
-      RewrittenAnswer rewritten = exchange.rewriteJson(answer.status(), answer.body());
-      if (rewritten instanceof RewrittenAnswer.Send send) {
-        return toClient(answer, send.body(), exchange.scrubber());
-      }
-      return GraphAnswer.of(rewritten.instead(answer.status()));
-    }
-    if (!exchange.mayStreamNonJson(answer.status())) {
-      return GraphAnswer.of(invalidAnswer(answer.status()));
-    }
-    return toClient(answer, exchange.scrubber().redact(answer.body()), exchange.scrubber());
-  }
-
-  /**
-   * The 502 for an answer a Graph client cannot read: a JSON-typed body that is not JSON, or an error
-   * status with a body that is not JSON.
-   */
-  public static GraphError invalidAnswer(int upstreamStatus) {
-    return GraphError.badGateway("The Graph API gave an invalid answer (HTTP " + upstreamStatus + ").");
-  }
-
-  private GraphAnswer download(MediaDownload media) {
-    URI url;
-    if (media.freshUrl().isPresent()) {
-      url = media.freshUrl().get();
-    } else {
-      GraphForwarder.Forwarded looked =
-          forwarder.forward(new GraphRequest("GET", media.lookupUri(), authorization(media), null, settings.upstreamTimeout()));
-      if (looked instanceof GraphForwarder.Forwarded.Failed f) {
-        return GraphAnswer.of(f.error());
-      }
-      GraphAnswer lookup = ((GraphForwarder.Forwarded.Answered) looked).answer();
-      if (!Headers.decoded(lookup.header("content-encoding"))) {
-        return GraphAnswer.of(Headers.undecodedAnswer());
-      }
-      Optional<URI> found = lookup.status() == 200 ? media.urlFromLookup(lookup.body()) : Optional.empty();
-      if (found.isEmpty()) {
-        return lookup.status() >= 400
-            ? toClient(lookup, media.scrubber().redactJson(lookup.body()), media.scrubber())
-            : GraphAnswer.of(GraphError.badGateway("The Graph API gave no URL for this media."));
-      }
-      url = found.get();
-    }
-    for (int hop = 0; hop <= MediaDownload.MAX_REDIRECTS; hop++) {
-      if (!media.allowed(url)) {
-        return GraphAnswer.of(GraphError.badGateway("The media is hosted outside the allowed media hosts."));
-      }
-      GraphForwarder.Forwarded got =
-          forwarder.forward(new GraphRequest("GET", url, authorization(media), null, settings.mediaTimeout()));
-      if (got instanceof GraphForwarder.Forwarded.Failed f) {
-        return GraphAnswer.of(f.error());
-      }
-      GraphAnswer answer = ((GraphForwarder.Forwarded.Answered) got).answer();
-      String location = answer.header("location");
-      if (answer.status() / 100 == 3 && location != null) {
-        Optional<URI> next = resolve(url, location);
-        if (next.isEmpty()) {
-          return GraphAnswer.of(GraphError.badGateway("The media host gave an invalid redirect."));
-        }
-        url = next.get();
-        continue;
-      }
-      if (!Headers.decoded(answer.header("content-encoding"))) {
-        return GraphAnswer.of(Headers.undecodedAnswer());
-      }
-      return toClient(answer, media.scrubber().redact(answer.body()), media.scrubber());
-    }
-    return GraphAnswer.of(GraphError.badGateway("The media host redirected too many times."));
-  }
-
-  private static Map<String, List<String>> authorization(MediaDownload media) {
-    return Map.of("Authorization", List.of(media.upstreamAuthorization()));
-  }
-
-  /** Resolves a redirect target against the URL that gave it. */
-  public static Optional<URI> resolve(URI base, String location) {
-    try {
-      return Optional.of(base.resolve(new URI(location.trim())));
-    } catch (URISyntaxException | IllegalArgumentException e) {
-      return Optional.empty();
-    }
-  }
-
-  /**
-   * The upstream answer's status and passing headers (values scrubbed of the token; a header whose name
-   * holds it dropped), with {@code body}.
-   */
-  private static GraphAnswer toClient(GraphAnswer upstream, byte[] body, TokenScrubber scrubber) {
-    Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-    upstream.headers().forEach((name, values) -> {
-      if (Headers.toClient(name) && !name.startsWith(":") && !scrubber.foundIn(name)) {
-        h.put(name.toLowerCase(java.util.Locale.ROOT), values.stream().map(scrubber::redact).toList());
-      }
-    });
-    return new GraphAnswer(upstream.status(), h, body);
-  }
-
   private Outcome<Grant> grant(Credentials credentials) {
     return grant(credentials.credential());
   }
@@ -499,6 +385,13 @@ public final class GraphProxy {
     }
     Resolution resolution = resolver.resolve(credential.get());
     if (resolution instanceof Resolution.Granted g) {
+      if (!KeyService.isPlainMetaToken(g.grant().metaToken())) {
+        // sent as it is, such a token would reach Meta changed (a '…' becomes a space): refuse instead
+        GraphError error = GraphError.of(500, 1, GraphError.LAYER,
+            "The Meta token registered for this number is not plain visible ASCII; register the number's token again.");
+        warnings.warn(g.grant().number().phoneNumberId(), "its registered Meta token is not plain visible ASCII", error, null);
+        return Outcome.refused(error);
+      }
       return Outcome.ok(g.grant());
     }
     log.debug("Credential refused: {}", ((Resolution.Refused) resolution).reason());

@@ -2,6 +2,7 @@ package dev.metalayer.graph;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -13,7 +14,8 @@ import java.util.Optional;
  * @param publicUrl the layer's public base URL for rewritten URLs; when empty, those URLs are relative
  *     to the Graph prefix and paging URLs carry no key (never derived from a request)
  * @param appSecret the app secret that computes {@code appsecret_proof}, if any
- * @param mediaHosts hosts media may be fetched from with the token
+ * @param mediaHosts hosts media may be fetched from with the token: a host name, {@code *.domain} (any
+ *     subdomain), or {@code http://host} to allow plain http for a local test host (see {@link #META_MEDIA_HOSTS})
  * @param connectTimeout time to open a connection upstream
  * @param idleTimeout longest silence on an upstream connection during an exchange
  * @param upstreamTimeout total time of one Graph exchange
@@ -21,14 +23,15 @@ import java.util.Optional;
  * @param maxBodyBytes largest request body accepted from a client
  * @param maxJsonAnswerBytes largest JSON answer the layer buffers to rewrite (larger ones are a 502)
  * @param mergeCallingSettings whether a partial calling settings write is merged into the current ones
- * @param mediaDownloadsPerKey media downloads a key may have in flight at once ({@link MediaConcurrency})
+ * @param mediaDownloadsPerKey media transfers (downloads through the layer's media URLs, and multipart
+ *     uploads) a key may have in flight at once; one more is answered 429
  */
 public record GraphSettings(
     URI graphUrl,
     String prefix,
     Optional<URI> publicUrl,
     Optional<String> appSecret,
-    MediaHosts mediaHosts,
+    List<String> mediaHosts,
     Duration connectTimeout,
     Duration idleTimeout,
     Duration upstreamTimeout,
@@ -37,12 +40,20 @@ public record GraphSettings(
     int maxJsonAnswerBytes,
     boolean mergeCallingSettings,
     int mediaDownloadsPerKey) {
+  /** Meta's media domains: where {@code GET /{media-id}} URLs and their redirects point. */
+  public static final List<String> META_MEDIA_HOSTS =
+      List.of("lookaside.fbsbx.com", "*.fbsbx.com", "*.fbcdn.net", "*.whatsapp.net");
+
+  /** The default of {@link #mediaDownloadsPerKey()}. */
+  public static final int DEFAULT_MEDIA_TRANSFERS_PER_KEY = 8;
+
+  /** @throws IllegalArgumentException for a media host pattern that is none, or none at all */
   public GraphSettings {
     Objects.requireNonNull(graphUrl, "graphUrl");
     Objects.requireNonNull(prefix, "prefix");
     Objects.requireNonNull(publicUrl, "publicUrl");
     Objects.requireNonNull(appSecret, "appSecret");
-    Objects.requireNonNull(mediaHosts, "mediaHosts");
+    mediaHosts = new MediaHosts(mediaHosts).patterns();
     Objects.requireNonNull(connectTimeout, "connectTimeout");
     Objects.requireNonNull(idleTimeout, "idleTimeout");
     Objects.requireNonNull(upstreamTimeout, "upstreamTimeout");
@@ -55,6 +66,6 @@ public record GraphSettings(
   @Override
   public String toString() {
     return "GraphSettings[graphUrl=" + graphUrl + ", prefix=" + prefix + ", publicUrl=" + publicUrl
-        + ", appSecret=" + (appSecret.isPresent() ? "<set>" : "<none>") + ", mediaHosts=" + mediaHosts.patterns() + "]";
+        + ", appSecret=" + (appSecret.isPresent() ? "<set>" : "<none>") + ", mediaHosts=" + mediaHosts + "]";
   }
 }

@@ -21,7 +21,7 @@ import java.util.Set;
  * upstream software). An answer whose body is still encoded ({@link #decoded}) is never passed on: the
  * layer could not scrub it.
  */
-public final class Headers {
+final class Headers {
   /** Hop-by-hop headers: meaningful for one connection only. Lower case. */
   public static final Set<String> HOP_BY_HOP =
       Set.of(

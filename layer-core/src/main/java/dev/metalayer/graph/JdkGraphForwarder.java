@@ -45,15 +45,15 @@ final class JdkGraphForwarder implements GraphForwarder {
       return new Forwarded.Answered(new GraphAnswer(r.statusCode(), r.headers().map(), r.body()));
     } catch (HttpTimeoutException e) {
       log.debug("Upstream timed out: {}", request);
-      return new Forwarded.Failed(GraphError.gatewayTimeout("The Graph API did not answer in time."));
+      return new Forwarded.Failed(UpstreamFailure.TIMEOUT);
     } catch (IOException e) {
       log.debug("Upstream failed: {} ({})", request, e.getClass().getSimpleName());
-      return new Forwarded.Failed(GraphError.badGateway("The Graph API could not be reached or gave an invalid answer."));
+      return new Forwarded.Failed(UpstreamFailure.UNREACHABLE);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return new Forwarded.Failed(GraphError.unavailable("The layer is shutting down."));
+      return new Forwarded.Failed(UpstreamFailure.STOPPING);
     } catch (IllegalArgumentException e) {
-      return new Forwarded.Failed(GraphError.badGateway("The upstream request could not be built."));
+      return new Forwarded.Failed(UpstreamFailure.UNSENDABLE);
     }
   }
 }

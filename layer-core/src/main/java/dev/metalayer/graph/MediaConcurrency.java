@@ -9,9 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * cannot starve other tenants. A transfer beyond the cap is refused at once ({@link #busy()}: 429 with
  * {@code Retry-After}), before anything is sent upstream. Thread-safe.
  */
-public final class MediaConcurrency {
+final class MediaConcurrency {
   /** Default cap per key: more than a helpdesk fetching the attachments of a busy inbox needs at once. */
-  public static final int DEFAULT_PER_KEY = 8;
 
   private final int perKey;
   private final ConcurrentHashMap<String, Integer> inFlight = new ConcurrentHashMap<>();

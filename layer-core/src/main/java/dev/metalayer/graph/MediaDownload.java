@@ -8,12 +8,12 @@ import java.util.Optional;
 
 /**
  * A media download the core accepted (a key of the number the layer URL was made for): the media URL
- * to fetch, or the lookup that yields a fresh one. Holds the Meta token; {@link #toString()} never
+ * to fetch, or the lookup that yields a fresh one. An adapter runs it from {@link #start}. Holds the Meta token; {@link #toString()} never
  * shows it. Holds one of its key's {@link MediaConcurrency} slots until {@link #close()}d (idempotent).
  */
 public final class MediaDownload implements AutoCloseable {
   /** How many redirects a download follows, each to an allowed media host. */
-  public static final int MAX_REDIRECTS = 3;
+  static final int MAX_REDIRECTS = 3;
 
   private final String mediaId;
   private final Optional<URI> freshUrl;
@@ -22,10 +22,12 @@ public final class MediaDownload implements AutoCloseable {
   private final MediaHosts hosts;
   private final TokenScrubber scrubber;
   private final MediaConcurrency.Slot slot;
+  private final String phoneNumberId;
+  private final GraphSteps steps;
 
   MediaDownload(
       String mediaId, Optional<URI> freshUrl, URI lookupUri, String metaToken, MediaHosts hosts, TokenScrubber scrubber,
-      MediaConcurrency.Slot slot) {
+      MediaConcurrency.Slot slot, String phoneNumberId, GraphSteps steps) {
     this.mediaId = mediaId;
     this.freshUrl = freshUrl;
     this.lookupUri = lookupUri;
@@ -33,6 +35,20 @@ public final class MediaDownload implements AutoCloseable {
     this.hosts = hosts;
     this.scrubber = scrubber;
     this.slot = slot;
+    this.phoneNumberId = phoneNumberId;
+    this.steps = steps;
+  }
+
+  /**
+   * The first step of this download ({@link GraphStep}): the fetch of a fresh media URL, or a lookup
+   * for one first. The adapter executes it and the steps that follow.
+   */
+  public GraphStep start() {
+    return steps.start(this);
+  }
+
+  String phoneNumberId() {
+    return phoneNumberId;
   }
 
   /** Gives the key's download slot back: call when the download ended, however it ended. Idempotent. */
@@ -41,22 +57,22 @@ public final class MediaDownload implements AutoCloseable {
     slot.close();
   }
 
-  public String mediaId() {
+  String mediaId() {
     return mediaId;
   }
 
   /** Meta's media URL from a fresh {@code ref}; empty when the media must be looked up again. */
-  public Optional<URI> freshUrl() {
+  Optional<URI> freshUrl() {
     return freshUrl;
   }
 
   /** {@code GET {graph}/{media-id}?phone_number_id=…[&appsecret_proof=…]}: yields a fresh media URL. */
-  public URI lookupUri() {
+  URI lookupUri() {
     return lookupUri;
   }
 
   /** The media URL in a lookup answer, if it is a media object ({@link MediaObjects}) with a valid one. */
-  public Optional<URI> urlFromLookup(byte[] answer) {
+  Optional<URI> urlFromLookup(byte[] answer) {
     try {
       JsonNode root = Json.mapper().readTree(answer);
       return MediaObjects.isMedia(root) ? MediaLinks.parse(root.get("url").asText()) : Optional.empty();
@@ -66,15 +82,15 @@ public final class MediaDownload implements AutoCloseable {
   }
 
   /** Whether the layer may fetch {@code uri} (or follow a redirect to it) with the token. */
-  public boolean allowed(URI uri) {
+  boolean allowed(URI uri) {
     return hosts.allows(uri);
   }
 
-  public String upstreamAuthorization() {
+  String upstreamAuthorization() {
     return "Bearer " + metaToken;
   }
 
-  public TokenScrubber scrubber() {
+  TokenScrubber scrubber() {
     return scrubber;
   }
 

@@ -13,11 +13,7 @@ import java.util.Locale;
  *
  * @param patterns the allowed hosts, as configured
  */
-public record MediaHosts(List<String> patterns) {
-  /** Meta's media domains: where {@code GET /{media-id}} URLs and their redirects point. */
-  public static final List<String> META_DEFAULTS =
-      List.of("lookaside.fbsbx.com", "*.fbsbx.com", "*.fbcdn.net", "*.whatsapp.net");
-
+record MediaHosts(List<String> patterns) {
   private static final String PLAIN = "http://";
 
   public MediaHosts {

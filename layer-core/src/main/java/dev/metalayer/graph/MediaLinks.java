@@ -18,7 +18,7 @@ import java.util.Optional;
  * <p>A {@code ref} older than {@link #FRESH_FOR} (Meta's URLs live five minutes) is treated as absent:
  * the download then looks the media up again. Thread-safe.
  */
-public final class MediaLinks {
+final class MediaLinks {
   /** How long a sealed media URL is used before the download looks the media up again. */
   public static final Duration FRESH_FOR = Duration.ofMinutes(4);
 

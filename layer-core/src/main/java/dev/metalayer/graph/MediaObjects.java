@@ -16,7 +16,7 @@ import java.io.IOException;
  * (an error status and an {@code error} envelope), or the client gets a 403 and none of the bytes; a
  * deletion is preceded by such a lookup.
  */
-public final class MediaObjects {
+final class MediaObjects {
   private MediaObjects() {}
 
   /** Whether {@code root} is a media lookup answer: a WhatsApp media object with a URL. */

@@ -26,6 +26,7 @@ import java.util.Set;
  * layer did not check.
  */
 public final class MultipartParts {
+  private static final String BAD_DELIMITER = "A multipart delimiter must be followed by CRLF or by -- (the close).";
   static final int MAX_HEADER_BYTES = 8 * 1024;
   private static final java.util.regex.Pattern BOUNDARY = java.util.regex.Pattern.compile("[A-Za-z0-9+_\\-./:=?]{1,70}");
   private static final java.util.regex.Pattern CHARSET = java.util.regex.Pattern.compile("[A-Za-z0-9_\\-.:]{1,40}");
@@ -115,7 +116,7 @@ public final class MultipartParts {
         if (b == '-') {
           state = State.EPILOGUE;
         } else {
-          malformed("A multipart delimiter must be followed by CRLF or by -- (the close).");
+          malformed(BAD_DELIMITER);
         }
       }
       case PADDING_LF -> padding(b);
@@ -141,7 +142,7 @@ public final class MultipartParts {
     } else if (state == State.AFTER_DELIMITER && b == '\r') {
       state = State.PADDING_LF;
     } else {
-      malformed("A multipart delimiter must be followed by CRLF or by -- (the close).");
+      malformed(BAD_DELIMITER);
     }
   }
 

@@ -14,7 +14,7 @@ import java.util.Set;
  * @param names canonical parameter names, in order of first appearance
  * @param fields every value given to {@code fields}, decoded
  */
-public record Parameters(Set<String> names, List<String> fields) {
+record Parameters(Set<String> names, List<String> fields) {
   public static final Parameters NONE = new Parameters(Set.of(), List.of());
 
   public Parameters {

@@ -3,7 +3,7 @@ package dev.metalayer.graph;
 /**
  * What the layer sends a client for a JSON answer from Graph ({@link GraphExchange#rewriteJson}).
  */
-public sealed interface RewrittenAnswer {
+sealed interface RewrittenAnswer {
 
   /** Send {@code body} with the upstream status: the answer rewritten and scrubbed of the token. */
   record Send(byte[] body) implements RewrittenAnswer {}
@@ -25,6 +25,6 @@ public sealed interface RewrittenAnswer {
     if (this instanceof Send) {
       throw new IllegalStateException("a rewritten answer is sent, not replaced");
     }
-    return this instanceof Refuse refuse ? refuse.error() : GraphProxy.invalidAnswer(upstreamStatus);
+    return this instanceof Refuse refuse ? refuse.error() : GraphSteps.invalidAnswer(upstreamStatus);
   }
 }

@@ -186,23 +186,23 @@ public final class Surface {
   /**
    * @param widened the groups granted per phone number ID (canonical); numbers absent get none
    */
-  public Surface(Registry registry, Map<String, Set<Group>> widened) {
+  Surface(Registry registry, Map<String, Set<Group>> widened) {
     this.registry = Objects.requireNonNull(registry, "registry");
     this.widened = Map.copyOf(widened);
   }
 
   /** A surface with no widening. */
-  public Surface(Registry registry) {
+  Surface(Registry registry) {
     this(registry, Map.of());
   }
 
   /** What the surface checks of one request. */
-  public record Request(String method, GraphPath path, Parameters parameters, boolean multipart, Collection<String> headerNames) {}
+  record Request(String method, GraphPath path, Parameters parameters, boolean multipart, Collection<String> headerNames) {}
 
   /** An allowed request: what it addresses and the row that allowed it. */
-  public record Allowed(Target target, Rule rule) {}
+  record Allowed(Target target, Rule rule) {}
 
-  public Outcome<Allowed> check(Grant grant, Request request) {
+  Outcome<Allowed> check(Grant grant, Request request) {
     int contentTypes = 0;
     for (String header : request.headerNames()) {
       String h = header.toLowerCase(Locale.ROOT);
@@ -297,7 +297,7 @@ public final class Surface {
   }
 
   /** Whether {@code id} may be used as a media ID by {@code grant} (the media download route). */
-  public boolean mayUseMedia(Grant grant, String id) {
+  boolean mayUseMedia(Grant grant, String id) {
     return CANONICAL_ID.matcher(id).matches() && target(grant, id).orElse(null) == Target.MEDIA;
   }
 

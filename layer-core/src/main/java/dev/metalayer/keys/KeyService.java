@@ -73,8 +73,9 @@ public final class KeyService implements TokenResolver {
   /** Registers a number with its Meta token (sealed before it is stored). */
   public NumberRegistration addNumber(
       String phone, String phoneNumberId, String wabaId, String businessId, String metaToken) {
-    if (metaToken == null || metaToken.isBlank() || metaToken.length() > 4096) {
-      return new NumberRegistration.Invalid("meta_token must be a non-empty Meta access token");
+    Optional<String> tokenProblem = metaTokenProblem(metaToken);
+    if (tokenProblem.isPresent()) {
+      return new NumberRegistration.Invalid(tokenProblem.get());
     }
     WhatsAppNumber number;
     try {
@@ -91,16 +92,61 @@ public final class KeyService implements TokenResolver {
     return new NumberRegistration.Added(number);
   }
 
-  /** Replaces the Meta token of a number (token rotation). @return false when there is no such number */
+  /**
+   * Replaces the Meta token of a number (token rotation).
+   *
+   * @return false when there is no such number
+   * @throws IllegalArgumentException when the token breaks {@link #metaTokenProblem the token rule}
+   */
   public boolean updateToken(String phoneNumberId, String metaToken) {
-    if (metaToken == null || metaToken.isBlank()) {
-      throw new IllegalArgumentException("meta_token must be a non-empty Meta access token");
+    Optional<String> tokenProblem = metaTokenProblem(metaToken);
+    if (tokenProblem.isPresent()) {
+      throw new IllegalArgumentException(tokenProblem.get());
     }
     boolean updated = store.updateToken(phoneNumberId, cipher.seal(metaToken.strip(), phoneNumberId));
     if (updated) {
       grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));
     }
     return updated;
+  }
+
+  private static final int MAX_META_TOKEN_CHARS = 4096;
+
+  /**
+   * The rule for a Meta token the layer accepts, leading and trailing whitespace aside (removed): 1 to
+   * 4096 characters of plain visible ASCII ({@code !} to {@code ~}), as Meta issues them. Anything else
+   * (a {@code …} from a placeholder, an inner space, a control character) would reach Meta changed or be
+   * refused by it, so it is refused here with a message that names the rule and never the token.
+   *
+   * @return why the token is refused, or empty when it is accepted
+   */
+  public static Optional<String> metaTokenProblem(String metaToken) {
+    if (metaToken == null || metaToken.isBlank()) {
+      return Optional.of("meta_token must be a non-empty Meta access token");
+    }
+    String token = metaToken.strip();
+    if (token.length() > MAX_META_TOKEN_CHARS) {
+      return Optional.of("meta_token is longer than " + MAX_META_TOKEN_CHARS + " characters; paste only the access token");
+    }
+    if (!isPlainMetaToken(token)) {
+      return Optional.of("meta_token must be plain visible ASCII (letters, digits and punctuation; no spaces, control"
+          + " characters or characters such as '\u2026'); paste the token exactly as Meta shows it");
+    }
+    return Optional.empty();
+  }
+
+  /** Whether {@code token} is 1 to 4096 characters of plain visible ASCII ({@code !} to {@code ~}), and nothing else. */
+  public static boolean isPlainMetaToken(String token) {
+    if (token == null || token.isEmpty() || token.length() > MAX_META_TOKEN_CHARS) {
+      return false;
+    }
+    for (int i = 0; i < token.length(); i++) {
+      char c = token.charAt(i);
+      if (c < 0x21 || c > 0x7E) {
+        return false;
+      }
+    }
+    return true;
   }
 
   public List<WhatsAppNumber> listNumbers() {

@@ -43,6 +43,8 @@ class GraphProxyTest {
   String key;
   String keyB;
   volatile String mediaAnswer;
+  volatile int mediaStatus = 200;
+  volatile String mediaType = "application/json";
 
   @BeforeEach
   void start() throws IOException {
@@ -90,6 +92,8 @@ class GraphProxyTest {
           + "/v14.0/" + WABA + "/message_templates?access_token=" + TOKEN + "&limit=25&after=MjQZD\"}}").getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/v13.0/1037543291543636") || path.equals("/1037543291543636")) {
       answer = mediaAnswer.getBytes(StandardCharsets.UTF_8);
+      status = mediaStatus;
+      type = mediaType;
     } else if (path.equals("/cdn/photo.jpg")) {
       answer = ("JPEGBYTES" + TOKEN).getBytes(StandardCharsets.UTF_8);
       type = "image/jpeg";
@@ -266,6 +270,28 @@ class GraphProxyTest {
         .isEqualTo("fields=id,name%7Bfirst%5Elast%7Cx%7D&q=caf%C3%A9%20x&ok=%7B&bad=%25zz");
     assertThat(GraphProxy.escapeQuery("limit=25&after=MjQZD")).isEqualTo("limit=25&after=MjQZD");
     assertThat(GraphProxy.escapeQuery("e=\ud83d\ude00")).isEqualTo("e=%F0%9F%98%80");
+  }
+
+  /** The JDK path used to pass such a body on; it now answers as the Jetty adapter does (the core's rule, GraphStepsTest). */
+  @Test
+  void aFailedMediaLookupWhoseBodyIsNotJsonIs502OnTheEmbedderPath() {
+    mediaStatus = 500;
+    mediaType = "text/html";
+    mediaAnswer = "<html>" + TOKEN + "</html>";
+    GraphAnswer a = call("GET", "/media/1037543291543636/download", "", "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(a.header("content-type")).startsWith("application/json");
+    assertThat(a.text()).doesNotContain("html").doesNotContain(TOKEN);
+  }
+
+  /** The JDK path used to pass them on; it now moves only the headers the core picked. */
+  @Test
+  void headersNamedInTheClientsConnectionHeaderDoNotGoUpstreamOnTheEmbedderPath() {
+    ClientRequest r = new ClientRequest("GET", "/v13.0/" + PNID, "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test");
+    GraphAnswer a = layer.graphProxy().handle(r,
+        Map.of("Connection", List.of("keep-alive, X-Hop"), "X-Hop", List.of("secret"), "X-Tenant", List.of("t")), new byte[0]);
+    assertThat(a.status()).isEqualTo(404);
+    assertThat(seen.remove().headerNames()).contains("x-tenant").doesNotContain("x-hop");
   }
 
   @Test

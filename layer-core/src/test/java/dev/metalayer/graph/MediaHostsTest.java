@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 class MediaHostsTest {
   @Test
   void aBareHostNameAllowsHttpsOnly() {
-    MediaHosts hosts = new MediaHosts(MediaHosts.META_DEFAULTS);
+    MediaHosts hosts = new MediaHosts(GraphSettings.META_MEDIA_HOSTS);
     assertThat(hosts.allows(URI.create("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"))).isTrue();
     assertThat(hosts.allows(URI.create("https://scontent.xx.fbcdn.net/v/t1"))).isTrue();
     assertThat(hosts.allows(URI.create("http://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"))).isFalse();

@@ -111,7 +111,7 @@ final class BodyReader {
    * {@code /admin/v1}) read a body: no thread waits for it, within the budget and the read deadline.
    */
   void readJsonObject(Request request, int maxBytes, Response response, Callback callback, ThenJson then) {
-    read(request, maxBytes, GraphError.tooLarge("The request body is too large."), response, callback, body -> {
+    read(request, maxBytes, GraphError.bodyTooLarge(), response, callback, body -> {
       JsonNode node = null;
       try {
         node = Json.mapper().readTree(body);

@@ -27,7 +27,7 @@ final class GraphErrorPages extends ErrorHandler {
           case 400 -> GraphError.invalidParameter("The request could not be understood (malformed request).");
           case 404 -> GraphError.notFound("Unknown path.");
           case 405 -> GraphError.methodNotAllowed("Method not allowed.");
-          case 413 -> GraphError.tooLarge("The request body is too large.");
+          case 413 -> GraphError.bodyTooLarge();
           case 414 -> GraphError.of(414, 100, GraphError.LAYER, "The request URI is too long.");
           case 431 -> GraphError.of(431, 100, GraphError.LAYER, "The request headers are too large.");
           case 500 -> GraphError.internal();

@@ -327,6 +327,29 @@ class LeaksTest {
     }
   }
 
+  /** The adapter moves the headers the core picked: those a {@code Connection} header names stay behind, both ways. */
+  @Test
+  void headersNamedInAConnectionHeaderCrossTheLayerInNeitherDirection() throws Exception {
+    meta.answer(head -> answer("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: X-Meta-Hop\r\nX-Meta-Hop: v\r\nX-Kept: k\r\n",
+        bytes("plain")));
+    String answer = layer.raw("GET /api/layer/meta/v22.0/" + PNID + "/whatsapp_business_profile HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + bearer + "\r\nX-Hop: secret\r\nX-Tenant: t\r\nConnection: close, X-Hop\r\n\r\n");
+    String head = answer.substring(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+    assertThat(head).startsWith("http/1.1 200").contains("x-kept: k").doesNotContain("x-meta-hop");
+    assertThat(meta.heads()).hasSize(1);
+    assertThat(headerNames(meta.heads().get(0))).contains("x-tenant").doesNotContain("x-hop");
+  }
+
+  /** The Jetty adapter and the JDK path answer alike (the core's rule): such a body could carry anything. */
+  @Test
+  void aFailedMediaLookupWhoseBodyIsNotJsonIs502AndNoneOfItsBytesPass() throws Exception {
+    meta.answer(head -> answer("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\n", bytes("<html>" + TOKEN + "</html>")));
+    HttpResponse<String> download = layer.send(HttpRequest.newBuilder(
+        URI.create(layer.base() + "/media/" + MEDIA + "/download")).header("Authorization", bearer));
+    assertThat(download.statusCode()).isEqualTo(502);
+    assertThat(download.body()).contains("\"code\":2").doesNotContain("html").doesNotContain(TOKEN);
+  }
+
   private static byte[] gzip(String text) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (GZIPOutputStream z = new GZIPOutputStream(out)) {
