@@ -21,6 +21,7 @@ import org.h2.jdbcx.JdbcConnectionPool;
  */
 final class RelayHarness implements AutoCloseable {
   static final String APP_SECRET = "meta-app-secret-1";
+  static final byte[] MASTER_KEY = new byte[32];
   static final String PNID_1 = "436666719526789";
   static final String WABA_1 = "366634483210360";
   static final String PNID_2 = "106540352242922";
@@ -40,7 +41,7 @@ final class RelayHarness implements AutoCloseable {
     layer =
         MetaLayer.builder()
             .keyStore(new InMemoryKeyStore())
-            .masterKey(new byte[32])
+            .masterKey(MASTER_KEY)
             .clock(clock)
             .relayStore(new JdbcRelayStore(db))
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))

@@ -89,7 +89,7 @@ class RelayIngestTest {
 
   @Test
   void aBodyOver3MbIs413AndNothingIsStored() {
-    byte[] big = new byte[WebhookRelay.MAX_BODY_BYTES + 1];
+    byte[] big = new byte[CallWebhookRelay.MAX_BODY_BYTES + 1];
     Arrays.fill(big, (byte) ' ');
     IngestResult.Refused r = refused(big, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, big));
     assertThat(r.reason()).isEqualTo(IngestResult.Reason.TOO_LARGE);
