@@ -120,39 +120,46 @@ final class Router {
     int changes = routing.changes.size();
     int total = routing.count();
     if (total <= INLINE_ROUTING) {
-      List<NewDelivery> deliveries = routing.deliveries(c -> true);
-      List<String> inserted = storeOnce(routing, (envelope) -> store.ingest(envelope, deliveries));
-      wakeFor(deliveries, inserted);
+      Stored stored = storeOnce(routing, c -> true, store::ingest);
       routing.reportOverBound();
-      return new IngestResult.Accepted(changes, inserted.size(), deliveries.size() - inserted.size(), 0,
-          routing.overBound());
+      return new IngestResult.Accepted(changes, stored.inserted().size(),
+          stored.deliveries().size() - stored.inserted().size(), 0, routing.overBound());
     }
     // Large: the envelope is stored (unrouted) with its calls, answered, and routed in the background.
-    List<NewDelivery> calls = routing.deliveries(c -> Events.CALLS.equals(c.field()));
-    List<String> inserted = storeOnce(routing, (envelope) -> store.ingestUnrouted(envelope, calls));
-    wakeFor(calls, inserted);
+    Stored calls = storeOnce(routing, c -> Events.CALLS.equals(c.field()), store::ingestUnrouted);
     wake();
     routing.reportOverBound();
     log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", routing.envelope.id(),
         total);
-    return new IngestResult.Accepted(changes, inserted.size(), calls.size() - inserted.size(), total - calls.size(),
-        routing.overBound());
+    return new IngestResult.Accepted(changes, calls.inserted().size(),
+        calls.deliveries().size() - calls.inserted().size(), total - calls.deliveries().size(), routing.overBound());
   }
 
+  /** The deliveries an envelope was stored with, and the ids of those inserted (the rest were duplicates). */
+  private record Stored(List<NewDelivery> deliveries, List<String> inserted) {}
+
   /**
-   * Stores the routing's envelope; when a change of it was ingested concurrently (a duplicate key), once
-   * more under a new envelope id, and the duplicates are skipped.
+   * Stores the routing's envelope with the deliveries of the changes {@code which} selects, and wakes
+   * their lanes. When a change of it was ingested concurrently (a duplicate key), once more under a new
+   * envelope id, and the duplicates are skipped.
    */
-  private List<String> storeOnce(Routing routing, java.util.function.Function<RelayStore.Envelope, List<String>> write) {
+  private Stored storeOnce(Routing routing, Predicate<Change> which,
+      java.util.function.BiFunction<RelayStore.Envelope, List<NewDelivery>, List<String>> write) {
+    List<NewDelivery> deliveries = routing.deliveries(which);
+    List<String> inserted;
     try {
-      return write.apply(routing.envelope);
+      inserted = write.apply(routing.envelope, deliveries);
     } catch (StoreException e) {
       if (!e.duplicate()) {
         throw e;
       }
-      routing.envelope = new RelayStore.Envelope(newId("env"), routing.envelope.body(), routing.envelope.receivedAt());
-      return write.apply(routing.envelope);
+      RelayStore.Envelope first = routing.envelope;
+      routing.envelope = new RelayStore.Envelope(newId("env"), first.body(), first.receivedAt());
+      deliveries = routing.deliveries(which);
+      inserted = write.apply(routing.envelope, deliveries);
     }
+    wakeFor(deliveries, inserted);
+    return new Stored(deliveries, inserted);
   }
 
   private void wakeFor(List<NewDelivery> deliveries, List<String> inserted) {

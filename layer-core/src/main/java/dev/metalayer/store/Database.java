@@ -30,7 +30,7 @@ public final class Database {
       "V6__fair_claim_and_deferred_routing.sql");
 
   /** The SQL dialects the layer knows. */
-  public enum Dialect {
+  enum Dialect {
     H2,
     POSTGRESQL
   }
@@ -64,11 +64,7 @@ public final class Database {
     return db;
   }
 
-  public DataSource dataSource() {
-    return dataSource;
-  }
-
-  public Dialect dialect() {
+  Dialect dialect() {
     return dialect;
   }
 

@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.h2.jdbcx.JdbcConnectionPool;
 
 /**
@@ -36,6 +37,11 @@ final class RelayHarness implements AutoCloseable {
   }
 
   RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned) {
+    this(dir, clock, appSecrets, allowUnsigned, store -> store);
+  }
+
+  /** @param wrap what the relay sees of the real H2 store (a test's view of it, e.g. a racing writer) */
+  RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned, UnaryOperator<RelayStore> wrap) {
     pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay") + ";WRITE_DELAY=0", "sa", "");
     db = Database.open(pool);
     layer =
@@ -43,7 +49,7 @@ final class RelayHarness implements AutoCloseable {
             .keyStore(new InMemoryKeyStore())
             .masterKey(MASTER_KEY)
             .clock(clock)
-            .relayStore(new JdbcRelayStore(db))
+            .relayStore(wrap.apply(new JdbcRelayStore(db)))
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
             .appSecrets(appSecrets)
             .allowUnsignedWebhooks(allowUnsigned)
