@@ -1,5 +1,6 @@
 package dev.metalayer.relay;
 
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -16,7 +17,7 @@ final class WebhookRelay implements CallWebhookRelay {
   private static final Logger log = LoggerFactory.getLogger(WebhookRelay.class);
 
   private final RelayStore store;
-  private final java.time.Clock clock;
+  private final Clock clock;
   private final boolean soleDeliverer;
   private final Ingest ingest;
   private final DeliveryEngine engine;
