@@ -7,7 +7,6 @@ import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.relay.DeliveryTransport;
 import dev.metalayer.relay.EgressGuard;
-import dev.metalayer.relay.WebhookRelay;
 import dev.metalayer.store.InMemoryRelayStore;
 import dev.metalayer.keys.KeyStore;
 import dev.metalayer.relay.RelayStore;
@@ -35,7 +34,6 @@ public final class MetaLayer {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MetaLayer.class);
   private final Clock clock;
   private final SecureRandom random;
-  private final TokenCipher cipher;
   private final KeyService keys;
   private final TokenResolver tokenResolver;
   private final GraphProxy graphProxy;
@@ -44,7 +42,7 @@ public final class MetaLayer {
   private MetaLayer(Builder b) {
     this.clock = b.clock;
     this.random = b.random;
-    this.cipher = new TokenCipher(b.masterKey, b.random);
+    TokenCipher cipher = new TokenCipher(b.masterKey, b.random);
     // removing a number removes its webhook subscriptions first (keys stays free of the relay)
     this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl, this::removeSubscriptionsOf);
     this.tokenResolver = b.tokenResolver != null ? b.tokenResolver : keys;
@@ -68,26 +66,24 @@ public final class MetaLayer {
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
         GraphProxy.create(graph, tokenResolver, registry(registered, sharedWaba), b.surfaceWidening, cipher, b.clock, forwarder);
-    this.relay =
-        new WebhookRelay(
-            new WebhookRelay.Config(
-                b.relayStore != null ? b.relayStore : new InMemoryRelayStore(),
-                keys,
-                cipher,
-                b.deliveryTransport != null ? b.deliveryTransport : DeliveryTransport.jdk(b.egressGuard),
-                b.egressGuard,
-                b.clock,
-                b.random,
-                b.appSecrets,
-                b.allowUnsignedWebhooks,
-                b.callTtl,
-                b.retention,
-                b.callsThreads,
-                b.defaultThreads,
-                b.concurrencyPerSubscription,
-                b.concurrencyPerNumber,
-                b.maxSubscriptionsPerNumber,
-                b.soleDeliverer));
+    CallWebhookRelay.Builder relayBuilder =
+        CallWebhookRelay.builder(b.relayStore != null ? b.relayStore : new InMemoryRelayStore(), keys, cipher)
+            .egressGuard(b.egressGuard)
+            .clock(b.clock)
+            .random(b.random)
+            .appSecrets(b.appSecrets)
+            .allowUnsignedWebhooks(b.allowUnsignedWebhooks)
+            .callTtl(b.callTtl)
+            .retention(b.retention)
+            .relayThreads(b.callsThreads, b.defaultThreads)
+            .concurrencyPerSubscription(b.concurrencyPerSubscription)
+            .concurrencyPerNumber(b.concurrencyPerNumber)
+            .maxSubscriptionsPerNumber(b.maxSubscriptionsPerNumber)
+            .soleDeliverer(b.soleDeliverer);
+    if (b.deliveryTransport != null) {
+      relayBuilder.transport(b.deliveryTransport);
+    }
+    this.relay = relayBuilder.build();
   }
 
   private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {
@@ -118,11 +114,6 @@ public final class MetaLayer {
 
   public SecureRandom random() {
     return random;
-  }
-
-  /** Seals and opens secrets at rest with the master key. */
-  public TokenCipher cipher() {
-    return cipher;
   }
 
   /**
@@ -192,7 +183,7 @@ public final class MetaLayer {
     private int defaultThreads = 16;
     private int concurrencyPerSubscription = 4;
     private int concurrencyPerNumber;
-    private int maxSubscriptionsPerNumber = WebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS;
+    private int maxSubscriptionsPerNumber = CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS;
     private boolean soleDeliverer;
 
     private Builder() {}
@@ -446,7 +437,7 @@ public final class MetaLayer {
     }
 
     /**
-     * Default {@value WebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}: webhook subscriptions one number may
+     * Default {@value CallWebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}: webhook subscriptions one number may
      * have. Each change is delivered to each of them, so this bounds a number's fan-out.
      */
     public Builder maxSubscriptionsPerNumber(int max) {

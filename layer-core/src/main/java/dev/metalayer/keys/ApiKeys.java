@@ -8,8 +8,8 @@ import java.util.Base64;
  * The format of provider keys: {@code ps_} followed by 43 URL-safe base64 characters (256 random
  * bits). Only the SHA-256 hash and an 8-character display prefix are ever stored.
  */
-public final class ApiKeys {
-  public static final String PREFIX = "ps_";
+final class ApiKeys {
+  static final String PREFIX = "ps_";
   /** Keys of other lengths may exist (embedders' own), but never shorter than this many random chars. */
   static final int MIN_RANDOM_CHARS = 32;
 
@@ -18,14 +18,14 @@ public final class ApiKeys {
 
   private ApiKeys() {}
 
-  public static String generate(SecureRandom random) {
+  static String generate(SecureRandom random) {
     byte[] bytes = new byte[32];
     random.nextBytes(bytes);
     return PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
   }
 
   /** Whether a credential has the shape of a provider key; says nothing of its validity. */
-  public static boolean looksLikeKey(String credential) {
+  static boolean looksLikeKey(String credential) {
     if (credential == null
         || credential.length() < PREFIX.length() + MIN_RANDOM_CHARS
         || credential.length() > MAX_LENGTH
@@ -43,11 +43,11 @@ public final class ApiKeys {
     return true;
   }
 
-  public static String hash(String key) {
+  static String hash(String key) {
     return Secrets.sha256Hex(key);
   }
 
-  public static String displayPrefix(String key) {
+  static String displayPrefix(String key) {
     return key.substring(0, Math.min(DISPLAY_PREFIX_LENGTH, key.length()));
   }
 

@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +40,7 @@ public final class KeyService implements TokenResolver {
   private final Clock clock;
   private final SecureRandom random;
   private final Duration grantCacheTtl;
-  private final NumberRemovalListener removalListener;
+  private final Consumer<String> removalListener;
   private final Map<String, CachedGrant> grants = new ConcurrentHashMap<>();
   private volatile Directory directory;
 
@@ -57,9 +58,16 @@ public final class KeyService implements TokenResolver {
     this(store, cipher, clock, random, grantCacheTtl, phoneNumberId -> {});
   }
 
-  /** @param removalListener told of every number removal, before the number is deleted */
+  /**
+   * @param removalListener what else must go when a number goes: {@link #removeNumber} calls it with the
+   *     phone number ID of a registered number <i>before</i> deleting the number and its keys, on the
+   *     removing thread, so that a failure there leaves the number in place and the removal can simply be
+   *     repeated (it must be idempotent; an exception aborts the removal and reaches the caller).
+   *     {@link dev.metalayer.MetaLayer} installs one that removes the number's webhook subscriptions with
+   *     their deliveries; the package stays free of the relay.
+   */
   public KeyService(KeyStore store, TokenCipher cipher, Clock clock, SecureRandom random, Duration grantCacheTtl,
-      NumberRemovalListener removalListener) {
+      Consumer<String> removalListener) {
     this.store = Objects.requireNonNull(store, "store");
     this.cipher = Objects.requireNonNull(cipher, "cipher");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -181,7 +189,7 @@ public final class KeyService implements TokenResolver {
 
   /**
    * Removes a number and its keys; they stop working at once on this instance. First the
-   * {@link NumberRemovalListener} removes what belongs to the number elsewhere (in the layer: its webhook
+   * removal listener removes what belongs to the number elsewhere (in the layer: its webhook
    * subscriptions and their deliveries); if that throws, nothing of the number is removed.
    *
    * @return false when there is no such number
@@ -190,7 +198,7 @@ public final class KeyService implements TokenResolver {
     if (store.findNumber(phoneNumberId).isEmpty()) {
       return false;
     }
-    removalListener.removing(phoneNumberId);
+    removalListener.accept(phoneNumberId);
     boolean removed = store.deleteNumber(phoneNumberId);
     if (removed) {
       grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));

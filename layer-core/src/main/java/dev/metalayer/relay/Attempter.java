@@ -52,31 +52,9 @@ final class Attempter {
       store.finish(c.id(), null, DeliveryState.DEAD, null, now);
       return;
     }
-    Subscription sub = found.get().subscription();
-    long timestamp = now.getEpochSecond();
-    Map<String, String> headers = new LinkedHashMap<>();
-    headers.put("Content-Type", "application/json");
-    headers.put("User-Agent", userAgent);
-    headers.put("webhook-id", c.webhookId());
-    headers.put("webhook-timestamp", Long.toString(timestamp));
-    DeliveryTransport.Result result;
     long started = System.nanoTime();
-    try {
-      if (found.get().sealedSecret() != null) {
-        String secret = cipher.open(found.get().sealedSecret(), sub.id());
-        headers.put("webhook-signature", Signatures.standard(secret, c.webhookId(), timestamp, c.body()));
-        headers.put("X-Hub-Signature-256", Signatures.meta(secret, c.body()));
-      }
-      result = transport.send(new DeliveryTransport.Request(URI.create(sub.url()), headers, c.body(), policy.timeout(c.lane())));
-    } catch (TokenCipher.SecretUnreadableException e) {
-      log.error("The secret of subscription {} does not open with this master key", sub.id(), e);
-      result = new DeliveryTransport.Result.Failed("the subscription secret cannot be read", false);
-    } catch (RuntimeException e) {
-      log.warn("Delivery transport failed for delivery {}", c.id(), e);
-      result = new DeliveryTransport.Result.Failed("transport failure: " + e.getClass().getSimpleName(), false);
-    }
+    DeliveryTransport.Result result = send(c, found.get(), now);
     long latencyMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
-    Instant end = clock.instant();
     AttemptRecord record;
     if (result instanceof DeliveryTransport.Result.Answered a) {
       record = new AttemptRecord(now, a.status(), latencyMs, null, a.excerpt());
@@ -84,6 +62,36 @@ final class Attempter {
       DeliveryTransport.Result.Failed f = (DeliveryTransport.Result.Failed) result;
       record = new AttemptRecord(now, null, latencyMs, f.error(), null);
     }
+    finish(c, found.get().subscription(), result, record, clock.instant());
+  }
+
+  /** Signs (when the subscription has a secret) and sends the body; a failure of either is a failed attempt. */
+  private DeliveryTransport.Result send(Claimed c, StoredSubscription stored, Instant now) {
+    Subscription sub = stored.subscription();
+    long timestamp = now.getEpochSecond();
+    Map<String, String> headers = new LinkedHashMap<>();
+    headers.put("Content-Type", "application/json");
+    headers.put("User-Agent", userAgent);
+    headers.put("webhook-id", c.webhookId());
+    headers.put("webhook-timestamp", Long.toString(timestamp));
+    try {
+      if (stored.sealedSecret() != null) {
+        String secret = cipher.open(stored.sealedSecret(), sub.id());
+        headers.put("webhook-signature", Signatures.standard(secret, c.webhookId(), timestamp, c.body()));
+        headers.put("X-Hub-Signature-256", Signatures.meta(secret, c.body()));
+      }
+      return transport.send(new DeliveryTransport.Request(URI.create(sub.url()), headers, c.body(), policy.timeout(c.lane())));
+    } catch (TokenCipher.SecretUnreadableException e) {
+      log.error("The secret of subscription {} does not open with this master key", sub.id(), e);
+      return new DeliveryTransport.Result.Failed("the subscription secret cannot be read", false);
+    } catch (RuntimeException e) {
+      log.warn("Delivery transport failed for delivery {}", c.id(), e);
+      return new DeliveryTransport.Result.Failed("transport failure: " + e.getClass().getSimpleName(), false);
+    }
+  }
+
+  /** Records the attempt and what the policy decides follows it. */
+  private void finish(Claimed c, Subscription sub, DeliveryTransport.Result result, AttemptRecord record, Instant end) {
     DeliveryPolicy.Decision decision =
         policy.decide(c.lane(), c.attempts() + 1, c.maxAttempts(), c.expiresAt(), result, end);
     if (decision instanceof DeliveryPolicy.Delivered) {

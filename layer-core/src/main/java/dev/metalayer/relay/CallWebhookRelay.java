@@ -1,10 +1,17 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.keys.KeyService;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
 
 /**
  * The call webhook relay, embeddable without any web framework: hand it the raw bytes Meta POSTed and
  * the {@code X-Hub-Signature-256} header, answer Meta with what it returns, and it verifies, stores,
- * splits, routes and delivers. Obtain it from {@link MetaLayer#relay()}.
+ * splits, routes and delivers. Obtain it from {@link dev.metalayer.MetaLayer#relay()}.
  *
  * <p>Life cycle: deliveries are stored rows; {@link #start()} starts the workers that attempt them
  * (the calls lane and the default lane), {@link #close()} stops them. Without {@code start()}, nothing
@@ -13,6 +20,30 @@ package dev.metalayer.relay;
  * Thread-safe.
  */
 public interface CallWebhookRelay extends AutoCloseable {
+  /** Meta's own payload limit: a larger webhook body is refused (413). */
+  int MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+  /**
+   * Deliveries one envelope may queue for one number: 4,000 changes times the default subscription cap
+   * (25), four times Meta's largest batch (1,000 changes). What is over it is not queued; see
+   * {@link IngestResult.Accepted#overFanOut()}.
+   */
+  int MAX_FANOUT_PER_NUMBER = 100_000;
+
+  /** Default cap on the subscriptions of one number. */
+  int DEFAULT_MAX_SUBSCRIPTIONS = 25;
+
+  /**
+   * The relay's one factory, for {@link dev.metalayer.MetaLayer}, which wires it with the layer's keys
+   * and cipher; embedders get the relay from {@link dev.metalayer.MetaLayer#relay()}.
+   *
+   * @param store where envelopes, subscriptions and deliveries live
+   * @param keys the registry that routing reads
+   * @param cipher seals and opens subscription secrets
+   */
+  static Builder builder(RelayStore store, KeyService keys, TokenCipher cipher) {
+    return new Builder(store, keys, cipher);
+  }
 
   /**
    * Verifies and ingests one webhook POST. When this returns {@link IngestResult.Accepted}, the
@@ -81,4 +112,118 @@ public interface CallWebhookRelay extends AutoCloseable {
   /** Stops the workers, letting in-flight attempts finish for up to 10 seconds. Idempotent. */
   @Override
   void close();
+
+  /**
+   * The relay's settings, each with a non-null default (the same as {@link dev.metalayer.MetaLayer.Builder}'s,
+   * which documents them and checks their ranges). Not thread-safe.
+   */
+  final class Builder {
+    final RelayStore store;
+    final KeyService keys;
+    final TokenCipher cipher;
+    DeliveryTransport transport;
+    EgressGuard egressGuard = EgressGuard.publicOnly();
+    Clock clock = Clock.systemUTC();
+    SecureRandom random = new SecureRandom();
+    List<String> appSecrets = List.of();
+    boolean allowUnsignedWebhooks;
+    Duration callTtl = Duration.ofSeconds(45);
+    Duration retention = Duration.ofDays(14);
+    int callsThreads = 16;
+    int defaultThreads = 16;
+    int concurrencyPerSubscription = 4;
+    /** 0: half of each lane's threads. */
+    int concurrencyPerNumber;
+    int maxSubscriptionsPerNumber = DEFAULT_MAX_SUBSCRIPTIONS;
+    boolean soleDeliverer;
+
+    private Builder(RelayStore store, KeyService keys, TokenCipher cipher) {
+      this.store = Objects.requireNonNull(store, "store");
+      this.keys = Objects.requireNonNull(keys, "keys");
+      this.cipher = Objects.requireNonNull(cipher, "cipher");
+    }
+
+    /** Default {@link DeliveryTransport#jdk} with the {@link #egressGuard}. */
+    public Builder transport(DeliveryTransport transport) {
+      this.transport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
+    /** Default {@link EgressGuard#publicOnly()}. */
+    public Builder egressGuard(EgressGuard guard) {
+      this.egressGuard = Objects.requireNonNull(guard, "guard");
+      return this;
+    }
+
+    /** Default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Default a new {@link SecureRandom}. */
+    public Builder random(SecureRandom random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /** Default none: every webhook is refused unless unsigned ones are allowed. */
+    public Builder appSecrets(List<String> appSecrets) {
+      this.appSecrets = List.copyOf(appSecrets);
+      return this;
+    }
+
+    /** Default false. */
+    public Builder allowUnsignedWebhooks(boolean allow) {
+      this.allowUnsignedWebhooks = allow;
+      return this;
+    }
+
+    /** Default 45 seconds. */
+    public Builder callTtl(Duration callTtl) {
+      this.callTtl = Objects.requireNonNull(callTtl, "callTtl");
+      return this;
+    }
+
+    /** Default 14 days. */
+    public Builder retention(Duration retention) {
+      this.retention = Objects.requireNonNull(retention, "retention");
+      return this;
+    }
+
+    /** Default 16 and 16. */
+    public Builder relayThreads(int callsLane, int defaultLane) {
+      this.callsThreads = callsLane;
+      this.defaultThreads = defaultLane;
+      return this;
+    }
+
+    /** Default 4. */
+    public Builder concurrencyPerSubscription(int max) {
+      this.concurrencyPerSubscription = max;
+      return this;
+    }
+
+    /** Default 0: half of each lane's threads. */
+    public Builder concurrencyPerNumber(int max) {
+      this.concurrencyPerNumber = max;
+      return this;
+    }
+
+    /** Default {@value CallWebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}. */
+    public Builder maxSubscriptionsPerNumber(int max) {
+      this.maxSubscriptionsPerNumber = max;
+      return this;
+    }
+
+    /** Default false. */
+    public Builder soleDeliverer(boolean sole) {
+      this.soleDeliverer = sole;
+      return this;
+    }
+
+    public CallWebhookRelay build() {
+      return new WebhookRelay(this, transport != null ? transport : DeliveryTransport.jdk(egressGuard));
+    }
+  }
 }

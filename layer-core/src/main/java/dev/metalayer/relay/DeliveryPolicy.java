@@ -27,7 +27,8 @@ import java.util.function.DoubleSupplier;
  * or a refused connection is a failed attempt. A {@code Retry-After} header (seconds or an HTTP date)
  * on a failed answer delays the next attempt to at least that time, clamped to 10 hours. A {@code 410
  * Gone} ends the delivery as {@code dead} and deactivates the subscription. A delivery never makes more
- * than its {@code maxAttempts} attempts (a replay allows exactly one more).
+ * than its {@code maxAttempts} attempts (a replay allows exactly one more); a subscription's {@code test}
+ * event makes one.
  */
 final class DeliveryPolicy {
   static final List<Duration> CALL_RETRIES =
@@ -66,7 +67,11 @@ final class DeliveryPolicy {
     return timeout(lane).multipliedBy(2);
   }
 
-  int maxAttempts(Lane lane) {
+  /** A subscription's {@code test} event is attempted once: it shows whether the path works now. */
+  int maxAttempts(Lane lane, String field) {
+    if (Events.TEST.equals(field)) {
+      return 1;
+    }
     return lane == Lane.CALLS ? CALLS_MAX_ATTEMPTS : DEFAULT_MAX_ATTEMPTS;
   }
 

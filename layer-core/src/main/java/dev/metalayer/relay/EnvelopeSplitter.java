@@ -60,38 +60,75 @@ final class EnvelopeSplitter {
   }
 
   static Split split(byte[] raw) {
-    String object = null;
-    Slice objectSlice = null;
-    List<RawEntry> entries = null;
     if (!startsAsUtf8Object(raw)) {
       // Jackson would detect UTF-16 or UTF-32 by itself, and then report no byte offsets to slice by.
       return new Malformed("The body must be a JSON object in UTF-8.");
     }
+    RawEnvelope envelope;
+    try {
+      envelope = read(raw);
+    } catch (NotAnEnvelope e) {
+      return new Malformed(e.getMessage());
+    }
+    List<RawEntry> entries = envelope.entries();
+    int total = entries.stream().mapToInt(e -> e.changes().size()).sum();
+    List<Change> changes = new ArrayList<>(total);
+    for (RawEntry entry : entries) {
+      for (Slice change : entry.changes()) {
+        int length = change.end() - change.start();
+        if (total == 1 && entries.size() == 1) {
+          changes.add(describe(raw, change.start(), length, entry.idText()));
+        } else {
+          byte[] single = singleChange(raw, envelope.objectSlice(), entry, change);
+          changes.add(describe(single, single.length - length - 4, length, entry.idText()));
+        }
+      }
+    }
+    return new Parsed(envelope.object(), List.copyOf(changes));
+  }
+
+  /** The top level of an envelope: its {@code object} (text and bytes) and its entries. */
+  private record RawEnvelope(String object, Slice objectSlice, List<RawEntry> entries) {}
+
+  /** Why a body is no envelope: the message is the {@link Malformed} reason. Carries no stack trace. */
+  private static final class NotAnEnvelope extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    NotAnEnvelope(String reason) {
+      super(reason, null, false, false);
+    }
+  }
+
+  /** Reads the top level of {@code raw}. */
+  private static RawEnvelope read(byte[] raw) throws NotAnEnvelope {
+    String object = null;
+    Slice objectSlice = null;
+    List<RawEntry> entries = null;
     try (JsonParser p = FACTORY.createParser(raw)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
-        return new Malformed("The body must be a JSON object.");
+        throw new NotAnEnvelope("The body must be a JSON object.");
       }
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();
         JsonToken t = p.nextToken();
         if ("object".equals(name) && object == null) {
           if (t != JsonToken.VALUE_STRING) {
-            return new Malformed("The field object must be a string.");
+            throw new NotAnEnvelope("The field object must be a string.");
           }
           object = p.getText();
           objectSlice = scalar(raw, p);
         } else if ("entry".equals(name) && entries == null) {
           if (t != JsonToken.START_ARRAY) {
-            return new Malformed("The field entry must be an array.");
+            throw new NotAnEnvelope("The field entry must be an array.");
           }
           entries = new ArrayList<>();
           while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
             if (t != JsonToken.START_OBJECT) {
-              return new Malformed("Each entry must be an object.");
+              throw new NotAnEnvelope("Each entry must be an object.");
             }
             RawEntry entry = entry(raw, p);
             if (entry == null) {
-              return new Malformed("Each change must be an object, in a changes array.");
+              throw new NotAnEnvelope("Each change must be an object, in a changes array.");
             }
             entries.add(entry);
           }
@@ -100,50 +137,42 @@ final class EnvelopeSplitter {
         }
       }
       if (p.nextToken() != null) {
-        return new Malformed("The body must hold one JSON object only.");
+        throw new NotAnEnvelope("The body must hold one JSON object only.");
       }
     } catch (JsonProcessingException e) {
-      return new Malformed("The body is not valid JSON.");
+      throw new NotAnEnvelope("The body is not valid JSON.");
     } catch (IOException e) {
       throw new IllegalStateException("reading a byte array failed", e);
     }
     if (object == null || entries == null) {
-      return new Malformed("The envelope must have object and entry.");
+      throw new NotAnEnvelope("The envelope must have object and entry.");
     }
-    int total = entries.stream().mapToInt(e -> e.changes().size()).sum();
-    List<Change> changes = new ArrayList<>(total);
-    for (RawEntry entry : entries) {
-      for (Slice change : entry.changes()) {
-        byte[] envelope;
-        int offset;
-        if (total == 1 && entries.size() == 1) {
-          envelope = raw;
-          offset = change.start();
-        } else {
-          ByteArrayOutputStream out = new ByteArrayOutputStream(change.end() - change.start() + 128);
-          write(out, "{\"object\":");
-          out.write(raw, objectSlice.start(), objectSlice.end() - objectSlice.start());
-          write(out, ",\"entry\":[{");
-          if (entry.id() != null) {
-            write(out, "\"id\":");
-            out.write(raw, entry.id().start(), entry.id().end() - entry.id().start());
-            write(out, ",");
-          }
-          if (entry.time() != null) {
-            write(out, "\"time\":");
-            out.write(raw, entry.time().start(), entry.time().end() - entry.time().start());
-            write(out, ",");
-          }
-          write(out, "\"changes\":[");
-          offset = out.size();
-          out.write(raw, change.start(), change.end() - change.start());
-          write(out, "]}]}");
-          envelope = out.toByteArray();
-        }
-        changes.add(describe(envelope, offset, change.end() - change.start(), entry.idText()));
-      }
+    return new RawEnvelope(object, objectSlice, entries);
+  }
+
+  /**
+   * The envelope of one change, from the original bytes: {@code {"object":…,"entry":[{"id":…,"time":…,
+   * "changes":[<change>]}]}}, the change last but for the 4 closing bytes {@code ]}]}}.
+   */
+  private static byte[] singleChange(byte[] raw, Slice object, RawEntry entry, Slice change) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(change.end() - change.start() + 128);
+    write(out, "{\"object\":");
+    out.write(raw, object.start(), object.end() - object.start());
+    write(out, ",\"entry\":[{");
+    if (entry.id() != null) {
+      write(out, "\"id\":");
+      out.write(raw, entry.id().start(), entry.id().end() - entry.id().start());
+      write(out, ",");
     }
-    return new Parsed(object, List.copyOf(changes));
+    if (entry.time() != null) {
+      write(out, "\"time\":");
+      out.write(raw, entry.time().start(), entry.time().end() - entry.time().start());
+      write(out, ",");
+    }
+    write(out, "\"changes\":[");
+    out.write(raw, change.start(), change.end() - change.start());
+    write(out, "]}]}");
+    return out.toByteArray();
   }
 
   /** Reads one entry object; the parser is on its START_OBJECT. @return null when a change is not an object */

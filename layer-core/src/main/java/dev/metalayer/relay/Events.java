@@ -8,14 +8,16 @@ import java.util.TreeSet;
  * (the {@code messages} changes whose messages are interactive {@code call_permission_reply}
  * replies) and {@code *} (everything).
  */
-public final class Events {
-  public static final String ALL = "*";
-  public static final String CALLS = "calls";
-  public static final String MESSAGES = "messages";
-  public static final String CALL_PERMISSION_REPLIES = "call_permission_replies";
+final class Events {
+  static final String ALL = "*";
+  static final String CALLS = "calls";
+  static final String MESSAGES = "messages";
+  static final String CALL_PERMISSION_REPLIES = "call_permission_replies";
+  /** The field of the synthetic event a subscription's test sends; not one a subscription may ask for. */
+  static final String TEST = "test";
 
   /** Meta's WhatsApp Business Account webhook fields known to the relay. */
-  public static final Set<String> META_FIELDS =
+  static final Set<String> META_FIELDS =
       Set.of(
           "account_alerts",
           "account_review_update",
@@ -43,12 +45,12 @@ public final class Events {
 
   private Events() {}
 
-  public static boolean isKnown(String event) {
+  static boolean isKnown(String event) {
     return ALL.equals(event) || CALL_PERMISSION_REPLIES.equals(event) || META_FIELDS.contains(event);
   }
 
   /** Every accepted name, sorted: for error messages and documentation. */
-  public static Set<String> known() {
+  static Set<String> known() {
     Set<String> all = new TreeSet<>(META_FIELDS);
     all.add(CALL_PERMISSION_REPLIES);
     all.add(ALL);

@@ -17,7 +17,7 @@ public sealed interface IngestResult {
    * @param routingLater deliveries of a large envelope that are queued in the background after this
    *     answer (the envelope is durable and is routed even if the process stops first); 0 for most
    * @param overFanOut deliveries not queued because they exceed the fan-out bound of one envelope for
-   *     one number ({@link WebhookRelay#MAX_FANOUT_PER_NUMBER}); logged, and the envelope is kept
+   *     one number ({@link CallWebhookRelay#MAX_FANOUT_PER_NUMBER}); logged, and the envelope is kept
    */
   record Accepted(int changes, int deliveries, int duplicates, int routingLater, int overFanOut)
       implements IngestResult {

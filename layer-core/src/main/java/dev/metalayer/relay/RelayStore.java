@@ -33,36 +33,171 @@ public interface RelayStore {
   record Envelope(String id, byte[] body, Instant receivedAt) {}
 
   /**
-   * A delivery to queue.
-   *
-   * @param orderingKey deliveries with the same subscription and key are attempted in insertion
-   *     order; null for none
-   * @param state {@code pending}, or {@code expired} for a call event already past its TTL when it
-   *     arrived: recorded (it shows in the log and makes a later redelivery a duplicate), never sent
-   * @param nextAttemptAt required when pending; null otherwise
-   * @param expiresAt null for none
+   * A delivery to queue, made with {@link #builder()}: by default {@code pending} with its first
+   * attempt at its creation time, without ordering key and without expiry.
    */
-  record NewDelivery(
-      String id,
-      String subscriptionId,
-      String envelopeId,
-      String webhookId,
-      String field,
-      Lane lane,
-      String orderingKey,
-      byte[] body,
-      int maxAttempts,
-      DeliveryState state,
-      Instant nextAttemptAt,
-      Instant expiresAt,
-      Instant createdAt) {
-    public NewDelivery {
-      Objects.requireNonNull(state, "state");
-      if (state != DeliveryState.PENDING && state != DeliveryState.EXPIRED) {
-        throw new IllegalArgumentException("a new delivery is pending or expired, not " + state.wire());
+  final class NewDelivery {
+    private final String id;
+    private final String subscriptionId;
+    private final String envelopeId;
+    private final String webhookId;
+    private final String field;
+    private final Lane lane;
+    private final byte[] body;
+    private final int maxAttempts;
+    private final Optional<String> orderingKey;
+    private final DeliveryState state;
+    private final Optional<Instant> expiresAt;
+    private final Instant createdAt;
+
+    private NewDelivery(Builder b) {
+      this.id = Objects.requireNonNull(b.id, "id");
+      this.subscriptionId = Objects.requireNonNull(b.subscriptionId, "subscriptionId");
+      this.envelopeId = Objects.requireNonNull(b.envelopeId, "envelopeId");
+      this.webhookId = Objects.requireNonNull(b.webhookId, "webhookId");
+      this.field = Objects.requireNonNull(b.field, "field");
+      this.lane = Objects.requireNonNull(b.lane, "lane");
+      this.body = Objects.requireNonNull(b.body, "body");
+      this.createdAt = Objects.requireNonNull(b.createdAt, "createdAt");
+      if (b.maxAttempts < 1) {
+        throw new IllegalArgumentException("a delivery makes at least one attempt");
       }
-      if (state == DeliveryState.PENDING && nextAttemptAt == null) {
-        throw new IllegalArgumentException("a pending delivery needs its first attempt time");
+      this.maxAttempts = b.maxAttempts;
+      this.orderingKey = b.orderingKey;
+      this.state = b.expired ? DeliveryState.EXPIRED : DeliveryState.PENDING;
+      this.expiresAt = b.expiresAt;
+    }
+
+    public static Builder builder() {
+      return new Builder();
+    }
+
+    public String id() {
+      return id;
+    }
+
+    public String subscriptionId() {
+      return subscriptionId;
+    }
+
+    public String envelopeId() {
+      return envelopeId;
+    }
+
+    /** The change's webhook id: a subscription receives one delivery per webhook id. */
+    public String webhookId() {
+      return webhookId;
+    }
+
+    public String field() {
+      return field;
+    }
+
+    public Lane lane() {
+      return lane;
+    }
+
+    /** The bytes to send, exactly. */
+    public byte[] body() {
+      return body;
+    }
+
+    public int maxAttempts() {
+      return maxAttempts;
+    }
+
+    /** Deliveries with the same subscription and key are attempted in insertion order. */
+    public Optional<String> orderingKey() {
+      return orderingKey;
+    }
+
+    /**
+     * {@code pending}, or {@code expired} for a call event already past its TTL when it arrived:
+     * recorded (it shows in the log and makes a later redelivery a duplicate), never sent.
+     */
+    public DeliveryState state() {
+      return state;
+    }
+
+    /** The first attempt's time: its creation when pending; empty when expired. */
+    public Optional<Instant> nextAttemptAt() {
+      return state == DeliveryState.PENDING ? Optional.of(createdAt) : Optional.empty();
+    }
+
+    public Optional<Instant> expiresAt() {
+      return expiresAt;
+    }
+
+    public Instant createdAt() {
+      return createdAt;
+    }
+
+    /** Collects a new delivery; {@link #build()} checks that every required part is set. */
+    public static final class Builder {
+      private String id;
+      private String subscriptionId;
+      private String envelopeId;
+      private String webhookId;
+      private String field;
+      private Lane lane;
+      private byte[] body;
+      private int maxAttempts = 1;
+      private Optional<String> orderingKey = Optional.empty();
+      private boolean expired;
+      private Optional<Instant> expiresAt = Optional.empty();
+      private Instant createdAt;
+
+      private Builder() {}
+
+      /** Required: the delivery's id, its subscription and the envelope it came in. */
+      public Builder ids(String id, String subscriptionId, String envelopeId) {
+        this.id = id;
+        this.subscriptionId = subscriptionId;
+        this.envelopeId = envelopeId;
+        return this;
+      }
+
+      /** Required: the change's webhook id, field and lane, and the bytes to send. */
+      public Builder change(String webhookId, String field, Lane lane, byte[] body) {
+        this.webhookId = webhookId;
+        this.field = field;
+        this.lane = lane;
+        this.body = body;
+        return this;
+      }
+
+      /** Required: when the delivery was made (and, when pending, its first attempt's time). */
+      public Builder createdAt(Instant createdAt) {
+        this.createdAt = createdAt;
+        return this;
+      }
+
+      /** Default 1. */
+      public Builder maxAttempts(int maxAttempts) {
+        this.maxAttempts = maxAttempts;
+        return this;
+      }
+
+      /** Default none. */
+      public Builder orderingKey(Optional<String> orderingKey) {
+        this.orderingKey = Objects.requireNonNull(orderingKey, "orderingKey");
+        return this;
+      }
+
+      /** Default none. */
+      public Builder expiresAt(Optional<Instant> expiresAt) {
+        this.expiresAt = Objects.requireNonNull(expiresAt, "expiresAt");
+        return this;
+      }
+
+      /** Default false: pending. True: recorded as {@code expired}, never attempted. */
+      public Builder expired(boolean expired) {
+        this.expired = expired;
+        return this;
+      }
+
+      public NewDelivery build() {
+        return new NewDelivery(this);
       }
     }
   }

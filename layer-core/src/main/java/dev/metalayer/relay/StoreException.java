@@ -1,11 +1,6 @@
 package dev.metalayer.relay;
 
-/**
- * The store failed (connection lost, disk full, constraint broken unexpectedly). Keeps its cause.
- * {@link #duplicate()} tells a unique-key conflict (the same row written twice, for example by two
- * concurrent ingests of one change) from every other failure, so that callers can retry without
- * knowing how a store reports it.
- */
+/** The store failed (connection lost, disk full, constraint broken unexpectedly). Keeps its cause. */
 public final class StoreException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
@@ -15,12 +10,16 @@ public final class StoreException extends RuntimeException {
     this(message, cause, false);
   }
 
+  /** @param duplicate whether a unique key was already taken (see {@link #duplicate()}) */
   public StoreException(String message, Throwable cause, boolean duplicate) {
     super(message, cause);
     this.duplicate = duplicate;
   }
 
-  /** Whether the failure was a unique-key conflict. */
+  /**
+   * Whether the write failed because a unique key was already taken: a concurrent write of the same
+   * row. The relay then writes once more, and the store skips what is already there.
+   */
   public boolean duplicate() {
     return duplicate;
   }

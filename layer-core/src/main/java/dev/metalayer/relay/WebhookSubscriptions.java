@@ -3,10 +3,8 @@ package dev.metalayer.relay;
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
-import dev.metalayer.relay.RelayStore.NewDelivery;
 import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -25,31 +23,31 @@ import org.slf4j.LoggerFactory;
  * <p>Validation: {@code name} 1–100 characters; {@code url} an absolute http(s) URL without user info
  * whose addresses the {@link EgressGuard} permits; {@code events} 1–50 {@linkplain Events known}
  * names; {@code secret} 8–200 characters without control characters. At most
- * {@code maxPerNumber} subscriptions per number (default {@value WebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS},
+ * {@code maxPerNumber} subscriptions per number (default {@value CallWebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS},
  * {@link dev.metalayer.MetaLayer.Builder#maxSubscriptionsPerNumber}): a refusal names the rule.
  */
 public final class WebhookSubscriptions {
   private static final Logger log = LoggerFactory.getLogger(WebhookSubscriptions.class);
   static final int MAX_LOG = 200;
 
-  private final WebhookRelay relay;
+  private final Router router;
+  private final DeliveryEngine engine;
   private final RelayStore store;
   private final KeyService keys;
   private final TokenCipher cipher;
   private final EgressGuard guard;
   private final Clock clock;
-  private final SecureRandom random;
   private final int maxPerNumber;
 
-  WebhookSubscriptions(WebhookRelay relay, RelayStore store, KeyService keys, TokenCipher cipher, EgressGuard guard,
-      Clock clock, SecureRandom random, int maxPerNumber) {
-    this.relay = relay;
+  WebhookSubscriptions(Router router, DeliveryEngine engine, RelayStore store, KeyService keys, TokenCipher cipher,
+      EgressGuard guard, Clock clock, int maxPerNumber) {
+    this.router = router;
+    this.engine = engine;
     this.store = store;
     this.keys = keys;
     this.cipher = cipher;
     this.guard = guard;
     this.clock = clock;
-    this.random = random;
     this.maxPerNumber = maxPerNumber;
   }
 
@@ -62,7 +60,7 @@ public final class WebhookSubscriptions {
       return new SubscriptionOutcome.Invalid(invalid.get());
     }
     Instant now = clock.instant();
-    String id = relay.newId("wh");
+    String id = router.newId("wh");
     byte[] sealed = spec.secret() == null ? null : cipher.seal(spec.secret(), id);
     Subscription s = new Subscription(id, phoneNumberId, spec.name().strip(), spec.url().strip(), events(spec.events()),
         spec.active() == null || spec.active(), Boolean.TRUE.equals(spec.chatwootTerminateReason()), sealed != null,
@@ -169,38 +167,35 @@ public final class WebhookSubscriptions {
       return Optional.empty();
     }
     if (store.replay(deliveryId, clock.instant())) {
-      relay.wake(d.get().lane());
+      engine.wake(d.get().lane());
       log.info("Replay of delivery {} requested", deliveryId);
     }
     return store.findDelivery(deliveryId);
   }
 
   /**
-   * Queues a synthetic {@code test} event for the subscription through the real delivery path (one
-   * attempt, default lane): {@code {"object":"whatsapp_business_account","entry":[{"id":<waba>,
-   * "changes":[{"field":"test","value":{…,"metadata":{…},"test":{…}}}]}]}}.
+   * Queues a synthetic {@code test} event for the subscription, routed and delivered like any change
+   * (default lane, one attempt), to this subscription only, whatever events it asks for:
+   * {@code {"object":"whatsapp_business_account","entry":[{"id":<waba>,"changes":[{"field":"test",
+   * "value":{…,"metadata":{…},"test":{"id":<delivery id>,…}}}]}]}}.
    *
    * @return the queued delivery; empty when not found for this number
    */
   public Optional<Delivery> sendTest(String phoneNumberId, String id) {
-    if (owned(phoneNumberId, id).isEmpty()) {
+    Optional<StoredSubscription> owned = owned(phoneNumberId, id);
+    if (owned.isEmpty()) {
       return Optional.empty();
     }
     Optional<WhatsAppNumber> number = keys.findNumber(phoneNumberId);
     String waba = number.map(WhatsAppNumber::wabaId).orElse("0");
     String display = number.map(WhatsAppNumber::digits).orElse("");
-    Instant now = clock.instant();
-    String deliveryId = relay.newId("dlv");
+    String deliveryId = router.newId("dlv");
     String body = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + waba + "\",\"changes\":[{"
-        + "\"field\":\"test\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\""
-        + display + "\",\"phone_number_id\":\"" + phoneNumberId + "\"},\"test\":{\"id\":\"" + deliveryId
-        + "\",\"message\":\"Meta Layer test event\",\"sent_at\":\"" + now + "\"}}}]}]}";
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    String envelopeId = relay.newId("env");
-    store.ingest(new RelayStore.Envelope(envelopeId, bytes, now),
-        List.of(new NewDelivery(deliveryId, id, envelopeId, "msg_" + deliveryId, "test", Lane.DEFAULT, null, bytes, 1,
-            DeliveryState.PENDING, now, null, now)));
-    relay.wake(Lane.DEFAULT);
+        + "\"field\":\"" + Events.TEST + "\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+        + "\"display_phone_number\":\"" + display + "\",\"phone_number_id\":\"" + phoneNumberId + "\"},\"test\":{"
+        + "\"id\":\"" + deliveryId + "\",\"message\":\"Meta Layer test event\",\"sent_at\":\"" + clock.instant()
+        + "\"}}}]}]}";
+    router.routeTest(body.getBytes(StandardCharsets.UTF_8), owned.get().subscription(), deliveryId);
     return store.findDelivery(deliveryId);
   }
 

@@ -1,15 +1,11 @@
 package dev.metalayer.store;
 
-import dev.metalayer.relay.StoreException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -34,7 +30,7 @@ public final class Database {
       "V6__fair_claim_and_deferred_routing.sql");
 
   /** The SQL dialects the layer knows. */
-  public enum Dialect {
+  enum Dialect {
     H2,
     POSTGRESQL
   }
@@ -61,18 +57,14 @@ public final class Database {
         throw new IllegalArgumentException("unsupported database: " + product);
       }
     } catch (SQLException e) {
-      throw new StoreException("cannot connect to the database", e);
+      throw Sql.failed("cannot connect to the database", e);
     }
     Database db = new Database(dataSource, dialect);
     db.migrate();
     return db;
   }
 
-  public DataSource dataSource() {
-    return dataSource;
-  }
-
-  public Dialect dialect() {
+  Dialect dialect() {
     return dialect;
   }
 
@@ -87,12 +79,12 @@ public final class Database {
     try (Connection c = dataSource.getConnection()) {
       return work.run(c);
     } catch (SQLException e) {
-      throw new StoreException("database operation failed", e, isUniqueViolation(e));
+      throw Sql.failed("database operation failed", e);
     }
   }
 
   /** Runs {@code work} in one transaction: committed when it returns, rolled back when it throws. */
-  public <T> T inTransaction(SqlWork<T> work) {
+  <T> T inTransaction(SqlWork<T> work) {
     try (Connection c = dataSource.getConnection()) {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
@@ -107,41 +99,24 @@ public final class Database {
         c.setAutoCommit(autoCommit);
       }
     } catch (SQLException e) {
-      throw new StoreException("database transaction failed", e, isUniqueViolation(e));
+      throw Sql.failed("database transaction failed", e);
     }
-  }
-
-  /** SQL state 23505, the same in H2 and PostgreSQL, anywhere in the chain of causes. */
-  private static boolean isUniqueViolation(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** Whether the database answers a trivial query. Never throws. */
   public boolean ping() {
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement()) {
-      s.execute("SELECT 1");
+    try {
+      new Sql(this).execute("SELECT 1");
       return true;
-    } catch (SQLException | RuntimeException e) {
+    } catch (RuntimeException e) {
       return false;
     }
   }
 
   private void migrate() {
-    inTransaction(
-        c -> {
-          try (Statement s = c.createStatement()) {
-            s.execute(
-                "CREATE TABLE IF NOT EXISTS layer_schema_version ("
-                    + "version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL)");
-          }
-          return null;
-        });
+    Sql sql = new Sql(this);
+    sql.execute("CREATE TABLE IF NOT EXISTS layer_schema_version ("
+        + "version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL)");
     int previous = 0;
     for (String name : MIGRATIONS) {
       // versions rise; a gap is allowed (numbers are handed out before the branches that use them merge)
@@ -150,26 +125,18 @@ public final class Database {
         throw new IllegalStateException("migration " + name + " is out of order");
       }
       previous = version;
-      inTransaction(
-          c -> {
-            if (applied(c, version)) {
-              return null;
-            }
-            for (String sql : statements(read(name))) {
-              try (Statement s = c.createStatement()) {
-                s.execute(sql);
-              }
-            }
-            try (PreparedStatement p =
-                c.prepareStatement("INSERT INTO layer_schema_version (version, name, applied_at) VALUES (?, ?, ?)")) {
-              p.setInt(1, version);
-              p.setString(2, name);
-              p.setLong(3, System.currentTimeMillis());
-              p.executeUpdate();
-            }
-            log.info("Applied schema migration {}", name);
-            return null;
-          });
+      sql.inTransaction(tx -> {
+        if (tx.exists("SELECT 1 FROM layer_schema_version WHERE version = ?", version)) {
+          return null;
+        }
+        for (String statement : statements(read(name))) {
+          tx.execute(statement);
+        }
+        tx.update("INSERT INTO layer_schema_version (version, name, applied_at) VALUES (?, ?, ?)", version, name,
+            System.currentTimeMillis());
+        log.info("Applied schema migration {}", name);
+        return null;
+      });
     }
   }
 
@@ -179,15 +146,6 @@ public final class Database {
       throw new IllegalStateException("migration " + name + " is not named V<n>__<name>.sql");
     }
     return Integer.parseInt(name.substring(1, end));
-  }
-
-  private static boolean applied(Connection c, int version) throws SQLException {
-    try (PreparedStatement p = c.prepareStatement("SELECT 1 FROM layer_schema_version WHERE version = ?")) {
-      p.setInt(1, version);
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next();
-      }
-    }
   }
 
   private static String read(String name) {

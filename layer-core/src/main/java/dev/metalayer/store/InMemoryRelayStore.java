@@ -50,8 +50,8 @@ public final class InMemoryRelayStore implements RelayStore {
       this.number = number;
       this.state = d.state();
       this.maxAttempts = d.maxAttempts();
-      this.nextAttemptAt = d.nextAttemptAt();
-      this.expiresAt = d.expiresAt();
+      this.nextAttemptAt = d.nextAttemptAt().orElse(null);
+      this.expiresAt = d.expiresAt().orElse(null);
       this.updatedAt = d.createdAt();
     }
 
@@ -210,7 +210,7 @@ public final class InMemoryRelayStore implements RelayStore {
     boolean due =
         (r.state == DeliveryState.PENDING && !r.nextAttemptAt.isAfter(now))
             || (r.state == DeliveryState.DELIVERING && !r.leaseUntil.isAfter(now));
-    if (!due || r.d.orderingKey() == null) {
+    if (!due || r.d.orderingKey().isEmpty()) {
       return due;
     }
     for (Row e : deliveries.values()) {

@@ -40,7 +40,7 @@ class LargeEnvelopeTest {
 
       // the ring went in before the answer; the message deliveries are routed afterwards, within the bound
       assertThat(accepted.deliveries()).isEqualTo(SUBSCRIPTIONS);
-      assertThat(accepted.routingLater()).isEqualTo(WebhookRelay.MAX_FANOUT_PER_NUMBER - SUBSCRIPTIONS);
+      assertThat(accepted.routingLater()).isEqualTo(CallWebhookRelay.MAX_FANOUT_PER_NUMBER - SUBSCRIPTIONS);
       // calls first: the last message change's 25 deliveries are the ones over the bound
       assertThat(accepted.overFanOut()).isEqualTo(SUBSCRIPTIONS);
       assertThat(h.rows("layer_deliveries")).isEqualTo(SUBSCRIPTIONS);

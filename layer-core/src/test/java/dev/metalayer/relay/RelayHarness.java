@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.h2.jdbcx.JdbcConnectionPool;
 
 /**
@@ -21,6 +22,7 @@ import org.h2.jdbcx.JdbcConnectionPool;
  */
 final class RelayHarness implements AutoCloseable {
   static final String APP_SECRET = "meta-app-secret-1";
+  static final byte[] MASTER_KEY = new byte[32];
   static final String PNID_1 = "436666719526789";
   static final String WABA_1 = "366634483210360";
   static final String PNID_2 = "106540352242922";
@@ -35,14 +37,19 @@ final class RelayHarness implements AutoCloseable {
   }
 
   RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned) {
+    this(dir, clock, appSecrets, allowUnsigned, store -> store);
+  }
+
+  /** @param wrap what the relay sees of the real H2 store (a test's view of it, e.g. a racing writer) */
+  RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned, UnaryOperator<RelayStore> wrap) {
     pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay") + ";WRITE_DELAY=0", "sa", "");
     db = Database.open(pool);
     layer =
         MetaLayer.builder()
             .keyStore(new InMemoryKeyStore())
-            .masterKey(new byte[32])
+            .masterKey(MASTER_KEY)
             .clock(clock)
-            .relayStore(new JdbcRelayStore(db))
+            .relayStore(wrap.apply(new JdbcRelayStore(db)))
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
             .appSecrets(appSecrets)
             .allowUnsignedWebhooks(allowUnsigned)

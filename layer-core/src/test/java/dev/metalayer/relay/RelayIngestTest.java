@@ -89,7 +89,7 @@ class RelayIngestTest {
 
   @Test
   void aBodyOver3MbIs413AndNothingIsStored() {
-    byte[] big = new byte[WebhookRelay.MAX_BODY_BYTES + 1];
+    byte[] big = new byte[CallWebhookRelay.MAX_BODY_BYTES + 1];
     Arrays.fill(big, (byte) ' ');
     IngestResult.Refused r = refused(big, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, big));
     assertThat(r.reason()).isEqualTo(IngestResult.Reason.TOO_LARGE);
@@ -147,5 +147,53 @@ class RelayIngestTest {
     assertThat(r).isInstanceOf(IngestResult.Accepted.class);
     assertThat(h.rows("layer_deliveries")).isEqualTo(2); // the call and the message; the odd field is not routed
 
+  }
+
+  /**
+   * Another instance stores one change of the same envelope between this one's check and its commit:
+   * the store reports the taken key, and the relay stores the envelope once more under a new id, the
+   * change already queued skipped, and every delivery it queues pointing at an envelope that exists.
+   */
+  @Test
+  void anEnvelopeRacedByAnotherInstanceIsStoredOnceMoreAndItsDeliveriesPointAtIt() {
+    h.close();
+    java.util.concurrent.atomic.AtomicBoolean raced = new java.util.concurrent.atomic.AtomicBoolean();
+    h = new RelayHarness(dir.resolve("raced"), MutableClock.at("2026-03-01T10:00:00Z"),
+        List.of(RelayHarness.APP_SECRET), false, real -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(
+            RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
+              if (method.getName().equals("ingest") && raced.compareAndSet(false, true)) {
+                RelayStore.Envelope mine = (RelayStore.Envelope) args[0];
+                @SuppressWarnings("unchecked")
+                List<RelayStore.NewDelivery> deliveries = (List<RelayStore.NewDelivery>) args[1];
+                RelayStore.NewDelivery first = deliveries.get(0);
+                real.ingest(new RelayStore.Envelope("env_other", mine.body(), mine.receivedAt()),
+                    List.of(RelayStore.NewDelivery.builder().ids("dlv_other", first.subscriptionId(), "env_other")
+                        .change(first.webhookId(), first.field(), first.lane(), first.body())
+                        .maxAttempts(first.maxAttempts()).createdAt(first.createdAt()).build()));
+                throw new StoreException("unique key taken", new IllegalStateException("23505"), true);
+              }
+              try {
+                return method.invoke(real, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+            }));
+    h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/h", List.of("*"), null, false);
+
+    IngestResult.Accepted accepted = h.ingestSigned(body);
+
+    assertThat(raced).isTrue();
+    assertThat(accepted.duplicates()).isEqualTo(1);
+    assertThat(accepted.deliveries()).isPositive();
+    assertThat(h.rows("layer_deliveries")).isEqualTo(accepted.deliveries() + 1L);
+    assertThat(h.rows("layer_envelopes")).isEqualTo(2);
+    long orphans = h.db.withConnection(c -> {
+      try (var s = c.createStatement(); var rs = s.executeQuery("SELECT COUNT(*) FROM layer_deliveries d WHERE NOT"
+          + " EXISTS (SELECT 1 FROM layer_envelopes e WHERE e.id = d.envelope_id)")) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    });
+    assertThat(orphans).as("deliveries whose envelope was never stored").isZero();
   }
 }

@@ -383,4 +383,23 @@ class RelayTimeRulesTest {
     assertThat(runDue()).isZero();
     assertThat(h.subscriptions().sendTest(RelayHarness.PNID_2, s.id())).as("another number's subscription").isEmpty();
   }
+
+  @Test
+  void aTestEventIsRoutedLikeAnyChangeButOnlyToTheSubscriptionTested() {
+    Subscription tested = h.subscribe(RelayHarness.PNID_1, subscriber.url("/tested"), List.of("calls"), null, false);
+    Subscription everything = h.subscribe(RelayHarness.PNID_1, subscriber.url("/all"), List.of("*"), null, false);
+
+    Delivery queued = h.subscriptions().sendTest(RelayHarness.PNID_1, tested.id()).orElseThrow();
+    runDue();
+
+    assertThat(subscriber.received()).as("only the subscription tested, though the other asks for everything")
+        .hasSize(1);
+    RecordingSubscriber.Received got = subscriber.received().get(0);
+    assertThat(got.text()).contains("\"field\":\"test\"", "\"id\":\"" + queued.id() + "\"");
+    // the webhook id of a routed change: a digest of its bytes, as for Meta's own changes
+    assertThat(got.header("webhook-id")).matches("msg_[0-9a-f]{32}");
+    assertThat(only(tested).state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(h.subscriptions().deliveries(RelayHarness.PNID_1, everything.id(), Optional.empty(), 50).orElseThrow())
+        .isEmpty();
+  }
 }

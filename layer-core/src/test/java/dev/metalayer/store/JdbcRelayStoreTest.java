@@ -86,8 +86,9 @@ class JdbcRelayStoreTest extends RelayStoreContract {
         "http://x", List.of("messages"), true, false, false, T0, T0), null));
     List<RelayStore.NewDelivery> backlog = new java.util.ArrayList<>();
     for (int i = 0; i < 300; i++) {
-      backlog.add(new RelayStore.NewDelivery("dlv_" + i, "wh_b", "env_b", "msg_" + i, "messages",
-          dev.metalayer.relay.Lane.DEFAULT, null, new byte[] {1}, 8, dev.metalayer.relay.DeliveryState.PENDING, T0, null, T0));
+      backlog.add(RelayStore.NewDelivery.builder().ids("dlv_" + i, "wh_b", "env_b")
+          .change("msg_" + i, "messages", dev.metalayer.relay.Lane.DEFAULT, new byte[] {1}).maxAttempts(8).createdAt(T0)
+          .build());
     }
     store.ingest(new RelayStore.Envelope("env_b", new byte[] {1}, T0), backlog);
     for (JdbcRelayStore.Step step : JdbcRelayStore.Step.values()) {

@@ -39,9 +39,11 @@ abstract class RelayStoreContract {
   }
 
   static NewDelivery delivery(String id, String sub, String webhookId, Lane lane, String orderingKey, Instant due) {
-    return new NewDelivery(id, sub, "env_1", webhookId, lane == Lane.CALLS ? "calls" : "messages", lane, orderingKey,
-        ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8), 8, DeliveryState.PENDING, due,
-        lane == Lane.CALLS ? due.plusSeconds(45) : null, due);
+    return NewDelivery.builder().ids(id, sub, "env_1")
+        .change(webhookId, lane == Lane.CALLS ? "calls" : "messages", lane,
+            ("{\"id\":\"" + id + "\",\"t\":\"caf\\u00e9 \u00e9\"}").getBytes(StandardCharsets.UTF_8))
+        .orderingKey(Optional.ofNullable(orderingKey)).maxAttempts(8)
+        .expiresAt(lane == Lane.CALLS ? Optional.of(due.plusSeconds(45)) : Optional.empty()).createdAt(due).build();
   }
 
   List<String> ingest(NewDelivery... deliveries) {
@@ -188,8 +190,9 @@ abstract class RelayStoreContract {
 
   @Test
   void aDeliveryExpiredOnArrivalIsLoggedNeverClaimedAndMakesARedeliveryADuplicate() {
-    NewDelivery late = new NewDelivery("c1", "wh_a", "env_1", "msg_1", "calls", Lane.CALLS, "wacid.1",
-        "{}".getBytes(StandardCharsets.UTF_8), 8, DeliveryState.EXPIRED, null, T0.minusSeconds(1), T0);
+    NewDelivery late = NewDelivery.builder().ids("c1", "wh_a", "env_1")
+        .change("msg_1", "calls", Lane.CALLS, "{}".getBytes(StandardCharsets.UTF_8)).orderingKey(Optional.of("wacid.1"))
+        .maxAttempts(8).expired(true).expiresAt(Optional.of(T0.minusSeconds(1))).createdAt(T0).build();
 
     assertThat(ingest(late)).containsExactly("c1");
 
@@ -272,8 +275,9 @@ abstract class RelayStoreContract {
 
   /** A delivery of {@code envelopeId}, due at {@code at}. */
   static NewDelivery deliveryOf(String id, String envelopeId, String webhookId, Instant at) {
-    return new NewDelivery(id, "wh_a", envelopeId, webhookId, "messages", Lane.DEFAULT, null,
-        "{}".getBytes(StandardCharsets.UTF_8), 8, DeliveryState.PENDING, at, null, at);
+    return NewDelivery.builder().ids(id, "wh_a", envelopeId)
+        .change(webhookId, "messages", Lane.DEFAULT, "{}".getBytes(StandardCharsets.UTF_8)).maxAttempts(8).createdAt(at)
+        .build();
   }
 
   /** Ingests envelope {@code envelopeId} received at {@code at}, with the given deliveries. */

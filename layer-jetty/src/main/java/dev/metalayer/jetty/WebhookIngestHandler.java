@@ -4,7 +4,6 @@ import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.relay.IngestResult;
-import dev.metalayer.relay.WebhookRelay;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -83,7 +82,7 @@ final class WebhookIngestHandler implements Request.Handler {
       HttpIo.writeError(response, callback, early.get().error());
       return;
     }
-    bodies.read(request, WebhookRelay.MAX_BODY_BYTES, GraphError.tooLarge("The webhook body is larger than 3 MB."),
+    bodies.read(request, CallWebhookRelay.MAX_BODY_BYTES, GraphError.tooLarge("The webhook body is larger than 3 MB."),
         response, callback, body -> {
           IngestResult result = relay.ingest(body, signature);
           if (result instanceof IngestResult.Refused refused) {

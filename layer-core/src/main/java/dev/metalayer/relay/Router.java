@@ -1,0 +1,437 @@
+package dev.metalayer.relay;
+
+import dev.metalayer.crypto.Secrets;
+import dev.metalayer.keys.KeyService;
+import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.relay.RelayStore.NewDelivery;
+import dev.metalayer.relay.RelayStore.StoredSubscription;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The routing of verified changes into queued deliveries: a change goes to the numbers
+ * {@link NumberRouting} names, then to each <i>active</i> subscription of such a number that
+ * {@linkplain Subscription#wants wants} its field; calls changes are routed first. A subscription's
+ * {@code test} event is routed the same way, to that one subscription ({@link #routeTest}).
+ *
+ * <p>An envelope that causes at most {@link #INLINE_ROUTING} deliveries is routed on the caller's
+ * thread, before Meta's answer; a larger one is stored at once (with its call deliveries) and routed by
+ * one background thread, in chunks of {@link #ROUTING_CHUNK}, so that Meta gets its answer within its
+ * timeout whatever the envelope's size. Every stored envelope not routed yet (a large one, or one left
+ * by a process that stopped first) is routed by that thread, at start and every minute.
+ *
+ * <p>Fan-out bound: one envelope queues at most {@link #MAX_FANOUT_PER_NUMBER} deliveries for one
+ * number. What is over it is not queued (calls first, then in envelope order, so the bound never drops
+ * a ring before a message); the envelope is still accepted and kept, one warning names the envelope,
+ * the number and the count, and {@link IngestResult.Accepted#overFanOut()} counts it. Meta retries a
+ * refused webhook for days, so refusing the envelope would lose the part under the bound too.
+ * Thread-safe.
+ */
+final class Router {
+  private static final Logger log = LoggerFactory.getLogger(Router.class);
+  /** The longest {@code field} a change may have to be routed; the store's column holds 100 characters. */
+  static final int MAX_FIELD = 100;
+  /**
+   * Deliveries one envelope may queue for one number: 4,000 changes times the default subscription cap
+   * (25), four times Meta's largest batch (1,000 changes). A 3 MB envelope of minimal changes could
+   * otherwise queue about 750,000.
+   */
+  static final int MAX_FANOUT_PER_NUMBER = CallWebhookRelay.MAX_FANOUT_PER_NUMBER;
+  /** Deliveries an envelope may cause and still be routed before the answer (about 0.1 s of inserts). */
+  static final int INLINE_ROUTING = 1_000;
+  /** Deliveries per transaction when an envelope is routed in the background. */
+  static final int ROUTING_CHUNK = 1_000;
+  private static final Duration ROUTER_SWEEP = Duration.ofMinutes(1);
+
+  private final RelayStore store;
+  private final KeyService keys;
+  private final DeliveryPolicy policy;
+  private final DeliveryEngine engine;
+  private final Clock clock;
+  private final SecureRandom random;
+
+  private ScheduledExecutorService router;
+  /** The router's periodic sweep while it runs; done before that only if a sweep ended in an Error. */
+  private volatile ScheduledFuture<?> routerSweep;
+  /** Set while the router stops: routing ends after its current transaction (not interrupted mid-write). */
+  private volatile boolean closing;
+  private final AtomicBoolean routeQueued = new AtomicBoolean();
+
+  Router(RelayStore store, KeyService keys, DeliveryPolicy policy, DeliveryEngine engine, Clock clock,
+      SecureRandom random) {
+    this.store = store;
+    this.keys = keys;
+    this.policy = policy;
+    this.engine = engine;
+    this.clock = clock;
+    this.random = random;
+  }
+
+  /** Who receives a change: pairs of a number and its subscription. */
+  @FunctionalInterface
+  private interface Targets {
+    void visit(Change change, BiConsumer<String, Subscription> target);
+  }
+
+  /**
+   * Stores the envelope of verified {@code changes} with its deliveries (or, when large, with its call
+   * deliveries only, the rest routed in the background) and hands them to the engine.
+   */
+  IngestResult.Accepted route(byte[] body, List<Change> changes) {
+    Instant now = clock.instant();
+    RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now);
+    return accept(new Routing(envelope, changes, now, null, this::newDeliveryId));
+  }
+
+  /**
+   * Routes a {@code test} event made by the layer for one subscription: stored and delivered like any
+   * change, to that subscription only (whatever its events), with the delivery id {@code deliveryId}.
+   */
+  void routeTest(byte[] body, Subscription subscription, String deliveryId) {
+    if (!(Ingest.shape(body) instanceof Ingest.Passed passed)) {
+      throw new IllegalStateException("the layer's test event does not parse");
+    }
+    Instant now = clock.instant();
+    RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now);
+    Targets only = (change, target) -> target.accept(subscription.phoneNumberId(), subscription);
+    accept(new Routing(envelope, passed.changes(), now, only, () -> deliveryId));
+  }
+
+  private IngestResult.Accepted accept(Routing routing) {
+    int changes = routing.changes.size();
+    int total = routing.count();
+    if (total <= INLINE_ROUTING) {
+      Stored stored = storeOnce(routing, c -> true, store::ingest);
+      routing.reportOverBound();
+      return new IngestResult.Accepted(changes, stored.inserted().size(),
+          stored.deliveries().size() - stored.inserted().size(), 0, routing.overBound());
+    }
+    // Large: the envelope is stored (unrouted) with its calls, answered, and routed in the background.
+    Stored calls = storeOnce(routing, c -> Events.CALLS.equals(c.field()), store::ingestUnrouted);
+    wake();
+    routing.reportOverBound();
+    log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", routing.envelope.id(),
+        total);
+    return new IngestResult.Accepted(changes, calls.inserted().size(),
+        calls.deliveries().size() - calls.inserted().size(), total - calls.deliveries().size(), routing.overBound());
+  }
+
+  /** The deliveries an envelope was stored with, and the ids of those inserted (the rest were duplicates). */
+  private record Stored(List<NewDelivery> deliveries, List<String> inserted) {}
+
+  /**
+   * Stores the routing's envelope with the deliveries of the changes {@code which} selects, and wakes
+   * their lanes. When a change of it was ingested concurrently (a duplicate key), once more under a new
+   * envelope id, and the duplicates are skipped.
+   */
+  private Stored storeOnce(Routing routing, Predicate<Change> which,
+      java.util.function.BiFunction<RelayStore.Envelope, List<NewDelivery>, List<String>> write) {
+    List<NewDelivery> deliveries = routing.deliveries(which);
+    List<String> inserted;
+    try {
+      inserted = write.apply(routing.envelope, deliveries);
+    } catch (StoreException e) {
+      if (!e.duplicate()) {
+        throw e;
+      }
+      RelayStore.Envelope first = routing.envelope;
+      routing.envelope = new RelayStore.Envelope(newId("env"), first.body(), first.receivedAt());
+      deliveries = routing.deliveries(which);
+      inserted = write.apply(routing.envelope, deliveries);
+    }
+    wakeFor(deliveries, inserted);
+    return new Stored(deliveries, inserted);
+  }
+
+  private void wakeFor(List<NewDelivery> deliveries, List<String> inserted) {
+    if (inserted.isEmpty()) {
+      return;
+    }
+    for (Lane lane : Lane.values()) {
+      if (deliveries.stream().anyMatch(d -> d.lane() == lane && d.state() == DeliveryState.PENDING)) {
+        engine.wake(lane);
+      }
+    }
+  }
+
+  /**
+   * The routing of one envelope: which deliveries its changes cause, calls first, within the fan-out
+   * bound. Deterministic for the same subscriptions, so that routing again after a crash finds the
+   * same deliveries (and the store skips those already queued).
+   */
+  private final class Routing {
+    RelayStore.Envelope envelope;
+    final List<Change> changes;
+    final Instant now;
+    final Targets targets;
+    final java.util.function.Supplier<String> deliveryIds;
+    final Map<String, List<StoredSubscription>> subscriptionsByNumber = new HashMap<>();
+    final Map<String, Integer> overBoundByNumber = new TreeMap<>();
+    /** The webhook id of each change (a digest of its bytes), computed once however many subscriptions. */
+    final Map<Change, String> webhookIds = new IdentityHashMap<>();
+    /** The numbers each change goes to, decided once per routing. */
+    final Map<Change, List<WhatsAppNumber>> numbers = new IdentityHashMap<>();
+
+    /** @param targets who receives each change; null: the subscriptions of the numbers it is routed to */
+    Routing(RelayStore.Envelope envelope, List<Change> changes, Instant now, Targets targets,
+        java.util.function.Supplier<String> deliveryIds) {
+      List<Change> ordered = new ArrayList<>(changes.size());
+      changes.stream().filter(c -> Events.CALLS.equals(c.field())).forEach(ordered::add);
+      changes.stream().filter(c -> !Events.CALLS.equals(c.field())).forEach(ordered::add);
+      this.envelope = envelope;
+      this.changes = ordered;
+      this.now = now;
+      this.deliveryIds = deliveryIds;
+      this.targets = targets != null ? targets : this::subscribers;
+      if (targets == null) {
+        findNumbers();
+      }
+    }
+
+    private void findNumbers() {
+      Map<String, Integer> unrouted = new TreeMap<>();
+      for (Change change : changes) {
+        NumberRouting.Route route = NumberRouting.route(change, keys);
+        numbers.put(change, route.numbers());
+        // a field's name is logged only when it is one Meta documents: the rest is outside text
+        String field = Events.META_FIELDS.contains(change.field()) ? change.field() : "other";
+        route.unrouted().ifPresent(why -> unrouted.merge(field + " change(s) that " + why, 1, Integer::sum));
+        if (change.field().length() > MAX_FIELD) {
+          // No event has such a name; storing it would fail the whole batch (and Meta would retry it).
+          log.warn("A change with a field name of {} characters was not routed", change.field().length());
+        } else if (Events.CALLS.equals(change.field())) {
+          Optional<Instant> expiresAt = policy.expiry(Lane.CALLS, envelope.receivedAt(), change.eventTime());
+          if (expiresAt.isPresent() && !now.isBefore(expiresAt.get())) {
+            log.info("A {} change of {} arrived after its TTL (event time {}): recorded as expired, not delivered",
+                change.field(), change.callIds(), change.eventTime().map(Instant::toString).orElse("none"));
+          }
+        }
+      }
+      unrouted.forEach((what, n) -> log.info("Envelope {}: {} {} were routed to no number", envelope.id(), n, what));
+    }
+
+    /** The active subscriptions that want the change, of each number it is routed to. */
+    private void subscribers(Change change, BiConsumer<String, Subscription> target) {
+      for (WhatsAppNumber number : numbers.get(change)) {
+        for (StoredSubscription stored :
+            subscriptionsByNumber.computeIfAbsent(number.phoneNumberId(), store::subscriptionsOf)) {
+          Subscription s = stored.subscription();
+          if (s.active() && s.wants(change.field(), change.permissionReply())) {
+            target.accept(number.phoneNumberId(), s);
+          }
+        }
+      }
+    }
+
+    /** Every (change, subscription) pair within the bound, in routing order. */
+    private void visit(BiConsumer<Change, Subscription> visitor) {
+      Map<String, Integer> perNumber = new HashMap<>();
+      overBoundByNumber.clear();
+      for (Change change : changes) {
+        if (change.field().length() > MAX_FIELD) {
+          continue;
+        }
+        targets.visit(change, (number, s) -> {
+          if (perNumber.merge(number, 1, Integer::sum) > MAX_FANOUT_PER_NUMBER) {
+            overBoundByNumber.merge(number, 1, Integer::sum);
+          } else {
+            visitor.accept(change, s);
+          }
+        });
+      }
+    }
+
+    int count() {
+      int[] n = {0};
+      visit((c, s) -> n[0]++);
+      return n[0];
+    }
+
+    int overBound() {
+      return overBoundByNumber.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    void reportOverBound() {
+      overBoundByNumber.forEach((number, n) -> log.warn("Fan-out bound: envelope {} would queue {} more deliveries"
+          + " for phone number ID {} than the {} one envelope may queue for one number; they were not queued"
+          + " (the envelope is kept)", envelope.id(), n, number, MAX_FANOUT_PER_NUMBER));
+    }
+
+    List<NewDelivery> deliveries(Predicate<Change> which) {
+      List<NewDelivery> out = new ArrayList<>();
+      visit((change, s) -> {
+        if (which.test(change)) {
+          out.add(delivery(change, s));
+        }
+      });
+      return out;
+    }
+
+    /**
+     * Routes everything in chunks of {@link #ROUTING_CHUNK}, each its own transaction, and marks the
+     * envelope routed. When the router is closing it stops after the current chunk, leaving the envelope
+     * unrouted for the next start. @return whether it finished
+     */
+    boolean routeAll() {
+      List<NewDelivery> chunk = new ArrayList<>();
+      boolean[] stopped = {false};
+      visit((change, s) -> {
+        if (stopped[0]) {
+          return;
+        }
+        chunk.add(delivery(change, s));
+        if (chunk.size() >= ROUTING_CHUNK) {
+          routeChunk(chunk, false);
+          chunk.clear();
+          stopped[0] = closing;
+        }
+      });
+      if (stopped[0]) {
+        return false;
+      }
+      routeChunk(chunk, true);
+      return true;
+    }
+
+    private void routeChunk(List<NewDelivery> chunk, boolean last) {
+      List<String> inserted;
+      try {
+        inserted = store.route(envelope.id(), chunk, last);
+      } catch (StoreException e) {
+        if (!e.duplicate()) {
+          throw e;
+        }
+        inserted = store.route(envelope.id(), chunk, last);
+      }
+      wakeFor(chunk, inserted);
+    }
+
+    private NewDelivery delivery(Change change, Subscription s) {
+      Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
+      Optional<Instant> expiresAt = policy.expiry(lane, envelope.receivedAt(), change.eventTime());
+      // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
+      boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
+      byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
+      return NewDelivery.builder()
+          .ids(deliveryIds.get(), s.id(), envelope.id())
+          .change(webhookIds.computeIfAbsent(change, WebhookIds::of), change.field(), lane, bytes)
+          .orderingKey(lane == Lane.CALLS ? change.orderingKey() : Optional.empty())
+          .maxAttempts(policy.maxAttempts(lane, change.field()))
+          .expiresAt(expiresAt)
+          .expired(expired)
+          .createdAt(now)
+          .build();
+    }
+  }
+
+  /**
+   * Routes, on the calling thread, every envelope stored unrouted (a large one, or one left by a
+   * process that stopped before routing it). @return the envelopes routed
+   */
+  int routeStored() {
+    int routed = 0;
+    List<RelayStore.Envelope> batch;
+    while (!closing && !(batch = store.unrouted(10)).isEmpty()) {
+      for (RelayStore.Envelope e : batch) {
+        if (Ingest.shape(e.body()) instanceof Ingest.Passed passed) {
+          if (!new Routing(e, passed.changes(), clock.instant(), null, this::newDeliveryId).routeAll()) {
+            return routed;
+          }
+        } else {
+          // it was verified before it was stored; should it ever not parse, it must not block the others
+          log.warn("Stored envelope {} no longer parses; it is kept and not routed", e.id());
+          store.route(e.id(), List.of(), true);
+        }
+        routed++;
+      }
+    }
+    return routed;
+  }
+
+  // ---- the background router: one thread, woken by a large envelope, and every minute (a store
+  // failure is retried then); at start it routes what a stopped process left unrouted
+
+  synchronized void start() {
+    if (router != null) {
+      return;
+    }
+    router = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "relay-routing");
+      t.setDaemon(true);
+      return t;
+    });
+    routerSweep = router.scheduleWithFixedDelay(this::routeInBackground, 0, ROUTER_SWEEP.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Whether the background router has stopped while it should run (its sweep ended in an Error). */
+  boolean dead() {
+    ScheduledFuture<?> sweep = routerSweep;
+    // a periodic sweep ends only when the router stops, or when a run ended in an Error (out of memory)
+    return sweep != null && sweep.isDone();
+  }
+
+  private void wake() {
+    ScheduledExecutorService r = router;
+    if (r == null || !routeQueued.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      r.execute(this::routeInBackground);
+    } catch (RejectedExecutionException stopping) {
+      routeQueued.set(false);
+    }
+  }
+
+  private void routeInBackground() {
+    routeQueued.set(false);
+    try {
+      int n = routeStored();
+      if (n > 0) {
+        log.info("Routed {} stored envelope(s) in the background", n);
+      }
+    } catch (RuntimeException e) {
+      // the next sweep tries again: the envelopes stay stored and unrouted
+      log.warn("Routing stored envelopes failed ({}); retrying in {}", e.getClass().getSimpleName(), ROUTER_SWEEP);
+    }
+  }
+
+  synchronized void stop() {
+    if (router == null) {
+      return;
+    }
+    closing = true;
+    routerSweep = null;
+    router.shutdown();
+    DeliveryEngine.awaitStopped(router);
+    router = null;
+    closing = false;
+  }
+
+  private String newDeliveryId() {
+    return newId("dlv");
+  }
+
+  String newId(String kind) {
+    return Secrets.newId(kind, random, 12);
+  }
+}
