@@ -5,6 +5,7 @@ import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.log.WarnLimiter;
 import dev.metalayer.relay.RelayStore.NewDelivery;
 import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.security.SecureRandom;
@@ -112,12 +113,17 @@ public final class WebhookRelay implements CallWebhookRelay {
   private final DeliveryPolicy policy;
   private final DeliveryEngine engine;
   private final WebhookSubscriptions subscriptions;
+  /** One warning per kind and subject and minute: refused signatures, unknown numbers, expired calls. */
+  private final WarnLimiter warnings;
+  private final UnknownNumbers unknownNumbers;
 
   public WebhookRelay(Config config) {
     this.config = Objects.requireNonNull(config, "config");
     this.store = config.store();
     this.policy = new DeliveryPolicy(config.callTtl(), config.random()::nextDouble);
-    Attempter attempter = new Attempter(store, config.cipher(), config.transport(), policy, config.clock());
+    this.warnings = new WarnLimiter(config.clock());
+    this.unknownNumbers = new UnknownNumbers(config.clock());
+    Attempter attempter = new Attempter(store, config.cipher(), config.transport(), policy, config.clock(), warnings);
     this.engine = new DeliveryEngine(store, attempter, policy, config.clock(), config.callsThreads(),
         config.defaultThreads(), config.perSubscription(), config.perNumber(), config.retention());
     this.subscriptions = new WebhookSubscriptions(this, store, config.keys(), config.cipher(), config.guard(),
@@ -136,6 +142,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     }
     if (signatureHeader != null && !signatureHeader.isBlank() && !config.appSecrets().isEmpty()
         && !Signatures.verifyMeta(signatureHeader, body, config.appSecrets())) {
+      warnRefused(IngestResult.Reason.BAD_SIGNATURE, body);
       return refused(IngestResult.Reason.BAD_SIGNATURE, GraphError.invalidToken("Invalid X-Hub-Signature-256."));
     }
     EnvelopeSplitter.Split split = EnvelopeSplitter.split(body);
@@ -166,6 +173,7 @@ public final class WebhookRelay implements CallWebhookRelay {
       }
       wakeFor(deliveries, inserted);
       routing.reportOverBound();
+      routing.reportUnknownNumbers();
       return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), deliveries.size() - inserted.size(),
           0, routing.overBound());
     }
@@ -185,6 +193,7 @@ public final class WebhookRelay implements CallWebhookRelay {
     wakeFor(calls, inserted);
     wakeRouter();
     routing.reportOverBound();
+    routing.reportUnknownNumbers();
     log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", envelope.id(), total);
     return new IngestResult.Accepted(parsed.changes().size(), inserted.size(), calls.size() - inserted.size(),
         total - calls.size(), routing.overBound());
@@ -279,6 +288,32 @@ public final class WebhookRelay implements CallWebhookRelay {
 
     int overBound() {
       return overBoundByNumber.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    /**
+     * Counts and warns about the changes for numbers the layer does not know (a phone number ID not
+     * registered, or a WABA-level change of a WABA with no registered number): answered 200 and
+     * routed nowhere. Called once per ingested envelope (not when it is routed again).
+     */
+    void reportUnknownNumbers() {
+      for (Change change : changes) {
+        if (!numbers.get(change).isEmpty()) {
+          continue;
+        }
+        String pnid = change.phoneNumberId().orElse(null);
+        if (pnid == null && (change.entryId().isEmpty() || !config.keys().numbersOfWaba(change.entryId()).isEmpty())) {
+          continue; // WABA-level, with a known WABA: NumberRouting's own reasons, logged above
+        }
+        UnknownNumbers.Seen seen = unknownNumbers.record(pnid, change.entryId());
+        String subject = seen.phoneNumberId().map(id -> "pnid " + id).orElse("waba " + seen.wabaId().orElse(""));
+        String field = Events.META_FIELDS.contains(change.field()) ? change.field() : "other";
+        warnings.permit("unknown-number", subject).ifPresent(suppressed -> log.warn(
+            "Webhook for {}, which is not registered in the layer: a {} change answered 200 and dropped (envelope {},"
+                + " {} such change(s) of it since start); register the number, or unsubscribe the app from it{}",
+            seen.phoneNumberId().map(id -> "phone number ID " + id + seen.wabaId().map(w -> " (WABA " + w + ")").orElse(""))
+                .orElse("WABA " + seen.wabaId().orElse("(none)")),
+            field, envelope.id(), seen.count(), WarnLimiter.suppressed(suppressed)));
+      }
     }
 
     void reportOverBound() {
@@ -383,18 +418,63 @@ public final class WebhookRelay implements CallWebhookRelay {
     return false;
   }
 
+  /** Each refusal is also logged at WARN here, once per request (rate limited, see {@link #warnRefused}). */
   @Override
   public Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
     if (signatureHeader == null || signatureHeader.isBlank()) {
-      return config.allowUnsigned()
-          ? Optional.empty()
-          : Optional.of(new IngestResult.Refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256.")));
+      if (config.allowUnsigned()) {
+        return Optional.empty();
+      }
+      warnRefused(IngestResult.Reason.UNSIGNED, null);
+      return Optional.of(new IngestResult.Refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256.")));
     }
     if (config.appSecrets().isEmpty() && !config.allowUnsigned()) {
+      warnRefused(null, null);
       return Optional.of(new IngestResult.Refused(IngestResult.Reason.BAD_SIGNATURE,
           GraphError.invalidToken("No app secret is configured: webhooks cannot be verified.")));
     }
     return Optional.empty();
+  }
+
+  /**
+   * One warning per reason and minute for webhooks refused by their signature. The body of a refused
+   * webhook is not trusted: only numbers it names that are registered are named (parsed only when the
+   * line is written), never its text.
+   *
+   * @param reason null when no app secret is configured
+   * @param body the refused body, or null when it was not read
+   */
+  private void warnRefused(IngestResult.Reason reason, byte[] body) {
+    String kind = reason == null ? "no-app-secret" : reason.name();
+    warnings.permit("webhook-refused", kind).ifPresent(suppressed -> {
+      String why = reason == null
+          ? "no Meta app secret is configured, so no webhook can be verified (configure the app's secret)"
+          : reason == IngestResult.Reason.UNSIGNED
+              ? "it has no X-Hub-Signature-256 (Meta signs every webhook: the sender is not Meta, or a proxy"
+                  + " dropped the header)"
+              : "its X-Hub-Signature-256 matches none of the " + config.appSecrets().size() + " configured app"
+                  + " secret(s) (the secret is not the one of the app Meta signs with, or the body was changed on"
+                  + " the way)";
+      log.warn("Webhook refused with 401: {}{}{}", why, namedNumbers(body), WarnLimiter.suppressed(suppressed));
+    });
+  }
+
+  /** {@code ""}, or {@code "; it names phone number ID(s) …"} for the registered numbers a body names. */
+  private String namedNumbers(byte[] body) {
+    if (body == null || !(EnvelopeSplitter.split(body) instanceof EnvelopeSplitter.Parsed parsed)) {
+      return "";
+    }
+    java.util.Set<String> named = new java.util.TreeSet<>();
+    for (Change c : parsed.changes()) {
+      c.phoneNumberId().flatMap(config.keys()::findNumber).ifPresent(n -> named.add(n.phoneNumberId()));
+    }
+    return named.isEmpty() ? "" : "; it names phone number ID(s) " + String.join(", ", named);
+  }
+
+  /** The numbers Meta sent webhooks for that the layer does not know, for the operator. */
+  @Override
+  public UnknownNumbers unknownNumbers() {
+    return unknownNumbers;
   }
 
   private static IngestResult refused(IngestResult.Reason reason, GraphError error) {

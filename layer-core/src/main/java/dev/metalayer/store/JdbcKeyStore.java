@@ -197,6 +197,39 @@ public final class JdbcKeyStore implements KeyStore {
     return db.ping();
   }
 
+  /** The check value is the one row of {@code layer_master_key_check} (migration V7). */
+  @Override
+  public Optional<byte[]> masterKeyCheck() {
+    return db.withConnection(
+        c -> {
+          try (PreparedStatement p = c.prepareStatement("SELECT sealed FROM layer_master_key_check WHERE id = 1");
+              ResultSet rs = p.executeQuery()) {
+            return rs.next() ? Optional.of(rs.getBytes(1)) : Optional.empty();
+          }
+        });
+  }
+
+  @Override
+  public boolean saveMasterKeyCheck(byte[] sealed) {
+    try {
+      return db.withConnection(
+          c -> {
+            try (PreparedStatement p =
+                c.prepareStatement("INSERT INTO layer_master_key_check (id, sealed, created_at) VALUES (1, ?, ?)")) {
+              p.setBytes(1, sealed);
+              p.setLong(2, System.currentTimeMillis());
+              return p.executeUpdate() == 1;
+            }
+          });
+    } catch (dev.metalayer.relay.StoreException e) {
+      // another instance saved its check first (primary key): the first one stays
+      if (masterKeyCheck().isPresent()) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
   private static final String NUMBER_COLUMNS =
       "SELECT phone_number_id, phone, waba_id, business_id, meta_token, created_at";
   private static final String KEY_COLUMNS =
