@@ -4,7 +4,6 @@ import dev.metalayer.keys.WhatsAppNumber;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,8 +66,8 @@ public final class UnknownNumbers {
 
   /** The numbers kept, the one seen last first. */
   public synchronized List<Seen> recent() {
-    List<Seen> out = new ArrayList<>(seen.values());
-    out.sort(Comparator.comparing(Seen::lastSeen).reversed());
+    List<Seen> out = new ArrayList<>(seen.values()); // access order: the one recorded last is last
+    java.util.Collections.reverse(out);
     return out;
   }
 
