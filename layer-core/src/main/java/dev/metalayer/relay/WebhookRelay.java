@@ -461,7 +461,13 @@ public final class WebhookRelay implements CallWebhookRelay {
 
   /** {@code ""}, or {@code "; it names phone number ID(s) …"} for the registered numbers a body names. */
   private String namedNumbers(byte[] body) {
-    if (body == null || !(EnvelopeSplitter.split(body) instanceof EnvelopeSplitter.Parsed parsed)) {
+    EnvelopeSplitter.Split split;
+    try {
+      split = body == null ? null : EnvelopeSplitter.split(body);
+    } catch (RuntimeException e) {
+      return ""; // a body that cannot be read names nothing; the refusal stands
+    }
+    if (!(split instanceof EnvelopeSplitter.Parsed parsed)) {
       return "";
     }
     java.util.Set<String> named = new java.util.TreeSet<>();
