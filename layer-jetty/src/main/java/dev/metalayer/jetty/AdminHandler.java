@@ -26,10 +26,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, and the webhook subscriptions of a
- * number with their full delivery log ({@code GET /numbers/{id}/webhooks},
+ * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, the webhook subscriptions of a
+ * number with their full delivery log ({@code GET /numbers/{id}/webhooks}, {@code GET /webhooks/{id}},
  * {@code GET /webhooks/{id}/deliveries?status=&limit=}: the operator's view, with each attempt's
- * latency, error text and answer excerpt, which a number's key does not see). Guarded by
+ * latency, error text and answer excerpt, which a number's key does not see) and replays
+ * ({@code POST /webhooks/{id}/deliveries/{did}/retry}), each audited at INFO with its number; and the
+ * numbers Meta sent webhooks for that the layer does not know ({@code GET /unknown-numbers}). Guarded by
  * {@code Authorization: Bearer $LAYER_ADMIN_TOKEN} (compared in constant time); absent altogether
  * (404) when no admin token is configured. Answers JSON with snake_case names; never echoes a Meta
  * token, and shows a key only in the answer that created it.
