@@ -45,6 +45,8 @@ public final class MetaLayer {
     TokenCipher cipher = new TokenCipher(b.masterKey, b.random);
     // removing a number removes its webhook subscriptions first (keys stays free of the relay)
     this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl, this::removeSubscriptionsOf);
+    // a layer whose key does not open its store's tokens could serve nothing: it does not start
+    keys.verifyMasterKey();
     this.tokenResolver = b.tokenResolver != null ? b.tokenResolver : keys;
     GraphSettings graph =
         new GraphSettings(
@@ -505,7 +507,15 @@ public final class MetaLayer {
       return this;
     }
 
-    /** @throws IllegalStateException when a required collaborator is missing */
+    /**
+     * Checks the settings and builds the layer. The master key is checked against the key store
+     * ({@link KeyService#verifyMasterKey}): the first build on a store saves a check value sealed with
+     * it, and every later build opens that value.
+     *
+     * @throws IllegalStateException when a required collaborator is missing
+     * @throws dev.metalayer.crypto.WrongMasterKeyException when the master key does not open the tokens
+     *     the key store holds (they were sealed with another key)
+     */
     public MetaLayer build() {
       if (keyStore == null) {
         throw new IllegalStateException("keyStore is required (InMemoryKeyStore or JdbcKeyStore)");

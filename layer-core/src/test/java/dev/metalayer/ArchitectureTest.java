@@ -25,6 +25,7 @@ class ArchitectureTest {
       Map.of(
           "dev.metalayer.json", 0,
           "dev.metalayer.crypto", 0,
+          "dev.metalayer.log", 0,
           "dev.metalayer.keys", 1,
           "dev.metalayer.graph", 2,
           "dev.metalayer.relay", 3,

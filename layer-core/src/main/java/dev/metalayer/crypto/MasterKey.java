@@ -25,12 +25,18 @@ public final class MasterKey {
   private MasterKey() {}
 
   /**
-   * @param configured the operator's base64 value, if any
+   * @param configured the operator's base64 value, if one was given: a value given empty (an unset
+   *     shell variable in {@code LAYER_MASTER_KEY=$KEY}) is an error, never taken for "no value"
    * @param dataDir where {@value #FILE_NAME} lives when no value is configured
-   * @throws IllegalArgumentException when the configured value is not base64 of 32 bytes
+   * @throws IllegalArgumentException when the configured value is empty, or not base64 of 32 bytes
    */
   public static byte[] load(Optional<String> configured, Path dataDir, SecureRandom random) {
-    if (configured.isPresent() && !configured.get().isBlank()) {
+    if (configured.isPresent()) {
+      if (configured.get().isBlank()) {
+        throw new IllegalArgumentException("LAYER_MASTER_KEY is set but empty: set it to the base64 key that sealed"
+            + " the tokens in " + dataDir + " (for a new data directory: openssl rand -base64 32), or unset it to use"
+            + " the key file " + dataDir.resolve(FILE_NAME));
+      }
       return decode(configured.get().trim(), "LAYER_MASTER_KEY");
     }
     Path file = dataDir.resolve(FILE_NAME);

@@ -1,6 +1,8 @@
 package dev.metalayer.keys;
 
+import dev.metalayer.crypto.MasterKeyCheck;
 import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.crypto.WrongMasterKeyException;
 import dev.metalayer.keys.KeyStore.StoredKey;
 import dev.metalayer.keys.KeyStore.StoredNumber;
 import java.security.SecureRandom;
@@ -27,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Resolved grants are cached for {@code grantCacheTtl} (the Meta token is decrypted once per key per
  * period, not per request). A revocation or a number removal made through this service takes effect
- * at once on this instance; one made by another instance takes effect within {@code grantCacheTtl}.
+ * at once on this instance, also for a request resolving the key at that very moment (it is not cached);
+ * one made by another instance takes effect within {@code grantCacheTtl}.
  * {@code last_used_at} is written at most once a minute per key. Thread-safe.
  */
 public final class KeyService implements TokenResolver {
@@ -42,6 +45,8 @@ public final class KeyService implements TokenResolver {
   private final Duration grantCacheTtl;
   private final Consumer<String> removalListener;
   private final Map<String, CachedGrant> grants = new ConcurrentHashMap<>();
+  /** Counts revocations, removals and token changes, so a resolution racing one never caches a stale grant. */
+  private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
   private volatile Directory directory;
 
   private record CachedGrant(Grant grant, Instant expiresAt, Instant touchedAt) {}
@@ -113,6 +118,7 @@ public final class KeyService implements TokenResolver {
     }
     boolean updated = store.updateToken(phoneNumberId, cipher.seal(metaToken.strip(), phoneNumberId));
     if (updated) {
+      changes.incrementAndGet();
       grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));
     }
     return updated;
@@ -201,6 +207,7 @@ public final class KeyService implements TokenResolver {
     removalListener.accept(phoneNumberId);
     boolean removed = store.deleteNumber(phoneNumberId);
     if (removed) {
+      changes.incrementAndGet();
       grants.values().removeIf(g -> g.grant().number().phoneNumberId().equals(phoneNumberId));
       directory = null;
       log.info("Removed number with phone number ID {} and its keys", phoneNumberId);
@@ -236,11 +243,43 @@ public final class KeyService implements TokenResolver {
   /** Revokes a key; it stops working at once on this instance. @return false if unknown or already revoked */
   public boolean revokeKey(String id) {
     boolean revoked = store.revokeKey(id, clock.instant());
+    changes.incrementAndGet();
     grants.values().removeIf(g -> g.grant().keyId().equals(id));
     if (revoked) {
       log.info("Revoked key {}", id);
     }
     return revoked;
+  }
+
+  /**
+   * Checks that this service's master key is the one that sealed the store's tokens: it opens the
+   * store's {@linkplain KeyStore#masterKeyCheck check value}; a store without one (new, or from before
+   * the check existed) has one of its sealed tokens opened instead, and the check value is saved once
+   * the key is known to be right (at once for an empty store).
+   *
+   * @throws WrongMasterKeyException when the key does not open them: nothing is saved then
+   */
+  public void verifyMasterKey() {
+    Optional<byte[]> check = store.masterKeyCheck();
+    if (check.isEmpty()) {
+      Optional<StoredNumber> any = store.listNumbers().stream().findFirst();
+      if (any.isPresent()) {
+        try {
+          cipher.open(any.get().sealedToken(), any.get().number().phoneNumberId());
+        } catch (TokenCipher.SecretUnreadableException e) {
+          throw new WrongMasterKeyException();
+        }
+      }
+      if (store.saveMasterKeyCheck(MasterKeyCheck.seal(cipher))) {
+        log.info("Saved the master key check value: a layer started with another master key will refuse to start");
+        return;
+      }
+      // another instance saved one meanwhile (or the store keeps none): it decides
+      check = store.masterKeyCheck();
+    }
+    if (check.isPresent() && !MasterKeyCheck.opens(cipher, check.get())) {
+      throw new WrongMasterKeyException();
+    }
   }
 
   /** Whether the store answers (readiness). */
@@ -260,11 +299,13 @@ public final class KeyService implements TokenResolver {
     }
     String hash = ApiKeys.hash(credential);
     Instant now = clock.instant();
+    long changesSeen = changes.get();
     CachedGrant cached = grants.get(hash);
     if (cached != null && now.isBefore(cached.expiresAt())) {
       if (!now.isBefore(cached.touchedAt().plus(TOUCH_INTERVAL))) {
         store.touchKey(cached.grant().keyId(), now);
-        grants.put(hash, new CachedGrant(cached.grant(), cached.expiresAt(), now));
+        // replace, not put: a grant revoked meanwhile must not come back
+        grants.replace(hash, cached, new CachedGrant(cached.grant(), cached.expiresAt(), now));
       }
       return new Resolution.Granted(cached.grant());
     }
@@ -286,7 +327,14 @@ public final class KeyService implements TokenResolver {
       grants.clear();
     }
     store.touchKey(record.id(), now);
-    grants.put(hash, new CachedGrant(grant, now.plus(grantCacheTtl), now));
+    CachedGrant fresh = new CachedGrant(grant, now.plus(grantCacheTtl), now);
+    grants.put(hash, fresh);
+    if (changes.get() != changesSeen) {
+      // a revocation (or removal, or new token) ran while this key was read: its clearing of the cache
+      // may have come before this put, so the grant is not kept (this one request still passes, as any
+      // request already under way when a key is revoked)
+      grants.remove(hash, fresh);
+    }
     return new Resolution.Granted(grant);
   }
 

@@ -46,4 +46,21 @@ public interface KeyStore {
 
   /** Whether the store answers right now (readiness). Never throws. */
   boolean ping();
+
+  /**
+   * The master key check value ({@link dev.metalayer.crypto.MasterKeyCheck}) saved with the first
+   * master key; empty until one is saved. This default keeps none: a store without it is checked by
+   * opening one of its sealed tokens at every start.
+   */
+  default Optional<byte[]> masterKeyCheck() {
+    return Optional.empty();
+  }
+
+  /**
+   * Saves the master key check value unless one is saved already (then nothing changes: the first one
+   * stays, whichever instance wrote it). @return whether this call saved it. This default saves nothing.
+   */
+  default boolean saveMasterKeyCheck(byte[] sealed) {
+    return false;
+  }
 }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import dev.metalayer.log.WarnLimiter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,8 +30,12 @@ final class Attempter {
   private final DeliveryPolicy policy;
   private final Clock clock;
   private final String userAgent;
+  private final WarnLimiter warnings;
 
-  Attempter(RelayStore store, TokenCipher cipher, DeliveryTransport transport, DeliveryPolicy policy, Clock clock) {
+  /** @param warnings limits the warning of an expired call event to one per number and minute */
+  Attempter(RelayStore store, TokenCipher cipher, DeliveryTransport transport, DeliveryPolicy policy, Clock clock,
+      WarnLimiter warnings) {
+    this.warnings = warnings;
     this.store = store;
     this.cipher = cipher;
     this.transport = transport;
@@ -44,7 +49,8 @@ final class Attempter {
     Instant now = clock.instant();
     if (c.expiresAt().isPresent() && !now.isBefore(c.expiresAt().get())) {
       store.finish(c.id(), null, DeliveryState.EXPIRED, null, now);
-      log.info("Delivery {} ({}) expired before it could be delivered", c.id(), c.field());
+      warnExpired(c, store.findSubscription(c.subscriptionId()).map(s -> s.subscription().phoneNumberId()),
+          c.attempts(), "no attempt was left before its TTL");
       return;
     }
     Optional<StoredSubscription> found = store.findSubscription(c.subscriptionId());
@@ -100,6 +106,10 @@ final class Attempter {
       store.finish(c.id(), record, DeliveryState.PENDING, retry.at(), end);
     } else if (decision instanceof DeliveryPolicy.Expired) {
       store.finish(c.id(), record, DeliveryState.EXPIRED, null, end);
+      warnExpired(c, Optional.of(sub.phoneNumberId()), c.attempts() + 1, record.status() != null
+          ? "the last attempt was answered HTTP " + record.status()
+          : "the last attempt failed (" + new Attempt(0, end, Optional.empty(), 0, Optional.ofNullable(record.error()),
+              Optional.empty()).errorClass().orElse("io_error") + ")");
     } else {
       store.finish(c.id(), record, DeliveryState.DEAD, null, end);
       if (((DeliveryPolicy.Dead) decision).gone()) {
@@ -109,5 +119,17 @@ final class Attempter {
         log.warn("Delivery {} to subscription {} is dead after {} attempts", c.id(), sub.id(), c.attempts() + 1);
       }
     }
+  }
+
+  /**
+   * A call event that was never delivered: one warning per number and minute (the delivery log has
+   * each one). Names the delivery, subscription and number, never the subscriber's URL or answer.
+   */
+  private void warnExpired(Claimed c, Optional<String> phoneNumberId, int attempts, String why) {
+    String number = phoneNumberId.orElse("(removed)");
+    warnings.permit("call-expired", number).ifPresent(suppressed -> log.warn(
+        "Call event not delivered: delivery {} ({}) of phone number ID {} to subscription {} expired after {}"
+            + " attempt(s): {}{}", c.id(), c.field(), number, c.subscriptionId(), attempts, why,
+        WarnLimiter.suppressed(suppressed)));
   }
 }

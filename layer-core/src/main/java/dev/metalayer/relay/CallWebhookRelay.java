@@ -73,6 +73,14 @@ public interface CallWebhookRelay extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /**
+   * The numbers Meta sent webhooks for that the layer does not know (answered 200, routed nowhere): the
+   * last ones seen, with counts. This default keeps none.
+   */
+  default UnknownNumbers unknownNumbers() {
+    return new UnknownNumbers(java.time.Clock.systemUTC());
+  }
+
   /** Subscriptions of numbers and their delivery log, each call scoped to one number. */
   WebhookSubscriptions subscriptions();
 

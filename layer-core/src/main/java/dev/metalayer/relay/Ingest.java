@@ -1,6 +1,10 @@
 package dev.metalayer.relay;
 
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.keys.KeyService;
+import dev.metalayer.log.WarnLimiter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -13,6 +17,7 @@ import java.util.Optional;
  * beyond its settings; thread-safe.
  */
 final class Ingest {
+  private static final Logger log = LoggerFactory.getLogger(Ingest.class);
   /** Meta's own payload limit. */
   static final int MAX_BODY_BYTES = CallWebhookRelay.MAX_BODY_BYTES;
   static final String WABA_OBJECT = "whatsapp_business_account";
@@ -28,20 +33,31 @@ final class Ingest {
 
   private final List<String> appSecrets;
   private final boolean allowUnsigned;
+  private final KeyService keys;
+  private final WarnLimiter warnings;
 
-  Ingest(List<String> appSecrets, boolean allowUnsigned) {
+  /** @param warnings limits the warning of a refused webhook to one per reason and minute */
+  Ingest(List<String> appSecrets, boolean allowUnsigned, KeyService keys, WarnLimiter warnings) {
     this.appSecrets = List.copyOf(appSecrets);
     this.allowUnsigned = allowUnsigned;
+    this.keys = Objects.requireNonNull(keys, "keys");
+    this.warnings = Objects.requireNonNull(warnings, "warnings");
   }
 
-  /** The refusal the header alone earns (see {@link CallWebhookRelay#refusalBeforeBody}). */
+  /**
+   * The refusal the header alone earns (see {@link CallWebhookRelay#refusalBeforeBody}). Each refusal
+   * is also logged at WARN, rate limited ({@link #warnRefused}).
+   */
   Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
     if (signatureHeader == null || signatureHeader.isBlank()) {
-      return allowUnsigned
-          ? Optional.empty()
-          : Optional.of(refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256.")));
+      if (allowUnsigned) {
+        return Optional.empty();
+      }
+      warnRefused(IngestResult.Reason.UNSIGNED, null);
+      return Optional.of(refused(IngestResult.Reason.UNSIGNED, GraphError.invalidToken("Missing X-Hub-Signature-256.")));
     }
     if (appSecrets.isEmpty() && !allowUnsigned) {
+      warnRefused(null, null);
       return Optional.of(refused(IngestResult.Reason.BAD_SIGNATURE,
           GraphError.invalidToken("No app secret is configured: webhooks cannot be verified.")));
     }
@@ -60,6 +76,7 @@ final class Ingest {
     }
     if (signatureHeader != null && !signatureHeader.isBlank() && !appSecrets.isEmpty()
         && !Signatures.verifyMeta(signatureHeader, body, appSecrets)) {
+      warnRefused(IngestResult.Reason.BAD_SIGNATURE, body);
       return new Failed(refused(IngestResult.Reason.BAD_SIGNATURE, GraphError.invalidToken("Invalid X-Hub-Signature-256.")));
     }
     return shape(body);
@@ -77,6 +94,47 @@ final class Ingest {
           GraphError.invalidParameter("The object must be whatsapp_business_account.")));
     }
     return new Passed(parsed.changes());
+  }
+
+  /**
+   * One warning per reason and minute for webhooks refused by their signature. The body of a refused
+   * webhook is not trusted: only numbers it names that are registered are named (parsed only when the
+   * line is written), never its text.
+   *
+   * @param reason null when no app secret is configured
+   * @param body the refused body, or null when it was not read
+   */
+  private void warnRefused(IngestResult.Reason reason, byte[] body) {
+    String kind = reason == null ? "no-app-secret" : reason.name();
+    warnings.permit("webhook-refused", kind).ifPresent(suppressed -> {
+      String why = reason == null
+          ? "no Meta app secret is configured, so no webhook can be verified (configure the app's secret)"
+          : reason == IngestResult.Reason.UNSIGNED
+              ? "it has no X-Hub-Signature-256 (Meta signs every webhook: the sender is not Meta, or a proxy"
+                  + " dropped the header)"
+              : "its X-Hub-Signature-256 matches none of the " + appSecrets.size() + " configured app"
+                  + " secret(s) (the secret is not the one of the app Meta signs with, or the body was changed on"
+                  + " the way)";
+      log.warn("Webhook refused with 401: {}{}{}", why, namedNumbers(body), WarnLimiter.suppressed(suppressed));
+    });
+  }
+
+  /** {@code ""}, or {@code "; it names phone number ID(s) …"} for the registered numbers a body names. */
+  private String namedNumbers(byte[] body) {
+    EnvelopeSplitter.Split split;
+    try {
+      split = body == null ? null : EnvelopeSplitter.split(body);
+    } catch (RuntimeException e) {
+      return ""; // a body that cannot be read names nothing; the refusal stands
+    }
+    if (!(split instanceof EnvelopeSplitter.Parsed parsed)) {
+      return "";
+    }
+    java.util.Set<String> named = new java.util.TreeSet<>();
+    for (Change c : parsed.changes()) {
+      c.phoneNumberId().flatMap(keys::findNumber).ifPresent(n -> named.add(n.phoneNumberId()));
+    }
+    return named.isEmpty() ? "" : "; it names phone number ID(s) " + String.join(", ", named);
   }
 
   /** The one line an operator reads at start when webhooks are unverifiable or unverified; empty when fine. */

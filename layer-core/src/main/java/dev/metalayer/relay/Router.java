@@ -3,6 +3,7 @@ package dev.metalayer.relay;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.log.WarnLimiter;
 import dev.metalayer.relay.RelayStore.NewDelivery;
 import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.security.SecureRandom;
@@ -68,6 +69,9 @@ final class Router {
   private final DeliveryEngine engine;
   private final Clock clock;
   private final SecureRandom random;
+  /** One warning per unknown number and minute. */
+  private final WarnLimiter warnings;
+  private final UnknownNumbers unknownNumbers;
 
   private ScheduledExecutorService router;
   /** The router's periodic sweep while it runs; done before that only if a sweep ended in an Error. */
@@ -77,7 +81,9 @@ final class Router {
   private final AtomicBoolean routeQueued = new AtomicBoolean();
 
   Router(RelayStore store, KeyService keys, DeliveryPolicy policy, DeliveryEngine engine, Clock clock,
-      SecureRandom random) {
+      SecureRandom random, WarnLimiter warnings, UnknownNumbers unknownNumbers) {
+    this.warnings = warnings;
+    this.unknownNumbers = unknownNumbers;
     this.store = store;
     this.keys = keys;
     this.policy = policy;
@@ -99,7 +105,10 @@ final class Router {
   IngestResult.Accepted route(byte[] body, List<Change> changes) {
     Instant now = clock.instant();
     RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now);
-    return accept(new Routing(envelope, changes, now, null, this::newDeliveryId));
+    Routing routing = new Routing(envelope, changes, now, null, this::newDeliveryId);
+    IngestResult.Accepted accepted = accept(routing);
+    routing.reportUnknownNumbers();
+    return accepted;
   }
 
   /**
@@ -268,6 +277,32 @@ final class Router {
 
     int overBound() {
       return overBoundByNumber.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    /**
+     * Counts and warns about the changes for numbers the layer does not know (a phone number ID not
+     * registered, or a WABA-level change of a WABA with no registered number): answered 200 and
+     * routed nowhere. Called once per ingested envelope (not when it is routed again, nor for a test).
+     */
+    void reportUnknownNumbers() {
+      for (Change change : changes) {
+        if (!numbers.get(change).isEmpty()) {
+          continue;
+        }
+        String pnid = change.phoneNumberId().orElse(null);
+        if (pnid == null && (change.entryId().isEmpty() || !keys.numbersOfWaba(change.entryId()).isEmpty())) {
+          continue; // WABA-level, with a known WABA: NumberRouting's own reasons, logged above
+        }
+        UnknownNumbers.Seen seen = unknownNumbers.record(pnid, change.entryId());
+        String subject = seen.phoneNumberId().map(id -> "pnid " + id).orElse("waba " + seen.wabaId().orElse(""));
+        String field = Events.META_FIELDS.contains(change.field()) ? change.field() : "other";
+        warnings.permit("unknown-number", subject).ifPresent(suppressed -> log.warn(
+            "Webhook for {}, which is not registered in the layer: a {} change answered 200 and dropped (envelope {},"
+                + " {} such change(s) of it since start); register the number, or unsubscribe the app from it{}",
+            seen.phoneNumberId().map(id -> "phone number ID " + id + seen.wabaId().map(w -> " (WABA " + w + ")").orElse(""))
+                .orElse("WABA " + seen.wabaId().orElse("(none)")),
+            field, envelope.id(), seen.count(), WarnLimiter.suppressed(suppressed)));
+      }
     }
 
     void reportOverBound() {

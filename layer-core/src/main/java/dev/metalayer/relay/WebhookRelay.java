@@ -1,5 +1,6 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.log.WarnLimiter;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,17 +24,21 @@ final class WebhookRelay implements CallWebhookRelay {
   private final DeliveryEngine engine;
   private final Router router;
   private final WebhookSubscriptions subscriptions;
+  private final UnknownNumbers unknownNumbers;
 
   WebhookRelay(CallWebhookRelay.Builder b, DeliveryTransport transport) {
     this.store = b.store;
     this.clock = b.clock;
     this.soleDeliverer = b.soleDeliverer;
-    this.ingest = new Ingest(b.appSecrets, b.allowUnsignedWebhooks);
+    // one warning per kind and subject and minute: refused signatures, unknown numbers, expired calls
+    WarnLimiter warnings = new WarnLimiter(clock);
+    this.unknownNumbers = new UnknownNumbers(clock);
+    this.ingest = new Ingest(b.appSecrets, b.allowUnsignedWebhooks, b.keys, warnings);
     DeliveryPolicy policy = new DeliveryPolicy(b.callTtl, b.random::nextDouble);
-    Attempter attempter = new Attempter(store, b.cipher, transport, policy, clock);
+    Attempter attempter = new Attempter(store, b.cipher, transport, policy, clock, warnings);
     this.engine = new DeliveryEngine(store, attempter, policy, clock, b.callsThreads, b.defaultThreads,
         b.concurrencyPerSubscription, b.concurrencyPerNumber, b.retention);
-    this.router = new Router(store, b.keys, policy, engine, clock, b.random);
+    this.router = new Router(store, b.keys, policy, engine, clock, b.random, warnings, unknownNumbers);
     this.subscriptions = new WebhookSubscriptions(router, engine, store, b.keys, b.cipher, b.egressGuard, clock,
         b.maxSubscriptionsPerNumber);
   }
@@ -50,6 +55,11 @@ final class WebhookRelay implements CallWebhookRelay {
   @Override
   public Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
     return ingest.refusalBeforeBody(signatureHeader);
+  }
+
+  @Override
+  public UnknownNumbers unknownNumbers() {
+    return unknownNumbers;
   }
 
   @Override

@@ -84,6 +84,14 @@ public final class WebhookSubscriptions {
     return owned(phoneNumberId, id).map(StoredSubscription::subscription);
   }
 
+  /**
+   * Any subscription, for the operator (not scoped to a number; the caller has checked the operator's
+   * credential). Its {@link Subscription#phoneNumberId()} then scopes the calls made for it.
+   */
+  public Optional<Subscription> findForOperator(String id) {
+    return id == null ? Optional.empty() : store.findSubscription(id).map(StoredSubscription::subscription);
+  }
+
   /** Changes only the fields the patch names (merge-safe). */
   public SubscriptionOutcome update(String phoneNumberId, String id, SubscriptionSpec patch) {
     Optional<StoredSubscription> found = owned(phoneNumberId, id);

@@ -116,4 +116,20 @@ public final class InMemoryKeyStore implements KeyStore {
   public boolean ping() {
     return true;
   }
+
+  private byte[] masterKeyCheck;
+
+  @Override
+  public synchronized Optional<byte[]> masterKeyCheck() {
+    return Optional.ofNullable(masterKeyCheck).map(byte[]::clone);
+  }
+
+  @Override
+  public synchronized boolean saveMasterKeyCheck(byte[] sealed) {
+    if (masterKeyCheck != null) {
+      return false;
+    }
+    masterKeyCheck = sealed.clone();
+    return true;
+  }
 }

@@ -107,6 +107,26 @@ public final class JdbcKeyStore implements KeyStore {
     return db.ping();
   }
 
+  /** The check value is the one row of {@code layer_master_key_check} (migration V7). */
+  @Override
+  public Optional<byte[]> masterKeyCheck() {
+    return sql.first("SELECT sealed FROM layer_master_key_check WHERE id = 1", rs -> rs.getBytes(1));
+  }
+
+  @Override
+  public boolean saveMasterKeyCheck(byte[] sealed) {
+    try {
+      return sql.update("INSERT INTO layer_master_key_check (id, sealed, created_at) VALUES (1, ?, ?)",
+          Sql.bytes(sealed), System.currentTimeMillis()) == 1;
+    } catch (dev.metalayer.relay.StoreException e) {
+      // another instance saved its check first (primary key): the first one stays
+      if (e.duplicate()) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
   private static StoredNumber number(ResultSet rs) throws SQLException {
     return new StoredNumber(
         new WhatsAppNumber(

@@ -35,4 +35,16 @@ class MasterKeyTest {
     assertThatThrownBy(() -> MasterKey.load(Optional.of("AAAA"), dir, new SecureRandom()))
         .hasMessageContaining("32 bytes");
   }
+
+  @Test
+  void anEmptyValueIsAnErrorNotUnset() throws Exception {
+    for (String empty : new String[] {"", "  "}) {
+      assertThatThrownBy(() -> MasterKey.load(Optional.of(empty), dir, new SecureRandom()))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageStartingWith("LAYER_MASTER_KEY is set but empty")
+          .hasMessageContaining(dir.resolve(MasterKey.FILE_NAME).toString());
+    }
+    // nothing was generated in its place
+    assertThat(dir.resolve(MasterKey.FILE_NAME)).doesNotExist();
+  }
 }

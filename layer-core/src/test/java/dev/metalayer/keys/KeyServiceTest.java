@@ -82,6 +82,46 @@ class KeyServiceTest {
   }
 
   @Test
+  void aRevocationWhileTheKeyIsBeingResolvedIsNotUndoneByTheCache() {
+    // the revocation runs between the resolution's read of the key and its caching of the grant
+    java.util.concurrent.atomic.AtomicReference<Runnable> duringRead = new java.util.concurrent.atomic.AtomicReference<>();
+    KeyStore racing = new RacingStore(store, duringRead);
+    KeyService raced = new KeyService(racing, new TokenCipher(new byte[32], new SecureRandom()), clock,
+        new SecureRandom(), Duration.ofSeconds(30));
+    raced.addNumber("+15550783881", "106540352242922", "102290129340398", "555", TOKEN);
+    CreatedKey created = raced.createKey("106540352242922").orElseThrow();
+    duringRead.set(() -> assertThat(raced.revokeKey(created.record().id())).isTrue());
+
+    // the request under way when the key was revoked still passes, as any request already under way
+    assertThat(raced.resolve(created.key())).isInstanceOf(Resolution.Granted.class);
+    // the next one is refused at once, not after the cache's 30 seconds
+    assertThat(raced.resolve(created.key())).isEqualTo(new Resolution.Refused(Resolution.Reason.REVOKED));
+  }
+
+  /** A store that runs a hook once, right after a key is read: an interleaving made deterministic. */
+  private record RacingStore(KeyStore d, java.util.concurrent.atomic.AtomicReference<Runnable> afterKeyRead)
+      implements KeyStore {
+    @Override public java.util.Optional<StoredKey> findKeyByHash(String h) {
+      java.util.Optional<StoredKey> found = d.findKeyByHash(h);
+      Runnable hook = afterKeyRead.getAndSet(null);
+      if (hook != null) {
+        hook.run();
+      }
+      return found;
+    }
+    @Override public boolean insertNumber(StoredNumber n) { return d.insertNumber(n); }
+    @Override public boolean updateToken(String id, byte[] t) { return d.updateToken(id, t); }
+    @Override public java.util.Optional<StoredNumber> findNumber(String id) { return d.findNumber(id); }
+    @Override public List<StoredNumber> listNumbers() { return d.listNumbers(); }
+    @Override public boolean deleteNumber(String id) { return d.deleteNumber(id); }
+    @Override public void insertKey(StoredKey k) { d.insertKey(k); }
+    @Override public List<KeyRecord> listKeys() { return d.listKeys(); }
+    @Override public boolean revokeKey(String id, java.time.Instant at) { return d.revokeKey(id, at); }
+    @Override public void touchKey(String id, java.time.Instant at) { d.touchKey(id, at); }
+    @Override public boolean ping() { return d.ping(); }
+  }
+
+  @Test
   void removingTheNumberKillsItsKeysAtOnce() {
     add("+15550783881", "106540352242922", "102290129340398");
     CreatedKey created = keys.createKey("106540352242922").orElseThrow();

@@ -100,4 +100,12 @@ abstract class KeyStoreContract {
     assertThat(store.listKeys()).extracting(KeyRecord::id).containsExactly("key_2");
     assertThat(store.ping()).isTrue();
   }
+
+  @Test
+  void theMasterKeyCheckIsSavedOnceAndTheFirstStays() {
+    assertThat(store.masterKeyCheck()).isEmpty();
+    assertThat(store.saveMasterKeyCheck(new byte[] {1, 2, 3})).isTrue();
+    assertThat(store.saveMasterKeyCheck(new byte[] {4, 5, 6})).isFalse();
+    assertThat(store.masterKeyCheck()).hasValueSatisfying(v -> assertThat(v).containsExactly(1, 2, 3));
+  }
 }

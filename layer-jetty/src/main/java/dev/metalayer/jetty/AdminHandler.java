@@ -9,7 +9,12 @@ import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.NumberRegistration;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.WebhookSubscriptions;
+import dev.metalayer.relay.CallWebhookRelay;
+import dev.metalayer.relay.Delivery;
+import dev.metalayer.relay.Subscription;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -21,10 +26,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, and the webhook subscriptions of a
- * number with their full delivery log ({@code GET /numbers/{id}/webhooks},
+ * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, the webhook subscriptions of a
+ * number with their full delivery log ({@code GET /numbers/{id}/webhooks}, {@code GET /webhooks/{id}},
  * {@code GET /webhooks/{id}/deliveries?status=&limit=}: the operator's view, with each attempt's
- * latency, error text and answer excerpt, which a number's key does not see). Guarded by
+ * latency, error text and answer excerpt, which a number's key does not see) and replays
+ * ({@code POST /webhooks/{id}/deliveries/{did}/retry}), each audited at INFO with its number; and the
+ * numbers Meta sent webhooks for that the layer does not know ({@code GET /unknown-numbers}). Guarded by
  * {@code Authorization: Bearer $LAYER_ADMIN_TOKEN} (compared in constant time); absent altogether
  * (404) when no admin token is configured. Answers JSON with snake_case names; never echoes a Meta
  * token, and shows a key only in the answer that created it.
@@ -41,6 +48,7 @@ final class AdminHandler implements Request.Handler {
 
   private final KeyService keys;
   private final WebhookSubscriptions subscriptions;
+  private final CallWebhookRelay relay;
   private final Optional<String> adminToken;
   private final Supplier<H2Store.Size> storeSize;
   private final FailedAttempts failures;
@@ -51,10 +59,30 @@ final class AdminHandler implements Request.Handler {
       BodyReader bodies) {
     this.keys = layer.keys();
     this.subscriptions = layer.relay().subscriptions();
+    this.relay = layer.relay();
     this.adminToken = adminToken;
     this.storeSize = storeSize;
     this.failures = failures;
     this.bodies = bodies;
+  }
+
+  /** Whether the request carries the admin token ({@code Authorization: Bearer …}, constant time); false when there is none. */
+  boolean admits(Request request) {
+    return adminToken.isPresent() && Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get());
+  }
+
+  /** Whether an admin token is configured. */
+  boolean enabled() {
+    return adminToken.isPresent();
+  }
+
+  /**
+   * Answers, for another handler that also accepts the admin token, a bearer credential that is neither
+   * of its own kind nor the admin token: counted and logged as a wrong admin token, 401 with
+   * {@code message} (429 past the limit), so that no path guesses the admin token faster than this API.
+   */
+  void refuseWrongToken(Request request, Response response, Callback callback, String message) {
+    refuse(Request.getRemoteAddr(request), true, response, callback, message);
   }
 
   @Override
@@ -64,7 +92,8 @@ final class AdminHandler implements Request.Handler {
       return true;
     }
     if (!Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get())) {
-      refuse(Request.getRemoteAddr(request), HttpIo.bearer(request).isPresent(), response, callback);
+      refuse(Request.getRemoteAddr(request), HttpIo.bearer(request).isPresent(), response, callback,
+          "Invalid admin token.");
       return true;
     }
     String path = request.getHttpURI().getPath().substring("/admin/v1".length());
@@ -87,8 +116,7 @@ final class AdminHandler implements Request.Handler {
       if (!method.equals("GET")) {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
-        HttpIo.writeJson(response, callback, 200,
-            Map.of("data", subscriptions.list(id).stream().map(WebhookViews::subscription).toList()));
+        webhooksOf(id, response, callback);
       }
     } else if (path.startsWith("/webhooks/") && path.endsWith("/deliveries")
         && path.indexOf('/', 10) == path.length() - "/deliveries".length()) {
@@ -97,6 +125,26 @@ final class AdminHandler implements Request.Handler {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
         deliveries(id, request, response, callback);
+      }
+    } else if (path.startsWith("/webhooks/") && path.endsWith("/retry") && segments(path).size() == 5
+        && segments(path).get(2).equals("deliveries")) {
+      List<String> parts = segments(path);
+      if (!method.equals("POST")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use POST."));
+      } else {
+        replay(parts.get(1), parts.get(3), response, callback);
+      }
+    } else if (path.startsWith("/webhooks/") && segments(path).size() == 2) {
+      if (!method.equals("GET")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      } else {
+        webhook(segments(path).get(1), response, callback);
+      }
+    } else if (path.equals("/unknown-numbers")) {
+      if (!method.equals("GET")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      } else {
+        HttpIo.writeJson(response, callback, 200, AdminViews.unknownNumbers(relay.unknownNumbers()));
       }
     } else if (path.startsWith("/numbers/") && path.indexOf('/', 9) < 0) {
       String id = path.substring("/numbers/".length());
@@ -145,7 +193,7 @@ final class AdminHandler implements Request.Handler {
    * Answers a wrong or missing admin token: 401, counted and logged; past the limit 429 with
    * {@code Retry-After}, logged once per window.
    */
-  private void refuse(String source, boolean presented, Response response, Callback callback) {
+  private void refuse(String source, boolean presented, Response response, Callback callback, String message) {
     Optional<Duration> refused = failures.refusedFor(source);
     if (refused.isPresent()) {
       if (failures.firstRefusal(source)) {
@@ -160,18 +208,73 @@ final class AdminHandler implements Request.Handler {
     FailedAttempts.Failure failure = failures.failed(source);
     log.warn("Admin API: {} admin token from {} ({} of {} allowed failures in {} s)", presented ? "a wrong" : "no",
         source, failure.count(), failures.limit(), failures.window().toSeconds());
-    HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid admin token."));
+    HttpIo.writeError(response, callback, GraphError.invalidToken(message));
   }
 
-  private void deliveries(String id, Request request, Response response, Callback callback) {
+  // ---- the operator's reads of any number's subscriptions, and replays: here and on /v1/webhooks with
+  // the admin token; each is logged at INFO with the number it concerns (never the token)
+
+  /** The subscriptions of a number. */
+  void webhooksOf(String phoneNumberId, Response response, Callback callback) {
+    List<Map<String, Object>> list = subscriptions.list(phoneNumberId).stream().map(WebhookViews::subscription).toList();
+    log.info("Admin token: read the {} webhook subscription(s) of phone number ID {}", list.size(), shown(phoneNumberId));
+    HttpIo.writeJson(response, callback, 200, Map.of("data", list));
+  }
+
+  /** One subscription of any number. */
+  void webhook(String id, Response response, Callback callback) {
+    subscriptions.findForOperator(id).ifPresentOrElse(s -> {
+      log.info("Admin token: read webhook subscription {} of phone number ID {}", s.id(), s.phoneNumberId());
+      HttpIo.writeJson(response, callback, 200, WebhookViews.subscription(s));
+    }, () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
+  }
+
+  /** The delivery log of any subscription, in the operator's view. */
+  void deliveries(String id, Request request, Response response, Callback callback) {
     Optional<WebhookViews.DeliveryQuery> query = WebhookViews.DeliveryQuery.read(request, response, callback);
     if (query.isEmpty()) {
       return;
     }
-    subscriptions.deliveriesForOperator(id, query.get().state(), query.get().limit()).ifPresentOrElse(
-        list -> HttpIo.writeJson(response, callback, 200,
-            Map.of("data", list.stream().map(WebhookViews::deliveryForOperator).toList())),
-        () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
+    Optional<Subscription> found = subscriptions.findForOperator(id);
+    Optional<List<Delivery>> entries = found.isEmpty() ? Optional.empty()
+        : subscriptions.deliveriesForOperator(id, query.get().state(), query.get().limit());
+    if (entries.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
+      return;
+    }
+    log.info("Admin token: read the delivery log of webhook subscription {} of phone number ID {}", id,
+        found.get().phoneNumberId());
+    HttpIo.writeJson(response, callback, 200,
+        Map.of("data", entries.get().stream().map(WebhookViews::deliveryForOperator).toList()));
+  }
+
+  /** One more attempt of a delivery of any subscription (a replay), in the operator's view. */
+  void replay(String id, String deliveryId, Response response, Callback callback) {
+    Optional<Subscription> found = subscriptions.findForOperator(id);
+    Optional<Delivery> replayed = found.flatMap(s -> subscriptions.retry(s.phoneNumberId(), id, deliveryId));
+    if (replayed.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such delivery."));
+      return;
+    }
+    log.info("Admin token: replayed delivery {} of webhook subscription {} of phone number ID {}", replayed.get().id(),
+        id, found.get().phoneNumberId());
+    HttpIo.writeJson(response, callback, 202, WebhookViews.deliveryForOperator(replayed.get()));
+  }
+
+  /** A phone number ID from a path, for a log line: digits as they are, anything else replaced. */
+  private static String shown(String id) {
+    return id.matches("[0-9]{1,32}") ? id : "(not a phone number ID)";
+  }
+
+  /** The non-empty segments of a path. */
+  private static List<String> segments(String path) {
+    List<String> out = new ArrayList<>();
+    for (String p : path.split("/")) {
+      if (!p.isEmpty()) {
+        out.add(p);
+      }
+    }
+    return out;
   }
 
   private void addNumber(Request request, Response response, Callback callback) {

@@ -3,6 +3,7 @@ package dev.metalayer.jetty;
 import dev.metalayer.keys.CreatedKey;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.relay.UnknownNumbers;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -50,6 +51,25 @@ final class AdminViews {
     m.put("prefix", created.record().prefix());
     m.put("phone_number_id", created.record().phoneNumberId());
     m.put("created_at", created.record().createdAt().toString());
+    return m;
+  }
+
+  /** The numbers Meta sent webhooks for that the layer does not know, the one seen last first. */
+  static Map<String, Object> unknownNumbers(UnknownNumbers unknown) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("data", unknown.recent().stream().map(AdminViews::unknownNumber).toList());
+    m.put("total", unknown.total());
+    m.put("kept_at_most", UnknownNumbers.MAX_KEPT);
+    return m;
+  }
+
+  private static Map<String, Object> unknownNumber(UnknownNumbers.Seen seen) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("phone_number_id", seen.phoneNumberId().orElse(null));
+    m.put("waba_id", seen.wabaId().orElse(null));
+    m.put("count", seen.count());
+    m.put("first_seen", seen.firstSeen().toString());
+    m.put("last_seen", seen.lastSeen().toString());
     return m;
   }
 }

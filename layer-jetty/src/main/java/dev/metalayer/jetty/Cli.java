@@ -80,7 +80,7 @@ final class Cli {
               .keyStore(new JdbcKeyStore(store.database()))
               // the server's relay store: removing a number removes its webhook subscriptions there
               .relayStore(new JdbcRelayStore(store.database()))
-              .masterKey(MasterKey.load(settings.get(Option.MASTER_KEY), dataDir, random))
+              .masterKey(MasterKey.load(settings.given(Option.MASTER_KEY), dataDir, random))
               .random(random)
               .build();
       return switch (command) {

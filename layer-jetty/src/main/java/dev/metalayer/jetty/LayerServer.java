@@ -73,7 +73,7 @@ public final class LayerServer implements AutoCloseable {
     SecureRandom random = new SecureRandom();
     H2Store store = H2Store.open(dataDir);
     try {
-      byte[] masterKey = MasterKey.load(settings.get(Option.MASTER_KEY), dataDir, random);
+      byte[] masterKey = MasterKey.load(settings.given(Option.MASTER_KEY), dataDir, random);
       EgressGuard guard =
           EgressGuard.of(settings.bool(Option.ALLOW_PRIVATE_TARGETS), settings.list(Option.ALLOWED_TARGET_CIDRS));
       JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
@@ -128,15 +128,16 @@ public final class LayerServer implements AutoCloseable {
       Routes routes = new Routes();
       HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
       routes.add("/healthz", health).add("/readyz", health);
-      routes.add("/admin/v1", new AdminHandler(layer, adminToken, store::size,
-          new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies));
+      AdminHandler admin = new AdminHandler(layer, adminToken, store::size,
+          new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies);
+      routes.add("/admin/v1", admin);
       HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
       server.addBean(upstream);
       HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
       server.addBean(media);
       routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
       routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
-      routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies));
+      routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
 

@@ -1,9 +1,12 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.crypto.MasterKey;
+import dev.metalayer.crypto.WrongMasterKeyException;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -50,11 +53,31 @@ public final class Main {
         // a setting refused at start, or the store held by another process: one line, no stack trace
         err.println("error: " + e.getMessage());
         return 2;
+      } catch (WrongMasterKeyException e) {
+        err.println("error: " + wrongMasterKey(settings));
+        return 2;
       }
       return -1;
     }
     Cli cli = new Cli(settings, env, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), out, err);
-    return cli.run(words);
+    try {
+      return cli.run(words);
+    } catch (WrongMasterKeyException e) {
+      err.println("error: " + wrongMasterKey(settings));
+      return 2;
+    }
+  }
+
+  /** The launcher's words for {@link WrongMasterKeyException}: which key was used, and the two ways out. */
+  static String wrongMasterKey(Settings settings) {
+    Path dataDir = Path.of(settings.string(Option.DATA_DIR));
+    String fresh = " or start on an empty data directory (its numbers and keys must then be registered again)";
+    if (settings.given(Option.MASTER_KEY).isPresent()) {
+      return Option.MASTER_KEY.env() + " does not open the tokens in " + dataDir + ": use the key that sealed them,"
+          + fresh;
+    }
+    return "the master key file " + dataDir.resolve(MasterKey.FILE_NAME) + " does not open the tokens in " + dataDir
+        + ": set " + Option.MASTER_KEY.env() + " to the key that sealed them," + fresh;
   }
 
   private static void serve(Settings settings) throws Exception {

@@ -62,6 +62,8 @@ public final class Settings {
         String fromEnv = env.get(o.env());
         if (fromEnv != null && !fromEnv.isEmpty()) {
           values.put(o, fromEnv);
+        } else if (fromEnv != null && o.defaultValue().isEmpty()) {
+          values.put(o, fromEnv); // set but empty: unset for get(), told apart by given()
         } else {
           o.defaultValue().ifPresent(d -> values.put(o, d));
         }
@@ -86,6 +88,15 @@ public final class Settings {
 
   public Optional<String> get(Option option) {
     return Optional.ofNullable(values.get(option)).filter(v -> !v.isBlank());
+  }
+
+  /**
+   * The value as the operator gave it, an empty one included (a variable set to nothing, {@code --flag=}):
+   * for the options where an empty value is a mistake to report rather than "unset". Empty when neither
+   * a flag nor a variable gave one.
+   */
+  public Optional<String> given(Option option) {
+    return Optional.ofNullable(values.get(option));
   }
 
   public String string(Option option) {

@@ -36,6 +36,13 @@ import org.eclipse.jetty.util.Callback;
  * POST   /v1/webhooks/{id}/deliveries/{did}/retry      one more attempt now → 202
  * POST   /v1/webhooks/{id}/test                        queue a synthetic event → 202
  * </pre>
+ *
+ * <p>The operator's admin token ({@code Authorization: Bearer $LAYER_ADMIN_TOKEN}) reads any number's
+ * subscriptions ({@code GET /v1/webhooks?phone_number_id=…}, {@code GET /v1/webhooks/{id}}) and delivery
+ * logs (in the operator's view, as in the admin API) and replays deliveries ({@code …/retry}); it changes
+ * nothing else (403: a subscription is created, changed and deleted with the number's key). Each use is
+ * logged at INFO with the number it concerns. A bearer credential that is neither a key nor the admin
+ * token counts as a wrong admin token ({@link AdminHandler#refuseWrongToken}).
  */
 final class SubscriptionsHandler implements Request.Handler {
   static final String PREFIX = "/v1/webhooks";
@@ -44,9 +51,14 @@ final class SubscriptionsHandler implements Request.Handler {
   private final MetaLayer layer;
   private final WebhookSubscriptions subscriptions;
   private final BodyReader bodies;
+  private final AdminHandler admin;
 
-  /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
-  SubscriptionsHandler(MetaLayer layer, BodyReader bodies) {
+  /**
+   * @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline)
+   * @param admin the admin API, whose token (when configured) reads and replays here too
+   */
+  SubscriptionsHandler(MetaLayer layer, BodyReader bodies, AdminHandler admin) {
+    this.admin = admin;
     this.layer = layer;
     this.subscriptions = layer.relay().subscriptions();
     this.bodies = bodies;
@@ -54,17 +66,30 @@ final class SubscriptionsHandler implements Request.Handler {
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
+    if (admin.admits(request)) {
+      operator(request, response, callback);
+      return true;
+    }
     Outcome<Optional<String>> credential =
         Credentials.ofApiRequest(request.getHeaders().get(HttpHeader.AUTHORIZATION), request.getHeaders().get("x-api-key"));
     if (credential instanceof Outcome.Refused<Optional<String>> refused) {
       HttpIo.writeError(response, callback, refused.error());
       return true;
     }
-    Optional<String> number = authenticate(((Outcome.Ok<Optional<String>>) credential).value());
-    if (number.isEmpty()) {
-      HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid or missing provider key."));
+    Optional<String> presented = ((Outcome.Ok<Optional<String>>) credential).value();
+    Resolution resolution = presented.map(layer.tokenResolver()::resolve)
+        .orElse(new Resolution.Refused(Resolution.Reason.MISSING));
+    if (!(resolution instanceof Resolution.Granted granted)) {
+      if (admin.enabled() && HttpIo.bearer(request).isPresent()
+          && ((Resolution.Refused) resolution).reason() == Resolution.Reason.MALFORMED) {
+        // not shaped like a key: a try at the admin token, limited as in the admin API
+        admin.refuseWrongToken(request, response, callback, "Invalid or missing provider key or admin token.");
+      } else {
+        HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid or missing provider key."));
+      }
       return true;
     }
+    Optional<String> number = Optional.of(granted.grant().number().phoneNumberId());
     String pnid = number.get();
     String rest = request.getHttpURI().getPath().substring(PREFIX.length());
     List<String> parts = new ArrayList<>();
@@ -100,12 +125,42 @@ final class SubscriptionsHandler implements Request.Handler {
     return true;
   }
 
-  private Optional<String> authenticate(Optional<String> key) {
-    if (key.isEmpty()) {
-      return Optional.empty();
+  /** The admin token's requests: reads of any number's subscriptions and delivery logs, and replays. */
+  private void operator(Request request, Response response, Callback callback) {
+    List<String> parts = segments(request.getHttpURI().getPath().substring(PREFIX.length()));
+    String method = request.getMethod();
+    if (parts.isEmpty() && method.equals("GET")) {
+      Optional<String> number = HttpIo.queryParameter(request, "phone_number_id").filter(v -> !v.isBlank());
+      if (number.isEmpty()) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter(
+            "With the admin token, name the number: GET /v1/webhooks?phone_number_id=…"));
+      } else {
+        admin.webhooksOf(number.get(), response, callback);
+      }
+    } else if (parts.size() == 1 && method.equals("GET")) {
+      admin.webhook(parts.get(0), response, callback);
+    } else if (parts.size() == 2 && parts.get(1).equals("deliveries") && method.equals("GET")) {
+      admin.deliveries(parts.get(0), request, response, callback);
+    } else if (parts.size() == 4 && parts.get(1).equals("deliveries") && parts.get(3).equals("retry")
+        && method.equals("POST")) {
+      admin.replay(parts.get(0), parts.get(2), response, callback);
+    } else if (parts.size() <= 2) {
+      HttpIo.writeError(response, callback, GraphError.of(403, 200, GraphError.LAYER, "The admin token reads"
+          + " subscriptions and delivery logs and replays deliveries; create, change, test or delete a subscription"
+          + " with the number's key."));
+    } else {
+      HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
     }
-    Resolution r = layer.tokenResolver().resolve(key.get());
-    return r instanceof Resolution.Granted g ? Optional.of(g.grant().number().phoneNumberId()) : Optional.empty();
+  }
+
+  private static List<String> segments(String path) {
+    List<String> out = new ArrayList<>();
+    for (String p : path.split("/")) {
+      if (!p.isEmpty()) {
+        out.add(p);
+      }
+    }
+    return out;
   }
 
   private void one(String pnid, String id, String method, Request request, Response response, Callback callback) {

@@ -1,0 +1,104 @@
+package dev.metalayer.keys;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.metalayer.MetaLayer;
+import dev.metalayer.crypto.WrongMasterKeyException;
+import dev.metalayer.store.Database;
+import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.testing.TestDatabases;
+import java.nio.file.Path;
+import java.sql.Statement;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A layer starts only with the master key that sealed its store's tokens. */
+class MasterKeyVerificationTest {
+  private static final String PNID = "106540352242922";
+  private static final String TOKEN = "EAAG-token-sealed-with-the-first-key";
+
+  @TempDir Path dir;
+
+  private static byte[] key(int fill) {
+    byte[] k = new byte[32];
+    Arrays.fill(k, (byte) fill);
+    return k;
+  }
+
+  private static MetaLayer build(KeyStore store, byte[] masterKey) {
+    return MetaLayer.builder().keyStore(store).masterKey(masterKey).build();
+  }
+
+  @Test
+  void theFirstKeyIsRememberedAndAnotherOneCannotStart() {
+    Database db = TestDatabases.h2File(dir);
+    MetaLayer first = build(new JdbcKeyStore(db), key(1));
+    assertThat(new JdbcKeyStore(db).masterKeyCheck()).isPresent();
+
+    // an empty store too: the check was written with the first key, before any token
+    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(2)))
+        .isInstanceOf(WrongMasterKeyException.class)
+        .hasMessageStartingWith("the master key does not open the tokens sealed in this store");
+
+    first.keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
+    String key = first.keys().createKey(PNID).orElseThrow().key();
+    MetaLayer again = build(new JdbcKeyStore(TestDatabases.h2File(dir)), key(1));
+    assertThat(((Resolution.Granted) again.keys().resolve(key)).grant().metaToken()).isEqualTo(TOKEN);
+    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(3))).isInstanceOf(WrongMasterKeyException.class);
+  }
+
+  @Test
+  void aStoreFromBeforeTheCheckIsCheckedByOneOfItsTokensAndThenGetsItsCheck() throws Exception {
+    Database db = TestDatabases.h2File(dir);
+    build(new JdbcKeyStore(db), key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
+    // as a store written before the check existed: tokens, no check value
+    db.withConnection(c -> {
+      try (Statement s = c.createStatement()) {
+        return s.executeUpdate("DELETE FROM layer_master_key_check");
+      }
+    });
+
+    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(2))).isInstanceOf(WrongMasterKeyException.class);
+    assertThat(new JdbcKeyStore(db).masterKeyCheck()).as("a wrong key saves no check").isEmpty();
+
+    build(new JdbcKeyStore(db), key(1));
+    assertThat(new JdbcKeyStore(db).masterKeyCheck()).isPresent();
+    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(2))).isInstanceOf(WrongMasterKeyException.class);
+  }
+
+  @Test
+  void anInMemoryStoreIsCheckedTheSameWay() {
+    InMemoryKeyStore store = new InMemoryKeyStore();
+    build(store, key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
+    assertThat(build(store, key(1)).keys().listNumbers()).hasSize(1);
+    assertThatThrownBy(() -> build(store, key(2))).isInstanceOf(WrongMasterKeyException.class);
+  }
+
+  @Test
+  void aStoreThatKeepsNoCheckIsCheckedByATokenAtEveryStart() {
+    KeyStore withoutCheck = new NoCheckStore(new InMemoryKeyStore());
+    build(withoutCheck, key(1));
+    build(withoutCheck, key(2)); // no token yet: nothing to tell the keys apart
+    build(withoutCheck, key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
+    build(withoutCheck, key(1));
+    assertThatThrownBy(() -> build(withoutCheck, key(2))).isInstanceOf(WrongMasterKeyException.class);
+  }
+
+  /** A store written against the SPI before the check existed: it keeps the interface's defaults. */
+  private record NoCheckStore(KeyStore d) implements KeyStore {
+    @Override public boolean insertNumber(StoredNumber n) { return d.insertNumber(n); }
+    @Override public boolean updateToken(String id, byte[] t) { return d.updateToken(id, t); }
+    @Override public java.util.Optional<StoredNumber> findNumber(String id) { return d.findNumber(id); }
+    @Override public java.util.List<StoredNumber> listNumbers() { return d.listNumbers(); }
+    @Override public boolean deleteNumber(String id) { return d.deleteNumber(id); }
+    @Override public void insertKey(StoredKey k) { d.insertKey(k); }
+    @Override public java.util.Optional<StoredKey> findKeyByHash(String h) { return d.findKeyByHash(h); }
+    @Override public java.util.List<KeyRecord> listKeys() { return d.listKeys(); }
+    @Override public boolean revokeKey(String id, java.time.Instant at) { return d.revokeKey(id, at); }
+    @Override public void touchKey(String id, java.time.Instant at) { d.touchKey(id, at); }
+    @Override public boolean ping() { return d.ping(); }
+  }
+}
