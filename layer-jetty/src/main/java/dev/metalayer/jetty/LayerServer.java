@@ -238,8 +238,9 @@ public final class LayerServer implements AutoCloseable {
     } else {
       log.info("Admin API at {}{}: disabled (answers 403); set LAYER_ADMIN_TOKEN to enable it", base, ADMIN_PREFIX);
     }
-    log.info("Graph API at {}{}: enabled, forwarding to {}", base, layer.graphProxy().settings().prefix(),
-        settings.string(Option.GRAPH_URL));
+    log.info("Graph API at {}{}: enabled, forwarding to {}{}", base, layer.graphProxy().settings().prefix(),
+        settings.string(Option.GRAPH_URL), settings.get(Option.PUBLIC_URL).isPresent() ? ""
+            : "; media and paging URLs in answers are relative until LAYER_PUBLIC_URL is set");
     int secrets = settings.list(Option.APP_SECRET).size();
     boolean unsigned = settings.bool(Option.ALLOW_UNSIGNED_WEBHOOKS);
     String handshake = settings.get(Option.VERIFY_TOKEN).isPresent()

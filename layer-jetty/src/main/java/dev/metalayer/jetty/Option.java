@@ -343,8 +343,8 @@ public enum Option {
     });
     static final Kind<String> ADMIN_TOKEN = new Kind<>("SECRET", true, t -> {
       if (t.length() < LayerServer.MIN_ADMIN_TOKEN_CHARS) {
-        throw new Invalid("the admin token has " + t.length() + " characters, fewer than "
-            + LayerServer.MIN_ADMIN_TOKEN_CHARS,
+        throw new Invalid("the admin token is too short (length " + t.length() + ", at least "
+            + LayerServer.MIN_ADMIN_TOKEN_CHARS + " characters)",
             "generate one with 'openssl rand -base64 32', or unset it to turn the admin API off");
       }
       return t;

@@ -163,6 +163,10 @@ public final class Settings {
       throw e;
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw refused(option, e.getMessage(), e);
+    } catch (java.io.UncheckedIOException e) {
+      // a file the option leads to (the master key file in the data directory) cannot be read or written
+      throw new ConfigError(e.getMessage() + " (" + e.getCause().getClass().getSimpleName().replace("Exception", "")
+          + ")", writtenAs(option), "check the file's owner and permissions", e);
     }
   }
 

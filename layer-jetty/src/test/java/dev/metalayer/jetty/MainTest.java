@@ -122,7 +122,7 @@ class MainTest {
 
     assertThat(refused.status()).isEqualTo(2);
     assertThat(refused.err()).hasLineCount(1)
-        .startsWith("error: the admin token has 31 characters, fewer than 32 (LAYER_ADMIN_TOKEN): ")
+        .startsWith("error: the admin token is too short (length 31, at least 32 characters) (LAYER_ADMIN_TOKEN): ")
         .contains("openssl rand")
         .doesNotContain("x".repeat(LayerServer.MIN_ADMIN_TOKEN_CHARS - 1));
   }

@@ -151,7 +151,8 @@ class StartErrorsIT {
     try (LayerJar.Running running = LayerJar.in(dir).start()) {
       String log = running.log();
       assertThat(log).contains("Admin API at http://127.0.0.1:" + running.port() + "/admin/v1: enabled");
-      assertThat(log).contains("Graph API at http://127.0.0.1:" + running.port() + "/api/layer/meta: enabled");
+      assertThat(log).contains("Graph API at http://127.0.0.1:" + running.port() + "/api/layer/meta: enabled")
+          .contains("until LAYER_PUBLIC_URL is set");
       assertThat(log).contains("Meta webhooks at http://127.0.0.1:" + running.port() + "/webhooks/meta: disabled");
     }
   }
