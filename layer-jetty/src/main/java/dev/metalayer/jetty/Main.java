@@ -310,9 +310,9 @@ public final class Main {
     stopped.await();
   }
 
-  /** Help text: code in backticks printed plain. */
-  private static String plain(String markdown) {
-    return markdown.replace("`", "");
+  /** Help text: code in backticks printed plain, a link as its text and its page under docs/. */
+  static String plain(String markdown) {
+    return markdown.replace("`", "").replaceAll("\\[([^\\]]+)\\]\\(([^)#]+)(#[^)]*)?\\)", "$1 (docs/$2)");
   }
 
   static String usage() {

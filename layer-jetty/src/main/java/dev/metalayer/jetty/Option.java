@@ -104,7 +104,7 @@ public enum Option {
           + " (read first), so that omitted hours and schedules are kept; `false` forwards the body as sent."),
   SURFACE_WIDENING(Section.GRAPH, "--surface-widening", "LAYER_SURFACE_WIDENING", unset("unset: none"),
       core(Kind.WIDENING, MetaLayer.Builder::surfaceWidening),
-      "Rows of the Graph surface (see graph-api.md) granted to chosen numbers:"
+      "Rows of the [Graph surface](graph-api.md#the-graph-surface) granted to chosen numbers:"
           + " `<phone-number-id>:<group>[+<group>],…`, e.g. `106540352242922:templates-delete`. Groups:"
           + " `number-admin` (register, deregister, two-step PIN, verification codes), `waba-admin`"
           + " (`subscribed_apps`, `assigned_users`), `templates-delete`, `shared-waba-writes` (WABA writes when"
@@ -151,7 +151,7 @@ public enum Option {
   DELIVERY_CONCURRENCY_PER_NUMBER(Section.RELAY, "--delivery-concurrency-per-number",
       "LAYER_DELIVERY_CONCURRENCY_PER_NUMBER", is("8"), core(Kind.INT, MetaLayer.Builder::concurrencyPerNumber),
       "Attempts in flight per number and lane (of the lane's 16 workers), claimed fairly: the number with the"
-          + " fewest in flight goes first."),
+          + " fewest in flight goes first. See [security](security.md#fairness)."),
   MAX_SUBSCRIPTIONS_PER_NUMBER(Section.RELAY, "--max-subscriptions-per-number", "LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER",
       is("25"), core(Kind.INT, MetaLayer.Builder::maxSubscriptionsPerNumber),
       "Webhook subscriptions one number may have (1–1000); a create past it is refused with 400 naming the cap."),
@@ -206,7 +206,7 @@ public enum Option {
     return binding.kind().secret();
   }
 
-  /** The meaning, as Markdown (code in backticks). */
+  /** The meaning, as Markdown (code in backticks, links relative to {@code docs/}). */
   public String help() {
     return help;
   }

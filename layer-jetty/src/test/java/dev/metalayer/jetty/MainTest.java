@@ -37,6 +37,11 @@ class MainTest {
       o.flag().ifPresent(f -> assertThat(help.out()).contains(f));
     }
     assertThat(help.out()).contains("numbers add", "keys create", "keys revoke");
+    // the help is the declaration's Markdown, printed plain
+    assertThat(help.out()).doesNotContain("`").contains("Graph surface (docs/graph-api.md)");
+    Run commandHelp = run(Map.of(), "keys", "revoke", "--help");
+    assertThat(commandHelp.status()).isZero();
+    assertThat(commandHelp.out()).contains("--id=KEY_ID").doesNotContain("--port");
   }
 
   @Test
