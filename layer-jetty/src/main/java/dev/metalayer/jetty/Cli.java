@@ -104,8 +104,11 @@ final class Cli {
   int run(String command, Map<String, String> flags) throws IOException {
     Optional<URI> layerUrl = settings.value(Option.LAYER_URL);
     if (layerUrl.isPresent()) {
+      // no prompt for the Meta token when the admin token is missing: RemoteCli refuses at once
+      Optional<String> metaToken =
+          settings.get(Option.ADMIN_TOKEN).isPresent() ? metaToken(command, flags) : Optional.empty();
       return new RemoteCli(layerUrl.get().toString(), settings.writtenAs(Option.LAYER_URL),
-          settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken(command, flags));
+          settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken);
     }
     try (DataDir dir = DataDir.lock(settings, "stop that layer, or pass --layer-url URL (with LAYER_ADMIN_TOKEN set)"
         + " to manage it through its admin API")) {
