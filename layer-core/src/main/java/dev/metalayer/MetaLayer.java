@@ -192,13 +192,21 @@ public final class MetaLayer {
 
     /** Default {@code https://graph.facebook.com}: the upstream Graph API base (http or https, may carry a path). */
     public Builder graphUrl(URI graphUrl) {
-      this.graphUrl = Objects.requireNonNull(graphUrl, "graphUrl");
+      requireHttpUrl(Objects.requireNonNull(graphUrl, "graphUrl"), "graphUrl");
+      this.graphUrl = graphUrl;
       return this;
     }
 
     /** Default {@code /api/layer/meta}: the path the layer serves the Graph API under. */
     public Builder graphPrefix(String graphPrefix) {
-      this.graphPrefix = Objects.requireNonNull(graphPrefix, "graphPrefix");
+      String prefix = Objects.requireNonNull(graphPrefix, "graphPrefix");
+      while (prefix.endsWith("/")) {
+        prefix = prefix.substring(0, prefix.length() - 1);
+      }
+      if (!prefix.startsWith("/") || prefix.contains("?") || prefix.contains("#")) {
+        throw new IllegalArgumentException("graphPrefix must be a path starting with / (and not / alone)");
+      }
+      this.graphPrefix = prefix;
       return this;
     }
 
@@ -210,7 +218,8 @@ public final class MetaLayer {
      * carry no key. Never derived from a request's {@code Host}.
      */
     public Builder publicUrl(URI publicUrl) {
-      this.publicUrl = Objects.requireNonNull(publicUrl, "publicUrl");
+      requireHttpUrl(Objects.requireNonNull(publicUrl, "publicUrl"), "publicUrl");
+      this.publicUrl = publicUrl;
       return this;
     }
 
@@ -224,42 +233,51 @@ public final class MetaLayer {
 
     /** Default {@link GraphSettings#META_MEDIA_HOSTS}: hosts media is fetched from with the Meta token. */
     public Builder mediaHosts(List<String> mediaHosts) {
+      if (mediaHosts.isEmpty()) {
+        throw new IllegalArgumentException("mediaHosts must name at least one host");
+      }
       this.mediaHosts = List.copyOf(mediaHosts);
       return this;
     }
 
     /** Default 5 seconds: time to open a connection to Graph or a media host. */
     public Builder upstreamConnectTimeout(Duration timeout) {
-      this.connectTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.connectTimeout = positive(timeout, "upstreamConnectTimeout");
       return this;
     }
 
     /** Default 30 seconds: the longest silence on an upstream connection during an exchange. */
     public Builder upstreamIdleTimeout(Duration timeout) {
-      this.idleTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.idleTimeout = positive(timeout, "upstreamIdleTimeout");
       return this;
     }
 
     /** Default 30 seconds: total time of one Graph exchange (a timeout is answered 504). */
     public Builder upstreamTimeout(Duration timeout) {
-      this.upstreamTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.upstreamTimeout = positive(timeout, "upstreamTimeout");
       return this;
     }
 
     /** Default 5 minutes: total time of one media download, bytes included. */
     public Builder mediaTimeout(Duration timeout) {
-      this.mediaTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.mediaTimeout = positive(timeout, "mediaTimeout");
       return this;
     }
 
     /** Default 100 MiB (Meta's largest media): the largest request body accepted (larger is a 413). */
     public Builder maxBodyBytes(long maxBodyBytes) {
+      if (maxBodyBytes < 1) {
+        throw new IllegalArgumentException("maxBodyBytes must be at least 1");
+      }
       this.maxBodyBytes = maxBodyBytes;
       return this;
     }
 
     /** Default 8 MiB: the largest JSON answer buffered for rewriting (larger is a 502). */
     public Builder maxJsonAnswerBytes(int maxJsonAnswerBytes) {
+      if (maxJsonAnswerBytes < 1) {
+        throw new IllegalArgumentException("maxJsonAnswerBytes must be at least 1");
+      }
       this.maxJsonAnswerBytes = maxJsonAnswerBytes;
       return this;
     }
@@ -269,6 +287,9 @@ public final class MetaLayer {
      * one key may have in flight at once; one more is refused with a 429 and {@code Retry-After}.
      */
     public Builder mediaDownloadsPerKey(int mediaDownloadsPerKey) {
+      if (mediaDownloadsPerKey < 1) {
+        throw new IllegalArgumentException("mediaDownloadsPerKey must be at least 1");
+      }
       this.mediaDownloadsPerKey = mediaDownloadsPerKey;
       return this;
     }
@@ -377,7 +398,7 @@ public final class MetaLayer {
     public Builder callTtl(Duration ttl) {
       Objects.requireNonNull(ttl, "ttl");
       if (ttl.compareTo(Duration.ofSeconds(1)) < 0 || ttl.compareTo(Duration.ofHours(1)) > 0) {
-        throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour, got " + ttl);
+        throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour");
       }
       this.callTtl = ttl;
       return this;
@@ -394,7 +415,7 @@ public final class MetaLayer {
       Objects.requireNonNull(retention, "retention");
       if (retention.compareTo(MIN_RETENTION) < 0) {
         throw new IllegalArgumentException("retention must be at least 8 days (Meta redelivers webhooks for up to"
-            + " 7 days and the relay recognises a redelivery by the rows it keeps), got " + retention);
+            + " 7 days and the relay recognises a redelivery by the rows it keeps)");
       }
       this.retention = retention;
       return this;
@@ -523,32 +544,8 @@ public final class MetaLayer {
       if (masterKey == null) {
         throw new IllegalStateException("masterKey is required (32 bytes)");
       }
-      requireHttpUrl(graphUrl, "graphUrl");
-      if (publicUrl != null) {
-        requireHttpUrl(publicUrl, "publicUrl");
-      }
-      while (graphPrefix.endsWith("/")) {
-        graphPrefix = graphPrefix.substring(0, graphPrefix.length() - 1);
-      }
-      if (!graphPrefix.startsWith("/") || graphPrefix.contains("?") || graphPrefix.contains("#")) {
-        throw new IllegalStateException("graphPrefix must be a path starting with /, got '" + graphPrefix + "'");
-      }
-      if (mediaHosts.isEmpty()) {
-        throw new IllegalStateException("mediaHosts must name at least one host");
-      }
-      for (Duration d : List.of(connectTimeout, idleTimeout, upstreamTimeout, mediaTimeout)) {
-        if (d.isNegative() || d.isZero()) {
-          throw new IllegalStateException("upstream timeouts must be positive, got " + d);
-        }
-      }
-      if (maxBodyBytes < 1 || maxJsonAnswerBytes < 1) {
-        throw new IllegalStateException("body size limits must be positive");
-      }
-      if (mediaDownloadsPerKey < 1) {
-        throw new IllegalStateException("mediaDownloadsPerKey must be at least 1, got " + mediaDownloadsPerKey);
-      }
       if (publicUrl == null) {
-        log.warn("No public URL set (LAYER_PUBLIC_URL / publicUrl): media and paging URLs in answers are relative"
+        log.warn("No publicUrl set: media and paging URLs in answers are relative"
             + " to the Graph prefix and paging URLs carry no key");
       }
       return new MetaLayer(this);
@@ -557,8 +554,16 @@ public final class MetaLayer {
     private static void requireHttpUrl(URI uri, String name) {
       String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
       if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null || uri.getRawQuery() != null) {
-        throw new IllegalStateException(name + " must be an absolute http(s) URL without a query, got '" + uri + "'");
+        throw new IllegalArgumentException(name + " must be an absolute http(s) URL without a query");
       }
+    }
+
+    private static Duration positive(Duration d, String name) {
+      Objects.requireNonNull(d, name);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive");
+      }
+      return d;
     }
   }
 }

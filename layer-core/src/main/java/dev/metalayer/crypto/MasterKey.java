@@ -33,11 +33,10 @@ public final class MasterKey {
   public static byte[] load(Optional<String> configured, Path dataDir, SecureRandom random) {
     if (configured.isPresent()) {
       if (configured.get().isBlank()) {
-        throw new IllegalArgumentException("LAYER_MASTER_KEY is set but empty: set it to the base64 key that sealed"
-            + " the tokens in " + dataDir + " (for a new data directory: openssl rand -base64 32), or unset it to use"
-            + " the key file " + dataDir.resolve(FILE_NAME));
+        throw new IllegalArgumentException("the master key is set but empty: set it to the base64 key that sealed"
+            + " the tokens in " + dataDir + ", or give none to use the key file " + dataDir.resolve(FILE_NAME));
       }
-      return decode(configured.get().trim(), "LAYER_MASTER_KEY");
+      return decode(configured.get().trim(), "the master key");
     }
     Path file = dataDir.resolve(FILE_NAME);
     try {
@@ -49,7 +48,7 @@ public final class MasterKey {
       random.nextBytes(key);
       write(file, Base64.getEncoder().encodeToString(key));
       log.warn(
-          "No LAYER_MASTER_KEY was set: generated a new master key in {} (owner-only). Back it up: "
+          "No master key was given: generated a new master key in {} (owner-only). Back it up: "
               + "without it the stored Meta tokens cannot be decrypted.",
           file.toAbsolutePath());
       return key;

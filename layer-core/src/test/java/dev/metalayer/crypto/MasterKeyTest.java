@@ -31,7 +31,7 @@ class MasterKeyTest {
     assertThat(MasterKey.load(Optional.of(b64), dir, new SecureRandom())).isEqualTo(key);
     assertThat(dir.resolve(MasterKey.FILE_NAME)).doesNotExist();
     assertThatThrownBy(() -> MasterKey.load(Optional.of("not base64!"), dir, new SecureRandom()))
-        .hasMessageContaining("LAYER_MASTER_KEY");
+        .hasMessageContaining("the master key");
     assertThatThrownBy(() -> MasterKey.load(Optional.of("AAAA"), dir, new SecureRandom()))
         .hasMessageContaining("32 bytes");
   }
@@ -41,7 +41,7 @@ class MasterKeyTest {
     for (String empty : new String[] {"", "  "}) {
       assertThatThrownBy(() -> MasterKey.load(Optional.of(empty), dir, new SecureRandom()))
           .isInstanceOf(IllegalArgumentException.class)
-          .hasMessageStartingWith("LAYER_MASTER_KEY is set but empty")
+          .hasMessageStartingWith("the master key is set but empty")
           .hasMessageContaining(dir.resolve(MasterKey.FILE_NAME).toString());
     }
     // nothing was generated in its place

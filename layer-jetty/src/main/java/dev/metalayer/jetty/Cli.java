@@ -1,7 +1,7 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.crypto.MasterKey;
+import dev.metalayer.crypto.WrongMasterKeyException;
 import dev.metalayer.keys.CreatedKey;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.NumberRegistration;
@@ -9,12 +9,14 @@ import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.store.JdbcKeyStore;
 import dev.metalayer.store.JdbcRelayStore;
 import java.io.BufferedReader;
+import java.io.Console;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
-import java.nio.file.Path;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,75 +25,125 @@ import java.util.Optional;
  * The {@code numbers} and {@code keys} commands. With {@code --layer-url} (or {@code LAYER_URL}) they go
  * through that running layer's admin API with {@code LAYER_ADMIN_TOKEN}; without it they open the
  * store file in the data directory, which only works while no layer runs (a running layer holds the
- * file, and the CLI says so in one line). Both ways print the same. A Meta token is never taken from a
- * flag: it comes from the environment variable named by {@code --meta-token-env}, or from one line of
- * standard input.
+ * file, and the CLI says so in one line: {@link DataDir}). Both ways print the same. A Meta token is never
+ * taken from a flag: it comes from the environment variable named by {@code --meta-token-env}, or is
+ * typed after a prompt, hidden when standard input is a terminal (else one line of standard input).
  */
 final class Cli {
-  /** Every command, as its two words. */
-  static final List<String> COMMANDS =
-      List.of("numbers add", "numbers list", "numbers remove", "keys create", "keys list", "keys revoke");
+  /** One option of a command: its flag, its placeholder, whether it is required, its meaning. */
+  record Param(String flag, String label, boolean required, String help) {}
+
+  /** A command: its group ({@code numbers}), its name ({@code add}), what it does, its options. */
+  record Command(String group, String name, String description, List<Param> params) {
+    String words() {
+      return group + " " + name;
+    }
+  }
+
+  private static final Param PHONE_NUMBER_ID = new Param("--phone-number-id", "ID", true, "Meta's phone number ID.");
+
+  /** Every command; {@link Main} builds the command line and {@code --help} from this table. */
+  static final List<Command> COMMANDS = List.of(
+      new Command("numbers", "add", "register a number; the Meta token is read from the environment variable named by"
+          + " --meta-token-env, or else from standard input (a hidden prompt on a terminal)", List.of(
+          new Param("--phone", "+E164", true, "The number, in E.164 form."),
+          PHONE_NUMBER_ID,
+          new Param("--waba-id", "ID", true, "The WhatsApp Business Account ID."),
+          new Param("--business-id", "ID", true, "The Meta business ID."),
+          new Param("--meta-token-env", "NAME", false, "Environment variable that holds the Meta token."))),
+      new Command("numbers", "list", "list numbers", List.of()),
+      new Command("numbers", "remove", "remove a number, its keys and its webhook subscriptions",
+          List.of(PHONE_NUMBER_ID)),
+      new Command("keys", "create", "create a key (printed alone on the first line)", List.of(PHONE_NUMBER_ID)),
+      new Command("keys", "list", "list keys (prefix, number, created, last used)", List.of()),
+      new Command("keys", "revoke", "revoke a key", List.of(new Param("--id", "KEY_ID", true, "The key's id."))));
+
+  /** The commands of a group, as their words ({@code numbers add}, …). */
+  static List<String> commandsOf(String group) {
+    return COMMANDS.stream().filter(c -> c.group().equals(group)).map(Command::words).toList();
+  }
+
+  /** Where the Meta token of {@code numbers add} is typed. */
+  interface Terminal {
+    /** Reads one secret line, with {@code prompt} and without echo on a terminal; empty at end of input. */
+    Optional<String> readSecret(String prompt) throws IOException;
+
+    /** The process's console when standard input is a terminal, else one line of standard input. */
+    static Terminal system() {
+      return prompt -> {
+        Console console = System.console();
+        if (console != null) {
+          char[] typed = console.readPassword("%s", prompt);
+          return Optional.ofNullable(typed).map(String::new);
+        }
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        return Optional.ofNullable(stdin.readLine());
+      };
+    }
+  }
 
   private final Settings settings;
   private final Map<String, String> env;
-  private final BufferedReader stdin;
+  private final Terminal terminal;
   private final PrintStream out;
   private final PrintStream err;
 
-  Cli(Settings settings, Map<String, String> env, BufferedReader stdin, PrintStream out, PrintStream err) {
+  Cli(Settings settings, Map<String, String> env, Terminal terminal, PrintStream out, PrintStream err) {
     this.settings = settings;
     this.env = env;
-    this.stdin = stdin;
+    this.terminal = terminal;
     this.out = out;
     this.err = err;
   }
 
-  int run(List<String> words) throws IOException {
-    if (words.size() < 2) {
-      return usageError("expected a command such as 'numbers list' or 'keys create'");
-    }
-    Map<String, String> flags;
-    try {
-      flags = flags(words.subList(2, words.size()));
-    } catch (IllegalArgumentException e) {
-      return usageError(e.getMessage());
-    }
-    String command = words.get(0) + " " + words.get(1);
-    if (!COMMANDS.contains(command)) {
-      return usageError("unknown command '" + command + "'");
-    }
-    Optional<String> layerUrl = settings.get(Option.LAYER_URL);
+  /**
+   * Runs one command (its words, e.g. {@code numbers add}) with its options (flag to value).
+   *
+   * @throws ConfigError when the data directory cannot be used (another layer holds it, …)
+   */
+  int run(String command, Map<String, String> flags) throws IOException {
+    Optional<URI> layerUrl = settings.value(Option.LAYER_URL);
     if (layerUrl.isPresent()) {
-      return new RemoteCli(layerUrl.get(), settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken(command, flags));
+      // no prompt for the Meta token when the admin token is missing: RemoteCli refuses at once
+      Optional<String> metaToken =
+          settings.get(Option.ADMIN_TOKEN).isPresent() ? metaToken(command, flags) : Optional.empty();
+      return new RemoteCli(layerUrl.get().toString(), settings.writtenAs(Option.LAYER_URL),
+          settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken);
     }
-    Path dataDir = Path.of(settings.string(Option.DATA_DIR));
-    H2Store opened;
-    try {
-      opened = H2Store.open(dataDir);
-    } catch (H2Store.InUse e) {
-      err.println("error: " + e.getMessage() + ": pass --layer-url URL (with LAYER_ADMIN_TOKEN set) to manage it"
-          + " through the layer's admin API");
-      return 1;
-    }
-    try (H2Store store = opened) {
-      SecureRandom random = new SecureRandom();
-      MetaLayer layer =
-          MetaLayer.builder()
-              .keyStore(new JdbcKeyStore(store.database()))
-              // the server's relay store: removing a number removes its webhook subscriptions there
-              .relayStore(new JdbcRelayStore(store.database()))
-              .masterKey(MasterKey.load(settings.given(Option.MASTER_KEY), dataDir, random))
-              .random(random)
-              .build();
-      return switch (command) {
-        case "numbers add" -> addNumber(layer, flags);
-        case "numbers list" -> listNumbers(layer);
-        case "numbers remove" -> removeNumber(layer, flags);
-        case "keys create" -> createKey(layer, flags);
-        case "keys list" -> listKeys(layer);
-        case "keys revoke" -> revokeKey(layer, flags);
-        default -> usageError("unknown command '" + command + "'");
-      };
+    try (DataDir dir = DataDir.lock(settings, "stop that layer, or pass --layer-url URL (with LAYER_ADMIN_TOKEN set)"
+        + " to manage it through its admin API")) {
+      H2Store opened;
+      try {
+        opened = H2Store.open(dir.path());
+      } catch (H2Store.InUse e) {
+        throw settings.error(Option.DATA_DIR, e.getMessage(), "pass --layer-url URL (with LAYER_ADMIN_TOKEN set) to"
+            + " manage it through the layer's admin API", e);
+      }
+      try (H2Store store = opened) {
+        SecureRandom random = new SecureRandom();
+        MetaLayer.Builder builder =
+            MetaLayer.builder()
+                .keyStore(new JdbcKeyStore(store.database()))
+                // the server's relay store: removing a number removes its webhook subscriptions there
+                .relayStore(new JdbcRelayStore(store.database()))
+                .masterKey(settings.masterKey(dir.path(), random))
+                .random(random);
+        MetaLayer layer;
+        try {
+          layer = builder.build();
+        } catch (WrongMasterKeyException e) {
+          throw settings.wrongMasterKey(dir.path(), e);
+        }
+        return switch (command) {
+          case "numbers add" -> addNumber(layer, flags);
+          case "numbers list" -> listNumbers(layer);
+          case "numbers remove" -> removeNumber(layer, flags);
+          case "keys create" -> createKey(layer, flags);
+          case "keys list" -> listKeys(layer);
+          case "keys revoke" -> revokeKey(layer, flags);
+          default -> throw new IllegalArgumentException("unknown command " + command);
+        };
+      }
     }
   }
 
@@ -118,11 +170,15 @@ final class Cli {
   }
 
   static int noMetaToken(PrintStream err) {
-    err.println("error: no Meta token: set --meta-token-env NAME, or write the token on standard input");
+    err.println("error: no Meta token was given (--meta-token-env): name with --meta-token-env a variable that holds"
+        + " it, or type it when asked");
     return 2;
   }
 
-  /** The Meta token of {@code numbers add} (read once); empty for other commands. */
+  /**
+   * The Meta token of {@code numbers add} (read once): from the variable named by
+   * {@code --meta-token-env}, or typed after a prompt (hidden on a terminal); empty for other commands.
+   */
   private Optional<String> metaToken(String command, Map<String, String> flags) throws IOException {
     if (!command.equals("numbers add")) {
       return Optional.empty();
@@ -131,8 +187,8 @@ final class Cli {
     if (envName != null) {
       return Optional.ofNullable(env.get(envName)).map(String::strip).filter(t -> !t.isEmpty());
     }
-    String line = stdin.readLine();
-    return Optional.ofNullable(line).map(String::strip).filter(t -> !t.isEmpty());
+    return terminal.readSecret("Meta token for " + flags.get("--phone-number-id") + " (input hidden): ")
+        .map(String::strip).filter(t -> !t.isEmpty());
   }
 
   private int listNumbers(MetaLayer layer) {
@@ -154,9 +210,6 @@ final class Cli {
 
   private int removeNumber(MetaLayer layer, Map<String, String> flags) {
     String id = flags.get("--phone-number-id");
-    if (id == null) {
-      return usageError("numbers remove needs --phone-number-id");
-    }
     if (!layer.keys().removeNumber(id)) {
       err.println("error: no number with phone number ID " + id);
       return 1;
@@ -167,9 +220,6 @@ final class Cli {
 
   private int createKey(MetaLayer layer, Map<String, String> flags) {
     String id = flags.get("--phone-number-id");
-    if (id == null) {
-      return usageError("keys create needs --phone-number-id");
-    }
     Optional<CreatedKey> created = layer.keys().createKey(id);
     if (created.isEmpty()) {
       err.println("error: no number with phone number ID " + id);
@@ -195,9 +245,6 @@ final class Cli {
 
   private int revokeKey(MetaLayer layer, Map<String, String> flags) {
     String id = flags.get("--id");
-    if (id == null) {
-      return usageError("keys revoke needs --id");
-    }
     if (!layer.keys().revokeKey(id)) {
       err.println("error: no active key " + id);
       return 1;
@@ -210,28 +257,4 @@ final class Cli {
     return "removed " + phoneNumberId + " with its keys and webhook subscriptions";
   }
 
-  private int usageError(String message) {
-    err.println("error: " + message);
-    err.println("Run with --help for the commands.");
-    return 2;
-  }
-
-  static Map<String, String> flags(List<String> words) {
-    Map<String, String> flags = new HashMap<>();
-    for (int i = 0; i < words.size(); i++) {
-      String w = words.get(i);
-      if (!w.startsWith("--")) {
-        throw new IllegalArgumentException("unexpected argument '" + w + "'");
-      }
-      int eq = w.indexOf('=');
-      if (eq > 0) {
-        flags.put(w.substring(0, eq), w.substring(eq + 1));
-      } else if (i + 1 < words.size()) {
-        flags.put(w, words.get(++i));
-      } else {
-        throw new IllegalArgumentException(w + " needs a value");
-      }
-    }
-    return flags;
-  }
 }

@@ -1,12 +1,14 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.crypto.MasterKey;
+import dev.metalayer.crypto.WrongMasterKeyException;
+import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.store.JdbcKeyStore;
 import dev.metalayer.store.JdbcRelayStore;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -36,8 +38,10 @@ import org.slf4j.LoggerFactory;
  * The standalone layer: the embedded store, a {@link MetaLayer} and a Jetty server with the layer's
  * routes, assembled from {@link Settings}. {@link Main} runs one; tests start one on port 0.
  *
- * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /admin/v1/…} (when an admin token is set), the
- * Graph API under the Graph prefix, {@code /webhooks/meta} and {@code /v1/webhooks}.
+ * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
+ * when no admin token is set), the Graph API under the Graph prefix, {@code /webhooks/meta} and
+ * {@code /v1/webhooks}. The options are declared in {@link Option}; those of the core reach the builder
+ * through {@link Settings#applyTo}.
  */
 public final class LayerServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LayerServer.class);
@@ -51,78 +55,89 @@ public final class LayerServer implements AutoCloseable {
   static final Duration ADMIN_FAILURE_WINDOW = Duration.ofMinutes(1);
 
   private final Settings settings;
+  private final DataDir dataDir;
   private final H2Store store;
   private final MetaLayer layer;
   private final Server server;
   private final ServerConnector connector;
 
-  private LayerServer(Settings settings, H2Store store, MetaLayer layer, Server server, ServerConnector connector) {
+  private LayerServer(Settings settings, DataDir dataDir, H2Store store, MetaLayer layer, Server server,
+      ServerConnector connector) {
     this.settings = settings;
+    this.dataDir = dataDir;
     this.store = store;
     this.layer = layer;
     this.server = server;
     this.connector = connector;
   }
 
-  /** Opens the store, builds the layer and starts serving. The caller must {@link #close()} it. */
+  /**
+   * Locks the data directory, opens the store, builds the layer and starts serving. The caller must
+   * {@link #close()} it.
+   *
+   * @throws ConfigError for a mistake in the settings or the environment (a value refused, the port in
+   *     use, the data directory unusable or held by another layer): one line for the operator
+   */
   public static LayerServer start(Settings settings) throws Exception {
     Objects.requireNonNull(settings, "settings");
     LogSecrecy.install();
-    Optional<String> adminToken = adminToken(settings);
-    Path dataDir = Path.of(settings.string(Option.DATA_DIR));
-    SecureRandom random = new SecureRandom();
-    H2Store store = H2Store.open(dataDir);
+    Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
+    // every value checked before anything is opened: a refused one is told alone
+    MetaLayer.Builder builder = settings.applyTo(MetaLayer.builder());
+    EgressGuard guard = settings.check(Option.ALLOWED_TARGET_CIDRS,
+        () -> EgressGuard.of(settings.bool(Option.ALLOW_PRIVATE_TARGETS), settings.list(Option.ALLOWED_TARGET_CIDRS)));
+    DataDir dataDir = DataDir.lock(settings, "stop the other layer first, or give this one its own "
+        + settings.writtenAs(Option.DATA_DIR));
+    QueuedThreadPool threads = new QueuedThreadPool(200, 8);
+    threads.setName("layer");
+    Server server = new Server(threads);
+    HttpConfiguration http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    http.setSendXPoweredBy(false);
+    // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
+    // separators and other ambiguities stay refused (and GraphPath refuses them again).
+    http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
+    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    connector.setHost(settings.string(Option.HOST));
+    connector.setPort(settings.integer(Option.PORT));
+    server.addConnector(connector);
+    H2Store store;
     try {
-      byte[] masterKey = MasterKey.load(settings.given(Option.MASTER_KEY), dataDir, random);
-      EgressGuard guard =
-          EgressGuard.of(settings.bool(Option.ALLOW_PRIVATE_TARGETS), settings.list(Option.ALLOWED_TARGET_CIDRS));
+      // the port first: a port in use is told before anything else is opened or logged
+      try {
+        connector.open();
+      } catch (IOException e) {
+        throw bindFailure(settings, e);
+      }
+      store = openStore(settings, dataDir.path());
+    } catch (RuntimeException | Error e) {
+      try {
+        connector.close();
+      } finally {
+        dataDir.close();
+      }
+      throw e;
+    }
+    try {
+      SecureRandom random = new SecureRandom();
+      byte[] masterKey = settings.masterKey(dataDir.path(), random);
       JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
-      MetaLayer.Builder builder =
-          MetaLayer.builder()
+      builder
               .keyStore(new JdbcKeyStore(store.database()))
               .masterKey(masterKey)
               .random(random)
-              .graphUrl(URI.create(settings.string(Option.GRAPH_URL)))
-              .graphPrefix(settings.string(Option.GRAPH_PREFIX))
-              .mediaHosts(settings.list(Option.MEDIA_HOSTS))
-              .upstreamConnectTimeout(settings.duration(Option.UPSTREAM_CONNECT_TIMEOUT))
-              .upstreamIdleTimeout(settings.duration(Option.UPSTREAM_IDLE_TIMEOUT))
-              .upstreamTimeout(settings.duration(Option.UPSTREAM_TIMEOUT))
-              .mediaTimeout(settings.duration(Option.MEDIA_TIMEOUT))
-              .maxBodyBytes(settings.longValue(Option.MAX_BODY_BYTES))
-              .maxJsonAnswerBytes(settings.integer(Option.MAX_JSON_ANSWER_BYTES))
-              .mergeCallingSettings(settings.bool(Option.MERGE_CALLING_SETTINGS))
-              .surfaceWidening(settings.surfaceWidening(Option.SURFACE_WIDENING))
-              .mediaDownloadsPerKey(settings.integer(Option.MEDIA_DOWNLOADS_PER_KEY))
               .relayStore(new JdbcRelayStore(store.database()))
               .deliveryTransport(transport)
               .egressGuard(guard)
-              .appSecrets(settings.list(Option.APP_SECRET))
-              .allowUnsignedWebhooks(settings.bool(Option.ALLOW_UNSIGNED_WEBHOOKS))
-              .callTtl(settings.duration(Option.CALL_TTL))
-              .retention(settings.duration(Option.RETENTION, MetaLayer.MIN_RETENTION,
-                  "Meta redelivers webhooks for up to 7 days, and a redelivery is recognised by the rows kept"))
-              .concurrencyPerSubscription(settings.integer(Option.DELIVERY_CONCURRENCY))
-              .concurrencyPerNumber(settings.integer(Option.DELIVERY_CONCURRENCY_PER_NUMBER))
-              .maxSubscriptionsPerNumber(settings.integer(Option.MAX_SUBSCRIPTIONS_PER_NUMBER))
               // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
               .soleDeliverer(true);
-      settings.get(Option.PUBLIC_URL).ifPresent(u -> builder.publicUrl(URI.create(u)));
-      MetaLayer layer = builder.build();
+      MetaLayer layer;
+      try {
+        layer = builder.build();
+      } catch (WrongMasterKeyException e) {
+        throw settings.wrongMasterKey(dataDir.path(), e);
+      }
 
-      QueuedThreadPool threads = new QueuedThreadPool(200, 8);
-      threads.setName("layer");
-      Server server = new Server(threads);
-      HttpConfiguration http = new HttpConfiguration();
-      http.setSendServerVersion(false);
-      http.setSendXPoweredBy(false);
-      // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
-      // separators and other ambiguities stay refused (and GraphPath refuses them again).
-      http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
-      ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
-      connector.setHost(settings.string(Option.HOST));
-      connector.setPort(settings.integer(Option.PORT));
-      server.addConnector(connector);
 
       BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
       Routes routes = new Routes();
@@ -130,7 +145,9 @@ public final class LayerServer implements AutoCloseable {
       routes.add("/healthz", health).add("/readyz", health);
       AdminHandler admin = new AdminHandler(layer, adminToken, store::size,
           new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies);
-      routes.add("/admin/v1", admin);
+      routes.add(ADMIN_PREFIX, adminToken.isPresent()
+          ? admin
+          : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
       HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
       server.addBean(upstream);
       HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
@@ -153,24 +170,97 @@ public final class LayerServer implements AutoCloseable {
         throw e;
       }
       store.startCompaction();
-      LayerServer running = new LayerServer(settings, store, layer, server, connector);
+      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, connector);
       log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
+      running.logEndpoints();
       return running;
     } catch (Exception | Error e) {
-      store.close();
+      try {
+        server.stop();
+      } catch (Exception stopping) {
+        e.addSuppressed(stopping);
+      } finally {
+        try {
+          connector.close();
+          store.close();
+        } finally {
+          dataDir.close();
+        }
+      }
       throw e;
     }
   }
 
-  /** @throws IllegalArgumentException for an admin token shorter than {@value #MIN_ADMIN_TOKEN_CHARS} characters */
-  private static Optional<String> adminToken(Settings settings) {
-    Optional<String> token = settings.get(Option.ADMIN_TOKEN).map(String::strip);
-    if (token.isPresent() && token.get().length() < MIN_ADMIN_TOKEN_CHARS) {
-      throw new IllegalArgumentException(Option.ADMIN_TOKEN.env() + " must be at least " + MIN_ADMIN_TOKEN_CHARS
-          + " characters, got " + token.get().length() + ": generate one with 'openssl rand -base64 32', or unset it"
-          + " to turn the admin API off");
+  /** The answer of {@code /admin/v1/…} when no admin token is set. */
+  static final String ADMIN_DISABLED = "The admin API is disabled: set LAYER_ADMIN_TOKEN (at least "
+      + MIN_ADMIN_TOKEN_CHARS + " characters) and restart the layer to enable it.";
+
+  static final String ADMIN_PREFIX = "/admin/v1";
+
+  /** The embedded store, or one line when it cannot be opened (the directory was checked before). */
+  private static H2Store openStore(Settings settings, Path dir) {
+    try {
+      return H2Store.open(dir);
+    } catch (H2Store.InUse e) {
+      throw settings.error(Option.DATA_DIR, e.getMessage(), "stop the other layer first, or give this one its own "
+          + settings.writtenAs(Option.DATA_DIR), e);
+    } catch (RuntimeException e) {
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      String reason = String.valueOf(root.getMessage()).lines().findFirst().orElse(root.getClass().getSimpleName());
+      throw settings.error(Option.DATA_DIR, "cannot open the store in " + dir + " (" + reason + ")",
+          "check that its files belong to this user and the disk has room, or give another directory", e);
     }
-    return token;
+  }
+
+  /** A listening failure at start: the port taken, or an address not of this host. */
+  private static ConfigError bindFailure(Settings settings, IOException e) {
+    String where = settings.string(Option.HOST) + ":" + settings.integer(Option.PORT);
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.net.BindException bind) {
+        String reason = String.valueOf(bind.getMessage());
+        if (reason.contains("in use")) {
+          return settings.error(Option.PORT, "port " + settings.integer(Option.PORT) + " on "
+              + settings.string(Option.HOST) + " is already in use",
+              "stop the process that listens there, or choose another " + settings.writtenAs(Option.PORT), e);
+        }
+        return settings.error(Option.HOST, "cannot listen on " + where + " (" + reason + ")",
+            "give " + settings.writtenAs(Option.HOST) + " an address of this host, e.g. 127.0.0.1 or 0.0.0.0", e);
+      }
+    }
+    return settings.error(Option.PORT, "cannot listen on " + where + " (" + e.getMessage() + ")",
+        "check " + settings.writtenAs(Option.HOST) + " and " + settings.writtenAs(Option.PORT), e);
+  }
+
+  /** One INFO line each: where the admin API, the Graph API and the webhook endpoint are, and whether each is on. */
+  private void logEndpoints() {
+    String base = settings.get(Option.PUBLIC_URL).map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u)
+        .orElse("http://" + settings.string(Option.HOST) + ":" + port());
+    if (settings.get(Option.ADMIN_TOKEN).isPresent()) {
+      log.info("Admin API at {}{}: enabled (bearer LAYER_ADMIN_TOKEN)", base, ADMIN_PREFIX);
+    } else {
+      log.info("Admin API at {}{}: disabled (answers 403); set LAYER_ADMIN_TOKEN to enable it", base, ADMIN_PREFIX);
+    }
+    log.info("Graph API at {}{}: enabled, forwarding to {}{}", base, layer.graphProxy().settings().prefix(),
+        settings.string(Option.GRAPH_URL), settings.get(Option.PUBLIC_URL).isPresent() ? ""
+            : "; media and paging URLs in answers are relative until LAYER_PUBLIC_URL is set");
+    int secrets = settings.list(Option.APP_SECRET).size();
+    boolean unsigned = settings.bool(Option.ALLOW_UNSIGNED_WEBHOOKS);
+    String handshake = settings.get(Option.VERIFY_TOKEN).isPresent()
+        ? "Meta's handshake answered"
+        : "Meta's handshake refused until META_VERIFY_TOKEN is set";
+    if (secrets > 0) {
+      log.info("Meta webhooks at {}{}: enabled, signatures checked with {} app secret(s){}; {}", base,
+          WebhookIngestHandler.PATH, secrets, unsigned ? ", unsigned ones accepted" : "", handshake);
+    } else if (unsigned) {
+      log.info("Meta webhooks at {}{}: enabled WITHOUT signature checks (LAYER_ALLOW_UNSIGNED_WEBHOOKS); {}", base,
+          WebhookIngestHandler.PATH, handshake);
+    } else {
+      log.info("Meta webhooks at {}{}: disabled (every webhook refused); set META_APP_SECRET to enable them; {}", base,
+          WebhookIngestHandler.PATH, handshake);
+    }
   }
 
   private static final long POOLED_CONNECTION_IDLE_MS = 10_000;
@@ -248,7 +338,11 @@ public final class LayerServer implements AutoCloseable {
       layer.relay().close();
       server.stop();
     } finally {
-      store.close();
+      try {
+        store.close();
+      } finally {
+        dataDir.close();
+      }
     }
   }
 }

@@ -1,233 +1,193 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.MetaLayer;
+import dev.metalayer.graph.Surface;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * Every setting of the standalone layer: its command-line flag, its environment variable, its default
- * and its meaning. This table is the single source of {@code --help} and of
- * {@code docs/configuration.md}; a flag always wins over the environment.
+ * Every setting of the standalone layer, each declared once: its command-line flag, its environment
+ * variable, its default, how its text is read ({@link Kind}), its meaning, and, for a setting of the
+ * core, the {@link MetaLayer.Builder} method it goes to. {@link Settings} resolves and reads them, the
+ * command line ({@link Main}) offers the flags, {@code --help} and {@code docs/configuration.md} print
+ * this table (a test keeps the page equal to {@link #markdown()}); a flag always wins over the
+ * environment.
+ *
+ * <p>Adding an option: declare it here (with {@link #core} when the builder takes it), add the builder
+ * method, use it. Options without {@code core} are the launcher's own (port, data directory…) and are
+ * read where they are used, through {@link Settings}.
  *
  * <p>Secrets ({@link #secret()}) are read from the environment only, never from a flag, so that they do
  * not show in process listings or shell history.
  */
 public enum Option {
-  PORT("--port", "LAYER_PORT", "8080", false, "TCP port to listen on (0 picks a free one)."),
-  HOST("--host", "LAYER_HOST", "0.0.0.0", false, "Address to bind."),
-  PUBLIC_URL(
-      "--public-url",
-      "LAYER_PUBLIC_URL",
-      null,
-      false,
-      "Public base URL of the layer (e.g. https://layer.example.com): the only base of the media and paging"
-          + " URLs the layer writes into answers (never a request's Host). When unset the layer warns at start,"
-          + " those URLs are relative (/api/layer/meta/...) and paging URLs carry no key: set it for Chatwoot."),
-  GRAPH_URL("--graph-url", "LAYER_GRAPH_URL", "https://graph.facebook.com", false, "Upstream Graph API base URL."),
-  GRAPH_PREFIX(
-      "--graph-prefix", "LAYER_GRAPH_PREFIX", "/api/layer/meta", false, "Path under which the Graph API is served."),
-  DATA_DIR(
-      "--data-dir",
-      "LAYER_DATA_DIR",
-      "./data",
-      false,
-      "Directory of the embedded H2 database and of the generated master key."),
-  MASTER_KEY(
-      null,
-      "LAYER_MASTER_KEY",
-      null,
-      true,
-      "Base64 of 32 bytes: seals Meta tokens and subscription secrets at rest. When unset, one is"
-          + " generated once into the data directory (owner-only)."),
-  APP_SECRET(
-      null,
-      "META_APP_SECRET",
-      null,
-      true,
-      "Meta app secret(s), comma-separated for rotation: verifies X-Hub-Signature-256 on incoming"
-          + " webhooks; the first one computes appsecret_proof on proxied requests."),
-  ADMIN_TOKEN(
-      null,
-      "LAYER_ADMIN_TOKEN",
-      null,
-      true,
-      "Bearer token of the admin API under /admin/v1, at least 32 characters (e.g. openssl rand -base64 32);"
-          + " a shorter one is refused at start. The admin API is off when unset. The CLI sends it to"
-          + " LAYER_URL."),
-  LAYER_URL(
-      "--layer-url",
-      "LAYER_URL",
-      null,
-      false,
-      "CLI only: base URL of a running layer (e.g. http://127.0.0.1:8080). The numbers and keys commands"
-          + " then go through its admin API with LAYER_ADMIN_TOKEN instead of opening the store file, which"
-          + " a running layer holds."),
+  PORT(Section.SERVER, "--port", "LAYER_PORT", is("8080"), launcher(Kind.PORT),
+      "TCP port to listen on (0 picks a free one)."),
+  HOST(Section.SERVER, "--host", "LAYER_HOST", is("0.0.0.0"), launcher(Kind.TEXT), "Address to bind."),
+  PUBLIC_URL(Section.SERVER, "--public-url", "LAYER_PUBLIC_URL", unset("unset (warned at start)"),
+      core(Kind.HTTP_URL, MetaLayer.Builder::publicUrl),
+      "Public base URL of the layer (e.g. `https://layer.example.com`): the only base of the media and paging"
+          + " URLs the layer writes into answers, never a request's `Host`. Unset: those URLs are relative"
+          + " (`/api/layer/meta/…`) and paging URLs carry no key. Set it for Chatwoot, which follows them as"
+          + " absolute URLs."),
+  DATA_DIR(Section.SERVER, "--data-dir", "LAYER_DATA_DIR", is("./data"), launcher(Kind.TEXT),
+      "Directory of the embedded H2 database and of the generated master key (created owner-only). One layer"
+          + " at a time: a second one started on the same directory is refused at start."),
+  MASTER_KEY(Section.SERVER, null, "LAYER_MASTER_KEY", unset("generated into the data directory"),
+      launcher(Kind.SECRET),
+      "Base64 of 32 bytes: seals Meta tokens and subscription secrets at rest (AES-256-GCM)."),
+  ADMIN_TOKEN(Section.SERVER, null, "LAYER_ADMIN_TOKEN", unset("unset: admin API off (403)"),
+      launcher(Kind.ADMIN_TOKEN),
+      "Bearer token of the admin API under `/admin/v1`, at least 32 characters (`openssl rand -hex 32`); a"
+          + " shorter one is refused at start. 10 failures per address per minute, then `429`. Unset, the"
+          + " admin API answers `403`. The CLI sends it to `LAYER_URL`."),
+  LAYER_URL(Section.SERVER, "--layer-url", "LAYER_URL", unset("unset: the CLI opens the store file"),
+      launcher(Kind.HTTP_URL),
+      "CLI only: base URL of a running layer (e.g. `http://127.0.0.1:8080`). The `numbers` and `keys` commands"
+          + " then go through its admin API with `LAYER_ADMIN_TOKEN` instead of opening the store file, which a"
+          + " running layer holds."),
+  LOG_LEVEL(Section.SERVER, null, "LAYER_LOG_LEVEL", is("INFO"), launcher(Kind.LOG_LEVEL),
+      "Root log level (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`); read by logback at start. At `DEBUG`, a"
+          + " refused start also prints its stack trace (as `--debug` does)."),
   // ---- Graph proxy
-  MEDIA_HOSTS(
-      "--media-hosts",
-      "LAYER_MEDIA_HOSTS",
-      "lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.whatsapp.net",
-      false,
-      "Comma-separated hosts the layer fetches media from with the Meta token (and follows redirects"
-          + " to), over https only; *.example.com matches any subdomain; http://host also allows plain http"
-          + " for that host (local test set-ups only: the token travels with the request)."),
-  UPSTREAM_CONNECT_TIMEOUT(
-      "--upstream-connect-timeout",
-      "LAYER_UPSTREAM_CONNECT_TIMEOUT",
-      "5s",
-      false,
-      "Time to open a connection to Graph or a media host (e.g. 500ms, 5s)."),
-  UPSTREAM_IDLE_TIMEOUT(
-      "--upstream-idle-timeout",
-      "LAYER_UPSTREAM_IDLE_TIMEOUT",
-      "30s",
-      false,
-      "Longest silence on an upstream connection during an exchange; then 504."),
-  UPSTREAM_TIMEOUT(
-      "--upstream-timeout",
-      "LAYER_UPSTREAM_TIMEOUT",
-      "30s",
-      false,
-      "Total time of one Graph request, answer included; then 504. Never retried."),
-  MEDIA_TIMEOUT(
-      "--media-timeout",
-      "LAYER_MEDIA_TIMEOUT",
-      "5m",
-      false,
-      "Total time of one media download through the layer, bytes included; then 504 (or a cut stream)."),
-  MAX_BODY_BYTES(
-      "--max-body-bytes",
-      "LAYER_MAX_BODY_BYTES",
-      "104857600",
-      false,
-      "Largest request body accepted on the Graph API, declared or streamed; larger is a 413."),
-  MAX_JSON_ANSWER_BYTES(
-      "--max-json-answer-bytes",
-      "LAYER_MAX_JSON_ANSWER_BYTES",
-      "8388608",
-      false,
-      "Largest JSON answer from Graph buffered to rewrite URLs and scrub the token; larger is a 502."),
-  MEDIA_DOWNLOADS_PER_KEY(
-      "--media-downloads-per-key",
-      "LAYER_MEDIA_DOWNLOADS_PER_KEY",
-      "8",
-      false,
-      "Media transfers one key may have in flight at once, downloads through the layer's media URLs and"
-          + " multipart uploads counted together; one more is refused with a 429 and Retry-After, so that one"
-          + " tenant's slow readers or stalled uploads cannot hold the media pool."),
-  MERGE_CALLING_SETTINGS(
-      "--merge-calling-settings",
-      "LAYER_MERGE_CALLING_SETTINGS",
-      "true",
-      false,
-      "Merge a partial calling object written to /{phone-number-id}/settings into the current settings"
-          + " (read first), so that omitted hours and schedules are kept; false forwards the body as sent."),
-  SURFACE_WIDENING(
-      "--surface-widening",
-      "LAYER_SURFACE_WIDENING",
-      null,
-      false,
-      "Rows of the Graph surface granted to chosen numbers, as <phone-number-id>:<group>[+<group>],…;"
-          + " groups: number-admin (register, deregister, two-step PIN), waba-admin (subscribed_apps,"
-          + " assigned_users), templates-delete, shared-waba-writes (WABA writes when several numbers share"
-          + " the WABA). Every key of that number gets them. Unset: none (see docs/graph-api.md)."),
+  GRAPH_URL(Section.GRAPH, "--graph-url", "LAYER_GRAPH_URL", is("https://graph.facebook.com"),
+      core(Kind.GRAPH_URL, (b, url) -> {
+        if (!url.equals(Kind.DEMO)) {
+          b.graphUrl(URI.create(url));
+        }
+      }),
+      "Upstream Graph API base (may carry a path)."),
+  GRAPH_PREFIX(Section.GRAPH, "--graph-prefix", "LAYER_GRAPH_PREFIX", is("/api/layer/meta"),
+      core(Kind.TEXT, MetaLayer.Builder::graphPrefix), "Path under which the Graph API is served."),
+  APP_SECRET(Section.GRAPH, null, "META_APP_SECRET", unset("unset"), core(Kind.SECRET_LIST, MetaLayer.Builder::appSecrets),
+      "Meta app secret(s), comma-separated for rotation. The first computes `appsecret_proof` on every upstream"
+          + " request; all are accepted on incoming webhook signatures."),
+  MEDIA_HOSTS(Section.GRAPH, "--media-hosts", "LAYER_MEDIA_HOSTS",
+      is("lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.whatsapp.net"), core(Kind.LIST, MetaLayer.Builder::mediaHosts),
+      "Hosts media is fetched from with the Meta token, redirects included, over `https` only; `*.example.com`"
+          + " matches any subdomain. An entry written `http://host` also allows plain `http` for that host (local"
+          + " test set-ups only: the token travels with the request)."),
+  MEDIA_DOWNLOADS_PER_KEY(Section.GRAPH, "--media-downloads-per-key", "LAYER_MEDIA_DOWNLOADS_PER_KEY", is("8"),
+      core(Kind.INT, MetaLayer.Builder::mediaDownloadsPerKey),
+      "Media transfers one key may have in flight at once: downloads through the layer's media URLs and"
+          + " multipart uploads (`POST /{phone-number-id}/media`) counted together; one more is a 429 with"
+          + " `Retry-After: 2`, before anything goes upstream. Both go through an upstream connection pool of"
+          + " their own, apart from Graph calls."),
+  UPSTREAM_CONNECT_TIMEOUT(Section.GRAPH, "--upstream-connect-timeout", "LAYER_UPSTREAM_CONNECT_TIMEOUT", is("5s"),
+      core(Kind.DURATION, MetaLayer.Builder::upstreamConnectTimeout), "Time to open a connection upstream."),
+  UPSTREAM_IDLE_TIMEOUT(Section.GRAPH, "--upstream-idle-timeout", "LAYER_UPSTREAM_IDLE_TIMEOUT", is("30s"),
+      core(Kind.DURATION, MetaLayer.Builder::upstreamIdleTimeout),
+      "Longest silence on an upstream connection during an exchange (then 504)."),
+  UPSTREAM_TIMEOUT(Section.GRAPH, "--upstream-timeout", "LAYER_UPSTREAM_TIMEOUT", is("30s"),
+      core(Kind.DURATION, MetaLayer.Builder::upstreamTimeout),
+      "Total time of one Graph request (then 504). Never retried."),
+  MEDIA_TIMEOUT(Section.GRAPH, "--media-timeout", "LAYER_MEDIA_TIMEOUT", is("5m"),
+      core(Kind.DURATION, MetaLayer.Builder::mediaTimeout), "Total time of one media download, bytes included."),
+  MAX_BODY_BYTES(Section.GRAPH, "--max-body-bytes", "LAYER_MAX_BODY_BYTES", is("104857600"),
+      core(Kind.LONG, MetaLayer.Builder::maxBodyBytes), "Largest request body, declared or streamed (then 413)."),
+  MAX_JSON_ANSWER_BYTES(Section.GRAPH, "--max-json-answer-bytes", "LAYER_MAX_JSON_ANSWER_BYTES", is("8388608"),
+      core(Kind.INT, MetaLayer.Builder::maxJsonAnswerBytes), "Largest JSON answer buffered for rewriting (then 502)."),
+  MERGE_CALLING_SETTINGS(Section.GRAPH, "--merge-calling-settings", "LAYER_MERGE_CALLING_SETTINGS", is("true"),
+      core(Kind.BOOLEAN, MetaLayer.Builder::mergeCallingSettings),
+      "Merge a partial `calling` object written to `/{phone-number-id}/settings` into the current settings"
+          + " (read first), so that omitted hours and schedules are kept; `false` forwards the body as sent."),
+  SURFACE_WIDENING(Section.GRAPH, "--surface-widening", "LAYER_SURFACE_WIDENING", unset("unset: none"),
+      core(Kind.WIDENING, MetaLayer.Builder::surfaceWidening),
+      "Rows of the [Graph surface](graph-api.md#the-graph-surface) granted to chosen numbers:"
+          + " `<phone-number-id>:<group>[+<group>],…`, e.g. `106540352242922:templates-delete`. Groups:"
+          + " `number-admin` (register, deregister, two-step PIN, verification codes), `waba-admin`"
+          + " (`subscribed_apps`, `assigned_users`), `templates-delete`, `shared-waba-writes` (WABA writes when"
+          + " several registered numbers share the WABA). Every key of that number gets them; an unknown group"
+          + " stops the layer at start."),
   // ---- request bodies held in memory (webhooks, Graph forms)
-  BODY_BUFFER_BYTES(
-      "--body-buffer-bytes",
-      "LAYER_BODY_BUFFER_BYTES",
-      "33554432",
-      false,
-      "Bytes of request bodies held in memory at once, over all requests: webhook bodies before their"
-          + " signature is checked and Graph forms. When full, a 503 with Retry-After (Meta retries"
-          + " webhooks). Keep it a small share of the heap (-Xmx), e.g. an eighth."),
-  BODY_READ_TIMEOUT(
-      "--body-read-timeout",
-      "LAYER_BODY_READ_TIMEOUT",
-      "10s",
-      false,
-      "Longest time to receive a webhook body, a Graph form or a /v1/webhooks or /admin/v1 body, however"
-          + " fast the bytes come; then 408 and the connection closes. No thread waits meanwhile."),
+  BODY_BUFFER_BYTES(Section.BODIES, "--body-buffer-bytes", "LAYER_BODY_BUFFER_BYTES", is("33554432"),
+      launcher(Kind.POSITIVE_LONG),
+      "Bytes of such bodies held at once, over all requests (default 32 MiB). When full: `503` with"
+          + " `Retry-After` (Meta retries webhooks). Keep it a small share of the heap (`-Xmx`), e.g. an eighth."),
+  BODY_READ_TIMEOUT(Section.BODIES, "--body-read-timeout", "LAYER_BODY_READ_TIMEOUT", is("10s"),
+      launcher(Kind.DURATION),
+      "Longest time to receive one such body, however fast its bytes come (each byte would reset an idle"
+          + " timeout); then `408` and the connection closes. No thread waits meanwhile."),
   // ---- webhook relay
-  VERIFY_TOKEN(
-      null,
-      "META_VERIFY_TOKEN",
-      null,
-      true,
-      "The verify token entered in Meta's App Dashboard: GET /webhooks/meta answers Meta's handshake only"
-          + " when hub.verify_token equals it. The handshake always fails when unset."),
-  ALLOW_UNSIGNED_WEBHOOKS(
-      "--allow-unsigned-webhooks",
-      "LAYER_ALLOW_UNSIGNED_WEBHOOKS",
-      "false",
-      false,
-      "Accept webhooks without X-Hub-Signature-256 (local trials only; logged loudly at start). A signature"
-          + " that is present is still checked."),
-  ALLOW_PRIVATE_TARGETS(
-      "--allow-private-targets",
-      "LAYER_ALLOW_PRIVATE_TARGETS",
-      "false",
-      false,
-      "Allow subscriptions to deliver to loopback, private, link-local and other non-public addresses"
-          + " (e.g. an on-premises Chatwoot on the same network)."),
-  ALLOWED_TARGET_CIDRS(
-      "--allowed-target-cidrs",
-      "LAYER_ALLOWED_TARGET_CIDRS",
-      null,
-      false,
-      "Comma-separated address ranges that subscriptions may deliver to even though they are not public,"
-          + " e.g. 10.1.2.0/24,fd12::/16. Narrower than LAYER_ALLOW_PRIVATE_TARGETS."),
-  CALL_TTL(
-      "--call-ttl",
-      "LAYER_CALL_TTL",
-      "45s",
-      false,
-      "How long a calls event may still be delivered after its receipt (a ring: after the earlier of its"
-          + " receipt and Meta's timestamp); later it is recorded as expired and never sent, so a late"
-          + " connect is no ghost ring. 1s to 1h."),
-  RETENTION(
-      "--retention",
-      "LAYER_RETENTION",
-      "14d",
-      false,
-      "How long the relay keeps finished deliveries (delivered, expired, dead), their attempts and the"
-          + " envelopes received from Meta; older ones are purged about every hour. Pending deliveries are"
-          + " always kept. At least 8d: Meta redelivers for up to 7 days, and a redelivery is recognised by"
-          + " the rows kept."),
-  DELIVERY_CONCURRENCY(
-      "--delivery-concurrency",
-      "LAYER_DELIVERY_CONCURRENCY",
-      "4",
-      false,
-      "Deliveries in flight per subscription and lane: a slow subscriber holds at most this many workers."),
-  DELIVERY_CONCURRENCY_PER_NUMBER(
-      "--delivery-concurrency-per-number",
-      "LAYER_DELIVERY_CONCURRENCY_PER_NUMBER",
-      "8",
-      false,
-      "Deliveries in flight per number and lane (each lane has 16 workers), claimed fairly: whatever one"
-          + " number does, the rest of the lane serves the others."),
-  MAX_SUBSCRIPTIONS_PER_NUMBER(
-      "--max-subscriptions-per-number",
-      "LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER",
-      "25",
-      false,
-      "Webhook subscriptions one number may have (1 to 1000); each change is delivered to each of them."),
+  VERIFY_TOKEN(Section.RELAY, null, "META_VERIFY_TOKEN", unset("unset: the handshake always fails"),
+      launcher(Kind.SECRET),
+      "The verify token set in Meta's App Dashboard; `GET /webhooks/meta` answers the handshake only when"
+          + " `hub.verify_token` equals it."),
+  ALLOW_UNSIGNED_WEBHOOKS(Section.RELAY, "--allow-unsigned-webhooks", "LAYER_ALLOW_UNSIGNED_WEBHOOKS", is("false"),
+      core(Kind.BOOLEAN, MetaLayer.Builder::allowUnsignedWebhooks),
+      "Accept webhooks without a signature (local trials only; a loud warning is logged at start). A"
+          + " signature that is present is still checked. Without an app secret and without this, every webhook"
+          + " is refused."),
+  ALLOW_PRIVATE_TARGETS(Section.RELAY, "--allow-private-targets", "LAYER_ALLOW_PRIVATE_TARGETS", is("false"),
+      launcher(Kind.BOOLEAN),
+      "Let subscriptions deliver to loopback, private, link-local and other non-public addresses."),
+  ALLOWED_TARGET_CIDRS(Section.RELAY, "--allowed-target-cidrs", "LAYER_ALLOWED_TARGET_CIDRS", unset("unset"),
+      launcher(Kind.LIST),
+      "Comma-separated ranges subscriptions may deliver to although they are not public, e.g."
+          + " `10.1.2.0/24,fd12::/16` (on-premises Chatwoot). Narrower than `LAYER_ALLOW_PRIVATE_TARGETS`."),
+  CALL_TTL(Section.RELAY, "--call-ttl", "LAYER_CALL_TTL", is("45s"), core(Kind.DURATION, MetaLayer.Builder::callTtl),
+      "How long a `calls` event may still be delivered after its receipt (`1s`–`1h`); for a ring (`connect`),"
+          + " after the earlier of its receipt and Meta's `timestamp`. Later it is recorded as `expired` and never"
+          + " sent, so a late `connect` is no ghost ring."),
+  RETENTION(Section.RELAY, "--retention", "LAYER_RETENTION", is("14d"), core(Kind.DURATION, MetaLayer.Builder::retention),
+      "How long the relay keeps finished deliveries (`delivered`, `expired`, `dead`), their attempts and the"
+          + " envelopes received from Meta; older ones are purged about every hour. Pending deliveries are always"
+          + " kept. At least `8d` (the layer refuses to start with less): Meta redelivers for up to 7 days, and a"
+          + " redelivery is recognised by the rows kept."),
+  DELIVERY_CONCURRENCY(Section.RELAY, "--delivery-concurrency", "LAYER_DELIVERY_CONCURRENCY", is("4"),
+      core(Kind.INT, MetaLayer.Builder::concurrencyPerSubscription),
+      "Attempts in flight per subscription and lane: a slow subscriber holds at most this many workers."),
+  DELIVERY_CONCURRENCY_PER_NUMBER(Section.RELAY, "--delivery-concurrency-per-number",
+      "LAYER_DELIVERY_CONCURRENCY_PER_NUMBER", is("8"), core(Kind.INT, MetaLayer.Builder::concurrencyPerNumber),
+      "Attempts in flight per number and lane (of the lane's 16 workers), claimed fairly: the number with the"
+          + " fewest in flight goes first. See [security](security.md#fairness)."),
+  MAX_SUBSCRIPTIONS_PER_NUMBER(Section.RELAY, "--max-subscriptions-per-number", "LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER",
+      is("25"), core(Kind.INT, MetaLayer.Builder::maxSubscriptionsPerNumber),
+      "Webhook subscriptions one number may have (1–1000); a create past it is refused with 400 naming the cap."),
   ;
 
+  /** The groups of options, in the order of {@code --help} and of {@code docs/configuration.md}. */
+  enum Section {
+    SERVER("Server and store"),
+    GRAPH("Graph proxy"),
+    BODIES("Request bodies held in memory"),
+    RELAY("Webhook relay");
+
+    final String title;
+
+    Section(String title) {
+      this.title = title;
+    }
+  }
+
+  private final Section section;
   private final String flag;
   private final String env;
-  private final String defaultValue;
-  private final boolean secret;
+  private final Default defaults;
+  private final Binding<?> binding;
   private final String help;
 
-  Option(String flag, String env, String defaultValue, boolean secret, String help) {
+  Option(Section section, String flag, String env, Default defaults, Binding<?> binding, String help) {
+    this.section = section;
     this.flag = flag;
     this.env = env;
-    this.defaultValue = defaultValue;
-    this.secret = secret;
+    this.defaults = defaults;
+    this.binding = binding;
     this.help = help;
   }
 
-  /** The command-line flag, or empty for secrets (environment only). */
+  /** The command-line flag, or empty for options read from the environment only. */
   public Optional<String> flag() {
     return Optional.ofNullable(flag);
   }
@@ -236,19 +196,250 @@ public enum Option {
     return env;
   }
 
+  /** The value used when neither a flag nor the environment sets one. */
   public Optional<String> defaultValue() {
-    return Optional.ofNullable(defaultValue);
+    return Optional.ofNullable(defaults.value());
   }
 
+  /** A secret: environment only, never printed, never echoed in an error. */
   public boolean secret() {
-    return secret;
+    return binding.kind().secret();
   }
 
+  /** The meaning, as Markdown (code in backticks, links relative to {@code docs/}). */
   public String help() {
     return help;
   }
 
+  Section section() {
+    return section;
+  }
+
+  Kind<?> kind() {
+    return binding.kind();
+  }
+
+  /** How the option reads in messages when the operator did not write it: its flag and variable. */
+  String names() {
+    return flag().map(f -> f + " / ").orElse("") + env;
+  }
+
+  /** The default as documented: the value in backticks, or what unset means. */
+  String defaultText() {
+    return defaults.value() != null ? "`" + defaults.value() + "`" : defaults.text();
+  }
+
+  /** Parses this option's text. @throws Kind.Invalid naming what is wrong and what to write */
+  Object parse(String text) {
+    return binding.kind().parse(text);
+  }
+
+  /** Whether the core's builder takes this option ({@link #applyTo}); else the launcher reads it itself. */
+  boolean forCore() {
+    return binding.toBuilder() != null;
+  }
+
+  /** Gives the builder this option's parsed value. @throws IllegalArgumentException from the builder's check */
+  void applyTo(MetaLayer.Builder builder, Object value) {
+    binding.applyTo(builder, value);
+  }
+
   static Optional<Option> byFlag(String flag) {
     return Arrays.stream(values()).filter(o -> flag.equals(o.flag)).findFirst();
+  }
+
+  static Optional<Option> byEnv(String env) {
+    return Arrays.stream(values()).filter(o -> env.equals(o.env)).findFirst();
+  }
+
+  /** The tables of {@code docs/configuration.md} for one section, generated from this declaration. */
+  static String markdown(Section section) {
+    StringBuilder b = new StringBuilder("| Variable | Flag | Default | Meaning |\n|---|---|---|---|\n");
+    for (Option o : values()) {
+      if (o.section == section) {
+        b.append("| `").append(o.env).append("` | ")
+            .append(o.flag().map(f -> "`" + f + "`").orElse("(environment only)")).append(" | ")
+            .append(o.defaultText()).append(" | ")
+            .append(o.help.replace("|", "\\|")).append(" |\n");
+      }
+    }
+    return b.toString();
+  }
+
+  // ---- the declaration's parts
+
+  private record Default(String value, String text) {}
+
+  private static Default is(String value) {
+    return new Default(value, null);
+  }
+
+  private static Default unset(String text) {
+    return new Default(null, text);
+  }
+
+  /** How an option's text is read, and where its value goes: to the builder, or to the launcher. */
+  private record Binding<T>(Kind<T> kind, BiConsumer<MetaLayer.Builder, T> toBuilder) {
+    @SuppressWarnings("unchecked")
+    void applyTo(MetaLayer.Builder builder, Object value) {
+      toBuilder.accept(builder, (T) value);
+    }
+  }
+
+  private static <T> Binding<T> core(Kind<T> kind, BiConsumer<MetaLayer.Builder, T> toBuilder) {
+    return new Binding<>(kind, toBuilder);
+  }
+
+  private static <T> Binding<T> launcher(Kind<T> kind) {
+    return new Binding<>(kind, null);
+  }
+
+  /**
+   * How an option's text becomes a value. Only the form is checked here; what the core accepts
+   * (ranges, minimums) is checked once, by the builder.
+   */
+  static final class Kind<T> {
+    private static final Pattern DURATION_TEXT = Pattern.compile("([0-9]{1,12})(ms|s|m|h|d)?");
+
+    /** The {@code --graph-url} that selects the built-in Graph stand-in instead of a URL. */
+    static final String DEMO = "demo";
+
+    static final Kind<String> TEXT = new Kind<>("TEXT", false, t -> t);
+    static final Kind<String> SECRET = new Kind<>("SECRET", true, t -> t);
+    static final Kind<List<String>> LIST = new Kind<>("LIST", false, Kind::list);
+    static final Kind<List<String>> SECRET_LIST = new Kind<>("SECRETS", true, Kind::list);
+    static final Kind<Integer> INT = new Kind<>("NUMBER", false, t -> (int) number(t, Integer.MAX_VALUE));
+    static final Kind<Long> LONG = new Kind<>("NUMBER", false, t -> number(t, Long.MAX_VALUE));
+    static final Kind<Long> POSITIVE_LONG = new Kind<>("NUMBER", false, t -> {
+      long n = number(t, Long.MAX_VALUE);
+      if (n < 1) {
+        throw new Invalid("'" + t + "' is not a positive number", "write a whole number of at least 1");
+      }
+      return n;
+    });
+    static final Kind<Integer> PORT = new Kind<>("PORT", false, t -> {
+      long n = number(t, 65_535);
+      return (int) n;
+    });
+    static final Kind<Boolean> BOOLEAN = new Kind<>("BOOLEAN", false, t -> switch (t.toLowerCase(Locale.ROOT)) {
+      case "true", "1", "yes", "on" -> true;
+      case "false", "0", "no", "off" -> false;
+      default -> throw new Invalid("'" + t + "' is not true or false", "write true or false");
+    });
+    static final Kind<Duration> DURATION = new Kind<>("DURATION", false, Kind::duration);
+    static final Kind<URI> HTTP_URL = new Kind<>("URL", false, Kind::httpUrl);
+    static final Kind<String> GRAPH_URL = new Kind<>("URL", false, t -> {
+      if (t.equals(DEMO)) {
+        return t;
+      }
+      return httpUrl(t).toString();
+    });
+    static final Kind<Map<String, Set<Surface.Group>>> WIDENING = new Kind<>("WIDENING", false, t -> {
+      try {
+        return Surface.parseWidening(t);
+      } catch (IllegalArgumentException e) {
+        throw new Invalid(e.getMessage(), "write <phone-number-id>:<group>[+<group>],… (see docs/graph-api.md)");
+      }
+    });
+    static final Kind<String> ADMIN_TOKEN = new Kind<>("SECRET", true, t -> {
+      if (t.length() < LayerServer.MIN_ADMIN_TOKEN_CHARS) {
+        throw new Invalid("the admin token is too short (length " + t.length() + ", at least "
+            + LayerServer.MIN_ADMIN_TOKEN_CHARS + " characters)",
+            "generate one with 'openssl rand -base64 32', or unset it to turn the admin API off");
+      }
+      return t;
+    });
+    static final Kind<String> LOG_LEVEL = new Kind<>("LEVEL", false, t -> {
+      String level = t.toUpperCase(Locale.ROOT);
+      if (!List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF").contains(level)) {
+        throw new Invalid("'" + t + "' is not a log level", "write TRACE, DEBUG, INFO, WARN or ERROR");
+      }
+      return level;
+    });
+
+    private final String label;
+    private final boolean secret;
+    private final Function<String, T> parser;
+
+    private Kind(String label, boolean secret, Function<String, T> parser) {
+      this.label = label;
+      this.secret = secret;
+      this.parser = parser;
+    }
+
+    /** The placeholder of the value in {@code --help}, e.g. {@code DURATION}. */
+    String label() {
+      return label;
+    }
+
+    boolean secret() {
+      return secret;
+    }
+
+    /** @throws Invalid when the text is not of this kind (trimmed first) */
+    T parse(String text) {
+      return parser.apply(text.strip());
+    }
+
+    /** A value of the wrong form: what is wrong, and what to write instead. */
+    static final class Invalid extends IllegalArgumentException {
+      private static final long serialVersionUID = 1L;
+      private final String fix;
+
+      Invalid(String what, String fix) {
+        super(what);
+        this.fix = fix;
+      }
+
+      String fix() {
+        return fix;
+      }
+    }
+
+    private static List<String> list(String t) {
+      return Arrays.stream(t.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    }
+
+    private static long number(String t, long max) {
+      try {
+        long n = Long.parseLong(t);
+        if (n >= 0 && n <= max) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // below
+      }
+      throw new Invalid("'" + t + "' is not a whole number from 0 to " + max, "write a whole number such as 8");
+    }
+
+    /** {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}; a bare number is seconds. */
+    private static Duration duration(String t) {
+      Matcher m = DURATION_TEXT.matcher(t.toLowerCase(Locale.ROOT));
+      if (!m.matches()) {
+        throw new Invalid("'" + t + "' is not a duration", "write it like 500ms, 30s, 5m, 2h or 1d");
+      }
+      long n = Long.parseLong(m.group(1));
+      String unit = m.group(2) == null ? "s" : m.group(2);
+      return switch (unit) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofDays(n);
+      };
+    }
+
+    private static URI httpUrl(String t) {
+      try {
+        URI uri = new URI(t);
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if ((scheme.equals("http") || scheme.equals("https")) && uri.getHost() != null) {
+          return uri;
+        }
+      } catch (URISyntaxException e) {
+        // below
+      }
+      throw new Invalid("'" + t + "' is not an http(s) URL", "write it like https://host.example.com");
+    }
   }
 }

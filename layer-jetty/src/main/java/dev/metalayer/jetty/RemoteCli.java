@@ -26,14 +26,17 @@ final class RemoteCli {
   static final int CALL_SECONDS = 30;
 
   private final String base;
+  private final String writtenAs;
   private final Optional<String> adminToken;
   private final PrintStream out;
   private final PrintStream err;
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(CONNECT_SECONDS)).followRedirects(HttpClient.Redirect.NEVER).build();
 
-  RemoteCli(String layerUrl, Optional<String> adminToken, PrintStream out, PrintStream err) {
+  /** @param writtenAs how the operator gave the layer's URL ({@code --layer-url} or {@code LAYER_URL}) */
+  RemoteCli(String layerUrl, String writtenAs, Optional<String> adminToken, PrintStream out, PrintStream err) {
     this.base = layerUrl.endsWith("/") ? layerUrl.substring(0, layerUrl.length() - 1) : layerUrl;
+    this.writtenAs = writtenAs;
     this.adminToken = adminToken;
     this.out = out;
     this.err = err;
@@ -42,8 +45,9 @@ final class RemoteCli {
   /** @param metaToken the Meta token of {@code numbers add}, already read */
   int run(String command, Map<String, String> flags, Optional<String> metaToken) {
     if (adminToken.isEmpty()) {
-      err.println("error: LAYER_ADMIN_TOKEN must be set to reach the layer at " + base);
-      return 2;
+      err.println("error: LAYER_ADMIN_TOKEN must be set to reach the layer at " + base + " (LAYER_ADMIN_TOKEN): set it"
+          + " to that layer's admin token");
+      return ConfigError.STATUS;
     }
     try {
       return switch (command) {
@@ -69,7 +73,8 @@ final class RemoteCli {
         default -> throw new IllegalArgumentException("unknown command " + command);
       };
     } catch (CallFailed e) {
-      err.println("error: cannot reach the layer at " + base + ": " + e.getMessage());
+      err.println("error: cannot reach the layer at " + base + ", " + e.getMessage() + " (" + writtenAs + "): check that"
+          + " the layer runs and listens there");
       return 1;
     }
   }
@@ -183,8 +188,14 @@ final class RemoteCli {
     } catch (IllegalArgumentException e) {
       // a URL that is not http(s), or a header value that is not one (the JDK's message names no value)
       throw new CallFailed("the request cannot be made: " + e.getMessage(), e);
+    } catch (java.net.http.HttpConnectTimeoutException e) {
+      throw new CallFailed("no connection within " + CONNECT_SECONDS + " s", e);
+    } catch (java.net.http.HttpTimeoutException e) {
+      throw new CallFailed("no answer within " + CALL_SECONDS + " s", e);
+    } catch (java.net.ConnectException e) {
+      throw new CallFailed("connection refused", e);
     } catch (IOException e) {
-      throw new CallFailed(e.toString(), e);
+      throw new CallFailed(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CallFailed("interrupted", e);

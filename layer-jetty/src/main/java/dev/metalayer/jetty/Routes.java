@@ -34,6 +34,14 @@ final class Routes extends Handler.Abstract {
     return this;
   }
 
+  /** A handler that answers every request with {@code error} (e.g. a feature that is turned off). */
+  static Request.Handler answering(java.util.function.Supplier<GraphError> error) {
+    return (request, response, callback) -> {
+      HttpIo.writeError(response, callback, error.get());
+      return true;
+    };
+  }
+
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
     String path = request.getHttpURI().getPath();

@@ -1,200 +1,243 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.crypto.MasterKey;
+import dev.metalayer.MetaLayer;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.function.Supplier;
 
 /**
- * The values of every {@link Option}, resolved once from flags, then the environment, then defaults.
- * Immutable. {@link #toString()} never prints a secret.
+ * The values of every {@link Option}, resolved once from flags, then the environment, then defaults,
+ * and parsed by the option's {@link Option.Kind}: a value of the wrong form is a {@link ConfigError}
+ * naming the option as the operator wrote it. Immutable. {@link #toString()} never prints a secret.
  */
 public final class Settings {
-  private static final Pattern DURATION = Pattern.compile("([0-9]+)(ms|s|m|h|d)?");
+  private final Map<Option, String> texts;
+  private final Map<Option, Object> values;
+  private final Map<Option, String> writtenAs;
+  /** Options without a default whose variable was set to nothing. */
+  private final java.util.Set<Option> givenEmpty = java.util.EnumSet.noneOf(Option.class);
 
-  private final Map<Option, String> values;
-  private final List<String> arguments;
-
-  private Settings(Map<Option, String> values, List<String> arguments) {
+  private Settings(Map<Option, String> texts, Map<Option, Object> values, Map<Option, String> writtenAs) {
+    this.texts = texts;
     this.values = values;
-    this.arguments = List.copyOf(arguments);
+    this.writtenAs = writtenAs;
   }
 
   /**
-   * Parses {@code --flag value} and {@code --flag=value} pairs; other words are kept, in order, as
-   * {@link #arguments()} (sub-commands and their own flags).
+   * Settings from command-line flags (server options only; the commands are {@link Main}'s) and the
+   * environment.
    *
-   * @throws IllegalArgumentException for a flag without a value
+   * @throws ConfigError for an unknown flag, a flag without a value, or a value of the wrong form
    */
   public static Settings parse(String[] args, Map<String, String> env) {
-    Map<Option, String> values = new EnumMap<>(Option.class);
-    List<String> rest = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      String name = arg;
-      String value = null;
-      int eq = arg.indexOf('=');
-      if (arg.startsWith("--") && eq > 0) {
-        name = arg.substring(0, eq);
-        value = arg.substring(eq + 1);
-      }
-      Optional<Option> option = Option.byFlag(name);
-      if (option.isEmpty()) {
-        rest.add(arg);
-        continue;
-      }
-      if (value == null) {
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException(name + " needs a value");
-        }
-        value = args[++i];
-      }
-      values.put(option.get(), value);
-    }
-    for (Option o : Option.values()) {
-      if (!values.containsKey(o)) {
-        String fromEnv = env.get(o.env());
-        if (fromEnv != null && !fromEnv.isEmpty()) {
-          values.put(o, fromEnv);
-        } else if (fromEnv != null && o.defaultValue().isEmpty()) {
-          values.put(o, fromEnv); // set but empty: unset for get(), told apart by given()
-        } else {
-          o.defaultValue().ifPresent(d -> values.put(o, d));
-        }
-      }
-    }
-    return new Settings(values, rest);
-  }
-
-  /** Settings from defaults only, with some values set: for tests and embedding. */
-  public static Settings of(Map<Option, String> overrides) {
-    Settings defaults = parse(new String[0], Map.of());
-    Map<Option, String> values = new EnumMap<>(Option.class);
-    values.putAll(defaults.values);
-    values.putAll(overrides);
-    return new Settings(values, List.of());
-  }
-
-  /** Words that were not flags of the layer, in order. */
-  public List<String> arguments() {
-    return arguments;
-  }
-
-  public Optional<String> get(Option option) {
-    return Optional.ofNullable(values.get(option)).filter(v -> !v.isBlank());
+    return Main.settings(args, env);
   }
 
   /**
-   * The value as the operator gave it, an empty one included (a variable set to nothing, {@code --flag=}):
-   * for the options where an empty value is a mistake to report rather than "unset". Empty when neither
-   * a flag nor a variable gave one.
+   * Resolves every option: its flag when given, else its environment variable when not blank, else its
+   * default.
+   *
+   * @throws ConfigError for a value of the wrong form
+   */
+  static Settings resolve(Map<Option, String> flags, Map<String, String> env) {
+    Map<Option, String> texts = new EnumMap<>(Option.class);
+    Map<Option, String> writtenAs = new EnumMap<>(Option.class);
+    java.util.Set<Option> givenEmpty = java.util.EnumSet.noneOf(Option.class);
+    for (Option o : Option.values()) {
+      String flag = flags.get(o);
+      String fromEnv = env.get(o.env());
+      if (flag != null && o.flag().isPresent()) {
+        texts.put(o, flag);
+        writtenAs.put(o, o.flag().get());
+      } else if (fromEnv != null && !fromEnv.isBlank()) {
+        texts.put(o, fromEnv);
+        writtenAs.put(o, o.env());
+      } else if (fromEnv != null && o.defaultValue().isEmpty()) {
+        givenEmpty.add(o); // set but empty: unset for get(), told apart by given()
+        writtenAs.put(o, o.env());
+      } else {
+        o.defaultValue().ifPresent(d -> texts.put(o, d));
+      }
+    }
+    Settings s = parsed(texts, writtenAs);
+    s.givenEmpty.addAll(givenEmpty);
+    return s;
+  }
+
+  /** Settings from defaults only, with some values set (a blank one unsets): for tests and embedding. */
+  public static Settings of(Map<Option, String> overrides) {
+    Map<Option, String> texts = new EnumMap<>(Option.class);
+    for (Option o : Option.values()) {
+      o.defaultValue().ifPresent(d -> texts.put(o, d));
+    }
+    overrides.forEach((o, v) -> {
+      if (v == null || v.isBlank()) {
+        texts.remove(o);
+      } else {
+        texts.put(o, v);
+      }
+    });
+    return parsed(texts, new EnumMap<>(Option.class));
+  }
+
+  private static Settings parsed(Map<Option, String> texts, Map<Option, String> writtenAs) {
+    Settings s = new Settings(texts, new EnumMap<>(Option.class), writtenAs);
+    texts.forEach((o, text) -> {
+      try {
+        s.values.put(o, o.parse(text));
+      } catch (Option.Kind.Invalid e) {
+        throw new ConfigError(e.getMessage(),
+            s.writtenAs(o), e.fix(), e);
+      }
+    });
+    return s;
+  }
+
+  /**
+   * The master key: {@code LAYER_MASTER_KEY}, or the key file in {@code dataDir} when it is unset (made
+   * on first start). A variable set to nothing is an error, never "unset".
+   */
+  byte[] masterKey(java.nio.file.Path dataDir, java.security.SecureRandom random) {
+    if (given(Option.MASTER_KEY).filter(String::isBlank).isPresent()) {
+      throw new ConfigError("the master key is set but empty", writtenAs(Option.MASTER_KEY),
+          "set it to the base64 key that sealed the tokens in " + dataDir + " (for a new data directory: openssl rand"
+              + " -base64 32), or unset it to use the key file " + dataDir.resolve(MasterKey.FILE_NAME));
+    }
+    return check(Option.MASTER_KEY, () -> MasterKey.load(given(Option.MASTER_KEY), dataDir, random));
+  }
+
+  /**
+   * The start refused because the master key does not open the tokens in the data directory: which
+   * key was used (the variable, or the key file when it is unset), and the two ways out.
+   */
+  ConfigError wrongMasterKey(java.nio.file.Path dataDir, RuntimeException cause) {
+    String fresh = " or start on an empty data directory (its numbers and keys must then be registered again)";
+    if (given(Option.MASTER_KEY).isPresent()) {
+      return new ConfigError("the master key does not open the tokens in " + dataDir, writtenAs(Option.MASTER_KEY),
+          "use the key that sealed them," + fresh, cause);
+    }
+    return new ConfigError("the master key file " + dataDir.resolve(MasterKey.FILE_NAME)
+        + " does not open the tokens in " + dataDir, Option.MASTER_KEY.env() + " unset",
+        "set " + Option.MASTER_KEY.env() + " to the key that sealed them," + fresh, cause);
+  }
+
+  /** The option as the operator wrote it ({@code --port} or {@code LAYER_PORT}), or both names when neither. */
+  String writtenAs(Option option) {
+    return writtenAs.getOrDefault(option, option.names());
+  }
+
+  /**
+   * The value as the operator gave it, an empty one included (a variable set to nothing): for the
+   * options where an empty value is a mistake to report rather than "unset". Empty when none was given.
    */
   public Optional<String> given(Option option) {
-    return Optional.ofNullable(values.get(option));
+    return givenEmpty.contains(option) ? Optional.of("") : get(option);
+  }
+
+  /** The text of an option (trimmed), when set. */
+  public Optional<String> get(Option option) {
+    return Optional.ofNullable(texts.get(option)).map(String::strip);
+  }
+
+  /** The parsed value of an option, when set; its type is that of the option's kind. */
+  @SuppressWarnings("unchecked")
+  <T> Optional<T> value(Option option) {
+    return Optional.ofNullable((T) values.get(option));
+  }
+
+  private <T> T required(Option option) {
+    return this.<T>value(option).orElseThrow(() -> new ConfigError("no value is set", writtenAs(option),
+        "set " + option.names()));
   }
 
   public String string(Option option) {
-    return get(option).orElseThrow(() -> new IllegalArgumentException(describe(option) + " must be set"));
+    return required(option).toString();
   }
 
   public int integer(Option option) {
-    String v = string(option);
-    try {
-      return Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(describe(option) + " must be a whole number, got '" + v + "'", e);
-    }
+    return ((Number) required(option)).intValue();
   }
 
   public long longValue(Option option) {
-    String v = string(option);
-    try {
-      return Long.parseLong(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(describe(option) + " must be a whole number, got '" + v + "'", e);
-    }
+    return ((Number) required(option)).longValue();
   }
 
   public boolean bool(Option option) {
-    String v = get(option).orElse("false").trim().toLowerCase(Locale.ROOT);
-    return switch (v) {
-      case "true", "1", "yes", "on" -> true;
-      case "false", "0", "no", "off" -> false;
-      default -> throw new IllegalArgumentException(describe(option) + " must be true or false, got '" + v + "'");
-    };
+    return this.<Boolean>value(option).orElse(false);
   }
 
-  /** Parses {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d} (a bare number is seconds). */
   public Duration duration(Option option) {
-    String v = string(option).trim().toLowerCase(Locale.ROOT);
-    Matcher m = DURATION.matcher(v);
-    if (!m.matches()) {
-      throw new IllegalArgumentException(describe(option) + " must be a duration like 500ms, 30s or 5m, got '" + v + "'");
-    }
-    long n = Long.parseLong(m.group(1));
-    String unit = m.group(2) == null ? "s" : m.group(2);
-    return switch (unit) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      default -> Duration.ofDays(n);
-    };
+    return required(option);
+  }
+
+  /** A list option (comma-separated, trimmed, blanks dropped); empty when unset. */
+  public List<String> list(Option option) {
+    return this.<List<String>>value(option).orElse(List.of());
   }
 
   /**
-   * {@link #duration} that must be at least {@code min}.
-   *
-   * @param why the reason for the minimum, for the error message
+   * Gives the builder every option the core takes (those declared with a builder method). A value the
+   * builder refuses becomes a {@link ConfigError} naming the option as the operator wrote it.
    */
-  public Duration duration(Option option, Duration min, String why) {
-    Duration d = duration(option);
-    if (d.compareTo(min) < 0) {
-      throw new IllegalArgumentException(describe(option) + " must be at least " + text(min) + " (" + why + "), got '"
-          + string(option).trim() + "'");
+  MetaLayer.Builder applyTo(MetaLayer.Builder builder) {
+    for (Option o : Option.values()) {
+      if (o.forCore() && values.containsKey(o)) {
+        check(o, () -> {
+          o.applyTo(builder, values.get(o));
+          return null;
+        });
+      }
     }
-    return d;
+    return builder;
   }
 
-  /** A duration as this class reads them: the largest whole unit. */
-  static String text(Duration d) {
-    if (d.toMillis() % 1000 != 0) {
-      return d.toMillis() + "ms";
-    }
-    long s = d.toSeconds();
-    return s % 86_400 == 0 ? s / 86_400 + "d" : s % 3600 == 0 ? s / 3600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
-  }
-
-  /** A comma-separated list, trimmed, blanks dropped. */
-  public List<String> list(Option option) {
-    return get(option)
-        .map(v -> Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList())
-        .orElse(List.of());
-  }
-
-  /** A widening of the Graph surface per number ({@link dev.metalayer.graph.Surface#parseWidening}); none when unset. */
-  public Map<String, java.util.Set<dev.metalayer.graph.Surface.Group>> surfaceWidening(Option option) {
+  /**
+   * Runs {@code use} of an option's value; a refusal ({@link IllegalArgumentException} or
+   * {@link IllegalStateException}, as the core's checks throw) becomes a {@link ConfigError} naming the
+   * option.
+   */
+  <T> T check(Option option, Supplier<T> use) {
     try {
-      return dev.metalayer.graph.Surface.parseWidening(get(option).orElse(""));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(describe(option) + ": " + e.getMessage(), e);
+      return use.get();
+    } catch (ConfigError e) {
+      throw e;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw refused(option, e.getMessage(), e);
+    } catch (java.io.UncheckedIOException e) {
+      // a file the option leads to (the master key file in the data directory) cannot be read or written
+      throw new ConfigError(e.getMessage() + " (" + e.getCause().getClass().getSimpleName().replace("Exception", "")
+          + ")", writtenAs(option), "check the file's owner and permissions", e);
     }
   }
 
-  private static String describe(Option option) {
-    return option.flag().map(f -> f + " / ").orElse("") + option.env();
+  /** A value that has the right form but is refused by the rule behind it. */
+  ConfigError refused(Option option, String why, Throwable cause) {
+    String what = option.secret() || !texts.containsKey(option)
+        ? why
+        : "'" + texts.get(option).strip() + "' is refused: " + why;
+    String fix = "change " + writtenAs(option)
+        + option.defaultValue().map(d -> ", or leave it unset for the default " + d).orElse("");
+    return new ConfigError(what, writtenAs(option), fix, cause);
+  }
+
+  /** An error about an option's value found while using it (a port taken, a directory not writable). */
+  ConfigError error(Option option, String what, String fix, Throwable cause) {
+    return new ConfigError(what, writtenAs(option), fix, cause);
+  }
+
+  Map<Option, String> texts() {
+    return Collections.unmodifiableMap(texts);
   }
 
   @Override
   public String toString() {
     StringBuilder b = new StringBuilder("Settings{");
-    for (Map.Entry<Option, String> e : values.entrySet()) {
+    for (Map.Entry<Option, String> e : texts.entrySet()) {
       b.append(e.getKey().env()).append('=').append(e.getKey().secret() ? "<set>" : e.getValue()).append(", ");
     }
     return b.append('}').toString();

@@ -221,13 +221,15 @@ class AdminApiTest {
   }
 
   @Test
-  void theAdminApiIsAbsentWithoutAToken(@TempDir Path other) throws Exception {
+  void withoutATokenTheAdminApiAnswers403NamingTheVariableThatEnablesIt(@TempDir Path other) throws Exception {
     try (LayerServer plain = LayerServer.start(Settings.of(Map.of(
         Option.PORT, "0", Option.HOST, "127.0.0.1", Option.DATA_DIR, other.toString())))) {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(plain.localUri() + "/admin/v1/numbers"))
           .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer anything").build(),
           HttpResponse.BodyHandlers.ofString());
-      assertThat(r.statusCode()).isEqualTo(404);
+      assertThat(r.statusCode()).isEqualTo(403);
+      assertThat(json(r).at("/error/message").asText()).contains("admin API is disabled").contains("LAYER_ADMIN_TOKEN");
+      assertThat(json(r).at("/error/fbtrace_id").asText()).isNotBlank();
     }
   }
 

@@ -49,6 +49,11 @@ final class LayerJar {
   private String heap = "256m";
   private final List<String> jvmArgs = new ArrayList<>();
 
+  /** The base64 master key the jar runs with (another process on the same data directory needs it). */
+  String masterKey() {
+    return env.get("LAYER_MASTER_KEY");
+  }
+
   private LayerJar(Path dir) {
     this.dir = dir;
     byte[] masterKey = new byte[32];

@@ -37,6 +37,11 @@ class MainTest {
       o.flag().ifPresent(f -> assertThat(help.out()).contains(f));
     }
     assertThat(help.out()).contains("numbers add", "keys create", "keys revoke");
+    // the help is the declaration's Markdown, printed plain
+    assertThat(help.out()).doesNotContain("`").contains("Graph surface (docs/graph-api.md)");
+    Run commandHelp = run(Map.of(), "keys", "revoke", "--help");
+    assertThat(commandHelp.status()).isZero();
+    assertThat(commandHelp.out()).contains("--id=KEY_ID").doesNotContain("--port");
   }
 
   @Test
@@ -105,11 +110,14 @@ class MainTest {
       assertThat(wrongToken.err()).isEqualTo("error: Invalid admin token. (HTTP 401 from " + server.localUri() + ")\n");
       Run noToken = run(Map.of("LAYER_URL", server.localUri().toString()), "numbers", "list");
       assertThat(noToken.status()).isEqualTo(2);
-      assertThat(noToken.err()).startsWith("error: LAYER_ADMIN_TOKEN must be set");
+      assertThat(noToken.err()).startsWith("error: LAYER_ADMIN_TOKEN must be set").hasLineCount(1);
     }
     Run unreachable = run(Map.of("LAYER_URL", "http://127.0.0.1:1", "LAYER_ADMIN_TOKEN", admin), "keys", "list");
     assertThat(unreachable.status()).isEqualTo(1);
-    assertThat(unreachable.err()).startsWith("error: cannot reach the layer at http://127.0.0.1:1").hasLineCount(1);
+    assertThat(unreachable.err()).startsWith("error: cannot reach the layer at http://127.0.0.1:1, connection refused"
+        + " (LAYER_URL): ").hasLineCount(1);
+    Run unreachableByFlag = run(Map.of("LAYER_ADMIN_TOKEN", admin), "keys", "list", "--layer-url", "http://127.0.0.1:1");
+    assertThat(unreachableByFlag.err()).contains("(--layer-url)").hasLineCount(1);
   }
 
   @Test
@@ -119,36 +127,92 @@ class MainTest {
 
     assertThat(refused.status()).isEqualTo(2);
     assertThat(refused.err()).hasLineCount(1)
-        .startsWith("error: LAYER_ADMIN_TOKEN must be at least 32 characters, got 31")
+        .startsWith("error: the admin token is too short (length 31, at least 32 characters) (LAYER_ADMIN_TOKEN): ")
         .contains("openssl rand")
         .doesNotContain("x".repeat(LayerServer.MIN_ADMIN_TOKEN_CHARS - 1));
   }
 
+  /** One line on stderr, {@code error: <what> (<option>): <fix>}, exit 2, no stack trace. */
+  private static void oneLine(Run run, String option) {
+    assertThat(run.status()).as(run.err()).isEqualTo(2);
+    assertThat(run.err()).hasLineCount(1).startsWith("error: ").contains(" (" + option + "): ").doesNotContain("\tat ");
+  }
+
   @Test
-  void mistakesExitWithAMessage() throws Exception {
+  void mistakesExitWithOneLineNamingTheOptionAndTheFix() throws Exception {
     Map<String, String> env = Map.of("LAYER_DATA_DIR", dir.toString());
-    assertThat(run(env, "keys").status()).isEqualTo(2);
-    assertThat(run(env, "keys", "create").status()).isEqualTo(2);
-    assertThat(run(env, "numbers", "frobnicate").err()).contains("unknown command");
-    assertThat(run(env, "--port").status()).isEqualTo(2);
+    oneLine(run(env, "keys"), "keys");
+    assertThat(run(env, "keys").err()).contains("keys create, keys list, keys revoke");
+    oneLine(run(env, "keys", "create"), "--phone-number-id");
+    Run unknownCommand = run(env, "numbers", "lst");
+    oneLine(unknownCommand, "lst");
+    assertThat(unknownCommand.err()).contains("unknown command 'numbers lst'").contains("did you mean 'numbers list'");
+    Run farOff = run(env, "numbers", "frobnicate");
+    oneLine(farOff, "frobnicate");
+    assertThat(farOff.err()).contains("the commands are numbers add, numbers list, numbers remove");
+    Run typo = run(env, "keys", "create", "--phone-numbr-id", "1");
+    oneLine(typo, "--phone-numbr-id");
+    assertThat(typo.err()).contains("did you mean --phone-number-id?");
+    oneLine(run(env, "srve"), "srve");
+    assertThat(run(env, "srve").err()).contains("did you mean 'serve'");
+    oneLine(run(env, "--port"), "--port");
+    assertThat(run(env, "--port").err()).startsWith("error: --port needs a value");
+    // the two mistakes of the trial: a misspelt flag, and a flag the command does not have
+    Run misspelt = run(env, "--data_dir", "/tmp/x", "numbers", "list");
+    oneLine(misspelt, "--data_dir");
+    assertThat(misspelt.err()).contains("unknown option '--data_dir'").contains("did you mean --data-dir?");
+    Run bogus = run(env, "numbers", "list", "--bogus", "1");
+    oneLine(bogus, "--bogus");
+    assertThat(bogus.err()).contains("unknown option '--bogus' for numbers list")
+        .contains("run numbers list --help for the options").doesNotContain("did you mean");
+    oneLine(run(env, "numbers", "list", "extra"), "extra");
+    oneLine(run(env, "keys", "revoke", "--id", "a", "--id", "b"), "--id");
     Run noToken = run(env, "numbers", "add", "--phone", "+15550783881", "--phone-number-id", "1", "--waba-id", "2",
         "--business-id", "3", "--meta-token-env", "ABSENT");
-    assertThat(noToken.status()).isEqualTo(2);
+    oneLine(noToken, "--meta-token-env");
+  }
+
+  @Test
+  void badValuesAreOneLineNamingTheOptionAsWritten() throws Exception {
+    Map<String, String> env = Map.of("LAYER_DATA_DIR", dir.toString(), "LAYER_HOST", "127.0.0.1");
+    Run byEnv = run(Map.of("LAYER_DATA_DIR", dir.toString(), "LAYER_CALL_TTL", "soon"));
+    oneLine(byEnv, "LAYER_CALL_TTL");
+    assertThat(byEnv.err()).startsWith("error: 'soon' is not a duration (LAYER_CALL_TTL): write it like 500ms");
+    Run byFlag = run(Map.of("LAYER_CALL_TTL", "45s"), "--call-ttl", "2x", "--data-dir", dir.toString());
+    oneLine(byFlag, "--call-ttl");
+    oneLine(run(env, "--port", "99999"), "--port");
+    oneLine(run(env, "--max-body-bytes", "lots"), "--max-body-bytes");
+    oneLine(run(env, "--merge-calling-settings", "perhaps"), "--merge-calling-settings");
+    oneLine(run(env, "--graph-url", "graph.facebook.com"), "--graph-url");
+    oneLine(run(env, "--public-url", "ftp://x"), "--public-url");
+    oneLine(run(Map.of("LAYER_LOG_LEVEL", "loud")), "LAYER_LOG_LEVEL");
+    // a value of the right form that the core refuses: its rule, named with the option as written
+    Run ttl = run(env, "--port", "0", "--call-ttl", "2h");
+    oneLine(ttl, "--call-ttl");
+    assertThat(ttl.err()).startsWith("error: '2h' is refused: callTtl must be between 1 second and 1 hour (--call-ttl):");
+    oneLine(run(env, "--port", "0", "--delivery-concurrency", "0"), "--delivery-concurrency");
+    oneLine(run(env, "--port", "0", "--graph-prefix", "api"), "--graph-prefix");
+    oneLine(run(env, "--port", "0", "--surface-widening", "1:everything"), "--surface-widening");
+    oneLine(run(env, "--port", "0", "--allowed-target-cidrs", "10.0.0.0/99"), "--allowed-target-cidrs");
   }
 
   @Test
   void settingsPreferFlagsThenEnvironmentThenDefaults() {
-    Settings s = Settings.parse(new String[] {"--port=9090", "--graph-url", "http://x", "keys", "list"},
-        Map.of("LAYER_PORT", "7070", "LAYER_HOST", "127.0.0.1", "LAYER_ADMIN_TOKEN", "sekret"));
+    Settings s = Settings.parse(new String[] {"--port=9090", "--graph-url", "http://x"},
+        Map.of("LAYER_PORT", "7070", "LAYER_HOST", "127.0.0.1", "LAYER_ADMIN_TOKEN", "sekret".repeat(6)));
     assertThat(s.integer(Option.PORT)).isEqualTo(9090);
+    assertThat(s.writtenAs(Option.PORT)).isEqualTo("--port");
     assertThat(s.string(Option.HOST)).isEqualTo("127.0.0.1");
+    assertThat(s.writtenAs(Option.HOST)).isEqualTo("LAYER_HOST");
     assertThat(s.string(Option.GRAPH_URL)).isEqualTo("http://x");
     assertThat(s.string(Option.GRAPH_PREFIX)).isEqualTo("/api/layer/meta");
-    assertThat(s.arguments()).containsExactly("keys", "list");
+    assertThat(s.writtenAs(Option.GRAPH_PREFIX)).isEqualTo("--graph-prefix / LAYER_GRAPH_PREFIX");
     assertThat(s.toString()).doesNotContain("sekret");
-    Settings d = Settings.of(Map.of(Option.PORT, "45s"));
-    assertThat(d.duration(Option.PORT)).isEqualTo(Duration.ofSeconds(45));
-    assertThat(Settings.of(Map.of(Option.PORT, "250ms")).duration(Option.PORT)).isEqualTo(Duration.ofMillis(250));
+    assertThat(Settings.of(Map.of(Option.CALL_TTL, "45")).duration(Option.CALL_TTL)).isEqualTo(Duration.ofSeconds(45));
+    assertThat(Settings.of(Map.of(Option.CALL_TTL, "250ms")).duration(Option.CALL_TTL)).isEqualTo(Duration.ofMillis(250));
+    // the built-in Graph stand-in is selected by a word, passed through as it is
+    assertThat(Settings.of(Map.of(Option.GRAPH_URL, "demo")).string(Option.GRAPH_URL)).isEqualTo("demo");
+    assertThatThrownBy(() -> Settings.parse(new String[] {"keys", "list"}, Map.of())).isInstanceOf(ConfigError.class);
   }
 
   @Test
@@ -158,10 +222,52 @@ class MainTest {
         "LAYER_PORT", "0", "LAYER_HOST", "127.0.0.1"));
 
     assertThatThrownBy(() -> LayerServer.start(tooShort).close())
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("--retention / LAYER_RETENTION must be at least 8d")
-        .hasMessageContaining("got '7d'");
-    assertThat(Settings.of(Map.of(Option.RETENTION, "192h")).duration(Option.RETENTION, Duration.ofDays(8), "why"))
-        .isEqualTo(Duration.ofDays(8));
+        .isInstanceOf(ConfigError.class)
+        .hasMessageStartingWith("'7d' is refused: retention must be at least 8 days")
+        .hasMessageContaining("(LAYER_RETENTION): change LAYER_RETENTION, or leave it unset for the default 14d");
+  }
+
+  @Test
+  void withoutAnAdminTokenTheAdminApiAnswersAGraphShaped403NamingTheVariable() throws Exception {
+    try (LayerServer server = LayerServer.start(Settings.of(Map.of(Option.PORT, "0", Option.HOST, "127.0.0.1",
+        Option.DATA_DIR, dir.toString())))) {
+      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(server.localUri().resolve("/admin/v1/numbers")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(403);
+      com.fasterxml.jackson.databind.JsonNode error = dev.metalayer.json.Json.mapper().readTree(r.body()).path("error");
+      assertThat(error.path("message").asText()).contains("admin API is disabled").contains("LAYER_ADMIN_TOKEN");
+      assertThat(error.path("type").asText()).isNotEmpty();
+      assertThat(error.path("code").isInt()).isTrue();
+      assertThat(error.path("fbtrace_id").asText()).isNotEmpty();
+    }
+  }
+
+  @Test
+  void theMetaTokenIsAskedForWithAPromptWhenNotInTheEnvironment() throws Exception {
+    Settings settings = Settings.of(Map.of(Option.DATA_DIR, dir.toString()));
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    List<String> prompts = new java.util.ArrayList<>();
+    Cli cli = new Cli(settings, Map.of(), prompt -> {
+      prompts.add(prompt);
+      return java.util.Optional.of("EAAG-typed-token");
+    }, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream(), true,
+        StandardCharsets.UTF_8));
+    int status = cli.run("numbers add", Map.of("--phone", "+15550783881", "--phone-number-id", "106540352242922",
+        "--waba-id", "102290129340398", "--business-id", "555"));
+    assertThat(status).isZero();
+    assertThat(prompts).containsExactly("Meta token for 106540352242922 (input hidden): ");
+    assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("added +15550783881").doesNotContain("EAAG-typed-token");
+  }
+
+  @Test
+  void theCommandLineRefusesTheStoreFileWhileALayerHoldsIt() throws Exception {
+    try (LayerServer server = LayerServer.start(Settings.of(Map.of(Option.PORT, "0", Option.HOST, "127.0.0.1",
+        Option.DATA_DIR, dir.toString())))) {
+      Run held = run(Map.of("LAYER_DATA_DIR", dir.toString()), "numbers", "list");
+      oneLine(held, "LAYER_DATA_DIR");
+      assertThat(held.err()).contains("another layer holds the data directory " + dir).contains("--layer-url");
+    }
+    assertThat(run(Map.of("LAYER_DATA_DIR", dir.toString()), "numbers", "list").status()).isZero();
   }
 }

@@ -80,23 +80,26 @@ class MasterKeyIT {
 
     String wrong = newKey();
     assertOneLineNoTrace(run(Map.of("LAYER_MASTER_KEY", wrong)),
-        "error: LAYER_MASTER_KEY does not open the tokens in " + data + ": use the key that sealed them, or start on"
+        "error: the master key does not open the tokens in " + data + " (LAYER_MASTER_KEY): use the key that sealed"
+            + " them, or start on"
             + " an empty data directory (its numbers and keys must then be registered again)", wrong, META_TOKEN);
     // the CLI on the same data directory says the same
     assertOneLineNoTrace(run(Map.of("LAYER_MASTER_KEY", wrong), "keys", "list"),
-        "error: LAYER_MASTER_KEY does not open the tokens in " + data + ": use the key that sealed them, or start on"
+        "error: the master key does not open the tokens in " + data + " (LAYER_MASTER_KEY): use the key that sealed"
+            + " them, or start on"
             + " an empty data directory (its numbers and keys must then be registered again)", wrong);
 
     // set but empty (LAYER_MASTER_KEY=$UNSET_VARIABLE): an error, not "use the key file"
     assertOneLineNoTrace(run(Map.of("LAYER_MASTER_KEY", "")),
-        "error: LAYER_MASTER_KEY is set but empty: set it to the base64 key that sealed the tokens in " + data
+        "error: the master key is set but empty (LAYER_MASTER_KEY): set it to the base64 key that sealed the tokens in "
+            + data
             + " (for a new data directory: openssl rand -base64 32), or unset it to use the key file "
             + data.resolve("master.key"));
     assertThat(data.resolve("master.key")).doesNotExist();
 
     // forgotten altogether: a key file is generated, and it does not open the tokens either
     assertOneLineNoTrace(run(Map.of()), "error: the master key file " + data.resolve("master.key")
-        + " does not open the tokens in " + data + ": set LAYER_MASTER_KEY to the key that sealed them, or start on"
+        + " does not open the tokens in " + data + " (LAYER_MASTER_KEY unset): set LAYER_MASTER_KEY to the key that sealed them, or start on"
         + " an empty data directory (its numbers and keys must then be registered again)");
 
     // the key that sealed them: the layer starts and its key works

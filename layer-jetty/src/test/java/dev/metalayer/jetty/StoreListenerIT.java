@@ -42,10 +42,10 @@ class StoreListenerIT {
       offline.getOutputStream().close();
       assertThat(offline.waitFor(60, TimeUnit.SECONDS)).isTrue();
       String err = new String(offline.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(offline.exitValue()).isEqualTo(1);
-      assertThat(err.lines().filter(l -> l.startsWith("error: "))).containsExactly("error: the store in "
-          + dir.resolve("data") + " is in use by another process (a running layer): pass --layer-url URL (with"
-          + " LAYER_ADMIN_TOKEN set) to manage it through the layer's admin API");
+      assertThat(offline.exitValue()).isEqualTo(2);
+      assertThat(err.lines()).containsExactly("error: another layer holds the data directory "
+          + dir.resolve("data") + " (LAYER_DATA_DIR): stop that layer, or pass --layer-url URL (with"
+          + " LAYER_ADMIN_TOKEN set) to manage it through its admin API");
 
       LayerJar.Cli remote = jar.cli(Map.of("LAYER_URL", layer.base().toString()), "keys", "create", "--phone-number-id", PNID);
       assertThat(remote.exit()).isZero();
