@@ -3,7 +3,7 @@ package dev.metalayer.examples.chatwoot;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.examples.chatwoot.FakeChatwoot.Answer;
 import dev.metalayer.examples.chatwoot.FakeChatwoot.Received;
-import dev.metalayer.examples.chatwoot.FakeGraph.Seen;
+import dev.metalayer.examples.chatwoot.OneNumberGraph.Seen;
 import dev.metalayer.jetty.LayerServer;
 import dev.metalayer.jetty.Settings;
 import dev.metalayer.json.Json;
@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The seed's story, end to end on one machine: Meta (a {@link FakeGraph} and {@link MetaWebhooks}),
+ * The Chatwoot voice-calls story, end to end on one machine: Meta (a {@link OneNumberGraph} and {@link MetaWebhooks}),
  * the real layer in between, and Chatwoot (a {@link FakeChatwoot}). Every hop is written to a
  * timeline, and every fact a test needs is collected in the {@link Report}.
  *
@@ -73,7 +73,7 @@ public final class ChatwootScenario {
 
   public Report run(Path dataDir) throws Exception {
     t0 = System.nanoTime();
-    try (FakeGraph meta = new FakeGraph(PNID, WABA, META_TOKEN).start();
+    try (OneNumberGraph meta = new OneNumberGraph(PNID, WABA, META_TOKEN).start();
         FakeChatwoot chatwoot = new FakeChatwoot(PHONE, PNID, WABA, CHATWOOT_APP_SECRET).start()) {
       meta.onRequest(s -> log("meta", "layer → Meta      " + s.method() + " " + s.path()
           + (s.query().isEmpty() ? "" : "?" + s.query()) + describeAuth(s) + summary(s.body())));
