@@ -77,14 +77,36 @@ public final class LayerServer implements AutoCloseable {
       EgressGuard guard =
           EgressGuard.of(settings.bool(Option.ALLOW_PRIVATE_TARGETS), settings.list(Option.ALLOWED_TARGET_CIDRS));
       JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
+      QueuedThreadPool threads = new QueuedThreadPool(200, 8);
+      threads.setName("layer");
+      Server server = new Server(threads);
+      HttpConfiguration http = new HttpConfiguration();
+      http.setSendServerVersion(false);
+      http.setSendXPoweredBy(false);
+      // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
+      // separators and other ambiguities stay refused (and GraphPath refuses them again).
+      http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
+      ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+      connector.setHost(settings.string(Option.HOST));
+      connector.setPort(settings.integer(Option.PORT));
+      server.addConnector(connector);
+      // with LAYER_GRAPH_URL=demo the layer is its own Graph (DemoGraph, on its port): bind first
+      String graphUrl = settings.string(Option.GRAPH_URL);
+      List<String> mediaHosts = settings.list(Option.MEDIA_HOSTS);
+      boolean demo = DemoGraph.asked(graphUrl);
+      if (demo) {
+        connector.open();
+        graphUrl = DemoGraph.loopbackBase(settings.string(Option.HOST), connector.getLocalPort());
+        mediaHosts = List.of("http://" + URI.create(graphUrl).getHost());
+      }
       MetaLayer.Builder builder =
           MetaLayer.builder()
               .keyStore(new JdbcKeyStore(store.database()))
               .masterKey(masterKey)
               .random(random)
-              .graphUrl(URI.create(settings.string(Option.GRAPH_URL)))
+              .graphUrl(URI.create(graphUrl))
               .graphPrefix(settings.string(Option.GRAPH_PREFIX))
-              .mediaHosts(settings.list(Option.MEDIA_HOSTS))
+              .mediaHosts(mediaHosts)
               .upstreamConnectTimeout(settings.duration(Option.UPSTREAM_CONNECT_TIMEOUT))
               .upstreamIdleTimeout(settings.duration(Option.UPSTREAM_IDLE_TIMEOUT))
               .upstreamTimeout(settings.duration(Option.UPSTREAM_TIMEOUT))
@@ -110,20 +132,6 @@ public final class LayerServer implements AutoCloseable {
       settings.get(Option.PUBLIC_URL).ifPresent(u -> builder.publicUrl(URI.create(u)));
       MetaLayer layer = builder.build();
 
-      QueuedThreadPool threads = new QueuedThreadPool(200, 8);
-      threads.setName("layer");
-      Server server = new Server(threads);
-      HttpConfiguration http = new HttpConfiguration();
-      http.setSendServerVersion(false);
-      http.setSendXPoweredBy(false);
-      // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
-      // separators and other ambiguities stay refused (and GraphPath refuses them again).
-      http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
-      ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
-      connector.setHost(settings.string(Option.HOST));
-      connector.setPort(settings.integer(Option.PORT));
-      server.addConnector(connector);
-
       BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
       Routes routes = new Routes();
       HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
@@ -137,6 +145,12 @@ public final class LayerServer implements AutoCloseable {
       routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
       routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
       routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies));
+      if (demo) {
+        DemoGraph standIn = new DemoGraph(graphUrl, layer.keys()::findNumber, layer.keys()::numbersOfWaba, Clock.systemUTC());
+        routes.add(DemoGraph.PATH, standIn).add(DemoGraph.SUBSCRIBER_PATH, standIn.subscriber());
+        log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
+            graphUrl, graphUrl.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
+      }
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
 
