@@ -63,8 +63,10 @@ import org.eclipse.jetty.util.Fields;
  *
  * <p>It also plays a webhook subscriber, under {@value #SUBSCRIBER_PATH} (no token: the layer's
  * deliveries carry none): a {@code POST} there is kept (the last {@value #KEPT} of them) and answered
- * 200, and a {@code GET} lists them, newest first, with their {@code X-Hub-Signature-256}, so that a
- * call webhook can be followed from Meta's side to a helpdesk's without either.
+ * 200, a {@code GET} lists them, newest first, with their signature headers, and {@code GET
+ * /_demo-subscriber/last} gives the last one back as it came (its signature headers and its exact
+ * bytes), so that a call webhook can be followed from Meta's side to a helpdesk's, and its signature
+ * checked, without either.
  */
 final class DemoGraph extends Handler.Abstract {
   /** The value of {@code LAYER_GRAPH_URL} that turns the stand-in on. */
@@ -93,7 +95,7 @@ final class DemoGraph extends Handler.Abstract {
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
   private final Map<String, ObjectNode> calling = new ConcurrentHashMap<>();
-  private final Deque<ObjectNode> received = new ArrayDeque<>();
+  private final Deque<Delivery> received = new ArrayDeque<>();
 
   /**
    * @param base where the layer reaches this stand-in, e.g. {@code http://127.0.0.1:8080/_demo-graph}
@@ -377,21 +379,28 @@ final class DemoGraph extends Handler.Abstract {
 
   // ---- the subscriber
 
+  /** The headers a subscriber checks a delivery with. */
+  private static final List<String> KEPT_HEADERS =
+      List.of("webhook-id", "webhook-timestamp", "webhook-signature", "X-Hub-Signature-256");
+
+  /** A delivery the subscriber received: its signature headers and its exact bytes. */
+  private record Delivery(String receivedAt, Map<String, String> headers, byte[] body) {}
+
   private boolean subscribe(Request request, Response response, Callback callback) throws IOException {
+    String path = request.getHttpURI().getPath();
+    boolean last = path != null && path.equals(SUBSCRIBER_PATH + "/last");
     switch (request.getMethod()) {
       case "POST" -> {
-        byte[] body = body(request);
-        ObjectNode kept = Json.mapper().createObjectNode();
-        kept.put("received_at", clock.instant().toString());
-        kept.put("x_hub_signature_256", request.getHeaders().get("X-Hub-Signature-256"));
-        JsonNode parsed = json(body);
-        if (parsed != null) {
-          kept.set("body", parsed);
-        } else {
-          kept.put("body_text", new String(body, StandardCharsets.UTF_8));
+        Map<String, String> headers = new java.util.LinkedHashMap<>();
+        for (String name : KEPT_HEADERS) {
+          String value = request.getHeaders().get(name);
+          if (value != null) {
+            headers.put(name, value);
+          }
         }
+        Delivery delivery = new Delivery(clock.instant().toString(), headers, body(request));
         synchronized (received) {
-          received.addFirst(kept);
+          received.addFirst(delivery);
           while (received.size() > KEPT) {
             received.removeLast();
           }
@@ -399,10 +408,36 @@ final class DemoGraph extends Handler.Abstract {
         HttpIo.writeJson(response, callback, 200, Json.bytes(success()));
       }
       case "GET" -> {
+        if (last) {
+          Delivery delivery;
+          synchronized (received) {
+            delivery = received.peekFirst();
+          }
+          if (delivery == null) {
+            HttpIo.writeError(response, callback, GraphError.notFound("The demo subscriber has received nothing yet."));
+            return true;
+          }
+          // the last delivery as it came: its signature headers and its exact bytes, to check a signature on
+          delivery.headers().forEach((name, value) -> response.getHeaders().put(name, value));
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+          response.getHeaders().put(HttpHeader.CONTENT_LENGTH, delivery.body().length);
+          response.write(true, ByteBuffer.wrap(delivery.body()), callback);
+          return true;
+        }
         ObjectNode answer = Json.mapper().createObjectNode();
         ArrayNode data = answer.putArray("data");
         synchronized (received) {
-          received.forEach(data::add);
+          for (Delivery d : received) {
+            ObjectNode kept = data.addObject().put("received_at", d.receivedAt());
+            ObjectNode headers = kept.putObject("headers");
+            d.headers().forEach((name, value) -> headers.put(name.toLowerCase(Locale.ROOT), value));
+            JsonNode parsed = json(d.body());
+            if (parsed != null) {
+              kept.set("body", parsed);
+            } else {
+              kept.put("body_text", new String(d.body(), StandardCharsets.UTF_8));
+            }
+          }
         }
         HttpIo.writeJson(response, callback, 200, Json.bytes(answer));
       }

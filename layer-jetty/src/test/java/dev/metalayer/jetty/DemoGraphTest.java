@@ -160,8 +160,12 @@ class DemoGraphTest {
         .POST(HttpRequest.BodyPublishers.ofString("{\"object\":\"whatsapp_business_account\",\"entry\":[]}")));
     assertThat(posted.statusCode()).isEqualTo(200);
     JsonNode kept = json(layer.send(HttpRequest.newBuilder(subscriber).GET()), 200);
-    assertThat(kept.at("/data/0/x_hub_signature_256").asText()).isEqualTo("sha256=00");
+    assertThat(kept.at("/data/0/headers/x-hub-signature-256").asText()).isEqualTo("sha256=00");
     assertThat(kept.at("/data/0/body/object").asText()).isEqualTo("whatsapp_business_account");
+    HttpResponse<String> last = layer.send(HttpRequest.newBuilder(subscriber.resolve(DemoGraph.SUBSCRIBER_PATH + "/last")).GET());
+    assertThat(last.statusCode()).isEqualTo(200);
+    assertThat(last.headers().firstValue("X-Hub-Signature-256")).hasValue("sha256=00");
+    assertThat(last.body()).isEqualTo("{\"object\":\"whatsapp_business_account\",\"entry\":[]}");
   }
 
   @Test

@@ -25,7 +25,7 @@ class QuickstartIT {
     assertThat(run.block(5)).containsPattern("\"id\":\"wh_[0-9a-f]+\"").contains("\"events\":[\"calls\"]");
     assertThat(run.block(6)).contains("{\"success\":true}");
     // the subscriber received the ring, signed with the subscription's secret; the call was answered
-    assertThat(run.block(7)).contains("\"x_hub_signature_256\":\"sha256=")
+    assertThat(run.block(7)).contains("\"x-hub-signature-256\":\"sha256=")
         .contains("\"id\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI3\"").contains("\"event\":\"connect\"");
     assertThat(run.block(7).split("\\{\"messaging_product\":\"whatsapp\",\"success\":true\\}", -1)).hasSize(3);
     // the last block stopped the layer and cleaned up
