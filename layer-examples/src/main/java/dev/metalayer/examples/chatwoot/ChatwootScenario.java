@@ -87,6 +87,10 @@ public final class ChatwootScenario {
       env.put("LAYER_PUBLIC_URL", "http://127.0.0.1:" + port);
       env.put("LAYER_HOST", "127.0.0.1");
       env.put("LAYER_DATA_DIR", dataDir.toString());
+      // a master key of its own for this run's data, which lives no longer than the run
+      byte[] masterKey = new byte[32];
+      new java.security.SecureRandom().nextBytes(masterKey);
+      env.put("LAYER_MASTER_KEY", java.util.Base64.getEncoder().encodeToString(masterKey));
       env.put("LAYER_GRAPH_URL", meta.baseUri().toString());
       env.put("META_APP_SECRET", META_APP_SECRET);
       env.put("LAYER_ADMIN_TOKEN", ADMIN_TOKEN);
