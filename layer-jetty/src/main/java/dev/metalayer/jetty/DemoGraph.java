@@ -8,6 +8,8 @@ import dev.metalayer.json.Json;
 import dev.metalayer.keys.WhatsAppNumber;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -57,7 +59,8 @@ import org.eclipse.jetty.util.Fields;
  *       numbers, as Meta describes a verified Cloud API number ({@code fields} honoured).
  * </ul>
  *
- * Like Meta, it refuses a request without an access token (401, Graph error 190), and a provider key
+ * It answers requests from this machine only (loopback, or the layer's own address). Like Meta, it
+ * refuses a request without an access token (401, Graph error 190), and a provider key
  * ({@code ps_…}) as a malformed token, so that a key the layer failed to swap would show. Anything else
  * gets Meta's {@code (#100) Unsupported … request} error.
  *
@@ -138,6 +141,9 @@ final class DemoGraph extends Handler.Abstract {
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) throws IOException {
+    if (!fromThisMachine(request)) {
+      return error(response, callback, otherMachine());
+    }
     String path = request.getHttpURI().getPath();
     path = path == null ? "" : path.substring(Math.min(PATH.length(), path.length()));
     Fields query = Request.extractQueryParameters(request);
@@ -387,6 +393,9 @@ final class DemoGraph extends Handler.Abstract {
   private record Delivery(String receivedAt, Map<String, String> headers, byte[] body) {}
 
   private boolean subscribe(Request request, Response response, Callback callback) throws IOException {
+    if (!fromThisMachine(request)) {
+      return error(response, callback, otherMachine());
+    }
     String path = request.getHttpURI().getPath();
     boolean last = path != null && path.equals(SUBSCRIBER_PATH + "/last");
     switch (request.getMethod()) {
@@ -447,6 +456,27 @@ final class DemoGraph extends Handler.Abstract {
   }
 
   // ---- helpers
+
+  private static GraphError otherMachine() {
+    return GraphError.outOfScope("The Graph stand-in (LAYER_GRAPH_URL=demo) and its demo subscriber answer this"
+        + " machine only.");
+  }
+
+  /**
+   * Whether a request comes from the machine the layer runs on (loopback, or the address it was sent
+   * to): the layer's own calls and a newcomer's curl do; nobody else reads the numbers or the webhooks
+   * the stand-in holds.
+   */
+  private static boolean fromThisMachine(Request request) {
+    if (!(request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress remote)
+        || remote.getAddress() == null) {
+      return false;
+    }
+    InetAddress from = remote.getAddress();
+    return from.isLoopbackAddress()
+        || request.getConnectionMetaData().getLocalSocketAddress() instanceof InetSocketAddress local
+            && from.equals(local.getAddress());
+  }
 
   /** The access token of a request: {@code Authorization: Bearer …} or {@code access_token}, as Graph takes it. */
   private static String token(Request request, Fields query) {
