@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark of issue 5, in one run, on loopback: builds the jar, installs nginx and wrk from Debian
-# when missing, and runs dev.metalayer.examples.bench.Bench. Results go to layer-examples/bench/results/
+# The benchmark of docs/performance.md, in one run, on loopback: builds the jar, installs nginx and wrk from Debian
+# when missing, and runs dev.metalayer.bench.Bench (bench/src/main/java). Results go to layer-examples/bench/results/
 # (summary.txt, results.json, percentiles.csv, latency.png). About seven minutes on two cores.
 #
 #   bash layer-examples/bench/run.sh            # the full run
@@ -29,4 +29,4 @@ mvn -B -q -DskipTests package
 
 cp="layer-jetty/target/meta-layer.jar:layer-examples/target/classes"
 # The harness JVM (load generator, webhook subscriber) gets a fixed heap so that GC does not wander.
-exec java -Xms1g -Xmx1g -cp "$cp" dev.metalayer.examples.bench.Bench "$@"
+exec java -Xms1g -Xmx1g -cp "$cp" dev.metalayer.bench.Bench "$@"

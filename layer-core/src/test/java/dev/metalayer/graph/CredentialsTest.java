@@ -112,7 +112,7 @@ class CredentialsTest {
 
   @Test
   void aFormIsScannedOnceAndItsParameterCountIsBounded() {
-    // issue 9: a 1 MiB "a&a&a…" form was split into 500,000 strings
+    // a 1 MiB "a&a&a…" form was once split into 500,000 strings
     String flood = "a&".repeat(512 * 1024);
     GraphError e = refused("Bearer " + KEY, "", flood);
     assertThat(e.status()).isEqualTo(400);

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LargeEnvelopeTest {
   static final int CHANGES = 4000;
   static final int SUBSCRIPTIONS = 25;
-  /** The lowest webhook timeout anyone claims for Meta (see the reference, meta-wire.md). */
+  /** The lowest webhook timeout anyone claims for Meta (third-party write-ups; Meta documents none). */
   static final Duration META_TIMEOUT = Duration.ofSeconds(3);
 
   @TempDir Path dir;

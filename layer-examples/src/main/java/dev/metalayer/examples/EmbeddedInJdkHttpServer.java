@@ -12,7 +12,7 @@ import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.examples.chatwoot.FakeChatwoot;
-import dev.metalayer.examples.chatwoot.FakeGraph;
+import dev.metalayer.examples.chatwoot.OneNumberGraph;
 import dev.metalayer.examples.chatwoot.MetaWebhooks;
 import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.relay.IngestResult;
@@ -156,7 +156,7 @@ public final class EmbeddedInJdkHttpServer implements AutoCloseable {
   public static void main(String[] args) throws Exception {
     String token = "EAAG-host-vault-token";
     WhatsAppNumber number = new WhatsAppNumber("+15550783881", "106540352242922", "102290129340398", "555", Instant.now());
-    try (var meta = new FakeGraph(number.phoneNumberId(), number.wabaId(), token).start();
+    try (var meta = new OneNumberGraph(number.phoneNumberId(), number.wabaId(), token).start();
         var subscriber = new FakeChatwoot(number.phone(), number.phoneNumberId(),
             number.wabaId(), "subscriber-secret").start()) {
       HostKeys keys = new HostKeys();

@@ -7,7 +7,7 @@ import dev.metalayer.examples.chatwoot.ChatwootScenario;
 import dev.metalayer.examples.chatwoot.ChatwootScenario.Report;
 import dev.metalayer.examples.chatwoot.FakeChatwoot.Answer;
 import dev.metalayer.examples.chatwoot.FakeChatwoot.Received;
-import dev.metalayer.examples.chatwoot.FakeGraph.Seen;
+import dev.metalayer.examples.chatwoot.OneNumberGraph.Seen;
 import dev.metalayer.json.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -20,7 +20,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The seed's scenario as a test: every step of {@link ChatwootScenario} asserted, with the real layer
+ * The Chatwoot voice-calls scenario as a test: every step of {@link ChatwootScenario} asserted, with the real layer
  * between a fake Graph and a fake Chatwoot.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.MetaLayer;
 import dev.metalayer.examples.chatwoot.FakeChatwoot;
-import dev.metalayer.examples.chatwoot.FakeGraph;
+import dev.metalayer.examples.chatwoot.OneNumberGraph;
 import dev.metalayer.examples.chatwoot.MetaWebhooks;
 import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.relay.SubscriptionSpec;
@@ -22,7 +22,7 @@ class EmbeddedInJdkHttpServerTest {
 
   @Test
   void hostKeysProxyGraphAndTheRelayDeliversSignedChanges() throws Exception {
-    try (FakeGraph meta = new FakeGraph(number.phoneNumberId(), number.wabaId(), TOKEN).start();
+    try (OneNumberGraph meta = new OneNumberGraph(number.phoneNumberId(), number.wabaId(), TOKEN).start();
         FakeChatwoot client = new FakeChatwoot(number.phone(), number.phoneNumberId(), number.wabaId(), "subscriber-secret").start()) {
       EmbeddedInJdkHttpServer.HostKeys keys = new EmbeddedInJdkHttpServer.HostKeys();
       keys.add("acct-42", "host-key-of-account-42", number, TOKEN);

@@ -122,6 +122,13 @@ public final class LayerServer implements AutoCloseable {
       SecureRandom random = new SecureRandom();
       byte[] masterKey = settings.masterKey(dataDir.path(), random);
       JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
+      // with LAYER_GRAPH_URL=demo the layer is its own Graph (DemoGraph, on the port bound above)
+      String graphUrl = settings.string(Option.GRAPH_URL);
+      boolean demo = DemoGraph.asked(graphUrl);
+      if (demo) {
+        graphUrl = DemoGraph.loopbackBase(settings.string(Option.HOST), connector.getLocalPort());
+        builder.graphUrl(URI.create(graphUrl)).mediaHosts(List.of("http://" + URI.create(graphUrl).getHost()));
+      }
       builder
               .keyStore(new JdbcKeyStore(store.database()))
               .masterKey(masterKey)
@@ -137,7 +144,6 @@ public final class LayerServer implements AutoCloseable {
       } catch (WrongMasterKeyException e) {
         throw settings.wrongMasterKey(dataDir.path(), e);
       }
-
 
       BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
       Routes routes = new Routes();
@@ -155,6 +161,12 @@ public final class LayerServer implements AutoCloseable {
       routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
       routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
       routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
+      if (demo) {
+        DemoGraph standIn = new DemoGraph(graphUrl, layer.keys()::findNumber, layer.keys()::numbersOfWaba, Clock.systemUTC());
+        routes.add(DemoGraph.PATH, standIn).add(DemoGraph.SUBSCRIBER_PATH, standIn.subscriber());
+        log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
+            graphUrl, graphUrl.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
+      }
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
 

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Replays every request of chatwoot-client.md §3 (#1–#18) with its exact bodies through the real layer,
+ * Replays every request Chatwoot v4.15.1 sends through its WHATSAPP_CLOUD_BASE_URL (its
+ * whatsapp_cloud_service.rb and the Enterprise calling overlay) with its exact bodies through the real layer,
  * Meta played by WireMock: each must reach Meta with the real token and the same bytes, and no trace
  * of the key; the client must get what Chatwoot reads.
  */
@@ -61,7 +62,7 @@ class ChatwootReplayTest {
         new WireMockServer(
             options().dynamicPort().bindAddress("127.0.0.1").useChunkedTransferEncoding(Options.ChunkedEncodingPolicy.NEVER));
     meta.start();
-    // Chatwoot deletes its CSAT template by name (#11): the operator grants that number templates-delete.
+    // Chatwoot deletes its CSAT template by name: the operator grants that number templates-delete.
     layer = Layer.start(dir, meta.baseUrl(), Map.of(Option.SURFACE_WIDENING, PNID + ":templates-delete"));
     bearer = "Bearer " + layer.key;
     String m = meta.baseUrl();

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Graph surface against real HTTP, Meta played by WireMock: every attack of issue 8 gets its
+ * The Graph surface against real HTTP, Meta played by WireMock: every attack on the surface gets its
  * Graph-shaped refusal naming the rule, and nothing of it reaches Meta (the WireMock request journal
  * stays empty). Numbers: A alone on its WABA; B and C share WABA_B.
  */

@@ -68,7 +68,7 @@ class LeaksTest {
     return head.lines().skip(1).filter(l -> l.contains(":")).map(l -> l.substring(0, l.indexOf(':')).toLowerCase()).toList();
   }
 
-  // ---- issue 8: smaller leaks
+  // ---- smaller leaks
 
   @Test
   void aMediaIdRequestCarriesNoMethodOverrideNorAnyOtherHeaderOfTheClients() throws Exception {
@@ -218,7 +218,7 @@ class LeaksTest {
     assertThat(Json.mapper().readTree(error.body()).toString()).doesNotContain(TOKEN);
   }
 
-  // ---- issue 9: interim answers and robustness
+  // ---- interim answers and robustness
 
   @Test
   void anInterimAnswerBeforeTheFinalOneDoesNotHangTheClient() throws Exception {

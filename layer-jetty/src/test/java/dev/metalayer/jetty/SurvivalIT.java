@@ -43,7 +43,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The attacks of issue 9 that need no credential, against the real jar with a 128 MB heap and the
+ * The attacks that need no credential (docs/security.md), against the real jar with a 128 MB heap and the
  * default limits, on loopback, each bounded in connections and time: stalled webhook bodies, floods of
  * unauthenticated 1 MiB forms, bodies trickled a byte at a time. During each, {@code /healthz} and a
  * proxied Graph call (WireMock as Meta, a key made with the CLI) keep answering and a signed webhook is

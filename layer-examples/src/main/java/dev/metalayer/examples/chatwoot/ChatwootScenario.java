@@ -3,7 +3,7 @@ package dev.metalayer.examples.chatwoot;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.examples.chatwoot.FakeChatwoot.Answer;
 import dev.metalayer.examples.chatwoot.FakeChatwoot.Received;
-import dev.metalayer.examples.chatwoot.FakeGraph.Seen;
+import dev.metalayer.examples.chatwoot.OneNumberGraph.Seen;
 import dev.metalayer.jetty.LayerServer;
 import dev.metalayer.jetty.Settings;
 import dev.metalayer.json.Json;
@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The seed's story, end to end on one machine: Meta (a {@link FakeGraph} and {@link MetaWebhooks}),
+ * The Chatwoot voice-calls story, end to end on one machine: Meta (a {@link OneNumberGraph} and {@link MetaWebhooks}),
  * the real layer in between, and Chatwoot (a {@link FakeChatwoot}). Every hop is written to a
  * timeline, and every fact a test needs is collected in the {@link Report}.
  *
@@ -73,7 +73,7 @@ public final class ChatwootScenario {
 
   public Report run(Path dataDir) throws Exception {
     t0 = System.nanoTime();
-    try (FakeGraph meta = new FakeGraph(PNID, WABA, META_TOKEN).start();
+    try (OneNumberGraph meta = new OneNumberGraph(PNID, WABA, META_TOKEN).start();
         FakeChatwoot chatwoot = new FakeChatwoot(PHONE, PNID, WABA, CHATWOOT_APP_SECRET).start()) {
       meta.onRequest(s -> log("meta", "layer → Meta      " + s.method() + " " + s.path()
           + (s.query().isEmpty() ? "" : "?" + s.query()) + describeAuth(s) + summary(s.body())));
@@ -87,6 +87,10 @@ public final class ChatwootScenario {
       env.put("LAYER_PUBLIC_URL", "http://127.0.0.1:" + port);
       env.put("LAYER_HOST", "127.0.0.1");
       env.put("LAYER_DATA_DIR", dataDir.toString());
+      // a master key of its own for this run's data, which lives no longer than the run
+      byte[] masterKey = new byte[32];
+      new java.security.SecureRandom().nextBytes(masterKey);
+      env.put("LAYER_MASTER_KEY", java.util.Base64.getEncoder().encodeToString(masterKey));
       env.put("LAYER_GRAPH_URL", meta.baseUri().toString());
       env.put("META_APP_SECRET", META_APP_SECRET);
       env.put("LAYER_ADMIN_TOKEN", ADMIN_TOKEN);

@@ -26,7 +26,9 @@ import org.eclipse.jetty.util.Callback;
 /**
  * A local stand-in for Chatwoot (v4.15) with a {@code whatsapp_cloud} inbox whose
  * {@code WHATSAPP_CLOUD_BASE_URL} points at the layer: it makes exactly Chatwoot's Graph requests
- * (same URLs, versions, headers and bodies as {@code chatwoot-client.md} §3), and receives webhooks on
+ * (the URLs, versions, headers and bodies of Chatwoot v4.15.1's
+ * {@code app/services/whatsapp/providers/whatsapp_cloud_service.rb} and its Enterprise calling
+ * overlay, in github.com/chatwoot/chatwoot), and receives webhooks on
  * {@code /webhooks/whatsapp/<phone>} with Chatwoot's rules: the {@code X-Hub-Signature-256} is checked
  * over the raw bytes with the inbox's {@code app_secret}, and only {@code entry[0].changes[0]} is read.
  */
@@ -97,16 +99,16 @@ public final class FakeChatwoot implements AutoCloseable {
     return Optional.ofNullable(received.poll(timeout.toMillis(), TimeUnit.MILLISECONDS));
   }
 
-  // ---- Chatwoot's Graph requests (chatwoot-client.md §3)
+  // ---- Chatwoot's Graph requests (whatsapp_cloud_service.rb)
 
-  /** #1: a text message, {@code context} null when not a reply. */
+  /** A text message, {@code context} null when not a reply. */
   public Answer sendText(String to, String text) throws Exception {
     return post("/v13.0/" + phoneNumberId + "/messages",
         "{\"messaging_product\":\"whatsapp\",\"context\":null,\"to\":\"" + to + "\",\"text\":{\"body\":\"" + text
             + "\"},\"type\":\"text\"}");
   }
 
-  /** #12 and #13: pre_accept then accept with the same SDP answer. */
+  /** Pre_accept then accept with the same SDP answer. */
   public Answer preAccept(String callId, String sdpAnswer) throws Exception {
     return callAction(callId, "pre_accept", sdpAnswer);
   }
@@ -115,20 +117,20 @@ public final class FakeChatwoot implements AutoCloseable {
     return callAction(callId, "accept", sdpAnswer);
   }
 
-  /** #15. */
+  /** Terminates a call. */
   public Answer terminate(String callId) throws Exception {
     return post("/v22.0/" + phoneNumberId + "/calls",
         "{\"messaging_product\":\"whatsapp\",\"call_id\":\"" + callId + "\",\"action\":\"terminate\"}");
   }
 
-  /** #16: an outbound call; Chatwoot reads {@code calls[0].id}. */
+  /** An outbound call; Chatwoot reads {@code calls[0].id}. */
   public Answer connect(String to, String sdpOffer) throws Exception {
     return post("/v22.0/" + phoneNumberId + "/calls",
         "{\"messaging_product\":\"whatsapp\",\"to\":\"" + to + "\",\"action\":\"connect\",\"session\":{\"sdp\":"
             + Json.mapper().writeValueAsString(sdpOffer) + ",\"sdp_type\":\"offer\"}}");
   }
 
-  /** #17: the call permission request; Chatwoot stores {@code messages[0].id}. */
+  /** The call permission request; Chatwoot stores {@code messages[0].id}. */
   public Answer requestCallPermission(String to) throws Exception {
     return post("/v22.0/" + phoneNumberId + "/messages",
         "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"to\":\"" + to + "\","
@@ -137,12 +139,12 @@ public final class FakeChatwoot implements AutoCloseable {
             + "\"body\":{\"text\":\"We would like to call you regarding your conversation.\"}}}");
   }
 
-  /** #18: the only settings write Chatwoot ever makes. */
+  /** The only settings write Chatwoot ever makes. */
   public Answer enableVoiceCalling() throws Exception {
     return post("/v22.0/" + phoneNumberId + "/settings", "{\"calling\":{\"status\":\"ENABLED\"}}");
   }
 
-  /** #7: media lookup, Bearer plus {@code Content-Type: application/json}; Chatwoot reads only {@code url}. */
+  /** Media lookup, Bearer plus {@code Content-Type: application/json}; Chatwoot reads only {@code url}. */
   public Answer lookupMedia(String mediaId) throws Exception {
     HttpRequest request = HttpRequest.newBuilder(URI.create(layerBase + "/v13.0/" + mediaId))
         .timeout(Duration.ofSeconds(30))
@@ -152,7 +154,7 @@ public final class FakeChatwoot implements AutoCloseable {
     return answer(http.send(request, HttpResponse.BodyHandlers.ofString()));
   }
 
-  /** #8: the download of the {@code url} from #7, with the same Bearer header. */
+  /** The download of the {@code url} the lookup gave, with the same Bearer header. */
   public HttpResponse<byte[]> download(String url) throws Exception {
     HttpRequest request = HttpRequest.newBuilder(URI.create(url))
         .timeout(Duration.ofSeconds(30))
@@ -162,7 +164,7 @@ public final class FakeChatwoot implements AutoCloseable {
     return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
   }
 
-  /** #5/#6: template sync with the key in the query, following {@code paging.next} verbatim. */
+  /** Template sync with the key in the query, following {@code paging.next} verbatim. */
   public Answer syncTemplates() throws Exception {
     URI uri = URI.create(layerBase + "/v14.0/" + wabaId + "/message_templates?access_token=" + apiKey);
     return answer(http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).GET().build(),
@@ -194,7 +196,7 @@ public final class FakeChatwoot implements AutoCloseable {
     return new Answer(response.statusCode(), body == null ? Json.mapper().createObjectNode() : body, response.body());
   }
 
-  // ---- Chatwoot's webhook endpoint (chatwoot-client.md §5)
+  // ---- Chatwoot's webhook endpoint (app/controllers/webhooks/whatsapp_controller.rb)
 
   private void receive(Request request, Response response, Callback callback) throws IOException {
     long arrived = System.nanoTime();

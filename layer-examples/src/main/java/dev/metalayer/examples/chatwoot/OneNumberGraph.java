@@ -34,7 +34,7 @@ import org.eclipse.jetty.util.Fields;
  * then an authenticated download) and keeps {@code /settings} with Meta's replace semantics (an
  * omitted part of {@code calling} is deleted). Every request it receives is recorded.
  */
-public final class FakeGraph implements AutoCloseable {
+public final class OneNumberGraph implements AutoCloseable {
 
   /** One request as Meta saw it. */
   public record Seen(String method, String path, String query, Map<String, String> headers, String body) {}
@@ -52,7 +52,7 @@ public final class FakeGraph implements AutoCloseable {
   private volatile ObjectNode settings;
   private volatile Consumer<Seen> listener = s -> {};
 
-  public FakeGraph(String phoneNumberId, String wabaId, String metaToken) {
+  public OneNumberGraph(String phoneNumberId, String wabaId, String metaToken) {
     this.phoneNumberId = phoneNumberId;
     this.wabaId = wabaId;
     this.metaToken = metaToken;
@@ -67,13 +67,13 @@ public final class FakeGraph implements AutoCloseable {
     server.setHandler(new Handler.Abstract() {
       @Override
       public boolean handle(Request request, Response response, Callback callback) throws Exception {
-        FakeGraph.this.handle(request, response, callback);
+        OneNumberGraph.this.handle(request, response, callback);
         return true;
       }
     });
   }
 
-  public FakeGraph start() throws Exception {
+  public OneNumberGraph start() throws Exception {
     server.start();
     return this;
   }

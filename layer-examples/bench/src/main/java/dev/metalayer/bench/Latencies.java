@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;

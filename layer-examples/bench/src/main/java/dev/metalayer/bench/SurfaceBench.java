@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import dev.metalayer.graph.Credentials;
 import dev.metalayer.graph.MultipartParts;
@@ -10,11 +10,11 @@ import java.util.Set;
 
 /**
  * What the Graph surface's parameter checks cost, in one JVM with no I/O: a hostile 1 MiB
- * {@code a&a&…} form (issue 9), a 999-parameter form, and the multipart part-name check over a
+ * {@code a&a&…} form, a 999-parameter form, and the multipart part-name check over a
  * 100 MiB upload in 64 KiB chunks. Prints best-of-N times. Run:
  * {@code mvn -q -pl layer-core,layer-jetty,layer-examples compile}, then
  * {@code java -cp layer-examples/target/classes:layer-core/target/classes:<jackson-core, jackson-databind,
- * jackson-annotations and slf4j-api jars> dev.metalayer.examples.bench.SurfaceBench}.
+ * jackson-annotations and slf4j-api jars> dev.metalayer.bench.SurfaceBench}.
  */
 public final class SurfaceBench {
   private SurfaceBench() {}

@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import dev.metalayer.crypto.Secrets;
 import java.nio.ByteBuffer;

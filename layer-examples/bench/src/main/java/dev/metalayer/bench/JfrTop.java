@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,7 +20,7 @@ import jdk.jfr.consumer.RecordingFile;
  * most samples (inclusive), the share of samples by library, and the heaviest allocation sites
  * ({@code jdk.ObjectAllocationSample}, by weight).
  *
- * <p>{@code java -cp … dev.metalayer.examples.bench.JfrTop recording.jfr [top]}
+ * <p>{@code java -cp … dev.metalayer.bench.JfrTop recording.jfr [top]}
  */
 public final class JfrTop {
   private static final Map<String, String> LIBRARIES = new LinkedHashMap<>();

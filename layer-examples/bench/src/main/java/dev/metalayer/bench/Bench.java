@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -26,18 +26,18 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 
 /**
- * Runs every measurement of issue 5 in one process, on loopback, and writes {@code summary.txt},
+ * Runs every measurement of {@code docs/performance.md} in one process, on loopback, and writes {@code summary.txt},
  * {@code results.json}, {@code percentiles.csv} and {@code latency.png} into the output directory.
  *
  * <p>Usage: {@code java -cp meta-layer.jar:layer-examples/target/classes
- * dev.metalayer.examples.bench.Bench [--jar PATH] [--out DIR] [--work DIR] [--rate N] [--quick]}.
+ * dev.metalayer.bench.Bench [--jar PATH] [--out DIR] [--work DIR] [--rate N] [--quick]}.
  * {@code layer-examples/bench/run.sh} builds everything and calls it. Each phase is bounded in time;
  * the full run takes about seven minutes on two cores.
  */
 public final class Bench {
   static final String PREFIX = "/api/layer/meta";
   static final String VERSION = "v13.0";
-  /** Chatwoot's text message (chatwoot-client §8.1). */
+  /** The body Chatwoot 4.15 sends for a text message that is not a reply ({@code context} is null). */
   static final String SEND_BODY =
       "{\"messaging_product\":\"whatsapp\",\"context\":null,\"to\":\"15551234567\","
           + "\"text\":{\"body\":\"Hello from Chatwoot\"},\"type\":\"text\"}";
@@ -201,7 +201,7 @@ public final class Bench {
     ChildProcess fake =
         start(ChildProcess.start(
             "fake-graph",
-            List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"), FakeGraph.class.getName(),
+            List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"), InstantGraph.class.getName(),
                 "--port", Integer.toString(fakePort), "--media-bytes", Long.toString(MediaBench.MEDIA_BYTES)),
             Map.of(),
             options.work().resolve("fake-graph.log")));
@@ -365,7 +365,7 @@ public final class Bench {
       if (proxyAvailable) {
         report.put("proxy", "layer_peak_rss_mib", layerA.peakRssKib().orElse(0) / 1024);
       }
-      report.put("proxy", "fake_graph_stats", FakeGraphStats.read(fakePort));
+      report.put("proxy", "fake_graph_stats", InstantGraphStats.read(fakePort));
       Plot.percentiles(
           options.out().resolve("latency.png"),
           String.format(Locale.ROOT, "POST /messages at %.0f req/s, %d connections, %d x %d s per target",

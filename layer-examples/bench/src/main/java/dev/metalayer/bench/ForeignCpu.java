@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

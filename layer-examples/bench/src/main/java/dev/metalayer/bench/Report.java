@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -13,11 +13,11 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The figures of one run: a JSON tree by phase, the verdict on each target of issue 5, and the
+ * The figures of one run: a JSON tree by phase, the verdict on each target that {@code docs/performance.md} sets, and the
  * readable table that {@link Bench} prints and writes to {@code summary.txt}.
  */
 final class Report {
-  /** One target of issue 5 and how this run did against it. */
+  /** One target of {@code docs/performance.md} and how this run did against it. */
   record Verdict(String target, String measured, Boolean met, String margin) {
     String mark() {
       return met == null ? "n/a   " : met ? "MET   " : "MISSED";
@@ -265,7 +265,7 @@ final class Report {
 
   String table() {
     StringBuilder b = new StringBuilder(table);
-    b.append('\n').append("Targets of issue 5\n");
+    b.append('\n').append("Targets (docs/performance.md)\n");
     for (Verdict v : verdicts) {
       b.append(String.format(Locale.ROOT, "   %s %-62s %s%s%n", v.mark(), v.target(), v.measured(),
           v.margin().isEmpty() ? "" : " [" + v.margin() + "]"));

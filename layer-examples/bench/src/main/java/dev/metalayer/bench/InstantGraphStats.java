@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -6,9 +6,9 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
-/** Reads {@link FakeGraph}'s counters from {@code GET /__stats}. */
-final class FakeGraphStats {
-  private FakeGraphStats() {}
+/** Reads {@link InstantGraph}'s counters from {@code GET /__stats}. */
+final class InstantGraphStats {
+  private InstantGraphStats() {}
 
   @SuppressWarnings("unchecked")
   static Map<String, Object> read(int port) throws IOException {

@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.InputStream;

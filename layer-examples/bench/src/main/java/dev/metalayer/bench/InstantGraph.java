@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -21,7 +21,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * A fake Graph API that answers as fast as it can, so that a benchmark measures the hop in front of it:
  *
  * <ul>
- *   <li>{@code POST /{version}/{id}/messages}: Meta's answer to a text message (chatwoot-client §8.1);
+ *   <li>{@code POST /{version}/{id}/messages}: Meta's answer to a text message;
  *   <li>{@code GET /{version}/{media-id}}: the media lookup, with a {@code url} on this server;
  *   <li>{@code GET /whatsapp_business/attachments/?mid=…}: the media bytes ({@code --media-bytes}, 100
  *       MiB by default), streamed with a {@code Content-Length};
@@ -30,9 +30,9 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * </ul>
  *
  * Any other request, or one without a Meta token, gets a Graph-shaped 401 or 404. Run as its own
- * process: {@code java -cp … dev.metalayer.examples.bench.FakeGraph --port N [--media-bytes N]}.
+ * process: {@code java -cp … dev.metalayer.bench.InstantGraph --port N [--media-bytes N]}.
  */
-public final class FakeGraph extends Handler.Abstract {
+public final class InstantGraph extends Handler.Abstract {
   /** Every Meta token the harness registers starts with this. */
   static final String TOKEN_PREFIX = "EAAbench";
 
@@ -42,7 +42,7 @@ public final class FakeGraph extends Handler.Abstract {
           .getBytes(StandardCharsets.UTF_8);
   private static final byte[] UNAUTHORIZED =
       ("{\"error\":{\"message\":\"Invalid OAuth access token.\",\"type\":\"OAuthException\",\"code\":190,"
-              + "\"fbtrace_id\":\"FakeGraph\"}}")
+              + "\"fbtrace_id\":\"InstantGraph\"}}")
           .getBytes(StandardCharsets.UTF_8);
   private static final byte[] NOT_FOUND =
       "{\"error\":{\"message\":\"Unknown path.\",\"type\":\"GraphMethodException\",\"code\":100}}"
@@ -57,7 +57,7 @@ public final class FakeGraph extends Handler.Abstract {
   private final LongAdder unauthorized = new LongAdder();
   private final LongAdder leakedKeys = new LongAdder();
 
-  private FakeGraph(int port, long mediaBytes) {
+  private InstantGraph(int port, long mediaBytes) {
     this.port = port;
     this.mediaBytes = mediaBytes;
   }
@@ -83,9 +83,9 @@ public final class FakeGraph extends Handler.Abstract {
     connector.setPort(port);
     connector.setAcceptQueueSize(1024);
     server.addConnector(connector);
-    server.setHandler(new FakeGraph(port, mediaBytes));
+    server.setHandler(new InstantGraph(port, mediaBytes));
     server.start();
-    System.out.println("FakeGraph listening on " + connector.getLocalPort());
+    System.out.println("InstantGraph listening on " + connector.getLocalPort());
     System.out.flush();
     server.join();
   }

@@ -1,4 +1,4 @@
-package dev.metalayer.examples.bench;
+package dev.metalayer.bench;
 
 /**
  * One registered number of the benchmark with the key the load uses for it: {@code key} is a
@@ -13,7 +13,7 @@ record Tenant(String phone, String phoneNumberId, String wabaId, String business
         String.format("1065403522%05d", i),
         String.format("1022901293%05d", i),
         String.format("9000000000%05d", i),
-        FakeGraph.TOKEN_PREFIX + String.format("%05d", i) + "ZCZBbenchTokenNotARealOne",
+        InstantGraph.TOKEN_PREFIX + String.format("%05d", i) + "ZCZBbenchTokenNotARealOne",
         null);
   }
 
