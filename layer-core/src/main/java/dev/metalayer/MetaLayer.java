@@ -7,7 +7,7 @@ import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.relay.DeliveryTransport;
 import dev.metalayer.relay.EgressGuard;
-import dev.metalayer.store.InMemoryRelayStore;
+import dev.metalayer.store.Stores;
 import dev.metalayer.keys.KeyStore;
 import dev.metalayer.relay.RelayStore;
 import dev.metalayer.graph.GraphProxy;
@@ -69,7 +69,7 @@ public final class MetaLayer {
     this.graphProxy =
         GraphProxy.create(graph, tokenResolver, registry(registered, sharedWaba), b.surfaceWidening, cipher, b.clock, forwarder);
     CallWebhookRelay.Builder relayBuilder =
-        CallWebhookRelay.builder(b.relayStore != null ? b.relayStore : new InMemoryRelayStore(), keys, cipher)
+        CallWebhookRelay.builder(b.relayStore != null ? b.relayStore : Stores.inMemoryRelay(), keys, cipher)
             .egressGuard(b.egressGuard)
             .clock(b.clock)
             .random(b.random)
@@ -343,8 +343,8 @@ public final class MetaLayer {
 
     /**
      * Where the relay keeps envelopes, subscriptions and deliveries. Default: an
-     * {@link InMemoryRelayStore}, which loses pending deliveries when the process ends; use a
-     * {@link dev.metalayer.store.JdbcRelayStore} for the durable, at-least-once relay.
+     * {@link dev.metalayer.store.Stores#inMemoryRelay()}, which loses pending deliveries when the process ends; use a
+     * {@link dev.metalayer.store.Stores#relay} store for the durable, at-least-once relay.
      */
     public Builder relayStore(RelayStore relayStore) {
       this.relayStore = Objects.requireNonNull(relayStore, "relayStore");
@@ -534,12 +534,12 @@ public final class MetaLayer {
      * it, and every later build opens that value.
      *
      * @throws IllegalStateException when a required collaborator is missing
-     * @throws dev.metalayer.crypto.WrongMasterKeyException when the master key does not open the tokens
+     * @throws dev.metalayer.keys.KeyService.WrongMasterKeyException when the master key does not open the tokens
      *     the key store holds (they were sealed with another key)
      */
     public MetaLayer build() {
       if (keyStore == null) {
-        throw new IllegalStateException("keyStore is required (InMemoryKeyStore or JdbcKeyStore)");
+        throw new IllegalStateException("keyStore is required (Stores.inMemoryKeys() or Stores.keys(database))");
       }
       if (masterKey == null) {
         throw new IllegalStateException("masterKey is required (32 bytes)");

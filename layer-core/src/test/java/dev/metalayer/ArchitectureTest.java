@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.tngtech.archunit.core.domain.Dependency;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import java.util.List;
@@ -83,6 +84,22 @@ class ArchitectureTest {
       }
     }
     assertThat(jdbcUsers).isEmpty();
+  }
+
+  /**
+   * What an embedder and layer-jetty see: at most 40 public top-level types (the values an SPI speaks
+   * are nested in it), each of them documented in its source.
+   */
+  @Test
+  void thePublicSurfaceStaysSmall() {
+    List<String> publicTypes =
+        core.stream()
+            .filter(c -> c.isTopLevelClass() && c.getModifiers().contains(JavaModifier.PUBLIC))
+            .filter(c -> !c.getSimpleName().equals("package-info"))
+            .map(JavaClass::getName)
+            .sorted()
+            .toList();
+    assertThat(publicTypes).as("public top-level types of layer-core").hasSizeLessThanOrEqualTo(40);
   }
 
   @Test

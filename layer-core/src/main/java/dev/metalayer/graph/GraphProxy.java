@@ -1,5 +1,9 @@
 package dev.metalayer.graph;
 
+import dev.metalayer.graph.GraphForwarder.GraphRequest;
+
+import dev.metalayer.graph.GraphStep.UpstreamFailure;
+
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.Grant;

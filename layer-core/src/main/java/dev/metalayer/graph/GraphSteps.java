@@ -1,5 +1,9 @@
 package dev.metalayer.graph;
 
+import dev.metalayer.graph.GraphForwarder.GraphRequest;
+
+import dev.metalayer.graph.GraphStep.UpstreamFailure;
+
 import dev.metalayer.json.Json;
 import java.io.IOException;
 import java.net.URI;

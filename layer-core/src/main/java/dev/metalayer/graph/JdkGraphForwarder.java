@@ -1,5 +1,9 @@
 package dev.metalayer.graph;
 
+import dev.metalayer.graph.GraphForwarder.GraphRequest;
+
+import dev.metalayer.graph.GraphStep.UpstreamFailure;
+
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

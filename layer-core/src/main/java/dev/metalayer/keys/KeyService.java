@@ -1,8 +1,6 @@
 package dev.metalayer.keys;
 
-import dev.metalayer.crypto.MasterKeyCheck;
 import dev.metalayer.crypto.TokenCipher;
-import dev.metalayer.crypto.WrongMasterKeyException;
 import dev.metalayer.keys.KeyStore.StoredKey;
 import dev.metalayer.keys.KeyStore.StoredNumber;
 import java.security.SecureRandom;
@@ -84,25 +82,25 @@ public final class KeyService implements TokenResolver {
   // ---- numbers
 
   /** Registers a number with its Meta token (sealed before it is stored). */
-  public NumberRegistration addNumber(
+  public Registration addNumber(
       String phone, String phoneNumberId, String wabaId, String businessId, String metaToken) {
     Optional<String> tokenProblem = metaTokenProblem(metaToken);
     if (tokenProblem.isPresent()) {
-      return new NumberRegistration.Invalid(tokenProblem.get());
+      return new Registration.Invalid(tokenProblem.get());
     }
     WhatsAppNumber number;
     try {
       number = new WhatsAppNumber(phone, phoneNumberId, wabaId, businessId, clock.instant());
     } catch (IllegalArgumentException e) {
-      return new NumberRegistration.Invalid(e.getMessage());
+      return new Registration.Invalid(e.getMessage());
     }
     byte[] sealed = cipher.seal(metaToken.strip(), phoneNumberId);
     if (!store.insertNumber(new StoredNumber(number, sealed))) {
-      return new NumberRegistration.Duplicate(phoneNumberId);
+      return new Registration.Duplicate(phoneNumberId);
     }
     directory = null;
     log.info("Registered number {} (phone number ID {})", number.phone(), number.phoneNumberId());
-    return new NumberRegistration.Added(number);
+    return new Registration.Added(number);
   }
 
   /**
@@ -358,5 +356,44 @@ public final class KeyService implements TokenResolver {
       directory = d;
     }
     return d;
+  }
+
+  /** A key just created: the only moment the layer holds the key itself. {@link #toString()} hides it. */
+  public record CreatedKey(KeyRecord record, String key) {
+    public CreatedKey {
+      Objects.requireNonNull(record, "record");
+      Objects.requireNonNull(key, "key");
+    }
+
+    @Override
+    public String toString() {
+      return "CreatedKey[id=" + record.id() + ", prefix=" + record.prefix() + ", key=<redacted>]";
+    }
+  }
+
+  /** The outcome of registering a number. */
+  public sealed interface Registration {
+    record Added(WhatsAppNumber number) implements Registration {}
+
+    /** The phone number ID or the phone is already registered; nothing changed. */
+    record Duplicate(String phoneNumberId) implements Registration {}
+
+    /** The input is invalid; {@code reason} is safe to show (it never contains the token). */
+    record Invalid(String reason) implements Registration {}
+  }
+
+  /**
+   * The master key given to the layer does not open the secrets its store holds: they were sealed with
+   * another key. Thrown by {@link dev.metalayer.MetaLayer.Builder#build()} so that a layer with the wrong
+   * key never starts (it could serve nothing: every proxied request would fail to open its Meta token).
+   * The message names no key material.
+   */
+  public static final class WrongMasterKeyException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public WrongMasterKeyException() {
+      super("the master key does not open the tokens sealed in this store: build with the masterKey that sealed"
+          + " them, or with an empty store");
+    }
   }
 }

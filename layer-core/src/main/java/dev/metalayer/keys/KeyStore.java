@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * Persistence of numbers (with their sealed Meta tokens) and of key hashes. Implementations:
- * {@link InMemoryKeyStore} and {@link JdbcKeyStore}; both pass the same contract tests. All methods
+ * in memory and on JDBC (see {@code dev.metalayer.store.Stores}); both pass the same contract tests. All methods
  * are thread-safe. Nothing here decrypts or hashes: that is {@link dev.metalayer.keys.KeyService}'s job.
  */
 public interface KeyStore {
@@ -48,7 +48,7 @@ public interface KeyStore {
   boolean ping();
 
   /**
-   * The master key check value ({@link dev.metalayer.crypto.MasterKeyCheck}) saved with the first
+   * The master key check value ({@link dev.metalayer.keys.MasterKeyCheck}) saved with the first
    * master key; empty until one is saved. This default keeps none: a store without it is checked by
    * opening one of its sealed tokens at every start.
    */

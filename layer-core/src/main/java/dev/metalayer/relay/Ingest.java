@@ -1,5 +1,7 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.log.WarnLimiter;

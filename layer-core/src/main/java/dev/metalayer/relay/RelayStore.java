@@ -8,8 +8,8 @@ import java.util.Set;
 
 /**
  * Persistence of the call webhook relay: received envelopes, subscriptions (with sealed secrets),
- * deliveries as claimable rows, and the attempt log. Implementations: {@link InMemoryRelayStore} and
- * {@link JdbcRelayStore}; both pass the same contract tests. All methods are thread-safe. Nothing here
+ * deliveries as claimable rows, and the attempt log. Implementations (see {@code dev.metalayer.store.Stores}): in memory and
+ * on JDBC; both pass the same contract tests. All methods are thread-safe. Nothing here
  * decides a rule: the relay computes states and times, the store keeps them and makes claims exclusive.
  *
  * <p>A delivery is <i>claimable</i> at {@code now} when it is {@code pending} with

@@ -1,5 +1,9 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
+
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;

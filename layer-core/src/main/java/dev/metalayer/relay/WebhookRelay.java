@@ -1,5 +1,9 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
+
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+
 import dev.metalayer.log.WarnLimiter;
 import java.time.Clock;
 import java.util.ArrayList;

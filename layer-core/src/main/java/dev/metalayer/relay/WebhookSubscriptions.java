@@ -1,5 +1,7 @@
 package dev.metalayer.relay;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Objects;
 import dev.metalayer.crypto.TokenCipher;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
@@ -51,13 +53,13 @@ public final class WebhookSubscriptions {
     this.maxPerNumber = maxPerNumber;
   }
 
-  public SubscriptionOutcome create(String phoneNumberId, SubscriptionSpec spec) {
+  public Outcome create(String phoneNumberId, Spec spec) {
     if (spec.name() == null || spec.url() == null || spec.events() == null) {
-      return new SubscriptionOutcome.Invalid("name, url and events are required.");
+      return new Outcome.Invalid("name, url and events are required.");
     }
     Optional<String> invalid = validate(spec);
     if (invalid.isPresent()) {
-      return new SubscriptionOutcome.Invalid(invalid.get());
+      return new Outcome.Invalid(invalid.get());
     }
     Instant now = clock.instant();
     String id = router.newId("wh");
@@ -67,13 +69,13 @@ public final class WebhookSubscriptions {
         now, now);
     synchronized (this) { // the count and the insert as one step: concurrent creates cannot pass the cap
       if (store.subscriptionsOf(phoneNumberId).size() >= maxPerNumber) {
-        return new SubscriptionOutcome.Invalid("Subscription cap: a number may have at most " + maxPerNumber
+        return new Outcome.Invalid("Subscription cap: a number may have at most " + maxPerNumber
             + " subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
       }
       store.insertSubscription(new StoredSubscription(s, sealed));
     }
     log.info("Created webhook subscription {} for phone number ID {} (events {})", id, phoneNumberId, s.events());
-    return new SubscriptionOutcome.Saved(s);
+    return new Outcome.Saved(s);
   }
 
   public List<Subscription> list(String phoneNumberId) {
@@ -93,14 +95,14 @@ public final class WebhookSubscriptions {
   }
 
   /** Changes only the fields the patch names (merge-safe). */
-  public SubscriptionOutcome update(String phoneNumberId, String id, SubscriptionSpec patch) {
+  public Outcome update(String phoneNumberId, String id, Spec patch) {
     Optional<StoredSubscription> found = owned(phoneNumberId, id);
     if (found.isEmpty()) {
-      return new SubscriptionOutcome.NotFound();
+      return new Outcome.NotFound();
     }
     Optional<String> invalid = validate(patch);
     if (invalid.isPresent()) {
-      return new SubscriptionOutcome.Invalid(invalid.get());
+      return new Outcome.Invalid(invalid.get());
     }
     Subscription old = found.get().subscription();
     byte[] sealed = patch.secret() == null ? found.get().sealedSecret() : cipher.seal(patch.secret(), id);
@@ -112,9 +114,9 @@ public final class WebhookSubscriptions {
         patch.chatwootTerminateReason() == null ? old.chatwootTerminateReason() : patch.chatwootTerminateReason(),
         sealed != null, old.createdAt(), clock.instant());
     if (!store.updateSubscription(new StoredSubscription(s, sealed))) {
-      return new SubscriptionOutcome.NotFound();
+      return new Outcome.NotFound();
     }
-    return new SubscriptionOutcome.Saved(s);
+    return new Outcome.Saved(s);
   }
 
   /** Removes the subscription and its delivery log. @return false when not found for this number */
@@ -215,7 +217,7 @@ public final class WebhookSubscriptions {
   }
 
   /** Checks the fields present in {@code spec}; null fields are not checked. */
-  private Optional<String> validate(SubscriptionSpec spec) {
+  private Optional<String> validate(Spec spec) {
     if (spec.name() != null && (spec.name().isBlank() || spec.name().strip().length() > 100)) {
       return Optional.of("name must be 1 to 100 characters.");
     }
@@ -250,5 +252,104 @@ public final class WebhookSubscriptions {
   private static List<String> events(List<String> requested) {
     Set<String> unique = new LinkedHashSet<>(requested);
     return new ArrayList<>(unique);
+  }
+
+  /** The outcome of creating or changing a subscription. */
+  public sealed interface Outcome {
+
+    record Saved(Subscription subscription) implements Outcome {
+      public Saved {
+        Objects.requireNonNull(subscription, "subscription");
+      }
+    }
+
+    /** The request was refused; {@code message} is safe to show the client (it never echoes a secret). */
+    record Invalid(String message) implements Outcome {
+      public Invalid {
+        Objects.requireNonNull(message, "message");
+      }
+    }
+
+    /** No such subscription for this number (another number's subscriptions are not found either). */
+    record NotFound() implements Outcome {}
+  }
+
+  /**
+   * What a client asks for when it creates or changes a subscription. On create, {@code name},
+   * {@code url} and {@code events} are required; on update, a null field is left as it is (merge-safe:
+   * an update never replaces what it does not name).
+   *
+   * @param secret 8 to 200 characters; {@code whsec_<base64>} is used as Standard Webhooks key bytes
+   */
+  public record Spec(
+      String name, String url, List<String> events, String secret, Boolean chatwootTerminateReason, Boolean active) {
+
+    /** A client's JSON body read as a spec, or why it is not one. */
+    public sealed interface Read {
+      record Valid(Spec spec) implements Read {}
+
+      /** @param message names the field and the type it must have; never quotes the body */
+      record Invalid(String message) implements Read {}
+    }
+
+    /**
+     * Reads the JSON object a client sends to create ({@code patch} false) or change a subscription:
+     * {@code name}, {@code url} and {@code secret} strings, {@code events} an array of strings,
+     * {@code chatwoot_terminate_reason} a boolean and, on a change only, {@code active} a boolean. A field
+     * that is absent or null is not given; unknown fields are ignored. Only types are checked here;
+     * {@link WebhookSubscriptions} checks the values.
+     */
+    public static Read read(JsonNode body, boolean patch) {
+      try {
+        List<String> events = null;
+        JsonNode e = body.get("events");
+        if (e != null && !e.isNull()) {
+          if (!e.isArray()) {
+            return new Read.Invalid("events must be an array of strings.");
+          }
+          events = new ArrayList<>();
+          for (JsonNode x : e) {
+            if (!x.isTextual()) {
+              return new Read.Invalid("events must be an array of strings.");
+            }
+            events.add(x.asText());
+          }
+        }
+        Boolean active = patch ? bool(body, "active") : null;
+        return new Read.Valid(new Spec(text(body, "name"), text(body, "url"), events, text(body, "secret"),
+            bool(body, "chatwoot_terminate_reason"), active));
+      } catch (IllegalArgumentException ex) {
+        return new Read.Invalid(ex.getMessage());
+      }
+    }
+
+    private static String text(JsonNode node, String field) {
+      JsonNode v = node.get(field);
+      if (v == null || v.isNull()) {
+        return null;
+      }
+      if (!v.isTextual()) {
+        throw new IllegalArgumentException(field + " must be a string.");
+      }
+      return v.asText();
+    }
+
+    private static Boolean bool(JsonNode node, String field) {
+      JsonNode v = node.get(field);
+      if (v == null || v.isNull()) {
+        return null;
+      }
+      if (!v.isBoolean()) {
+        throw new IllegalArgumentException(field + " must be true or false.");
+      }
+      return v.asBoolean();
+    }
+
+    @Override
+    public String toString() {
+      return "Spec[name=" + name + ", url=" + url + ", events=" + events + ", secret="
+          + (secret == null ? "null" : "<redacted>") + ", chatwootTerminateReason=" + chatwootTerminateReason
+          + ", active=" + active + "]";
+    }
   }
 }

@@ -10,7 +10,7 @@
  *
  * <p>Public here: the relay itself ({@link dev.metalayer.relay.CallWebhookRelay}, with its one factory
  * {@link dev.metalayer.relay.CallWebhookRelay#builder}), the values an embedder sees
- * ({@link dev.metalayer.relay.IngestResult}, {@link dev.metalayer.relay.Subscription},
+ * ({@link dev.metalayer.relay.CallWebhookRelay.IngestResult}, {@link dev.metalayer.relay.Subscription},
  * {@link dev.metalayer.relay.Delivery}…), the subscription service
  * {@link dev.metalayer.relay.WebhookSubscriptions}, the store SPI {@link dev.metalayer.relay.RelayStore}
  * with the values it speaks, and the HTTP extension point {@link dev.metalayer.relay.DeliveryTransport}.

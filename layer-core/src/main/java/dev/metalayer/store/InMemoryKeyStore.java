@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** A {@link KeyStore} in memory, for tests and embedders that keep their own persistence. */
-public final class InMemoryKeyStore implements KeyStore {
+final class InMemoryKeyStore implements KeyStore {
   private final Map<String, StoredNumber> numbers = new LinkedHashMap<>();
   private final Map<String, StoredKey> keysById = new LinkedHashMap<>();
   private final Map<String, String> idsByHash = new HashMap<>();

@@ -21,7 +21,7 @@ import java.util.Set;
  * A {@link RelayStore} in memory: for tests and embedders that accept losing pending deliveries when
  * the process ends. Every method holds one lock, which makes each of them atomic.
  */
-public final class InMemoryRelayStore implements RelayStore {
+final class InMemoryRelayStore implements RelayStore {
   private final Map<String, StoredSubscription> subscriptions = new LinkedHashMap<>();
   private final Map<String, Envelope> envelopes = new HashMap<>();
   /** Envelopes stored by {@link #ingestUnrouted} and not routed yet, in arrival order. */

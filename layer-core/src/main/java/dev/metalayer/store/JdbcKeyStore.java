@@ -11,7 +11,7 @@ import java.util.Objects;
 import java.util.Optional;
 
 /** A {@link KeyStore} on a JDBC {@link Database} (H2 or PostgreSQL). Thread-safe. */
-public final class JdbcKeyStore implements KeyStore {
+final class JdbcKeyStore implements KeyStore {
   private static final String NUMBER_COLUMNS =
       "SELECT phone_number_id, phone, waba_id, business_id, meta_token, created_at";
   private static final String KEY_COLUMNS =

@@ -23,7 +23,7 @@ import java.util.Set;
  * {@code FOR UPDATE SKIP LOCKED} (both H2 2.x and PostgreSQL have it) and then flip each row with a
  * conditional update, so a claim is exclusive even where row locks would not be. Thread-safe.
  */
-public final class JdbcRelayStore implements RelayStore {
+final class JdbcRelayStore implements RelayStore {
   private static final String SUBSCRIPTION_COLUMNS =
       "SELECT id, phone_number_id, name, url, events, secret, active, chatwoot_terminate_reason, created_at,"
           + " updated_at";

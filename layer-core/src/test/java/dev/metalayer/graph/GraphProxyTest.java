@@ -8,7 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.json.Json;
-import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.Stores;
 import dev.metalayer.testing.MutableClock;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -54,7 +54,7 @@ class GraphProxyTest {
     metaBase = "http://127.0.0.1:" + meta.getAddress().getPort();
     layer =
         MetaLayer.builder()
-            .keyStore(new InMemoryKeyStore())
+            .keyStore(Stores.inMemoryKeys())
             .masterKey(new byte[32])
             .clock(clock)
             .graphUrl(URI.create(metaBase))
@@ -314,7 +314,7 @@ class GraphProxyTest {
 
   @Test
   void aMultipartUploadHoldsOneOfItsKeysMediaSlotsUntilItsExchangeIsClosed() {
-    MetaLayer capped = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).clock(clock)
+    MetaLayer capped = MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]).clock(clock)
         .graphUrl(URI.create(metaBase)).appSecret("app-secret").mediaDownloadsPerKey(1).build();
     capped.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);
     capped.keys().addNumber("+15550783882", "206540352242922", "202290129340398", "900000000000002", TOKEN_B);

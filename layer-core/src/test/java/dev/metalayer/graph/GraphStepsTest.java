@@ -1,5 +1,7 @@
 package dev.metalayer.graph;
 
+import dev.metalayer.graph.GraphStep.UpstreamFailure;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,9 +12,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.json.Json;
 import dev.metalayer.keys.Grant;
-import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.keys.Resolution;
-import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.Stores;
 import dev.metalayer.testing.MutableClock;
 import java.io.IOException;
 import java.net.URI;
@@ -48,7 +50,7 @@ class GraphStepsTest {
   @BeforeEach
   void start() {
     layer = MetaLayer.builder()
-        .keyStore(new InMemoryKeyStore())
+        .keyStore(Stores.inMemoryKeys())
         .masterKey(new byte[32])
         .clock(clock)
         .graphUrl(URI.create("https://graph.test"))
@@ -378,8 +380,8 @@ class GraphStepsTest {
   @Test
   void aMetaTokenThatIsNotPlainVisibleAsciiIsRefusedAtRegistrationWithoutEchoingIt() {
     for (String bad : List.of("EAAG\u2026your token\u2026", "EAAGabc def", "EAAG\u0007bell", "EAAG\u00e9")) {
-      NumberRegistration r = layer.keys().addNumber("+15550783882", "206540352242922", "202290129340398", "900000000000002", bad);
-      assertThat(r).isInstanceOfSatisfying(NumberRegistration.Invalid.class, i ->
+      Registration r = layer.keys().addNumber("+15550783882", "206540352242922", "202290129340398", "900000000000002", bad);
+      assertThat(r).isInstanceOfSatisfying(Registration.Invalid.class, i ->
           assertThat(i.toString()).contains("plain visible ASCII").doesNotContain(bad).doesNotContain("EAAG"));
       assertThatThrownBy(() -> layer.keys().updateToken(PNID, bad))
           .isInstanceOf(IllegalArgumentException.class)
@@ -388,12 +390,12 @@ class GraphStepsTest {
     }
     // surrounding whitespace (a pasted line) is removed, not refused
     assertThat(layer.keys().addNumber("+15550783882", "206540352242922", "202290129340398", "900000000000002", " EAAGok123\n"))
-        .isInstanceOf(NumberRegistration.Added.class);
+        .isInstanceOf(Registration.Added.class);
   }
 
   @Test
   void aResolvedTokenThatIsNotPlainVisibleAsciiIsNeverSentUpstream() {
-    MetaLayer embedded = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).clock(clock).graphUrl(URI.create("https://graph.test"))
+    MetaLayer embedded = MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]).clock(clock).graphUrl(URI.create("https://graph.test"))
         .registeredObjects(id -> false).sharedWabas(id -> false)
         .tokenResolver(credential -> new Resolution.Granted(new Grant("k1",
             new dev.metalayer.keys.WhatsAppNumber("+15550783881", PNID, WABA, "900000000000001", clock.instant()),

@@ -1,11 +1,14 @@
 package dev.metalayer.keys;
 
+import dev.metalayer.keys.KeyService.Registration;
+
+import dev.metalayer.keys.KeyService.CreatedKey;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.crypto.TokenCipher;
-import dev.metalayer.store.InMemoryKeyStore;
-import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.store.Stores;
 import dev.metalayer.testing.MutableClock;
 import dev.metalayer.testing.TestDatabases;
 import java.nio.charset.StandardCharsets;
@@ -21,15 +24,15 @@ import org.junit.jupiter.api.io.TempDir;
 class KeyServiceTest {
   private static final String TOKEN = "EAAG-meta-token-of-number-one";
   private final MutableClock clock = MutableClock.at("2026-03-01T10:00:00Z");
-  private final KeyStore store = new InMemoryKeyStore();
+  private final KeyStore store = Stores.inMemoryKeys();
   private final KeyService keys =
       new KeyService(store, new TokenCipher(new byte[32], new SecureRandom()), clock, new SecureRandom(),
           Duration.ofSeconds(30));
 
   private WhatsAppNumber add(String phone, String pnid, String waba) {
-    NumberRegistration r = keys.addNumber(phone, pnid, waba, "555", TOKEN);
-    assertThat(r).isInstanceOf(NumberRegistration.Added.class);
-    return ((NumberRegistration.Added) r).number();
+    Registration r = keys.addNumber(phone, pnid, waba, "555", TOKEN);
+    assertThat(r).isInstanceOf(Registration.Added.class);
+    return ((Registration.Added) r).number();
   }
 
   @Test
@@ -143,7 +146,7 @@ class KeyServiceTest {
           }
         });
     assertThat(listened.addNumber("+15550783881", "106540352242922", "102290129340398", "555", TOKEN))
-        .isInstanceOf(NumberRegistration.Added.class);
+        .isInstanceOf(Registration.Added.class);
     CreatedKey created = listened.createKey("106540352242922").orElseThrow();
 
     assertThatThrownBy(() -> listened.removeNumber("106540352242922"))
@@ -188,11 +191,11 @@ class KeyServiceTest {
 
   @Test
   void invalidAndDuplicateNumbersAreValues() {
-    assertThat(keys.addNumber("15550783881", "1", "2", "3", TOKEN)).isInstanceOf(NumberRegistration.Invalid.class);
-    assertThat(keys.addNumber("+15550783881", "abc", "2", "3", TOKEN)).isInstanceOf(NumberRegistration.Invalid.class);
-    assertThat(keys.addNumber("+15550783881", "1", "2", "3", " ")).isInstanceOf(NumberRegistration.Invalid.class);
+    assertThat(keys.addNumber("15550783881", "1", "2", "3", TOKEN)).isInstanceOf(Registration.Invalid.class);
+    assertThat(keys.addNumber("+15550783881", "abc", "2", "3", TOKEN)).isInstanceOf(Registration.Invalid.class);
+    assertThat(keys.addNumber("+15550783881", "1", "2", "3", " ")).isInstanceOf(Registration.Invalid.class);
     add("+15550783881", "1", "2");
-    assertThat(keys.addNumber("+15550783881", "9", "2", "3", TOKEN)).isInstanceOf(NumberRegistration.Duplicate.class);
+    assertThat(keys.addNumber("+15550783881", "9", "2", "3", TOKEN)).isInstanceOf(Registration.Duplicate.class);
   }
 
   @Test
@@ -221,7 +224,7 @@ class KeyServiceTest {
 
   @Test
   void tokenRotationAppliesAtOnceAndWorksOnTheJdbcStore(@TempDir Path dir) {
-    KeyService jdbc = new KeyService(new JdbcKeyStore(TestDatabases.h2File(dir)),
+    KeyService jdbc = new KeyService(Stores.keys(TestDatabases.h2File(dir)),
         new TokenCipher(new byte[32], new SecureRandom()), clock, new SecureRandom(), Duration.ofSeconds(30));
     jdbc.addNumber("+15550783881", "106540352242922", "102290129340398", "555", TOKEN);
     CreatedKey created = jdbc.createKey("106540352242922").orElseThrow();

@@ -1,13 +1,13 @@
 package dev.metalayer.keys;
 
+import dev.metalayer.keys.KeyService.WrongMasterKeyException;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.crypto.WrongMasterKeyException;
 import dev.metalayer.store.Database;
-import dev.metalayer.store.InMemoryKeyStore;
-import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.store.Stores;
 import dev.metalayer.testing.TestDatabases;
 import java.nio.file.Path;
 import java.sql.Statement;
@@ -35,25 +35,25 @@ class MasterKeyVerificationTest {
   @Test
   void theFirstKeyIsRememberedAndAnotherOneCannotStart() {
     Database db = TestDatabases.h2File(dir);
-    MetaLayer first = build(new JdbcKeyStore(db), key(1));
-    assertThat(new JdbcKeyStore(db).masterKeyCheck()).isPresent();
+    MetaLayer first = build(Stores.keys(db), key(1));
+    assertThat(Stores.keys(db).masterKeyCheck()).isPresent();
 
     // an empty store too: the check was written with the first key, before any token
-    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(2)))
+    assertThatThrownBy(() -> build(Stores.keys(db), key(2)))
         .isInstanceOf(WrongMasterKeyException.class)
         .hasMessageStartingWith("the master key does not open the tokens sealed in this store");
 
     first.keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
     String key = first.keys().createKey(PNID).orElseThrow().key();
-    MetaLayer again = build(new JdbcKeyStore(TestDatabases.h2File(dir)), key(1));
+    MetaLayer again = build(Stores.keys(TestDatabases.h2File(dir)), key(1));
     assertThat(((Resolution.Granted) again.keys().resolve(key)).grant().metaToken()).isEqualTo(TOKEN);
-    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(3))).isInstanceOf(WrongMasterKeyException.class);
+    assertThatThrownBy(() -> build(Stores.keys(db), key(3))).isInstanceOf(WrongMasterKeyException.class);
   }
 
   @Test
   void aStoreFromBeforeTheCheckIsCheckedByOneOfItsTokensAndThenGetsItsCheck() throws Exception {
     Database db = TestDatabases.h2File(dir);
-    build(new JdbcKeyStore(db), key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
+    build(Stores.keys(db), key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
     // as a store written before the check existed: tokens, no check value
     db.withConnection(c -> {
       try (Statement s = c.createStatement()) {
@@ -61,17 +61,17 @@ class MasterKeyVerificationTest {
       }
     });
 
-    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(2))).isInstanceOf(WrongMasterKeyException.class);
-    assertThat(new JdbcKeyStore(db).masterKeyCheck()).as("a wrong key saves no check").isEmpty();
+    assertThatThrownBy(() -> build(Stores.keys(db), key(2))).isInstanceOf(WrongMasterKeyException.class);
+    assertThat(Stores.keys(db).masterKeyCheck()).as("a wrong key saves no check").isEmpty();
 
-    build(new JdbcKeyStore(db), key(1));
-    assertThat(new JdbcKeyStore(db).masterKeyCheck()).isPresent();
-    assertThatThrownBy(() -> build(new JdbcKeyStore(db), key(2))).isInstanceOf(WrongMasterKeyException.class);
+    build(Stores.keys(db), key(1));
+    assertThat(Stores.keys(db).masterKeyCheck()).isPresent();
+    assertThatThrownBy(() -> build(Stores.keys(db), key(2))).isInstanceOf(WrongMasterKeyException.class);
   }
 
   @Test
   void anInMemoryStoreIsCheckedTheSameWay() {
-    InMemoryKeyStore store = new InMemoryKeyStore();
+    KeyStore store = Stores.inMemoryKeys();
     build(store, key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
     assertThat(build(store, key(1)).keys().listNumbers()).hasSize(1);
     assertThatThrownBy(() -> build(store, key(2))).isInstanceOf(WrongMasterKeyException.class);
@@ -79,7 +79,7 @@ class MasterKeyVerificationTest {
 
   @Test
   void aStoreThatKeepsNoCheckIsCheckedByATokenAtEveryStart() {
-    KeyStore withoutCheck = new NoCheckStore(new InMemoryKeyStore());
+    KeyStore withoutCheck = new NoCheckStore(Stores.inMemoryKeys());
     build(withoutCheck, key(1));
     build(withoutCheck, key(2)); // no token yet: nothing to tell the keys apart
     build(withoutCheck, key(1)).keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);

@@ -1,5 +1,9 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
+
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;

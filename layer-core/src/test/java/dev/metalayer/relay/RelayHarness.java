@@ -1,12 +1,17 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
+
+import dev.metalayer.relay.WebhookSubscriptions.Outcome;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.store.Database;
-import dev.metalayer.store.InMemoryKeyStore;
-import dev.metalayer.store.JdbcRelayStore;
+import dev.metalayer.store.Stores;
 import java.nio.file.Path;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -46,18 +51,18 @@ final class RelayHarness implements AutoCloseable {
     db = Database.open(pool);
     layer =
         MetaLayer.builder()
-            .keyStore(new InMemoryKeyStore())
+            .keyStore(Stores.inMemoryKeys())
             .masterKey(MASTER_KEY)
             .clock(clock)
-            .relayStore(wrap.apply(new JdbcRelayStore(db)))
+            .relayStore(wrap.apply(Stores.relay(db)))
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
             .appSecrets(appSecrets)
             .allowUnsignedWebhooks(allowUnsigned)
             .build();
     assertThat(layer.keys().addNumber("+13175551399", PNID_1, WABA_1, "900", "EAAG-token-1"))
-        .isInstanceOf(NumberRegistration.Added.class);
+        .isInstanceOf(Registration.Added.class);
     assertThat(layer.keys().addNumber("+15550783881", PNID_2, WABA_2, "900", "EAAG-token-2"))
-        .isInstanceOf(NumberRegistration.Added.class);
+        .isInstanceOf(Registration.Added.class);
   }
 
   WebhookSubscriptions subscriptions() {
@@ -65,10 +70,10 @@ final class RelayHarness implements AutoCloseable {
   }
 
   Subscription subscribe(String pnid, String url, List<String> events, String secret, boolean terminateReason) {
-    SubscriptionOutcome o =
-        subscriptions().create(pnid, new SubscriptionSpec("test " + url, url, events, secret, terminateReason, null));
-    assertThat(o).isInstanceOf(SubscriptionOutcome.Saved.class);
-    return ((SubscriptionOutcome.Saved) o).subscription();
+    Outcome o =
+        subscriptions().create(pnid, new Spec("test " + url, url, events, secret, terminateReason, null));
+    assertThat(o).isInstanceOf(Outcome.Saved.class);
+    return ((Outcome.Saved) o).subscription();
   }
 
   IngestResult.Accepted ingestSigned(byte[] body) {

@@ -1,5 +1,7 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.testing.MetaFixtures;

@@ -3,8 +3,7 @@ package dev.metalayer.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.store.InMemoryKeyStore;
-import dev.metalayer.store.InMemoryRelayStore;
+import dev.metalayer.store.Stores;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
@@ -24,7 +23,7 @@ class RelayWorkersHealthTest {
     AtomicBoolean outOfMemory = new AtomicBoolean();
     // the relay store as it behaves when the heap is exhausted: claims throw an Error
     RelayStore failing = outOfMemoryIn("claimDue", outOfMemory);
-    MetaLayer layer = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).relayStore(failing)
+    MetaLayer layer = MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]).relayStore(failing)
         .allowUnsignedWebhooks(true).build();
     CallWebhookRelay relay = layer.relay();
     try {
@@ -51,7 +50,7 @@ class RelayWorkersHealthTest {
   void theBackgroundRouterStoppedByAnErrorIsNamedAsStopped() throws Exception {
     // the store as it behaves when the heap is exhausted: listing the unrouted envelopes throws an Error
     RelayStore failing = outOfMemoryIn("unrouted", new AtomicBoolean(true));
-    MetaLayer layer = MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]).relayStore(failing)
+    MetaLayer layer = MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]).relayStore(failing)
         .allowUnsignedWebhooks(true).build();
     CallWebhookRelay relay = layer.relay();
     try {
@@ -71,7 +70,7 @@ class RelayWorkersHealthTest {
 
   /** An in-memory relay store whose {@code method} throws an {@link OutOfMemoryError} while {@code failing} is set. */
   private static RelayStore outOfMemoryIn(String method, AtomicBoolean failing) {
-    RelayStore real = new InMemoryRelayStore();
+    RelayStore real = Stores.inMemoryRelay();
     return (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
         (proxy, called, args) -> {
           if (called.getName().equals(method) && failing.get()) {

@@ -2,7 +2,7 @@ package dev.metalayer.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -33,7 +33,7 @@ class SharedWabaRoutingTest {
   void setUp() {
     h = new RelayHarness(dir, MutableClock.at("2026-03-01T10:00:00Z"));
     assertThat(h.layer.keys().addNumber("+" + PHONE_B, PNID_B, RelayHarness.WABA_1, "900", "EAAG-token-b"))
-        .isInstanceOf(NumberRegistration.Added.class);
+        .isInstanceOf(Registration.Added.class);
     a = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("*"), null, false);
     b = h.subscribe(PNID_B, "http://127.0.0.1:9/b", List.of("*"), null, false);
   }

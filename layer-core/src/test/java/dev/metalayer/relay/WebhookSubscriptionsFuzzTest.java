@@ -1,5 +1,9 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
+
+import dev.metalayer.relay.WebhookSubscriptions.Outcome;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
@@ -7,8 +11,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.json.Json;
-import dev.metalayer.store.InMemoryKeyStore;
-import dev.metalayer.store.InMemoryRelayStore;
+import dev.metalayer.store.Stores;
 import dev.metalayer.testing.FuzzInputs;
 import dev.metalayer.testing.FuzzRuns;
 import dev.metalayer.testing.MutableClock;
@@ -21,7 +24,7 @@ import java.util.Locale;
 import org.junit.jupiter.api.AfterAll;
 
 /**
- * Fuzzes subscription requests: the client's JSON body read into a {@link SubscriptionSpec}, then a
+ * Fuzzes subscription requests: the client's JSON body read into a {@link Spec}, then a
  * create or a change by number A, on a real layer (keys and relay in memory; the egress guard allows
  * every address, so that no name is resolved, and is tested on its own). Invariant: what is saved is
  * valid (name 1–100 characters, an absolute http(s) URL with a host and no user info or fragment,
@@ -33,15 +36,15 @@ class WebhookSubscriptionsFuzzTest {
   static final FuzzRuns RUNS = new FuzzRuns("WebhookSubscriptions");
   static final String A = FuzzInputs.A.phoneNumberId();
   static final String B = FuzzInputs.B.phoneNumberId();
-  static final SubscriptionSpec BASE_SPEC =
-      new SubscriptionSpec("base", "https://example.com/base", List.of("calls"), "base-secret-1", false, true);
+  static final Spec BASE_SPEC =
+      new Spec("base", "https://example.com/base", List.of("calls"), "base-secret-1", false, true);
   static final WebhookSubscriptions SUBS;
   static final Subscription BASE;
 
   static {
     MetaLayer layer = MetaLayer.builder()
-        .keyStore(new InMemoryKeyStore())
-        .relayStore(new InMemoryRelayStore())
+        .keyStore(Stores.inMemoryKeys())
+        .relayStore(Stores.inMemoryRelay())
         .masterKey(new byte[32])
         .clock(MutableClock.at("2026-03-01T10:00:00Z"))
         .egressGuard(EgressGuard.of(true, List.of()))
@@ -51,7 +54,7 @@ class WebhookSubscriptionsFuzzTest {
       layer.keys().addNumber(n.phone(), n.phoneNumberId(), n.wabaId(), n.businessId(), "EAAG-token-" + n.phoneNumberId());
     }
     SUBS = layer.relay().subscriptions();
-    BASE = ((SubscriptionOutcome.Saved) SUBS.create(A, BASE_SPEC)).subscription();
+    BASE = ((Outcome.Saved) SUBS.create(A, BASE_SPEC)).subscription();
   }
 
   @AfterAll
@@ -75,30 +78,30 @@ class WebhookSubscriptionsFuzzTest {
     if (tree == null || !tree.isObject()) {
       return;
     }
-    SubscriptionSpec.Read read = SubscriptionSpec.read(tree, patch);
-    if (read instanceof SubscriptionSpec.Read.Invalid invalid) {
+    Spec.Read read = Spec.read(tree, patch);
+    if (read instanceof Spec.Read.Invalid invalid) {
       assertThat(invalid.message()).matches("[a-z_]+ must be (a string|true or false|an array of strings)\\.");
       return;
     }
-    SubscriptionSpec spec = ((SubscriptionSpec.Read.Valid) read).spec();
+    Spec spec = ((Spec.Read.Valid) read).spec();
     if (spec.secret() != null) {
-      SubscriptionSpec other = new SubscriptionSpec(
+      Spec other = new Spec(
           spec.name(), spec.url(), spec.events(), "another secret", spec.chatwootTerminateReason(), spec.active());
       assertThat(spec.toString()).as("the secret leaves no trace in toString").isEqualTo(other.toString());
     }
 
-    SubscriptionOutcome outcome = patch ? SUBS.update(A, BASE.id(), spec) : SUBS.create(A, spec);
-    if (!(outcome instanceof SubscriptionOutcome.Saved saved)) {
-      assertThat(outcome).isInstanceOf(SubscriptionOutcome.Invalid.class);
-      String message = ((SubscriptionOutcome.Invalid) outcome).message();
+    Outcome outcome = patch ? SUBS.update(A, BASE.id(), spec) : SUBS.create(A, spec);
+    if (!(outcome instanceof Outcome.Saved saved)) {
+      assertThat(outcome).isInstanceOf(Outcome.Invalid.class);
+      String message = ((Outcome.Invalid) outcome).message();
       if (spec.secret() != null && spec.secret().strip().length() >= 3 && message.contains(spec.secret().strip())) {
         // the secret's text may be part of a fixed wording ("cret" in "secret must be…"): then a secret of
         // the same shape with other letters and digits gets the very same message; an echo would differ
-        SubscriptionSpec masked = new SubscriptionSpec(spec.name(), spec.url(), spec.events(), masked(spec.secret()),
+        Spec masked = new Spec(spec.name(), spec.url(), spec.events(), masked(spec.secret()),
             spec.chatwootTerminateReason(), spec.active());
-        SubscriptionOutcome again = patch ? SUBS.update(A, BASE.id(), masked) : SUBS.create(A, masked);
-        assertThat(again).isInstanceOf(SubscriptionOutcome.Invalid.class);
-        assertThat(message).as("a refusal quotes no secret").isEqualTo(((SubscriptionOutcome.Invalid) again).message());
+        Outcome again = patch ? SUBS.update(A, BASE.id(), masked) : SUBS.create(A, masked);
+        assertThat(again).isInstanceOf(Outcome.Invalid.class);
+        assertThat(message).as("a refusal quotes no secret").isEqualTo(((Outcome.Invalid) again).message());
       }
       assertThat(SUBS.find(A, BASE.id())).as("a refused change changes nothing").contains(BASE);
       assertThat(SUBS.list(A)).hasSize(1);
@@ -126,7 +129,7 @@ class WebhookSubscriptionsFuzzTest {
       }
       assertThat(SUBS.find(B, s.id())).as("another number finds it").isEmpty();
       assertThat(SUBS.list(B)).isEmpty();
-      assertThat(SUBS.update(B, s.id(), BASE_SPEC)).isInstanceOf(SubscriptionOutcome.NotFound.class);
+      assertThat(SUBS.update(B, s.id(), BASE_SPEC)).isInstanceOf(Outcome.NotFound.class);
       assertThat(SUBS.delete(B, s.id())).isFalse();
       assertThat(SUBS.find(A, s.id())).contains(s);
     } finally {

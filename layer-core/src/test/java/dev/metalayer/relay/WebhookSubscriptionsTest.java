@@ -1,5 +1,9 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
+
+import dev.metalayer.relay.WebhookSubscriptions.Outcome;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.testing.MutableClock;
@@ -28,26 +32,26 @@ class WebhookSubscriptionsTest {
     h.close();
   }
 
-  private String invalid(SubscriptionSpec spec) {
-    SubscriptionOutcome o = subs.create(RelayHarness.PNID_1, spec);
-    assertThat(o).isInstanceOf(SubscriptionOutcome.Invalid.class);
-    return ((SubscriptionOutcome.Invalid) o).message();
+  private String invalid(Spec spec) {
+    Outcome o = subs.create(RelayHarness.PNID_1, spec);
+    assertThat(o).isInstanceOf(Outcome.Invalid.class);
+    return ((Outcome.Invalid) o).message();
   }
 
   @Test
   void invalidRequestsAreRefusedWithClearMessages() {
     List<String> calls = List.of("calls");
-    assertThat(invalid(new SubscriptionSpec(null, "http://127.0.0.1/x", calls, null, null, null))).contains("required");
-    assertThat(invalid(new SubscriptionSpec("x".repeat(101), "http://127.0.0.1/x", calls, null, null, null))).contains("name");
-    assertThat(invalid(new SubscriptionSpec("n", "not a url", calls, null, null, null))).contains("url");
-    assertThat(invalid(new SubscriptionSpec("n", "http://127.0.0.1/x", List.of("calls", "nope"), null, null, null)))
+    assertThat(invalid(new Spec(null, "http://127.0.0.1/x", calls, null, null, null))).contains("required");
+    assertThat(invalid(new Spec("x".repeat(101), "http://127.0.0.1/x", calls, null, null, null))).contains("name");
+    assertThat(invalid(new Spec("n", "not a url", calls, null, null, null))).contains("url");
+    assertThat(invalid(new Spec("n", "http://127.0.0.1/x", List.of("calls", "nope"), null, null, null)))
         .contains("known event names");
-    assertThat(invalid(new SubscriptionSpec("n", "http://127.0.0.1/x", List.of(), null, null, null))).contains("events");
-    assertThat(invalid(new SubscriptionSpec("n", "http://127.0.0.1/x", calls, "short", null, null))).contains("secret")
+    assertThat(invalid(new Spec("n", "http://127.0.0.1/x", List.of(), null, null, null))).contains("events");
+    assertThat(invalid(new Spec("n", "http://127.0.0.1/x", calls, "short", null, null))).contains("secret")
         .doesNotContain("short");
     // private targets beyond the allowed range are refused
-    assertThat(invalid(new SubscriptionSpec("n", "http://10.0.0.5/x", calls, null, null, null))).contains("private");
-    assertThat(invalid(new SubscriptionSpec("n", "http://169.254.169.254/latest", calls, null, null, null))).contains("private");
+    assertThat(invalid(new Spec("n", "http://10.0.0.5/x", calls, null, null, null))).contains("private");
+    assertThat(invalid(new Spec("n", "http://169.254.169.254/latest", calls, null, null, null))).contains("private");
     assertThat(subs.list(RelayHarness.PNID_1)).isEmpty();
   }
 
@@ -59,14 +63,14 @@ class WebhookSubscriptionsTest {
 
     assertThat(subs.find(RelayHarness.PNID_2, s.id())).isEmpty();
     assertThat(subs.list(RelayHarness.PNID_2)).isEmpty();
-    assertThat(subs.update(RelayHarness.PNID_2, s.id(), new SubscriptionSpec("x", null, null, null, null, null)))
-        .isInstanceOf(SubscriptionOutcome.NotFound.class);
+    assertThat(subs.update(RelayHarness.PNID_2, s.id(), new Spec("x", null, null, null, null, null)))
+        .isInstanceOf(Outcome.NotFound.class);
     assertThat(subs.delete(RelayHarness.PNID_2, s.id())).isFalse();
     assertThat(subs.deliveries(RelayHarness.PNID_2, s.id(), Optional.empty(), 10)).isEmpty();
 
-    SubscriptionOutcome patched = subs.update(RelayHarness.PNID_1, s.id(),
-        new SubscriptionSpec(null, null, List.of("calls", "call_permission_replies", "calls"), null, true, null));
-    Subscription p = ((SubscriptionOutcome.Saved) patched).subscription();
+    Outcome patched = subs.update(RelayHarness.PNID_1, s.id(),
+        new Spec(null, null, List.of("calls", "call_permission_replies", "calls"), null, true, null));
+    Subscription p = ((Outcome.Saved) patched).subscription();
     assertThat(p.name()).isEqualTo(s.name());
     assertThat(p.url()).isEqualTo(s.url());
     assertThat(p.events()).containsExactly("calls", "call_permission_replies");

@@ -15,10 +15,9 @@ import dev.metalayer.examples.chatwoot.FakeChatwoot;
 import dev.metalayer.examples.chatwoot.OneNumberGraph;
 import dev.metalayer.examples.chatwoot.MetaWebhooks;
 import dev.metalayer.relay.EgressGuard;
-import dev.metalayer.relay.IngestResult;
-import dev.metalayer.relay.SubscriptionSpec;
-import dev.metalayer.store.InMemoryKeyStore;
-import dev.metalayer.store.InMemoryRelayStore;
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
+import dev.metalayer.store.Stores;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -141,8 +140,8 @@ public final class EmbeddedInJdkHttpServer implements AutoCloseable {
     byte[] masterKey = new byte[32];
     new SecureRandom().nextBytes(masterKey);
     return MetaLayer.builder()
-        .keyStore(new InMemoryKeyStore()) // numbers the relay routes to
-        .relayStore(new InMemoryRelayStore())
+        .keyStore(Stores.inMemoryKeys()) // numbers the relay routes to
+        .relayStore(Stores.inMemoryRelay())
         .masterKey(masterKey)
         .tokenResolver(keys)
         .registeredObjects(keys::isHostObject)
@@ -168,7 +167,7 @@ public final class EmbeddedInJdkHttpServer implements AutoCloseable {
         subscriber.configure(URI.create(base + PREFIX), "host-key-of-account-42");
         var sent = subscriber.sendText("15551234567", "Hello from a JDK HttpServer");
         System.out.println("send through the embedded layer -> " + sent.status() + " " + sent.raw());
-        layer.relay().subscriptions().create(number.phoneNumberId(), new SubscriptionSpec(
+        layer.relay().subscriptions().create(number.phoneNumberId(), new Spec(
             "subscriber", subscriber.webhookUrl().toString(), List.of("calls"), "subscriber-secret", null, null));
         var webhooks = new MetaWebhooks(URI.create(base + "/webhooks/meta"),
             "meta-app-secret", number.wabaId(), number.digits(), number.phoneNumberId());

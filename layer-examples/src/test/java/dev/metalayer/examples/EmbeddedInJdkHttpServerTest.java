@@ -7,7 +7,7 @@ import dev.metalayer.examples.chatwoot.FakeChatwoot;
 import dev.metalayer.examples.chatwoot.OneNumberGraph;
 import dev.metalayer.examples.chatwoot.MetaWebhooks;
 import dev.metalayer.keys.WhatsAppNumber;
-import dev.metalayer.relay.SubscriptionSpec;
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
@@ -41,7 +41,7 @@ class EmbeddedInJdkHttpServerTest {
         client.configure(URI.create(base + EmbeddedInJdkHttpServer.PREFIX), "not-a-host-key");
         assertThat(client.sendText("15551234567", "Hello").status()).isEqualTo(401);
 
-        layer.relay().subscriptions().create(number.phoneNumberId(), new SubscriptionSpec(
+        layer.relay().subscriptions().create(number.phoneNumberId(), new Spec(
             "subscriber", client.webhookUrl().toString(), List.of("calls"), "subscriber-secret", null, null));
         MetaWebhooks webhooks = new MetaWebhooks(URI.create(base + "/webhooks/meta"), "meta-app-secret",
             number.wabaId(), number.digits(), number.phoneNumberId());

@@ -6,7 +6,7 @@ import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.keys.KeyService;
-import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.WebhookSubscriptions;
 import dev.metalayer.relay.CallWebhookRelay;
@@ -282,12 +282,12 @@ final class AdminHandler implements Request.Handler {
   }
 
   private void addNumber(JsonNode b, Response response, Callback callback) {
-    NumberRegistration result =
+    Registration result =
         keys.addNumber(text(b, "phone"), text(b, "phone_number_id"), text(b, "waba_id"), text(b, "business_id"),
             text(b, "meta_token"));
-    if (result instanceof NumberRegistration.Added added) {
+    if (result instanceof Registration.Added added) {
       HttpIo.writeJson(response, callback, 201, AdminViews.number(added.number()));
-    } else if (result instanceof NumberRegistration.Invalid invalid) {
+    } else if (result instanceof Registration.Invalid invalid) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.reason()));
     } else {
       HttpIo.writeError(response, callback,

@@ -1,9 +1,9 @@
 package dev.metalayer.jetty;
 
-import dev.metalayer.keys.CreatedKey;
+import dev.metalayer.keys.KeyService.CreatedKey;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.WhatsAppNumber;
-import dev.metalayer.relay.UnknownNumbers;
+import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,13 +1,12 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.crypto.WrongMasterKeyException;
-import dev.metalayer.keys.CreatedKey;
+import dev.metalayer.keys.KeyService.WrongMasterKeyException;
+import dev.metalayer.keys.KeyService.CreatedKey;
 import dev.metalayer.keys.KeyRecord;
-import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.keys.WhatsAppNumber;
-import dev.metalayer.store.JdbcKeyStore;
-import dev.metalayer.store.JdbcRelayStore;
+import dev.metalayer.store.Stores;
 import java.io.BufferedReader;
 import java.io.Console;
 import java.io.IOException;
@@ -123,9 +122,9 @@ final class Cli {
         SecureRandom random = new SecureRandom();
         MetaLayer.Builder builder =
             MetaLayer.builder()
-                .keyStore(new JdbcKeyStore(store.database()))
+                .keyStore(Stores.keys(store.database()))
                 // the server's relay store: removing a number removes its webhook subscriptions there
-                .relayStore(new JdbcRelayStore(store.database()))
+                .relayStore(Stores.relay(store.database()))
                 .masterKey(settings.masterKey(dir.path(), random))
                 .random(random);
         MetaLayer layer;
@@ -152,16 +151,16 @@ final class Cli {
     if (token.isEmpty()) {
       return noMetaToken(err);
     }
-    NumberRegistration result =
+    Registration result =
         layer.keys().addNumber(
             flags.get("--phone"), flags.get("--phone-number-id"), flags.get("--waba-id"), flags.get("--business-id"),
             token.get());
-    if (result instanceof NumberRegistration.Added added) {
+    if (result instanceof Registration.Added added) {
       WhatsAppNumber n = added.number();
       out.println("added " + n.phone() + " (phone number ID " + n.phoneNumberId() + ", WABA " + n.wabaId() + ")");
       return 0;
     }
-    if (result instanceof NumberRegistration.Invalid invalid) {
+    if (result instanceof Registration.Invalid invalid) {
       err.println("error: " + invalid.reason());
     } else {
       err.println("error: this phone number ID or phone is already registered");

@@ -5,7 +5,7 @@ import dev.metalayer.graph.GraphAnswer;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphExchange;
 import dev.metalayer.graph.GraphProxy;
-import dev.metalayer.graph.GraphRequest;
+import dev.metalayer.graph.GraphForwarder.GraphRequest;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.graph.GraphStep;
 import dev.metalayer.graph.MediaDownload;

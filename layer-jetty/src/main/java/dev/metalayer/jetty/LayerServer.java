@@ -1,13 +1,12 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.crypto.WrongMasterKeyException;
+import dev.metalayer.keys.KeyService.WrongMasterKeyException;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.relay.EgressGuard;
-import dev.metalayer.store.JdbcKeyStore;
-import dev.metalayer.store.JdbcRelayStore;
+import dev.metalayer.store.Stores;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
@@ -130,10 +129,10 @@ public final class LayerServer implements AutoCloseable {
         builder.graphUrl(URI.create(graphUrl)).mediaHosts(List.of("http://" + URI.create(graphUrl).getHost()));
       }
       builder
-              .keyStore(new JdbcKeyStore(store.database()))
+              .keyStore(Stores.keys(store.database()))
               .masterKey(masterKey)
               .random(random)
-              .relayStore(new JdbcRelayStore(store.database()))
+              .relayStore(Stores.relay(store.database()))
               .deliveryTransport(transport)
               .egressGuard(guard)
               // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once

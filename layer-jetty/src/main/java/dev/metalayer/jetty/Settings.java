@@ -1,6 +1,5 @@
 package dev.metalayer.jetty;
 
-import dev.metalayer.crypto.MasterKey;
 import dev.metalayer.MetaLayer;
 import java.time.Duration;
 import java.util.Collections;

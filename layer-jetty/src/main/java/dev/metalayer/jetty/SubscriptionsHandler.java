@@ -6,8 +6,7 @@ import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.Outcome;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.relay.DeliveryState;
-import dev.metalayer.relay.SubscriptionOutcome;
-import dev.metalayer.relay.SubscriptionSpec;
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
 import dev.metalayer.relay.WebhookSubscriptions;
 import java.util.ArrayList;
 import java.util.List;
@@ -196,10 +195,10 @@ final class SubscriptionsHandler implements Request.Handler {
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
   }
 
-  private static void answer(SubscriptionOutcome outcome, int status, Response response, Callback callback) {
-    if (outcome instanceof SubscriptionOutcome.Saved saved) {
+  private static void answer(WebhookSubscriptions.Outcome outcome, int status, Response response, Callback callback) {
+    if (outcome instanceof WebhookSubscriptions.Outcome.Saved saved) {
       HttpIo.writeJson(response, callback, status, WebhookViews.subscription(saved.subscription()));
-    } else if (outcome instanceof SubscriptionOutcome.Invalid invalid) {
+    } else if (outcome instanceof WebhookSubscriptions.Outcome.Invalid invalid) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.message()));
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
@@ -207,14 +206,14 @@ final class SubscriptionsHandler implements Request.Handler {
   }
 
   /** Reads a subscription body and runs {@code then} with it, or answers 400 (413, 408, 503) itself. Returns at once. */
-  private void spec(Request request, Response response, Callback callback, boolean patch, Consumer<SubscriptionSpec> then) {
+  private void spec(Request request, Response response, Callback callback, boolean patch, Consumer<Spec> then) {
     bodies.readJsonObject(request, MAX_BODY, response, callback, body -> {
-      SubscriptionSpec.Read read = SubscriptionSpec.read(body, patch);
-      if (read instanceof SubscriptionSpec.Read.Invalid invalid) {
+      Spec.Read read = Spec.read(body, patch);
+      if (read instanceof Spec.Read.Invalid invalid) {
         HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.message()));
         return;
       }
-      then.accept(((SubscriptionSpec.Read.Valid) read).spec());
+      then.accept(((Spec.Read.Valid) read).spec());
     });
   }
 }

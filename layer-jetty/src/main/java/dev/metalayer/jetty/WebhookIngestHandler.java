@@ -3,7 +3,7 @@ package dev.metalayer.jetty;
 import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
-import dev.metalayer.relay.IngestResult;
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;

@@ -3,8 +3,8 @@ package dev.metalayer.jetty;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.metalayer.relay.SubscriptionOutcome;
-import dev.metalayer.relay.SubscriptionSpec;
+import dev.metalayer.relay.WebhookSubscriptions.Outcome;
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -83,8 +83,8 @@ class MainTest {
       assertThat(added.out()).isEqualTo("added +15550783881 (phone number ID " + pnid + ", WABA 102290129340398)\n");
       assertThat(added.out() + added.err()).doesNotContain("EAAG-cli-token").doesNotContain(admin);
       assertThat(server.layer().keys().findNumber(pnid)).isPresent();
-      assertThat(server.layer().relay().subscriptions().create(pnid, new SubscriptionSpec("Chatwoot",
-          "http://127.0.0.1:1/hook", List.of("calls"), null, null, null))).isInstanceOf(SubscriptionOutcome.Saved.class);
+      assertThat(server.layer().relay().subscriptions().create(pnid, new Spec("Chatwoot",
+          "http://127.0.0.1:1/hook", List.of("calls"), null, null, null))).isInstanceOf(Outcome.Saved.class);
 
       Run created = run(env, "keys", "create", "--phone-number-id", pnid);
       assertThat(created.status()).as(created.err()).isZero();

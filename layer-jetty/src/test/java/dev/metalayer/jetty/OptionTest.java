@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.MetaLayer;
 import dev.metalayer.graph.GraphSettings;
-import dev.metalayer.store.InMemoryKeyStore;
+import dev.metalayer.store.Stores;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The declaration of the options: its defaults agree with the builder's, and every option is used. */
 class OptionTest {
   private static MetaLayer.Builder bare() {
-    return MetaLayer.builder().keyStore(new InMemoryKeyStore()).masterKey(new byte[32]);
+    return MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]);
   }
 
   @Test

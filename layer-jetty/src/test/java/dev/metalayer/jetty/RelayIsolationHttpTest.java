@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.metalayer.keys.CreatedKey;
+import dev.metalayer.keys.KeyService.CreatedKey;
 import dev.metalayer.testing.MetaFixtures;
 import dev.metalayer.testing.RecordingSubscriber;
 import java.net.http.HttpClient;

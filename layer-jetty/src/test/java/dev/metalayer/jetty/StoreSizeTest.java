@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.metalayer.MetaLayer;
 import dev.metalayer.relay.EgressGuard;
-import dev.metalayer.relay.IngestResult;
-import dev.metalayer.relay.SubscriptionSpec;
-import dev.metalayer.store.JdbcKeyStore;
-import dev.metalayer.store.JdbcRelayStore;
+import dev.metalayer.relay.CallWebhookRelay.IngestResult;
+import dev.metalayer.relay.WebhookSubscriptions.Spec;
+import dev.metalayer.store.Stores;
 import dev.metalayer.relay.RelayStore;
 import dev.metalayer.testing.MetaFixtures;
 import dev.metalayer.testing.MutableClock;
@@ -42,17 +41,17 @@ class StoreSizeTest {
   void setUp() {
     store = H2Store.open(dir);
     layer = MetaLayer.builder()
-        .keyStore(new JdbcKeyStore(store.database()))
+        .keyStore(Stores.keys(store.database()))
         .masterKey(new byte[32])
         .clock(clock)
-        .relayStore(new JdbcRelayStore(store.database()))
+        .relayStore(Stores.relay(store.database()))
         .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
         .appSecrets(List.of(APP_SECRET))
         .build();
     layer.keys().addNumber("+13175551399", PNID, "366634483210360", "900", "EAAG-token");
     subscriber = RecordingSubscriber.start();
     layer.relay().subscriptions().create(PNID,
-        new SubscriptionSpec("Chatwoot", subscriber.url("/hook"), List.of("messages"), "subscriber-secret", false, null));
+        new Spec("Chatwoot", subscriber.url("/hook"), List.of("messages"), "subscriber-secret", false, null));
   }
 
   @AfterEach

@@ -1,11 +1,11 @@
 package dev.metalayer.bench;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.keys.CreatedKey;
+import dev.metalayer.keys.KeyService.CreatedKey;
 import dev.metalayer.keys.KeyService;
-import dev.metalayer.keys.NumberRegistration;
+import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.store.Database;
-import dev.metalayer.store.JdbcKeyStore;
+import dev.metalayer.store.Stores;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -38,7 +38,7 @@ final class KeySeeder {
       SecureRandom random = new SecureRandom();
       MetaLayer layer =
           MetaLayer.builder()
-              .keyStore(new JdbcKeyStore(Database.open(pool)))
+              .keyStore(Stores.keys(Database.open(pool)))
               .masterKey(masterKey)
               .random(random)
               .build();
@@ -46,8 +46,8 @@ final class KeySeeder {
       List<Tenant> tenants = new ArrayList<>();
       for (int i = 0; i < numbers; i++) {
         Tenant t = Tenant.number(i);
-        NumberRegistration r = keys.addNumber(t.phone(), t.phoneNumberId(), t.wabaId(), t.businessId(), t.metaToken());
-        if (!(r instanceof NumberRegistration.Added)) {
+        Registration r = keys.addNumber(t.phone(), t.phoneNumberId(), t.wabaId(), t.businessId(), t.metaToken());
+        if (!(r instanceof Registration.Added)) {
           throw new IllegalStateException("cannot register " + t.phoneNumberId() + ": " + r);
         }
         tenants.add(t);

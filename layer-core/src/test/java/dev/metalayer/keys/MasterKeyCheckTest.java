@@ -1,7 +1,8 @@
-package dev.metalayer.crypto;
+package dev.metalayer.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.metalayer.crypto.TokenCipher;
 import java.security.SecureRandom;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package dev.metalayer.crypto;
+package dev.metalayer.jetty;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,9 +18,9 @@ import org.slf4j.LoggerFactory;
  * Where the 32-byte master key comes from: a base64 value supplied by the operator, or a key file in
  * the data directory that is generated once, with owner-only permissions, when no value is supplied.
  */
-public final class MasterKey {
+final class MasterKey {
   private static final Logger log = LoggerFactory.getLogger(MasterKey.class);
-  public static final String FILE_NAME = "master.key";
+  static final String FILE_NAME = "master.key";
 
   private MasterKey() {}
 
@@ -30,7 +30,7 @@ public final class MasterKey {
    * @param dataDir where {@value #FILE_NAME} lives when no value is configured
    * @throws IllegalArgumentException when the configured value is empty, or not base64 of 32 bytes
    */
-  public static byte[] load(Optional<String> configured, Path dataDir, SecureRandom random) {
+  static byte[] load(Optional<String> configured, Path dataDir, SecureRandom random) {
     if (configured.isPresent()) {
       if (configured.get().isBlank()) {
         throw new IllegalArgumentException("the master key is set but empty: set it to the base64 key that sealed"

@@ -1,5 +1,6 @@
-package dev.metalayer.crypto;
+package dev.metalayer.keys;
 
+import dev.metalayer.crypto.TokenCipher;
 import java.util.Objects;
 
 /**
@@ -7,7 +8,7 @@ import java.util.Objects;
  * tell at start whether the key it was given is the one that sealed its store. The value is fixed and
  * public (nothing is learnt from it but whether a key opens it); each seal has a fresh nonce.
  */
-public final class MasterKeyCheck {
+final class MasterKeyCheck {
   /** The associated data of the check: it opens only as a check, never as a token of some row. */
   static final String ASSOCIATED_DATA = "layer_master_key_check";
 
@@ -16,12 +17,12 @@ public final class MasterKeyCheck {
   private MasterKeyCheck() {}
 
   /** A new check value, sealed with {@code cipher}'s key. */
-  public static byte[] seal(TokenCipher cipher) {
+  static byte[] seal(TokenCipher cipher) {
     return Objects.requireNonNull(cipher, "cipher").seal(VALUE, ASSOCIATED_DATA);
   }
 
   /** Whether {@code sealed} is a check value sealed with {@code cipher}'s key. Never throws for bad bytes. */
-  public static boolean opens(TokenCipher cipher, byte[] sealed) {
+  static boolean opens(TokenCipher cipher, byte[] sealed) {
     try {
       return VALUE.equals(cipher.open(sealed, ASSOCIATED_DATA));
     } catch (TokenCipher.SecretUnreadableException e) {

@@ -1,4 +1,4 @@
-package dev.metalayer.crypto;
+package dev.metalayer.jetty;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
