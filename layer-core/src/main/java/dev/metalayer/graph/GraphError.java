@@ -66,6 +66,11 @@ public record GraphError(int status, String message, String type, int code, Stri
   }
 
   /** 413: a request body larger than the layer reads or forwards. */
+  /** A body that had to be one JSON object and is not. */
+  public static GraphError notJsonObject() {
+    return invalidParameter("The body must be a JSON object.");
+  }
+
   public static GraphError bodyTooLarge() {
     return tooLarge("The request body is too large.");
   }

@@ -30,6 +30,11 @@ public interface CallWebhookRelay extends AutoCloseable {
   /** Meta's own payload limit: a larger webhook body is refused (413). */
   int MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+  /** The answer to a webhook body over {@link #MAX_BODY_BYTES}. */
+  static GraphError tooLarge() {
+    return GraphError.tooLarge("The webhook body is larger than 3 MB.");
+  }
+
   /**
    * Deliveries one envelope may queue for one number: 4,000 changes times the default subscription cap
    * (25), four times Meta's largest batch (1,000 changes). What is over it is not queued; see

@@ -1,5 +1,6 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.graph.GraphError;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -106,7 +107,7 @@ final class EnvelopeSplitter {
     List<RawEntry> entries = null;
     try (JsonParser p = FACTORY.createParser(raw)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
-        throw new NotAnEnvelope("The body must be a JSON object.");
+        throw new NotAnEnvelope(GraphError.notJsonObject().message());
       }
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();

@@ -70,7 +70,7 @@ final class Ingest {
   Verified verify(byte[] body, String signatureHeader) {
     Objects.requireNonNull(body, "body");
     if (body.length > MAX_BODY_BYTES) {
-      return new Failed(refused(IngestResult.Reason.TOO_LARGE, GraphError.tooLarge("The webhook body is larger than 3 MB.")));
+      return new Failed(refused(IngestResult.Reason.TOO_LARGE, CallWebhookRelay.tooLarge()));
     }
     Optional<IngestResult.Refused> early = refusalBeforeBody(signatureHeader);
     if (early.isPresent()) {

@@ -119,7 +119,7 @@ final class BodyReader {
         // answered below
       }
       if (node == null || !node.isObject()) {
-        HttpIo.writeError(response, callback, GraphError.invalidParameter("The body must be a JSON object."));
+        HttpIo.writeError(response, callback, GraphError.notJsonObject());
         return;
       }
       then.accept(node);

@@ -120,8 +120,9 @@ final class Cli {
       }
       try (H2Store store = opened) {
         SecureRandom random = new SecureRandom();
+        // the same options as the server's layer (declared once, in Option), on the same store
         MetaLayer.Builder builder =
-            MetaLayer.builder()
+            settings.applyTo(MetaLayer.builder())
                 .keyStore(Stores.keys(store.database()))
                 // the server's relay store: removing a number removes its webhook subscriptions there
                 .relayStore(Stores.relay(store.database()))

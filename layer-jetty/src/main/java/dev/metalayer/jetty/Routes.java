@@ -5,7 +5,7 @@ import java.io.EOFException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import org.eclipse.jetty.http.BadMessageException;
+import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
@@ -132,11 +132,13 @@ final class Routes extends Handler.Abstract {
 
   /**
    * Whether {@code t} is the client's doing (its connection closed mid-body, a malformed body): an
-   * {@link EofException}, {@link EOFException} or {@link BadMessageException} anywhere in its causes.
+   * {@link EofException}, {@link EOFException} or a 4xx {@link HttpException} (a bad message) anywhere in
+   * its causes.
    */
   static boolean byClient(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof EofException || c instanceof EOFException || c instanceof BadMessageException) {
+      if (c instanceof EofException || c instanceof EOFException
+          || c instanceof HttpException h && h.getCode() >= 400 && h.getCode() < 500) {
         return true;
       }
       if (c.getCause() == c) {

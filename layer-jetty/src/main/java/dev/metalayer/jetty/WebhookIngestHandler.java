@@ -82,7 +82,7 @@ final class WebhookIngestHandler implements Request.Handler {
       HttpIo.writeError(response, callback, early.get().error());
       return;
     }
-    bodies.read(request, CallWebhookRelay.MAX_BODY_BYTES, GraphError.tooLarge("The webhook body is larger than 3 MB."),
+    bodies.read(request, CallWebhookRelay.MAX_BODY_BYTES, CallWebhookRelay.tooLarge(),
         response, callback, body -> {
           IngestResult result = relay.ingest(body, signature);
           if (result instanceof IngestResult.Refused refused) {

@@ -26,6 +26,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Promise;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -185,22 +186,30 @@ final class RelayBench {
           @Override
           public boolean handle(org.eclipse.jetty.server.Request request, Response response, Callback callback) {
             String path = request.getHttpURI().getPath();
-            Content.Source.asByteBufferAsync(request, 4 * 1024 * 1024)
-                .whenComplete(
-                    (body, failure) -> {
-                      long now = System.nanoTime();
-                      if (failure == null) {
-                        if (path.startsWith("/calls")) {
-                          callArrived(body, now);
-                        } else {
-                          messagesDelivered.increment();
-                          firstMessageArrival.accumulateAndGet(now, Math::min);
-                          lastMessageArrival.accumulateAndGet(now, Math::max);
-                        }
-                      }
-                      response.setStatus(200);
-                      response.write(true, ByteBuffer.allocate(0), callback);
-                    });
+            Content.Source.asByteArrayAsync(request, 4 * 1024 * 1024, new Promise.Invocable<byte[]>() {
+              @Override
+              public void succeeded(byte[] body) {
+                long now = System.nanoTime();
+                if (path.startsWith("/calls")) {
+                  callArrived(body, now);
+                } else {
+                  messagesDelivered.increment();
+                  firstMessageArrival.accumulateAndGet(now, Math::min);
+                  lastMessageArrival.accumulateAndGet(now, Math::max);
+                }
+                answer();
+              }
+
+              @Override
+              public void failed(Throwable failure) {
+                answer();
+              }
+
+              private void answer() {
+                response.setStatus(200);
+                response.write(true, ByteBuffer.allocate(0), callback);
+              }
+            });
             return true;
           }
         });
@@ -208,8 +217,8 @@ final class RelayBench {
     return server;
   }
 
-  private void callArrived(ByteBuffer body, long now) {
-    String text = StandardCharsets.UTF_8.decode(body).toString();
+  private void callArrived(byte[] body, long now) {
+    String text = new String(body, StandardCharsets.UTF_8);
     int at = text.indexOf(CALL_MARK);
     if (at < 0) {
       return;
