@@ -68,24 +68,11 @@ public final class MetaLayer {
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
     this.graphProxy =
         GraphProxy.create(graph, tokenResolver, registry(registered, sharedWaba), b.surfaceWidening, cipher, b.clock, forwarder);
-    CallWebhookRelay.Builder relayBuilder =
-        CallWebhookRelay.builder(b.relayStore != null ? b.relayStore : Stores.inMemoryRelay(), keys, cipher)
-            .egressGuard(b.egressGuard)
-            .clock(b.clock)
-            .random(b.random)
-            .appSecrets(b.appSecrets)
-            .allowUnsignedWebhooks(b.allowUnsignedWebhooks)
-            .callTtl(b.callTtl)
-            .retention(b.retention)
-            .relayThreads(b.callsThreads, b.defaultThreads)
-            .concurrencyPerSubscription(b.concurrencyPerSubscription)
-            .concurrencyPerNumber(b.concurrencyPerNumber)
-            .maxSubscriptionsPerNumber(b.maxSubscriptionsPerNumber)
-            .soleDeliverer(b.soleDeliverer);
+    b.relay.egressGuard(b.egressGuard).clock(b.clock).random(b.random).appSecrets(b.appSecrets);
     if (b.deliveryTransport != null) {
-      relayBuilder.transport(b.deliveryTransport);
+      b.relay.transport(b.deliveryTransport);
     }
-    this.relay = relayBuilder.build();
+    this.relay = b.relay.build(b.relayStore != null ? b.relayStore : Stores.inMemoryRelay(), keys, cipher);
   }
 
   private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {
@@ -143,12 +130,8 @@ public final class MetaLayer {
   public CallWebhookRelay relay() {
     return relay;
   }
-
-  /**
-   * The shortest relay retention: Meta redelivers a webhook for up to 7 days, and the relay recognises
-   * a redelivery by the delivery rows of the first one, so they must outlive Meta's retries.
-   */
-  public static final Duration MIN_RETENTION = Duration.ofDays(8);
+  /** See {@link CallWebhookRelay#MIN_RETENTION}. */
+  public static final Duration MIN_RETENTION = CallWebhookRelay.MIN_RETENTION;
 
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */
   public static final class Builder {
@@ -178,15 +161,8 @@ public final class MetaLayer {
     private DeliveryTransport deliveryTransport;
     private EgressGuard egressGuard = EgressGuard.publicOnly();
     private List<String> appSecrets = List.of();
-    private boolean allowUnsignedWebhooks;
-    private Duration callTtl = Duration.ofSeconds(45);
-    private Duration retention = Duration.ofDays(14);
-    private int callsThreads = 16;
-    private int defaultThreads = 16;
-    private int concurrencyPerSubscription = 4;
-    private int concurrencyPerNumber;
-    private int maxSubscriptionsPerNumber = CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS;
-    private boolean soleDeliverer;
+    /** The relay-only settings, with their defaults and ranges. */
+    private final CallWebhookRelay.Builder relay = CallWebhookRelay.builder();
 
     private Builder() {}
 
@@ -382,102 +358,51 @@ public final class MetaLayer {
       return this;
     }
 
-    /** Default false. When true, webhooks without a signature are accepted: for local trials only. */
+    /** See {@link CallWebhookRelay.Builder#allowUnsignedWebhooks}, where its default and range are. */
     public Builder allowUnsignedWebhooks(boolean allow) {
-      this.allowUnsignedWebhooks = allow;
+      relay.allowUnsignedWebhooks(allow);
       return this;
     }
 
-    /**
-     * Default 45 seconds: how long after its receipt a {@code calls} event may still be delivered; for
-     * a ring (a {@code connect}), counted from the earlier of its receipt and Meta's {@code timestamp}
-     * (a timestamp ahead of the layer's clock does not count). An event not delivered by then is
-     * recorded as expired and never sent; a ring that arrives already past it is recorded so at once.
-     * Between 1 second and 1 hour.
-     */
+    /** See {@link CallWebhookRelay.Builder#callTtl}, where its default and range are. */
     public Builder callTtl(Duration ttl) {
-      Objects.requireNonNull(ttl, "ttl");
-      if (ttl.compareTo(Duration.ofSeconds(1)) < 0 || ttl.compareTo(Duration.ofHours(1)) > 0) {
-        throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour");
-      }
-      this.callTtl = ttl;
+      relay.callTtl(ttl);
       return this;
     }
 
-    /**
-     * Default 14 days: how long the relay keeps finished deliveries (delivered, expired, dead), their
-     * attempts and the envelopes received from Meta; older history is purged about every hour once the
-     * relay is started (see {@link CallWebhookRelay#purge()}). Pending and delivering deliveries are
-     * always kept. At least {@link #MIN_RETENTION} (8 days): Meta redelivers for up to 7 days, and a
-     * redelivery is recognised by the delivery rows of the first one.
-     */
+    /** See {@link CallWebhookRelay.Builder#retention}, where its default and range are. */
     public Builder retention(Duration retention) {
-      Objects.requireNonNull(retention, "retention");
-      if (retention.compareTo(MIN_RETENTION) < 0) {
-        throw new IllegalArgumentException("retention must be at least 8 days (Meta redelivers webhooks for up to"
-            + " 7 days and the relay recognises a redelivery by the rows it keeps)");
-      }
-      this.retention = retention;
+      relay.retention(retention);
       return this;
     }
 
-    /**
-     * Default 16 and 16: worker threads of the calls lane and of the default lane. Each lane has its
-     * own, so a backlog of messages never delays a call event.
-     */
+    /** See {@link CallWebhookRelay.Builder#relayThreads}, where its default and range are. */
     public Builder relayThreads(int callsLane, int defaultLane) {
-      if (callsLane < 1 || defaultLane < 1) {
-        throw new IllegalArgumentException("each lane needs at least one thread");
-      }
-      this.callsThreads = callsLane;
-      this.defaultThreads = defaultLane;
+      relay.relayThreads(callsLane, defaultLane);
       return this;
     }
 
-    /**
-     * Default 4: attempts in flight per subscription and lane. A slow subscriber holds at most this
-     * many workers, so it never delays the others.
-     */
+    /** See {@link CallWebhookRelay.Builder#concurrencyPerSubscription}, where its default and range are. */
     public Builder concurrencyPerSubscription(int max) {
-      if (max < 1) {
-        throw new IllegalArgumentException("concurrencyPerSubscription must be at least 1");
-      }
-      this.concurrencyPerSubscription = max;
+      relay.concurrencyPerSubscription(max);
       return this;
     }
 
-    /**
-     * Default half of each lane's threads (8 of 16): attempts in flight per number and lane, claimed
-     * fairly (the number with the fewest in flight first). Whatever one number does (a backlog, hanging
-     * subscribers), it holds at most this many workers of a lane; the rest serve the other numbers.
-     */
+    /** See {@link CallWebhookRelay.Builder#concurrencyPerNumber}, where its default and range are. */
     public Builder concurrencyPerNumber(int max) {
-      if (max < 1) {
-        throw new IllegalArgumentException("concurrencyPerNumber must be at least 1");
-      }
-      this.concurrencyPerNumber = max;
+      relay.concurrencyPerNumber(max);
       return this;
     }
 
-    /**
-     * Default {@value CallWebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}: webhook subscriptions one number may
-     * have. Each change is delivered to each of them, so this bounds a number's fan-out.
-     */
+    /** See {@link CallWebhookRelay.Builder#maxSubscriptionsPerNumber}, where its default and range are. */
     public Builder maxSubscriptionsPerNumber(int max) {
-      if (max < 1 || max > 1000) {
-        throw new IllegalArgumentException("maxSubscriptionsPerNumber must be from 1 to 1000");
-      }
-      this.maxSubscriptionsPerNumber = max;
+      relay.maxSubscriptionsPerNumber(max);
       return this;
     }
 
-    /**
-     * Default false. True when this process is the only one delivering from the relay store (the
-     * embedded H2 store): deliveries left in flight by a crash are resumed at start instead of after
-     * their lease expires. Never set it when several instances share a database.
-     */
+    /** See {@link CallWebhookRelay.Builder#soleDeliverer}, where its default and range are. */
     public Builder soleDeliverer(boolean sole) {
-      this.soleDeliverer = sole;
+      relay.soleDeliverer(sole);
       return this;
     }
 

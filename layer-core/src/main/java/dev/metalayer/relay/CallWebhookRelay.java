@@ -30,6 +30,12 @@ public interface CallWebhookRelay extends AutoCloseable {
   /** Meta's own payload limit: a larger webhook body is refused (413). */
   int MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+  /**
+   * The shortest retention: Meta redelivers webhooks for up to 7 days, and the relay recognises a
+   * redelivery by the rows it keeps.
+   */
+  Duration MIN_RETENTION = Duration.ofDays(8);
+
   /** The answer to a webhook body over {@link #MAX_BODY_BYTES}. */
   static GraphError tooLarge() {
     return GraphError.tooLarge("The webhook body is larger than 3 MB.");
@@ -46,15 +52,12 @@ public interface CallWebhookRelay extends AutoCloseable {
   int DEFAULT_MAX_SUBSCRIPTIONS = 25;
 
   /**
-   * The relay's one factory, for {@link dev.metalayer.MetaLayer}, which wires it with the layer's keys
-   * and cipher; embedders get the relay from {@link dev.metalayer.MetaLayer#relay()}.
-   *
-   * @param store where envelopes, subscriptions and deliveries live
-   * @param keys the registry that routing reads
-   * @param cipher seals and opens subscription secrets
+   * The relay's one factory, for {@link dev.metalayer.MetaLayer}, which holds the relay's settings in
+   * it and builds it with the layer's store, keys and cipher; embedders set these settings on
+   * {@code MetaLayer.Builder} and get the relay from {@link dev.metalayer.MetaLayer#relay()}.
    */
-  static Builder builder(RelayStore store, KeyService keys, TokenCipher cipher) {
-    return new Builder(store, keys, cipher);
+  static Builder builder() {
+    return new Builder();
   }
 
   /**
@@ -134,13 +137,13 @@ public interface CallWebhookRelay extends AutoCloseable {
   void close();
 
   /**
-   * The relay's settings, each with a non-null default (the same as {@link dev.metalayer.MetaLayer.Builder}'s,
-   * which documents them and checks their ranges). Not thread-safe.
+   * The relay's settings: each one's default and range are here, once ({@link dev.metalayer.MetaLayer.Builder}
+   * passes its settings on). Not thread-safe.
    */
   final class Builder {
-    final RelayStore store;
-    final KeyService keys;
-    final TokenCipher cipher;
+    RelayStore store;
+    KeyService keys;
+    TokenCipher cipher;
     DeliveryTransport transport;
     EgressGuard egressGuard = EgressGuard.publicOnly();
     Clock clock = Clock.systemUTC();
@@ -157,11 +160,7 @@ public interface CallWebhookRelay extends AutoCloseable {
     int maxSubscriptionsPerNumber = DEFAULT_MAX_SUBSCRIPTIONS;
     boolean soleDeliverer;
 
-    private Builder(RelayStore store, KeyService keys, TokenCipher cipher) {
-      this.store = Objects.requireNonNull(store, "store");
-      this.keys = Objects.requireNonNull(keys, "keys");
-      this.cipher = Objects.requireNonNull(cipher, "cipher");
-    }
+    private Builder() {}
 
     /** Default {@link DeliveryTransport#jdk} with the {@link #egressGuard}. */
     public Builder transport(DeliveryTransport transport) {
@@ -193,56 +192,110 @@ public interface CallWebhookRelay extends AutoCloseable {
       return this;
     }
 
-    /** Default false. */
+    /** Default false. When true, webhooks without a signature are accepted: for local trials only. */
     public Builder allowUnsignedWebhooks(boolean allow) {
       this.allowUnsignedWebhooks = allow;
       return this;
     }
 
-    /** Default 45 seconds. */
-    public Builder callTtl(Duration callTtl) {
-      this.callTtl = Objects.requireNonNull(callTtl, "callTtl");
+    /**
+     * Default 45 seconds: how long after its receipt a {@code calls} event may still be delivered; for
+     * a ring (a {@code connect}), counted from the earlier of its receipt and Meta's {@code timestamp}
+     * (a timestamp ahead of the layer's clock does not count). An event not delivered by then is
+     * recorded as expired and never sent; a ring that arrives already past it is recorded so at once.
+     * Between 1 second and 1 hour.
+     */
+    public Builder callTtl(Duration ttl) {
+      Objects.requireNonNull(ttl, "ttl");
+      if (ttl.compareTo(Duration.ofSeconds(1)) < 0 || ttl.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour");
+      }
+      this.callTtl = ttl;
       return this;
     }
 
-    /** Default 14 days. */
+    /**
+     * Default 14 days: how long the relay keeps finished deliveries (delivered, expired, dead), their
+     * attempts and the envelopes received from Meta; older history is purged about every hour once the
+     * relay is started (see {@link CallWebhookRelay#purge()}). Pending and delivering deliveries are
+     * always kept. At least {@link CallWebhookRelay#MIN_RETENTION} (8 days): Meta redelivers for up to 7 days, and a
+     * redelivery is recognised by the delivery rows of the first one.
+     */
     public Builder retention(Duration retention) {
-      this.retention = Objects.requireNonNull(retention, "retention");
+      Objects.requireNonNull(retention, "retention");
+      if (retention.compareTo(MIN_RETENTION) < 0) {
+        throw new IllegalArgumentException("retention must be at least 8 days (Meta redelivers webhooks for up to"
+            + " 7 days and the relay recognises a redelivery by the rows it keeps)");
+      }
+      this.retention = retention;
       return this;
     }
 
-    /** Default 16 and 16. */
+    /**
+     * Default 16 and 16: worker threads of the calls lane and of the default lane. Each lane has its
+     * own, so a backlog of messages never delays a call event.
+     */
     public Builder relayThreads(int callsLane, int defaultLane) {
+      if (callsLane < 1 || defaultLane < 1) {
+        throw new IllegalArgumentException("each lane needs at least one thread");
+      }
       this.callsThreads = callsLane;
       this.defaultThreads = defaultLane;
       return this;
     }
 
-    /** Default 4. */
+    /**
+     * Default 4: attempts in flight per subscription and lane. A slow subscriber holds at most this
+     * many workers, so it never delays the others.
+     */
     public Builder concurrencyPerSubscription(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("concurrencyPerSubscription must be at least 1");
+      }
       this.concurrencyPerSubscription = max;
       return this;
     }
 
-    /** Default 0: half of each lane's threads. */
+    /**
+     * Default half of each lane's threads (8 of 16): attempts in flight per number and lane, claimed
+     * fairly (the number with the fewest in flight first). Whatever one number does (a backlog, hanging
+     * subscribers), it holds at most this many workers of a lane; the rest serve the other numbers.
+     */
     public Builder concurrencyPerNumber(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("concurrencyPerNumber must be at least 1");
+      }
       this.concurrencyPerNumber = max;
       return this;
     }
 
-    /** Default {@value CallWebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}. */
+    /**
+     * Default {@value CallWebhookRelay#DEFAULT_MAX_SUBSCRIPTIONS}: webhook subscriptions one number may
+     * have. Each change is delivered to each of them, so this bounds a number's fan-out.
+     */
     public Builder maxSubscriptionsPerNumber(int max) {
+      if (max < 1 || max > 1000) {
+        throw new IllegalArgumentException("maxSubscriptionsPerNumber must be from 1 to 1000");
+      }
       this.maxSubscriptionsPerNumber = max;
       return this;
     }
 
-    /** Default false. */
+    /**
+     * Default false. True when this process is the only one delivering from the relay store (the
+     * embedded H2 store): deliveries left in flight by a crash are resumed at start instead of after
+     * their lease expires. Never set it when several instances share a database.
+     */
     public Builder soleDeliverer(boolean sole) {
       this.soleDeliverer = sole;
       return this;
     }
 
-    public CallWebhookRelay build() {
+    /** The relay on {@code store}, routing to the numbers of {@code keys}, opening secrets with {@code cipher}. */
+    public CallWebhookRelay build(RelayStore store, KeyService keys, TokenCipher cipher) {
+      this.store = Objects.requireNonNull(store, "store");
+      this.keys = Objects.requireNonNull(keys, "keys");
+      this.cipher = Objects.requireNonNull(cipher, "cipher");
       return new WebhookRelay(this, transport != null ? transport : DeliveryTransport.jdk(egressGuard));
     }
   }
