@@ -2,7 +2,7 @@ package dev.metalayer.graph;
 
 import dev.metalayer.graph.GraphForwarder.GraphRequest;
 
-import dev.metalayer.graph.GraphStep.UpstreamFailure;
+import dev.metalayer.graph.GraphForwarder.UpstreamFailure;
 
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.crypto.TokenCipher;

@@ -1,6 +1,6 @@
 package dev.metalayer.graph;
 
-import dev.metalayer.graph.GraphStep.UpstreamFailure;
+import dev.metalayer.graph.GraphForwarder.UpstreamFailure;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -4,7 +4,7 @@ import dev.metalayer.graph.GraphAnswer;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphStep;
 import dev.metalayer.graph.TokenScrubber;
-import dev.metalayer.graph.GraphStep.UpstreamFailure;
+import dev.metalayer.graph.GraphForwarder.UpstreamFailure;
 import java.io.ByteArrayOutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
