@@ -80,26 +80,14 @@ public final class LayerServer implements AutoCloseable {
   public static LayerServer start(Settings settings) throws Exception {
     Objects.requireNonNull(settings, "settings");
     LogSecrecy.install();
-    Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
     // every value checked before anything is opened: a refused one is told alone
     MetaLayer.Builder builder = settings.applyTo(MetaLayer.builder());
     EgressGuard guard = settings.check(Option.ALLOWED_TARGET_CIDRS,
         () -> EgressGuard.of(settings.bool(Option.ALLOW_PRIVATE_TARGETS), settings.list(Option.ALLOWED_TARGET_CIDRS)));
     DataDir dataDir = DataDir.lock(settings, "stop the other layer first, or give this one its own "
         + settings.writtenAs(Option.DATA_DIR));
-    QueuedThreadPool threads = new QueuedThreadPool(200, 8);
-    threads.setName("layer");
-    Server server = new Server(threads);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setSendServerVersion(false);
-    http.setSendXPoweredBy(false);
-    // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
-    // separators and other ambiguities stay refused (and GraphPath refuses them again).
-    http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
-    connector.setHost(settings.string(Option.HOST));
-    connector.setPort(settings.integer(Option.PORT));
-    server.addConnector(connector);
+    Server server = server();
+    ServerConnector connector = connector(server, settings);
     H2Store store;
     try {
       // the port first: a port in use is told before anything else is opened or logged
@@ -118,60 +106,16 @@ public final class LayerServer implements AutoCloseable {
       throw e;
     }
     try {
-      SecureRandom random = new SecureRandom();
-      byte[] masterKey = settings.masterKey(dataDir.path(), random);
       JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
       // with LAYER_GRAPH_URL=demo the layer is its own Graph (DemoGraph, on the port bound above)
-      String graphUrl = settings.string(Option.GRAPH_URL);
-      boolean demo = DemoGraph.asked(graphUrl);
-      if (demo) {
-        graphUrl = DemoGraph.loopbackBase(settings.string(Option.HOST), connector.getLocalPort());
-        builder.graphUrl(URI.create(graphUrl)).mediaHosts(List.of("http://" + URI.create(graphUrl).getHost()));
-      }
-      builder
-              .keyStore(Stores.keys(store.database()))
-              .masterKey(masterKey)
-              .random(random)
-              .relayStore(Stores.relay(store.database()))
-              .deliveryTransport(transport)
-              .egressGuard(guard)
-              // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
-              .soleDeliverer(true);
-      MetaLayer layer;
-      try {
-        layer = builder.build();
-      } catch (WrongMasterKeyException e) {
-        throw settings.wrongMasterKey(dataDir.path(), e);
-      }
-
-      BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
-      Routes routes = new Routes();
-      HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
-      routes.add("/healthz", health).add("/readyz", health);
-      AdminHandler admin = new AdminHandler(layer, adminToken, store::size,
-          new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies);
-      routes.add(ADMIN_PREFIX, adminToken.isPresent()
-          ? admin
-          : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
-      HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
-      server.addBean(upstream);
-      HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
-      server.addBean(media);
-      routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
-      routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
-      routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
-      if (demo) {
-        DemoGraph standIn = new DemoGraph(graphUrl, layer.keys()::findNumber, layer.keys()::numbersOfWaba, Clock.systemUTC());
-        routes.add(DemoGraph.PATH, standIn).add(DemoGraph.SUBSCRIBER_PATH, standIn.subscriber());
-        log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
-            graphUrl, graphUrl.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
-      }
+      Optional<String> demoGraph = DemoGraph.asked(settings.string(Option.GRAPH_URL))
+          ? Optional.of(DemoGraph.loopbackBase(settings.string(Option.HOST), connector.getLocalPort()))
+          : Optional.empty();
+      MetaLayer layer = layer(settings, builder, dataDir, store, guard, transport, demoGraph);
+      HealthHandler health = routes(settings, server, store, layer, demoGraph);
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
 
-      server.setHandler(routes);
-      server.setErrorHandler(new GraphErrorPages());
-      server.setStopAtShutdown(false);
       server.start();
       health.watch(server.getScheduler());
       try {
@@ -200,6 +144,85 @@ public final class LayerServer implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /** The server: its threads, and HTTP without version headers. */
+  private static Server server() {
+    QueuedThreadPool threads = new QueuedThreadPool(200, 8);
+    threads.setName("layer");
+    Server server = new Server(threads);
+    server.setErrorHandler(new GraphErrorPages());
+    server.setStopAtShutdown(false);
+    return server;
+  }
+
+  /** The listener on LAYER_HOST:LAYER_PORT, not yet bound. */
+  private static ServerConnector connector(Server server, Settings settings) {
+    HttpConfiguration http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    http.setSendXPoweredBy(false);
+    // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
+    // separators and other ambiguities stay refused (and GraphPath refuses them again).
+    http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
+    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    connector.setHost(settings.string(Option.HOST));
+    connector.setPort(settings.integer(Option.PORT));
+    server.addConnector(connector);
+    return connector;
+  }
+
+  /**
+   * The layer on the embedded store: the declared options (already on {@code builder}), the master
+   * key, and the stand-in's URL when {@code demoGraph} is given.
+   */
+  private static MetaLayer layer(Settings settings, MetaLayer.Builder builder, DataDir dataDir, H2Store store,
+      EgressGuard guard, JettyDeliveryTransport transport, Optional<String> demoGraph) {
+    SecureRandom random = new SecureRandom();
+    demoGraph.ifPresent(url -> builder.graphUrl(URI.create(url)).mediaHosts(List.of("http://" + URI.create(url).getHost())));
+    builder
+        .keyStore(Stores.keys(store.database()))
+        .masterKey(settings.masterKey(dataDir.path(), random))
+        .random(random)
+        .relayStore(Stores.relay(store.database()))
+        .deliveryTransport(transport)
+        .egressGuard(guard)
+        // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
+        .soleDeliverer(true);
+    try {
+      return builder.build();
+    } catch (WrongMasterKeyException e) {
+      throw settings.wrongMasterKey(dataDir.path(), e);
+    }
+  }
+
+  /** Every path the layer serves, on {@code server}. @return the health handler, watched once started */
+  private static HealthHandler routes(Settings settings, Server server, H2Store store, MetaLayer layer,
+      Optional<String> demoGraph) {
+    Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
+    BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
+    Routes routes = new Routes();
+    HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
+    routes.add("/healthz", health).add("/readyz", health);
+    AdminHandler admin = new AdminHandler(layer, adminToken, store::size,
+        new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies);
+    routes.add(ADMIN_PREFIX, adminToken.isPresent()
+        ? admin
+        : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
+    HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
+    server.addBean(upstream);
+    HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
+    server.addBean(media);
+    routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
+    routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
+    routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
+    demoGraph.ifPresent(url -> {
+      DemoGraph standIn = new DemoGraph(url, layer.keys()::findNumber, layer.keys()::numbersOfWaba, Clock.systemUTC());
+      routes.add(DemoGraph.PATH, standIn).add(DemoGraph.SUBSCRIBER_PATH, standIn.subscriber());
+      log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
+          url, url.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
+    });
+    server.setHandler(routes);
+    return health;
   }
 
   /** The answer of {@code /admin/v1/…} when no admin token is set. */
