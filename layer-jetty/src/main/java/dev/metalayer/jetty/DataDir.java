@@ -72,6 +72,11 @@ final class DataDir implements AutoCloseable {
       throw settings.error(Option.DATA_DIR, lockFile + " is a symbolic link", "remove it (the layer makes its own lock file)",
           null);
     }
+    if (Files.exists(lockFile, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(lockFile, LinkOption.NOFOLLOW_LINKS)) {
+      // a named pipe would hold the start forever in open(), waiting for a reader
+      throw settings.error(Option.DATA_DIR, lockFile + " is not a regular file", "remove it (the layer makes its own lock file)",
+          null);
+    }
     FileChannel channel;
     try {
       // never through a link, even one put there after the check above

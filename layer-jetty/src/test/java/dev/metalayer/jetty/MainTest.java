@@ -157,6 +157,18 @@ class MainTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Timeout(120) // a guard against the hang this test is about, not a measure of time
+  void aLockFileThatIsANamedPipeIsRefusedInsteadOfHoldingTheStart() throws Exception {
+    Path data = java.nio.file.Files.createDirectories(dir.resolve("data"));
+    Process mkfifo = new ProcessBuilder("mkfifo", data.resolve(DataDir.LOCK_FILE).toString()).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is available");
+    // before, opening the pipe to write waited for a reader: the command never ended
+    Run refused = run(Map.of("LAYER_DATA_DIR", data.toString()), "numbers", "list");
+    oneLine(refused, "LAYER_DATA_DIR");
+    assertThat(refused.err()).contains("is not a regular file");
+  }
+
+  @Test
   void mistakesExitWithOneLineNamingTheOptionAndTheFix() throws Exception {
     Map<String, String> env = Map.of("LAYER_DATA_DIR", dir.toString());
     oneLine(run(env, "keys"), "keys");
