@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  *       allows it, else it is a 502; a body still encoded is a 502; a {@code HEAD} gets status and
  *       headers only.
  *   <li>Headers named in a {@code Connection} header are dropped both ways, with the rest of
- *       {@link Headers}.
+ *       {@link Headers}; a client's {@code Content-Type} stays, whatever its {@code Connection} names
+ *       (its body was checked as that type).
  * </ul>
  */
 final class GraphSteps {
@@ -243,10 +244,13 @@ final class GraphSteps {
 
   /**
    * The client's request headers that go upstream with {@code x} ({@link GraphExchange#passesHeader},
-   * minus any the {@code Connection} header names), plus the Meta token.
+   * minus any the {@code Connection} header names but {@code Content-Type}), plus the Meta token.
    */
   private static Map<String, List<String>> toMeta(GraphExchange x, Map<String, List<String>> client) {
     Set<String> listed = connectionListed(client);
+    // the body was checked as the type it declares (a JSON object by its top-level names only): a client
+    // naming Content-Type in Connection must not have Meta read it as another type (a form, say)
+    listed.remove("content-type");
     Map<String, List<String>> out = new LinkedHashMap<>();
     client.forEach((name, values) -> {
       if (x.passesHeader(name) && !listed.contains(name.toLowerCase(Locale.ROOT))) {

@@ -303,7 +303,17 @@ final class AdminHandler implements Request.Handler {
     String token = text(body, "meta_token");
     if (token == null || token.isBlank()) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter("meta_token is required."));
-    } else if (keys.updateToken(id, token)) {
+      return;
+    }
+    boolean updated;
+    try {
+      updated = keys.updateToken(id, token);
+    } catch (IllegalArgumentException brokenRule) {
+      // the token rule (visible ASCII, bounded length): the operator's mistake, a 400 like on POST /numbers
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(brokenRule.getMessage()));
+      return;
+    }
+    if (updated) {
       HttpIo.writeJson(response, callback, 200, Map.of("success", true));
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("No such number."));

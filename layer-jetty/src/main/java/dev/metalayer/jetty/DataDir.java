@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -65,9 +66,21 @@ final class DataDir implements AutoCloseable {
     if (!Files.isWritable(dir)) {
       throw settings.error(Option.DATA_DIR, "the data directory " + dir + " is not writable", fix, null);
     }
+    Path lockFile = dir.resolve(LOCK_FILE);
+    if (Files.isSymbolicLink(lockFile)) {
+      // the lock file is truncated and written: through a link it would clobber whatever the link names
+      throw settings.error(Option.DATA_DIR, lockFile + " is a symbolic link", "remove it (the layer makes its own lock file)",
+          null);
+    }
+    if (Files.exists(lockFile, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(lockFile, LinkOption.NOFOLLOW_LINKS)) {
+      // a named pipe would hold the start forever in open(), waiting for a reader
+      throw settings.error(Option.DATA_DIR, lockFile + " is not a regular file", "remove it (the layer makes its own lock file)",
+          null);
+    }
     FileChannel channel;
     try {
-      channel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      // never through a link, even one put there after the check above
+      channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
     } catch (IOException e) {
       throw settings.error(Option.DATA_DIR, "cannot write in the data directory " + dir + " (" + reason(e) + ")", fix, e);
     }

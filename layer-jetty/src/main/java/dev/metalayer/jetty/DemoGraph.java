@@ -463,11 +463,23 @@ final class DemoGraph extends Handler.Abstract {
   }
 
   /**
+   * Headers a reverse proxy adds (Caddy, Traefik, nginx as usually configured): behind one on the same
+   * machine every request comes from loopback. The layer's own requests never carry them (it passes none
+   * of them on to Graph, and its deliveries and media downloads send none).
+   */
+  private static final List<String> PROXY_HEADERS = List.of("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "Via");
+
+  /**
    * Whether a request comes from the machine the layer runs on (loopback, or the address it was sent
-   * to): the layer's own calls and a newcomer's curl do; nobody else reads the numbers or the webhooks
-   * the stand-in holds.
+   * to), and not through a reverse proxy: the layer's own calls and a newcomer's curl do; nobody else
+   * reads the numbers or the webhooks the stand-in holds.
    */
   private static boolean fromThisMachine(Request request) {
+    for (String forwarding : PROXY_HEADERS) {
+      if (request.getHeaders().contains(forwarding)) {
+        return false; // a reverse proxy on this machine passed it on: its client is elsewhere
+      }
+    }
     if (!(request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress remote)
         || remote.getAddress() == null) {
       return false;

@@ -96,6 +96,22 @@ class AdminApiTest {
   }
 
   @Test
+  void aRotatedTokenBreakingTheTokenRuleIsA400NamingTheRuleAndChangesNothing() throws Exception {
+    assertThat(call("POST", "/admin/v1/numbers", ADMIN, NUMBER).statusCode()).isEqualTo(201);
+    for (String bad : List.of("EAAG\\r\\nX-Injected: 1", "EAAGcaf\u00e9", "EAAG tok")) {
+      HttpResponse<String> r = call("PATCH", "/admin/v1/numbers/106540352242922", ADMIN, "{\"meta_token\":\"" + bad + "\"}");
+      assertThat(r.statusCode()).as(bad).isEqualTo(400);
+      JsonNode error = json(r).get("error");
+      assertThat(error.get("code").asInt()).isEqualTo(100);
+      assertThat(error.get("message").asText()).contains("meta_token must be plain visible ASCII");
+      assertThat(r.body()).doesNotContain("X-Injected").doesNotContain("caf");
+    }
+    Resolution.Granted granted = (Resolution.Granted) layer.layer().tokenResolver().resolve(
+        json(call("POST", "/admin/v1/keys", ADMIN, "{\"phone_number_id\":\"106540352242922\"}")).get("key").asText());
+    assertThat(granted.grant().metaToken()).isEqualTo(META_TOKEN);
+  }
+
+  @Test
   void removingANumberRemovesItsWebhookSubscriptionsAndTheirPendingDeliveries() throws Exception {
     String pnid = "106540352242922";
     assertThat(call("POST", "/admin/v1/numbers", ADMIN, NUMBER).statusCode()).isEqualTo(201);

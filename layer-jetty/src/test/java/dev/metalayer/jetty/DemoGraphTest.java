@@ -169,6 +169,27 @@ class DemoGraphTest {
   }
 
   @Test
+  void aRequestAReverseProxyPassedOnIsRefusedThoughItComesFromLoopback() throws Exception {
+    for (String path : new String[] {DemoGraph.PATH + "/v22.0/" + Layer.WABA + "/phone_numbers", DemoGraph.SUBSCRIBER_PATH}) {
+      URI uri = layer.server.localUri().resolve(path);
+      assertThat(layer.send(HttpRequest.newBuilder(uri).header("Authorization", "Bearer EAAGsomething").GET()).statusCode())
+          .as(path).isEqualTo(200);
+      for (String[] header : new String[][] {{"X-Forwarded-For", "203.0.113.7"}, {"Forwarded", "for=203.0.113.7"},
+          {"Via", "1.1 proxy"}, {"X-Forwarded-Host", "layer.example.com"}}) {
+        HttpResponse<String> r = layer.send(HttpRequest.newBuilder(uri).header("Authorization", "Bearer EAAGsomething")
+            .header(header[0], header[1]).GET());
+        assertThat(json(r, 403).at("/error/message").asText()).as(path + " " + header[0]).contains("this machine only");
+        assertThat(r.body()).doesNotContain(Layer.PNID);
+      }
+    }
+    // the layer's own calls through the Graph prefix still reach it, whatever the client sent
+    HttpResponse<String> viaLayer = layer.send(HttpRequest.newBuilder(layer.server.localUri().resolve("/api/layer/meta/v22.0/"
+        + Layer.PNID)).header("Authorization", "Bearer " + layer.key).header("X-Forwarded-For", "203.0.113.7")
+        .header("Forwarded", "for=203.0.113.7").GET());
+    assertThat(json(viaLayer, 200).path("id").asText()).isEqualTo(Layer.PNID);
+  }
+
+  @Test
   void onPortZeroTheStandInIsOnThePortTheLayerBound(@TempDir Path dir) throws Exception {
     Map<Option, String> options = new java.util.EnumMap<>(Option.class);
     options.put(Option.PORT, "0");

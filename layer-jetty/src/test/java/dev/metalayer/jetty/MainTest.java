@@ -139,6 +139,36 @@ class MainTest {
   }
 
   @Test
+  void aLockFileThatIsASymbolicLinkIsRefusedAndWhatItNamesIsLeftAlone() throws Exception {
+    Path data = java.nio.file.Files.createDirectories(dir.resolve("data"));
+    Path victim = java.nio.file.Files.writeString(dir.resolve("victim.txt"), "the operator's file");
+    java.nio.file.Files.createSymbolicLink(data.resolve(DataDir.LOCK_FILE), victim);
+    Run refused = run(Map.of("LAYER_DATA_DIR", data.toString()), "numbers", "list");
+    oneLine(refused, "LAYER_DATA_DIR");
+    assertThat(refused.err()).contains("is a symbolic link");
+    assertThat(java.nio.file.Files.readString(victim)).isEqualTo("the operator's file");
+
+    // a dangling link would otherwise create the file it names
+    Path nowhere = dir.resolve("created-through-the-link");
+    java.nio.file.Files.delete(data.resolve(DataDir.LOCK_FILE));
+    java.nio.file.Files.createSymbolicLink(data.resolve(DataDir.LOCK_FILE), nowhere);
+    oneLine(run(Map.of("LAYER_DATA_DIR", data.toString()), "numbers", "list"), "LAYER_DATA_DIR");
+    assertThat(nowhere).doesNotExist();
+  }
+
+  @Test
+  @org.junit.jupiter.api.Timeout(120) // a guard against the hang this test is about, not a measure of time
+  void aLockFileThatIsANamedPipeIsRefusedInsteadOfHoldingTheStart() throws Exception {
+    Path data = java.nio.file.Files.createDirectories(dir.resolve("data"));
+    Process mkfifo = new ProcessBuilder("mkfifo", data.resolve(DataDir.LOCK_FILE).toString()).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is available");
+    // before, opening the pipe to write waited for a reader: the command never ended
+    Run refused = run(Map.of("LAYER_DATA_DIR", data.toString()), "numbers", "list");
+    oneLine(refused, "LAYER_DATA_DIR");
+    assertThat(refused.err()).contains("is not a regular file");
+  }
+
+  @Test
   void mistakesExitWithOneLineNamingTheOptionAndTheFix() throws Exception {
     Map<String, String> env = Map.of("LAYER_DATA_DIR", dir.toString());
     oneLine(run(env, "keys"), "keys");
