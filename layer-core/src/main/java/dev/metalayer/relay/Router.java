@@ -234,8 +234,10 @@ final class Router {
         } else if (Events.CALLS.equals(change.field())) {
           Optional<Instant> expiresAt = policy.expiry(Lane.CALLS, envelope.receivedAt(), change.eventTime());
           if (expiresAt.isPresent() && !now.isBefore(expiresAt.get())) {
-            log.info("A {} change of {} arrived after its TTL (event time {}): recorded as expired, not delivered",
-                change.field(), change.callIds(), change.eventTime().map(Instant::toString).orElse("none"));
+            // the call ids are text of the body: only their count is logged (the delivery log has them)
+            log.info("A {} change of envelope {} ({} call id(s)) arrived after its TTL (event time {}): recorded as"
+                + " expired, not delivered", change.field(), envelope.id(), change.callIds().size(),
+                change.eventTime().map(Instant::toString).orElse("none"));
           }
         }
       }

@@ -1,5 +1,6 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.relay.CallWebhookRelay;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -407,7 +408,7 @@ final class DemoGraph extends Handler.Abstract {
             headers.put(name, value);
           }
         }
-        Delivery delivery = new Delivery(clock.instant().toString(), headers, body(request));
+        Delivery delivery = new Delivery(clock.instant().toString(), headers, body(request, CallWebhookRelay.MAX_BODY_BYTES));
         synchronized (received) {
           received.addFirst(delivery);
           while (received.size() > KEPT) {
@@ -502,10 +503,15 @@ final class DemoGraph extends Handler.Abstract {
   }
 
   private static byte[] body(Request request) throws IOException {
+    return body(request, MAX_BODY);
+  }
+
+  /** At most {@code max} bytes: the demo subscriber keeps its last deliveries, each one a webhook at most. */
+  private static byte[] body(Request request, int max) throws IOException {
     try (InputStream in = Content.Source.asInputStream(request)) {
-      byte[] body = in.readNBytes(MAX_BODY + 1);
-      if (body.length > MAX_BODY) {
-        throw new IOException("a body over " + MAX_BODY + " bytes sent to the Graph stand-in");
+      byte[] body = in.readNBytes(max + 1);
+      if (body.length > max) {
+        throw new IOException("a body over " + max + " bytes sent to the Graph stand-in");
       }
       return body;
     }
