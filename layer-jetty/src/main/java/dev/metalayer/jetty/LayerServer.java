@@ -119,7 +119,8 @@ public final class LayerServer implements AutoCloseable {
     }
     try {
       SecureRandom random = new SecureRandom();
-      byte[] masterKey = settings.masterKey(dataDir.path(), random);
+      dev.metalayer.keys.KeyStore keyStore = Stores.keys(store.database());
+      byte[] masterKey = settings.masterKey(dataDir.path(), random, MasterKey.sealed(keyStore));
       JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
       // with LAYER_GRAPH_URL=demo the layer is its own Graph (DemoGraph, on the port bound above)
       String graphUrl = settings.string(Option.GRAPH_URL);
@@ -129,7 +130,7 @@ public final class LayerServer implements AutoCloseable {
         builder.graphUrl(URI.create(graphUrl)).mediaHosts(List.of("http://" + URI.create(graphUrl).getHost()));
       }
       builder
-              .keyStore(Stores.keys(store.database()))
+              .keyStore(keyStore)
               .masterKey(masterKey)
               .random(random)
               .relayStore(Stores.relay(store.database()))
