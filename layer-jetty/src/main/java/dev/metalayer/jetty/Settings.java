@@ -238,6 +238,9 @@ public final class Settings {
 
   /** A value that has the right form but is refused by the rule behind it. */
   ConfigError refused(Option option, String why, Throwable cause) {
+    // the core's rule names its builder setting ("callTtl must be…"): the operator wrote a flag or a
+    // variable, which the line names after it
+    why = why == null ? "the value is refused" : why.replaceFirst("^[a-z][A-Za-z]* must ", "it must ");
     String what = option.secret() || !texts.containsKey(option)
         ? why
         : "'" + texts.get(option).strip() + "' is refused: " + why;
