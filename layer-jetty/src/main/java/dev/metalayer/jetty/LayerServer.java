@@ -231,6 +231,11 @@ public final class LayerServer implements AutoCloseable {
   private static ConfigError bindFailure(Settings settings, IOException e) {
     String where = settings.string(Option.HOST) + ":" + settings.integer(Option.PORT);
     for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.nio.channels.UnresolvedAddressException) {
+        return settings.error(Option.HOST, "cannot listen on " + where + " ('" + settings.string(Option.HOST)
+                + "' is not an address and does not resolve)",
+            "give " + settings.writtenAs(Option.HOST) + " an address of this host, e.g. 127.0.0.1 or 0.0.0.0", e);
+      }
       if (c instanceof java.net.BindException bind) {
         String reason = String.valueOf(bind.getMessage());
         if (reason.contains("in use")) {
