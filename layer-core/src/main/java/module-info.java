@@ -4,9 +4,10 @@
  */
 module dev.metalayer.core {
   requires transitive java.net.http;
-  requires java.sql;
+  // Database and Json hand out JDBC and Jackson types: a module that uses them reads these too
+  requires transitive java.sql;
   requires org.slf4j;
-  requires com.fasterxml.jackson.databind;
+  requires transitive com.fasterxml.jackson.databind;
 
   exports dev.metalayer;
   exports dev.metalayer.crypto;

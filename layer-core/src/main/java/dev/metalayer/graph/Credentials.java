@@ -36,6 +36,8 @@ import java.util.Optional;
  * @param parameters the canonical names of the query's and the form's parameters (credentials and
  *     proofs excluded) and the values of {@code fields}
  */
+// parameters is read inside this package only (Surface); its type stays out of the public surface
+@SuppressWarnings("exports")
 public record Credentials(
     Optional<String> credential, String upstreamQuery, Optional<byte[]> upstreamForm, Parameters parameters) {
   static final String ACCESS_TOKEN = "access_token";

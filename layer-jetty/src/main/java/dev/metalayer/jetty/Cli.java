@@ -121,12 +121,13 @@ final class Cli {
       try (H2Store store = opened) {
         SecureRandom random = new SecureRandom();
         // the same options as the server's layer (declared once, in Option), on the same store
+        dev.metalayer.keys.KeyStore keyStore = Stores.keys(store.database());
         MetaLayer.Builder builder =
             settings.applyTo(MetaLayer.builder())
-                .keyStore(Stores.keys(store.database()))
+                .keyStore(keyStore)
                 // the server's relay store: removing a number removes its webhook subscriptions there
                 .relayStore(Stores.relay(store.database()))
-                .masterKey(settings.masterKey(dir.path(), random))
+                .masterKey(settings.masterKey(dir.path(), random, MasterKey.sealed(keyStore)))
                 .random(random);
         MetaLayer layer;
         try {

@@ -1,6 +1,7 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
+import dev.metalayer.keys.KeyStore;
 import dev.metalayer.keys.KeyService.WrongMasterKeyException;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphSettings;
@@ -179,9 +180,10 @@ public final class LayerServer implements AutoCloseable {
       EgressGuard guard, JettyDeliveryTransport transport, Optional<String> demoGraph) {
     SecureRandom random = new SecureRandom();
     demoGraph.ifPresent(url -> builder.graphUrl(URI.create(url)).mediaHosts(List.of("http://" + URI.create(url).getHost())));
+    KeyStore keyStore = Stores.keys(store.database());
     builder
-        .keyStore(Stores.keys(store.database()))
-        .masterKey(settings.masterKey(dataDir.path(), random))
+        .keyStore(keyStore)
+        .masterKey(settings.masterKey(dataDir.path(), random, MasterKey.sealed(keyStore)))
         .random(random)
         .relayStore(Stores.relay(store.database()))
         .deliveryTransport(transport)
@@ -253,6 +255,11 @@ public final class LayerServer implements AutoCloseable {
   private static ConfigError bindFailure(Settings settings, IOException e) {
     String where = settings.string(Option.HOST) + ":" + settings.integer(Option.PORT);
     for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.nio.channels.UnresolvedAddressException) {
+        return settings.error(Option.HOST, "cannot listen on " + where + " ('" + settings.string(Option.HOST)
+                + "' is not an address and does not resolve)",
+            "give " + settings.writtenAs(Option.HOST) + " an address of this host, e.g. 127.0.0.1 or 0.0.0.0", e);
+      }
       if (c instanceof java.net.BindException bind) {
         String reason = String.valueOf(bind.getMessage());
         if (reason.contains("in use")) {

@@ -59,6 +59,14 @@ final class MasterKey {
     }
   }
 
+  /**
+   * Whether {@code store} already holds what a master key sealed: its check value, or a number (whose
+   * Meta token is sealed). A key file is generated only for a store that holds neither.
+   */
+  static boolean sealed(dev.metalayer.keys.KeyStore store) {
+    return store.masterKeyCheck().isPresent() || !store.listNumbers().isEmpty();
+  }
+
   private static void write(Path file, String value) throws IOException {
     try {
       Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

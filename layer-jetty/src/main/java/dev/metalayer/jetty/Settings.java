@@ -100,14 +100,36 @@ public final class Settings {
   /**
    * The master key: {@code LAYER_MASTER_KEY}, or the key file in {@code dataDir} when it is unset (made
    * on first start). A variable set to nothing is an error, never "unset".
+   *
+   * @param sealed whether the store already holds secrets sealed with a master key (or its check value):
+   *     then a missing key file is an error, never replaced by a new key that could not open them
    */
-  byte[] masterKey(java.nio.file.Path dataDir, java.security.SecureRandom random) {
+  byte[] masterKey(java.nio.file.Path dataDir, java.security.SecureRandom random, boolean sealed) {
     if (given(Option.MASTER_KEY).filter(String::isBlank).isPresent()) {
       throw new ConfigError("the master key is set but empty", writtenAs(Option.MASTER_KEY),
           "set it to the base64 key that sealed the tokens in " + dataDir + " (for a new data directory: openssl rand"
               + " -base64 32), or unset it to use the key file " + dataDir.resolve(MasterKey.FILE_NAME));
     }
-    return check(Option.MASTER_KEY, () -> MasterKey.load(given(Option.MASTER_KEY), dataDir, random));
+    if (given(Option.MASTER_KEY).isPresent()) {
+      return check(Option.MASTER_KEY, () -> MasterKey.load(given(Option.MASTER_KEY), dataDir, random));
+    }
+    // no variable: the key file, which is generated only for a store that holds nothing sealed yet
+    java.nio.file.Path file = dataDir.resolve(MasterKey.FILE_NAME);
+    String unset = Option.MASTER_KEY.env() + " unset";
+    String restore = "restore " + file + " from your backup, or set " + Option.MASTER_KEY.env()
+        + " to the key that sealed the tokens in " + dataDir;
+    if (sealed && !java.nio.file.Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw new ConfigError("the master key file " + file + " is missing, and the tokens in " + dataDir
+          + " were sealed with a master key", unset, restore);
+    }
+    try {
+      return MasterKey.load(Optional.empty(), dataDir, random);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigError(e.getMessage(), unset, restore, e);
+    } catch (java.io.UncheckedIOException e) {
+      throw new ConfigError(e.getMessage() + " (" + e.getCause().getClass().getSimpleName().replace("Exception", "")
+          + ")", unset, "check the file's owner and permissions", e);
+    }
   }
 
   /**
@@ -216,6 +238,9 @@ public final class Settings {
 
   /** A value that has the right form but is refused by the rule behind it. */
   ConfigError refused(Option option, String why, Throwable cause) {
+    // the core's rule names its builder setting ("callTtl must be…"): the operator wrote a flag or a
+    // variable, which the line names after it
+    why = why == null ? "the value is refused" : why.replaceFirst("^[a-z][A-Za-z]* must ", "it must ");
     String what = option.secret() || !texts.containsKey(option)
         ? why
         : "'" + texts.get(option).strip() + "' is refused: " + why;

@@ -219,11 +219,19 @@ class MainTest {
     // a value of the right form that the core refuses: its rule, named with the option as written
     Run ttl = run(env, "--port", "0", "--call-ttl", "2h");
     oneLine(ttl, "--call-ttl");
-    assertThat(ttl.err()).startsWith("error: '2h' is refused: callTtl must be between 1 second and 1 hour (--call-ttl):");
+    assertThat(ttl.err()).startsWith("error: '2h' is refused: it must be between 1 second and 1 hour (--call-ttl):");
+    // the core's builder setting is not named: the operator never wrote it
+    Run timeout = run(env, "--port", "0", "--upstream-timeout", "0");
+    oneLine(timeout, "--upstream-timeout");
+    assertThat(timeout.err()).startsWith("error: '0' is refused: it must be positive (--upstream-timeout):");
     oneLine(run(env, "--port", "0", "--delivery-concurrency", "0"), "--delivery-concurrency");
     oneLine(run(env, "--port", "0", "--graph-prefix", "api"), "--graph-prefix");
     oneLine(run(env, "--port", "0", "--surface-widening", "1:everything"), "--surface-widening");
     oneLine(run(env, "--port", "0", "--allowed-target-cidrs", "10.0.0.0/99"), "--allowed-target-cidrs");
+    // a host that is no address: the line names --host, not --port
+    Run host = run(Map.of("LAYER_DATA_DIR", dir.toString()), "--port", "0", "--host", "999.1.1.1");
+    oneLine(host, "--host");
+    assertThat(host.err()).contains("'999.1.1.1' is not an address and does not resolve");
   }
 
   @Test
@@ -253,7 +261,7 @@ class MainTest {
 
     assertThatThrownBy(() -> LayerServer.start(tooShort).close())
         .isInstanceOf(ConfigError.class)
-        .hasMessageStartingWith("'7d' is refused: retention must be at least 8 days")
+        .hasMessageStartingWith("'7d' is refused: it must be at least 8 days")
         .hasMessageContaining("(LAYER_RETENTION): change LAYER_RETENTION, or leave it unset for the default 14d");
   }
 

@@ -3,6 +3,7 @@ package dev.metalayer.jetty;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -15,8 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The real jar refuses to start, in one line and with exit status 2, when its master key does not open
- * the tokens of its data directory (another key, an empty value, a key file generated because the
- * variable was forgotten), the CLI likewise; with the right key it starts.
+ * the tokens of its data directory (another key, an empty value, no key at all because the
+ * variable was forgotten, which is refused without generating a key file), the CLI likewise; with the
+ * right key it starts.
  */
 class MasterKeyIT {
   static final String PNID = "106540352242922";
@@ -97,10 +99,24 @@ class MasterKeyIT {
             + data.resolve("master.key"));
     assertThat(data.resolve("master.key")).doesNotExist();
 
-    // forgotten altogether: a key file is generated, and it does not open the tokens either
+    // forgotten altogether: no key file is generated in its place (it could not open the tokens)
+    assertOneLineNoTrace(run(Map.of()), "error: the master key file " + data.resolve("master.key")
+        + " is missing, and the tokens in " + data + " were sealed with a master key (LAYER_MASTER_KEY unset): restore "
+        + data.resolve("master.key") + " from your backup, or set LAYER_MASTER_KEY to the key that sealed the tokens in "
+        + data);
+    assertThat(data.resolve("master.key")).doesNotExist();
+
+    // a key file that is not a key names the file, not the variable the operator did not set
+    Files.writeString(data.resolve("master.key"), "garbage!!\n");
+    assertOneLineNoTrace(run(Map.of()), "error: " + data.resolve("master.key") + " is not valid base64"
+        + " (LAYER_MASTER_KEY unset): restore " + data.resolve("master.key") + " from your backup, or set"
+        + " LAYER_MASTER_KEY to the key that sealed the tokens in " + data);
+    // another key in the file: it does not open the tokens
+    Files.writeString(data.resolve("master.key"), newKey() + "\n");
     assertOneLineNoTrace(run(Map.of()), "error: the master key file " + data.resolve("master.key")
         + " does not open the tokens in " + data + " (LAYER_MASTER_KEY unset): set LAYER_MASTER_KEY to the key that sealed them, or start on"
         + " an empty data directory (its numbers and keys must then be registered again)");
+    Files.delete(data.resolve("master.key"));
 
     // the key that sealed them: the layer starts and its key works
     String key = jar.createKey(PNID);

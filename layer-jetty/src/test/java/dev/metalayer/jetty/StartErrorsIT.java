@@ -110,7 +110,7 @@ class StartErrorsIT {
     oneLine(jar(env("LAYER_PUBLIC_URL", "layer.example.com")), "LAYER_PUBLIC_URL");
     Exit refusedByTheCore = jar(env("LAYER_RETENTION", "7d"));
     oneLine(refusedByTheCore, "LAYER_RETENTION");
-    assertThat(refusedByTheCore.stderr()).startsWith("error: '7d' is refused: retention must be at least 8 days");
+    assertThat(refusedByTheCore.stderr()).startsWith("error: '7d' is refused: it must be at least 8 days");
     oneLine(jar(env("LAYER_ADMIN_TOKEN", "short")), "LAYER_ADMIN_TOKEN");
   }
 
