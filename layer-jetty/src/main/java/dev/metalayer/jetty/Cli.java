@@ -151,7 +151,7 @@ final class Cli {
   private int addNumber(MetaLayer layer, Map<String, String> flags) throws IOException {
     Optional<String> token = metaToken("numbers add", flags);
     if (token.isEmpty()) {
-      return noMetaToken(err);
+      return noMetaToken(err, flags);
     }
     Registration result =
         layer.keys().addNumber(
@@ -170,9 +170,14 @@ final class Cli {
     return 1;
   }
 
-  static int noMetaToken(PrintStream err) {
-    err.println("error: no Meta token was given (--meta-token-env): name with --meta-token-env a variable that holds"
-        + " it, or type it when asked");
+  /** The one line when {@code numbers add} got no token: names the variable when one was named. */
+  static int noMetaToken(PrintStream err, Map<String, String> flags) {
+    String envName = flags.get("--meta-token-env");
+    err.println(envName != null
+        ? "error: the variable " + envName + " named by --meta-token-env is unset or empty (--meta-token-env): set "
+            + envName + " to the number's Meta token, or leave --meta-token-env out and type the token when asked"
+        : "error: no Meta token was given (--meta-token-env): name with --meta-token-env a variable that holds it, or"
+            + " type it when asked");
     return 2;
   }
 

@@ -409,7 +409,7 @@ public enum Option {
       } catch (NumberFormatException e) {
         // below
       }
-      throw new Invalid("'" + t + "' is not a whole number from 0 to " + max, "write a whole number such as 8");
+      throw new Invalid("'" + t + "' is not a whole number from 0 to " + max, "write a whole number from 0 to " + max);
     }
 
     /** {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}; a bare number is seconds. */

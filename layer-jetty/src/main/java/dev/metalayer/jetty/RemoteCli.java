@@ -81,7 +81,7 @@ final class RemoteCli {
 
   private int addNumber(Map<String, String> flags, Optional<String> metaToken) {
     if (metaToken.isEmpty()) {
-      return Cli.noMetaToken(err);
+      return Cli.noMetaToken(err, flags);
     }
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("phone", flags.get("--phone"));
@@ -193,12 +193,22 @@ final class RemoteCli {
     } catch (java.net.http.HttpTimeoutException e) {
       throw new CallFailed("no answer within " + CALL_SECONDS + " s", e);
     } catch (java.net.ConnectException e) {
-      throw new CallFailed("connection refused", e);
+      throw new CallFailed(unresolved(e) ? "its host name does not resolve" : "connection refused", e);
     } catch (IOException e) {
       throw new CallFailed(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CallFailed("interrupted", e);
     }
+  }
+
+  /** Whether a failed connection failed on its host name (the JDK's client says so only in the cause). */
+  private static boolean unresolved(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.nio.channels.UnresolvedAddressException || t instanceof java.net.UnknownHostException) {
+        return true;
+      }
+    }
+    return false;
   }
 }

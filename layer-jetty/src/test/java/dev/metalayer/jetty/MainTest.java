@@ -118,6 +118,11 @@ class MainTest {
         + " (LAYER_URL): ").hasLineCount(1);
     Run unreachableByFlag = run(Map.of("LAYER_ADMIN_TOKEN", admin), "keys", "list", "--layer-url", "http://127.0.0.1:1");
     assertThat(unreachableByFlag.err()).contains("(--layer-url)").hasLineCount(1);
+    // .invalid never resolves (RFC 6761): the line says so, not "connection refused"
+    Run unresolved = run(Map.of("LAYER_URL", "http://nosuch.invalid:80", "LAYER_ADMIN_TOKEN", admin), "keys", "list");
+    assertThat(unresolved.status()).isEqualTo(1);
+    assertThat(unresolved.err()).startsWith("error: cannot reach the layer at http://nosuch.invalid:80, its host name"
+        + " does not resolve (LAYER_URL): ").hasLineCount(1);
   }
 
   @Test
@@ -296,6 +301,22 @@ class MainTest {
     assertThat(status).isZero();
     assertThat(prompts).containsExactly("Meta token for 106540352242922 (input hidden): ");
     assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("added +15550783881").doesNotContain("EAAG-typed-token");
+  }
+
+  @Test
+  void aMetaTokenVariableThatIsUnsetIsNamedInOneLine() throws Exception {
+    Settings settings = Settings.of(Map.of(Option.DATA_DIR, dir.toString()));
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    Cli cli = new Cli(settings, Map.of(), prompt -> {
+      throw new AssertionError("no prompt when a variable is named");
+    }, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    int status = cli.run("numbers add", Map.of("--phone", "+15550783881", "--phone-number-id", "106540352242922",
+        "--waba-id", "102290129340398", "--business-id", "555", "--meta-token-env", "NOPE"));
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8).lines().toList()).containsExactly(
+        "error: the variable NOPE named by --meta-token-env is unset or empty (--meta-token-env): set NOPE to the"
+            + " number's Meta token, or leave --meta-token-env out and type the token when asked");
   }
 
   @Test
