@@ -130,8 +130,6 @@ public final class MetaLayer {
   public CallWebhookRelay relay() {
     return relay;
   }
-  /** See {@link CallWebhookRelay#MIN_RETENTION}. */
-  public static final Duration MIN_RETENTION = CallWebhookRelay.MIN_RETENTION;
 
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */
   public static final class Builder {

@@ -93,6 +93,6 @@ class RelayRetentionTest {
         .hasMessageContaining("at least 8 days")
         .hasMessageContaining("7 days");
     assertThat(builder.retention(Duration.ofDays(8))).isSameAs(builder);
-    assertThat(MetaLayer.MIN_RETENTION).isEqualTo(Duration.ofDays(8));
+    assertThat(CallWebhookRelay.MIN_RETENTION).isEqualTo(Duration.ofDays(8));
   }
 }

@@ -127,8 +127,7 @@ public final class Settings {
     } catch (IllegalArgumentException e) {
       throw new ConfigError(e.getMessage(), unset, restore, e);
     } catch (java.io.UncheckedIOException e) {
-      throw new ConfigError(e.getMessage() + " (" + e.getCause().getClass().getSimpleName().replace("Exception", "")
-          + ")", unset, "check the file's owner and permissions", e);
+      throw unreadable(e, unset);
     }
   }
 
@@ -230,10 +229,14 @@ public final class Settings {
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw refused(option, e.getMessage(), e);
     } catch (java.io.UncheckedIOException e) {
-      // a file the option leads to (the master key file in the data directory) cannot be read or written
-      throw new ConfigError(e.getMessage() + " (" + e.getCause().getClass().getSimpleName().replace("Exception", "")
-          + ")", writtenAs(option), "check the file's owner and permissions", e);
+      throw unreadable(e, writtenAs(option));
     }
+  }
+
+  /** A file an option leads to (the master key file in the data directory) cannot be read or written. */
+  private static ConfigError unreadable(java.io.UncheckedIOException e, String option) {
+    return new ConfigError(e.getMessage() + " (" + e.getCause().getClass().getSimpleName().replace("Exception", "")
+        + ")", option, "check the file's owner and permissions", e);
   }
 
   /** A value that has the right form but is refused by the rule behind it. */
