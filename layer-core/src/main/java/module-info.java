@@ -7,6 +7,8 @@ module dev.metalayer.core {
   // Database and Json hand out JDBC and Jackson types: a module that uses them reads these too
   requires transitive java.sql;
   requires org.slf4j;
+  // optional: PostgreSQL's notifications (LISTEN/NOTIFY wake-ups), read only on a PostgreSQL store
+  requires static org.postgresql.jdbc;
   requires transitive com.fasterxml.jackson.databind;
 
   exports dev.metalayer;

@@ -115,8 +115,12 @@ public final class Database {
 
   private void migrate() {
     Sql sql = new Sql(this);
-    sql.execute("CREATE TABLE IF NOT EXISTS layer_schema_version ("
-        + "version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL)");
+    sql.inTransaction(tx -> {
+      lockMigrations(tx);
+      tx.execute("CREATE TABLE IF NOT EXISTS layer_schema_version ("
+          + "version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL)");
+      return null;
+    });
     int previous = 0;
     for (String name : MIGRATIONS) {
       // versions rise; a gap is allowed (numbers are handed out before the branches that use them merge)
@@ -126,6 +130,7 @@ public final class Database {
       }
       previous = version;
       sql.inTransaction(tx -> {
+        lockMigrations(tx);
         if (tx.exists("SELECT 1 FROM layer_schema_version WHERE version = ?", version)) {
           return null;
         }
@@ -139,6 +144,20 @@ public final class Database {
       });
     }
   }
+
+  /**
+   * On PostgreSQL, several instances may start at once on one database: each migration's transaction
+   * first takes a transaction-scoped advisory lock, so one instance applies it and the others wait, then
+   * find it applied. (H2's file is open in one process only.)
+   */
+  private void lockMigrations(Sql tx) {
+    if (dialect == Dialect.POSTGRESQL) {
+      tx.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");
+    }
+  }
+
+  /** The advisory lock key of the migrations ("metalayr" in ASCII). */
+  static final long MIGRATION_LOCK = 0x6d6574616c617972L;
 
   private static int versionOf(String name) {
     int end = name.indexOf("__");
