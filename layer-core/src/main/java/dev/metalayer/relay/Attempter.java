@@ -20,6 +20,11 @@ import org.slf4j.LoggerFactory;
  * subscription, signs the body, sends it through the transport, asks the {@link DeliveryPolicy} what
  * follows and writes it to the store. Always ends the claim (never leaves a lease behind unless the
  * process dies). Thread-safe; one call per claimed delivery.
+ *
+ * <p>A claim may be lost: its lease ran out (the process stalled) and another claim, maybe of another
+ * instance, took the row. Right before sending, the attempt renews its lease with its claim token and
+ * sends nothing if that fails; its outcome is written only while the token still holds the row
+ * ({@link RelayStore#finish}), else it is dropped (logged at DEBUG): the later claim's result stands.
  */
 final class Attempter {
   private static final Logger log = LoggerFactory.getLogger(Attempter.class);
@@ -48,14 +53,20 @@ final class Attempter {
   void attempt(Claimed c) {
     Instant now = clock.instant();
     if (c.expiresAt().isPresent() && !now.isBefore(c.expiresAt().get())) {
-      store.finish(c.id(), null, DeliveryState.EXPIRED, null, now);
-      warnExpired(c, store.findSubscription(c.subscriptionId()).map(s -> s.subscription().phoneNumberId()),
-          c.attempts(), "no attempt was left before its TTL");
+      if (end(c, null, DeliveryState.EXPIRED, null, now)) {
+        warnExpired(c, store.findSubscription(c.subscriptionId()).map(s -> s.subscription().phoneNumberId()),
+            c.attempts(), "no attempt was left before its TTL");
+      }
       return;
     }
     Optional<StoredSubscription> found = store.findSubscription(c.subscriptionId());
     if (found.isEmpty() || !found.get().subscription().active()) {
-      store.finish(c.id(), null, DeliveryState.DEAD, null, now);
+      end(c, null, DeliveryState.DEAD, null, now);
+      return;
+    }
+    // the lease counts from the send: the whole deadline fits in it (DeliveryPolicy#lease)
+    if (!store.renew(c.id(), c.claimToken(), now.plus(policy.lease(c.lane())))) {
+      log.debug("Delivery {} not sent: its lease ended and another claim holds it", c.id());
       return;
     }
     long started = System.nanoTime();
@@ -101,17 +112,21 @@ final class Attempter {
     DeliveryPolicy.Decision decision =
         policy.decide(c.lane(), c.attempts() + 1, c.maxAttempts(), c.expiresAt(), result, end);
     if (decision instanceof DeliveryPolicy.Delivered) {
-      store.finish(c.id(), record, DeliveryState.DELIVERED, null, end);
+      end(c, record, DeliveryState.DELIVERED, null, end);
     } else if (decision instanceof DeliveryPolicy.Retry retry) {
-      store.finish(c.id(), record, DeliveryState.PENDING, retry.at(), end);
+      end(c, record, DeliveryState.PENDING, retry.at(), end);
     } else if (decision instanceof DeliveryPolicy.Expired) {
-      store.finish(c.id(), record, DeliveryState.EXPIRED, null, end);
+      if (!end(c, record, DeliveryState.EXPIRED, null, end)) {
+        return;
+      }
       warnExpired(c, Optional.of(sub.phoneNumberId()), c.attempts() + 1, record.status() != null
           ? "the last attempt was answered HTTP " + record.status()
           : "the last attempt failed (" + new Attempt(0, end, Optional.empty(), 0, Optional.ofNullable(record.error()),
               Optional.empty()).errorClass().orElse("io_error") + ")");
     } else {
-      store.finish(c.id(), record, DeliveryState.DEAD, null, end);
+      if (!end(c, record, DeliveryState.DEAD, null, end)) {
+        return;
+      }
       if (((DeliveryPolicy.Dead) decision).gone()) {
         store.setActive(sub.id(), false, end);
         log.warn("Subscription {} answered 410 Gone: deactivated", sub.id());
@@ -119,6 +134,19 @@ final class Attempter {
         log.warn("Delivery {} to subscription {} is dead after {} attempts", c.id(), sub.id(), c.attempts() + 1);
       }
     }
+  }
+
+  /**
+   * Writes the end of the claim {@code c}, if it still holds its row. @return false when the claim was
+   * lost: nothing was written, and the caller drops the outcome
+   */
+  private boolean end(Claimed c, AttemptRecord record, DeliveryState state, Instant next, Instant at) {
+    if (store.finish(c.id(), c.claimToken(), record, state, next, at)) {
+      return true;
+    }
+    log.debug("Outcome of delivery {} ({}) dropped: its lease ended and another claim took it, or it was removed",
+        c.id(), state.wire());
+    return false;
   }
 
   /**

@@ -42,19 +42,29 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #runDueNow()} runs everything due at the clock's current time on the calling thread,
  * without the pools: the deterministic way to drive retries, TTLs and dead-lettering in tests.
  *
+ * <p>Instances: the engine claims as the instance {@code instanceId}. Once started it beats every
+ * {@link #HEARTBEAT} ({@link RelayStore#heartbeat}), so that the others leave the call deliveries its
+ * instance owns to it; it stops beating when one of its lanes has stopped (then they take them over after
+ * {@link RelayStore#OWNER_TIMEOUT}), and at {@link #close()} it retires its instance, so that they take them
+ * over at once. It also {@linkplain RelayStore#listen listens} for the other instances' wake-ups and pumps
+ * the lane at once (on PostgreSQL); the one-second poll stays as the fallback.
+ *
  * <p>Retention: a housekeeping thread {@linkplain #purge() purges} history older than the retention
  * period one minute after {@link #start()} and then every hour (after the previous run ended), in
  * short batches, so it never holds a lane up; {@link #purge()} runs the same on the calling thread.
  */
 final class DeliveryEngine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeliveryEngine.class);
-  private static final Duration MAX_IDLE = Duration.ofSeconds(1);
+  static final Duration MAX_IDLE = Duration.ofSeconds(1);
+  /** How often a started engine tells the store that its instance is alive. */
+  static final Duration HEARTBEAT = Duration.ofSeconds(1);
   static final Duration FIRST_PURGE = Duration.ofMinutes(1);
   static final Duration PURGE_INTERVAL = Duration.ofHours(1);
   /** Rows per purge transaction: short transactions that never hold the store for long. */
   static final int PURGE_BATCH = 500;
 
   private final RelayStore store;
+  private final String instanceId;
   private final Attempter attempter;
   private final DeliveryPolicy policy;
   private final Clock clock;
@@ -65,6 +75,13 @@ final class DeliveryEngine implements AutoCloseable {
   private volatile boolean running;
   private ScheduledExecutorService housekeeping;
   private volatile ScheduledFuture<?> purgeSchedule;
+  private ScheduledExecutorService heartbeat;
+  private volatile ScheduledFuture<?> heartbeatSchedule;
+  /** Set while heartbeats fail: one warning per outage. */
+  private volatile boolean heartbeatFailing;
+  private RelayStore.Listening listening;
+  /** Wake-ups heard from other instances, per lane: for tests. */
+  private final Map<Lane, java.util.concurrent.atomic.AtomicLong> remoteWakes = new EnumMap<>(Lane.class);
 
   /** The in-flight bookkeeping of one lane; guarded by its own monitor. */
   private final class LaneState {
@@ -93,9 +110,10 @@ final class DeliveryEngine implements AutoCloseable {
    * @param perNumber attempts in flight per number and lane; 0: half the lane's threads (at least 1)
    * @param retention how long finished history is kept (see {@link RelayStore#purge})
    */
-  DeliveryEngine(RelayStore store, Attempter attempter, DeliveryPolicy policy, Clock clock, int callsThreads,
-      int defaultThreads, int perSubscription, int perNumber, Duration retention) {
+  DeliveryEngine(RelayStore store, String instanceId, Attempter attempter, DeliveryPolicy policy, Clock clock,
+      int callsThreads, int defaultThreads, int perSubscription, int perNumber, Duration retention) {
     this.store = store;
+    this.instanceId = instanceId;
     this.attempter = attempter;
     this.policy = policy;
     this.clock = clock;
@@ -104,6 +122,9 @@ final class DeliveryEngine implements AutoCloseable {
     this.retention = retention;
     lanes.put(Lane.CALLS, new LaneState(Lane.CALLS, callsThreads, Duration.ofMillis(50)));
     lanes.put(Lane.DEFAULT, new LaneState(Lane.DEFAULT, defaultThreads, Duration.ofMillis(250)));
+    for (Lane lane : Lane.values()) {
+      remoteWakes.put(lane, new java.util.concurrent.atomic.AtomicLong());
+    }
   }
 
   /** The cap per number of a lane with {@code threads} workers. */
@@ -126,7 +147,12 @@ final class DeliveryEngine implements AutoCloseable {
           threads("relay-" + s.lane.wire()));
     }
     housekeeping = Executors.newSingleThreadScheduledExecutor(threads("relay-retention"));
+    heartbeat = Executors.newSingleThreadScheduledExecutor(threads("relay-heartbeat"));
     running = true;
+    beat(); // before the first claim: the others leave this instance's calls to it from now on
+    heartbeatSchedule =
+        heartbeat.scheduleAtFixedRate(this::beat, HEARTBEAT.toMillis(), HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
+    listening = store.listen(this::remoteWake);
     for (Lane lane : Lane.values()) {
       wake(lane);
     }
@@ -136,6 +162,53 @@ final class DeliveryEngine implements AutoCloseable {
 
   boolean running() {
     return running;
+  }
+
+  String instanceId() {
+    return instanceId;
+  }
+
+  /** Wake-ups of {@code lane} heard from other instances since the start. */
+  long remoteWakes(Lane lane) {
+    return remoteWakes.get(lane).get();
+  }
+
+  private void remoteWake(Lane lane) {
+    remoteWakes.get(lane).incrementAndGet();
+    wake(lane);
+  }
+
+  /**
+   * Tells the store that this instance is alive, unless one of its lanes has stopped: an instance that
+   * no longer claims must not keep its calls from the others. Never throws: a failure is retried at the
+   * next beat (one warning per outage).
+   */
+  private void beat() {
+    if (lanesStopped()) {
+      return;
+    }
+    try {
+      store.heartbeat(instanceId, clock.instant());
+      if (heartbeatFailing) {
+        heartbeatFailing = false;
+        log.info("The relay's heartbeat is recorded again");
+      }
+    } catch (RuntimeException e) {
+      if (!heartbeatFailing) {
+        heartbeatFailing = true;
+        log.warn("The relay's heartbeat could not be recorded ({}); retrying every {}. Other instances take"
+            + " this one's calls over after {} without it", e.toString(), HEARTBEAT, RelayStore.OWNER_TIMEOUT);
+      }
+    }
+  }
+
+  private boolean lanesStopped() {
+    for (LaneState s : lanes.values()) {
+      if (s.pumpDied || s.scheduler == null || s.scheduler.isShutdown() || s.pool == null || s.pool.isShutdown()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -160,6 +233,10 @@ final class DeliveryEngine implements AutoCloseable {
     ScheduledFuture<?> purging = purgeSchedule;
     if (purging == null || purging.isDone()) {
       dead.add("relay-retention");
+    }
+    ScheduledFuture<?> beating = heartbeatSchedule;
+    if (beating == null || beating.isDone()) {
+      dead.add("relay-heartbeat");
     }
     return List.copyOf(dead);
   }
@@ -210,7 +287,7 @@ final class DeliveryEngine implements AutoCloseable {
           break;
         }
         List<Claimed> claimed =
-            store.claimDue(s.lane, now, now.plus(policy.lease(s.lane)), limit, s.perNumber, saturated);
+            store.claimDue(s.lane, instanceId, now, now.plus(policy.lease(s.lane)), limit, s.perNumber, saturated);
         for (Claimed c : claimed) {
           synchronized (s) {
             s.inFlight.merge(c.subscriptionId(), 1, Integer::sum);
@@ -274,7 +351,8 @@ final class DeliveryEngine implements AutoCloseable {
       boolean any = false;
       for (Lane lane : Lane.values()) {
         Instant now = clock.instant();
-        for (Claimed c : store.claimDue(lane, now, now.plus(policy.lease(lane)), 100, lanes.get(lane).perNumber, Set.of())) {
+        for (Claimed c : store.claimDue(lane, instanceId, now, now.plus(policy.lease(lane)), 100,
+            lanes.get(lane).perNumber, Set.of())) {
           attempter.attempt(c);
           processed++;
           any = true;
@@ -327,6 +405,8 @@ final class DeliveryEngine implements AutoCloseable {
       return;
     }
     running = false;
+    listening.close();
+    heartbeat.shutdown();
     // not interrupted: a running purge stops after its current batch
     housekeeping.shutdown();
     for (LaneState s : lanes.values()) {
@@ -341,6 +421,14 @@ final class DeliveryEngine implements AutoCloseable {
     awaitStopped(housekeeping);
     for (LaneState s : lanes.values()) {
       awaitStopped(s.pool);
+    }
+    awaitStopped(heartbeat);
+    try {
+      // after the last attempt ended: the others may take this instance's calls over at once
+      store.retire(instanceId);
+    } catch (RuntimeException e) {
+      log.warn("Could not retire relay instance {} ({}); the others take its calls over after {}", instanceId,
+          e.toString(), RelayStore.OWNER_TIMEOUT);
     }
   }
 

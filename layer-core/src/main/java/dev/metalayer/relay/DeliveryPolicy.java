@@ -62,7 +62,17 @@ final class DeliveryPolicy {
     return lane == Lane.CALLS ? CALLS_TIMEOUT : DEFAULT_TIMEOUT;
   }
 
-  /** How long a claim is held: longer than the request timeout, so a live attempt is never doubled. */
+  /**
+   * What a lease leaves beyond the request's deadline: time to sign before, and to record the outcome
+   * after (a slow database), so that a live attempt's lease never runs out under it.
+   */
+  static final Duration LEASE_MARGIN = Duration.ofSeconds(5);
+
+  /**
+   * How long a claim is held, and renewed right before the send: twice the request's deadline (calls
+   * 10 s, default lane 30 s), at least the deadline plus {@link #LEASE_MARGIN}, so that a live attempt is
+   * never taken over, and a dead one is taken over soon after.
+   */
   Duration lease(Lane lane) {
     return timeout(lane).multipliedBy(2);
   }

@@ -1,10 +1,12 @@
 package dev.metalayer.relay;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Persistence of the call webhook relay: received envelopes, subscriptions (with sealed secrets),
@@ -19,8 +21,20 @@ import java.util.Set;
  *
  * <p>Every delivery belongs to the number of its subscription (its phone number ID, {@code ""} when the
  * subscription is unknown at ingest). A claim shares a lane between numbers: see {@link #claimDue}.
+ *
+ * <p>Several instances may share one store (PostgreSQL). Each claim writes a fresh <i>claim token</i>
+ * with its lease; {@link #renew} and {@link #finish} write only while the row still carries it, so an
+ * attempt whose lease ended and was taken over writes nothing. A delivery may have an <i>owner</i>, the
+ * instance that stored it: no other instance claims it while the owner is alive, that is seen by
+ * {@link #heartbeat} within {@link #OWNER_TIMEOUT}. A store used by one instance only (in memory, the H2
+ * file) keeps the same rules, which then always let that instance claim its rows.
  */
 public interface RelayStore {
+  /**
+   * How long an instance may go without a {@link #heartbeat} before it counts as dead, and the
+   * deliveries it owns are claimed by the others: five beats of the relay's one-second heartbeat.
+   */
+  Duration OWNER_TIMEOUT = Duration.ofSeconds(5);
 
   /** A subscription as stored: the value plus its sealed secret (null when it has none). */
   record StoredSubscription(Subscription subscription, byte[] sealedSecret) {
@@ -49,6 +63,7 @@ public interface RelayStore {
     private final DeliveryState state;
     private final Optional<Instant> expiresAt;
     private final Instant createdAt;
+    private final Optional<String> owner;
 
     private NewDelivery(Builder b) {
       this.id = Objects.requireNonNull(b.id, "id");
@@ -66,6 +81,7 @@ public interface RelayStore {
       this.orderingKey = b.orderingKey;
       this.state = b.expired ? DeliveryState.EXPIRED : DeliveryState.PENDING;
       this.expiresAt = b.expiresAt;
+      this.owner = b.owner;
     }
 
     public static Builder builder() {
@@ -132,6 +148,11 @@ public interface RelayStore {
       return createdAt;
     }
 
+    /** The instance that owns it (see {@link RelayStore}); empty: any instance claims it. */
+    public Optional<String> owner() {
+      return owner;
+    }
+
     /** Collects a new delivery; {@link #build()} checks that every required part is set. */
     public static final class Builder {
       private String id;
@@ -146,6 +167,7 @@ public interface RelayStore {
       private boolean expired;
       private Optional<Instant> expiresAt = Optional.empty();
       private Instant createdAt;
+      private Optional<String> owner = Optional.empty();
 
       private Builder() {}
 
@@ -190,6 +212,15 @@ public interface RelayStore {
         return this;
       }
 
+      /**
+       * Default none: any instance claims it. An instance id: no other instance claims it while that one
+       * is alive (see {@link RelayStore}).
+       */
+      public Builder owner(Optional<String> instanceId) {
+        this.owner = Objects.requireNonNull(instanceId, "instanceId");
+        return this;
+      }
+
       /** Default false: pending. True: recorded as {@code expired}, never attempted. */
       public Builder expired(boolean expired) {
         this.expired = expired;
@@ -202,7 +233,12 @@ public interface RelayStore {
     }
   }
 
-  /** A delivery a worker now holds, under a lease. @param attempts attempts made before this claim */
+  /**
+   * A delivery a worker now holds, under a lease.
+   *
+   * @param attempts attempts made before this claim
+   * @param claimToken this claim's token: {@link #renew} and {@link #finish} write only with it
+   */
   record Claimed(
       String id,
       String subscriptionId,
@@ -212,7 +248,15 @@ public interface RelayStore {
       byte[] body,
       int attempts,
       int maxAttempts,
-      Optional<Instant> expiresAt) {}
+      Optional<Instant> expiresAt,
+      String claimToken) {}
+
+  /** A running {@linkplain #listen listener}; {@link #close()} stops it. */
+  interface Listening extends AutoCloseable {
+    /** Stops listening. Idempotent; never throws. */
+    @Override
+    void close();
+  }
 
   /** One attempt to log. @param status null when no answer came */
   record AttemptRecord(Instant at, Integer status, long latencyMs, String error, String responseExcerpt) {}
@@ -281,9 +325,14 @@ public interface RelayStore {
   // ---- the engine
 
   /**
-   * Claims up to {@code limit} claimable deliveries of {@code lane} at {@code now}, shared between
-   * numbers, skipping the subscriptions in {@code skip}; each claimed row becomes {@code delivering}
-   * until {@code leaseUntil}. Exclusive: a row is never claimed twice while its lease runs.
+   * Claims, for the instance {@code instance}, up to {@code limit} claimable deliveries of {@code lane}
+   * at {@code now}, shared between numbers, skipping the subscriptions in {@code skip}; each claimed row
+   * becomes {@code delivering} until {@code leaseUntil}, with a new {@linkplain Claimed#claimToken claim
+   * token}. Exclusive: a row is never claimed twice while its lease runs.
+   *
+   * <p>Ownership: a delivery owned by another instance is claimable only when that instance was not
+   * {@linkplain #heartbeat seen} within {@link #OWNER_TIMEOUT} before {@code now} (it died, or stopped);
+   * the claim then makes {@code instance} its owner, so that its retries stay there.
    *
    * <p>The fair share: a number's <i>load</i> is how many of its deliveries of the lane are
    * {@code delivering} under a lease that has not ended (in this process or another), plus those this
@@ -293,7 +342,13 @@ public interface RelayStore {
    * {@code perNumber}. So a number that has nothing in flight is served before any number that has, and
    * a backlog of one number never stands before another number's first delivery.
    */
-  List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber, Set<String> skip);
+  List<Claimed> claimDue(Lane lane, String instance, Instant now, Instant leaseUntil, int limit, int perNumber,
+      Set<String> skip);
+
+  /** {@link #claimDue(Lane, String, Instant, Instant, int, int, Set)} for an instance that owns nothing. */
+  default List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber, Set<String> skip) {
+    return claimDue(lane, "", now, leaseUntil, limit, perNumber, skip);
+  }
 
   /** {@link #claimDue(Lane, Instant, Instant, int, int, Set)} without a cap per number. */
   default List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
@@ -301,16 +356,49 @@ public interface RelayStore {
   }
 
   /**
-   * Records the end of a claim: the attempt (null when none was made, e.g. an expired call), the new
-   * state and the next attempt time (null in final states). Clears the lease.
+   * Extends a claim's lease to {@code leaseUntil}, if the claim still holds the row: {@code delivering}
+   * with {@code claimToken}. An attempt calls it right before sending. @return false when the claim was
+   * lost (another claim took the row after its lease ended, or the row is finished or deleted): then do
+   * not send
    */
-  void finish(String deliveryId, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt, Instant at);
+  boolean renew(String deliveryId, String claimToken, Instant leaseUntil);
+
+  /**
+   * Records the end of a claim, if the claim still holds the row ({@code delivering} with
+   * {@code claimToken}): the attempt (null when none was made, e.g. an expired call), the new state and
+   * the next attempt time (null in final states). Clears the lease and the token. All or nothing.
+   *
+   * @return false when the claim was lost (see {@link #renew}): nothing was written
+   */
+  boolean finish(String deliveryId, String claimToken, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt,
+      Instant at);
 
   /** The earliest time something of {@code lane} may become claimable; empty when nothing is pending. */
   Optional<Instant> nextWake(Lane lane);
 
-  /** Releases every lease (after a crash, when this process is the store's only deliverer). @return rows released */
+  /**
+   * Releases every lease, and the ownership of every open delivery (after a crash, when this process is
+   * the store's only deliverer: whatever instance held them is gone). @return the leases released
+   */
   int releaseLeases(Instant now);
+
+  // ---- instances
+
+  /** Records that {@code instance} is alive at {@code at}; the first beat registers it. */
+  void heartbeat(String instance, Instant at);
+
+  /** Forgets {@code instance} (it stops): the deliveries it owns are claimable by the others at once. */
+  void retire(String instance);
+
+  /**
+   * Calls {@code wake} with a lane when another instance sharing this store has made something of that
+   * lane claimable (new deliveries, a replay, a subscription turned on), until the returned listener is
+   * closed: the other instances act on it without waiting for their poll. A store with one instance only
+   * has nothing to hear: this default listens to nothing. {@code wake} must be quick and must not throw.
+   */
+  default Listening listen(Consumer<Lane> wake) {
+    return () -> {};
+  }
 
   /**
    * Makes a finished delivery (delivered, dead, expired) pending again for one more attempt at

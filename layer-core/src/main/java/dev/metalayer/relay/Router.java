@@ -84,8 +84,12 @@ final class Router {
   private volatile boolean closing;
   private final AtomicBoolean routeQueued = new AtomicBoolean();
 
+  /** The instance this router stores for: it owns the call deliveries it stores (see {@link RelayStore}). */
+  private final String instanceId;
+
   Router(RelayStore store, KeyService keys, DeliveryPolicy policy, DeliveryEngine engine, Clock clock,
-      SecureRandom random, WarnLimiter warnings, UnknownNumbers unknownNumbers) {
+      SecureRandom random, WarnLimiter warnings, UnknownNumbers unknownNumbers, String instanceId) {
+    this.instanceId = instanceId;
     this.warnings = warnings;
     this.unknownNumbers = unknownNumbers;
     this.store = store;
@@ -376,6 +380,8 @@ final class Router {
           .ids(deliveryIds.get(), s.id(), envelope.id())
           .change(webhookIds.computeIfAbsent(change, WebhookIds::of), change.field(), lane, bytes)
           .orderingKey(lane == Lane.CALLS ? change.orderingKey() : Optional.empty())
+          // a call is rung by the instance that received it (others take it over only if it dies)
+          .owner(lane == Lane.CALLS ? Optional.of(instanceId) : Optional.empty())
           .maxAttempts(policy.maxAttempts(lane, change.field()))
           .expiresAt(expiresAt)
           .expired(expired)

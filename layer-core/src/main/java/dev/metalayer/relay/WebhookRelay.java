@@ -40,9 +40,11 @@ final class WebhookRelay implements CallWebhookRelay {
     this.ingest = new Ingest(b.appSecrets, b.allowUnsignedWebhooks, b.keys, warnings);
     DeliveryPolicy policy = new DeliveryPolicy(b.callTtl, b.random::nextDouble);
     Attempter attempter = new Attempter(store, b.cipher, transport, policy, clock, warnings);
-    this.engine = new DeliveryEngine(store, attempter, policy, clock, b.callsThreads, b.defaultThreads,
+    // this relay's instance among those sharing the store: it owns the call deliveries of its ingest
+    String instanceId = dev.metalayer.crypto.Secrets.newId("ins", b.random, 12);
+    this.engine = new DeliveryEngine(store, instanceId, attempter, policy, clock, b.callsThreads, b.defaultThreads,
         b.concurrencyPerSubscription, b.concurrencyPerNumber, b.retention);
-    this.router = new Router(store, b.keys, policy, engine, clock, b.random, warnings, unknownNumbers);
+    this.router = new Router(store, b.keys, policy, engine, clock, b.random, warnings, unknownNumbers, instanceId);
     this.subscriptions = new WebhookSubscriptions(router, engine, store, b.keys, b.cipher, b.egressGuard, clock,
         b.maxSubscriptionsPerNumber);
   }
@@ -106,6 +108,16 @@ final class WebhookRelay implements CallWebhookRelay {
   /** Routes every stored envelope not routed yet, on the calling thread. @return the envelopes routed */
   int routeStored() {
     return router.routeStored();
+  }
+
+  /** This relay's instance id in the store (see {@link RelayStore}). */
+  String instanceId() {
+    return engine.instanceId();
+  }
+
+  /** Wake-ups of {@code lane} heard from other instances since the start. */
+  long remoteWakes(Lane lane) {
+    return engine.remoteWakes(lane);
   }
 
   @Override

@@ -27,7 +27,8 @@ public final class Database {
 
   /** Every migration, in order. Append only: a released migration is never edited. */
   static final List<String> MIGRATIONS = List.of("V1__numbers_and_keys.sql", "V2__relay.sql", "V3__retention.sql", "V4__claim_order.sql",
-      "V6__fair_claim_and_deferred_routing.sql", "V7__master_key_check.sql");
+      "V6__fair_claim_and_deferred_routing.sql", "V7__master_key_check.sql",
+      "V8__claim_tokens_and_instances.sql");
 
   /** The SQL dialects the layer knows. */
   enum Dialect {
@@ -36,16 +37,32 @@ public final class Database {
   }
 
   private final DataSource dataSource;
+  private final DataSource listenerSource;
   private final Dialect dialect;
 
-  private Database(DataSource dataSource, Dialect dialect) {
+  private Database(DataSource dataSource, DataSource listenerSource, Dialect dialect) {
     this.dataSource = dataSource;
+    this.listenerSource = listenerSource;
     this.dialect = dialect;
   }
 
-  /** Detects the dialect and brings the schema up to date. */
+  /**
+   * Detects the dialect and brings the schema up to date. On PostgreSQL, each running relay's wake-up
+   * listener holds one connection of {@code dataSource} for as long as it runs: count it in the pool's
+   * size, or give it a source of its own with {@link #open(DataSource, DataSource)}.
+   */
   public static Database open(DataSource dataSource) {
+    return open(dataSource, dataSource);
+  }
+
+  /**
+   * As {@link #open(DataSource)}, with {@code listenerSource} where a relay on PostgreSQL opens the one
+   * long-lived connection on which it listens for the other instances' wake-ups (LISTEN/NOTIFY), so
+   * that it holds no slot of the pool: an unpooled data source on the same database and schema.
+   */
+  public static Database open(DataSource dataSource, DataSource listenerSource) {
     Objects.requireNonNull(dataSource, "dataSource");
+    Objects.requireNonNull(listenerSource, "listenerSource");
     Dialect dialect;
     try (Connection c = dataSource.getConnection()) {
       String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
@@ -59,13 +76,18 @@ public final class Database {
     } catch (SQLException e) {
       throw Sql.failed("cannot connect to the database", e);
     }
-    Database db = new Database(dataSource, dialect);
+    Database db = new Database(dataSource, listenerSource, dialect);
     db.migrate();
     return db;
   }
 
   Dialect dialect() {
     return dialect;
+  }
+
+  /** A connection for a long-lived listener (see {@link #open(DataSource, DataSource)}); the caller closes it. */
+  Connection listenerConnection() throws SQLException {
+    return listenerSource.getConnection();
   }
 
   /** Work done with one connection. */

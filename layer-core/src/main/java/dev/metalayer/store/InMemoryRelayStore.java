@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 
 /**
  * A {@link RelayStore} in memory: for tests and embedders that accept losing pending deliveries when
@@ -27,6 +28,8 @@ final class InMemoryRelayStore implements RelayStore {
   /** Envelopes stored by {@link #ingestUnrouted} and not routed yet, in arrival order. */
   private final Set<String> unrouted = new java.util.LinkedHashSet<>();
   private final Map<String, Row> deliveries = new LinkedHashMap<>();
+  /** Each instance's last heartbeat. */
+  private final Map<String, Instant> instances = new HashMap<>();
   private long seq;
 
   /** A delivery row, mutable under the store's lock. */
@@ -40,6 +43,8 @@ final class InMemoryRelayStore implements RelayStore {
     Instant nextAttemptAt;
     Instant expiresAt;
     Instant leaseUntil;
+    String claimToken;
+    String owner;
     /** When the row last changed (its finish time, once final): what retention counts from. */
     Instant updatedAt;
     final List<Attempt> log = new ArrayList<>();
@@ -53,6 +58,7 @@ final class InMemoryRelayStore implements RelayStore {
       this.nextAttemptAt = d.nextAttemptAt().orElse(null);
       this.expiresAt = d.expiresAt().orElse(null);
       this.updatedAt = d.createdAt();
+      this.owner = d.owner().orElse(null);
     }
 
     boolean open() {
@@ -176,12 +182,13 @@ final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
-  public synchronized List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber,
-      Set<String> skip) {
+  public synchronized List<Claimed> claimDue(Lane lane, String instance, Instant now, Instant leaseUntil, int limit,
+      int perNumber, Set<String> skip) {
     Map<String, Integer> load = new HashMap<>();
     Map<String, List<FairShare.Candidate>> candidates = new HashMap<>();
     deliveries.values().stream()
-        .filter(r -> r.d.lane() == lane && !skip.contains(r.d.subscriptionId()) && claimable(r, now))
+        .filter(r -> r.d.lane() == lane && !skip.contains(r.d.subscriptionId()) && claimable(r, now)
+            && mayClaim(r, instance, now))
         // a crashed attempt's lease first, then by due time and arrival
         .sorted(Comparator.comparing((Row r) -> r.state == DeliveryState.PENDING)
             .thenComparing(r -> r.state == DeliveryState.PENDING ? r.nextAttemptAt : r.leaseUntil)
@@ -199,11 +206,24 @@ final class InMemoryRelayStore implements RelayStore {
       Row r = deliveries.get(candidate.id());
       r.state = DeliveryState.DELIVERING;
       r.leaseUntil = leaseUntil;
+      r.claimToken = UUID.randomUUID().toString();
+      if (r.owner != null) {
+        r.owner = instance; // its owner's, or taken over from a dead owner: its retries stay here
+      }
       r.updatedAt = now;
       out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), r.d.body(),
-          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt)));
+          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt), r.claimToken));
     }
     return out;
+  }
+
+  /** Unowned, owned by {@code instance}, or owned by an instance not seen within the owner timeout. */
+  private boolean mayClaim(Row r, String instance, Instant now) {
+    if (r.owner == null || r.owner.equals(instance)) {
+      return true;
+    }
+    Instant seen = instances.get(r.owner);
+    return seen == null || !seen.isAfter(now.minus(OWNER_TIMEOUT));
   }
 
   private boolean claimable(Row r, Instant now) {
@@ -223,10 +243,27 @@ final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
-  public synchronized void finish(String deliveryId, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt, Instant at) {
-    Row r = deliveries.get(deliveryId);
+  public synchronized boolean renew(String deliveryId, String claimToken, Instant leaseUntil) {
+    Row r = held(deliveryId, claimToken);
     if (r == null) {
-      return;
+      return false;
+    }
+    r.leaseUntil = leaseUntil;
+    return true;
+  }
+
+  /** The row, if it is delivering under {@code claimToken}; else null. */
+  private Row held(String deliveryId, String claimToken) {
+    Row r = deliveries.get(deliveryId);
+    return r != null && r.state == DeliveryState.DELIVERING && r.claimToken.equals(claimToken) ? r : null;
+  }
+
+  @Override
+  public synchronized boolean finish(String deliveryId, String claimToken, AttemptRecord attempt, DeliveryState state,
+      Instant nextAttemptAt, Instant at) {
+    Row r = held(deliveryId, claimToken);
+    if (r == null) {
+      return false;
     }
     if (attempt != null) {
       r.attempts++;
@@ -237,7 +274,9 @@ final class InMemoryRelayStore implements RelayStore {
     r.state = state;
     r.nextAttemptAt = nextAttemptAt;
     r.leaseUntil = null;
+    r.claimToken = null;
     r.updatedAt = at;
+    return true;
   }
 
   @Override
@@ -255,12 +294,26 @@ final class InMemoryRelayStore implements RelayStore {
       if (r.state == DeliveryState.DELIVERING) {
         r.state = DeliveryState.PENDING;
         r.leaseUntil = null;
+        r.claimToken = null;
         r.nextAttemptAt = now;
         r.updatedAt = now;
         n++;
       }
+      if (r.open()) {
+        r.owner = null;
+      }
     }
     return n;
+  }
+
+  @Override
+  public synchronized void heartbeat(String instance, Instant at) {
+    instances.put(instance, at);
+  }
+
+  @Override
+  public synchronized void retire(String instance) {
+    instances.remove(instance);
   }
 
   @Override
@@ -276,6 +329,7 @@ final class InMemoryRelayStore implements RelayStore {
     r.state = DeliveryState.PENDING;
     r.nextAttemptAt = now;
     r.leaseUntil = null;
+    r.claimToken = null;
     r.updatedAt = now;
     return true;
   }

@@ -17,13 +17,25 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link RelayStore} on a JDBC {@link Database} (H2 or PostgreSQL). Claims select candidates with
  * {@code FOR UPDATE SKIP LOCKED} (both H2 2.x and PostgreSQL have it) and then flip each row with a
  * conditional update, so a claim is exclusive even where row locks would not be. Thread-safe.
+ *
+ * <p>On PostgreSQL, several instances share the rows: the claims of one lane take turns (a
+ * transaction-scoped advisory lock, see {@link #takeClaimTurn}), so that each reads the load the
+ * previous one left and the cap per number holds across instances; and every commit that makes
+ * something claimable (new deliveries, a replay, a subscription turned on or created) notifies the
+ * other instances on a channel of the schema ({@link PgWakeups}).
  */
 final class JdbcRelayStore implements RelayStore {
+  private static final Logger log = LoggerFactory.getLogger(JdbcRelayStore.class);
+
   private static final String SUBSCRIPTION_COLUMNS =
       "SELECT id, phone_number_id, name, url, events, secret, active, chatwoot_terminate_reason, created_at,"
           + " updated_at";
@@ -47,17 +59,52 @@ final class JdbcRelayStore implements RelayStore {
   private static final String INSERT_DELIVERY =
       "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane, ordering_key, body,"
           + " state, attempts, max_attempts, next_attempt_at, expires_at, lease_until, created_at, updated_at,"
-          + " phone_number_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?)";
+          + " phone_number_id, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?, ?)";
   /** Deliveries sent to the database in one batch. */
   private static final int INSERT_BATCH = 500;
 
   private final Database db;
   private final Sql sql;
+  /** PostgreSQL: the schema's wake-up channel and the key of its claim turns; H2: null and 0. */
+  private final String channel;
+  private final int schemaKey;
 
   /** The relay's rows in {@code db}, whose schema {@link Database#open} has brought up to date. */
   public JdbcRelayStore(Database db) {
     this.db = Objects.requireNonNull(db, "db");
     this.sql = new Sql(db);
+    if (db.dialect() == Database.Dialect.POSTGRESQL) {
+      String schema = sql.first("SELECT current_schema()", rs -> Optional.ofNullable(rs.getString(1)))
+          .flatMap(x -> x).orElse("public");
+      this.channel = PgWakeups.channel(schema);
+      this.schemaKey = schema.hashCode();
+    } else {
+      this.channel = null;
+      this.schemaKey = 0;
+    }
+  }
+
+  /**
+   * PostgreSQL: tells the other instances, when this transaction commits, that {@code lane} has
+   * something claimable (NOTIFY is transactional: nothing is heard of a rollback).
+   */
+  private void announce(Sql tx, Lane lane) {
+    if (channel != null) {
+      tx.execute("SELECT pg_notify(?, ?)", channel, lane.wire());
+    }
+  }
+
+  /** {@link #announce} the lanes of the pending deliveries among {@code inserted}. */
+  private void announce(Sql tx, List<NewDelivery> deliveries, List<String> inserted) {
+    if (channel == null || inserted.isEmpty()) {
+      return;
+    }
+    Set<String> ids = new java.util.HashSet<>(inserted);
+    for (Lane lane : Lane.values()) {
+      if (deliveries.stream().anyMatch(d -> d.lane() == lane && d.state() == DeliveryState.PENDING && ids.contains(d.id()))) {
+        announce(tx, lane);
+      }
+    }
   }
 
   // ---- subscriptions
@@ -65,10 +112,23 @@ final class JdbcRelayStore implements RelayStore {
   @Override
   public void insertSubscription(StoredSubscription stored) {
     Subscription s = stored.subscription();
-    sql.update("INSERT INTO layer_subscriptions (id, phone_number_id, name, url, events, secret, active,"
-            + " chatwoot_terminate_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        s.id(), s.phoneNumberId(), s.name(), s.url(), String.join(",", s.events()), Sql.bytes(stored.sealedSecret()),
-        s.active(), s.chatwootTerminateReason(), s.createdAt(), s.updatedAt());
+    sql.inTransaction(tx -> {
+      tx.update("INSERT INTO layer_subscriptions (id, phone_number_id, name, url, events, secret, active,"
+              + " chatwoot_terminate_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          s.id(), s.phoneNumberId(), s.name(), s.url(), String.join(",", s.events()), Sql.bytes(stored.sealedSecret()),
+          s.active(), s.chatwootTerminateReason(), s.createdAt(), s.updatedAt());
+      announceAll(tx, s.active());
+      return null;
+    });
+  }
+
+  /** When {@code active}: {@link #announce} every lane (a subscription turned on or created). */
+  private void announceAll(Sql tx, boolean active) {
+    if (active) {
+      for (Lane lane : Lane.values()) {
+        announce(tx, lane);
+      }
+    }
   }
 
   @Override
@@ -85,15 +145,24 @@ final class JdbcRelayStore implements RelayStore {
   @Override
   public boolean updateSubscription(StoredSubscription stored) {
     Subscription s = stored.subscription();
-    return sql.update("UPDATE layer_subscriptions SET name = ?, url = ?, events = ?, secret = ?, active = ?,"
-            + " chatwoot_terminate_reason = ?, updated_at = ? WHERE id = ?",
-        s.name(), s.url(), String.join(",", s.events()), Sql.bytes(stored.sealedSecret()), s.active(),
-        s.chatwootTerminateReason(), s.updatedAt(), s.id()) == 1;
+    return sql.inTransaction(tx -> {
+      boolean updated = tx.update("UPDATE layer_subscriptions SET name = ?, url = ?, events = ?, secret = ?, active = ?,"
+              + " chatwoot_terminate_reason = ?, updated_at = ? WHERE id = ?",
+          s.name(), s.url(), String.join(",", s.events()), Sql.bytes(stored.sealedSecret()), s.active(),
+          s.chatwootTerminateReason(), s.updatedAt(), s.id()) == 1;
+      announceAll(tx, updated && s.active());
+      return updated;
+    });
   }
 
   @Override
   public boolean setActive(String id, boolean active, Instant at) {
-    return sql.update("UPDATE layer_subscriptions SET active = ?, updated_at = ? WHERE id = ?", active, at, id) == 1;
+    return sql.inTransaction(tx -> {
+      boolean updated =
+          tx.update("UPDATE layer_subscriptions SET active = ?, updated_at = ? WHERE id = ?", active, at, id) == 1;
+      announceAll(tx, updated && active);
+      return updated;
+    });
   }
 
   @Override
@@ -128,7 +197,9 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, true);
-      return insertDeliveries(tx, deliveries);
+      List<String> inserted = insertDeliveries(tx, deliveries);
+      announce(tx, deliveries, inserted);
+      return inserted;
     });
   }
 
@@ -136,7 +207,9 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, false);
-      return insertDeliveries(tx, deliveries);
+      List<String> inserted = insertDeliveries(tx, deliveries);
+      announce(tx, deliveries, inserted);
+      return inserted;
     });
   }
 
@@ -150,6 +223,7 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> route(String envelopeId, List<NewDelivery> deliveries, boolean last) {
     return sql.inTransaction(tx -> {
       List<String> inserted = insertDeliveries(tx, deliveries);
+      announce(tx, deliveries, inserted);
       if (last) {
         tx.update("UPDATE layer_envelopes SET routed = TRUE WHERE id = ?", envelopeId);
       }
@@ -182,7 +256,8 @@ final class JdbcRelayStore implements RelayStore {
             id -> number.first(rs -> rs.getString(1), id).orElse(""));
         insert.add(INSERT_BATCH, d.id(), d.subscriptionId(), d.envelopeId(), d.webhookId(), d.field(), d.lane().wire(),
             Sql.text(d.orderingKey().orElse(null)), d.body(), d.state().wire(), d.maxAttempts(),
-            Sql.millis(d.nextAttemptAt()), Sql.millis(d.expiresAt()), d.createdAt(), d.createdAt(), numberId);
+            Sql.millis(d.nextAttemptAt()), Sql.millis(d.expiresAt()), d.createdAt(), d.createdAt(), numberId,
+            Sql.text(d.owner().orElse(null)));
         inserted.add(d.id());
       }
       insert.flush();
@@ -193,17 +268,20 @@ final class JdbcRelayStore implements RelayStore {
   // ---- the engine
 
   @Override
-  public List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber, Set<String> skip) {
+  public List<Claimed> claimDue(Lane lane, String instance, Instant now, Instant leaseUntil, int limit, int perNumber,
+      Set<String> skip) {
     if (limit <= 0 || perNumber <= 0) {
       return List.of();
     }
+    List<Object> head = List.of(lane.wire(), now, instance, now.minus(OWNER_TIMEOUT));
     return sql.inTransaction(tx -> {
+      takeClaimTurn(tx, lane);
       Map<String, Integer> load = new java.util.HashMap<>();
       tx.query(LOAD, rs -> load.put(rs.getString(1), rs.getInt(2)), lane.wire(), now);
       Map<String, List<FairShare.Candidate>> candidates = new LinkedHashMap<>();
       // leases left by a crashed attempt: rare, few, and first in their number's turn
       collect(candidates, tx.query(claimQuery(Step.STALE, db.dialect(), skip.size()), JdbcRelayStore::candidate,
-          Sql.params(List.of(lane.wire(), now), Sql.params(skip, limit))));
+          Sql.params(head, Sql.params(skip, limit))));
       // due rows, number by number: a skip scan over the numbers with pending rows in the lane, and
       // for each at most as many of its oldest due rows as it may still start
       try (Sql.Prepared first = tx.prepare(NEXT_NUMBER_FIRST);
@@ -215,19 +293,21 @@ final class JdbcRelayStore implements RelayStore {
           int room = Math.min(limit, perNumber - load.getOrDefault(n, 0) - candidates.getOrDefault(n, List.of()).size());
           if (room > 0) {
             collect(candidates, due.query(JdbcRelayStore::candidate,
-                Sql.params(List.of(lane.wire(), now), Sql.params(skip, n, room))));
+                Sql.params(head, Sql.params(skip, n, room))));
           }
         }
       }
       List<Claimed> claimed = new ArrayList<>();
+      // an owned row claimed here is this instance's from now on (its owner's own, or taken over)
       try (Sql.Prepared update = tx.prepare(
-              "UPDATE layer_deliveries SET state = 'delivering', lease_until = ?, updated_at = ? WHERE id = ?"
+              "UPDATE layer_deliveries SET state = 'delivering', lease_until = ?, claim_token = ?,"
+                  + " owner = CASE WHEN owner IS NULL THEN owner ELSE ? END, updated_at = ? WHERE id = ?"
                   + " AND ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'delivering' AND lease_until <= ?))");
           Sql.Prepared read = tx.prepare(
-              "SELECT id, subscription_id, webhook_id, field, lane, body, attempts, max_attempts, expires_at"
+              "SELECT id, subscription_id, webhook_id, field, lane, body, attempts, max_attempts, expires_at, claim_token"
                   + " FROM layer_deliveries WHERE id = ?")) {
         for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, limit)) {
-          if (update.update(leaseUntil, now, candidate.id(), now, now) == 1) {
+          if (update.update(leaseUntil, UUID.randomUUID().toString(), instance, now, candidate.id(), now, now) == 1) {
             read.first(JdbcRelayStore::claimed, candidate.id()).ifPresent(claimed::add);
           }
         }
@@ -235,6 +315,43 @@ final class JdbcRelayStore implements RelayStore {
       return claimed;
     });
   }
+
+  /** How long a claim waits for its turn before it claims without it (see {@link #takeClaimTurn}). */
+  static final java.time.Duration CLAIM_TURN_WAIT = java.time.Duration.ofSeconds(1);
+
+  /**
+   * PostgreSQL: waits (up to {@link #CLAIM_TURN_WAIT}) for this lane's turn to claim in this schema, a
+   * transaction-scoped advisory lock, released at commit. Claims of one lane by several instances thus
+   * run one after the other, each reading the load ({@link #LOAD}) that the previous one committed, so
+   * that no number ever exceeds its cap of attempts in flight, whichever instances hold them. A claim
+   * takes a few milliseconds; one that cannot get its turn in time (a claiming instance stalled mid
+   * transaction) claims without it: exclusivity still holds (SKIP LOCKED and the conditional update),
+   * only the cap may be exceeded by that claim. The lock is tried, never waited on in the database, so a
+   * stalled holder can never stall the others. H2 is used by one process, whose lanes claim from one
+   * thread each: nothing to take.
+   */
+  private void takeClaimTurn(Sql tx, Lane lane) {
+    if (channel == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + CLAIM_TURN_WAIT.toNanos();
+    while (!tx.first("SELECT pg_try_advisory_xact_lock(?, ?)", rs -> rs.getBoolean(1), schemaKey,
+        CLAIM_LOCK + lane.ordinal()).orElse(false)) {
+      if (System.nanoTime() >= deadline) {
+        log.debug("The {} lane claims without its turn: another claim held it for {}", lane.wire(), CLAIM_TURN_WAIT);
+        return;
+      }
+      try {
+        Thread.sleep(2);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** The second key of the claim turns' advisory locks ("ml" and the lane). */
+  private static final int CLAIM_LOCK = 0x6d6c0000;
 
   /** Deliveries of a lane in flight under a live lease, per number: a read of the lease index. */
   private static final String LOAD =
@@ -247,6 +364,16 @@ final class JdbcRelayStore implements RelayStore {
   static final String NEXT_NUMBER =
       "SELECT phone_number_id FROM layer_deliveries WHERE lane = ? AND state = 'pending' AND phone_number_id > ?"
           + " ORDER BY lane, state, phone_number_id LIMIT 1";
+
+  /**
+   * The claiming instance may take the row: it has no owner, the claimer owns it, or its owner was not
+   * seen since {@code now - OWNER_TIMEOUT} (no row in {@code layer_instances} counts as unseen). Only call
+   * deliveries have an owner: the {@code IS NULL} test spares every other row the lookup. Parameters: the
+   * claimer, now minus the owner timeout.
+   */
+  static final String CLAIMER_MAY =
+      " AND (d.owner IS NULL OR d.owner = ? OR NOT EXISTS (SELECT 1 FROM layer_instances i WHERE i.id = d.owner"
+          + " AND i.seen_at > ?))";
 
   enum Step {
     STALE,
@@ -266,7 +393,9 @@ final class JdbcRelayStore implements RelayStore {
    * rows are read afterwards. The ORDER BY names the index's equality columns too, so that H2 sees the
    * index is sorted. Exclusivity comes from the conditional UPDATE of the claim; PostgreSQL also skips
    * rows other instances hold (SKIP LOCKED), which H2 cannot do without locking every row it scans.
-   * Parameters: lane, now, the skipped subscription ids, (DUE: the number), limit.
+   * A row owned by another instance is a candidate only once that instance is dead ({@link #CLAIMER_MAY}).
+   * Parameters: lane, now, the claiming instance, now minus the owner timeout, the skipped subscription
+   * ids, (DUE: the number), limit.
    */
   static String claimQuery(Step step, Database.Dialect dialect, int skipped) {
     String skipClause =
@@ -274,33 +403,40 @@ final class JdbcRelayStore implements RelayStore {
     String lock = dialect == Database.Dialect.POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "";
     return step == Step.STALE
         ? "SELECT d.id, d.phone_number_id, d.lease_until, d.seq FROM layer_deliveries d WHERE d.lane = ?"
-            + " AND d.state = 'delivering' AND d.lease_until <= ?" + IN_ORDER + skipClause
+            + " AND d.state = 'delivering' AND d.lease_until <= ?" + CLAIMER_MAY + IN_ORDER + skipClause
             + " ORDER BY d.lane, d.state, d.lease_until LIMIT ?" + lock
         : "SELECT d.id, d.phone_number_id, d.next_attempt_at, d.seq FROM layer_deliveries d WHERE d.lane = ?"
-            + " AND d.state = 'pending' AND d.next_attempt_at <= ?" + IN_ORDER + skipClause
+            + " AND d.state = 'pending' AND d.next_attempt_at <= ?" + CLAIMER_MAY + IN_ORDER + skipClause
             + " AND d.phone_number_id = ? ORDER BY d.lane, d.state, d.phone_number_id, d.next_attempt_at, d.seq LIMIT ?"
             + lock;
   }
 
   @Override
-  public void finish(String deliveryId, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt, Instant at) {
-    sql.inTransaction(tx -> {
-      Optional<Integer> before =
-          tx.first("SELECT attempts FROM layer_deliveries WHERE id = ? FOR UPDATE", rs -> rs.getInt(1), deliveryId);
-      if (before.isEmpty()) {
-        return null; // deleted meanwhile (its subscription was removed)
+  public boolean renew(String deliveryId, String claimToken, Instant leaseUntil) {
+    return sql.update("UPDATE layer_deliveries SET lease_until = ? WHERE id = ? AND state = 'delivering'"
+        + " AND claim_token = ?", leaseUntil, deliveryId, claimToken) == 1;
+  }
+
+  @Override
+  public boolean finish(String deliveryId, String claimToken, AttemptRecord attempt, DeliveryState state,
+      Instant nextAttemptAt, Instant at) {
+    return sql.inTransaction(tx -> {
+      // the update both checks that the claim still holds the row and locks it until the commit
+      if (tx.update("UPDATE layer_deliveries SET state = ?, attempts = attempts + ?, next_attempt_at = ?,"
+              + " lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ? AND state = 'delivering'"
+              + " AND claim_token = ?", state.wire(), attempt == null ? 0 : 1, Sql.millis(nextAttemptAt), at, deliveryId,
+          claimToken) != 1) {
+        return false; // the lease was lost (taken over, or the row finished or deleted meanwhile)
       }
-      int attempts = before.get();
       if (attempt != null) {
-        attempts++;
+        int number = tx.first("SELECT attempts FROM layer_deliveries WHERE id = ?", rs -> rs.getInt(1), deliveryId)
+            .orElseThrow();
         tx.update("INSERT INTO layer_attempts (delivery_id, attempt_no, attempted_at, status, latency_ms, error,"
                 + " response_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            deliveryId, attempts, attempt.at(), Sql.integer(attempt.status()), attempt.latencyMs(),
+            deliveryId, number, attempt.at(), Sql.integer(attempt.status()), attempt.latencyMs(),
             Sql.text(truncate(attempt.error(), 500)), Sql.text(truncate(attempt.responseExcerpt(), 1024)));
       }
-      tx.update("UPDATE layer_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,"
-          + " updated_at = ? WHERE id = ?", state.wire(), attempts, Sql.millis(nextAttemptAt), at, deliveryId);
-      return null;
+      return true;
     });
   }
 
@@ -322,18 +458,61 @@ final class JdbcRelayStore implements RelayStore {
 
   @Override
   public int releaseLeases(Instant now) {
-    return sql.update("UPDATE layer_deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = ?,"
-        + " updated_at = ? WHERE state = 'delivering'", now, now);
+    return sql.inTransaction(tx -> {
+      int released = tx.update("UPDATE layer_deliveries SET state = 'pending', lease_until = NULL, claim_token = NULL,"
+          + " next_attempt_at = ?, updated_at = ? WHERE state = 'delivering'", now, now);
+      tx.update("UPDATE layer_deliveries SET owner = NULL WHERE state = 'pending' AND owner IS NOT NULL");
+      return released;
+    });
   }
 
   @Override
   public boolean replay(String deliveryId, Instant now) {
-    // (the CASEs read the row as it was: a pending delivery keeps its attempts and expiry)
-    return sql.update("UPDATE layer_deliveries SET next_attempt_at = ?,"
-        + " expires_at = CASE WHEN state = 'pending' THEN expires_at ELSE NULL END,"
-        + " max_attempts = CASE WHEN state = 'pending' THEN max_attempts ELSE attempts + 1 END,"
-        + " state = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND state <> 'delivering'",
-        now, now, deliveryId) == 1;
+    return sql.inTransaction(tx -> {
+      // (the CASEs read the row as it was: a pending delivery keeps its attempts and expiry)
+      if (tx.update("UPDATE layer_deliveries SET next_attempt_at = ?,"
+          + " expires_at = CASE WHEN state = 'pending' THEN expires_at ELSE NULL END,"
+          + " max_attempts = CASE WHEN state = 'pending' THEN max_attempts ELSE attempts + 1 END,"
+          + " state = 'pending', lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?"
+          + " AND state <> 'delivering'", now, now, deliveryId) != 1) {
+        return false;
+      }
+      if (channel != null) {
+        tx.first("SELECT lane FROM layer_deliveries WHERE id = ?", rs -> Lane.fromWire(rs.getString(1)), deliveryId)
+            .ifPresent(lane -> announce(tx, lane));
+      }
+      return true;
+    });
+  }
+
+  // ---- instances
+
+  /** An instance row not seen for this long is removed when another instance starts. */
+  static final java.time.Duration FORGET_INSTANCE = java.time.Duration.ofDays(1);
+
+  @Override
+  public void heartbeat(String instance, Instant at) {
+    if (sql.update("UPDATE layer_instances SET seen_at = ? WHERE id = ?", at, instance) == 0) {
+      sql.inTransaction(tx -> {
+        tx.update("INSERT INTO layer_instances (id, started_at, seen_at) VALUES (?, ?, ?)", instance, at, at);
+        // instances gone long ago: absent or stale, they count as dead alike
+        tx.update("DELETE FROM layer_instances WHERE seen_at < ?", at.minus(FORGET_INSTANCE));
+        return null;
+      });
+    }
+  }
+
+  @Override
+  public void retire(String instance) {
+    sql.update("DELETE FROM layer_instances WHERE id = ?", instance);
+  }
+
+  @Override
+  public Listening listen(Consumer<Lane> wake) {
+    if (channel == null) {
+      return RelayStore.super.listen(wake);
+    }
+    return PgWakeups.start(db, channel, wake);
   }
 
   // ---- retention
@@ -445,7 +624,8 @@ final class JdbcRelayStore implements RelayStore {
         rs.getBytes(6),
         rs.getInt(7),
         rs.getInt(8),
-        Sql.instant(rs, 9));
+        Sql.instant(rs, 9),
+        rs.getString(10));
   }
 
   private static FairShare.Candidate candidate(ResultSet rs) throws SQLException {

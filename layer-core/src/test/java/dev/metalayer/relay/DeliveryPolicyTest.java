@@ -16,6 +16,17 @@ class DeliveryPolicyTest {
     return new Result.Answered(status, Optional.empty(), "");
   }
 
+  /** A live attempt is never taken over: its lease, renewed right before the send, outlasts its deadline. */
+  @Test
+  void theLeaseOfEveryLaneOutlastsItsAttemptsDeadlineWithAMargin() {
+    for (Lane lane : Lane.values()) {
+      assertThat(policy.lease(lane)).as(lane.wire())
+          .isGreaterThanOrEqualTo(policy.timeout(lane).plus(DeliveryPolicy.LEASE_MARGIN));
+    }
+    assertThat(policy.lease(Lane.CALLS)).isEqualTo(Duration.ofSeconds(10));
+    assertThat(policy.lease(Lane.DEFAULT)).isEqualTo(Duration.ofSeconds(30));
+  }
+
   @Test
   void twoHundredsSucceedAndEverythingElseFails() {
     assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(200), NOW)).isInstanceOf(DeliveryPolicy.Delivered.class);

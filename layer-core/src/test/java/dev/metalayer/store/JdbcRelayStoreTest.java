@@ -97,11 +97,13 @@ class JdbcRelayStoreTest extends RelayStoreContract {
               c.prepareStatement("EXPLAIN ANALYZE " + JdbcRelayStore.claimQuery(step, Database.Dialect.H2, 0))) {
         p.setString(1, "default");
         p.setLong(2, T0.plusSeconds(1).toEpochMilli());
+        p.setString(3, "ins_1");
+        p.setLong(4, T0.plusSeconds(1).minus(RelayStore.OWNER_TIMEOUT).toEpochMilli());
         if (step == JdbcRelayStore.Step.DUE) {
-          p.setString(3, "111");
-          p.setInt(4, 4);
+          p.setString(5, "111");
+          p.setInt(6, 4);
         } else {
-          p.setInt(3, 4);
+          p.setInt(5, 4);
         }
         try (ResultSet rs = p.executeQuery()) {
           rs.next();

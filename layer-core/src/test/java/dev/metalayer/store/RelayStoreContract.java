@@ -15,7 +15,9 @@ import dev.metalayer.relay.RelayStore.StoredSubscription;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,8 +27,31 @@ import org.junit.jupiter.api.Test;
 abstract class RelayStoreContract {
   static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
   RelayStore store;
+  /** Each delivery's claim token, from the last claim of it in this test. */
+  private final Map<String, String> tokens = new HashMap<>();
 
   abstract RelayStore newStore() throws Exception;
+
+  /** Claims as {@code instance}, keeping the claim tokens for {@link #finish}. */
+  List<Claimed> claimDue(Lane lane, String instance, Instant now, Instant leaseUntil, int limit, int perNumber,
+      Set<String> skip) {
+    List<Claimed> claimed = store.claimDue(lane, instance, now, leaseUntil, limit, perNumber, skip);
+    claimed.forEach(c -> tokens.put(c.id(), c.claimToken()));
+    return claimed;
+  }
+
+  List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, int perNumber, Set<String> skip) {
+    return claimDue(lane, "", now, leaseUntil, limit, perNumber, skip);
+  }
+
+  List<Claimed> claimDue(Lane lane, Instant now, Instant leaseUntil, int limit, Set<String> skip) {
+    return claimDue(lane, now, leaseUntil, limit, Integer.MAX_VALUE, skip);
+  }
+
+  /** Finishes the last claim of {@code id} with its token. */
+  boolean finish(String id, AttemptRecord attempt, DeliveryState state, Instant next, Instant at) {
+    return store.finish(id, tokens.get(id), attempt, state, next, at);
+  }
 
   @BeforeEach
   void open() throws Exception {
@@ -52,7 +77,19 @@ abstract class RelayStoreContract {
   }
 
   List<Claimed> claim(Lane lane, Instant now) {
-    return store.claimDue(lane, now, now.plusSeconds(30), 100, Set.of());
+    return claimDue(lane, now, now.plusSeconds(30), 100, Set.of());
+  }
+
+  List<Claimed> claimAs(String instance, Lane lane, Instant now) {
+    return claimDue(lane, instance, now, now.plusSeconds(30), 100, Integer.MAX_VALUE, Set.of());
+  }
+
+  /** A call delivery owned by {@code owner}, due at {@code at}. */
+  static NewDelivery ownedCall(String id, String owner, Instant at) {
+    return NewDelivery.builder().ids(id, "wh_a", "env_1")
+        .change("msg_" + id, "calls", Lane.CALLS, "{}".getBytes(StandardCharsets.UTF_8))
+        .orderingKey(Optional.of("wacid." + id)).maxAttempts(8).expiresAt(Optional.of(at.plusSeconds(45)))
+        .owner(Optional.of(owner)).createdAt(at).build();
   }
 
   @Test
@@ -127,10 +164,10 @@ abstract class RelayStoreContract {
     ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d2", "wh_b", "msg_1", Lane.DEFAULT, null, T0),
         delivery("d3", "wh_b", "msg_2", Lane.DEFAULT, null, T0));
 
-    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 100, Set.of("wh_a")))
+    assertThat(claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 100, Set.of("wh_a")))
         .extracting(Claimed::id).containsExactly("d2", "d3");
-    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 0, Set.of())).isEmpty();
-    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 1, Set.of())).extracting(Claimed::id).containsExactly("d1");
+    assertThat(claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 0, Set.of())).isEmpty();
+    assertThat(claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 1, Set.of())).extracting(Claimed::id).containsExactly("d1");
   }
 
   @Test
@@ -144,7 +181,7 @@ abstract class RelayStoreContract {
     assertThat(claim(Lane.CALLS, T0)).extracting(Claimed::id).containsExactly("other", "elsewhere");
     assertThat(claim(Lane.CALLS, T0.plusSeconds(5))).extracting(Claimed::id).containsExactly("connect");
     assertThat(claim(Lane.CALLS, T0.plusSeconds(5))).isEmpty();
-    store.finish("connect", new AttemptRecord(T0.plusSeconds(5), 200, 3, null, "ok"), DeliveryState.DELIVERED, null,
+    finish("connect", new AttemptRecord(T0.plusSeconds(5), 200, 3, null, "ok"), DeliveryState.DELIVERED, null,
         T0.plusSeconds(5));
     assertThat(claim(Lane.CALLS, T0.plusSeconds(5))).extracting(Claimed::id).containsExactly("terminate");
   }
@@ -154,13 +191,13 @@ abstract class RelayStoreContract {
     ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
     claim(Lane.DEFAULT, T0);
 
-    store.finish("d1", new AttemptRecord(T0, 503, 12, null, "x".repeat(3000)), DeliveryState.PENDING, T0.plusSeconds(5),
+    finish("d1", new AttemptRecord(T0, 503, 12, null, "x".repeat(3000)), DeliveryState.PENDING, T0.plusSeconds(5),
         T0);
     assertThat(store.nextWake(Lane.DEFAULT)).contains(T0.plusSeconds(5));
     assertThat(claim(Lane.DEFAULT, T0.plusSeconds(4))).isEmpty();
     Claimed again = claim(Lane.DEFAULT, T0.plusSeconds(5)).get(0);
     assertThat(again.attempts()).isEqualTo(1);
-    store.finish("d1", new AttemptRecord(T0.plusSeconds(5), null, 5000, "timed out", null), DeliveryState.DEAD, null,
+    finish("d1", new AttemptRecord(T0.plusSeconds(5), null, 5000, "timed out", null), DeliveryState.DEAD, null,
         T0.plusSeconds(10));
 
     Delivery d = store.findDelivery("d1").orElseThrow();
@@ -180,7 +217,7 @@ abstract class RelayStoreContract {
     ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0));
     claim(Lane.CALLS, T0.plusSeconds(50));
 
-    store.finish("c1", null, DeliveryState.EXPIRED, null, T0.plusSeconds(50));
+    finish("c1", null, DeliveryState.EXPIRED, null, T0.plusSeconds(50));
 
     Delivery d = store.findDelivery("c1").orElseThrow();
     assertThat(d.state()).isEqualTo(DeliveryState.EXPIRED);
@@ -217,10 +254,10 @@ abstract class RelayStoreContract {
   void aReplayOfAPendingDeliveryOnlyBringsItsNextAttemptForward() {
     ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0), delivery("d1", "wh_a", "msg_2", Lane.DEFAULT, null, T0));
     for (Claimed c : claim(Lane.CALLS, T0)) {
-      store.finish(c.id(), new AttemptRecord(T0, 503, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(20), T0);
+      finish(c.id(), new AttemptRecord(T0, 503, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(20), T0);
     }
     for (Claimed c : claim(Lane.DEFAULT, T0)) {
-      store.finish(c.id(), new AttemptRecord(T0, 503, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(300), T0);
+      finish(c.id(), new AttemptRecord(T0, 503, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(300), T0);
     }
 
     assertThat(store.replay("c1", T0.plusSeconds(2))).isTrue();
@@ -238,7 +275,7 @@ abstract class RelayStoreContract {
   void aReplayAllowsOneMoreAttemptAtOnceWithoutExpiry() {
     ingest(delivery("c1", "wh_a", "msg_1", Lane.CALLS, "wacid.1", T0));
     Claimed c = claim(Lane.CALLS, T0).get(0);
-    store.finish(c.id(), new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.EXPIRED, null, T0);
+    finish(c.id(), new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.EXPIRED, null, T0);
 
     assertThat(store.replay("c1", T0.plusSeconds(600))).isTrue();
 
@@ -264,7 +301,7 @@ abstract class RelayStoreContract {
     ingest(delivery("d2", "wh_a", "msg_2", Lane.DEFAULT, null, T0.plusSeconds(1)));
     ingest(delivery("d3", "wh_b", "msg_3", Lane.DEFAULT, null, T0.plusSeconds(2)));
     claim(Lane.DEFAULT, T0);
-    store.finish("d1", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0);
+    finish("d1", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0);
 
     assertThat(store.deliveries("wh_a", Optional.empty(), 50)).extracting(Delivery::id).containsExactly("d2", "d1");
     assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.DELIVERED), 50)).extracting(Delivery::id)
@@ -287,7 +324,7 @@ abstract class RelayStoreContract {
 
   void finishAt(String id, DeliveryState state, Instant at) {
     assertThat(claim(Lane.DEFAULT, at)).extracting(Claimed::id).contains(id);
-    store.finish(id, new AttemptRecord(at, state == DeliveryState.DELIVERED ? 200 : 500, 1, null, ""), state, null, at);
+    finish(id, new AttemptRecord(at, state == DeliveryState.DELIVERED ? 200 : 500, 1, null, ""), state, null, at);
   }
 
   @Test
@@ -298,16 +335,16 @@ abstract class RelayStoreContract {
     ingestAt("env_done", old, deliveryOf("delivered", "env_done", "msg_1", old), deliveryOf("dead", "env_done", "msg_2", old),
         deliveryOf("expired", "env_done", "msg_3", old));
     assertThat(claim(Lane.DEFAULT, old)).hasSize(3);
-    store.finish("delivered", new AttemptRecord(old, 200, 1, null, ""), DeliveryState.DELIVERED, null, old);
-    store.finish("expired", null, DeliveryState.EXPIRED, null, old);
+    finish("delivered", new AttemptRecord(old, 200, 1, null, ""), DeliveryState.DELIVERED, null, old);
+    finish("expired", null, DeliveryState.EXPIRED, null, old);
     // two failed attempts before it died: two attempts to remove
-    store.finish("dead", new AttemptRecord(old, 500, 1, null, ""), DeliveryState.PENDING, old.plusSeconds(5), old);
+    finish("dead", new AttemptRecord(old, 500, 1, null, ""), DeliveryState.PENDING, old.plusSeconds(5), old);
     assertThat(claim(Lane.DEFAULT, old.plusSeconds(5))).extracting(Claimed::id).containsExactly("dead");
-    store.finish("dead", new AttemptRecord(old.plusSeconds(5), 500, 1, null, ""), DeliveryState.DEAD, null,
+    finish("dead", new AttemptRecord(old.plusSeconds(5), 500, 1, null, ""), DeliveryState.DEAD, null,
         old.plusSeconds(5));
     ingestAt("env_pending", old, deliveryOf("pending", "env_pending", "msg_4", cutoff.plus(Duration.ofDays(1))));
     ingestAt("env_delivering", old, deliveryOf("delivering", "env_delivering", "msg_5", old.plusSeconds(10)));
-    assertThat(store.claimDue(Lane.DEFAULT, old.plusSeconds(10), cutoff.plus(Duration.ofDays(30)), 10, Set.of()))
+    assertThat(claimDue(Lane.DEFAULT, old.plusSeconds(10), cutoff.plus(Duration.ofDays(30)), 10, Set.of()))
         .extracting(Claimed::id).containsExactly("delivering");
     ingestAt("env_empty", old);
     // finished long after it was received: retention counts from the finish
@@ -367,7 +404,7 @@ abstract class RelayStoreContract {
     ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d2", "wh_b", "msg_1", Lane.CALLS, "wacid.1", T0),
         delivery("d3", "wh_c", "msg_1", Lane.DEFAULT, null, T0));
     assertThat(claim(Lane.DEFAULT, T0)).extracting(Claimed::id).containsExactly("d1", "d3");
-    store.finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(5), T0);
+    finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plusSeconds(5), T0);
 
     assertThat(store.deleteSubscriptionsOf("111")).isEqualTo(2);
 
@@ -382,7 +419,7 @@ abstract class RelayStoreContract {
     assertThat(store.findDelivery("d3").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
     assertThat(store.deleteSubscriptionsOf("111")).isZero();
     // a late finish of a claim whose row is gone is harmless
-    store.finish("d1", null, DeliveryState.DEAD, null, T0);
+    finish("d1", null, DeliveryState.DEAD, null, T0);
   }
 
   @Test
@@ -390,14 +427,14 @@ abstract class RelayStoreContract {
     store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
     ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
     claim(Lane.DEFAULT, T0);
-    store.finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plus(Duration.ofSeconds(5)), T0);
+    finish("d1", new AttemptRecord(T0, 500, 1, null, ""), DeliveryState.PENDING, T0.plus(Duration.ofSeconds(5)), T0);
 
     assertThat(store.deleteSubscription("wh_a")).isTrue();
     assertThat(store.findDelivery("d1")).isEmpty();
     assertThat(store.nextWake(Lane.DEFAULT)).isEmpty();
     assertThat(store.deleteSubscription("wh_a")).isFalse();
     // a late finish of a claim whose row is gone is harmless
-    store.finish("d1", null, DeliveryState.DEAD, null, T0);
+    finish("d1", null, DeliveryState.DEAD, null, T0);
   }
 
   // ---- the fair claim between numbers
@@ -419,19 +456,19 @@ abstract class RelayStoreContract {
     ingest(delivery("a1", "wh_a", "msg_a1", Lane.DEFAULT, null, T0.plusSeconds(10)));
 
     // B's 300 rows are all older; A's one row is still in the first two claimed
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(10), T0.plusSeconds(60), 2, 8, Set.of()))
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(10), T0.plusSeconds(60), 2, 8, Set.of()))
         .extracting(Claimed::id).containsExactlyInAnyOrder("b0", "a1");
   }
 
   @Test
   void aNumberWithNothingInFlightIsServedBeforeANumberThatHasAttemptsInFlight() {
     backlogOfB(20);
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 3, 8, Set.of())).hasSize(3);
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 3, 8, Set.of())).hasSize(3);
     store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
     ingest(delivery("a1", "wh_a", "msg_a1", Lane.DEFAULT, null, T0.plusSeconds(1)));
 
     // one worker free: it goes to A (nothing in flight), not to B's older backlog
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 1, 8, Set.of()))
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 1, 8, Set.of()))
         .extracting(Claimed::id).containsExactly("a1");
   }
 
@@ -439,14 +476,14 @@ abstract class RelayStoreContract {
   void aClaimNeverBringsANumberAboveItsCapOfAttemptsInFlight() {
     backlogOfB(20);
 
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 100, 3, Set.of()))
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 100, 3, Set.of()))
         .extracting(Claimed::id).containsExactly("b0", "b1", "b2");
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(2), T0.plusSeconds(60), 100, 3, Set.of())).isEmpty();
-    store.finish("b1", new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0.plusSeconds(2));
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(2), T0.plusSeconds(60), 100, 3, Set.of()))
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(2), T0.plusSeconds(60), 100, 3, Set.of())).isEmpty();
+    finish("b1", new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0.plusSeconds(2));
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(2), T0.plusSeconds(60), 100, 3, Set.of()))
         .extracting(Claimed::id).containsExactly("b3");
     // an ended lease (its worker died) no longer counts as in flight: the row itself is claimed again first
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(61), T0.plusSeconds(120), 100, 3, Set.of()))
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(61), T0.plusSeconds(120), 100, 3, Set.of()))
         .extracting(Claimed::id).containsExactly("b0", "b2", "b3");
   }
 
@@ -459,7 +496,7 @@ abstract class RelayStoreContract {
           delivery(n + "c", "wh_" + n, "msg_" + n + "c", Lane.CALLS, null, T0.plusMillis(20)));
     }
 
-    assertThat(store.claimDue(Lane.CALLS, T0.plusSeconds(1), T0.plusSeconds(60), 7, 100, Set.of()))
+    assertThat(claimDue(Lane.CALLS, T0.plusSeconds(1), T0.plusSeconds(60), 7, 100, Set.of()))
         .extracting(Claimed::id).containsExactly("1a", "2a", "3a", "1b", "2b", "3b", "1c");
   }
 
@@ -468,10 +505,10 @@ abstract class RelayStoreContract {
     backlogOfB(5);
     store.insertSubscription(new StoredSubscription(sub("wh_b2", "222"), null));
     ingest(delivery("call", "wh_b2", "msg_call", Lane.CALLS, "wacid.9", T0));
-    assertThat(store.claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 100, 2, Set.of())).hasSize(2);
+    assertThat(claimDue(Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 100, 2, Set.of())).hasSize(2);
 
     // B's two messages in flight do not use its share of the calls lane
-    assertThat(store.claimDue(Lane.CALLS, T0.plusSeconds(1), T0.plusSeconds(60), 100, 2, Set.of()))
+    assertThat(claimDue(Lane.CALLS, T0.plusSeconds(1), T0.plusSeconds(60), 100, 2, Set.of()))
         .extracting(Claimed::id).containsExactly("call");
   }
 
@@ -494,5 +531,113 @@ abstract class RelayStoreContract {
         delivery("m1b", "wh_a", "msg_m", Lane.DEFAULT, null, T0)), true)).isEmpty();
     assertThat(store.unrouted(10)).isEmpty();
     assertThat(store.findEnvelope("env_big")).isPresent();
+  }
+
+  // ---- claims that lose their lease, and instances
+
+  @Test
+  void aClaimThatLostItsLeaseWritesNothingAndTheLaterClaimsResultStands() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    Claimed slow = claim(Lane.DEFAULT, T0).get(0);
+    // its lease ran out (the attempt stalled): another claim takes the row
+    Claimed later = claim(Lane.DEFAULT, T0.plusSeconds(30)).get(0);
+    assertThat(later.claimToken()).isNotEqualTo(slow.claimToken());
+
+    assertThat(store.renew("d1", slow.claimToken(), T0.plusSeconds(90))).as("do not send").isFalse();
+    assertThat(store.finish("d1", slow.claimToken(), new AttemptRecord(T0, 500, 1, null, "slow"), DeliveryState.DEAD,
+        null, T0.plusSeconds(31))).isFalse();
+    assertThat(store.findDelivery("d1").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
+    assertThat(store.finish("d1", later.claimToken(), new AttemptRecord(T0.plusSeconds(30), 200, 1, null, "ok"),
+        DeliveryState.DELIVERED, null, T0.plusSeconds(31))).isTrue();
+    // the slow attempt ends after the later one: still nothing, and no second attempt row
+    assertThat(store.finish("d1", slow.claimToken(), new AttemptRecord(T0, 500, 1, null, "slow"),
+        DeliveryState.PENDING, T0.plusSeconds(40), T0.plusSeconds(32))).isFalse();
+    assertThat(store.finish("d1", later.claimToken(), new AttemptRecord(T0.plusSeconds(30), 200, 1, null, "again"),
+        DeliveryState.DELIVERED, null, T0.plusSeconds(33))).as("a claim finishes once").isFalse();
+
+    Delivery d = store.findDelivery("d1").orElseThrow();
+    assertThat(d.state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(d.attempts()).hasSize(1);
+    assertThat(d.attempts().get(0).status()).contains(200);
+  }
+
+  @Test
+  void aRenewedLeaseKeepsTheRowFromOtherClaimsUntilItsNewEnd() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    Claimed c = claim(Lane.DEFAULT, T0).get(0);
+
+    assertThat(store.renew("d1", c.claimToken(), T0.plusSeconds(50))).isTrue();
+
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(30))).isEmpty();
+    assertThat(store.nextWake(Lane.DEFAULT)).contains(T0.plusSeconds(50));
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(50))).extracting(Claimed::id).containsExactly("d1");
+    assertThat(store.renew("nope", c.claimToken(), T0.plusSeconds(90))).isFalse();
+  }
+
+  @Test
+  void aCallOwnedByALiveInstanceIsClaimedByItAloneAndOthersClaimTheRest() {
+    store.heartbeat("i1", T0);
+    store.heartbeat("i2", T0);
+    ingest(ownedCall("c1", "i1", T0), delivery("m1", "wh_a", "msg_m1", Lane.DEFAULT, null, T0),
+        delivery("c2", "wh_a", "msg_c2", Lane.CALLS, "wacid.2", T0));
+
+    assertThat(store.findDelivery("c1")).isPresent();
+    assertThat(claimAs("i2", Lane.CALLS, T0.plusSeconds(4))).as("unowned only").extracting(Claimed::id)
+        .containsExactly("c2");
+    assertThat(claimAs("i2", Lane.DEFAULT, T0.plusSeconds(4))).extracting(Claimed::id).containsExactly("m1");
+    assertThat(claimAs("i1", Lane.CALLS, T0.plusSeconds(4))).extracting(Claimed::id).containsExactly("c1");
+  }
+
+  @Test
+  void anOwnerNotSeenForTheOwnerTimeoutIsTakenOverAndItsRetriesStayWithTheNewOwner() {
+    store.heartbeat("i1", T0);
+    ingest(ownedCall("c1", "i1", T0));
+    Instant dead = T0.plus(RelayStore.OWNER_TIMEOUT);
+    store.heartbeat("i2", dead);
+
+    assertThat(claimAs("i2", Lane.CALLS, dead.minusMillis(1))).isEmpty();
+    assertThat(claimAs("i2", Lane.CALLS, dead)).extracting(Claimed::id).containsExactly("c1");
+    finish("c1", new AttemptRecord(dead, 503, 1, null, ""), DeliveryState.PENDING, dead.plusMillis(250), dead);
+
+    // the first owner comes back: the retry is the new owner's now
+    store.heartbeat("i1", dead.plusMillis(250));
+    assertThat(claimAs("i1", Lane.CALLS, dead.plusMillis(250))).isEmpty();
+    assertThat(claimAs("i2", Lane.CALLS, dead.plusMillis(250))).extracting(Claimed::id).containsExactly("c1");
+  }
+
+  @Test
+  void aDeadOwnersExpiredLeaseIsTakenOverButALiveOwnersIsLeftToIt() {
+    store.heartbeat("i1", T0);
+    store.heartbeat("i2", T0);
+    ingest(ownedCall("c1", "i1", T0));
+    Claimed first = claimAs("i1", Lane.CALLS, T0).get(0);
+    store.heartbeat("i1", T0.plusSeconds(30));
+    store.heartbeat("i2", T0.plusSeconds(30));
+
+    assertThat(claimAs("i2", Lane.CALLS, T0.plusSeconds(30))).as("its owner lives: it reclaims it").isEmpty();
+    assertThat(claimAs("i2", Lane.CALLS, T0.plusSeconds(35))).extracting(Claimed::id).containsExactly("c1");
+    assertThat(store.finish("c1", first.claimToken(), null, DeliveryState.EXPIRED, null, T0.plusSeconds(36))).isFalse();
+  }
+
+  @Test
+  void aRetiredInstancesCallsAreClaimableAtOnce() {
+    store.heartbeat("i1", T0);
+    ingest(ownedCall("c1", "i1", T0));
+
+    store.retire("i1");
+
+    assertThat(claimAs("i2", Lane.CALLS, T0)).extracting(Claimed::id).containsExactly("c1");
+  }
+
+  @Test
+  void aSoleDelivererReleasingLeasesAlsoReleasesOwnership() {
+    store.heartbeat("i1", T0);
+    ingest(ownedCall("c1", "i1", T0), ownedCall("c2", "i1", T0));
+    assertThat(claimAs("i1", Lane.CALLS, T0)).hasSize(2);
+    store.heartbeat("i1", T0.plusSeconds(1));
+
+    assertThat(store.releaseLeases(T0.plusSeconds(1))).isEqualTo(2);
+
+    assertThat(claimAs("i2", Lane.CALLS, T0.plusSeconds(1))).extracting(Claimed::id).containsExactlyInAnyOrder("c1", "c2");
   }
 }
