@@ -512,7 +512,13 @@ final class JdbcRelayStore implements RelayStore {
     if (channel == null) {
       return RelayStore.super.listen(wake);
     }
-    return PgWakeups.start(db, channel, wake);
+    try {
+      return PgWakeups.start(db, channel, wake);
+    } catch (LinkageError e) {
+      log.warn("Wake-ups from the other layer instances are off: the PostgreSQL driver (org.postgresql) cannot read"
+          + " notifications here ({}); deliveries are polled every second", e.toString());
+      return RelayStore.super.listen(wake);
+    }
   }
 
   // ---- retention
