@@ -284,7 +284,8 @@ public interface CallWebhookRelay extends AutoCloseable {
     /**
      * Default false. True when this process is the only one delivering from the relay store (the
      * embedded H2 store): deliveries left in flight by a crash are resumed at start instead of after
-     * their lease expires. Never set it when several instances share a database.
+     * their lease expires, and the call deliveries the previous run owned are claimed at once instead of
+     * after {@link RelayStore#OWNER_TIMEOUT}. Never set it when several instances share a database.
      */
     public Builder soleDeliverer(boolean sole) {
       this.soleDeliverer = sole;
