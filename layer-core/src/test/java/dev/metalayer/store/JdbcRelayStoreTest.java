@@ -27,6 +27,20 @@ class JdbcRelayStoreTest extends RelayStoreContract {
     return new JdbcRelayStore(Database.open(pool));
   }
 
+  @Override
+  long[] bodiesStored() throws Exception {
+    return bodies(pool);
+  }
+
+  /** {rows, bytes} of layer_bodies. */
+  static long[] bodies(javax.sql.DataSource ds) throws Exception {
+    try (Connection c = ds.getConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(body)), 0) FROM layer_bodies")) {
+      rs.next();
+      return new long[] {rs.getLong(1), rs.getLong(2)};
+    }
+  }
+
   @AfterEach
   void close() {
     pool.dispose();
