@@ -210,7 +210,7 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, true);
-      return insertDeliveries(tx, deliveries);
+      return insertDeliveries(tx, deliveries, envelope.id());
     });
   }
 
@@ -218,7 +218,7 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, false);
-      return insertDeliveries(tx, deliveries);
+      return insertDeliveries(tx, deliveries, envelope.id());
     });
   }
 
@@ -231,7 +231,7 @@ final class JdbcRelayStore implements RelayStore {
   @Override
   public List<String> route(String envelopeId, List<NewDelivery> deliveries, boolean last) {
     return sql.inTransaction(tx -> {
-      List<String> inserted = insertDeliveries(tx, deliveries);
+      List<String> inserted = insertDeliveries(tx, deliveries, null);
       if (last) {
         tx.update("UPDATE layer_envelopes SET routed = TRUE WHERE id = ?", envelopeId);
       }
@@ -249,8 +249,11 @@ final class JdbcRelayStore implements RelayStore {
    * and refers to its body, stored once per envelope and content ({@link #bodyKey}): the deliveries of
    * a change to N subscriptions share one body row. A body already stored (routing an envelope in
    * chunks, or again after a crash) is not stored again.
+   *
+   * @param newEnvelope the envelope this transaction has just inserted (null when routing a stored one):
+   *     no body of it can be stored yet, so none is looked up
    */
-  private List<String> insertDeliveries(Sql tx, List<NewDelivery> deliveries) {
+  private List<String> insertDeliveries(Sql tx, List<NewDelivery> deliveries, String newEnvelope) {
     List<String> inserted = new ArrayList<>();
     if (deliveries.isEmpty()) {
       return inserted;
@@ -278,7 +281,7 @@ final class JdbcRelayStore implements RelayStore {
         inserted.add(d.id());
       }
     }
-    insertBodies(tx, bodies);
+    insertBodies(tx, bodies, newEnvelope);
     try (Sql.Prepared insert = tx.prepare(INSERT_DELIVERY)) {
       for (Object[] row : rows) {
         insert.add(INSERT_BATCH, row);
@@ -290,9 +293,9 @@ final class JdbcRelayStore implements RelayStore {
 
   /**
    * Stores each body unless stored already: on PostgreSQL with ON CONFLICT DO NOTHING (two instances may
-   * route one envelope at once), on H2 (one process) after a look-up.
+   * route one envelope at once), on H2 (one process) after a look-up, unless its envelope is new.
    */
-  private void insertBodies(Sql tx, Map<String, NewDelivery> bodies) {
+  private void insertBodies(Sql tx, Map<String, NewDelivery> bodies, String newEnvelope) {
     if (bodies.isEmpty()) {
       return;
     }
@@ -301,7 +304,8 @@ final class JdbcRelayStore implements RelayStore {
         Sql.Prepared insert = tx.prepare("INSERT INTO layer_bodies (id, envelope_id, body) VALUES (?, ?, ?)"
             + (pg ? " ON CONFLICT (id) DO NOTHING" : ""))) {
       for (Map.Entry<String, NewDelivery> e : bodies.entrySet()) {
-        if (pg || !exists.exists(e.getKey())) {
+        boolean fresh = e.getValue().envelopeId().equals(newEnvelope);
+        if (pg || fresh || !exists.exists(e.getKey())) {
           insert.add(INSERT_BATCH, e.getKey(), e.getValue().envelopeId(), e.getValue().body());
         }
       }
