@@ -63,9 +63,10 @@ public final class KeyService implements TokenResolver {
 
   /**
    * @param removalListener what else must go when a number goes: {@link #removeNumber} calls it with the
-   *     phone number ID of a registered number <i>before</i> deleting the number and its keys, on the
-   *     removing thread, so that a failure there leaves the number in place and the removal can simply be
-   *     repeated (it must be idempotent; an exception aborts the removal and reaches the caller).
+   *     phone number ID <i>after</i> deleting the number and its keys (so that nothing can be created for
+   *     the number once it has run), on the removing thread, also when the number was already gone, so
+   *     that a removal whose listener failed is completed by repeating it (it must be idempotent; an
+   *     exception reaches the caller).
    *     {@link dev.metalayer.MetaLayer} installs one that removes the number's webhook subscriptions with
    *     their deliveries; the package stays free of the relay.
    */
@@ -192,17 +193,18 @@ public final class KeyService implements TokenResolver {
   }
 
   /**
-   * Removes a number and its keys; they stop working at once on this instance. First the
-   * removal listener removes what belongs to the number elsewhere (in the layer: its webhook
-   * subscriptions and their deliveries); if that throws, nothing of the number is removed.
+   * Removes a number and its keys; they stop working at once on this instance. Then the removal
+   * listener removes what belongs to the number elsewhere (in the layer: its webhook subscriptions and
+   * their deliveries); it runs whether or not the number was still registered, so that repeating a
+   * removal whose listener failed (the exception reaches the caller) completes it. Idempotent.
    *
-   * @return false when there is no such number
+   * @return false when there was no such number
    */
   public boolean removeNumber(String phoneNumberId) {
-    if (store.findNumber(phoneNumberId).isEmpty()) {
-      return false;
-    }
-    removalListener.accept(phoneNumberId);
+    // The number first (its keys stop), then what belongs to it: a subscription created for it on
+    // another instance meanwhile is then either deleted by the listener below, or finds the number gone
+    // when it checks afterwards (see WebhookSubscriptions#create). The listener runs even when the
+    // number is gone already, so that repeating a removal whose listener failed cleans up.
     boolean removed = store.deleteNumber(phoneNumberId);
     if (removed) {
       changes.incrementAndGet();
@@ -210,7 +212,13 @@ public final class KeyService implements TokenResolver {
       directory = null;
       log.info("Removed number with phone number ID {} and its keys", phoneNumberId);
     }
+    removalListener.accept(phoneNumberId);
     return removed;
+  }
+
+  /** Whether the number is registered, read from the store now (not from this instance's cache). */
+  public boolean isRegistered(String phoneNumberId) {
+    return store.findNumber(phoneNumberId).isPresent();
   }
 
   // ---- keys

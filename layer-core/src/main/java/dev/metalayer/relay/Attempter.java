@@ -60,8 +60,15 @@ final class Attempter {
       return;
     }
     Optional<StoredSubscription> found = store.findSubscription(c.subscriptionId());
-    if (found.isEmpty() || !found.get().subscription().active()) {
-      end(c, null, DeliveryState.DEAD, null, now);
+    if (found.isEmpty()) {
+      end(c, null, DeliveryState.DEAD, null, now); // removed: its row is gone, or goes with it
+      return;
+    }
+    if (!found.get().subscription().active()) {
+      // turned off after this was claimed (or after a retry made it pending): kept paused, no attempt
+      // made; should the subscription be on again by now, the store makes it pending instead (only while
+      // this claim still holds the row)
+      store.park(c, now);
       return;
     }
     // the lease counts from the send: the whole deadline fits in it (DeliveryPolicy#lease)
@@ -128,8 +135,9 @@ final class Attempter {
         return;
       }
       if (((DeliveryPolicy.Dead) decision).gone()) {
+        // its other pending deliveries are kept, paused, until the subscription is turned back on
         store.setActive(sub.id(), false, end);
-        log.warn("Subscription {} answered 410 Gone: deactivated", sub.id());
+        log.warn("Subscription {} answered 410 Gone: deactivated, its pending deliveries paused", sub.id());
       } else {
         log.warn("Delivery {} to subscription {} is dead after {} attempts", c.id(), sub.id(), c.attempts() + 1);
       }

@@ -123,8 +123,8 @@ public interface CallWebhookRelay extends AutoCloseable {
    * Removes, on the calling thread, the relay history older than the retention period
    * ({@link MetaLayer.Builder#retention}): deliveries that are finished ({@code delivered},
    * {@code expired}, {@code dead}) and last changed before it, with their attempts, and envelopes
-   * received before it that no pending or delivering delivery still references. Pending and delivering
-   * deliveries are never removed. After {@link #start()} this runs by itself about every hour; hosts
+   * received before it that no pending, delivering or paused delivery still references, and the bodies
+   * no remaining delivery refers to. Pending, delivering and paused deliveries are never removed. After {@link #start()} this runs by itself about every hour; hosts
    * that drive {@link #runDueNow()} themselves call it now and then.
    *
    * @return how many rows of each kind were removed
@@ -217,8 +217,8 @@ public interface CallWebhookRelay extends AutoCloseable {
     /**
      * Default 14 days: how long the relay keeps finished deliveries (delivered, expired, dead), their
      * attempts and the envelopes received from Meta; older history is purged about every hour once the
-     * relay is started (see {@link CallWebhookRelay#purge()}). Pending and delivering deliveries are
-     * always kept. At least {@link CallWebhookRelay#MIN_RETENTION} (8 days): Meta redelivers for up to 7 days, and a
+     * relay is started (see {@link CallWebhookRelay#purge()}). Pending, delivering and paused deliveries
+     * are always kept. At least {@link CallWebhookRelay#MIN_RETENTION} (8 days): Meta redelivers for up to 7 days, and a
      * redelivery is recognised by the delivery rows of the first one.
      */
     public Builder retention(Duration retention) {

@@ -26,7 +26,8 @@ import java.util.function.DoubleSupplier;
  * <p>Both lanes: a 2xx answer is success; 3xx (redirects are not followed), any other status, a timeout
  * or a refused connection is a failed attempt. A {@code Retry-After} header (seconds or an HTTP date)
  * on a failed answer delays the next attempt to at least that time, clamped to 10 hours. A {@code 410
- * Gone} ends the delivery as {@code dead} and deactivates the subscription. A delivery never makes more
+ * Gone} ends the delivery as {@code dead} and deactivates the subscription (its other deliveries are
+ * kept {@code paused}: see {@link RelayStore#setActive}). A delivery never makes more
  * than its {@code maxAttempts} attempts (a replay allows exactly one more); a subscription's {@code test}
  * event makes one.
  */

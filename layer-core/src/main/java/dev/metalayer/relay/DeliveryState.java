@@ -9,11 +9,16 @@ public enum DeliveryState {
   PENDING,
   /** Claimed by a worker, under a lease: an attempt is in flight. */
   DELIVERING,
+  /**
+   * Its subscription is turned off (by the operator, or by a 410 answer): kept, never claimed, until the
+   * subscription is turned back on, which makes it {@code pending} at once. Not final: retention keeps it.
+   */
+  PAUSED,
   /** A 2xx answer was received. Final. */
   DELIVERED,
   /** A call event whose TTL passed before it could be delivered: never sent late. Final. */
   EXPIRED,
-  /** Every attempt failed, the subscription answered 410 or was deactivated. Final until replayed. */
+  /** Every attempt failed, or this delivery was answered 410 Gone. Final until replayed. */
   DEAD;
 
   public String wire() {

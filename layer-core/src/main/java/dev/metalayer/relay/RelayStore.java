@@ -17,7 +17,12 @@ import java.util.function.Consumer;
  * <p>A delivery is <i>claimable</i> at {@code now} when it is {@code pending} with
  * {@code next_attempt_at <= now}, or {@code delivering} with an expired lease (its worker died), and no
  * earlier delivery (lower arrival sequence) of the same subscription and ordering key is still
- * {@code pending} or {@code delivering}.
+ * {@code pending} or {@code delivering}. A {@code paused} delivery (its subscription is off) is never
+ * claimable: it lies outside every claim's index range, so a paused backlog costs a claim nothing.
+ *
+ * <p>The bytes a delivery is sent with are stored once per envelope and content, however many
+ * subscriptions share them (the deliveries of a change to N subscriptions refer to one stored body),
+ * read with the claim, and removed with the last delivery that refers to them.
  *
  * <p>Every delivery belongs to the number of its subscription (its phone number ID, {@code ""} when the
  * subscription is unknown at ingest). A claim shares a lane between numbers: see {@link #claimDue}.
@@ -272,20 +277,45 @@ public interface RelayStore {
 
   // ---- subscriptions
 
-  void insertSubscription(StoredSubscription subscription);
+  /**
+   * Inserts the subscription unless its number already has {@code maxPerNumber} subscriptions: the
+   * count and the insert are one step, for every writer of the store (on PostgreSQL, creators of one
+   * number are serialized across instances by a transaction-scoped advisory lock on the number).
+   *
+   * @return false when the number is at its cap (nothing was inserted)
+   */
+  boolean insertSubscription(StoredSubscription subscription, int maxPerNumber);
+
+  /** {@link #insertSubscription(StoredSubscription, int)} without a cap. */
+  default void insertSubscription(StoredSubscription subscription) {
+    insertSubscription(subscription, Integer.MAX_VALUE);
+  }
 
   Optional<StoredSubscription> findSubscription(String id);
 
   /** The subscriptions of one number, oldest first. */
   List<StoredSubscription> subscriptionsOf(String phoneNumberId);
 
-  /** Replaces every column but id, number and created_at. @return false when there is no such id */
+  /**
+   * Replaces every column but id, number and created_at; when this turns the subscription off or on,
+   * pauses or resumes its deliveries as {@link #setActive} does, in the same transaction.
+   * @return false when there is no such id
+   */
   boolean updateSubscription(StoredSubscription subscription);
 
-  /** @return false when there is no such id */
+  /**
+   * Turns a subscription off or on, with its backlog, in one transaction. Off: its {@code pending}
+   * deliveries become {@code paused} (a delivery being attempted finishes; should it need another
+   * attempt, its next claim {@linkplain #park parks} it). On: its {@code paused} deliveries become
+   * {@code pending}, due at {@code at}, and are claimed in their order of arrival (a call event whose
+   * TTL passed meanwhile ends {@code expired} at that claim). Setting the state it already has changes
+   * no delivery. This is the one place a backlog resumes: the caller wakes the delivery engine.
+   *
+   * @return false when there is no such id
+   */
   boolean setActive(String id, boolean active, Instant at);
 
-  /** Removes the subscription with its deliveries and their attempts. @return false when unknown */
+  /** Removes the subscription with its deliveries, their attempts and the bodies only they used. @return false when unknown */
   boolean deleteSubscription(String id);
 
   /**
@@ -373,6 +403,17 @@ public interface RelayStore {
   boolean finish(String deliveryId, String claimToken, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt,
       Instant at);
 
+  /**
+   * Ends a claim without an attempt because its subscription was found turned off: the delivery
+   * becomes {@code paused}, unless the subscription was turned on meanwhile, in which case it becomes
+   * {@code pending} at {@code at} (it is never left paused under an active subscription: this reads the
+   * subscription under the same lock {@link #setActive} writes it). A delivery or subscription gone
+   * meanwhile is left alone. Clears the lease; records no attempt.
+   *
+   * @return true when the delivery is now paused
+   */
+  boolean park(Claimed claim, Instant at);
+
   /** The earliest time something of {@code lane} may become claimable; empty when nothing is pending. */
   Optional<Instant> nextWake(Lane lane);
 
@@ -403,8 +444,9 @@ public interface RelayStore {
   /**
    * Makes a finished delivery (delivered, dead, expired) pending again for one more attempt at
    * {@code now}, without expiry; brings a pending delivery's next attempt forward to {@code now},
-   * keeping its remaining attempts and its expiry. Refused (false) when unknown or currently
-   * {@code delivering}.
+   * keeping its remaining attempts and its expiry. Refused (false) when unknown, currently
+   * {@code delivering}, or {@code paused} (its subscription is off: turning it on resumes every paused
+   * delivery at once, in order).
    */
   boolean replay(String deliveryId, Instant now);
 
@@ -414,9 +456,10 @@ public interface RelayStore {
    * Removes history from before {@code cutoff}, at most {@code limit} deliveries and at most
    * {@code limit} envelopes per call (each call is short; repeat while a count reaches the limit):
    * deliveries in a final state ({@code delivered}, {@code expired}, {@code dead}) whose last change is
-   * older than {@code cutoff}, with their attempts; then routed envelopes received before {@code cutoff}
-   * that no {@code pending} or {@code delivering} delivery references. Pending and delivering deliveries are
-   * never removed, whatever their age. Subscriptions are not touched.
+   * older than {@code cutoff}, with their attempts and the bodies no other delivery refers to; then routed
+   * envelopes received before {@code cutoff} that no {@code pending}, {@code delivering} or {@code paused}
+   * delivery references. Pending, delivering and paused deliveries (and their bodies) are never removed,
+   * whatever their age. Subscriptions are not touched.
    */
   Purged purge(Instant cutoff, int limit);
 

@@ -31,6 +31,10 @@ import org.slf4j.LoggerFactory;
 public final class WebhookSubscriptions {
   private static final Logger log = LoggerFactory.getLogger(WebhookSubscriptions.class);
   static final int MAX_LOG = 200;
+  /** Why a replay of a {@code paused} delivery is refused: what the API answers. */
+  public static final String PAUSED_REPLAY = "This delivery is paused because its subscription is turned off; turn"
+      + " the subscription back on (PATCH with \"active\": true) and its paused deliveries are attempted at once, in"
+      + " order.";
 
   private final Router router;
   private final DeliveryEngine engine;
@@ -67,12 +71,26 @@ public final class WebhookSubscriptions {
     Subscription s = new Subscription(id, phoneNumberId, spec.name().strip(), spec.url().strip(), events(spec.events()),
         spec.active() == null || spec.active(), Boolean.TRUE.equals(spec.chatwootTerminateReason()), sealed != null,
         now, now);
-    synchronized (this) { // the count and the insert as one step: concurrent creates cannot pass the cap
-      if (store.subscriptionsOf(phoneNumberId).size() >= maxPerNumber) {
-        return new Outcome.Invalid("Subscription cap: a number may have at most " + maxPerNumber
-            + " subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
-      }
-      store.insertSubscription(new StoredSubscription(s, sealed));
+    // the count and the insert are one step in the store, across instances: the cap holds
+    if (!store.insertSubscription(new StoredSubscription(s, sealed), maxPerNumber)) {
+      return new Outcome.Invalid("Subscription cap: a number may have at most " + maxPerNumber
+          + " subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
+    }
+    // A number removed meanwhile (on this instance or another) must not keep a subscription. Removal
+    // deletes the number first (its keys stop), then its subscriptions (KeyService#removeNumber); this
+    // inserts first, then reads the number afresh from the store (not a cache):
+    //  - the removal deleted the number before this read: the read finds it gone, and this deletes what
+    //    it inserted (the removal's own delete may have taken it already: both are idempotent);
+    //  - this read came first: the number still existed, so the insert above committed before the
+    //    removal deleted the number, hence before the removal deleted the number's subscriptions, which
+    //    therefore takes this one too.
+    // Either way no subscription outlives its number (a removal that failed half way is repeated, and
+    // its repetition deletes the subscriptions again).
+    if (!keys.isRegistered(phoneNumberId)) {
+      store.deleteSubscription(id);
+      log.info("Webhook subscription {} not kept: phone number ID {} was removed meanwhile", id, phoneNumberId);
+      return new Outcome.Invalid("This number is not registered in the layer (it was removed): no subscription was"
+          + " created.");
     }
     log.info("Created webhook subscription {} for phone number ID {} (events {})", id, phoneNumberId, s.events());
     return new Outcome.Saved(s);
@@ -113,10 +131,27 @@ public final class WebhookSubscriptions {
         patch.active() == null ? old.active() : patch.active(),
         patch.chatwootTerminateReason() == null ? old.chatwootTerminateReason() : patch.chatwootTerminateReason(),
         sealed != null, old.createdAt(), clock.instant());
+    // turning it off pauses its pending deliveries, turning it on resumes them, in the same write
     if (!store.updateSubscription(new StoredSubscription(s, sealed))) {
       return new Outcome.NotFound();
     }
+    if (s.active() && !old.active()) {
+      resumed(id);
+    } else if (!s.active() && old.active()) {
+      log.info("Webhook subscription {} turned off: its pending deliveries are paused", id);
+    }
     return new Outcome.Saved(s);
+  }
+
+  /**
+   * The backlog of a subscription turned back on is pending, due now: both lanes are woken at once
+   * (this instance's engine; other instances are told through the store's wake-ups, if it has them).
+   */
+  private void resumed(String id) {
+    for (Lane lane : Lane.values()) {
+      engine.wake(lane);
+    }
+    log.info("Webhook subscription {} turned on: its paused deliveries are pending again", id);
   }
 
   /** Removes the subscription and its delivery log. @return false when not found for this number */
@@ -164,7 +199,8 @@ public final class WebhookSubscriptions {
   /**
    * Queues one more attempt of a finished delivery, at once and without expiry: dead and expired
    * deliveries included (a replay). A pending delivery is attempted at once and keeps its remaining
-   * attempts and expiry. A delivery being attempted right now is left as it is.
+   * attempts and expiry. A delivery being attempted right now is left as it is, and so is a
+   * {@code paused} one (its subscription is off): the caller answers {@link #PAUSED_REPLAY}.
    *
    * @return the delivery after the request; empty when not found for this subscription and number
    */

@@ -30,11 +30,16 @@ final class InMemoryRelayStore implements RelayStore {
   private final Map<String, Row> deliveries = new LinkedHashMap<>();
   /** Each instance's last heartbeat. */
   private final Map<String, Instant> instances = new HashMap<>();
+  /** The bytes deliveries are sent with, once per envelope and content (as {@link JdbcRelayStore#bodyKey}). */
+  private final Map<String, byte[]> bodies = new HashMap<>();
   private long seq;
+  private static final byte[] NO_BYTES = new byte[0];
 
   /** A delivery row, mutable under the store's lock. */
   private static final class Row {
+    /** The delivery as queued, without its bytes: they are in {@link #bodies}, under {@link #body}. */
     final NewDelivery d;
+    final String body;
     final long seq;
     final String number;
     DeliveryState state;
@@ -49,8 +54,12 @@ final class InMemoryRelayStore implements RelayStore {
     Instant updatedAt;
     final List<Attempt> log = new ArrayList<>();
 
-    Row(NewDelivery d, long seq, String number) {
-      this.d = d;
+    Row(NewDelivery d, String body, long seq, String number) {
+      this.d = NewDelivery.builder().ids(d.id(), d.subscriptionId(), d.envelopeId())
+          .change(d.webhookId(), d.field(), d.lane(), NO_BYTES).maxAttempts(d.maxAttempts())
+          .orderingKey(d.orderingKey()).expiresAt(d.expiresAt()).expired(d.state() == DeliveryState.EXPIRED)
+          .createdAt(d.createdAt()).build();
+      this.body = body;
       this.seq = seq;
       this.number = number;
       this.state = d.state();
@@ -73,12 +82,18 @@ final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
-  public synchronized void insertSubscription(StoredSubscription subscription) {
+  public synchronized boolean insertSubscription(StoredSubscription subscription, int maxPerNumber) {
     String id = subscription.subscription().id();
     if (subscriptions.containsKey(id)) {
       throw new IllegalArgumentException("duplicate subscription id " + id);
     }
+    String number = subscription.subscription().phoneNumberId();
+    if (subscriptions.values().stream().filter(s -> s.subscription().phoneNumberId().equals(number)).count()
+        >= maxPerNumber) {
+      return false;
+    }
     subscriptions.put(id, subscription);
+    return true;
   }
 
   @Override
@@ -105,6 +120,7 @@ final class InMemoryRelayStore implements RelayStore {
         s.events(), s.active(), s.chatwootTerminateReason(), subscription.sealedSecret() != null,
         old.subscription().createdAt(), s.updatedAt());
     subscriptions.put(s.id(), new StoredSubscription(kept, subscription.sealedSecret()));
+    backlog(s.id(), s.active(), s.updatedAt());
     return true;
   }
 
@@ -117,12 +133,42 @@ final class InMemoryRelayStore implements RelayStore {
     var s = old.subscription();
     subscriptions.put(id, new StoredSubscription(new dev.metalayer.relay.Subscription(s.id(), s.phoneNumberId(), s.name(),
         s.url(), s.events(), active, s.chatwootTerminateReason(), s.hasSecret(), s.createdAt(), at), old.sealedSecret()));
+    backlog(id, active, at);
     return true;
+  }
+
+  /** Pauses or resumes a subscription's backlog (resumed rows are due at {@code at}, in arrival order). */
+  private void backlog(String subscriptionId, boolean active, Instant at) {
+    DeliveryState from = active ? DeliveryState.PAUSED : DeliveryState.PENDING;
+    for (Row r : deliveries.values()) {
+      if (r.state == from && r.d.subscriptionId().equals(subscriptionId)) {
+        r.state = active ? DeliveryState.PENDING : DeliveryState.PAUSED;
+        r.nextAttemptAt = active ? at : null;
+        r.updatedAt = at;
+      }
+    }
+  }
+
+  @Override
+  public synchronized boolean park(Claimed claim, Instant at) {
+    Row r = held(claim.id(), claim.claimToken());
+    StoredSubscription sub = subscriptions.get(claim.subscriptionId());
+    if (r == null || sub == null) {
+      return false;
+    }
+    boolean active = sub.subscription().active();
+    r.state = active ? DeliveryState.PENDING : DeliveryState.PAUSED;
+    r.nextAttemptAt = active ? at : null;
+    r.leaseUntil = null;
+    r.claimToken = null;
+    r.updatedAt = at;
+    return !active;
   }
 
   @Override
   public synchronized boolean deleteSubscription(String id) {
     deliveries.values().removeIf(r -> r.d.subscriptionId().equals(id));
+    removeUnusedBodies();
     return subscriptions.remove(id) != null;
   }
 
@@ -135,6 +181,7 @@ final class InMemoryRelayStore implements RelayStore {
       }
     }
     deliveries.values().removeIf(r -> ids.contains(r.d.subscriptionId()));
+    removeUnusedBodies();
     subscriptions.keySet().removeAll(ids);
     return ids.size();
   }
@@ -168,17 +215,34 @@ final class InMemoryRelayStore implements RelayStore {
 
   private List<String> insert(List<NewDelivery> list) {
     List<String> inserted = new ArrayList<>();
+    Map<byte[], String> keys = new java.util.IdentityHashMap<>();
     for (NewDelivery d : list) {
       boolean duplicate =
           deliveries.values().stream()
               .anyMatch(r -> r.d.subscriptionId().equals(d.subscriptionId()) && r.d.webhookId().equals(d.webhookId()));
       if (!duplicate) {
         StoredSubscription sub = subscriptions.get(d.subscriptionId());
-        deliveries.put(d.id(), new Row(d, ++seq, sub == null ? "" : sub.subscription().phoneNumberId()));
+        String body = keys.computeIfAbsent(d.body(), b -> JdbcRelayStore.bodyKey(d.envelopeId(), b));
+        bodies.putIfAbsent(body, d.body());
+        deliveries.put(d.id(), new Row(d, body, ++seq, sub == null ? "" : sub.subscription().phoneNumberId()));
         inserted.add(d.id());
       }
     }
     return inserted;
+  }
+
+  /** Removes the bodies no delivery refers to, unless their envelope is waiting to be routed. */
+  private void removeUnusedBodies() {
+    Set<String> used = new HashSet<>();
+    for (Row r : deliveries.values()) {
+      used.add(r.body);
+    }
+    bodies.keySet().removeIf(k -> !used.contains(k) && !unrouted.contains(k.substring(0, k.lastIndexOf(':'))));
+  }
+
+  /** How many bodies are stored, and their bytes: what a test measures of the storage of a fan-out. */
+  synchronized long[] bodiesStored() {
+    return new long[] {bodies.size(), bodies.values().stream().mapToLong(b -> b.length).sum()};
   }
 
   @Override
@@ -211,7 +275,7 @@ final class InMemoryRelayStore implements RelayStore {
         r.owner = instance; // its owner's, or taken over from a dead owner: its retries stay here
       }
       r.updatedAt = now;
-      out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), r.d.body(),
+      out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), bodies.get(r.body),
           r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt), r.claimToken));
     }
     return out;
@@ -319,7 +383,7 @@ final class InMemoryRelayStore implements RelayStore {
   @Override
   public synchronized boolean replay(String deliveryId, Instant now) {
     Row r = deliveries.get(deliveryId);
-    if (r == null || r.state == DeliveryState.DELIVERING) {
+    if (r == null || r.state == DeliveryState.DELIVERING || r.state == DeliveryState.PAUSED) {
       return false;
     }
     if (r.state != DeliveryState.PENDING) {
@@ -346,9 +410,10 @@ final class InMemoryRelayStore implements RelayStore {
         it.remove();
       }
     }
+    removeUnusedBodies();
     Set<String> referenced = new HashSet<>();
     for (Row r : deliveries.values()) {
-      if (r.open()) {
+      if (!r.state.isFinal()) {
         referenced.add(r.d.envelopeId());
       }
     }

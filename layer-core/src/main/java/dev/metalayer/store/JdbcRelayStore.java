@@ -53,11 +53,23 @@ final class JdbcRelayStore implements RelayStore {
 
   private static final String FINISHED = "('delivered', 'expired', 'dead')";
   private static final String UNREFERENCED =
-      "e.routed = TRUE AND NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN ('pending', 'delivering'))";
+      "e.routed = TRUE AND NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN"
+          + " ('pending', 'delivering', 'paused'))";
+  /**
+   * A body no delivery refers to any more, whose envelope is not waiting to be routed (routing an
+   * envelope may still refer to a body of it again). Indexed: layer_deliveries_body.
+   */
+  private static final String UNUSED_BODY =
+      "NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.body_id = b.id) AND NOT EXISTS (SELECT 1 FROM"
+          + " layer_envelopes e WHERE e.id = b.envelope_id AND e.routed = FALSE)";
+  /** The class of the PostgreSQL advisory locks that serialize the creators of one number's subscriptions. */
+  static final int SUBSCRIPTION_LOCK = 0x6d6c7375;
+  /** H2's file is open in one process: its creators of subscriptions are serialized in this JVM. */
+  private static final Object H2_SUBSCRIPTION_LOCK = new Object();
 
   private static final String ENVELOPE_COLUMNS = "SELECT id, body, received_at";
   private static final String INSERT_DELIVERY =
-      "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane, ordering_key, body,"
+      "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane, ordering_key, body_id,"
           + " state, attempts, max_attempts, next_attempt_at, expires_at, lease_until, created_at, updated_at,"
           + " phone_number_id, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?, ?)";
   /** Deliveries sent to the database in one batch. */
@@ -110,15 +122,37 @@ final class JdbcRelayStore implements RelayStore {
   // ---- subscriptions
 
   @Override
-  public void insertSubscription(StoredSubscription stored) {
+  public boolean insertSubscription(StoredSubscription stored, int maxPerNumber) {
+    if (db.dialect() == Database.Dialect.H2) {
+      synchronized (H2_SUBSCRIPTION_LOCK) {
+        return insertWithinCap(stored, maxPerNumber);
+      }
+    }
+    return insertWithinCap(stored, maxPerNumber);
+  }
+
+  /**
+   * The count and the insert in one transaction. On PostgreSQL it first takes the advisory lock of the
+   * number (held until the commit), so that two instances creating a subscription of one number at once
+   * count one after the other: READ COMMITTED alone would let both count the same rows.
+   */
+  private boolean insertWithinCap(StoredSubscription stored, int maxPerNumber) {
     Subscription s = stored.subscription();
-    sql.inTransaction(tx -> {
+    return sql.inTransaction(tx -> {
+      if (db.dialect() == Database.Dialect.POSTGRESQL) {
+        tx.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", SUBSCRIPTION_LOCK, s.phoneNumberId());
+      }
+      long count = tx.first("SELECT COUNT(*) FROM layer_subscriptions WHERE phone_number_id = ?", rs -> rs.getLong(1),
+          s.phoneNumberId()).orElse(0L);
+      if (count >= maxPerNumber) {
+        return false;
+      }
       tx.update("INSERT INTO layer_subscriptions (id, phone_number_id, name, url, events, secret, active,"
               + " chatwoot_terminate_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           s.id(), s.phoneNumberId(), s.name(), s.url(), String.join(",", s.events()), Sql.bytes(stored.sealedSecret()),
           s.active(), s.chatwootTerminateReason(), s.createdAt(), s.updatedAt());
       announceAll(tx, s.active());
-      return null;
+      return true;
     });
   }
 
@@ -146,23 +180,44 @@ final class JdbcRelayStore implements RelayStore {
   public boolean updateSubscription(StoredSubscription stored) {
     Subscription s = stored.subscription();
     return sql.inTransaction(tx -> {
-      boolean updated = tx.update("UPDATE layer_subscriptions SET name = ?, url = ?, events = ?, secret = ?, active = ?,"
+      boolean found = tx.update("UPDATE layer_subscriptions SET name = ?, url = ?, events = ?, secret = ?, active = ?,"
               + " chatwoot_terminate_reason = ?, updated_at = ? WHERE id = ?",
           s.name(), s.url(), String.join(",", s.events()), Sql.bytes(stored.sealedSecret()), s.active(),
           s.chatwootTerminateReason(), s.updatedAt(), s.id()) == 1;
-      announceAll(tx, updated && s.active());
-      return updated;
+      if (found) {
+        backlog(tx, s.id(), s.active(), s.updatedAt());
+      }
+      announceAll(tx, found && s.active());
+      return found;
     });
   }
 
   @Override
   public boolean setActive(String id, boolean active, Instant at) {
     return sql.inTransaction(tx -> {
-      boolean updated =
-          tx.update("UPDATE layer_subscriptions SET active = ?, updated_at = ? WHERE id = ?", active, at, id) == 1;
-      announceAll(tx, updated && active);
-      return updated;
+      boolean found = tx.update("UPDATE layer_subscriptions SET active = ?, updated_at = ? WHERE id = ?", active, at, id) == 1;
+      if (found) {
+        backlog(tx, id, active, at);
+      }
+      announceAll(tx, found && active);
+      return found;
     });
+  }
+
+  /**
+   * Pauses ({@code active} false) or resumes the backlog of a subscription whose row this transaction
+   * has just updated (and so holds locked, as {@link #park} reads it): a state change of its rows,
+   * through the (subscription, state, seq) index. A paused row lies outside every claim's index range.
+   * Resumed rows are due at {@code at}: claimed in their order of arrival.
+   */
+  private static void backlog(Sql tx, String subscriptionId, boolean active, Instant at) {
+    if (active) {
+      tx.update("UPDATE layer_deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ?"
+          + " WHERE subscription_id = ? AND state = 'paused'", at, at, subscriptionId);
+    } else {
+      tx.update("UPDATE layer_deliveries SET state = 'paused', next_attempt_at = NULL, updated_at = ?"
+          + " WHERE subscription_id = ? AND state = 'pending'", at, subscriptionId);
+    }
   }
 
   @Override
@@ -176,19 +231,36 @@ final class JdbcRelayStore implements RelayStore {
   }
 
   /**
-   * Deletes the subscriptions {@code subscriptionIds} selects (one parameter), with their deliveries and
-   * attempts, in one transaction. The deliveries are locked first: an attempt that is finishing holds
-   * its delivery's row, so its attempt record is committed (and then deleted here) before the deletes
-   * run, and one that finishes later finds its delivery gone. @return the subscriptions deleted
+   * Deletes the subscriptions {@code subscriptionIds} selects (one parameter), with their deliveries,
+   * attempts and the bodies no other delivery uses, in one transaction. The subscriptions are locked
+   * first (the order {@link #setActive} and {@link #park} lock in), then the deliveries: an attempt that
+   * is finishing holds its delivery's row, so its attempt record is committed (and then deleted here)
+   * before the deletes run, and one that finishes later finds its delivery gone. @return the
+   * subscriptions deleted
    */
   private int deleteSubscriptions(String subscriptionIds, String parameter) {
     String deliveryIds = "SELECT id FROM layer_deliveries WHERE subscription_id IN (" + subscriptionIds + ")";
     return sql.inTransaction(tx -> {
+      tx.execute(subscriptionIds + " FOR UPDATE", parameter);
       tx.execute(deliveryIds + " FOR UPDATE", parameter);
+      List<String> bodies = tx.query("SELECT DISTINCT body_id FROM layer_deliveries WHERE subscription_id IN ("
+          + subscriptionIds + ")", rs -> rs.getString(1), parameter);
       tx.update("DELETE FROM layer_attempts WHERE delivery_id IN (" + deliveryIds + ")", parameter);
       tx.update("DELETE FROM layer_deliveries WHERE subscription_id IN (" + subscriptionIds + ")", parameter);
+      deleteUnusedBodies(tx, bodies);
       return tx.update("DELETE FROM layer_subscriptions WHERE id IN (" + subscriptionIds + ")", parameter);
     });
+  }
+
+  /** Deletes those of {@code candidates} that no delivery refers to any more, in batches. @return how many */
+  private static int deleteUnusedBodies(Sql tx, List<String> candidates) {
+    int deleted = 0;
+    for (int from = 0; from < candidates.size(); from += INSERT_BATCH) {
+      List<String> batch = candidates.subList(from, Math.min(candidates.size(), from + INSERT_BATCH));
+      deleted += tx.update("DELETE FROM layer_bodies b WHERE b.id IN (" + Sql.placeholders(batch.size()) + ") AND "
+          + UNUSED_BODY, batch.toArray());
+    }
+    return deleted;
   }
 
   // ---- ingest
@@ -197,7 +269,7 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, true);
-      List<String> inserted = insertDeliveries(tx, deliveries);
+      List<String> inserted = insertDeliveries(tx, deliveries, envelope.id());
       announce(tx, deliveries, inserted);
       return inserted;
     });
@@ -207,7 +279,7 @@ final class JdbcRelayStore implements RelayStore {
   public List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, false);
-      List<String> inserted = insertDeliveries(tx, deliveries);
+      List<String> inserted = insertDeliveries(tx, deliveries, envelope.id());
       announce(tx, deliveries, inserted);
       return inserted;
     });
@@ -222,7 +294,7 @@ final class JdbcRelayStore implements RelayStore {
   @Override
   public List<String> route(String envelopeId, List<NewDelivery> deliveries, boolean last) {
     return sql.inTransaction(tx -> {
-      List<String> inserted = insertDeliveries(tx, deliveries);
+      List<String> inserted = insertDeliveries(tx, deliveries, null);
       announce(tx, deliveries, inserted);
       if (last) {
         tx.update("UPDATE layer_envelopes SET routed = TRUE WHERE id = ?", envelopeId);
@@ -236,8 +308,16 @@ final class JdbcRelayStore implements RelayStore {
         envelope.body(), envelope.receivedAt(), routed);
   }
 
-  /** Inserts the deliveries not queued yet for their subscription; each takes its subscription's number. */
-  private static List<String> insertDeliveries(Sql tx, List<NewDelivery> deliveries) {
+  /**
+   * Inserts the deliveries not queued yet for their subscription; each takes its subscription's number
+   * and refers to its body, stored once per envelope and content ({@link #bodyKey}): the deliveries of
+   * a change to N subscriptions share one body row. A body already stored (routing an envelope in
+   * chunks, or again after a crash) is not stored again.
+   *
+   * @param newEnvelope the envelope this transaction has just inserted (null when routing a stored one):
+   *     no body of it can be stored yet, so none is looked up
+   */
+  private List<String> insertDeliveries(Sql tx, List<NewDelivery> deliveries, String newEnvelope) {
     List<String> inserted = new ArrayList<>();
     if (deliveries.isEmpty()) {
       return inserted;
@@ -245,24 +325,72 @@ final class JdbcRelayStore implements RelayStore {
     Map<String, String> numbers = new java.util.HashMap<>();
     // inserts are batched, so a change repeated within this list is caught here, not by the query
     Set<String> queued = new java.util.HashSet<>();
+    // the bodies to store, by key; a change's bytes are one array for all its subscriptions: hashed once
+    Map<String, NewDelivery> bodies = new LinkedHashMap<>();
+    Map<byte[], String> keys = new java.util.IdentityHashMap<>();
+    List<Object[]> rows = new ArrayList<>();
     try (Sql.Prepared exists = tx.prepare("SELECT 1 FROM layer_deliveries WHERE subscription_id = ? AND webhook_id = ?");
-        Sql.Prepared number = tx.prepare("SELECT phone_number_id FROM layer_subscriptions WHERE id = ?");
-        Sql.Prepared insert = tx.prepare(INSERT_DELIVERY)) {
+        Sql.Prepared number = tx.prepare("SELECT phone_number_id FROM layer_subscriptions WHERE id = ?")) {
       for (NewDelivery d : deliveries) {
         if (!queued.add(d.subscriptionId() + "\n" + d.webhookId()) || exists.exists(d.subscriptionId(), d.webhookId())) {
           continue;
         }
         String numberId = numbers.computeIfAbsent(d.subscriptionId(),
             id -> number.first(rs -> rs.getString(1), id).orElse(""));
-        insert.add(INSERT_BATCH, d.id(), d.subscriptionId(), d.envelopeId(), d.webhookId(), d.field(), d.lane().wire(),
-            Sql.text(d.orderingKey().orElse(null)), d.body(), d.state().wire(), d.maxAttempts(),
+        String body = keys.computeIfAbsent(d.body(), b -> bodyKey(d.envelopeId(), b));
+        bodies.putIfAbsent(body, d);
+        rows.add(new Object[] {d.id(), d.subscriptionId(), d.envelopeId(), d.webhookId(), d.field(), d.lane().wire(),
+            Sql.text(d.orderingKey().orElse(null)), body, d.state().wire(), d.maxAttempts(),
             Sql.millis(d.nextAttemptAt()), Sql.millis(d.expiresAt()), d.createdAt(), d.createdAt(), numberId,
-            Sql.text(d.owner().orElse(null)));
+            Sql.text(d.owner().orElse(null))});
         inserted.add(d.id());
+      }
+    }
+    insertBodies(tx, bodies, newEnvelope);
+    try (Sql.Prepared insert = tx.prepare(INSERT_DELIVERY)) {
+      for (Object[] row : rows) {
+        insert.add(INSERT_BATCH, row);
       }
       insert.flush();
     }
     return inserted;
+  }
+
+  /**
+   * Stores each body unless stored already: on PostgreSQL with ON CONFLICT DO NOTHING (two instances may
+   * route one envelope at once), on H2 (one process) after a look-up, unless its envelope is new.
+   */
+  private void insertBodies(Sql tx, Map<String, NewDelivery> bodies, String newEnvelope) {
+    if (bodies.isEmpty()) {
+      return;
+    }
+    boolean pg = db.dialect() == Database.Dialect.POSTGRESQL;
+    try (Sql.Prepared exists = tx.prepare("SELECT 1 FROM layer_bodies WHERE id = ?");
+        Sql.Prepared insert = tx.prepare("INSERT INTO layer_bodies (id, envelope_id, body) VALUES (?, ?, ?)"
+            + (pg ? " ON CONFLICT (id) DO NOTHING" : ""))) {
+      for (Map.Entry<String, NewDelivery> e : bodies.entrySet()) {
+        boolean fresh = e.getValue().envelopeId().equals(newEnvelope);
+        if (pg || fresh || !exists.exists(e.getKey())) {
+          insert.add(INSERT_BATCH, e.getKey(), e.getValue().envelopeId(), e.getValue().body());
+        }
+      }
+      insert.flush();
+    }
+  }
+
+  /**
+   * The key a body is stored under: {@code <envelope id>:<SHA-256 hex of the bytes>}. Identical bytes of
+   * one envelope share a key; the same bytes of two envelopes do not, so that retention never removes a
+   * body a later ingest relies on (bodies from before this key, moved by migration V9, are keyed by the
+   * id of a delivery that carried them).
+   */
+  static String bodyKey(String envelopeId, byte[] body) {
+    try {
+      return envelopeId + ":"
+          + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every Java platform", e);
+    }
   }
 
   // ---- the engine
@@ -304,8 +432,9 @@ final class JdbcRelayStore implements RelayStore {
                   + " owner = CASE WHEN owner IS NULL THEN owner ELSE ? END, updated_at = ? WHERE id = ?"
                   + " AND ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'delivering' AND lease_until <= ?))");
           Sql.Prepared read = tx.prepare(
-              "SELECT id, subscription_id, webhook_id, field, lane, body, attempts, max_attempts, expires_at, claim_token"
-                  + " FROM layer_deliveries WHERE id = ?")) {
+              "SELECT d.id, d.subscription_id, d.webhook_id, d.field, d.lane, b.body, d.attempts, d.max_attempts,"
+                  + " d.expires_at, d.claim_token FROM layer_deliveries d JOIN layer_bodies b ON b.id = d.body_id"
+                  + " WHERE d.id = ?")) {
         for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, limit)) {
           if (update.update(leaseUntil, UUID.randomUUID().toString(), instance, now, candidate.id(), now, now) == 1) {
             read.first(JdbcRelayStore::claimed, candidate.id()).ifPresent(claimed::add);
@@ -441,6 +570,25 @@ final class JdbcRelayStore implements RelayStore {
   }
 
   @Override
+  public boolean park(Claimed claim, Instant at) {
+    return sql.inTransaction(tx -> {
+      // the subscription's row first, locked: setActive writes it before it resumes the backlog
+      Optional<Boolean> active = tx.first("SELECT active FROM layer_subscriptions WHERE id = ? FOR UPDATE",
+          rs -> rs.getBoolean(1), claim.subscriptionId());
+      if (active.isEmpty()) {
+        return false; // deleted meanwhile, with its deliveries
+      }
+      if (active.get()) { // turned on again since the attempt read it: attempted as any pending row
+        tx.update("UPDATE layer_deliveries SET state = 'pending', next_attempt_at = ?, lease_until = NULL,"
+            + " updated_at = ? WHERE id = ? AND state = 'delivering'", at, at, claim.id());
+        return false;
+      }
+      return tx.update("UPDATE layer_deliveries SET state = 'paused', next_attempt_at = NULL, lease_until = NULL,"
+          + " updated_at = ? WHERE id = ? AND state = 'delivering'", at, claim.id()) == 1;
+    });
+  }
+
+  @Override
   public Optional<Instant> nextWake(Lane lane) {
     // Two minima, each the first entry of an index (written as ORDER BY … LIMIT 1, which H2 reads
     // from the index where MIN would scan), rather than one scan of every open row.
@@ -474,7 +622,7 @@ final class JdbcRelayStore implements RelayStore {
           + " expires_at = CASE WHEN state = 'pending' THEN expires_at ELSE NULL END,"
           + " max_attempts = CASE WHEN state = 'pending' THEN max_attempts ELSE attempts + 1 END,"
           + " state = 'pending', lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?"
-          + " AND state <> 'delivering'", now, now, deliveryId) != 1) {
+          + " AND state NOT IN ('delivering', 'paused')", now, now, deliveryId) != 1) {
         return false;
       }
       if (channel != null) {
@@ -530,18 +678,27 @@ final class JdbcRelayStore implements RelayStore {
     }
     int[] removed = sql.inTransaction(tx -> {
       // the rows are locked until the end: a replay cannot make one pending while it is removed
-      List<String> ids = tx.query("SELECT id FROM layer_deliveries WHERE state IN " + FINISHED + " AND updated_at < ?"
-          + " LIMIT ? FOR UPDATE SKIP LOCKED", rs -> rs.getString(1), cutoff, limit);
-      if (ids.isEmpty()) {
+      List<String[]> rows = tx.query("SELECT id, body_id FROM layer_deliveries WHERE state IN " + FINISHED
+          + " AND updated_at < ? LIMIT ? FOR UPDATE SKIP LOCKED", rs -> new String[] {rs.getString(1), rs.getString(2)},
+          cutoff, limit);
+      if (rows.isEmpty()) {
         return new int[] {0, 0};
       }
-      String in = Sql.placeholders(ids.size());
-      int attempts = tx.update("DELETE FROM layer_attempts WHERE delivery_id IN (" + in + ")", ids.toArray());
-      int deliveries = tx.update("DELETE FROM layer_deliveries WHERE id IN (" + in + ")", ids.toArray());
+      Object[] ids = rows.stream().map(r -> r[0]).toArray();
+      String in = Sql.placeholders(ids.length);
+      int attempts = tx.update("DELETE FROM layer_attempts WHERE delivery_id IN (" + in + ")", ids);
+      int deliveries = tx.update("DELETE FROM layer_deliveries WHERE id IN (" + in + ")", ids);
+      // their bodies, unless another delivery (of another subscription, or still open) refers to them
+      deleteUnusedBodies(tx, rows.stream().map(r -> r[1]).distinct().toList());
       return new int[] {deliveries, attempts};
     });
     List<String> envelopes = sql.query("SELECT e.id FROM layer_envelopes e WHERE e.received_at < ? AND " + UNREFERENCED
         + " LIMIT ?", rs -> rs.getString(1), cutoff, limit);
+    if (!envelopes.isEmpty()) {
+      // a body left without a delivery while its envelope waited to be routed goes with the envelope
+      sql.update("DELETE FROM layer_bodies b WHERE b.envelope_id IN (" + Sql.placeholders(envelopes.size()) + ") AND "
+          + UNUSED_BODY, envelopes.toArray());
+    }
     // checked again in the delete itself: a replay may have made a delivery of it pending meanwhile
     int envelopesRemoved = envelopes.isEmpty() ? 0
         : sql.update("DELETE FROM layer_envelopes e WHERE e.id IN (" + Sql.placeholders(envelopes.size()) + ") AND "

@@ -7,4 +7,9 @@ class InMemoryRelayStoreTest extends RelayStoreContract {
   RelayStore newStore() {
     return new InMemoryRelayStore();
   }
+
+  @Override
+  long[] bodiesStored() {
+    return ((InMemoryRelayStore) store).bodiesStored();
+  }
 }

@@ -27,6 +27,20 @@ class JdbcRelayStoreTest extends RelayStoreContract {
     return new JdbcRelayStore(Database.open(pool));
   }
 
+  @Override
+  long[] bodiesStored() throws Exception {
+    return bodies(pool);
+  }
+
+  /** {rows, bytes} of layer_bodies. */
+  static long[] bodies(javax.sql.DataSource ds) throws Exception {
+    try (Connection c = ds.getConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(body)), 0) FROM layer_bodies")) {
+      rs.next();
+      return new long[] {rs.getLong(1), rs.getLong(2)};
+    }
+  }
+
   @AfterEach
   void close() {
     pool.dispose();
@@ -131,6 +145,39 @@ class JdbcRelayStoreTest extends RelayStoreContract {
     }
     assertThat(store.claimDue(dev.metalayer.relay.Lane.DEFAULT, T0.plusSeconds(1), T0.plusSeconds(60), 4, java.util.Set.of()))
         .extracting(RelayStore.Claimed::id).containsExactly("dlv_0", "dlv_1", "dlv_2", "dlv_3");
+  }
+
+  @Test
+  void aPausedBacklogIsOutsideEveryClaimsIndexRangeAndBodiesAreFoundThroughIndexes() throws Exception {
+    store.insertSubscription(new RelayStore.StoredSubscription(sub("wh_b", "222"), null));
+    store.insertSubscription(new RelayStore.StoredSubscription(sub("wh_a", "111"), null));
+    List<RelayStore.NewDelivery> backlog = new java.util.ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      backlog.add(RelayStore.NewDelivery.builder().ids("dlv_" + i, "wh_b", "env_b")
+          .change("msg_" + i, "messages", Lane.DEFAULT, new byte[] {1}).maxAttempts(8).createdAt(T0).build());
+    }
+    store.ingest(new RelayStore.Envelope("env_b", new byte[] {1}, T0), backlog);
+    store.ingest(new RelayStore.Envelope("env_a", new byte[] {2}, T0), List.of(RelayStore.NewDelivery.builder()
+        .ids("dlv_a", "wh_a", "env_a").change("msg_a", "messages", Lane.DEFAULT, new byte[] {2}).createdAt(T0).build()));
+    assertThat(bodiesStored()).as("300 deliveries, one body").containsExactly(1 + 1, 2);
+
+    store.setActive("wh_b", false, T0);
+
+    // the skip scan over numbers with pending rows never meets number 222's 300 paused rows
+    try (Connection c = pool.getConnection();
+        java.sql.PreparedStatement p = c.prepareStatement("EXPLAIN ANALYZE " + JdbcRelayStore.NEXT_NUMBER_FIRST)) {
+      p.setString(1, "default");
+      try (ResultSet rs = p.executeQuery()) {
+        rs.next();
+        assertThat(rs.getString(1)).as(rs.getString(1)).containsPattern("scanCount: [0-2]\\b");
+      }
+    }
+    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(60), 10, java.util.Set.of()))
+        .extracting(RelayStore.Claimed::id).containsExactly("dlv_a");
+    assertThat(plan("UPDATE layer_deliveries SET state = 'pending' WHERE subscription_id = 'wh_b' AND state = 'paused'"))
+        .containsIgnoringCase("LAYER_DELIVERIES_SUBSCRIPTION_STATE");
+    assertThat(plan("SELECT b.id FROM layer_bodies b WHERE b.id IN ('x') AND NOT EXISTS (SELECT 1 FROM layer_deliveries d"
+        + " WHERE d.body_id = b.id)")).containsIgnoringCase("LAYER_DELIVERIES_BODY");
   }
 
   @Test

@@ -14,6 +14,11 @@ class PgRelayStoreTest extends RelayStoreContract {
     return Stores.relay(pg.database());
   }
 
+  @Override
+  long[] bodiesStored() throws Exception {
+    return JdbcRelayStoreTest.bodies(pg.dataSource());
+  }
+
   @AfterEach
   void drop() {
     if (pg != null) {

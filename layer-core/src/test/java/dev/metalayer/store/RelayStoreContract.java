@@ -53,6 +53,14 @@ abstract class RelayStoreContract {
     return store.finish(id, tokens.get(id), attempt, state, next, at);
   }
 
+  /** The bodies the store holds: {rows, bytes}, read from its own tables (the SPI does not expose them). */
+  abstract long[] bodiesStored() throws Exception;
+
+  /** Which implementation runs, for the figures a test prints. */
+  String kind() {
+    return getClass().getSimpleName().replace("RelayStoreTest", "");
+  }
+
   @BeforeEach
   void open() throws Exception {
     store = newStore();
@@ -639,5 +647,213 @@ abstract class RelayStoreContract {
     assertThat(store.releaseLeases(T0.plusSeconds(1))).isEqualTo(2);
 
     assertThat(claimAs("i2", Lane.CALLS, T0.plusSeconds(1))).extracting(Claimed::id).containsExactlyInAnyOrder("c1", "c2");
+
+  // ---- bodies: stored once per envelope and content, whatever the fan-out
+
+  static NewDelivery fanned(String id, String sub, String envelopeId, String webhookId, byte[] body) {
+    return NewDelivery.builder().ids(id, sub, envelopeId).change(webhookId, "messages", Lane.DEFAULT, body)
+        .maxAttempts(8).createdAt(T0).build();
+  }
+
+  static byte[] changeBytes(int size) {
+    StringBuilder b = new StringBuilder("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"text\":\"");
+    while (b.length() < size - 6) {
+      b.append((char) ('a' + b.length() % 26));
+    }
+    return b.append("\"}]}").toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aChangeToTenSubscriptionsStoresItsBodyOnce() throws Exception {
+    byte[] change = changeBytes(2048);
+    byte[] rewritten = changeBytes(2050); // a Chatwoot terminate_reason rewrite: other bytes
+    List<NewDelivery> fanOut = new java.util.ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      store.insertSubscription(new StoredSubscription(sub("wh_" + i, "111"), null));
+      // the same bytes, as one array or as equal copies
+      fanOut.add(fanned("d" + i, "wh_" + i, "env_f", "msg_f", i % 2 == 0 ? change : change.clone()));
+    }
+    store.insertSubscription(new StoredSubscription(sub("wh_cw", "111"), null));
+    fanOut.add(fanned("d_cw", "wh_cw", "env_f", "msg_f", rewritten));
+
+    assertThat(store.ingest(new Envelope("env_f", change, T0), fanOut)).hasSize(11);
+
+    long[] stored = bodiesStored();
+    assertThat(stored).containsExactly(2, change.length + rewritten.length);
+    int key = JdbcRelayStore.bodyKey("env_f", change).length();
+    System.out.printf("Storage of one change of %d bytes to 10 subscriptions (%s): before, 10 body copies = %d bytes;"
+        + " now %d body row = %d bytes, and 10 references of %d bytes = %d bytes (a rewritten body: one row more)%n",
+        change.length, kind(), 10L * change.length, stored[0] - 1, stored[1] - rewritten.length, key, 10L * key);
+    List<Claimed> claimed = claim(Lane.DEFAULT, T0);
+    assertThat(claimed).hasSize(11);
+    for (Claimed c : claimed) {
+      assertThat(c.body()).isEqualTo(c.id().equals("d_cw") ? rewritten : change);
+    }
+    // the same bytes in another envelope are stored apart (never shared across ingests)
+    store.ingest(new Envelope("env_g", change, T0), List.of(fanned("g1", "wh_1", "env_g", "msg_g", change)));
+    assertThat(bodiesStored()[0]).isEqualTo(3);
+    // a duplicate stores nothing, not even its body
+    store.ingest(new Envelope("env_h", change, T0), List.of(fanned("h1", "wh_1", "env_h", "msg_g", changeBytes(99))));
+    assertThat(bodiesStored()[0]).isEqualTo(3);
+  }
+
+  @Test
+  void routingAnEnvelopeInChunksStoresEachBodyOnceAndASubscriptionsDeletionTakesItsBodies() throws Exception {
+    byte[] change = changeBytes(300);
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "111"), null));
+    store.ingestUnrouted(new Envelope("env_big", change, T0), List.of());
+    store.route("env_big", List.of(fanned("a1", "wh_a", "env_big", "msg_1", change)), false);
+    store.route("env_big", List.of(fanned("b1", "wh_b", "env_big", "msg_1", change.clone())), false);
+    // again after a crash: nothing twice
+    store.route("env_big", List.of(fanned("a1x", "wh_a", "env_big", "msg_1", change),
+        fanned("b1x", "wh_b", "env_big", "msg_1", change)), true);
+    assertThat(bodiesStored()).containsExactly(1, change.length);
+
+    assertThat(store.deleteSubscription("wh_a")).isTrue();
+    assertThat(bodiesStored()[0]).as("wh_b still needs it").isEqualTo(1);
+    assertThat(claim(Lane.DEFAULT, T0)).singleElement().satisfies(c -> assertThat(c.body()).isEqualTo(change));
+    assertThat(store.deleteSubscriptionsOf("111")).isEqualTo(1);
+    assertThat(bodiesStored()).containsExactly(0, 0);
+  }
+
+  @Test
+  void aBodyIsPurgedWithTheLastDeliveryThatRefersToIt() throws Exception {
+    byte[] change = changeBytes(500);
+    Instant cutoff = T0.plus(Duration.ofDays(14));
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "111"), null));
+    store.ingest(new Envelope("env_p", change, T0), List.of(fanned("a1", "wh_a", "env_p", "msg_1", change),
+        fanned("b1", "wh_b", "env_p", "msg_1", change)));
+    assertThat(claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 100, Set.of("wh_b"))).hasSize(1);
+    finish("a1", new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0);
+
+    assertThat(store.purge(cutoff, 100).deliveries()).isEqualTo(1);
+    assertThat(bodiesStored()[0]).as("b1 is pending and needs it").isEqualTo(1);
+    assertThat(claim(Lane.DEFAULT, cutoff)).singleElement().satisfies(c -> assertThat(c.body()).isEqualTo(change));
+    finish("b1", new AttemptRecord(cutoff, 500, 1, null, ""), DeliveryState.DEAD, null, cutoff);
+    assertThat(store.purge(cutoff, 100).deliveries()).isZero();
+    assertThat(bodiesStored()[0]).as("a dead delivery may be replayed: its body stays").isEqualTo(1);
+
+    assertThat(store.purge(cutoff.plusSeconds(1), 100)).isEqualTo(new RelayStore.Purged(1, 1, 0));
+    assertThat(bodiesStored()).containsExactly(0, 0);
+  }
+
+  // ---- a subscription turned off keeps its backlog, paused
+
+  @Test
+  void turningASubscriptionOffPausesItsBacklogOutsideEveryClaimAndOnResumesItInOrder() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    store.insertSubscription(new StoredSubscription(sub("wh_b", "111"), null));
+    ingest(delivery("inflight", "wh_a", "msg_0", Lane.DEFAULT, null, T0));
+    assertThat(claim(Lane.DEFAULT, T0)).extracting(Claimed::id).containsExactly("inflight");
+    ingest(delivery("m1", "wh_a", "msg_1", Lane.DEFAULT, null, T0.plusSeconds(1)),
+        delivery("m2", "wh_a", "msg_2", Lane.DEFAULT, null, T0.plusSeconds(7200)),
+        delivery("c1", "wh_a", "msg_3", Lane.CALLS, "wacid.1", T0.plusSeconds(2)),
+        delivery("other", "wh_b", "msg_4", Lane.DEFAULT, null, T0.plusSeconds(3)));
+
+    assertThat(store.setActive("wh_a", false, T0.plusSeconds(10))).isTrue();
+
+    assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.PAUSED), 50)).extracting(Delivery::id)
+        .containsExactlyInAnyOrder("m1", "m2", "c1");
+    Delivery paused = store.findDelivery("m1").orElseThrow();
+    assertThat(paused.state()).isEqualTo(DeliveryState.PAUSED);
+    assertThat(paused.nextAttemptAt()).isEmpty();
+    assertThat(store.findDelivery("inflight").orElseThrow().state()).as("an attempt in flight finishes")
+        .isEqualTo(DeliveryState.DELIVERING);
+    Instant later = T0.plus(Duration.ofDays(30));
+    assertThat(claim(Lane.DEFAULT, later.minusSeconds(1))).extracting(Claimed::id).containsExactly("inflight", "other");
+    assertThat(claim(Lane.CALLS, later)).isEmpty();
+    assertThat(store.nextWake(Lane.CALLS)).isEmpty();
+    assertThat(store.replay("m1", later)).as("refused while its subscription is off").isFalse();
+    assertThat(store.purge(later, 100).deliveries()).isZero();
+    assertThat(store.findDelivery("m2").orElseThrow().state()).isEqualTo(DeliveryState.PAUSED);
+    assertThat(store.setActive("wh_a", false, later)).as("again: nothing changes").isTrue();
+
+    assertThat(store.setActive("wh_a", true, later)).isTrue();
+
+    assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.PAUSED), 50)).isEmpty();
+    assertThat(store.findDelivery("m2").orElseThrow().nextAttemptAt()).contains(later);
+    assertThat(store.nextWake(Lane.CALLS)).contains(later);
+    // due at once, in their order of arrival (m2 was due two hours after m1 anyway)
+    assertThat(claim(Lane.DEFAULT, later)).extracting(Claimed::id).containsExactly("m1", "m2");
+    // the call is claimed with its expiry: the relay ends it expired, never rings late
+    assertThat(claim(Lane.CALLS, later)).singleElement()
+        .satisfies(c -> assertThat(c.expiresAt()).contains(T0.plusSeconds(47)));
+  }
+
+  @Test
+  void anUpdateThatTurnsTheSubscriptionOffOrOnPausesOrResumesItsBacklogToo() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    ingest(delivery("m1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    Subscription off = new Subscription("wh_a", "111", "renamed", "https://x.example/h", List.of("*"), false, false, true,
+        T0, T0.plusSeconds(5));
+
+    assertThat(store.updateSubscription(new StoredSubscription(off, null))).isTrue();
+    assertThat(store.findDelivery("m1").orElseThrow().state()).isEqualTo(DeliveryState.PAUSED);
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(6))).isEmpty();
+
+    Subscription on = new Subscription("wh_a", "111", "renamed", "https://x.example/h", List.of("*"), true, false, true,
+        T0, T0.plusSeconds(9));
+    assertThat(store.updateSubscription(new StoredSubscription(on, null))).isTrue();
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(9))).extracting(Claimed::id).containsExactly("m1");
+  }
+
+  @Test
+  void aClaimWhoseSubscriptionWasTurnedOffIsParkedPausedWithoutAnAttempt() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    ingest(delivery("m1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("m2", "wh_a", "msg_2", Lane.DEFAULT, null, T0));
+    List<Claimed> claimed = claim(Lane.DEFAULT, T0);
+    store.setActive("wh_a", false, T0.plusSeconds(1));
+
+    assertThat(store.park(claimed.get(0), T0.plusSeconds(2))).isTrue();
+
+    Delivery parked = store.findDelivery("m1").orElseThrow();
+    assertThat(parked.state()).isEqualTo(DeliveryState.PAUSED);
+    assertThat(parked.attempts()).isEmpty();
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(60))).as("its lease is gone: not taken over").extracting(Claimed::id)
+        .containsExactly("m2");
+    // turned on again between the attempt's read and its park: made pending, never left paused
+    store.setActive("wh_a", true, T0.plusSeconds(61));
+    assertThat(store.park(claim(Lane.DEFAULT, T0.plusSeconds(61)).get(0), T0.plusSeconds(62))).isFalse();
+    assertThat(store.deliveries("wh_a", Optional.of(DeliveryState.PAUSED), 50)).isEmpty();
+    assertThat(claim(Lane.DEFAULT, T0.plusSeconds(62))).hasSize(1);
+    // a subscription deleted meanwhile: nothing to park
+    store.deleteSubscription("wh_a");
+    assertThat(store.park(claimed.get(0), T0.plusSeconds(63))).isFalse();
+  }
+
+  // ---- the cap of subscriptions per number
+
+  @Test
+  void anInsertBeyondTheNumbersCapIsRefusedEvenWhenCreatorsRace() throws Exception {
+    assertThat(store.insertSubscription(new StoredSubscription(sub("wh_1", "111"), null), 2)).isTrue();
+    assertThat(store.insertSubscription(new StoredSubscription(sub("wh_2", "111"), null), 2)).isTrue();
+    assertThat(store.insertSubscription(new StoredSubscription(sub("wh_3", "111"), null), 2)).isFalse();
+    assertThat(store.insertSubscription(new StoredSubscription(sub("wh_4", "222"), null), 2)).isTrue();
+    assertThat(store.subscriptionsOf("111")).hasSize(2);
+
+    // eight creators of one number at once, cap 3: exactly three succeed
+    int creators = 8;
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(creators);
+    try {
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(creators);
+      List<java.util.concurrent.Future<Boolean>> results = new java.util.ArrayList<>();
+      for (int i = 0; i < creators; i++) {
+        String id = "wh_race_" + i;
+        results.add(pool.submit(() -> {
+          start.await();
+          return store.insertSubscription(new StoredSubscription(sub(id, "333"), null), 3);
+        }));
+      }
+      int inserted = 0;
+      for (java.util.concurrent.Future<Boolean> r : results) {
+        inserted += r.get(60, java.util.concurrent.TimeUnit.SECONDS) ? 1 : 0;
+      }
+      assertThat(inserted).isEqualTo(3);
+      assertThat(store.subscriptionsOf("333")).hasSize(3);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 }

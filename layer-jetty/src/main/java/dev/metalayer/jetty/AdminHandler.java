@@ -256,6 +256,10 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("No such delivery."));
       return;
     }
+    if (replayed.get().state() == DeliveryState.PAUSED) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(WebhookSubscriptions.PAUSED_REPLAY));
+      return;
+    }
     log.info("Admin token: replayed delivery {} of webhook subscription {} of phone number ID {}", replayed.get().id(),
         id, found.get().phoneNumberId());
     HttpIo.writeJson(response, callback, 202, WebhookViews.deliveryForOperator(replayed.get()));

@@ -112,7 +112,13 @@ final class SubscriptionsHandler implements Request.Handler {
     } else if (parts.size() == 4 && parts.get(1).equals("deliveries") && parts.get(3).equals("retry")
         && method.equals("POST")) {
       subscriptions.retry(pnid, parts.get(0), parts.get(2)).ifPresentOrElse(
-          d -> HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d)),
+          d -> {
+            if (d.state() == DeliveryState.PAUSED) {
+              HttpIo.writeError(response, callback, GraphError.invalidParameter(WebhookSubscriptions.PAUSED_REPLAY));
+            } else {
+              HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d));
+            }
+          },
           () -> HttpIo.writeError(response, callback, GraphError.notFound("No such delivery.")));
     } else if (parts.size() == 2 && parts.get(1).equals("test") && method.equals("POST")) {
       subscriptions.sendTest(pnid, parts.get(0)).ifPresentOrElse(

@@ -32,7 +32,7 @@ final class WebhookViews {
       Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
       if (status.isPresent() && state.isEmpty()) {
         HttpIo.writeError(response, callback, GraphError.invalidParameter(
-            "status must be one of pending, delivering, delivered, expired, dead."));
+            "status must be one of pending, delivering, paused, delivered, expired, dead."));
         return Optional.empty();
       }
       try {

@@ -241,6 +241,34 @@ class WebhookRelayHttpTest {
   }
 
   @Test
+  void aSubscriptionTurnedOffKeepsItsBacklogPausedAndTurnedOnDeliversIt() throws Exception {
+    subscriber.answer(r -> RecordingSubscriber.Answer.of(503));
+    HttpResponse<String> created = api("POST", "/v1/webhooks", key1, "{\"name\":\"helpdesk\",\"url\":\""
+        + subscriber.url("/h") + "\",\"events\":[\"messages\"]}");
+    String id = JSON.readTree(created.body()).path("id").asText();
+    byte[] message = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"366634483210360\",\"changes\":[{"
+        + "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":"
+        + "\"13175551399\",\"phone_number_id\":\"" + PNID_1 + "\"},\"messages\":[{\"from\":\"16315553602\","
+        + "\"id\":\"wamid.paused\",\"timestamp\":\"1749196801\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}")
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(postWebhook(message, MetaFixtures.metaSignature(APP_SECRET, message)).statusCode()).isEqualTo(200);
+    subscriber.await(1, TIMEOUT);
+    awaitLog(id, "pending", 1); // its failed attempt recorded: waiting for a retry
+
+    assertThat(api("PATCH", "/v1/webhooks/" + id, key1, "{\"active\":false}").statusCode()).isEqualTo(200);
+
+    String deliveryId = awaitLog(id, "paused", 1).path("data").path(0).path("id").asText();
+    HttpResponse<String> replay = api("POST", "/v1/webhooks/" + id + "/deliveries/" + deliveryId + "/retry", key1, null);
+    assertThat(replay.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(replay.body()).at("/error/message").asText()).contains("turn the subscription back on");
+
+    subscriber.answer(r -> RecordingSubscriber.Answer.of(200));
+    assertThat(api("PATCH", "/v1/webhooks/" + id, key1, "{\"active\":true}").statusCode()).isEqualTo(200);
+    assertThat(awaitLog(id, "delivered", 1).path("data").path(0).path("id").asText()).isEqualTo(deliveryId);
+    assertThat(subscriber.await(2, TIMEOUT).get(1).text()).contains("wamid.paused");
+  }
+
+  @Test
   void validationErrorsAreGraphShaped() throws Exception {
     for (String body : new String[] {"[]", "{\"name\":\"x\",\"url\":\"ftp://a\",\"events\":[\"calls\"]}",
         "{\"name\":\"x\",\"url\":\"https://example.com\",\"events\":[\"nope\"]}",
