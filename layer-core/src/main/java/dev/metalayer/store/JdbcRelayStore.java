@@ -580,11 +580,14 @@ final class JdbcRelayStore implements RelayStore {
       }
       if (active.get()) { // turned on again since the attempt read it: attempted as any pending row
         tx.update("UPDATE layer_deliveries SET state = 'pending', next_attempt_at = ?, lease_until = NULL,"
-            + " updated_at = ? WHERE id = ? AND state = 'delivering'", at, at, claim.id());
+            + " claim_token = NULL, updated_at = ? WHERE id = ? AND state = 'delivering' AND claim_token = ?", at, at,
+            claim.id(), claim.claimToken());
         return false;
       }
+      // only while this claim still holds the row: a lease taken over meanwhile belongs to the later claim
       return tx.update("UPDATE layer_deliveries SET state = 'paused', next_attempt_at = NULL, lease_until = NULL,"
-          + " updated_at = ? WHERE id = ? AND state = 'delivering'", at, claim.id()) == 1;
+          + " claim_token = NULL, updated_at = ? WHERE id = ? AND state = 'delivering' AND claim_token = ?", at,
+          claim.id(), claim.claimToken()) == 1;
     });
   }
 

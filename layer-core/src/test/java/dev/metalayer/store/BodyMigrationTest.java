@@ -100,10 +100,10 @@ class BodyMigrationTest {
     }
     // a replay of the delivered one still has its body
     assertThat(store.replay("dlv_c", T0)).isTrue();
-    assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 10, Set.of())).singleElement()
-        .satisfies(c -> assertThat(c.body()).isEqualTo(SHARED));
-    for (String id : new String[] {"dlv_a", "dlv_b", "dlv_c"}) {
-      store.finish(id, new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0);
+    var replayed = store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(30), 10, Set.of());
+    assertThat(replayed).singleElement().satisfies(c -> assertThat(c.body()).isEqualTo(SHARED));
+    for (Claimed c : java.util.stream.Stream.concat(claimed.stream(), replayed.stream()).toList()) {
+      store.finish(c.id(), c.claimToken(), new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0);
     }
     // and retention removes the moved bodies with their deliveries
     store.purge(T0.plus(Duration.ofDays(15)), 100);

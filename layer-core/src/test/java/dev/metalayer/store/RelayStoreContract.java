@@ -647,6 +647,7 @@ abstract class RelayStoreContract {
     assertThat(store.releaseLeases(T0.plusSeconds(1))).isEqualTo(2);
 
     assertThat(claimAs("i2", Lane.CALLS, T0.plusSeconds(1))).extracting(Claimed::id).containsExactlyInAnyOrder("c1", "c2");
+  }
 
   // ---- bodies: stored once per envelope and content, whatever the fan-out
 
@@ -821,6 +822,21 @@ abstract class RelayStoreContract {
     // a subscription deleted meanwhile: nothing to park
     store.deleteSubscription("wh_a");
     assertThat(store.park(claimed.get(0), T0.plusSeconds(63))).isFalse();
+  }
+
+  @Test
+  void aClaimThatLostItsLeaseCannotParkTheRowTheLaterClaimHolds() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    ingest(delivery("m1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
+    Claimed slow = claim(Lane.DEFAULT, T0).get(0);
+    Claimed later = claim(Lane.DEFAULT, T0.plusSeconds(31)).get(0); // the first lease ended at T0 + 30 s
+    store.setActive("wh_a", false, T0.plusSeconds(32));
+
+    assertThat(store.park(slow, T0.plusSeconds(33))).isFalse();
+
+    assertThat(store.findDelivery("m1").orElseThrow().state()).isEqualTo(DeliveryState.DELIVERING);
+    assertThat(store.park(later, T0.plusSeconds(34))).isTrue();
+    assertThat(store.findDelivery("m1").orElseThrow().state()).isEqualTo(DeliveryState.PAUSED);
   }
 
   // ---- the cap of subscriptions per number
