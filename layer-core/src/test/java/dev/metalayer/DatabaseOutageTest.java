@@ -46,6 +46,7 @@ class DatabaseOutageTest {
   private TcpCut cut;
   private HikariDataSource pool;
   private MetaLayer layer;
+  private com.sun.net.httpserver.HttpServer meta;
 
   @BeforeEach
   void open() throws Exception {
@@ -61,6 +62,17 @@ class DatabaseOutageTest {
     config.setConnectionTimeout(1_000);
     config.setPoolName("outage-" + pg.schema());
     pool = new HikariDataSource(config);
+    // Meta's Graph API, standing in on loopback: every message is accepted
+    meta = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    meta.createContext("/", x -> {
+      x.getRequestBody().readAllBytes();
+      byte[] answer = "{\"messages\":[{\"id\":\"wamid.1\"}]}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      x.getResponseHeaders().add("Content-Type", "application/json");
+      x.sendResponseHeaders(200, answer.length);
+      x.getResponseBody().write(answer);
+      x.close();
+    });
+    meta.start();
     Database db = Database.open(pool);
     layer = MetaLayer.builder()
         .keyStore(Stores.keys(db))
@@ -68,6 +80,8 @@ class DatabaseOutageTest {
         .masterKey(new byte[32])
         .clock(clock)
         .appSecrets(List.of(APP_SECRET))
+        .graphUrl(java.net.URI.create("http://127.0.0.1:" + meta.getAddress().getPort()))
+        .publicUrl(java.net.URI.create("http://layer.test"))
         .build();
     logs.start();
     ((Logger) LoggerFactory.getLogger(KeyService.class)).addAppender(logs);
@@ -79,6 +93,9 @@ class DatabaseOutageTest {
     if (layer != null) {
       layer.close();
     }
+    if (meta != null) {
+      meta.stop(0);
+    }
     if (pool != null) {
       pool.close();
     }
@@ -88,6 +105,15 @@ class DatabaseOutageTest {
     if (pg != null) {
       pg.close();
     }
+  }
+
+  /** A message sent through the Graph proxy with {@code key}: the status of the answer. */
+  private int send(String key) {
+    dev.metalayer.graph.ClientRequest r = new dev.metalayer.graph.ClientRequest("POST", "/v13.0/" + PNID + "/messages", "",
+        java.util.Optional.of("Bearer " + key), java.util.Optional.empty(), "http://layer.test");
+    return layer.graphProxy().handle(r, java.util.Map.of("Content-Type", List.of("application/json")),
+        "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8)).status();
   }
 
   private IngestResult ingest() {
@@ -115,7 +141,9 @@ class DatabaseOutageTest {
       assertThat(layer.tokenResolver().resolve(cached.key())).as("stale-if-error").isInstanceOf(Resolution.Granted.class);
     }
     assertThatThrownBy(() -> layer.tokenResolver().resolve(cold.key())).as("a key not cached cannot be checked")
-        .isInstanceOf(RuntimeException.class);
+        .isInstanceOf(KeyService.StoreUnavailableException.class);
+    assertThat(send(cached.key())).as("the Graph proxy serves the cached key").isEqualTo(200);
+    assertThat(send(cold.key())).as("and answers 503 for a key it cannot check").isEqualTo(503);
     IngestResult refused = ingest();
     assertThat(refused).isInstanceOfSatisfying(IngestResult.Refused.class, r -> {
       assertThat(r.reason()).isEqualTo(IngestResult.Reason.STORE_UNAVAILABLE);
@@ -128,13 +156,14 @@ class DatabaseOutageTest {
 
     clock.advance(KeyService.STALE_IF_ERROR);
     assertThatThrownBy(() -> layer.tokenResolver().resolve(cached.key())).as("stale-if-error is bounded")
-        .isInstanceOf(RuntimeException.class);
+        .isInstanceOf(KeyService.StoreUnavailableException.class);
 
     cut.restore();
 
     awaitTrue(db::ping, "the database answers the ping again");
     assertThat(layer.tokenResolver().resolve(cold.key())).isInstanceOf(Resolution.Granted.class);
     assertThat(layer.tokenResolver().resolve(cached.key())).isInstanceOf(Resolution.Granted.class);
+    assertThat(send(cold.key())).isEqualTo(200);
     assertThat(ingest()).isInstanceOf(IngestResult.Accepted.class);
     assertThat(warnings()).as("still the one WARN").hasSize(1);
     assertThat(logs.list).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains("answers again"));

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>When the store fails (unreachable, timed out), a key whose grant is cached keeps working past
  * {@code grantCacheTtl}, for at most {@link #STALE_IF_ERROR} after its grant would have expired, and so do
- * the numbers' directory lookups; a key not cached fails with the store's exception. After a failure, the
+ * the numbers' directory lookups; a key not cached fails with a {@link StoreUnavailableException}. After a failure, the
  * store is asked again only once {@link #POLL_INTERVAL} has passed (on the service's clock), so that a cached
  * key does not wait for the store's timeout on every request. One WARN is logged
  * when the store first fails and one INFO when it answers again, not one per request. Thread-safe.
@@ -356,7 +356,7 @@ public final class KeyService implements TokenResolver, AutoCloseable {
         // stale-if-error: the store cannot say otherwise now, and a change made meanwhile needs the store
         return new Resolution.Granted(touch(hash, cached, now).grant());
       }
-      throw e;
+      throw new StoreUnavailableException(e);
     }
     storeAnswered();
     if (found.isEmpty()) {
@@ -590,6 +590,19 @@ public final class KeyService implements TokenResolver, AutoCloseable {
       directory = d;
     }
     return d;
+  }
+
+  /**
+   * The key store failed (unreachable, timed out) and nothing cached answers for the presented key: it can
+   * be neither granted nor refused now. The Graph proxy answers it with a 503; a retry once the store
+   * answers again resolves it. Keeps the store's exception as its cause; names no key.
+   */
+  public static final class StoreUnavailableException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public StoreUnavailableException(Throwable cause) {
+      super("the key store does not answer: the key cannot be checked now", cause);
+    }
   }
 
   /** A key just created: the only moment the layer holds the key itself. {@link #toString()} hides it. */
