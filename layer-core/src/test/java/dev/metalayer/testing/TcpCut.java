@@ -90,6 +90,13 @@ public final class TcpCut implements AutoCloseable {
         Socket upstream = new Socket(targetHost, targetPort);
         open.add(client);
         open.add(upstream);
+        if (cut) { // cut while this one was being connected: it does not get through either
+          closeQuietly(client);
+          closeQuietly(upstream);
+          open.remove(client);
+          open.remove(upstream);
+          continue;
+        }
         pump(client, upstream);
         pump(upstream, client);
       } catch (IOException e) {
