@@ -125,10 +125,33 @@ public final class MetaLayer {
 
   /**
    * The call webhook relay: ingest of Meta's webhooks, subscriptions and delivery. Its workers run
-   * only after {@link CallWebhookRelay#start()}; the host closes it before closing the stores.
+   * only after {@link CallWebhookRelay#start()} (or the layer's {@link #start()}); the host closes it (or the
+   * layer) before closing the stores.
    */
   public CallWebhookRelay relay() {
     return relay;
+  }
+
+  /**
+   * Starts the layer's background work: the key service's upkeep ({@link KeyService#start}: changes made
+   * by other instances, last-use times) and the relay's workers ({@link CallWebhookRelay#start}). Idempotent.
+   */
+  public void start() {
+    keys.start();
+    relay.start();
+  }
+
+  /**
+   * Stops the background work: the relay's workers first (in-flight attempts finish), then the key
+   * service's upkeep, which writes the last-use times it recorded. The host calls this before closing the
+   * stores. Idempotent.
+   */
+  public void close() {
+    try {
+      relay.close();
+    } finally {
+      keys.close();
+    }
   }
 
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */

@@ -387,7 +387,13 @@ public final class GraphProxy {
     if (credential.isEmpty()) {
       return Outcome.refused(GraphError.invalidToken("An access token is required to request this resource."));
     }
-    Resolution resolution = resolver.resolve(credential.get());
+    Resolution resolution;
+    try {
+      resolution = resolver.resolve(credential.get());
+    } catch (KeyService.StoreUnavailableException e) {
+      // the key service said so once (one WARN per outage); the client retries
+      return Outcome.refused(GraphError.unavailable("The layer cannot check this access token right now; retry later."));
+    }
     if (resolution instanceof Resolution.Granted g) {
       if (!KeyService.isPlainMetaToken(g.grant().metaToken())) {
         // sent as it is, such a token would reach Meta changed (a '…' becomes a space): refuse instead

@@ -26,15 +26,37 @@ import org.slf4j.LoggerFactory;
  * {@link TokenResolver}).
  *
  * <p>Resolved grants are cached for {@code grantCacheTtl} (the Meta token is decrypted once per key per
- * period, not per request). A revocation or a number removal made through this service takes effect
- * at once on this instance, also for a request resolving the key at that very moment (it is not cached);
- * one made by another instance takes effect within {@code grantCacheTtl}.
- * {@code last_used_at} is written at most once a minute per key. Thread-safe.
+ * period, not per request); a key not cached costs one read of the store ({@link KeyStore#findKeyWithNumber})
+ * and no write. A revocation, a number removal or a token change made through this service takes effect
+ * at once on this instance, also for a request resolving the key at that very moment (it is not cached).
+ * One made by another instance sharing the store takes effect here within {@link #POLL_INTERVAL} once
+ * {@link #start() started} (the background upkeep reads the store's {@linkplain KeyStore#keyChanges change
+ * counter} every second and forgets what it cached when it moved), plus a request already under way;
+ * without the upkeep, within {@code grantCacheTtl}.
+ *
+ * <p>{@code last_used_at} is recorded at most once a minute per key, in memory; the upkeep writes what
+ * was recorded every {@link #TOUCH_FLUSH_EVERY} in one batched statement, and {@link #close()} writes the
+ * rest. {@link #listKeys()} shows this instance's uses not written yet.
+ *
+ * <p>When the store fails (unreachable, timed out), a key whose grant is cached keeps working past
+ * {@code grantCacheTtl}, for at most {@link #STALE_IF_ERROR} after its grant would have expired, and so do
+ * the numbers' directory lookups; a key not cached fails with a {@link StoreUnavailableException}. After a failure, the
+ * store is asked again only once {@link #POLL_INTERVAL} has passed (on the service's clock), so that a cached
+ * key does not wait for the store's timeout on every request. One WARN is logged
+ * when the store first fails and one INFO when it answers again, not one per request. Thread-safe.
  */
-public final class KeyService implements TokenResolver {
+public final class KeyService implements TokenResolver, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KeyService.class);
   private static final Duration TOUCH_INTERVAL = Duration.ofMinutes(1);
   private static final int MAX_CACHED_GRANTS = 200_000;
+  /** How often the upkeep reads the store's change counter: the bound of a change made by another instance. */
+  public static final Duration POLL_INTERVAL = Duration.ofSeconds(1);
+  /** How often the upkeep writes the recorded {@code last_used_at} times. */
+  public static final Duration TOUCH_FLUSH_EVERY = Duration.ofSeconds(5);
+  /** How long past its cache time a cached grant still serves while the store fails. */
+  public static final Duration STALE_IF_ERROR = Duration.ofHours(1);
+  /** The change counter not read yet. */
+  private static final long UNSEEN = Long.MIN_VALUE;
 
   private final KeyStore store;
   private final TokenCipher cipher;
@@ -46,6 +68,19 @@ public final class KeyService implements TokenResolver {
   /** Counts revocations, removals and token changes, so a resolution racing one never caches a stale grant. */
   private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
   private volatile Directory directory;
+  /** Last uses recorded and not written yet: key id to time. */
+  private final Map<String, Instant> pendingTouches = new ConcurrentHashMap<>();
+  /** The store's change counter as last read by {@link #refresh}. */
+  private volatile long seenChanges = UNSEEN;
+  /** Whether the store is failing now (one WARN when it starts, one INFO when it ends). */
+  private final java.util.concurrent.atomic.AtomicBoolean storeFailing = new java.util.concurrent.atomic.AtomicBoolean();
+  /**
+   * While the store fails: until then, what is cached serves without asking the store again (so that a
+   * request does not wait for the store's timeout each time); moved {@link #POLL_INTERVAL} past each failure.
+   */
+  private volatile Instant storeRetryAt = Instant.MIN;
+  /** The background upkeep while started; null otherwise. */
+  private java.util.concurrent.ScheduledExecutorService upkeep;
 
   private record CachedGrant(Grant grant, Instant expiresAt, Instant touchedAt) {}
 
@@ -242,8 +277,15 @@ public final class KeyService implements TokenResolver {
     return Optional.of(new CreatedKey(record, key));
   }
 
+  /** Every key, with its last use as this instance knows it (also one not written to the store yet). */
   public List<KeyRecord> listKeys() {
-    return store.listKeys();
+    return store.listKeys().stream().map(r -> {
+      Instant pending = pendingTouches.get(r.id());
+      if (pending == null || r.lastUsedAt().filter(t -> !t.isBefore(pending)).isPresent()) {
+        return r;
+      }
+      return new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), Optional.of(pending), r.revokedAt());
+    }).toList();
   }
 
   /** Revokes a key; it stops working at once on this instance. @return false if unknown or already revoked */
@@ -308,32 +350,42 @@ public final class KeyService implements TokenResolver {
     long changesSeen = changes.get();
     CachedGrant cached = grants.get(hash);
     if (cached != null && now.isBefore(cached.expiresAt())) {
-      if (!now.isBefore(cached.touchedAt().plus(TOUCH_INTERVAL))) {
-        store.touchKey(cached.grant().keyId(), now);
-        // replace, not put: a grant revoked meanwhile must not come back
-        grants.replace(hash, cached, new CachedGrant(cached.grant(), cached.expiresAt(), now));
-      }
-      return new Resolution.Granted(cached.grant());
+      return new Resolution.Granted(touch(hash, cached, now).grant());
     }
-    Optional<StoredKey> stored = store.findKeyByHash(hash);
-    if (stored.isEmpty()) {
+    if (cached != null && staleServes(cached.expiresAt(), now) && now.isBefore(storeRetryAt)) {
+      return new Resolution.Granted(touch(hash, cached, now).grant()); // the store failed a moment ago
+    }
+    Optional<KeyStore.KeyWithNumber> found;
+    try {
+      found = store.findKeyWithNumber(hash);
+    } catch (RuntimeException e) {
+      storeFailed(e);
+      if (cached != null && staleServes(cached.expiresAt(), now)) {
+        // stale-if-error: the store cannot say otherwise now, and a change made meanwhile needs the store
+        return new Resolution.Granted(touch(hash, cached, now).grant());
+      }
+      throw new StoreUnavailableException(e);
+    }
+    storeAnswered();
+    if (found.isEmpty()) {
+      grants.remove(hash);
       return Resolution.refused(Resolution.Reason.UNKNOWN);
     }
-    KeyRecord record = stored.get().record();
+    KeyRecord record = found.get().key().record();
     if (record.revoked()) {
+      grants.remove(hash);
       return Resolution.refused(Resolution.Reason.REVOKED);
     }
-    Optional<StoredNumber> number = store.findNumber(record.phoneNumberId());
-    if (number.isEmpty()) {
-      return Resolution.refused(Resolution.Reason.UNKNOWN);
-    }
-    String token = cipher.open(number.get().sealedToken(), record.phoneNumberId());
-    Grant grant = new Grant(record.id(), number.get().number(), token);
+    StoredNumber number = found.get().number();
+    String token = cipher.open(number.sealedToken(), record.phoneNumberId());
+    Grant grant = new Grant(record.id(), number.number(), token);
     if (grants.size() >= MAX_CACHED_GRANTS) {
       grants.clear();
     }
-    store.touchKey(record.id(), now);
-    CachedGrant fresh = new CachedGrant(grant, now.plus(grantCacheTtl), now);
+    // a key used less than a minute ago (its grant just expired) is not recorded again
+    Instant touchedAt = cached != null && cached.grant().keyId().equals(record.id())
+        && now.isBefore(cached.touchedAt().plus(TOUCH_INTERVAL)) ? cached.touchedAt() : recordUse(record.id(), now);
+    CachedGrant fresh = new CachedGrant(grant, now.plus(grantCacheTtl), touchedAt);
     grants.put(hash, fresh);
     if (changes.get() != changesSeen) {
       // a revocation (or removal, or new token) ran while this key was read: its clearing of the cache
@@ -344,14 +396,196 @@ public final class KeyService implements TokenResolver {
     return new Resolution.Granted(grant);
   }
 
+  /** Whether something cached until {@code expiresAt} may still serve while the store fails. */
+  private static boolean staleServes(Instant expiresAt, Instant now) {
+    return now.isBefore(expiresAt.plus(STALE_IF_ERROR));
+  }
+
+  /** The cached grant, its use recorded when the last one recorded is a minute old. */
+  private CachedGrant touch(String hash, CachedGrant cached, Instant now) {
+    if (now.isBefore(cached.touchedAt().plus(TOUCH_INTERVAL))) {
+      return cached;
+    }
+    CachedGrant touched = new CachedGrant(cached.grant(), cached.expiresAt(), now);
+    // replace, not put: a grant revoked meanwhile must not come back
+    if (grants.replace(hash, cached, touched)) {
+      recordUse(cached.grant().keyId(), now);
+    }
+    return touched;
+  }
+
+  /** Records a use of the key, written by the next {@link #flushTouches}. @return {@code at} */
+  private Instant recordUse(String keyId, Instant at) {
+    pendingTouches.merge(keyId, at, (a, b) -> a.isAfter(b) ? a : b);
+    return at;
+  }
+
+  // ---- background upkeep
+
+  /**
+   * Starts the background upkeep (one daemon thread, {@code layer-keys}): every {@link #POLL_INTERVAL} it
+   * {@linkplain #refresh reads the store's change counter}, and every {@link #TOUCH_FLUSH_EVERY} it
+   * {@linkplain #flushTouches writes the recorded last uses}. Idempotent.
+   */
+  public synchronized void start() {
+    if (upkeep != null) {
+      return;
+    }
+    upkeep = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "layer-keys");
+      t.setDaemon(true);
+      return t;
+    });
+    long every = POLL_INTERVAL.toMillis();
+    long flushEvery = Math.max(1, TOUCH_FLUSH_EVERY.toMillis() / every);
+    java.util.concurrent.atomic.AtomicLong ticks = new java.util.concurrent.atomic.AtomicLong();
+    upkeep.scheduleWithFixedDelay(() -> {
+      try {
+        refresh();
+        if (ticks.incrementAndGet() % flushEvery == 0) {
+          flushTouches();
+        }
+      } catch (RuntimeException e) {
+        // already said by storeFailed; the upkeep goes on (an exception would end the schedule)
+        log.debug("Key upkeep failed: {}", e.getClass().getName());
+      }
+    }, every, every, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Stops the upkeep, then writes the last uses recorded and not written yet (if the store fails then, they
+   * are lost and said in one WARN). The service still resolves keys afterwards. Idempotent.
+   */
+  @Override
+  public void close() {
+    java.util.concurrent.ScheduledExecutorService stopping;
+    synchronized (this) {
+      stopping = upkeep;
+      upkeep = null;
+    }
+    if (stopping != null) {
+      stopping.shutdown();
+      try {
+        if (!stopping.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
+          stopping.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        stopping.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+    try {
+      flushTouches();
+    } catch (RuntimeException e) {
+      log.warn("The last use of {} key(s) was not written: the key store failed ({})", pendingTouches.size(),
+          e.getClass().getName());
+    }
+  }
+
+  /**
+   * Reads the store's {@linkplain KeyStore#keyChanges change counter} and, when it moved since the last
+   * read (a key revoked, a number added or removed, a token changed, by any instance), forgets every cached
+   * grant and the numbers' directory. A failing store changes nothing cached (stale-if-error). The
+   * upkeep runs this every {@link #POLL_INTERVAL}; tests call it to drive the poll.
+   */
+  void refresh() {
+    long now;
+    try {
+      now = store.keyChanges();
+    } catch (RuntimeException e) {
+      storeFailed(e);
+      throw e;
+    }
+    storeAnswered();
+    if (now != seenChanges) {
+      boolean first = seenChanges == UNSEEN;
+      seenChanges = now;
+      changes.incrementAndGet();
+      if (!first || !grants.isEmpty()) {
+        grants.clear();
+        directory = null;
+        log.debug("Key store changed: cached grants and numbers forgotten");
+      }
+    }
+  }
+
+  /**
+   * Writes the recorded last uses in one {@link KeyStore#touchKeys} call; when the store fails they stay
+   * recorded for the next call (and the failure is thrown).
+   */
+  void flushTouches() {
+    if (pendingTouches.isEmpty()) {
+      return;
+    }
+    Map<String, Instant> batch = new HashMap<>();
+    for (Map.Entry<String, Instant> e : pendingTouches.entrySet()) {
+      if (pendingTouches.remove(e.getKey(), e.getValue())) {
+        batch.put(e.getKey(), e.getValue());
+      }
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    try {
+      store.touchKeys(batch);
+    } catch (RuntimeException e) {
+      storeFailed(e);
+      batch.forEach(this::recordUse);
+      throw e;
+    }
+    storeAnswered();
+  }
+
+  /** The store failed: one WARN when it starts failing. */
+  private void storeFailed(RuntimeException e) {
+    storeRetryAt = clock.instant().plus(POLL_INTERVAL);
+    if (storeFailing.compareAndSet(false, true)) {
+      log.warn("The key store does not answer ({}): keys whose grants are cached keep working for up to {} min past"
+              + " their cache time, other keys fail until it answers again", describe(e), STALE_IF_ERROR.toMinutes());
+    }
+  }
+
+  /** The store answered: one INFO when it had failed. */
+  private void storeAnswered() {
+    storeRetryAt = Instant.MIN;
+    if (storeFailing.compareAndSet(true, false)) {
+      log.info("The key store answers again");
+    }
+  }
+
+  /** The deepest cause's class and message (a connection error: no key material), at most 200 characters. */
+  private static String describe(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String text = root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+    return text.length() > 200 ? text.substring(0, 200) + "…" : text;
+  }
+
   private Directory directory() {
     Directory d = directory;
     Instant now = clock.instant();
+    if (d != null && !now.isBefore(d.loadedAt().plus(grantCacheTtl)) && now.isBefore(storeRetryAt)
+        && staleServes(d.loadedAt().plus(grantCacheTtl), now)) {
+      return d; // the store failed a moment ago
+    }
     if (d == null || !now.isBefore(d.loadedAt().plus(grantCacheTtl))) {
+      List<StoredNumber> numbers;
+      try {
+        numbers = store.listNumbers();
+      } catch (RuntimeException e) {
+        storeFailed(e);
+        if (d != null && staleServes(d.loadedAt().plus(grantCacheTtl), now)) {
+          return d; // stale-if-error, as for grants
+        }
+        throw e;
+      }
+      storeAnswered();
       Map<String, WhatsAppNumber> byId = new HashMap<>();
       Map<String, List<WhatsAppNumber>> byWaba = new HashMap<>();
       Set<String> ids = new HashSet<>();
-      for (StoredNumber s : store.listNumbers()) {
+      for (StoredNumber s : numbers) {
         WhatsAppNumber n = s.number();
         byId.put(n.phoneNumberId(), n);
         byWaba.computeIfAbsent(n.wabaId(), k -> new ArrayList<>()).add(n);
@@ -364,6 +598,19 @@ public final class KeyService implements TokenResolver {
       directory = d;
     }
     return d;
+  }
+
+  /**
+   * The key store failed (unreachable, timed out) and nothing cached answers for the presented key: it can
+   * be neither granted nor refused now. The Graph proxy answers it with a 503; a retry once the store
+   * answers again resolves it. Keeps the store's exception as its cause; names no key.
+   */
+  public static final class StoreUnavailableException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public StoreUnavailableException(Throwable cause) {
+      super("the key store does not answer: the key cannot be checked now", cause);
+    }
   }
 
   /** A key just created: the only moment the layer holds the key itself. {@link #toString()} hides it. */

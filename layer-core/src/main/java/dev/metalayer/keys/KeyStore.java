@@ -2,6 +2,7 @@ package dev.metalayer.keys;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -16,6 +17,9 @@ public interface KeyStore {
 
   /** A key as stored: its record plus the SHA-256 hex of the key. */
   record StoredKey(KeyRecord record, String hash) {}
+
+  /** A key with the number it is scoped to: what resolving a presented key needs, read at once. */
+  record KeyWithNumber(StoredKey key, StoredNumber number) {}
 
   /** @return false, and nothing stored, when the phone number ID or the phone is already registered */
   boolean insertNumber(StoredNumber number);
@@ -36,6 +40,15 @@ public interface KeyStore {
 
   Optional<StoredKey> findKeyByHash(String hash);
 
+  /**
+   * The key whose hash is {@code hash} with its number, revoked or not, in one read (the JDBC store joins
+   * them in one query). Empty when there is no such key, or its number is gone. This default composes
+   * {@link #findKeyByHash} and {@link #findNumber}.
+   */
+  default Optional<KeyWithNumber> findKeyWithNumber(String hash) {
+    return findKeyByHash(hash).flatMap(k -> findNumber(k.record().phoneNumberId()).map(n -> new KeyWithNumber(k, n)));
+  }
+
   /** Ordered by creation time. */
   List<KeyRecord> listKeys();
 
@@ -43,6 +56,27 @@ public interface KeyStore {
   boolean revokeKey(String id, Instant at);
 
   void touchKey(String id, Instant at);
+
+  /**
+   * Records the last use of several keys at once (the JDBC store sends one batched statement in one
+   * transaction): a key's {@code last_used_at} only moves forward (an older time than the one stored is
+   * ignored, so instances writing in any order agree), and an unknown id is ignored. This default calls
+   * {@link #touchKey} for each, which does not keep times from moving back.
+   */
+  default void touchKeys(Map<String, Instant> lastUsed) {
+    lastUsed.forEach(this::touchKey);
+  }
+
+  /**
+   * A counter that moves whenever a key is revoked, a number is added or removed, or a number's Meta
+   * token changes, through any instance sharing this store: written in the same transaction as the change.
+   * {@link KeyService} reads it about every second and forgets what it cached when it moved, so that a
+   * change made on one instance holds on all within seconds. This default never moves: a store no other
+   * instance shares (changes made through the service itself apply at once anyway).
+   */
+  default long keyChanges() {
+    return 0;
+  }
 
   /** Whether the store answers right now (readiness). Never throws. */
   boolean ping();

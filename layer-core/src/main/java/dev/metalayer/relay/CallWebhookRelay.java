@@ -72,10 +72,13 @@ public interface CallWebhookRelay extends AutoCloseable {
    * @param body the request body exactly as received (never re-encoded)
    * @param signatureHeader the {@code X-Hub-Signature-256} header value, or null when absent
    * @return {@link IngestResult.Accepted}, or {@link IngestResult.Refused} with the Graph-shaped error
-   *     to answer (nothing stored)
-   * @throws dev.metalayer.relay.StoreException when the store fails: answer 500 so that Meta retries
+   *     to answer (nothing stored, or nothing acknowledged: a store that fails is
+   *     {@link IngestResult.Reason#STORE_UNAVAILABLE}, a 503 that Meta retries)
    */
   IngestResult ingest(byte[] body, String signatureHeader);
+
+  /** The {@code Retry-After} seconds sent with the 503 of {@link IngestResult.Reason#STORE_UNAVAILABLE}. */
+  int STORE_RETRY_AFTER_SECONDS = 10;
 
   /**
    * The refusal a webhook earns from its {@code X-Hub-Signature-256} header alone, so that an adapter
@@ -325,7 +328,7 @@ public interface CallWebhookRelay extends AutoCloseable {
       }
     }
 
-    /** Nothing was stored; {@code error} is the Graph-shaped answer (401, 400 or 413). */
+    /** Nothing was stored (or nothing acknowledged); {@code error} is the Graph-shaped answer (401, 400, 413 or 503). */
     record Refused(Reason reason, GraphError error) implements IngestResult {
       public Refused {
         Objects.requireNonNull(reason, "reason");
@@ -344,7 +347,13 @@ public interface CallWebhookRelay extends AutoCloseable {
       /** {@code object} is not {@code whatsapp_business_account}. 400. */
       WRONG_OBJECT,
       /** The body is over 3 MB, Meta's own limit. 413. */
-      TOO_LARGE
+      TOO_LARGE,
+      /**
+       * The store failed (unreachable, timed out): the webhook is not acknowledged, so that Meta sends it
+       * again. 503 with {@code Retry-After} ({@link CallWebhookRelay#STORE_RETRY_AFTER_SECONDS}). Part of
+       * it may be stored already; Meta's retry is then deduplicated as any redelivery.
+       */
+      STORE_UNAVAILABLE
     }
   }
 

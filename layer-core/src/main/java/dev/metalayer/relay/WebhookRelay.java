@@ -4,6 +4,7 @@ import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
 
 import dev.metalayer.relay.CallWebhookRelay.IngestResult;
 
+import dev.metalayer.graph.GraphError;
 import dev.metalayer.log.WarnLimiter;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -29,6 +30,7 @@ final class WebhookRelay implements CallWebhookRelay {
   private final Router router;
   private final WebhookSubscriptions subscriptions;
   private final UnknownNumbers unknownNumbers;
+  private final WarnLimiter warnings;
 
   WebhookRelay(CallWebhookRelay.Builder b, DeliveryTransport transport) {
     this.store = b.store;
@@ -36,6 +38,7 @@ final class WebhookRelay implements CallWebhookRelay {
     this.soleDeliverer = b.soleDeliverer;
     // one warning per kind and subject and minute: refused signatures, unknown numbers, expired calls
     WarnLimiter warnings = new WarnLimiter(clock);
+    this.warnings = warnings;
     this.unknownNumbers = new UnknownNumbers(clock);
     this.ingest = new Ingest(b.appSecrets, b.allowUnsignedWebhooks, b.keys, warnings);
     DeliveryPolicy policy = new DeliveryPolicy(b.callTtl, b.random::nextDouble);
@@ -51,11 +54,20 @@ final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public IngestResult ingest(byte[] body, String signatureHeader) {
-    Ingest.Verified verified = ingest.verify(body, signatureHeader);
-    if (verified instanceof Ingest.Failed failed) {
-      return failed.refusal();
+    try {
+      Ingest.Verified verified = ingest.verify(body, signatureHeader);
+      if (verified instanceof Ingest.Failed failed) {
+        return failed.refusal();
+      }
+      return router.route(body, ((Ingest.Passed) verified).changes());
+    } catch (StoreException e) {
+      // not durable, so not acknowledged: Meta retries a 503, and finds the layer again once the store answers
+      warnings.permit("webhook-store", "unavailable").ifPresent(suppressed ->
+          log.warn("Webhook answered 503 (Meta sends it again): the store failed ({}{}){}", e.getMessage(),
+              e.getCause() == null ? "" : ": " + e.getCause().getClass().getSimpleName(), WarnLimiter.suppressed(suppressed)));
+      return new IngestResult.Refused(IngestResult.Reason.STORE_UNAVAILABLE,
+          GraphError.unavailable("The layer cannot store webhooks right now; retry later."));
     }
-    return router.route(body, ((Ingest.Passed) verified).changes());
   }
 
   @Override

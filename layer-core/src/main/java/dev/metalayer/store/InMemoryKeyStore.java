@@ -16,6 +16,7 @@ final class InMemoryKeyStore implements KeyStore {
   private final Map<String, StoredNumber> numbers = new LinkedHashMap<>();
   private final Map<String, StoredKey> keysById = new LinkedHashMap<>();
   private final Map<String, String> idsByHash = new HashMap<>();
+  private long changes;
 
   @Override
   public synchronized boolean insertNumber(StoredNumber number) {
@@ -26,6 +27,7 @@ final class InMemoryKeyStore implements KeyStore {
       return false;
     }
     numbers.put(id, number);
+    changes++;
     return true;
   }
 
@@ -36,6 +38,7 @@ final class InMemoryKeyStore implements KeyStore {
       return false;
     }
     numbers.put(phoneNumberId, new StoredNumber(existing.number(), sealedToken.clone()));
+    changes++;
     return true;
   }
 
@@ -58,6 +61,7 @@ final class InMemoryKeyStore implements KeyStore {
     }
     keysById.values().removeIf(k -> k.record().phoneNumberId().equals(phoneNumberId));
     idsByHash.values().retainAll(keysById.keySet());
+    changes++;
     return true;
   }
 
@@ -96,6 +100,7 @@ final class InMemoryKeyStore implements KeyStore {
         new StoredKey(
             new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), r.lastUsedAt(), Optional.of(at)),
             key.hash()));
+    changes++;
     return true;
   }
 
@@ -110,6 +115,21 @@ final class InMemoryKeyStore implements KeyStore {
               new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), Optional.of(at), r.revokedAt()),
               key.hash()));
     }
+  }
+
+  @Override
+  public synchronized void touchKeys(Map<String, Instant> lastUsed) {
+    lastUsed.forEach((id, at) -> {
+      StoredKey key = keysById.get(id);
+      if (key != null && key.record().lastUsedAt().map(at::isAfter).orElse(true)) {
+        touchKey(id, at);
+      }
+    });
+  }
+
+  @Override
+  public synchronized long keyChanges() {
+    return changes;
   }
 
   @Override

@@ -7,6 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -16,6 +17,14 @@ final class JdbcKeyStore implements KeyStore {
       "SELECT phone_number_id, phone, waba_id, business_id, meta_token, created_at";
   private static final String KEY_COLUMNS =
       "SELECT id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at";
+
+  /** The one query of a cold resolution: the key joined with its number (the number's columns renamed). */
+  private static final String KEY_WITH_NUMBER =
+      "SELECT k.id, k.key_hash, k.prefix, k.phone_number_id, k.created_at, k.last_used_at, k.revoked_at,"
+          + " n.phone, n.waba_id, n.business_id, n.meta_token, n.created_at AS number_created_at"
+          + " FROM layer_keys k JOIN layer_numbers n ON n.phone_number_id = k.phone_number_id WHERE k.key_hash = ?";
+  /** Moves the change counter (migration V10); run in the transaction of the change it announces. */
+  private static final String MOVE_CHANGES = "UPDATE layer_key_changes SET version = version + 1 WHERE id = 1";
 
   private final Database db;
   private final Sql sql;
@@ -37,14 +46,21 @@ final class JdbcKeyStore implements KeyStore {
               + " VALUES (?, ?, ?, ?, ?, ?)",
           n.phoneNumberId(), n.phone(), Sql.text(n.wabaId()), Sql.text(n.businessId()), Sql.bytes(stored.sealedToken()),
           n.createdAt());
+      tx.update(MOVE_CHANGES);
       return true;
     });
   }
 
   @Override
   public boolean updateToken(String phoneNumberId, byte[] sealedToken) {
-    return sql.update("UPDATE layer_numbers SET meta_token = ? WHERE phone_number_id = ?", Sql.bytes(sealedToken),
-        phoneNumberId) == 1;
+    return sql.inTransaction(tx -> {
+      if (tx.update("UPDATE layer_numbers SET meta_token = ? WHERE phone_number_id = ?", Sql.bytes(sealedToken),
+          phoneNumberId) != 1) {
+        return false;
+      }
+      tx.update(MOVE_CHANGES);
+      return true;
+    });
   }
 
   @Override
@@ -62,7 +78,11 @@ final class JdbcKeyStore implements KeyStore {
   public boolean deleteNumber(String phoneNumberId) {
     return sql.inTransaction(tx -> {
       tx.update("DELETE FROM layer_keys WHERE phone_number_id = ?", phoneNumberId);
-      return tx.update("DELETE FROM layer_numbers WHERE phone_number_id = ?", phoneNumberId) == 1;
+      if (tx.update("DELETE FROM layer_numbers WHERE phone_number_id = ?", phoneNumberId) != 1) {
+        return false;
+      }
+      tx.update(MOVE_CHANGES);
+      return true;
     });
   }
 
@@ -88,18 +108,65 @@ final class JdbcKeyStore implements KeyStore {
   }
 
   @Override
+  public Optional<KeyWithNumber> findKeyWithNumber(String hash) {
+    return sql.first(KEY_WITH_NUMBER, rs -> new KeyWithNumber(
+        new StoredKey(key(rs), rs.getString("key_hash")),
+        new StoredNumber(
+            new WhatsAppNumber(
+                rs.getString("phone"),
+                rs.getString("phone_number_id"),
+                rs.getString("waba_id"),
+                rs.getString("business_id"),
+                Instant.ofEpochMilli(rs.getLong("number_created_at"))),
+            rs.getBytes("meta_token"))), hash);
+  }
+
+  @Override
   public List<KeyRecord> listKeys() {
     return sql.query(KEY_COLUMNS + " FROM layer_keys ORDER BY created_at, id", JdbcKeyStore::key);
   }
 
   @Override
   public boolean revokeKey(String id, Instant at) {
-    return sql.update("UPDATE layer_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", at, id) == 1;
+    return sql.inTransaction(tx -> {
+      if (tx.update("UPDATE layer_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", at, id) != 1) {
+        return false;
+      }
+      tx.update(MOVE_CHANGES);
+      return true;
+    });
   }
 
   @Override
   public void touchKey(String id, Instant at) {
     sql.update("UPDATE layer_keys SET last_used_at = ? WHERE id = ?", at, id);
+  }
+
+  /** One batched {@code UPDATE}, in one transaction, that moves each time only forward. */
+  @Override
+  public void touchKeys(Map<String, Instant> lastUsed) {
+    if (lastUsed.isEmpty()) {
+      return;
+    }
+    sql.inTransaction(tx -> {
+      try (Sql.Prepared touch = tx.prepare("UPDATE layer_keys SET last_used_at = ?"
+          + " WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")) {
+        // in id order, so that two instances writing the same keys lock them in the same order
+        for (Map.Entry<String, Instant> e : new java.util.TreeMap<>(lastUsed).entrySet()) {
+          touch.add(TOUCH_BATCH, e.getValue(), e.getKey(), e.getValue());
+        }
+        touch.flush();
+      }
+      return null;
+    });
+  }
+
+  /** Rows sent per batch of {@link #touchKeys}. */
+  private static final int TOUCH_BATCH = 500;
+
+  @Override
+  public long keyChanges() {
+    return sql.first("SELECT version FROM layer_key_changes WHERE id = 1", rs -> rs.getLong(1)).orElse(0L);
   }
 
   @Override

@@ -24,6 +24,10 @@ import java.util.Optional;
  * {@code byte[]}, {@code Instant} (as epoch milliseconds), or a typed {@link Null}. A plain
  * {@code null} is refused: the type of an SQL NULL is said with {@link #text}, {@link #bytes},
  * {@link #millis} or {@link #integer}.
+ *
+ * <p>Every statement runs with the database's {@linkplain Database#statementTimeout statement timeout}
+ * ({@link java.sql.Statement#setQueryTimeout}), so that a lock held elsewhere or an overloaded database ends
+ * a statement with an error instead of holding its thread; only the migrations run {@link #untimed}.
  */
 final class Sql {
   /** Maps the current row of a result. */
@@ -44,14 +48,27 @@ final class Sql {
   private final Database db;
   /** The transaction's connection; null: each statement takes its own connection. */
   private final Connection connection;
+  /** Each statement's query timeout in seconds; 0: none. */
+  private final int timeoutSeconds;
 
   Sql(Database db) {
-    this(db, null);
+    this(db, null, db.statementTimeoutSeconds());
   }
 
-  private Sql(Database db, Connection connection) {
+  private Sql(Database db, Connection connection, int timeoutSeconds) {
     this.db = db;
     this.connection = connection;
+    this.timeoutSeconds = timeoutSeconds;
+  }
+
+  /** Statements on {@code db} without a timeout: for the migrations, which may take long on a large table. */
+  static Sql untimed(Database db) {
+    return new Sql(db, null, 0);
+  }
+
+  /** Statements on {@code db} that end after at most {@code seconds} (at least 1). */
+  static Sql timed(Database db, int seconds) {
+    return new Sql(db, null, Math.max(1, seconds));
   }
 
   /** Runs {@code work} in one transaction: committed when it returns, rolled back when it throws. */
@@ -59,7 +76,7 @@ final class Sql {
     if (connection != null) {
       return work.run(this);
     }
-    return db.inTransaction(c -> work.run(new Sql(db, c)));
+    return db.inTransaction(timeoutSeconds, c -> work.run(new Sql(db, c, timeoutSeconds)));
   }
 
   /** Every row {@code sql} selects, mapped. */
@@ -100,7 +117,7 @@ final class Sql {
       throw new IllegalStateException("a prepared statement is kept only inside a transaction");
     }
     try {
-      return new Prepared(connection.prepareStatement(sql));
+      return new Prepared(timed(connection.prepareStatement(sql)));
     } catch (SQLException e) {
       throw failed(e);
     }
@@ -235,17 +252,30 @@ final class Sql {
 
   private <T> T run(String sql, OnStatement<T> work) {
     if (connection == null) {
-      return db.withConnection(c -> {
-        try (PreparedStatement p = c.prepareStatement(sql)) {
+      return db.withConnection(timeoutSeconds, c -> {
+        try (PreparedStatement p = timed(c.prepareStatement(sql))) {
           return work.run(p);
         }
       });
     }
-    try (PreparedStatement p = connection.prepareStatement(sql)) {
+    try (PreparedStatement p = timed(connection.prepareStatement(sql))) {
       return work.run(p);
     } catch (SQLException e) {
       throw failed(e);
     }
+  }
+
+  /** The statement, with this {@code Sql}'s query timeout set (closed if that fails). */
+  private PreparedStatement timed(PreparedStatement p) throws SQLException {
+    if (timeoutSeconds > 0) {
+      try {
+        p.setQueryTimeout(timeoutSeconds);
+      } catch (SQLException | RuntimeException e) {
+        p.close();
+        throw e;
+      }
+    }
+    return p;
   }
 
   private static <T> List<T> map(PreparedStatement p, Row<T> row, Object... params) throws SQLException {

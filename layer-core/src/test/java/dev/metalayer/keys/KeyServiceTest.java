@@ -187,6 +187,9 @@ class KeyServiceTest {
     clock.advance(Duration.ofSeconds(41));
     keys.resolve(created.key());
     assertThat(keys.listKeys().get(0).lastUsedAt()).contains(clock.instant());
+    assertThat(store.listKeys().get(0).lastUsedAt()).as("recorded in memory, not written yet").isEmpty();
+    keys.flushTouches();
+    assertThat(store.listKeys().get(0).lastUsedAt()).as("written by the flush").contains(clock.instant());
   }
 
   @Test

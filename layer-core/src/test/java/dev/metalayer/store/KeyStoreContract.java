@@ -108,4 +108,74 @@ abstract class KeyStoreContract {
     assertThat(store.saveMasterKeyCheck(new byte[] {4, 5, 6})).isFalse();
     assertThat(store.masterKeyCheck()).hasValueSatisfying(v -> assertThat(v).containsExactly(1, 2, 3));
   }
+
+  @Test
+  void aKeyIsReadWithItsNumberAtOnce() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    store.insertNumber(number("222", "+15550000002", 1));
+    store.insertKey(key("key_1", "111", "a".repeat(64), 2));
+    store.insertKey(key("key_2", "222", "b".repeat(64), 3));
+
+    assertThat(store.findKeyWithNumber("a".repeat(64))).get().satisfies(found -> {
+      assertThat(found.key().record().id()).isEqualTo("key_1");
+      assertThat(found.key().hash()).isEqualTo("a".repeat(64));
+      assertThat(found.key().record().createdAt()).isEqualTo(T0.plusSeconds(120));
+      assertThat(found.number().number()).isEqualTo(number("111", "+15550000001", 0).number());
+      assertThat(found.number().sealedToken()).containsExactly(1, 2, 3);
+    });
+    assertThat(store.findKeyWithNumber("c".repeat(64))).isEmpty();
+
+    store.revokeKey("key_1", T0.plusSeconds(900));
+    assertThat(store.findKeyWithNumber("a".repeat(64))).get()
+        .satisfies(found -> assertThat(found.key().record().revokedAt()).contains(T0.plusSeconds(900)));
+    store.updateToken("222", new byte[] {7});
+    assertThat(store.findKeyWithNumber("b".repeat(64)).orElseThrow().number().sealedToken()).containsExactly(7);
+    store.deleteNumber("222");
+    assertThat(store.findKeyWithNumber("b".repeat(64))).isEmpty();
+  }
+
+  @Test
+  void lastUsesAreWrittenTogetherAndOnlyMoveForward() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    store.insertKey(key("key_1", "111", "a".repeat(64), 1));
+    store.insertKey(key("key_2", "111", "b".repeat(64), 2));
+
+    store.touchKeys(java.util.Map.of("key_1", T0.plusSeconds(600), "key_2", T0.plusSeconds(300), "key_404", T0));
+    store.touchKeys(java.util.Map.of("key_1", T0.plusSeconds(500), "key_2", T0.plusSeconds(301)));
+    store.touchKeys(java.util.Map.of());
+
+    assertThat(store.listKeys()).extracting(k -> k.lastUsedAt().orElseThrow())
+        .containsExactly(T0.plusSeconds(600), T0.plusSeconds(301));
+  }
+
+  @Test
+  void theChangeCounterMovesWithEveryChangeThatCachedGrantsMustSee() {
+    long c = store.keyChanges();
+    store.insertNumber(number("111", "+15550000001", 0));
+    c = assertMoved(c, "a number added");
+    assertThat(store.insertNumber(number("111", "+15550000001", 0))).isFalse();
+    store.insertKey(key("key_1", "111", "a".repeat(64), 1));
+    store.touchKeys(java.util.Map.of("key_1", T0.plusSeconds(60)));
+    store.touchKey("key_1", T0.plusSeconds(61));
+    assertThat(store.keyChanges()).as("a duplicate, a new key and a use change nothing cached").isEqualTo(c);
+
+    store.updateToken("111", new byte[] {9});
+    c = assertMoved(c, "a token changed");
+    store.updateToken("404", new byte[] {9});
+    assertThat(store.keyChanges()).as("no such number").isEqualTo(c);
+    store.revokeKey("key_1", T0);
+    c = assertMoved(c, "a key revoked");
+    store.revokeKey("key_1", T0);
+    assertThat(store.keyChanges()).as("revoked already").isEqualTo(c);
+    store.deleteNumber("111");
+    c = assertMoved(c, "a number removed");
+    store.deleteNumber("111");
+    assertThat(store.keyChanges()).as("removed already").isEqualTo(c);
+  }
+
+  private long assertMoved(long before, String what) {
+    long now = store.keyChanges();
+    assertThat(now).as("the change counter after " + what).isNotEqualTo(before);
+    return now;
+  }
 }

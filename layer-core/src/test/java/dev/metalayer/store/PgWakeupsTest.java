@@ -137,7 +137,7 @@ class PgWakeupsTest {
     Outage listenerSource = new Outage(pool);
     listenerSource.down = true;
     RelayStore writer = Stores.relay(instance());
-    try (PgWakeups listening = (PgWakeups) Stores.relay(Database.open(pool, listenerSource)).listen(this::wake)) {
+    try (PgWakeups listening = (PgWakeups) Stores.relay(Database.open(pool, listenerSource, java.time.Duration.ofSeconds(Database.DEFAULT_STATEMENT_TIMEOUT_SECONDS))).listen(this::wake)) {
       // down from the start: tries at 0, 1 s, 3 s (backoff 1 s, 2 s, …)
       await(() -> listenerSource.tries.get() >= 3, "three tries");
       assertThat(levels()).containsExactly(Level.WARN);

@@ -120,7 +120,7 @@ public final class LayerServer implements AutoCloseable {
       server.start();
       health.watch(server.getScheduler());
       try {
-        layer.relay().start();
+        layer.start();
       } catch (RuntimeException e) {
         server.stop();
         throw e;
@@ -370,13 +370,14 @@ public final class LayerServer implements AutoCloseable {
   }
 
   /**
-   * Stops the relay's workers (in-flight attempts finish, with the HTTP client still up), stops
-   * serving, then closes the store. Idempotent.
+   * Stops the layer's background work (the relay's workers: in-flight attempts finish, with the HTTP
+   * client still up; the key service writes its last-use times), stops serving, then closes the store.
+   * Idempotent.
    */
   @Override
   public void close() throws Exception {
     try {
-      layer.relay().close();
+      layer.close();
       server.stop();
     } finally {
       try {

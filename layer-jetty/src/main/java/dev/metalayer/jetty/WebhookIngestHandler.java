@@ -25,7 +25,8 @@ import org.eclipse.jetty.util.Callback;
  *       raw body (at most 3 MB, else 413), read by the {@link BodyReader} (no thread
  *       waits for it; a shared budget of buffered bytes, else 503; a read deadline, else 408), and
  *       {@code X-Hub-Signature-256} go to {@link CallWebhookRelay#ingest}; 200 once the envelope is
- *       durable, else the refusal's error.
+ *       durable, else the refusal's error: a store that fails is a 503 with {@code Retry-After}, which Meta
+ *       retries.
  * </ul>
  */
 final class WebhookIngestHandler implements Request.Handler {
@@ -86,6 +87,9 @@ final class WebhookIngestHandler implements Request.Handler {
         response, callback, body -> {
           IngestResult result = relay.ingest(body, signature);
           if (result instanceof IngestResult.Refused refused) {
+            if (refused.reason() == IngestResult.Reason.STORE_UNAVAILABLE) {
+              response.getHeaders().put(HttpHeader.RETRY_AFTER, CallWebhookRelay.STORE_RETRY_AFTER_SECONDS);
+            }
             HttpIo.writeError(response, callback, refused.error());
           } else {
             HttpIo.writeJson(response, callback, 200, Map.of("success", true));
