@@ -373,7 +373,11 @@ public interface RelayStore {
   boolean finish(String deliveryId, String claimToken, AttemptRecord attempt, DeliveryState state, Instant nextAttemptAt,
       Instant at);
 
-  /** The earliest time something of {@code lane} may become claimable; empty when nothing is pending. */
+  /**
+   * The earliest time something of {@code lane} may become claimable, by any instance (a delivery
+   * another live instance owns included: the caller may then find nothing it can claim, until the owner
+   * claims it); empty when nothing is pending.
+   */
   Optional<Instant> nextWake(Lane lane);
 
   /**
