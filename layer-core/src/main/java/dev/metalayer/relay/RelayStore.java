@@ -408,13 +408,18 @@ public interface RelayStore {
    * becomes {@code paused}, unless the subscription was turned on meanwhile, in which case it becomes
    * {@code pending} at {@code at} (it is never left paused under an active subscription: this reads the
    * subscription under the same lock {@link #setActive} writes it). A delivery or subscription gone
-   * meanwhile is left alone. Clears the lease; records no attempt.
+   * meanwhile is left alone, and so is a row this claim no longer holds (its lease was taken over: the
+   * claim token is checked). Clears the lease; records no attempt.
    *
    * @return true when the delivery is now paused
    */
   boolean park(Claimed claim, Instant at);
 
-  /** The earliest time something of {@code lane} may become claimable; empty when nothing is pending. */
+  /**
+   * The earliest time something of {@code lane} may become claimable, by any instance (a delivery
+   * another live instance owns included: the caller may then find nothing it can claim, until the owner
+   * claims it); empty when nothing is pending.
+   */
   Optional<Instant> nextWake(Lane lane);
 
   /**
