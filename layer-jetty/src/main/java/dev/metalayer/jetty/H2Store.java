@@ -90,7 +90,8 @@ final class H2Store implements LayerStore {
     Option option = url.isPresent() ? Option.DB_URL : Option.DATA_DIR;
     String where = url.isPresent() ? "the H2 database of " + settings.writtenAs(Option.DB_URL) : dataDir.toString();
     try {
-      return url.isPresent() ? open(url.get(), where) : open(dataDir);
+      java.time.Duration timeout = settings.duration(Option.DB_STATEMENT_TIMEOUT);
+      return url.isPresent() ? open(url.get(), where, timeout) : open(dataDir, timeout);
     } catch (InUse e) {
       throw settings.error(option, e.getMessage(), inUseFix, e);
     } catch (RuntimeException e) {
@@ -105,8 +106,13 @@ final class H2Store implements LayerStore {
     }
   }
 
-  /** @throws InUse when another process has the file open */
+  /** The file in {@code dataDir}, with the default statement timeout. @throws InUse when another process has it open */
   static H2Store open(Path dataDir) {
+    return open(dataDir, java.time.Duration.ofSeconds(Database.DEFAULT_STATEMENT_TIMEOUT_SECONDS));
+  }
+
+  /** @throws InUse when another process has the file open */
+  static H2Store open(Path dataDir, java.time.Duration statementTimeout) {
     try {
       if (!Files.isDirectory(dataDir)) {
         Files.createDirectories(dataDir);
@@ -120,15 +126,15 @@ final class H2Store implements LayerStore {
       throw new UncheckedIOException("cannot create the data directory " + dataDir, e);
     }
     Path base = dataDir.toAbsolutePath().normalize().resolve("metalayer");
-    return open("jdbc:h2:file:" + base, dataDir.toString());
+    return open("jdbc:h2:file:" + base, dataDir.toString(), statementTimeout);
   }
 
   /** The database at an H2 URL, with this store's settings added. @throws InUse when another process has it open */
-  static H2Store open(String url, String where) {
+  static H2Store open(String url, String where, java.time.Duration statementTimeout) {
     JdbcConnectionPool pool = JdbcConnectionPool.create(withSettings(url), "metalayer", "");
     pool.setMaxConnections(32);
     try {
-      return new H2Store(pool, Database.open(pool), where);
+      return new H2Store(pool, Database.open(pool, statementTimeout), where);
     } catch (RuntimeException e) {
       pool.dispose();
       if (inUse(e)) {

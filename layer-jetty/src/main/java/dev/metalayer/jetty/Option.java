@@ -81,8 +81,8 @@ public enum Option {
           + " stops with one line naming the host and the reason; later, a request that waits this long for a"
           + " connection fails (webhook ingest answers `503`, which Meta retries)."),
   DB_STATEMENT_TIMEOUT(Section.DATABASE, "--db-statement-timeout", "LAYER_DB_STATEMENT_TIMEOUT", is("5s"),
-      launcher(Kind.durationFrom(Duration.ZERO, Duration.ofHours(1))),
-      "Longest run of one SQL statement on PostgreSQL (its `statement_timeout`; `0` for none, at most `1h`), so that"
+      launcher(Kind.durationFrom(Duration.ofSeconds(1), Duration.ofHours(1))),
+      "Longest run of one SQL statement, on PostgreSQL and on the H2 file (whole seconds, `1s` to `1h`), so that"
           + " a lock held elsewhere or a slow disk fails a request instead of holding its thread. Schema migrations"
           + " at start run without it."),
   LOG_LEVEL(Section.SERVER, null, "LAYER_LOG_LEVEL", is("INFO"), launcher(Kind.LOG_LEVEL),

@@ -22,15 +22,16 @@ import org.postgresql.Driver;
 
 /**
  * The layer on PostgreSQL ({@code LAYER_DB_URL=jdbc:postgresql://…}): a HikariCP pool named
- * {@value #POOL_NAME} of {@code LAYER_DB_POOL_SIZE} connections, each with PostgreSQL's
- * {@code statement_timeout} set to {@code LAYER_DB_STATEMENT_TIMEOUT}; a caller waits at most
+ * {@value #POOL_NAME} of {@code LAYER_DB_POOL_SIZE} connections, whose statements the core ends after
+ * {@code LAYER_DB_STATEMENT_TIMEOUT}; a caller waits at most
  * {@code LAYER_DB_CONNECT_TIMEOUT} for a connection, and a connection is checked before it is handed
  * out when it sat idle, so the pool recovers by itself after the database comes back.
  *
  * <p>Several layer instances may share the database: none is the sole deliverer, and they share the
  * relay's work through the store's claims. The schema migrations run at start, each under an advisory
  * lock (see {@link Database}), on a connection of their own without the statement timeout: a schema
- * change on a large table may take longer than a request's statement.
+ * change on a large table may take longer than a request's statement. Each relay listens for the other
+ * instances' wake-ups on one more connection, outside the pool.
  *
  * <p>At start the database is tried for {@code LAYER_DB_CONNECT_TIMEOUT} (a layer started beside its
  * database waits for it that long), then the start is refused with one line naming the host, the port
@@ -76,16 +77,16 @@ final class PgStore implements LayerStore {
     Duration connectTimeout = settings.duration(Option.DB_CONNECT_TIMEOUT);
     awaitDatabase(settings, url, where, connectTimeout);
     // the migrations first, on one connection without the statement timeout
-    try (HikariDataSource migrations = pool(settings, url, 1, Duration.ZERO, POOL_NAME + "-migrations")) {
+    try (HikariDataSource migrations = pool(settings, url, 1, POOL_NAME + "-migrations")) {
       Database.open(migrations);
     } catch (RuntimeException e) {
       throw unreachable(settings, where, connectTimeout, e);
     }
     HikariDataSource pool = null;
     try {
-      pool = pool(settings, url, settings.integer(Option.DB_POOL_SIZE),
-          settings.duration(Option.DB_STATEMENT_TIMEOUT), POOL_NAME);
-      return new PgStore(pool, Database.open(pool), where);
+      pool = pool(settings, url, settings.integer(Option.DB_POOL_SIZE), POOL_NAME);
+      return new PgStore(pool, Database.open(pool, listenerSource(settings, url),
+          settings.duration(Option.DB_STATEMENT_TIMEOUT)), where);
     } catch (RuntimeException e) {
       if (pool != null) {
         pool.close();
@@ -128,9 +129,28 @@ final class PgStore implements LayerStore {
     }
   }
 
-  /** A pool on {@code url}: the user and password of the settings, the timeouts, the statement timeout. */
-  private static HikariDataSource pool(Settings settings, String url, int size, Duration statementTimeout,
-      String name) {
+  /**
+   * Where a relay opens its one long-lived connection that listens for the other instances' wake-ups
+   * (LISTEN/NOTIFY): unpooled, so that it holds no slot of the pool (nor trips its leak detection).
+   */
+  private static javax.sql.DataSource listenerSource(Settings settings, String url) {
+    org.postgresql.ds.PGSimpleDataSource ds = new org.postgresql.ds.PGSimpleDataSource();
+    ds.setUrl(url);
+    settings.get(Option.DB_USER).ifPresent(ds::setUser);
+    settings.get(Option.DB_PASSWORD).ifPresent(ds::setPassword);
+    int connectSeconds = (int) Math.max(1, settings.duration(Option.DB_CONNECT_TIMEOUT).toSeconds());
+    ds.setConnectTimeout(connectSeconds);
+    ds.setLoginTimeout(connectSeconds);
+    ds.setTcpKeepAlive(true);
+    ds.setApplicationName(APPLICATION_NAME);
+    return ds;
+  }
+
+  /**
+   * A pool on {@code url}: the user and password of the settings and the timeouts. (Each statement's
+   * time limit is the core's, {@code Database.open}: one rule for both stores.)
+   */
+  private static HikariDataSource pool(Settings settings, String url, int size, String name) {
     Duration connectTimeout = settings.duration(Option.DB_CONNECT_TIMEOUT);
     HikariConfig config = new HikariConfig();
     config.setPoolName(name);
@@ -150,9 +170,6 @@ final class PgStore implements LayerStore {
     config.addDataSourceProperty("loginTimeout", Long.toString(connectSeconds));
     config.addDataSourceProperty("tcpKeepAlive", "true");
     config.addDataSourceProperty("ApplicationName", APPLICATION_NAME);
-    if (!statementTimeout.isZero()) {
-      config.setConnectionInitSql("SET statement_timeout = " + statementTimeout.toMillis());
-    }
     return new HikariDataSource(config);
   }
 
