@@ -66,6 +66,9 @@ final class JdbcRelayStore implements RelayStore {
   static final int SUBSCRIPTION_LOCK = 0x6d6c7375;
   /** H2's file is open in one process: its creators of subscriptions are serialized in this JVM. */
   private static final Object H2_SUBSCRIPTION_LOCK = new Object();
+  /** The PostgreSQL advisory lock of the transactions that delete deliveries and then their bodies. */
+  static final long BODIES_LOCK = 0x6d6c626f64696573L;
+  private static final Object H2_BODIES_LOCK = new Object();
 
   private static final String ENVELOPE_COLUMNS = "SELECT id, body, received_at";
   private static final String INSERT_DELIVERY =
@@ -240,7 +243,7 @@ final class JdbcRelayStore implements RelayStore {
    */
   private int deleteSubscriptions(String subscriptionIds, String parameter) {
     String deliveryIds = "SELECT id FROM layer_deliveries WHERE subscription_id IN (" + subscriptionIds + ")";
-    return sql.inTransaction(tx -> {
+    return deletingBodies(tx -> {
       tx.execute(subscriptionIds + " FOR UPDATE", parameter);
       tx.execute(deliveryIds + " FOR UPDATE", parameter);
       List<String> bodies = tx.query("SELECT DISTINCT body_id FROM layer_deliveries WHERE subscription_id IN ("
@@ -249,6 +252,23 @@ final class JdbcRelayStore implements RelayStore {
       tx.update("DELETE FROM layer_deliveries WHERE subscription_id IN (" + subscriptionIds + ")", parameter);
       deleteUnusedBodies(tx, bodies);
       return tx.update("DELETE FROM layer_subscriptions WHERE id IN (" + subscriptionIds + ")", parameter);
+    });
+  }
+
+  /**
+   * Runs a transaction that deletes deliveries and then the bodies they leave unused, one at a time per
+   * database. Two such transactions at once could each see the other's deliveries (not yet deleted) still
+   * referring to a body they share, and both keep it: an orphan no later purge would find.
+   */
+  private <T> T deletingBodies(Sql.Work<T> work) {
+    if (db.dialect() == Database.Dialect.H2) {
+      synchronized (H2_BODIES_LOCK) {
+        return sql.inTransaction(work);
+      }
+    }
+    return sql.inTransaction(tx -> {
+      tx.execute("SELECT pg_advisory_xact_lock(?)", BODIES_LOCK);
+      return work.run(tx);
     });
   }
 
@@ -679,7 +699,7 @@ final class JdbcRelayStore implements RelayStore {
     if (limit <= 0) {
       return Purged.NOTHING;
     }
-    int[] removed = sql.inTransaction(tx -> {
+    int[] removed = deletingBodies(tx -> {
       // the rows are locked until the end: a replay cannot make one pending while it is removed
       List<String[]> rows = tx.query("SELECT id, body_id FROM layer_deliveries WHERE state IN " + FINISHED
           + " AND updated_at < ? LIMIT ? FOR UPDATE SKIP LOCKED", rs -> new String[] {rs.getString(1), rs.getString(2)},

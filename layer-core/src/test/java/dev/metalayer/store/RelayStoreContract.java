@@ -740,6 +740,51 @@ abstract class RelayStoreContract {
     assertThat(bodiesStored()).containsExactly(0, 0);
   }
 
+  @Test
+  void purgesRunningAtOnceLeaveNoBodyBehind() throws Exception {
+    int subscriptions = 4;
+    for (int i = 0; i < subscriptions; i++) {
+      store.insertSubscription(new StoredSubscription(sub("wh_" + i, "111"), null));
+    }
+    for (int e = 0; e < 10; e++) {
+      byte[] change = changeBytes(100 + e);
+      List<NewDelivery> fanOut = new java.util.ArrayList<>();
+      for (int i = 0; i < subscriptions; i++) {
+        fanOut.add(fanned("d" + e + "_" + i, "wh_" + i, "env_" + e, "msg_" + e, change));
+      }
+      store.ingest(new Envelope("env_" + e, change, T0), fanOut);
+    }
+    for (Claimed c : claim(Lane.DEFAULT, T0)) {
+      store.finish(c.id(), new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0);
+    }
+    assertThat(bodiesStored()[0]).isEqualTo(10);
+
+    // several instances' purges at once, in batches that split each fan-out between them
+    int purgers = 4;
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(purgers);
+    try {
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(purgers);
+      List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      for (int p = 0; p < purgers; p++) {
+        done.add(pool.submit(() -> {
+          start.await();
+          while (!store.purge(T0.plus(Duration.ofDays(14)), 3).equals(RelayStore.Purged.NOTHING)) {
+            // the next batch
+          }
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get(120, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    store.purge(T0.plus(Duration.ofDays(14)), 100);
+
+    assertThat(bodiesStored()).containsExactly(0, 0);
+  }
+
   // ---- a subscription turned off keeps its backlog, paused
 
   @Test
