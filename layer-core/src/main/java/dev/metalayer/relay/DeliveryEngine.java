@@ -368,7 +368,7 @@ final class DeliveryEngine implements AutoCloseable {
   /**
    * Removes, on the calling thread, the history that the retention period no longer keeps: finished
    * deliveries (with their attempts) last changed before {@code now - retention}, and envelopes
-   * received before it that no pending or delivering delivery references. @return what was removed
+   * received before it that no pending, delivering or paused delivery references. @return what was removed
    */
   Purged purge() {
     return purgeWhile(() -> true);

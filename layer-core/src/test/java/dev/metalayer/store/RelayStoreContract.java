@@ -755,7 +755,7 @@ abstract class RelayStoreContract {
       store.ingest(new Envelope("env_" + e, change, T0), fanOut);
     }
     for (Claimed c : claim(Lane.DEFAULT, T0)) {
-      store.finish(c.id(), new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0);
+      store.finish(c.id(), c.claimToken(), new AttemptRecord(T0, 200, 1, null, ""), DeliveryState.DELIVERED, null, T0);
     }
     assertThat(bodiesStored()[0]).isEqualTo(10);
 
