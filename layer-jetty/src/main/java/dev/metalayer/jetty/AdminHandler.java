@@ -50,12 +50,12 @@ final class AdminHandler implements Request.Handler {
   private final WebhookSubscriptions subscriptions;
   private final CallWebhookRelay relay;
   private final Optional<String> adminToken;
-  private final Supplier<H2Store.Size> storeSize;
+  private final Supplier<LayerStore.Size> storeSize;
   private final FailedAttempts failures;
   private final BodyReader bodies;
 
   /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
-  AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<H2Store.Size> storeSize, FailedAttempts failures,
+  AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<LayerStore.Size> storeSize, FailedAttempts failures,
       BodyReader bodies) {
     this.keys = layer.keys();
     this.subscriptions = layer.relay().subscriptions();

@@ -33,8 +33,20 @@ final class AdminViews {
     return m;
   }
 
-  static Map<String, Object> store(H2Store.Size size) {
+  /** The size of the embedded H2 file or of the PostgreSQL tables, told apart by {@code "database"}. */
+  static Map<String, Object> store(LayerStore.Size any) {
     Map<String, Object> m = new LinkedHashMap<>();
+    if (any instanceof PgStore.Size pg) {
+      m.put("database", "postgresql");
+      m.put("total_bytes", pg.totalBytes());
+      m.put("table_bytes", pg.tableBytes());
+      m.put("deliveries", pg.deliveries());
+      m.put("envelopes", pg.envelopes());
+      m.put("total_bytes_per_delivery", pg.deliveries() == 0 ? null : pg.totalBytes() / pg.deliveries());
+      return m;
+    }
+    H2Store.Size size = (H2Store.Size) any;
+    m.put("database", "h2");
     m.put("file_bytes", size.fileBytes());
     m.put("fill_rate_percent", size.fillRatePercent());
     m.put("chunks_fill_rate_percent", size.chunksFillRatePercent());

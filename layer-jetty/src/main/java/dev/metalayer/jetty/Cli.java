@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.URI;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Instant;
@@ -109,41 +110,42 @@ final class Cli {
       return new RemoteCli(layerUrl.get().toString(), settings.writtenAs(Option.LAYER_URL),
           settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken);
     }
-    try (DataDir dir = DataDir.lock(settings, "stop that layer, or pass --layer-url URL (with LAYER_ADMIN_TOKEN set)"
-        + " to manage it through its admin API")) {
-      H2Store opened;
+    String viaAdminApi = "pass --layer-url URL (with LAYER_ADMIN_TOKEN set) to manage it through the layer's admin API";
+    // on PostgreSQL there is no file to hold: the command works beside running layers, and the data
+    // directory is only where the master key file is read from
+    boolean shared = settings.get(Option.DB_URL).filter(PgStore::isPostgres).isPresent();
+    Path dataDir = Path.of(settings.string(Option.DATA_DIR));
+    DataDir dir = shared ? null : DataDir.lock(settings, "stop that layer, or pass --layer-url URL (with"
+        + " LAYER_ADMIN_TOKEN set) to manage it through its admin API");
+    try (LayerStore store = LayerStore.open(settings, dataDir, viaAdminApi)) {
+      SecureRandom random = new SecureRandom();
+      // the same options as the server's layer (declared once, in Option), on the same store
+      dev.metalayer.keys.KeyStore keyStore = Stores.keys(store.database());
+      MetaLayer.Builder builder =
+          settings.applyTo(MetaLayer.builder())
+              .keyStore(keyStore)
+              // the server's relay store: removing a number removes its webhook subscriptions there
+              .relayStore(Stores.relay(store.database()))
+              .masterKey(settings.masterKey(dataDir, store.where(), random, MasterKey.sealed(keyStore)))
+              .random(random);
+      MetaLayer layer;
       try {
-        opened = H2Store.open(dir.path());
-      } catch (H2Store.InUse e) {
-        throw settings.error(Option.DATA_DIR, e.getMessage(), "pass --layer-url URL (with LAYER_ADMIN_TOKEN set) to"
-            + " manage it through the layer's admin API", e);
+        layer = builder.build();
+      } catch (WrongMasterKeyException e) {
+        throw settings.wrongMasterKey(dataDir, store.where(), e);
       }
-      try (H2Store store = opened) {
-        SecureRandom random = new SecureRandom();
-        // the same options as the server's layer (declared once, in Option), on the same store
-        dev.metalayer.keys.KeyStore keyStore = Stores.keys(store.database());
-        MetaLayer.Builder builder =
-            settings.applyTo(MetaLayer.builder())
-                .keyStore(keyStore)
-                // the server's relay store: removing a number removes its webhook subscriptions there
-                .relayStore(Stores.relay(store.database()))
-                .masterKey(settings.masterKey(dir.path(), random, MasterKey.sealed(keyStore)))
-                .random(random);
-        MetaLayer layer;
-        try {
-          layer = builder.build();
-        } catch (WrongMasterKeyException e) {
-          throw settings.wrongMasterKey(dir.path(), e);
-        }
-        return switch (command) {
-          case "numbers add" -> addNumber(layer, flags);
-          case "numbers list" -> listNumbers(layer);
-          case "numbers remove" -> removeNumber(layer, flags);
-          case "keys create" -> createKey(layer, flags);
-          case "keys list" -> listKeys(layer);
-          case "keys revoke" -> revokeKey(layer, flags);
-          default -> throw new IllegalArgumentException("unknown command " + command);
-        };
+      return switch (command) {
+        case "numbers add" -> addNumber(layer, flags);
+        case "numbers list" -> listNumbers(layer);
+        case "numbers remove" -> removeNumber(layer, flags);
+        case "keys create" -> createKey(layer, flags);
+        case "keys list" -> listKeys(layer);
+        case "keys revoke" -> revokeKey(layer, flags);
+        default -> throw new IllegalArgumentException("unknown command " + command);
+      };
+    } finally {
+      if (dir != null) {
+        dir.close();
       }
     }
   }

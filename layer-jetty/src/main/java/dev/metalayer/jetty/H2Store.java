@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * live data are rewritten and the file is truncated to what is live. (During a pass, as during H2's own
  * compaction at close, freed chunks are reused at once rather than after H2's retention time.)
  */
-final class H2Store implements AutoCloseable {
+final class H2Store implements LayerStore {
   private static final Logger log = LoggerFactory.getLogger(H2Store.class);
 
   /** How often the file is compacted while the layer runs. */
@@ -55,8 +55,8 @@ final class H2Store implements AutoCloseable {
   static final class InUse extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    InUse(Path dataDir, Throwable cause) {
-      super("the store in " + dataDir + " is in use by another process (a running layer)", cause);
+    InUse(String where, Throwable cause) {
+      super("the store in " + where + " is in use by another process (a running layer)", cause);
     }
   }
 
@@ -64,17 +64,45 @@ final class H2Store implements AutoCloseable {
    * The size of the file, what H2 counts as live in it, and the relay's rows kept, for the admin API.
    * {@code fileBytes} is -1 when the file cannot be read.
    */
-  record Size(long fileBytes, int fillRatePercent, int chunksFillRatePercent, long deliveries, long envelopes) {}
+  record Size(long fileBytes, int fillRatePercent, int chunksFillRatePercent, long deliveries, long envelopes)
+      implements LayerStore.Size {}
 
   private final JdbcConnectionPool pool;
   private final Database database;
-  private final Path file;
+  private final String where;
   private ScheduledExecutorService compaction;
 
-  private H2Store(JdbcConnectionPool pool, Database database, Path file) {
+  private H2Store(JdbcConnectionPool pool, Database database, String where) {
     this.pool = pool;
     this.database = database;
-    this.file = file;
+    this.where = where;
+  }
+
+  /**
+   * The H2 store of the settings: at the {@code jdbc:h2:} URL of {@code LAYER_DB_URL} when one is given,
+   * else the file in {@code dataDir}.
+   *
+   * @param inUseFix what to tell the operator when another process holds the file
+   * @throws ConfigError when it cannot be opened (another process holds it, the files are unreadable…)
+   */
+  static H2Store openFor(Settings settings, Path dataDir, String inUseFix) {
+    java.util.Optional<String> url = settings.get(Option.DB_URL);
+    Option option = url.isPresent() ? Option.DB_URL : Option.DATA_DIR;
+    String where = url.isPresent() ? "the H2 database of " + settings.writtenAs(Option.DB_URL) : dataDir.toString();
+    try {
+      return url.isPresent() ? open(url.get(), where) : open(dataDir);
+    } catch (InUse e) {
+      throw settings.error(option, e.getMessage(), inUseFix, e);
+    } catch (RuntimeException e) {
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      String reason = String.valueOf(root.getMessage()).lines().findFirst().orElse(root.getClass().getSimpleName());
+      throw settings.error(option, "cannot open the store in " + where + " (" + reason + ")",
+          "check that its files belong to this user and the disk has room, or give another "
+              + settings.writtenAs(option), e);
+    }
   }
 
   /** @throws InUse when another process has the file open */
@@ -92,17 +120,35 @@ final class H2Store implements AutoCloseable {
       throw new UncheckedIOException("cannot create the data directory " + dataDir, e);
     }
     Path base = dataDir.toAbsolutePath().normalize().resolve("metalayer");
-    JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:file:" + base + ";WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE", "metalayer", "");
+    return open("jdbc:h2:file:" + base, dataDir.toString());
+  }
+
+  /** The database at an H2 URL, with this store's settings added. @throws InUse when another process has it open */
+  static H2Store open(String url, String where) {
+    JdbcConnectionPool pool = JdbcConnectionPool.create(withSettings(url), "metalayer", "");
     pool.setMaxConnections(32);
     try {
-      return new H2Store(pool, Database.open(pool), base.resolveSibling(FILE_NAME));
+      return new H2Store(pool, Database.open(pool), where);
     } catch (RuntimeException e) {
       pool.dispose();
       if (inUse(e)) {
-        throw new InUse(dataDir, e);
+        throw new InUse(where, e);
       }
       throw e;
     }
+  }
+
+  /** {@code WRITE_DELAY=0} and {@code DB_CLOSE_ON_EXIT=FALSE} (see above), unless the URL sets them itself. */
+  private static String withSettings(String url) {
+    String upper = url.toUpperCase(java.util.Locale.ROOT);
+    StringBuilder b = new StringBuilder(url);
+    if (!upper.contains(";WRITE_DELAY=")) {
+      b.append(";WRITE_DELAY=0");
+    }
+    if (!upper.contains(";DB_CLOSE_ON_EXIT=")) {
+      b.append(";DB_CLOSE_ON_EXIT=FALSE");
+    }
+    return b.toString();
   }
 
   private static boolean inUse(Throwable t) {
@@ -114,12 +160,25 @@ final class H2Store implements AutoCloseable {
     return false;
   }
 
-  Database database() {
+  @Override
+  public Database database() {
     return database;
   }
 
+  /** One process holds the file: it delivers alone, and resumes a crash's in-flight deliveries at once. */
+  @Override
+  public boolean soleDeliverer() {
+    return true;
+  }
+
+  @Override
+  public String where() {
+    return where;
+  }
+
   /** Starts compacting the file every {@value #COMPACT_EVERY_SECONDS} s until {@link #close()}. */
-  synchronized void startCompaction() {
+  @Override
+  public synchronized void startMaintenance() {
     if (compaction == null) {
       compaction = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "layer-store-compaction");
@@ -158,10 +217,11 @@ final class H2Store implements AutoCloseable {
   }
 
   /** The file's size now, and how much of it H2 counts as live. */
-  Size size() {
+  @Override
+  public Size size() {
     return database.withConnection(c -> {
       MVStore store = mvStore(c);
-      return new Size(fileBytes(), store.getFillRate(), store.getFileStore().getChunksFillRate(),
+      return new Size(fileBytes(store), store.getFillRate(), store.getFileStore().getChunksFillRate(),
           count(c, "layer_deliveries"), count(c, "layer_envelopes"));
     });
   }
@@ -173,10 +233,14 @@ final class H2Store implements AutoCloseable {
     }
   }
 
-  private long fileBytes() {
+  private static long fileBytes(MVStore store) {
+    String name = store.getFileStore() == null ? null : store.getFileStore().getFileName();
+    if (name == null) {
+      return -1;
+    }
     try {
-      return Files.size(file);
-    } catch (IOException e) {
+      return Files.size(Path.of(name));
+    } catch (IOException | RuntimeException e) {
       return -1;
     }
   }

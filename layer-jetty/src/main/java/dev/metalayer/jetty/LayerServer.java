@@ -56,12 +56,12 @@ public final class LayerServer implements AutoCloseable {
 
   private final Settings settings;
   private final DataDir dataDir;
-  private final H2Store store;
+  private final LayerStore store;
   private final MetaLayer layer;
   private final Server server;
   private final ServerConnector connector;
 
-  private LayerServer(Settings settings, DataDir dataDir, H2Store store, MetaLayer layer, Server server,
+  private LayerServer(Settings settings, DataDir dataDir, LayerStore store, MetaLayer layer, Server server,
       ServerConnector connector) {
     this.settings = settings;
     this.dataDir = dataDir;
@@ -89,7 +89,7 @@ public final class LayerServer implements AutoCloseable {
         + settings.writtenAs(Option.DATA_DIR));
     Server server = server();
     ServerConnector connector = connector(server, settings);
-    H2Store store;
+    LayerStore store;
     try {
       // the port first: a port in use is told before anything else is opened or logged
       try {
@@ -97,7 +97,8 @@ public final class LayerServer implements AutoCloseable {
       } catch (IOException e) {
         throw bindFailure(settings, e);
       }
-      store = openStore(settings, dataDir.path());
+      store = LayerStore.open(settings, dataDir.path(), "stop the other layer first, or give this one its own "
+          + settings.writtenAs(Option.DATA_DIR));
     } catch (RuntimeException | Error e) {
       try {
         connector.close();
@@ -125,7 +126,7 @@ public final class LayerServer implements AutoCloseable {
         server.stop();
         throw e;
       }
-      store.startCompaction();
+      store.startMaintenance();
       LayerServer running = new LayerServer(settings, dataDir, store, layer, server, connector);
       log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
       running.logEndpoints();
@@ -176,29 +177,30 @@ public final class LayerServer implements AutoCloseable {
    * The layer on the embedded store: the declared options (already on {@code builder}), the master
    * key, and the stand-in's URL when {@code demoGraph} is given.
    */
-  private static MetaLayer layer(Settings settings, MetaLayer.Builder builder, DataDir dataDir, H2Store store,
+  private static MetaLayer layer(Settings settings, MetaLayer.Builder builder, DataDir dataDir, LayerStore store,
       EgressGuard guard, JettyDeliveryTransport transport, Optional<String> demoGraph) {
     SecureRandom random = new SecureRandom();
     demoGraph.ifPresent(url -> builder.graphUrl(URI.create(url)).mediaHosts(List.of("http://" + URI.create(url).getHost())));
     KeyStore keyStore = Stores.keys(store.database());
     builder
         .keyStore(keyStore)
-        .masterKey(settings.masterKey(dataDir.path(), random, MasterKey.sealed(keyStore)))
+        .masterKey(settings.masterKey(dataDir.path(), store.where(), random, MasterKey.sealed(keyStore)))
         .random(random)
         .relayStore(Stores.relay(store.database()))
         .deliveryTransport(transport)
         .egressGuard(guard)
-        // the embedded H2 file has one deliverer: resume a crash's in-flight deliveries at once
-        .soleDeliverer(true);
+        // the embedded H2 file has one deliverer, which resumes a crash's in-flight deliveries at once;
+        // instances on PostgreSQL share the work, and take over another's only when its lease expires
+        .soleDeliverer(store.soleDeliverer());
     try {
       return builder.build();
     } catch (WrongMasterKeyException e) {
-      throw settings.wrongMasterKey(dataDir.path(), e);
+      throw settings.wrongMasterKey(dataDir.path(), store.where(), e);
     }
   }
 
   /** Every path the layer serves, on {@code server}. @return the health handler, watched once started */
-  private static HealthHandler routes(Settings settings, Server server, H2Store store, MetaLayer layer,
+  private static HealthHandler routes(Settings settings, Server server, LayerStore store, MetaLayer layer,
       Optional<String> demoGraph) {
     Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
     BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
@@ -232,24 +234,6 @@ public final class LayerServer implements AutoCloseable {
       + MIN_ADMIN_TOKEN_CHARS + " characters) and restart the layer to enable it.";
 
   static final String ADMIN_PREFIX = "/admin/v1";
-
-  /** The embedded store, or one line when it cannot be opened (the directory was checked before). */
-  private static H2Store openStore(Settings settings, Path dir) {
-    try {
-      return H2Store.open(dir);
-    } catch (H2Store.InUse e) {
-      throw settings.error(Option.DATA_DIR, e.getMessage(), "stop the other layer first, or give this one its own "
-          + settings.writtenAs(Option.DATA_DIR), e);
-    } catch (RuntimeException e) {
-      Throwable root = e;
-      while (root.getCause() != null && root.getCause() != root) {
-        root = root.getCause();
-      }
-      String reason = String.valueOf(root.getMessage()).lines().findFirst().orElse(root.getClass().getSimpleName());
-      throw settings.error(Option.DATA_DIR, "cannot open the store in " + dir + " (" + reason + ")",
-          "check that its files belong to this user and the disk has room, or give another directory", e);
-    }
-  }
 
   /** A listening failure at start: the port taken, or an address not of this host. */
   private static ConfigError bindFailure(Settings settings, IOException e) {
@@ -365,7 +349,7 @@ public final class LayerServer implements AutoCloseable {
   }
 
   /** The embedded store this server opened (for tests in this package). */
-  H2Store store() {
+  LayerStore store() {
     return store;
   }
 

@@ -42,11 +42,14 @@ public enum Option {
           + " (`/api/layer/meta/…`) and paging URLs carry no key. Set it for Chatwoot, which follows them as"
           + " absolute URLs."),
   DATA_DIR(Section.SERVER, "--data-dir", "LAYER_DATA_DIR", is("./data"), launcher(Kind.TEXT),
-      "Directory of the embedded H2 database and of the generated master key (created owner-only). One layer"
-          + " at a time: a second one started on the same directory is refused at start."),
+      "Directory of the embedded H2 database (when `LAYER_DB_URL` is unset) and of the generated master key"
+          + " (created owner-only). One layer at a time: a second one started on the same directory is refused at"
+          + " start, on PostgreSQL too (each instance has its own)."),
   MASTER_KEY(Section.SERVER, null, "LAYER_MASTER_KEY", unset("generated into the data directory"),
       launcher(Kind.SECRET),
-      "Base64 of 32 bytes: seals Meta tokens and subscription secrets at rest (AES-256-GCM)."),
+      "Base64 of 32 bytes: seals Meta tokens and subscription secrets at rest (AES-256-GCM). Every instance on one"
+          + " PostgreSQL database needs the same key: set this on each, or copy the one key file into each data"
+          + " directory; an instance with another key is refused at start."),
   ADMIN_TOKEN(Section.SERVER, null, "LAYER_ADMIN_TOKEN", unset("unset: admin API off (403)"),
       launcher(Kind.ADMIN_TOKEN),
       "Bearer token of the admin API under `/admin/v1`, at least 32 characters (`openssl rand -hex 32`); a"
@@ -57,6 +60,31 @@ public enum Option {
       "CLI only: base URL of a running layer (e.g. `http://127.0.0.1:8080`). The `numbers` and `keys` commands"
           + " then go through its admin API with `LAYER_ADMIN_TOKEN` instead of opening the store file, which a"
           + " running layer holds."),
+  // ---- the database
+  DB_URL(Section.DATABASE, "--db-url", "LAYER_DB_URL", unset("unset: the embedded H2 file in the data directory"),
+      launcher(Kind.DATABASE_URL),
+      "The database: `jdbc:postgresql://host:5432/db` runs the layer on PostgreSQL, where several layer instances"
+          + " may share one database (see [scaling](scaling.md)); unset, the embedded H2 file in the data directory"
+          + " holds everything and one layer runs on it. Only `jdbc:postgresql:` and `jdbc:h2:` URLs are accepted;"
+          + " the password goes in `LAYER_DB_PASSWORD`, never in the URL."),
+  DB_USER(Section.DATABASE, "--db-user", "LAYER_DB_USER", unset("unset: the driver's default"), launcher(Kind.TEXT),
+      "The database user (PostgreSQL)."),
+  DB_PASSWORD(Section.DATABASE, null, "LAYER_DB_PASSWORD", unset("unset: none"), launcher(Kind.SECRET),
+      "The database user's password (PostgreSQL). Never logged, never printed in an error."),
+  DB_POOL_SIZE(Section.DATABASE, "--db-pool-size", "LAYER_DB_POOL_SIZE", is("16"), launcher(Kind.intFrom(1, 1000)),
+      "Most connections this instance opens to PostgreSQL (1–1000; two are kept open when idle); a request or a"
+          + " relay worker waits for a free one at most `LAYER_DB_CONNECT_TIMEOUT`. Every instance may open this many:"
+          + " keep their sum under PostgreSQL's `max_connections` (see [scaling](scaling.md#pool-sizing))."),
+  DB_CONNECT_TIMEOUT(Section.DATABASE, "--db-connect-timeout", "LAYER_DB_CONNECT_TIMEOUT", is("10s"),
+      launcher(Kind.durationFrom(Duration.ofMillis(250), Duration.ofMinutes(10))),
+      "Longest wait for a PostgreSQL connection (`250ms`–`10m`). At start, the layer tries for this long, then"
+          + " stops with one line naming the host and the reason; later, a request that waits this long for a"
+          + " connection fails (webhook ingest answers `503`, which Meta retries)."),
+  DB_STATEMENT_TIMEOUT(Section.DATABASE, "--db-statement-timeout", "LAYER_DB_STATEMENT_TIMEOUT", is("5s"),
+      launcher(Kind.durationFrom(Duration.ZERO, Duration.ofHours(1))),
+      "Longest run of one SQL statement on PostgreSQL (its `statement_timeout`; `0` for none, at most `1h`), so that"
+          + " a lock held elsewhere or a slow disk fails a request instead of holding its thread. Schema migrations"
+          + " at start run without it."),
   LOG_LEVEL(Section.SERVER, null, "LAYER_LOG_LEVEL", is("INFO"), launcher(Kind.LOG_LEVEL),
       "Root log level (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`); read by logback at start. At `DEBUG`, a"
           + " refused start also prints its stack trace (as `--debug` does)."),
@@ -160,6 +188,7 @@ public enum Option {
   /** The groups of options, in the order of {@code --help} and of {@code docs/configuration.md}. */
   enum Section {
     SERVER("Server and store"),
+    DATABASE("Database"),
     GRAPH("Graph proxy"),
     BODIES("Request bodies held in memory"),
     RELAY("Webhook relay");
@@ -349,6 +378,54 @@ public enum Option {
       }
       return t;
     });
+    static final Kind<String> DATABASE_URL = new Kind<>("JDBC_URL", false, t -> {
+      // the text is never echoed: a URL may carry a password, which is refused without being shown
+      String lower = t.toLowerCase(Locale.ROOT);
+      if (!lower.startsWith("jdbc:postgresql:") && !lower.startsWith("jdbc:h2:")) {
+        throw new Invalid("the URL is not a jdbc:postgresql: or jdbc:h2: URL",
+            "write it like jdbc:postgresql://db.example.com:5432/metalayer, or unset it for the embedded H2 file");
+      }
+      if (lower.matches("(?s).*[?&;:]password=.*") || lower.matches("(?s)jdbc:[a-z0-9]+://[^/?]*@.*")) {
+        throw new Invalid("the URL carries a password", "remove the password from it and set LAYER_DB_PASSWORD (and LAYER_DB_USER) instead");
+      }
+      return t;
+    });
+
+    /** A whole number from {@code min} to {@code max}. */
+    static Kind<Integer> intFrom(int min, int max) {
+      return new Kind<>("NUMBER", false, t -> {
+        long n;
+        try {
+          n = Long.parseLong(t);
+        } catch (NumberFormatException e) {
+          n = Long.MIN_VALUE;
+        }
+        if (n < min || n > max) {
+          throw new Invalid("'" + t + "' is not a whole number from " + min + " to " + max,
+              "write a whole number from " + min + " to " + max);
+        }
+        return (int) n;
+      });
+    }
+
+    /** A duration from {@code min} to {@code max}, written as {@link #DURATION} reads it. */
+    static Kind<Duration> durationFrom(Duration min, Duration max) {
+      return new Kind<>("DURATION", false, t -> {
+        Duration d = duration(t);
+        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+          throw new Invalid("'" + t + "' is not from " + text(min) + " to " + text(max),
+              "write a duration from " + text(min) + " to " + text(max) + ", like 500ms, 30s or 5m");
+        }
+        return d;
+      });
+    }
+
+    private static String text(Duration d) {
+      return d.isZero() ? "0" : d.toMillis() % 1000 != 0 ? d.toMillis() + "ms"
+          : d.toSeconds() % 60 != 0 || d.toSeconds() < 60 ? d.toSeconds() + "s"
+          : d.toMinutes() % 60 != 0 ? d.toMinutes() + "m" : d.toHours() + "h";
+    }
+
     static final Kind<String> LOG_LEVEL = new Kind<>("LEVEL", false, t -> {
       String level = t.toUpperCase(Locale.ROOT);
       if (!List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF").contains(level)) {

@@ -101,13 +101,14 @@ public final class Settings {
    * The master key: {@code LAYER_MASTER_KEY}, or the key file in {@code dataDir} when it is unset (made
    * on first start). A variable set to nothing is an error, never "unset".
    *
+   * @param tokensIn where the sealed tokens are, for messages: the data directory, or the database
    * @param sealed whether the store already holds secrets sealed with a master key (or its check value):
    *     then a missing key file is an error, never replaced by a new key that could not open them
    */
-  byte[] masterKey(java.nio.file.Path dataDir, java.security.SecureRandom random, boolean sealed) {
+  byte[] masterKey(java.nio.file.Path dataDir, String tokensIn, java.security.SecureRandom random, boolean sealed) {
     if (given(Option.MASTER_KEY).filter(String::isBlank).isPresent()) {
       throw new ConfigError("the master key is set but empty", writtenAs(Option.MASTER_KEY),
-          "set it to the base64 key that sealed the tokens in " + dataDir + " (for a new data directory: openssl rand"
+          "set it to the base64 key that sealed the tokens in " + tokensIn + " (for a new data directory: openssl rand"
               + " -base64 32), or unset it to use the key file " + dataDir.resolve(MasterKey.FILE_NAME));
     }
     if (given(Option.MASTER_KEY).isPresent()) {
@@ -117,9 +118,9 @@ public final class Settings {
     java.nio.file.Path file = dataDir.resolve(MasterKey.FILE_NAME);
     String unset = Option.MASTER_KEY.env() + " unset";
     String restore = "restore " + file + " from your backup, or set " + Option.MASTER_KEY.env()
-        + " to the key that sealed the tokens in " + dataDir;
+        + " to the key that sealed the tokens in " + tokensIn;
     if (sealed && !java.nio.file.Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      throw new ConfigError("the master key file " + file + " is missing, and the tokens in " + dataDir
+      throw new ConfigError("the master key file " + file + " is missing, and the tokens in " + tokensIn
           + " were sealed with a master key", unset, restore);
     }
     try {
@@ -135,14 +136,15 @@ public final class Settings {
    * The start refused because the master key does not open the tokens in the data directory: which
    * key was used (the variable, or the key file when it is unset), and the two ways out.
    */
-  ConfigError wrongMasterKey(java.nio.file.Path dataDir, RuntimeException cause) {
-    String fresh = " or start on an empty data directory (its numbers and keys must then be registered again)";
+  ConfigError wrongMasterKey(java.nio.file.Path dataDir, String tokensIn, RuntimeException cause) {
+    String fresh = " or start on an empty " + (tokensIn.equals(dataDir.toString()) ? "data directory" : "database")
+        + " (its numbers and keys must then be registered again)";
     if (given(Option.MASTER_KEY).isPresent()) {
-      return new ConfigError("the master key does not open the tokens in " + dataDir, writtenAs(Option.MASTER_KEY),
+      return new ConfigError("the master key does not open the tokens in " + tokensIn, writtenAs(Option.MASTER_KEY),
           "use the key that sealed them," + fresh, cause);
     }
     return new ConfigError("the master key file " + dataDir.resolve(MasterKey.FILE_NAME)
-        + " does not open the tokens in " + dataDir, Option.MASTER_KEY.env() + " unset",
+        + " does not open the tokens in " + tokensIn, Option.MASTER_KEY.env() + " unset",
         "set " + Option.MASTER_KEY.env() + " to the key that sealed them," + fresh, cause);
   }
 

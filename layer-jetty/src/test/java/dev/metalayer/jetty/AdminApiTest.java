@@ -133,7 +133,7 @@ class AdminApiTest {
     assertThat(call("DELETE", "/admin/v1/numbers/" + pnid, ADMIN, null).statusCode()).isEqualTo(200);
 
     assertThat(layer.layer().relay().subscriptions().list(pnid)).isEmpty();
-    H2Store store = layer.store(); // the layer's own store, in this process: the file has no other user
+    H2Store store = (H2Store) layer.store(); // the layer's own store, in this process: the file has no other user
     assertThat(rows(store, "layer_subscriptions")).isZero();
     assertThat(rows(store, "layer_deliveries")).as("the pending delivery went with its subscription").isZero();
     assertThat(rows(store, "layer_attempts")).isZero();
