@@ -123,6 +123,24 @@ final class Instances implements AutoCloseable {
     return created.path("id").asText();
   }
 
+  /**
+   * Whether the subscription has no delivery {@code pending} or {@code delivering} in its log, read
+   * through {@code layer}'s admin API: then the layer will send it nothing more (until a new webhook).
+   */
+  boolean settled(LayerJar.Running layer, String subscription) {
+    try {
+      for (String state : List.of("pending", "delivering")) {
+        if (!send(layer, "GET", "/admin/v1/webhooks/" + subscription + "/deliveries?status=" + state + "&limit=1",
+            "Bearer " + LayerJar.ADMIN_TOKEN, null, 200).path("data").isEmpty()) {
+          return false;
+        }
+      }
+      return true;
+    } catch (Exception e) {
+      throw new AssertionError("reading the delivery log of " + subscription + ": " + e, e);
+    }
+  }
+
   /** A request to {@code layer} whose answer must have status {@code expected}; returns its JSON body. */
   JsonNode send(LayerJar.Running layer, String method, String path, String authorization, String json, int expected)
       throws Exception {

@@ -37,14 +37,14 @@ class ScaleOutExactlyOnceIT {
       LayerJar.Running one = layers.start("one");
       layers.addNumber(one, PNID, WABA, "+15550783881");
       String key = layers.createKey(one, PNID).path("key").asText();
-      layers.subscribe(one, key, subscriber.url("/first"), "messages");
-      layers.subscribe(one, key, subscriber.url("/second"), "messages");
+      List<String> subscriptions = List.of(layers.subscribe(one, key, subscriber.url("/first"), "messages"),
+          layers.subscribe(one, key, subscriber.url("/second"), "messages"));
       LayerJar.Running two = layers.start("two");
       subscriber.watch(one, two);
       List<LayerJar.Running> both = List.of(one, two);
 
       long started = System.nanoTime();
-      ExecutorService senders = Executors.newFixedThreadPool(4);
+      ExecutorService senders = Executors.newFixedThreadPool(8);
       try {
         List<Future<Integer>> answers = new ArrayList<>();
         for (int i = 0; i < WEBHOOKS; i++) {
@@ -64,7 +64,9 @@ class ScaleOutExactlyOnceIT {
       int expected = 2 * WEBHOOKS;
       boolean all = Instances.await(() -> subscriber.successes().size() >= expected, Duration.ofSeconds(120));
       long delivered = System.nanoTime();
-      Thread.sleep(3_000); // a late second delivery of anything would show within this
+      // nothing left pending or in flight: no second delivery of anything can come later
+      boolean settled = Instances.await(() -> subscriptions.stream().allMatch(s -> layers.settled(two, s)),
+          Duration.ofSeconds(60));
       Map<String, Long> successes = subscriber.successes();
       List<String> twice = successes.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
       Map<Long, Long> perOwner = subscriber.perOwner();
@@ -76,6 +78,7 @@ class ScaleOutExactlyOnceIT {
           perOwner.containsKey(SocketOwners.UNKNOWN) ? ", sender not told for " + perOwner.get(SocketOwners.UNKNOWN) : "");
       assertThat(all).as("all %d deliveries made within 120 s (made: %d)%s", expected, successes.size(), layers.logs(40))
           .isTrue();
+      assertThat(settled).as("no delivery left pending or delivering").isTrue();
       assertThat(successes).hasSize(expected);
       assertThat(twice).as("deliveries made twice while both instances lived").isEmpty();
       assertThat(subscriber.received()).as("every request was a success: no retry, no second attempt").hasSize(expected);

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * time from the kill to the last delivery.
  */
 class ScaleOutKillIT {
-  static final int WEBHOOKS = 1000;
+  static final int WEBHOOKS = 500;
   static final String PNID = "106540352242922";
   static final String WABA = "102290129340398";
   /** The default lane's workers on one instance: the most deliveries one instance can hold leased. */
@@ -53,12 +53,12 @@ class ScaleOutKillIT {
       LayerJar.Running one = layers.start("one");
       layers.addNumber(one, PNID, WABA, "+15550783881");
       String key = layers.createKey(one, PNID).path("key").asText();
-      layers.subscribe(one, key, subscriber.url("/hook"), "messages");
+      String subscription = layers.subscribe(one, key, subscriber.url("/hook"), "messages");
       LayerJar.Running two = layers.start("two");
       subscriber.watch(one, two);
       List<LayerJar.Running> both = List.of(one, two);
 
-      ExecutorService senders = Executors.newFixedThreadPool(4);
+      ExecutorService senders = Executors.newFixedThreadPool(8);
       try {
         List<Future<Integer>> answers = new ArrayList<>();
         for (int i = 0; i < WEBHOOKS; i++) {
@@ -83,9 +83,10 @@ class ScaleOutKillIT {
       int beforeKill = subscriber.successes().size();
 
       boolean all = Instances.await(() -> subscriber.successes().size() >= WEBHOOKS, AFTER_KILL);
-      long lastAt = subscriber.received(InstanceSubscriber.Delivery::ok).stream()
-          .mapToLong(InstanceSubscriber.Delivery::atNanos).max().orElse(killed);
-      Thread.sleep(2_000); // a late second delivery would show within this
+      long allAt = System.nanoTime();
+      // then until nothing is pending or leased: the dead instance's leases taken over and attempted again
+      boolean settled = Instances.await(() -> layers.settled(two, subscription), AFTER_KILL);
+      long settledAt = System.nanoTime();
       Map<String, Long> successes = subscriber.successes();
       List<String> twice = successes.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
       Map<String, Long> firstBy = new HashMap<>();
@@ -94,12 +95,13 @@ class ScaleOutKillIT {
       }
       Map<Long, Long> perOwner = subscriber.perOwner();
       System.out.printf("ScaleOutKillIT: kill -9 of instance one (pid %d) with %d attempts at the subscriber and %d of %d"
-          + " deliveries made; all %d made %d ms after the kill (last lease taken over at most one lease, 30 s, after it);"
-          + " %d delivered twice (%s); instance one made %d, instance two %d%n", one.pid(), inFlightAtKill, beforeKill,
-          WEBHOOKS, successes.size(), (lastAt - killed) / 1_000_000, twice.size(), twice, perOwner.getOrDefault(one.pid(), 0L),
-          perOwner.getOrDefault(two.pid(), 0L));
+          + " deliveries made; every delivery made %d ms after the kill, nothing left pending or leased %d ms after it"
+          + " (a lease is 30 s); %d delivered twice %s; instance one made %d, instance two %d%n", one.pid(), inFlightAtKill,
+          beforeKill, WEBHOOKS, (allAt - killed) / 1_000_000, (settledAt - killed) / 1_000_000, twice.size(), twice,
+          perOwner.getOrDefault(one.pid(), 0L), perOwner.getOrDefault(two.pid(), 0L));
       assertThat(all).as("every delivery made within %s of the kill (made: %d)%s", AFTER_KILL, successes.size(),
           layers.logs(40)).isTrue();
+      assertThat(settled).as("nothing left pending or leased within %s of the kill%s", AFTER_KILL, layers.logs(30)).isTrue();
       assertThat(successes).hasSize(WEBHOOKS);
       assertThat(two.process().isAlive()).isTrue();
       assertThat(subscriber.received(d -> d.ok() && d.owner() == one.pid() && d.atNanos() > killed))
