@@ -1,7 +1,12 @@
 package dev.metalayer.jetty;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.github.tomakehurst.wiremock.WireMockServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * run; the server is stopped at once ({@code -m immediate}); while it is down, ingest answers 503 (Meta
  * retries), never 200, and {@code /readyz} fails; it is started again, and without restarting the layer
  * ingest answers 200 again and every webhook that was answered 200 is delivered. The webhooks refused
- * meanwhile are posted again, as Meta does, and delivered too.
+ * meanwhile are posted again, as Meta does, and delivered too. Meanwhile the Graph proxy (WireMock as
+ * Meta) keeps serving a key it has cached.
  */
 class PostgresRestartIT {
   static final String PNID = "106540352242922";
@@ -44,8 +50,11 @@ class PostgresRestartIT {
     Set<Integer> accepted = ConcurrentHashMap.newKeySet();
     AtomicInteger next = new AtomicInteger();
     AtomicBoolean posting = new AtomicBoolean(true);
+    WireMockServer meta = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+    meta.start();
+    meta.stubFor(get(anyUrl()).willReturn(okJson("{\"id\":\"" + PNID + "\"}")));
     try (PrivatePostgres pg = PrivatePostgres.start();
-        Instances layers = new Instances(dir, pg.url(), "postgres", "");
+        Instances layers = new Instances(dir, pg.url(), "postgres", "").env("LAYER_GRAPH_URL", meta.baseUrl());
         InstanceSubscriber subscriber = InstanceSubscriber.start()) {
       subscriber.answer(r -> {
         Matcher m = WAMID.matcher(r.body());
@@ -81,9 +90,11 @@ class PostgresRestartIT {
         assertThat(Instances.await(() -> accepted.size() >= 100 && delivered.size() >= 20, Duration.ofSeconds(60)))
             .as("webhooks accepted and delivered before the stop%s", layers.logs(30)).isTrue();
 
+        assertThat(graph(layers, layer, key)).as("a Graph call with the key before the stop").isEqualTo(200);
         pg.stopServer();
         long downFrom = System.nanoTime();
         int acceptedBeforeStop = accepted.size();
+        int graphWhileDown = graph(layers, layer, key);
         int readyWhileDown = awaitStatus(layer, 503, Duration.ofSeconds(30));
         assertThat(Instances.await(() -> System.nanoTime() - downFrom > 3_000_000_000L
             && posts.stream().filter(p -> p.start() >= downFrom).count() >= 3, Duration.ofSeconds(90)))
@@ -118,13 +129,16 @@ class PostgresRestartIT {
         whileDown.forEach(p -> downStatuses.merge(p.status(), 1, Integer::sum));
         System.out.printf("PostgresRestartIT: %d webhooks accepted before PostgreSQL stopped; while down (%d ms): answers"
             + " (status=count) %s, /readyz %d; ingest answered 200 again %d ms after PostgreSQL was back (no layer restart);"
-            + " %d webhooks posted in all, %d accepted, %d delivered%n", acceptedBeforeStop, (downUntil - downFrom) / 1_000_000,
-            downStatuses, readyWhileDown, (recoveredAt - upAt) / 1_000_000, total, accepted.size(), delivered.size());
+            + " %d webhooks posted in all, %d accepted, %d delivered; a Graph call with a cached key while down: %d%n",
+            acceptedBeforeStop, (downUntil - downFrom) / 1_000_000, downStatuses, readyWhileDown,
+            (recoveredAt - upAt) / 1_000_000, total, accepted.size(), delivered.size(), graphWhileDown);
 
         assertThat(whileDown.size()).as("webhooks posted while PostgreSQL was down").isPositive();
         assertThat(downStatuses.keySet()).as("while PostgreSQL is down, ingest answers 503 (Meta retries), never 200 (%d"
             + " answers: %s)%s", whileDown.size(), downStatuses, layers.logs(30)).containsOnly(503);
         assertThat(readyWhileDown).as("/readyz while PostgreSQL is down").isEqualTo(503);
+        assertThat(graphWhileDown).as("the Graph proxy keeps serving a key it has cached while PostgreSQL is down")
+            .isEqualTo(200);
         assertThat(recovered).as("ingest answers 200 again once PostgreSQL is back, without a restart%s", layers.logs(40))
             .isTrue();
         assertThat(readyAfter).as("/readyz once PostgreSQL is back").isEqualTo(200);
@@ -139,7 +153,14 @@ class PostgresRestartIT {
         poster.interrupt();
         poster.join(10_000);
       }
+    } finally {
+      meta.stop();
     }
+  }
+
+  /** The status of a proxied Graph read of the number with {@code key}. */
+  private static int graph(Instances layers, LayerJar.Running layer, String key) {
+    return layers.get(layer, "/api/layer/meta/v13.0/" + PNID, "Bearer " + key);
   }
 
   private static List<Post> snapshot(List<Post> posts) {
