@@ -66,8 +66,8 @@ public final class Bench {
   private int disturbed;
 
   /** Durations and rates of one run; {@code --quick} shrinks every phase for a smoke test. */
-  record Options(
-      Path jar, Path out, Path work, double rate, int connections, boolean quick, boolean profile, List<String> only) {
+  record Options(Path jar, Path out, Path work, double rate, int connections, boolean quick, boolean profile,
+      List<String> only, String pgUrl, String pgUser) {
     static Options parse(String[] args) {
       Path jar = Path.of("layer-jetty/target/meta-layer.jar");
       Path out = Path.of("layer-examples/bench/results");
@@ -77,6 +77,8 @@ public final class Bench {
       boolean quick = false;
       boolean profile = false;
       List<String> only = List.of();
+      String pgUrl = System.getenv().getOrDefault("LAYER_BENCH_PG_URL", "jdbc:postgresql://127.0.0.1:5432/test");
+      String pgUser = System.getenv().getOrDefault("LAYER_BENCH_PG_USER", "postgres");
       for (int i = 0; i < args.length; i++) {
         switch (args[i]) {
           case "--jar" -> jar = Path.of(args[++i]);
@@ -87,10 +89,12 @@ public final class Bench {
           case "--quick" -> quick = true;
           case "--profile" -> profile = true;
           case "--only" -> only = List.of(args[++i].split(","));
+          case "--pg-url" -> pgUrl = args[++i];
+          case "--pg-user" -> pgUser = args[++i];
           default -> throw new IllegalArgumentException("unknown option " + args[i]);
         }
       }
-      return new Options(jar, out, work, rate, connections, quick, profile, only);
+      return new Options(jar, out, work, rate, connections, quick, profile, only, pgUrl, pgUser);
     }
 
     Duration warmup() {
@@ -169,6 +173,9 @@ public final class Bench {
       phase("3. Streaming", this::media);
     }
     stop(layerA);
+    if (options.wants("scaling")) {
+      phase("6. Scale-out on PostgreSQL", this::scaling);
+    }
     if (options.wants("startup")) {
       phase("4. Start-up", this::startup);
     }
@@ -225,6 +232,12 @@ public final class Bench {
   }
 
   ChildProcess startLayer(String name, Path dataDir, int port, List<String> jvmFlags) throws Exception {
+    return startLayer(name, dataDir, port, jvmFlags, Map.of());
+  }
+
+  /** A layer process with {@code env} over the harness's environment for layers. */
+  ChildProcess startLayer(String name, Path dataDir, int port, List<String> jvmFlags, Map<String, String> env)
+      throws Exception {
     List<String> command = new ArrayList<>();
     command.add(java);
     command.addAll(jvmFlags);
@@ -233,7 +246,9 @@ public final class Bench {
     }
     command.add("-jar");
     command.add(options.jar().toAbsolutePath().toString());
-    ChildProcess p = start(ChildProcess.start(name, command, layerEnv(dataDir, port), options.work().resolve(name + ".log")));
+    Map<String, String> all = layerEnv(dataDir, port);
+    all.putAll(env);
+    ChildProcess p = start(ChildProcess.start(name, command, all, options.work().resolve(name + ".log")));
     p.awaitHttp200(port, "/readyz", Duration.ofSeconds(60));
     return p;
   }
@@ -491,6 +506,13 @@ public final class Bench {
     }
     RelayBench relay = new RelayBench(options, layerA, layerAPort, tenants.get(0), appSecret);
     relay.run(report);
+  }
+
+  // ---- 6. scale-out
+
+  private void scaling() throws Exception {
+    new ScalingBench(options, (name, dataDir, port, env) -> startLayer(name, dataDir, port, List.of(), env), adminToken,
+        appSecret).run(report);
   }
 
   // ---- 3. streaming
