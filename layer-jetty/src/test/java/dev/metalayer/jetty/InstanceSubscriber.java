@@ -17,7 +17,9 @@ import java.util.stream.Collectors;
 /**
  * A real webhook subscriber (a JDK HTTP server on loopback, one thread per exchange) that records every
  * request with the layer process that sent it ({@link SocketOwners}), and answers as its {@link
- * Responder} says: a status, after as long as the responder takes. Thread-safe.
+ * Responder} says: a status, after as long as the responder takes. A request read after its sender died
+ * is told by the earlier requests of its connection, or not at all ({@link SocketOwners#UNKNOWN}).
+ * Thread-safe.
  */
 final class InstanceSubscriber implements AutoCloseable {
   /**
@@ -41,6 +43,8 @@ final class InstanceSubscriber implements AutoCloseable {
   private final List<Delivery> received = new ArrayList<>();
   private final Map<Long, AtomicInteger> inFlight = new ConcurrentHashMap<>();
   private final Map<Long, AtomicInteger> arrived = new ConcurrentHashMap<>();
+  /** The sender last told on each connection (by its port): kept connections outlive their sender's death. */
+  private final Map<Integer, Long> senders = new ConcurrentHashMap<>();
   private volatile Responder responder = r -> 200;
 
   private InstanceSubscriber() throws IOException {
@@ -72,7 +76,14 @@ final class InstanceSubscriber implements AutoCloseable {
   private void handle(HttpExchange exchange) throws IOException {
     long at = System.nanoTime();
     long atMillis = System.currentTimeMillis();
-    long owner = SocketOwners.owner(exchange.getRemoteAddress().getPort(), port, owners);
+    int remotePort = exchange.getRemoteAddress().getPort();
+    long owner = SocketOwners.owner(remotePort, port, owners);
+    if (owner == SocketOwners.UNKNOWN) {
+      // the sender's end is gone already (a process killed right after it sent): the connection's last sender
+      owner = senders.getOrDefault(remotePort, SocketOwners.UNKNOWN);
+    } else {
+      senders.put(remotePort, owner);
+    }
     byte[] body;
     try (InputStream in = exchange.getRequestBody()) {
       body = in.readAllBytes();
