@@ -54,7 +54,9 @@ class PostgresRestartIT {
     meta.start();
     meta.stubFor(get(anyUrl()).willReturn(okJson("{\"id\":\"" + PNID + "\"}")));
     try (PrivatePostgres pg = PrivatePostgres.start();
-        Instances layers = new Instances(dir, pg.url(), "postgres", "").env("LAYER_GRAPH_URL", meta.baseUrl());
+        // a request waits at most 2 s for a connection (default 10 s), so that the outage is seen in a few posts
+        Instances layers = new Instances(dir, pg.url(), "postgres", "").env("LAYER_GRAPH_URL", meta.baseUrl())
+            .env("LAYER_DB_CONNECT_TIMEOUT", "2s");
         InstanceSubscriber subscriber = InstanceSubscriber.start()) {
       subscriber.answer(r -> {
         Matcher m = WAMID.matcher(r.body());
@@ -127,10 +129,11 @@ class PostgresRestartIT {
 
         Map<Integer, Integer> downStatuses = new TreeMap<>();
         whileDown.forEach(p -> downStatuses.merge(p.status(), 1, Integer::sum));
+        long slowestDown = whileDown.stream().mapToLong(p -> (p.end() - p.start()) / 1_000_000).max().orElse(-1);
         System.out.printf("PostgresRestartIT: %d webhooks accepted before PostgreSQL stopped; while down (%d ms): answers"
-            + " (status=count) %s, /readyz %d; ingest answered 200 again %d ms after PostgreSQL was back (no layer restart);"
+            + " (status=count) %s (the slowest in %d ms), /readyz %d; ingest answered 200 again %d ms after PostgreSQL was back (no layer restart);"
             + " %d webhooks posted in all, %d accepted, %d delivered; a Graph call with a cached key while down: %d%n",
-            acceptedBeforeStop, (downUntil - downFrom) / 1_000_000, downStatuses, readyWhileDown,
+            acceptedBeforeStop, (downUntil - downFrom) / 1_000_000, downStatuses, slowestDown, readyWhileDown,
             (recoveredAt - upAt) / 1_000_000, total, accepted.size(), delivered.size(), graphWhileDown);
 
         assertThat(whileDown.size()).as("webhooks posted while PostgreSQL was down").isPositive();
