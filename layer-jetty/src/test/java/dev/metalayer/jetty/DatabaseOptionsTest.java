@@ -125,6 +125,19 @@ class DatabaseOptionsTest {
   }
 
   @Test
+  void aJdbcH2UrlRunsTheLayerOnThatH2DatabaseAsTheSoleDeliverer() throws Exception {
+    Path elsewhere = dir.resolve("elsewhere");
+    try (LayerServer server = LayerServer.start(Settings.of(Map.of(Option.PORT, "0", Option.HOST, "127.0.0.1",
+        Option.DATA_DIR, dir.resolve("data").toString(), Option.DB_URL, "jdbc:h2:file:" + elsewhere.resolve("layer"))))) {
+      assertThat(server.store()).isInstanceOf(H2Store.class);
+      assertThat(server.store().soleDeliverer()).isTrue();
+      assertThat(((H2Store.Size) server.store().size()).fileBytes()).isPositive();
+    }
+    assertThat(elsewhere.resolve("layer.mv.db")).exists();
+    assertThat(dir.resolve("data").resolve(H2Store.FILE_NAME)).doesNotExist();
+  }
+
+  @Test
   void aDatabaseThatDoesNotExistIsSaidSo() throws Exception {
     TestDatabases.requirePostgres();
     String url = TestDatabases.PG_URL.replaceFirst("/[^/?]*(\\?.*)?$", "/no_such_database_of_the_layer");

@@ -21,13 +21,15 @@ import java.util.regex.Pattern;
  * test time, so the page and the test cannot drift.
  *
  * <p>What differs from a reader's terminal, and nothing else: {@code mvn} is a shell function that
- * does nothing (the jar is already built), the port {@code 8080} of the page is replaced by a free one
- * (tests never bind fixed ports), the shell stops at the first failing command ({@code set -euo
+ * does nothing (the jar is already built), the ports {@code 8080} and {@code 8081} of the page are
+ * replaced by free ones (tests never bind fixed ports), the shell stops at the first failing command ({@code set -euo
  * pipefail}), and a background process a block started is stopped when the shell exits.
  */
 final class DocCommands {
   private static final Pattern BLOCK = Pattern.compile("(?ms)^```bash\\n(.*?)^```");
   static final String DOC_PORT = "8080";
+  /** The port of a page's second layer (docs/scaling.md), replaced by another free one. */
+  static final String DOC_PORT_2 = "8081";
 
   /** What the run printed (standard output and error together), and its exit status. */
   record Run(int exit, String output, int blocks) {
@@ -57,13 +59,17 @@ final class DocCommands {
     List<String> blocks = blocks(Path.of("..").resolve(page));
     assertThat(blocks).as("bash blocks in " + page).isNotEmpty();
     String port = Integer.toString(freePort());
+    String port2 = port;
+    while (port2.equals(port)) {
+      port2 = Integer.toString(freePort());
+    }
     StringBuilder script = new StringBuilder()
         .append("set -euo pipefail\n")
         .append("trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
         .append("mvn() { echo \"(mvn $* skipped: the test runs the jar this build made)\"; }\n");
     for (int i = 0; i < blocks.size(); i++) {
       script.append("echo '::block ").append(i + 1).append("'\n")
-          .append(blocks.get(i).replace(DOC_PORT, port)).append('\n');
+          .append(blocks.get(i).replace(DOC_PORT, port).replace(DOC_PORT_2, port2)).append('\n');
     }
     script.append("echo '::all blocks ran'\n");
 

@@ -115,6 +115,28 @@ class StartErrorsIT {
   }
 
   @Test
+  void aDatabaseThatCannotBeUsedIsOneLineNamingHostAndPortAndNeverThePassword() throws Exception {
+    String password = "db-password-that-must-not-show";
+    int closed;
+    try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      closed = free.getLocalPort();
+    }
+    Exit unreachable = jar(env("LAYER_DB_URL", "jdbc:postgresql://127.0.0.1:" + closed + "/layer",
+        "LAYER_DB_PASSWORD", password, "LAYER_DB_CONNECT_TIMEOUT", "1s"));
+    oneLine(unreachable, "LAYER_DB_URL");
+    assertThat(unreachable.stderr()).contains("cannot reach the database at 127.0.0.1:" + closed + "/layer (connection"
+        + " refused, tried for 1 s)").doesNotContain(password);
+    assertThat(unreachable.stdout()).doesNotContain(password);
+
+    Exit otherDatabase = jar(env(), "--db-url", "jdbc:mysql://127.0.0.1/layer");
+    oneLine(otherDatabase, "--db-url");
+    Exit passwordInUrl = jar(env("LAYER_DB_URL", "jdbc:postgresql://127.0.0.1/layer?password=" + password));
+    oneLine(passwordInUrl, "LAYER_DB_URL");
+    assertThat(passwordInUrl.stderr()).doesNotContain(password);
+    oneLine(jar(env("LAYER_DB_POOL_SIZE", "0")), "LAYER_DB_POOL_SIZE");
+  }
+
+  @Test
   void unknownOptionsAndCommandsNameTheNearestValidOne() throws Exception {
     Exit option = jar(env(), "--data_dir", dir.toString());
     oneLine(option, "--data_dir");
