@@ -131,7 +131,8 @@ class PostgresRestartIT {
         whileDown.forEach(p -> downStatuses.merge(p.status(), 1, Integer::sum));
         long slowestDown = whileDown.stream().mapToLong(p -> (p.end() - p.start()) / 1_000_000).max().orElse(-1);
         System.out.printf("PostgresRestartIT: %d webhooks accepted before PostgreSQL stopped; while down (%d ms): answers"
-            + " (status=count) %s (the slowest in %d ms), /readyz %d; ingest answered 200 again %d ms after PostgreSQL was back (no layer restart);"
+            + " (status=count) %s (the slowest in %d ms), /readyz %d; ingest answered 200 again %d ms after PostgreSQL was"
+            + " back (no layer restart);"
             + " %d webhooks posted in all, %d accepted, %d delivered; a Graph call with a cached key while down: %d%n",
             acceptedBeforeStop, (downUntil - downFrom) / 1_000_000, downStatuses, slowestDown, readyWhileDown,
             (recoveredAt - upAt) / 1_000_000, total, accepted.size(), delivered.size(), graphWhileDown);

@@ -71,8 +71,9 @@ class ScaleOutCallOwnerIT {
       assertThat(layers.webhook(one, ring("wacid.LIVE", nowSeconds))).isEqualTo(200);
       // Meta's timestamp 3 s short of the TTL: this ring expires 2 to 3 s after it arrives
       assertThat(layers.webhook(one, ring("wacid.LATE", nowSeconds - CALL_TTL.toSeconds() + 3))).isEqualTo(200);
-      assertThat(Instances.await(() -> attempts(subscriber, "wacid.LIVE", one).size() >= 2 && !attempts(subscriber, "wacid.LATE", one).isEmpty(),
-          Duration.ofSeconds(20))).as("instance one attempting both rings%s", layers.logs(30)).isTrue();
+      assertThat(Instances.await(() -> attempts(subscriber, "wacid.LIVE", one).size() >= 2
+          && !attempts(subscriber, "wacid.LATE", one).isEmpty(), Duration.ofSeconds(20)))
+          .as("instance one attempting both rings%s", layers.logs(30)).isTrue();
       one.kill();
       long killed = System.nanoTime();
       long killedMillis = System.currentTimeMillis();
@@ -86,8 +87,8 @@ class ScaleOutCallOwnerIT {
       Instant lateExpires = Instant.parse(late.path("expires_at").asText());
       long liveWait = Math.max(0, liveExpires.toEpochMilli() - System.currentTimeMillis()) + ARRIVAL_SLACK.toMillis()
           + 2_000;
-      boolean takenOver = Instances.await(() -> attempts(subscriber, "wacid.LIVE", two).stream().anyMatch(InstanceSubscriber.Delivery::ok),
-          Duration.ofMillis(liveWait));
+      boolean takenOver = Instances.await(() -> attempts(subscriber, "wacid.LIVE", two).stream()
+          .anyMatch(InstanceSubscriber.Delivery::ok), Duration.ofMillis(liveWait));
       // past the late ring's TTL too, and its state recorded
       Instances.await(() -> System.currentTimeMillis() > lateExpires.toEpochMilli() + ARRIVAL_SLACK.toMillis()
           && List.of("expired", "delivered").contains(delivery(layers, two, subscription, late.path("webhook_id").asText())
