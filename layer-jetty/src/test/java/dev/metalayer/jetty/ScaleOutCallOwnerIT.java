@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -20,10 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
  * A call is rung by the instance that received it: two layer processes on one PostgreSQL database,
  * rings posted to each are delivered by that one (the subscriber tells the sending process by its
  * connection, see {@link SocketOwners}). Then instance one receives two rings while the subscriber
- * refuses its attempts, and is killed with {@code kill -9}: instance two never attempts them while
- * instance one lives; after its death it delivers the ring whose TTL still runs, and never sends a call
- * event after that event's TTL (the ring whose TTL ran out meanwhile ends {@code expired}). The test
- * prints how long the takeover took.
+ * refuses its attempts, is paused for 2 s (SIGSTOP, as a long GC pause) and resumed, and is killed with
+ * {@code kill -9}: instance two never attempts them while instance one lives, its pause included; after
+ * its death it delivers the ring whose TTL still runs, and never sends a call event after that event's
+ * TTL (the ring whose TTL ran out meanwhile ends {@code expired}). The test prints how long the takeover
+ * took.
  */
 class ScaleOutCallOwnerIT {
   static final String PNID = "106540352242922";
@@ -31,6 +33,8 @@ class ScaleOutCallOwnerIT {
   static final Duration CALL_TTL = Duration.ofSeconds(45); // the default LAYER_CALL_TTL
   /** How late after its TTL a request may arrive for an attempt started in time: generous, for a loaded machine. */
   static final Duration ARRIVAL_SLACK = Duration.ofSeconds(3);
+  /** How long instance one is paused (SIGSTOP): well under the 5 s after which an instance counts as dead. */
+  static final Duration PAUSE = Duration.ofSeconds(2);
   static final Pattern CALL_ID = Pattern.compile("\"id\":\"(wacid\\.[A-Z0-9]+)\"");
 
   @TempDir Path dir;
@@ -71,9 +75,20 @@ class ScaleOutCallOwnerIT {
       assertThat(layers.webhook(one, ring("wacid.LIVE", nowSeconds))).isEqualTo(200);
       // Meta's timestamp 3 s short of the TTL: this ring expires 2 to 3 s after it arrives
       assertThat(layers.webhook(one, ring("wacid.LATE", nowSeconds - CALL_TTL.toSeconds() + 3))).isEqualTo(200);
-      assertThat(Instances.await(() -> attempts(subscriber, "wacid.LIVE", one).size() >= 2
+      assertThat(Instances.await(() -> !attempts(subscriber, "wacid.LIVE", one).isEmpty()
           && !attempts(subscriber, "wacid.LATE", one).isEmpty(), Duration.ofSeconds(20)))
           .as("instance one attempting both rings%s", layers.logs(30)).isTrue();
+      // a pause of the owner (as a long GC pause would be), shorter than the owner timeout: its rings' retries
+      // fall due meanwhile, and instance two, polling every second, leaves them alone
+      signal(one, "STOP");
+      try {
+        Thread.sleep(PAUSE.toMillis());
+      } finally {
+        signal(one, "CONT");
+      }
+      int beforeResume = attempts(subscriber, "wacid.LIVE", one).size();
+      assertThat(Instances.await(() -> attempts(subscriber, "wacid.LIVE", one).size() > beforeResume,
+          Duration.ofSeconds(20))).as("instance one retrying its ring after the pause%s", layers.logs(30)).isTrue();
       one.kill();
       long killed = System.nanoTime();
       long killedMillis = System.currentTimeMillis();
@@ -97,14 +112,15 @@ class ScaleOutCallOwnerIT {
       Optional<InstanceSubscriber.Delivery> liveByTwo = attempts(subscriber, "wacid.LIVE", two).stream().findFirst();
 
       System.out.printf("ScaleOutCallOwnerIT: 6 rings each delivered by the instance they were posted to; instance one made"
-          + " %d refused attempts of its two rings before its kill -9; instance two's first attempt of the live ring came %s"
-          + " after the kill (its TTL ended %d ms after the kill); the ring whose TTL ran out %d ms after the kill ended %s,"
-          + " attempted %d times by instance two%n", oneAttempts,
+          + " %d refused attempts of its two rings, paused %d ms meanwhile, before its kill -9; instance two's first attempt"
+          + " of the live ring came %s after the kill (its TTL ended at %+d ms from the kill); the short ring (TTL ended at"
+          + " %+d ms from the kill) ended %s, attempted %d times by instance two%n", oneAttempts, PAUSE.toMillis(),
           liveByTwo.map(d -> (d.atNanos() - killed) / 1_000_000 + " ms").orElse("never"),
           liveExpires.toEpochMilli() - killedMillis, lateExpires.toEpochMilli() - killedMillis, lateState,
           attempts(subscriber, "wacid.LATE", two).size());
 
-      assertThat(twoBeforeKill).as("instance two attempted instance one's rings while it lived").isEmpty();
+      assertThat(twoBeforeKill).as("instance two attempted instance one's rings while it lived (its pause included)")
+          .isEmpty();
       assertThat(takenOver).as("instance two delivers the live ring after instance one's death, within its TTL%s",
           layers.logs(40)).isTrue();
       Map<String, Instant> expiries = Map.of("wacid.LIVE", liveExpires, "wacid.LATE", lateExpires);
@@ -140,6 +156,13 @@ class ScaleOutCallOwnerIT {
       throw new AssertionError("reading the delivery log: " + e, e);
     }
     throw new AssertionError("no delivery " + webhookId + " in the log of " + subscription);
+  }
+
+  /** Sends {@code SIG<name>} to the layer process ({@code kill -STOP}, {@code kill -CONT}). */
+  private static void signal(LayerJar.Running layer, String name) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(layer.pid())).inheritIO().start();
+    assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(kill.exitValue()).as("kill -" + name).isZero();
   }
 
   private static String callId(InstanceSubscriber.Delivery d) {
