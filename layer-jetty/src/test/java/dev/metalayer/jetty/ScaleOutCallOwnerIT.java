@@ -86,6 +86,8 @@ class ScaleOutCallOwnerIT {
       } finally {
         signal(one, "CONT");
       }
+      assertThat(attempts(subscriber, "wacid.LIVE", two)).as("instance two took over the ring of instance one, which was"
+          + " paused %d ms, not dead", PAUSE.toMillis()).isEmpty();
       int beforeResume = attempts(subscriber, "wacid.LIVE", one).size();
       assertThat(Instances.await(() -> attempts(subscriber, "wacid.LIVE", one).size() > beforeResume,
           Duration.ofSeconds(20))).as("instance one retrying its ring after the pause%s", layers.logs(30)).isTrue();
