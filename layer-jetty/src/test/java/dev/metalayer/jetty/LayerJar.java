@@ -82,6 +82,24 @@ final class LayerJar {
     return this;
   }
 
+  /** Runs with this base64 master key (another instance of the same store needs the same one). */
+  LayerJar masterKey(String base64) {
+    return env("LAYER_MASTER_KEY", base64);
+  }
+
+  /**
+   * Runs on this PostgreSQL store ({@code LAYER_DB_URL}, {@code LAYER_DB_USER}, {@code LAYER_DB_PASSWORD}
+   * when not blank) instead of the H2 file in the data directory.
+   */
+  LayerJar database(String jdbcUrl, String user, String password) {
+    env("LAYER_DB_URL", jdbcUrl);
+    env("LAYER_DB_USER", user);
+    if (password != null && !password.isBlank()) {
+      env("LAYER_DB_PASSWORD", password);
+    }
+    return this;
+  }
+
   /** An extra JVM option for the server, e.g. {@code -XX:+ExitOnOutOfMemoryError}. */
   LayerJar jvm(String option) {
     jvmArgs.add(option);
@@ -189,6 +207,16 @@ final class LayerJar {
 
     Process process() {
       return process;
+    }
+
+    long pid() {
+      return process.pid();
+    }
+
+    /** {@code kill -9}: no shutdown hook runs, no lease is released; returns once the process is gone. */
+    void kill() throws InterruptedException {
+      process.destroyForcibly();
+      assertThat(process.waitFor(30, TimeUnit.SECONDS)).as("the killed layer is gone").isTrue();
     }
 
     /** Everything the process has written so far (standard output and error). */
