@@ -170,6 +170,22 @@ class DatabaseOutageTest {
   }
 
   @Test
+  void whileTheStoreFailsIngestAsksItAgainOncePerSecondAndAnswersTheRest503AtOnce() {
+    assertThat(ingest()).isInstanceOf(IngestResult.Accepted.class);
+    cut.cut();
+    assertThat(ingest()).as("the failure itself").isInstanceOf(IngestResult.Refused.class);
+    cut.restore();
+    awaitTrue(() -> databaseOf().ping(), "the database answers again");
+
+    // within the second after a failure the store is not asked: the database is back, yet this is a 503
+    assertThat(ingest()).isInstanceOfSatisfying(IngestResult.Refused.class,
+        r -> assertThat(r.reason()).isEqualTo(IngestResult.Reason.STORE_UNAVAILABLE));
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(ingest()).as("the probe a second later finds the store").isInstanceOf(IngestResult.Accepted.class);
+    assertThat(ingest()).as("and every webhook after it").isInstanceOf(IngestResult.Accepted.class);
+  }
+
+  @Test
   void aSilentDatabaseNeverHangsThePingNorAStatement() {
     Database db = databaseOf();
     layer.keys().addNumber("+15550783881", PNID, "102290129340398", "555", "EAAG-token");

@@ -7,6 +7,8 @@ import dev.metalayer.relay.CallWebhookRelay.IngestResult;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.log.WarnLimiter;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -54,20 +56,50 @@ final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public IngestResult ingest(byte[] body, String signatureHeader) {
+    boolean probe = false;
     try {
       Ingest.Verified verified = ingest.verify(body, signatureHeader);
       if (verified instanceof Ingest.Failed failed) {
         return failed.refusal();
       }
-      return router.route(body, ((Ingest.Passed) verified).changes());
+      Instant failed = storeFailedAt;
+      if (failed != null) {
+        // the store failed lately: one webhook at a time asks it again, at most once per STORE_PROBE;
+        // the others are answered at once rather than each holding a request thread for the pool's
+        // connection timeout, the whole outage long
+        if (clock.instant().isBefore(failed.plus(STORE_PROBE)) || !probing.compareAndSet(false, true)) {
+          return storeUnavailable();
+        }
+        probe = true;
+      }
+      IngestResult result = router.route(body, ((Ingest.Passed) verified).changes());
+      storeFailedAt = null;
+      return result;
     } catch (StoreException e) {
+      storeFailedAt = clock.instant();
       // not durable, so not acknowledged: Meta retries a 503, and finds the layer again once the store answers
       warnings.permit("webhook-store", "unavailable").ifPresent(suppressed ->
           log.warn("Webhook answered 503 (Meta sends it again): the store failed ({}{}){}", e.getMessage(),
               e.getCause() == null ? "" : ": " + e.getCause().getClass().getSimpleName(), WarnLimiter.suppressed(suppressed)));
-      return new IngestResult.Refused(IngestResult.Reason.STORE_UNAVAILABLE,
-          GraphError.unavailable("The layer cannot store webhooks right now; retry later."));
+      return storeUnavailable();
+    } finally {
+      if (probe) {
+        probing.set(false);
+      }
     }
+  }
+
+  /** While the store fails, how often a webhook asks it again (the others are answered 503 at once). */
+  static final Duration STORE_PROBE = Duration.ofSeconds(1);
+
+  /** When the store last failed an ingest; null once one succeeded. */
+  private volatile Instant storeFailedAt;
+  /** Set while one webhook asks a failed store again. */
+  private final java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
+
+  private static IngestResult storeUnavailable() {
+    return new IngestResult.Refused(IngestResult.Reason.STORE_UNAVAILABLE,
+        GraphError.unavailable("The layer cannot store webhooks right now; retry later."));
   }
 
   @Override
