@@ -78,8 +78,9 @@ class RelayKillIT {
           + "\",\"waba_id\":\"102290129340398\",\"business_id\":\"900\",\"meta_token\":\"EAAG-it\"}", 201);
       String key = JSON.readTree(post(base, "/admin/v1/keys", "Bearer " + ADMIN,
           "{\"phone_number_id\":\"" + PNID + "\"}", 201)).path("key").asText();
-      post(base, "/v1/webhooks", "Bearer " + key, "{\"name\":\"it\",\"url\":\"" + subscriber.url("/hook")
-          + "\",\"events\":[\"messages\"],\"secret\":\"it-subscriber-secret\"}", 201);
+      String subscription = JSON.readTree(post(base, "/v1/webhooks", "Bearer " + key, "{\"name\":\"it\",\"url\":\""
+          + subscriber.url("/hook") + "\",\"events\":[\"messages\"],\"secret\":\"it-subscriber-secret\"}", 201))
+          .path("id").asText();
 
       ExecutorService senders = Executors.newFixedThreadPool(4);
       try {
@@ -101,7 +102,7 @@ class RelayKillIT {
       int beforeKill = seen.size();
       assertThat(beforeKill).as("the kill must land mid-delivery").isLessThan(WEBHOOKS);
 
-      startLayer("second");
+      URI second = startLayer("second");
       try {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (seen.size() < WEBHOOKS && System.nanoTime() < deadline) {
@@ -112,9 +113,27 @@ class RelayKillIT {
       } catch (AssertionError e) {
         // The layers' own logs say why (they live in the temporary directory, removed after the test).
         throw new AssertionError(e.getMessage() + "; " + beforeKill + " delivered before the kill, " + seen.size()
-            + " after the restart\n--- first layer ---\n" + tail("first") + "\n--- second layer ---\n" + tail("second"), e);
+            + " after the restart\n--- not delivered, in the log ---\n" + undelivered(second, key, subscription)
+            + "\n--- first layer ---\n" + tail("first") + "\n--- second layer ---\n" + tail("second"), e);
       }
     }
+  }
+
+  /** The deliveries of the log that are not delivered, with their attempts: what a failure needs to say. */
+  private String undelivered(URI base, String key, String subscription) {
+    StringBuilder out = new StringBuilder();
+    for (String state : List.of("pending", "delivering", "paused", "dead", "expired")) {
+      try {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(
+                base.resolve("/v1/webhooks/" + subscription + "/deliveries?status=" + state + "&limit=20"))
+            .timeout(CALL_TIMEOUT).header("Authorization", "Bearer " + key).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
+        out.append(state).append(": ").append(r.body()).append('\n');
+      } catch (Exception x) {
+        out.append(state).append(": (").append(x).append(")\n");
+      }
+    }
+    return out.toString();
   }
 
   /** The last lines of a layer's log. */
