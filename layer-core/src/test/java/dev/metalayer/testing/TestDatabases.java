@@ -61,6 +61,10 @@ public final class TestDatabases {
       throw new AssertionError("CI=true requires PostgreSQL: " + line);
     }
     if (SAID.compareAndSet(false, true)) {
+      // to the test JVM's own stderr, which Maven shows (System.err goes to the report files)
+      java.io.PrintStream console = new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true,
+          java.nio.charset.StandardCharsets.UTF_8);
+      console.println(line);
       System.err.println(line);
     }
     Assumptions.abort(line);
