@@ -150,4 +150,14 @@ class DatabaseOptionsTest {
     assertThat(run.err()).startsWith("error: the database at ").contains("/no_such_database_of_the_layer does not exist"
         + " (LAYER_DB_URL): create it").doesNotContain(PASSWORD).hasLineCount(1);
   }
+
+  @Test
+  void aSchemaThatDoesNotExistIsSaidSo() throws Exception {
+    TestDatabases.requirePostgres();
+    String url = TestDatabases.PG_URL.replaceFirst("\\?.*$", "") + "?currentSchema=no_such_schema_of_the_layer";
+    Run run = run(env("LAYER_DB_URL", url, "LAYER_DB_USER", TestDatabases.PG_USER));
+    assertThat(run.status()).isEqualTo(2);
+    assertThat(run.err()).startsWith("error: the schema the layer's tables go into does not exist in the database at ")
+        .contains("(LAYER_DB_URL): create it (CREATE SCHEMA").doesNotContain(PASSWORD).hasLineCount(1);
+  }
 }
