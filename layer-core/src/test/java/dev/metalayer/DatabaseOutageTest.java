@@ -203,6 +203,37 @@ class DatabaseOutageTest {
     assertThat(layer.keys().listNumbers()).hasSize(1);
   }
 
+  @Test
+  void whileTheDatabaseIsGoneEachLaneWarnsOnceWithoutAStackTraceAndSaysWhenItClaimsAgain() {
+    Logger engine = (Logger) LoggerFactory.getLogger("dev.metalayer.relay.DeliveryEngine");
+    ListAppender<ILoggingEvent> lane = new ListAppender<>();
+    lane.start();
+    Level before = engine.getLevel();
+    engine.setLevel(Level.DEBUG);
+    engine.addAppender(lane);
+    try {
+      layer.start();
+      cut.cut();
+      // every failed claim is seen (at DEBUG); wait for several on the default lane
+      awaitTrue(() -> laneEvents(lane, "default", null) >= 3, "three failed claims on the default lane");
+      List<ILoggingEvent> warned = lane.list.stream().filter(e -> e.getLevel() == Level.WARN
+          && e.getFormattedMessage().contains("claim")).toList();
+      assertThat(warned).as("one WARN per lane for the outage").hasSizeLessThanOrEqualTo(2)
+          .allSatisfy(e -> assertThat(e.getThrowableProxy()).as("no stack trace at WARN").isNull());
+      cut.restore();
+      awaitTrue(() -> laneEvents(lane, "default", Level.INFO) >= 1, "the default lane says it claims again");
+    } finally {
+      engine.detachAppender(lane);
+      engine.setLevel(before);
+    }
+  }
+
+  private static long laneEvents(ListAppender<ILoggingEvent> lane, String name, Level level) {
+    return List.copyOf(lane.list).stream().filter(e -> (level == null || e.getLevel() == level)
+        && e.getFormattedMessage().startsWith("The " + name + " lane ") && e.getFormattedMessage().contains("claim"))
+        .count();
+  }
+
   private Database databaseOf() {
     return Database.open(pool);
   }

@@ -414,7 +414,8 @@ public enum Option {
         Duration d = duration(t);
         if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
           throw new Invalid("'" + t + "' is not from " + text(min) + " to " + text(max),
-              "write a duration from " + text(min) + " to " + text(max) + ", like 500ms, 30s or 5m");
+              // no fixed examples: "like 500ms" under a 1 s minimum would suggest a value refused again
+              "write a duration from " + text(min) + " to " + text(max));
         }
         return d;
       });

@@ -204,6 +204,13 @@ final class PgStore implements LayerStore {
           "check " + settings.writtenAs(Option.DB_USER) + " and LAYER_DB_PASSWORD, and that pg_hba.conf lets this"
               + " host in", e);
     }
+    if (state.equals("3F000")) {
+      // currentSchema= names a schema that does not exist: PostgreSQL says only "no schema has been selected"
+      return settings.error(Option.DB_URL, "the schema the layer's tables go into does not exist in the database at "
+              + where + " (" + reason(sql, password) + ")",
+          "create it (CREATE SCHEMA …, owned by or granted to the layer's user), or name an existing one with"
+              + " currentSchema= in " + settings.writtenAs(Option.DB_URL), e);
+    }
     if (state.equals("3D000")) {
       return settings.error(Option.DB_URL, "the database at " + where + " does not exist",
           "create it (createdb), or name an existing one in " + settings.writtenAs(Option.DB_URL), e);

@@ -100,8 +100,11 @@ class DatabaseOptionsTest {
     }
     assertThatThrownBy(() -> Settings.parse(new String[0], Map.of("LAYER_DB_STATEMENT_TIMEOUT", "2h")))
         .isInstanceOf(ConfigError.class)
-        .hasMessage("'2h' is not from 1s to 1h (LAYER_DB_STATEMENT_TIMEOUT): write a duration from 1s to 1h, like"
-            + " 500ms, 30s or 5m");
+        .hasMessage("'2h' is not from 1s to 1h (LAYER_DB_STATEMENT_TIMEOUT): write a duration from 1s to 1h");
+    // the hint names no example the range refuses
+    assertThatThrownBy(() -> Settings.parse(new String[0], Map.of("LAYER_DB_STATEMENT_TIMEOUT", "500ms")))
+        .isInstanceOf(ConfigError.class)
+        .hasMessage("'500ms' is not from 1s to 1h (LAYER_DB_STATEMENT_TIMEOUT): write a duration from 1s to 1h");
     assertThatThrownBy(() -> Settings.parse(new String[0], Map.of("LAYER_DB_CONNECT_TIMEOUT", "100ms")))
         .isInstanceOf(ConfigError.class)
         .hasMessageStartingWith("'100ms' is not from 250ms to 10m (LAYER_DB_CONNECT_TIMEOUT)");
@@ -146,5 +149,15 @@ class DatabaseOptionsTest {
     assertThat(run.status()).isEqualTo(2);
     assertThat(run.err()).startsWith("error: the database at ").contains("/no_such_database_of_the_layer does not exist"
         + " (LAYER_DB_URL): create it").doesNotContain(PASSWORD).hasLineCount(1);
+  }
+
+  @Test
+  void aSchemaThatDoesNotExistIsSaidSo() throws Exception {
+    TestDatabases.requirePostgres();
+    String url = TestDatabases.PG_URL.replaceFirst("\\?.*$", "") + "?currentSchema=no_such_schema_of_the_layer";
+    Run run = run(env("LAYER_DB_URL", url, "LAYER_DB_USER", TestDatabases.PG_USER));
+    assertThat(run.status()).isEqualTo(2);
+    assertThat(run.err()).startsWith("error: the schema the layer's tables go into does not exist in the database at ")
+        .contains("(LAYER_DB_URL): create it (CREATE SCHEMA").doesNotContain(PASSWORD).hasLineCount(1);
   }
 }
