@@ -97,6 +97,8 @@ final class DeliveryEngine implements AutoCloseable {
     ScheduledFuture<?> timer;
     /** Set when an {@link Error} ended a pump: the lane is no longer pumped. */
     volatile boolean pumpDied;
+    /** Set while the lane's claims fail (the store gone): one WARN per outage, one INFO when it ends. */
+    volatile boolean claimFailing;
 
     LaneState(Lane lane, int threads, Duration minPoll) {
       this.lane = lane;
@@ -304,8 +306,18 @@ final class DeliveryEngine implements AutoCloseable {
         Duration until = Duration.between(clock.instant(), next.get());
         delay = until.compareTo(s.minPoll) < 0 ? s.minPoll : until.compareTo(MAX_IDLE) > 0 ? MAX_IDLE : until;
       }
+      if (s.claimFailing) {
+        s.claimFailing = false;
+        log.info("The {} lane claims deliveries again", s.lane.wire());
+      }
     } catch (RuntimeException e) {
-      log.warn("The {} lane could not claim deliveries; retrying in {}", s.lane.wire(), MAX_IDLE, e);
+      if (!s.claimFailing) {
+        s.claimFailing = true;
+        log.warn("The {} lane could not claim deliveries; retrying every {} (said once until it claims again)",
+            s.lane.wire(), MAX_IDLE, e);
+      } else {
+        log.debug("The {} lane still cannot claim deliveries: {}", s.lane.wire(), e.toString());
+      }
     } catch (Error e) {
       // not pumped again: reported by deadWorkers(), so that readiness fails and the process is replaced
       s.pumpDied = true;
