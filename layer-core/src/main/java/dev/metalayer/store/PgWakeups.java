@@ -28,13 +28,16 @@ import org.slf4j.LoggerFactory;
  * after 1 s, then twice as long each time up to {@link #MAX_BACKOFF}; it logs one WARN when the outage
  * begins and one INFO when it listens again, and then wakes every lane, since what was notified
  * meanwhile was not heard. The relay's one-second poll covers the gap. A connection that died silently
- * (no reset from the network) is found by a query every {@link #CHECK_EVERY}. Thread-safe.
+ * (no reset from the network) is found by a query every {@link #CHECK_EVERY}, which waits at most
+ * {@link #CHECK_TIMEOUT} for its answer. Thread-safe.
  */
 final class PgWakeups implements RelayStore.Listening {
   private static final Logger log = LoggerFactory.getLogger(PgWakeups.class);
   /** How long one wait for notifications lasts: also how long {@link #close()} may wait for the thread. */
   static final Duration WAIT = Duration.ofMillis(250);
   static final Duration CHECK_EVERY = Duration.ofSeconds(10);
+  /** How long the listening connection's statements (LISTEN, the check query) wait for the server. */
+  static final Duration CHECK_TIMEOUT = Duration.ofSeconds(5);
   static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
   static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   private static final int MAX_CHANNEL_BYTES = 63;
@@ -120,6 +123,9 @@ final class PgWakeups implements RelayStore.Listening {
 
   private void listen(Connection c, boolean wasDown) throws SQLException {
     c.setAutoCommit(true);
+    // a server gone silent (no reset) fails the check query after this, rather than after the system's
+    // TCP keepalive (hours); each wait for notifications sets its own shorter limit
+    c.setNetworkTimeout(Runnable::run, (int) CHECK_TIMEOUT.toMillis());
     try (Statement s = c.createStatement()) {
       s.execute("LISTEN \"" + channel.replace("\"", "\"\"") + "\"");
       try (var rs = s.executeQuery("SELECT pg_backend_pid()")) {

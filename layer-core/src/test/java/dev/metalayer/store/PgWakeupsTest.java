@@ -151,6 +151,36 @@ class PgWakeupsTest {
     }
   }
 
+  /**
+   * A database that went silent (no reset: a failover whose old host is gone, a dropped route): the
+   * listener's check query gives up and the outage is said, rather than the thread waiting on its socket
+   * for the operating system's keepalive (hours), deaf to wake-ups meanwhile.
+   */
+  @Test
+  void aSilentDatabaseIsFoundByTheListenersCheckAndSaid() throws Exception {
+    try (dev.metalayer.testing.TcpCut cut = dev.metalayer.testing.TcpCut.beforePostgres()) {
+      HikariDataSource pool = pg.pool(4);
+      pools.add(pool);
+      org.postgresql.ds.PGSimpleDataSource direct = new org.postgresql.ds.PGSimpleDataSource();
+      direct.setUrl(cut.through(pg.url()));
+      direct.setUser(TestDatabases.PG_USER);
+      direct.setPassword(TestDatabases.PG_PASSWORD);
+      direct.setConnectTimeout(2);
+      direct.setLoginTimeout(2);
+      try (PgWakeups listening = (PgWakeups) Stores.relay(Database.open(pool, direct, Duration.ofSeconds(5)))
+          .listen(this::wake)) {
+        await(() -> listening.backendPid() != 0, "listening");
+        cut.hang();
+        long deadline = System.nanoTime() + PgWakeups.CHECK_EVERY.plus(Duration.ofSeconds(30)).toNanos();
+        while (!levels().contains(Level.WARN)) {
+          assertThat(System.nanoTime()).as("the silent connection found out").isLessThan(deadline);
+          Thread.sleep(50);
+        }
+        cut.restore();
+      }
+    }
+  }
+
   @Test
   void channelsAreScopedToTheSchemaAndFitPostgresNames() {
     assertThat(PgWakeups.channel("t_abc")).isEqualTo("metalayer_wake_t_abc");

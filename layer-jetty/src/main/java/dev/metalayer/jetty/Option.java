@@ -65,7 +65,8 @@ public enum Option {
       launcher(Kind.DATABASE_URL),
       "The database: `jdbc:postgresql://host:5432/db` runs the layer on PostgreSQL, where several layer instances"
           + " may share one database (see [scaling](scaling.md)); unset, the embedded H2 file in the data directory"
-          + " holds everything and one layer runs on it. Only `jdbc:postgresql:` and `jdbc:h2:` URLs are accepted;"
+          + " holds everything and one layer runs on it. Only `jdbc:postgresql:` and `jdbc:h2:` URLs are accepted (an"
+          + " H2 database is one layer's alone: `tcp:`, `ssl:` and `AUTO_SERVER` URLs are refused);"
           + " the password goes in `LAYER_DB_PASSWORD`, never in the URL."),
   DB_USER(Section.DATABASE, "--db-user", "LAYER_DB_USER", unset("unset: the driver's default"), launcher(Kind.TEXT),
       "The database user (PostgreSQL)."),
@@ -387,6 +388,13 @@ public enum Option {
       }
       if (lower.matches("(?s).*[?&;:]password=.*") || lower.matches("(?s)jdbc:[a-z0-9]+://[^/?]*@.*")) {
         throw new Invalid("the URL carries a password", "remove the password from it and set LAYER_DB_PASSWORD (and LAYER_DB_USER) instead");
+      }
+      // a layer on H2 delivers alone (it resumes every lease at start, and takes turns in its own JVM):
+      // an H2 database that other processes reach too would let two layers deliver the same rows
+      if (lower.startsWith("jdbc:h2:tcp:") || lower.startsWith("jdbc:h2:ssl:")
+          || lower.matches("(?s).*;\\s*auto_server\\s*=\\s*true.*")) {
+        throw new Invalid("an H2 database that several processes share (tcp:, ssl:, AUTO_SERVER) is not supported",
+            "give one layer its own jdbc:h2:file: URL, or run several on jdbc:postgresql:");
       }
       return t;
     });

@@ -1,6 +1,8 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.keys.KeyService;
+import dev.metalayer.relay.StoreException;
 import java.io.EOFException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Dispatches on path prefixes (longest first, on segment boundaries) and guards every handler: an
  * exception becomes a Graph-shaped 500 (when nothing was sent yet) and is logged with its
- * {@code fbtrace_id}, never with headers; a failure of the client's own (a body cut short) is one DEBUG line. Unknown paths get a Graph-shaped 404. Handlers that need a
+ * {@code fbtrace_id}, never with headers; a store that fails (the database gone) is a Graph-shaped 503 to
+ * retry; a failure of the client's own (a body cut short) is one DEBUG line. Unknown paths get a Graph-shaped 404. Handlers that need a
  * life cycle (an HTTP client, workers) are registered as beans of the server, not here.
  */
 final class Routes extends Handler.Abstract {
@@ -109,6 +112,20 @@ final class Routes extends Handler.Abstract {
    * runs after the handler returned (a body read with demand).
    */
   static void answerFailure(String where, Response response, Callback callback, Throwable t) {
+    if (storeFailure(t)) {
+      // the database does not answer (the key store and relay said so once per outage): a 503 to retry,
+      // checked first, since a lost database connection ends in an EOFException too
+      if (TRACES.due(where, t)) { // at most once a minute per kind, without a stack trace
+        log.warn("{} answered 503: the store failed ({})", where, t.getMessage());
+      }
+      if (!response.isCommitted()) {
+        response.reset();
+        HttpIo.writeError(response, callback, GraphError.unavailable(STORE_UNAVAILABLE));
+      } else {
+        callback.failed(t);
+      }
+      return;
+    }
     if (byClient(t)) {
       // a body cut short or malformed by the client: not a server failure, and not worth a stack trace
       log.debug("A client's request failed in {}: {}", where, t.getClass().getSimpleName());
@@ -128,6 +145,24 @@ final class Routes extends Handler.Abstract {
     } else {
       callback.failed(t);
     }
+  }
+
+  static final String STORE_UNAVAILABLE = "The layer's database does not answer right now; retry later.";
+
+  /**
+   * Whether {@code t} is the store failing: a key that cannot be checked ({@link
+   * KeyService.StoreUnavailableException}) or a {@link StoreException} that is not a duplicate key.
+   */
+  static boolean storeFailure(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof KeyService.StoreUnavailableException || c instanceof StoreException s && !s.duplicate()) {
+        return true;
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return false;
   }
 
   /**

@@ -79,6 +79,19 @@ class DatabaseOptionsTest {
     assertThat(flag.err()).startsWith("error: the URL is not a jdbc:postgresql: or jdbc:h2: URL (--db-url):");
   }
 
+  /** Two layers on one H2 database would each deliver its rows as the only deliverer: refused at start. */
+  @Test
+  void anH2UrlThatSeveralProcessesShareIsRefused() {
+    for (String url : new String[] {"jdbc:h2:tcp://db.example.com/layer", "jdbc:h2:ssl://db.example.com/layer",
+        "jdbc:h2:file:/var/layer/metalayer;AUTO_SERVER=TRUE"}) {
+      assertThatThrownBy(() -> Settings.parse(new String[] {"--db-url", url}, Map.of())).as(url)
+          .isInstanceOf(ConfigError.class)
+          .hasMessageContaining("an H2 database that several processes share (tcp:, ssl:, AUTO_SERVER) is not supported");
+    }
+    assertThat(Settings.parse(new String[] {"--db-url", "jdbc:h2:file:/var/layer/metalayer;AUTO_SERVER=FALSE"}, Map.of())
+        .get(Option.DB_URL)).isPresent();
+  }
+
   @Test
   void aPasswordWrittenIntoTheUrlIsRefusedWithoutBeingShown() throws Exception {
     for (String url : new String[] {"jdbc:postgresql://db.example.com/layer?user=layer&password=" + PASSWORD,

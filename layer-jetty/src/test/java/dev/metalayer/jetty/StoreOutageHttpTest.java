@@ -94,6 +94,70 @@ class StoreOutageHttpTest {
     }
   }
 
+  /**
+   * A key not cached, or an operator's request, while the database is gone: a Graph-shaped 503 (retry
+   * later), not a 500 that reads as a bug, on the subscriptions API and the admin API alike.
+   */
+  @Test
+  void subscriptionsAndAdminAnswer503WhileTheDatabaseIsGone() throws Exception {
+    try (TestDatabases.PgSchema pg = TestDatabases.postgres(); TcpCut cut = TcpCut.beforePostgres()) {
+      pg.database();
+      HikariConfig config = new HikariConfig();
+      config.setJdbcUrl(cut.through(pg.url()));
+      config.setUsername(TestDatabases.PG_USER);
+      config.setPassword(TestDatabases.PG_PASSWORD);
+      config.setMaximumPoolSize(4);
+      config.setMinimumIdle(0);
+      config.setConnectionTimeout(1_000);
+      try (HikariDataSource pool = new HikariDataSource(config)) {
+        Database db = Database.open(pool);
+        MetaLayer layer = MetaLayer.builder()
+            .keyStore(Stores.keys(db))
+            .relayStore(Stores.relay(db))
+            .masterKey(new byte[32])
+            .appSecrets(List.of(APP_SECRET))
+            .build();
+        BodyReader bodies = new BodyReader(4 << 20, Duration.ofSeconds(10));
+        AdminHandler admin = new AdminHandler(layer, Optional.of(ADMIN_TOKEN), () -> null,
+            new dev.metalayer.keys.FailedAttempts(10, Duration.ofMinutes(1), java.time.Clock.systemUTC()), bodies);
+        Server server = new Server();
+        ServerConnector connector = new ServerConnector(server);
+        connector.setHost("127.0.0.1");
+        connector.setPort(0);
+        server.addConnector(connector);
+        server.setHandler(new Routes().add(LayerServer.ADMIN_PREFIX, admin)
+            .add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin)));
+        server.start();
+        try {
+          URI base = URI.create("http://127.0.0.1:" + connector.getLocalPort());
+          String key = "ps_" + "k".repeat(43);
+          assertThat(get(base.resolve(SubscriptionsHandler.PREFIX), key).statusCode()).as("unknown key, database up")
+              .isEqualTo(401);
+
+          cut.cut();
+          for (HttpResponse<String> answer : List.of(get(base.resolve(SubscriptionsHandler.PREFIX), key),
+              get(base.resolve(LayerServer.ADMIN_PREFIX + "/numbers"), ADMIN_TOKEN))) {
+            assertThat(answer.statusCode()).as(answer.uri() + ": " + answer.body()).isEqualTo(503);
+            JsonNode error = Json.mapper().readTree(answer.body()).get("error");
+            assertThat(error.get("message").asText()).contains("retry later");
+            assertThat(error.get("fbtrace_id").asText()).isNotBlank();
+          }
+          cut.restore();
+        } finally {
+          server.stop();
+          layer.close();
+        }
+      }
+    }
+  }
+
+  private static final String ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789";
+
+  private HttpResponse<String> get(URI uri, String bearer) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + bearer)
+        .GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
   private HttpResponse<String> post(URI base) throws Exception {
     byte[] body = MetaFixtures.bytes("multi-entry.json");
     return http.send(HttpRequest.newBuilder(base.resolve(WebhookIngestHandler.PATH))
