@@ -185,34 +185,6 @@ class DatabaseOutageTest {
     assertThat(ingest()).as("and every webhook after it").isInstanceOf(IngestResult.Accepted.class);
   }
 
-  /**
-   * The relay's lanes claim every second and fail through an outage: one WARN per lane for the outage
-   * and one INFO when it claims again, not a warning with a stack trace every second.
-   */
-  @Test
-  void anOutageIsOneWarningPerLaneNotOneEverySecond() throws Exception {
-    ListAppender<ILoggingEvent> engine = new ListAppender<>();
-    engine.start();
-    Logger engineLog = (Logger) LoggerFactory.getLogger("dev.metalayer.relay.DeliveryEngine");
-    engineLog.addAppender(engine);
-    try {
-      layer.relay().start();
-      cut.cut();
-      Thread.sleep(4_000); // four polls of each lane
-      cut.restore();
-      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (engine.list.stream().filter(e -> e.getLevel() == Level.INFO).count() < 2) {
-        assertThat(System.nanoTime()).as("both lanes said they claim again").isLessThan(deadline);
-        Thread.sleep(50);
-      }
-      List<ILoggingEvent> warnings = engine.list.stream()
-          .filter(e -> e.getLevel() == Level.WARN && e.getFormattedMessage().contains("could not claim")).toList();
-      assertThat(warnings).as("one per lane").hasSize(2);
-    } finally {
-      engineLog.detachAppender(engine);
-    }
-  }
-
   @Test
   void aSilentDatabaseNeverHangsThePingNorAStatement() {
     Database db = databaseOf();
