@@ -104,9 +104,11 @@ class RelayKillIT {
 
       URI second = startLayer("second");
       try {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         while (seen.size() < WEBHOOKS && System.nanoTime() < deadline) {
-          subscriber.await(subscriber.count() + 1, Duration.ofSeconds(30));
+          // a wait longer than one lease of the default lane (30 s): a delivery whose claim was lost is
+          // attempted again once its lease ends, as the at-least-once guarantee says
+          subscriber.await(subscriber.count() + 1, Duration.ofSeconds(45));
         }
         assertThat(seen).hasSize(WEBHOOKS);
         assertThat(webhookIds).hasSize(WEBHOOKS);
