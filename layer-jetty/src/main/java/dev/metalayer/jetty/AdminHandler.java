@@ -13,7 +13,6 @@ import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.relay.Delivery;
 import dev.metalayer.relay.Subscription;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -126,19 +125,19 @@ final class AdminHandler implements Request.Handler {
       } else {
         deliveries(id, request, response, callback);
       }
-    } else if (path.startsWith("/webhooks/") && path.endsWith("/retry") && segments(path).size() == 5
-        && segments(path).get(2).equals("deliveries")) {
-      List<String> parts = segments(path);
+    } else if (path.startsWith("/webhooks/") && path.endsWith("/retry") && HttpIo.segments(path).size() == 5
+        && HttpIo.segments(path).get(2).equals("deliveries")) {
+      List<String> parts = HttpIo.segments(path);
       if (!method.equals("POST")) {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use POST."));
       } else {
         replay(parts.get(1), parts.get(3), response, callback);
       }
-    } else if (path.startsWith("/webhooks/") && segments(path).size() == 2) {
+    } else if (path.startsWith("/webhooks/") && HttpIo.segments(path).size() == 2) {
       if (!method.equals("GET")) {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
-        webhook(segments(path).get(1), response, callback);
+        webhook(HttpIo.segments(path).get(1), response, callback);
       }
     } else if (path.equals("/unknown-numbers")) {
       if (!method.equals("GET")) {
@@ -268,17 +267,6 @@ final class AdminHandler implements Request.Handler {
   /** A phone number ID from a path, for a log line: digits as they are, anything else replaced. */
   private static String shown(String id) {
     return id.matches("[0-9]{1,32}") ? id : "(not a phone number ID)";
-  }
-
-  /** The non-empty segments of a path. */
-  private static List<String> segments(String path) {
-    List<String> out = new ArrayList<>();
-    for (String p : path.split("/")) {
-      if (!p.isEmpty()) {
-        out.add(p);
-      }
-    }
-    return out;
   }
 
   private void addNumber(Request request, Response response, Callback callback) {

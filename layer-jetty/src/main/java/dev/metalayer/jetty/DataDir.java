@@ -38,6 +38,18 @@ final class DataDir implements AutoCloseable {
     this.lock = lock;
   }
 
+  /** Creates {@code dir} (and its parents) when it does not exist, readable by its owner only. */
+  static void createOwnerOnly(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+      try {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+      } catch (UnsupportedOperationException notPosix) {
+        // best effort on non-POSIX file systems
+      }
+    }
+  }
+
   /**
    * Creates (if needed) and locks the data directory of {@code settings}.
    *
@@ -52,14 +64,7 @@ final class DataDir implements AutoCloseable {
       throw settings.error(Option.DATA_DIR, dir + " is a file, not a directory", fix, null);
     }
     try {
-      if (!Files.isDirectory(dir)) {
-        Files.createDirectories(dir);
-        try {
-          Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        } catch (UnsupportedOperationException notPosix) {
-          // best effort on non-POSIX file systems
-        }
-      }
+      createOwnerOnly(dir);
     } catch (IOException e) {
       throw settings.error(Option.DATA_DIR, "cannot create the data directory " + dir + " (" + reason(e) + ")", fix, e);
     }

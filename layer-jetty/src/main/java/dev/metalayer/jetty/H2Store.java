@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -114,14 +113,7 @@ final class H2Store implements LayerStore {
   /** @throws InUse when another process has the file open */
   static H2Store open(Path dataDir, java.time.Duration statementTimeout) {
     try {
-      if (!Files.isDirectory(dataDir)) {
-        Files.createDirectories(dataDir);
-        try {
-          Files.setPosixFilePermissions(dataDir, PosixFilePermissions.fromString("rwx------"));
-        } catch (UnsupportedOperationException notPosix) {
-          // best effort on non-POSIX file systems
-        }
-      }
+      DataDir.createOwnerOnly(dataDir);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the data directory " + dataDir, e);
     }

@@ -29,6 +29,17 @@ public final class HttpIo {
 
   private HttpIo() {}
 
+  /** The non-empty segments of a path. */
+  static java.util.List<String> segments(String path) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (String p : path.split("/")) {
+      if (!p.isEmpty()) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
   /** Writes {@code body} as the whole JSON answer with {@code status}. */
   public static void writeJson(Response response, Callback callback, int status, byte[] body) {
     response.setStatus(status);

@@ -132,7 +132,7 @@ final class SubscriptionsHandler implements Request.Handler {
 
   /** The admin token's requests: reads of any number's subscriptions and delivery logs, and replays. */
   private void operator(Request request, Response response, Callback callback) {
-    List<String> parts = segments(request.getHttpURI().getPath().substring(PREFIX.length()));
+    List<String> parts = HttpIo.segments(request.getHttpURI().getPath().substring(PREFIX.length()));
     String method = request.getMethod();
     if (parts.isEmpty() && method.equals("GET")) {
       Optional<String> number = HttpIo.queryParameter(request, "phone_number_id").filter(v -> !v.isBlank());
@@ -156,16 +156,6 @@ final class SubscriptionsHandler implements Request.Handler {
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
     }
-  }
-
-  private static List<String> segments(String path) {
-    List<String> out = new ArrayList<>();
-    for (String p : path.split("/")) {
-      if (!p.isEmpty()) {
-        out.add(p);
-      }
-    }
-    return out;
   }
 
   private void one(String pnid, String id, String method, Request request, Response response, Callback callback) {
