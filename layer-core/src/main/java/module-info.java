@@ -12,6 +12,7 @@ module dev.metalayer.core {
   requires transitive com.fasterxml.jackson.databind;
 
   exports dev.metalayer;
+  exports dev.metalayer.calls;
   exports dev.metalayer.crypto;
   exports dev.metalayer.graph;
   exports dev.metalayer.json;

@@ -29,9 +29,10 @@ class ArchitectureTest {
           "dev.metalayer.log", 0,
           "dev.metalayer.keys", 1,
           "dev.metalayer.graph", 2,
-          "dev.metalayer.relay", 3,
-          "dev.metalayer.store", 4,
-          "dev.metalayer", 5);
+          "dev.metalayer.calls", 3,
+          "dev.metalayer.relay", 4,
+          "dev.metalayer.store", 5,
+          "dev.metalayer", 6);
 
   static JavaClasses core;
 
@@ -87,7 +88,7 @@ class ArchitectureTest {
   }
 
   /**
-   * What an embedder and layer-jetty see: at most 40 public top-level types (the values an SPI speaks
+   * What an embedder and layer-jetty see: at most 44 public top-level types (the values an SPI speaks
    * are nested in it), each of them documented in its source.
    */
   @Test
@@ -99,7 +100,7 @@ class ArchitectureTest {
             .map(JavaClass::getName)
             .sorted()
             .toList();
-    assertThat(publicTypes).as("public top-level types of layer-core").hasSizeLessThanOrEqualTo(40);
+    assertThat(publicTypes).as("public top-level types of layer-core").hasSizeLessThanOrEqualTo(44);
   }
 
   @Test
