@@ -9,6 +9,7 @@ import dev.metalayer.relay.DeliveryTransport;
 import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.store.Stores;
 import dev.metalayer.keys.KeyStore;
+import dev.metalayer.calls.Calls;
 import dev.metalayer.relay.RelayStore;
 import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
@@ -38,6 +39,7 @@ public final class MetaLayer {
   private final TokenResolver tokenResolver;
   private final GraphProxy graphProxy;
   private final CallWebhookRelay relay;
+  private final Calls calls;
 
   private MetaLayer(Builder b) {
     this.clock = b.clock;
@@ -72,7 +74,9 @@ public final class MetaLayer {
     if (b.deliveryTransport != null) {
       b.relay.transport(b.deliveryTransport);
     }
-    this.relay = b.relay.build(b.relayStore != null ? b.relayStore : Stores.inMemoryRelay(), keys, cipher);
+    RelayStore relayStore = b.relayStore != null ? b.relayStore : Stores.inMemoryRelay();
+    this.relay = b.relay.build(relayStore, keys, cipher);
+    this.calls = new Calls(relayStore.calls(), b.clock);
   }
 
   private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {
@@ -130,6 +134,14 @@ public final class MetaLayer {
    */
   public CallWebhookRelay relay() {
     return relay;
+  }
+
+  /**
+   * The layer's knowledge of WhatsApp calls: the call records the relay writes with each ingest (in its
+   * store, {@code RelayStore#calls()}), on the layer's clock.
+   */
+  public Calls calls() {
+    return calls;
   }
 
   /**

@@ -190,8 +190,21 @@ public interface CallStore {
   /** A page of calls, newest first, and the cursor of the next page. */
   record Page(List<CallRecord> calls, Optional<String> next) {}
 
-  /** Folds the events into their calls' records (in its own transaction) and appends them to the timelines. */
+  /**
+   * Folds the events into their calls' records with {@link Calls#apply} (in its own transaction; the
+   * relay store writes the events of an ingest in the ingest's) and appends them to the timelines. An
+   * event equal to one the call already has (a redelivery of Meta's: same source, actor, name, time,
+   * status and detail) is skipped, and so is an event {@link Calls#dropped} names. A timeline keeps at
+   * most {@link #MAX_TIMELINE} events (later ones still fold into the record); a detail over
+   * {@link #MAX_DETAIL} characters is kept as {@code {"truncated":true}}. On PostgreSQL the records
+   * of one call are written one instance at a time (a row lock).
+   */
   void record(List<Event> events);
+
+  /** The most events a call's timeline keeps. */
+  int MAX_TIMELINE = 500;
+  /** The longest event detail kept, in characters. */
+  int MAX_DETAIL = 4_096;
 
   Optional<CallRecord> find(String phoneNumberId, String wacid);
 
@@ -201,6 +214,13 @@ public interface CallStore {
   /** The webhook deliveries of a call's changes, oldest first (empty for a store without a relay). */
   List<DeliveryEntry> deliveries(String phoneNumberId, String wacid);
 
+  /**
+   * A page of calls, newest first (creation time, then number, then call id, descending), after the
+   * cursor; {@code limit} is clamped to 1–500; {@code since} is inclusive, {@code until} exclusive (on
+   * the creation time).
+   *
+   * @throws IllegalArgumentException for a cursor this store did not make
+   */
   Page list(Query query);
 
   /**
@@ -226,8 +246,18 @@ public interface CallStore {
   /** {@code single} (the default: one answering key per call) or {@code any}, per number. */
   String answering(String phoneNumberId);
 
+  /** @throws IllegalArgumentException for a mode other than {@code single} and {@code any} */
   void setAnswering(String phoneNumberId, String mode);
 
-  /** Deletes the calls whose last event is older than {@code before}, with their events; returns how many calls. */
+  /**
+   * The calls ringing or pre-accepted whose last event is older than {@code before}, oldest first, at
+   * most {@code limit}: those {@link Calls#expireUnanswered} marks expired.
+   */
+  List<CallRecord> unanswered(Instant before, int limit);
+
+  /**
+   * Deletes the calls whose last event is older than {@code before}, with their events, and the
+   * remembered refusals that ended before it; returns how many calls.
+   */
   int purge(Instant before);
 }

@@ -40,7 +40,48 @@ public final class Calls implements CallGuard {
    * the call's first event). Pure; the stores call it inside their transactions.
    */
   public static CallRecord apply(Optional<CallRecord> current, Event event) {
-    throw new UnsupportedOperationException("issue 13: call records");
+    Objects.requireNonNull(current, "current");
+    Objects.requireNonNull(event, "event");
+    current.ifPresent(c -> {
+      if (!c.phoneNumberId().equals(event.phoneNumberId()) || !c.wacid().equals(event.wacid())) {
+        throw new IllegalArgumentException("the event is of another call");
+      }
+    });
+    return CallStates.apply(current, event);
+  }
+
+  /**
+   * Whether a store drops {@code event} instead of keeping it: a layer {@code expired} event for a call
+   * that had another event meanwhile, or an event whose ids exceed what a store holds (a call id over
+   * 200 characters, a phone number or user id over 64, an actor over 100, a name over 64). Pure.
+   */
+  public static boolean dropped(Optional<CallRecord> current, Event event) {
+    return !CallEvents.storable(event) || CallStates.inert(current, event);
+  }
+
+  /**
+   * The ordering key of a call's webhook deliveries (the relay delivers the changes of one key in
+   * order, and finds a call's deliveries by it): the call id, or, for an id over 120 characters (Meta's
+   * are about 60), {@code sha256:} and its SHA-256 in hex, so that an odd id can never make a batch fail
+   * to store.
+   */
+  public static String orderingKey(String wacid) {
+    return CallEvents.orderingKey(wacid);
+  }
+
+  /**
+   * Whether a change may hold call events or permission replies, decided without parsing it (the relay
+   * parses only those): a {@code calls} change with call ids, or a {@code messages} change whose bytes
+   * mention a {@code wacid.} id or a {@code call_permission_reply}.
+   *
+   * @param callIds whether the change's {@code value.calls[]} or call {@code value.statuses[]} have ids
+   */
+  public static boolean mayConcernCalls(String field, boolean callIds, byte[] change, int offset, int length) {
+    if ("calls".equals(field)) {
+      return callIds;
+    }
+    return "messages".equals(field) && (CallEvents.voicemailCandidate(change, offset, length)
+        || CallEvents.permissionReplyCandidate(change, offset, length));
   }
 
   /**
@@ -51,17 +92,99 @@ public final class Calls implements CallGuard {
    * @param change the change's own bytes ({@code {"field":…,"value":{…}}})
    */
   public List<Event> eventsOf(String phoneNumberId, byte[] change, int offset, int length, Instant receivedAt) {
-    throw new UnsupportedOperationException("issue 13: call records");
+    Objects.requireNonNull(phoneNumberId, "phoneNumberId");
+    Objects.checkFromIndexSize(offset, length, change.length);
+    return CallEvents.of(phoneNumberId, change, offset, length, receivedAt);
   }
+
+  /**
+   * Acts on the call permission replies of one verified {@code messages} change of a registered number
+   * (see {@link #permissionReply}). @return how many replies it held
+   */
+  public int permissionReplies(String phoneNumberId, byte[] change, int offset, int length, Instant at) {
+    Objects.checkFromIndexSize(offset, length, change.length);
+    List<CallEvents.Reply> replies = CallEvents.permissionReplies(change, offset, length);
+    for (CallEvents.Reply r : replies) {
+      permissionReply(phoneNumberId, r.userWaId(), r.accepted(), at);
+    }
+    return replies.size();
+  }
+
+  /**
+   * A user answered a call permission request of the number. When they granted it, the refusals the
+   * layer remembered for them that the grant ends are forgotten: those of permission requests, and a
+   * {@code connect} refused for want of permission (Meta's code 138006); a {@code connect} refused for
+   * another limit (a rate, the calls per day) stays until its time. A refusal changes nothing: Meta's
+   * limits on requests run on.
+   */
+  public void permissionReply(String phoneNumberId, String userWaId, boolean accepted, Instant at) {
+    if (!accepted) {
+      return;
+    }
+    store.forget(phoneNumberId, userWaId, PERMISSION_REQUEST);
+    if (store.remembered(phoneNumberId, userWaId, CONNECT, at).filter(l -> l.code() == NO_PERMISSION).isPresent()) {
+      store.forget(phoneNumberId, userWaId, CONNECT);
+    }
+  }
+
+  /** The {@link Limit#kind} of a refused call permission request. */
+  public static final String PERMISSION_REQUEST = "permission_request";
+  /** The {@link Limit#kind} of a refused {@code connect}. */
+  public static final String CONNECT = "connect";
+  /** Meta's code for a {@code connect} without the user's permission. */
+  static final int NO_PERMISSION = 138006;
 
   /** One call with its timeline, deliveries and the refusals in force for its user. */
   public Optional<View> view(String phoneNumberId, String wacid) {
-    throw new UnsupportedOperationException("issue 13: call records");
+    Instant now = clock.instant();
+    Optional<CallRecord> found = store.find(phoneNumberId, wacid);
+    if (found.isPresent() && expiry(found.get(), now).isPresent()) {
+      store.record(List.of(expiry(found.get(), now).get()));
+      found = store.find(phoneNumberId, wacid);
+    }
+    return found.map(call -> new View(call, store.timeline(phoneNumberId, wacid), store.deliveries(phoneNumberId, wacid),
+        call.userWaId().map(u -> store.rememberedFor(phoneNumberId, u, now)).orElse(List.of())));
   }
 
-  /** A page of calls, newest first. */
+  /** A page of calls, newest first (the calls past their ring are marked expired first, see {@link #expireUnanswered}). */
   public CallStore.Page list(CallStore.Query query) {
-    throw new UnsupportedOperationException("issue 13: call records");
+    expireUnanswered(EXPIRY_BATCH);
+    return store.list(query);
+  }
+
+  /** Calls expired per {@link #list}; the rest wait for the next read or the hourly sweep. */
+  private static final int EXPIRY_BATCH = 200;
+
+  /**
+   * Marks expired, at most {@code limit} of them, the calls that have been ringing or pre-accepted with
+   * no event for ten minutes (see {@code docs/calls.md}): each gets an {@code expired} event by the
+   * layer, dated ten minutes after its last event. The relay's hourly purge runs it too. @return how
+   * many calls it expired
+   */
+  public int expireUnanswered(int limit) {
+    Instant now = clock.instant();
+    int n = 0;
+    for (CallRecord call : store.unanswered(now.minus(CallStates.UNANSWERED), limit)) {
+      Optional<Event> expiry = expiry(call, now);
+      if (expiry.isPresent()) {
+        store.record(List.of(expiry.get()));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The {@code expired} event a call is due, if it is. */
+  private static Optional<Event> expiry(CallRecord call, Instant now) {
+    if (call.state() != CallStore.State.RINGING && call.state() != CallStore.State.PRE_ACCEPTED) {
+      return Optional.empty();
+    }
+    Instant at = call.updatedAt().plus(CallStates.UNANSWERED);
+    if (at.isAfter(now)) {
+      return Optional.empty();
+    }
+    return Optional.of(new Event(call.phoneNumberId(), call.wacid(), at, CallStore.Source.LAYER, "layer", "expired",
+        Optional.empty(), Optional.empty(), java.util.OptionalInt.empty(), Optional.empty()));
   }
 
   @Override

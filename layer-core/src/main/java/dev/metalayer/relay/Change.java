@@ -1,6 +1,6 @@
 package dev.metalayer.relay;
 
-import dev.metalayer.crypto.Secrets;
+import dev.metalayer.calls.Calls;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -44,22 +44,9 @@ record Change(
     List<Optional<String>> terminateReasons,
     Optional<Instant> eventTime) {
 
-  /** The longest ordering key stored as it is; the store's column holds 200 characters. */
-  static final int MAX_ORDERING_KEY = 120;
-
-  /**
-   * The first call id: the ordering key of a call delivery. A call id longer than
-   * {@link #MAX_ORDERING_KEY} (Meta's are about 60 characters) is replaced by its SHA-256, so that an
-   * odd one can never make the whole batch fail to store (Meta would then retry the batch for days).
-   */
+  /** The first call id's ordering key ({@link Calls#orderingKey}, the one rule): the ordering key of a call delivery. */
   Optional<String> orderingKey() {
-    if (callIds.isEmpty()) {
-      return Optional.empty();
-    }
-    String id = callIds.get(0);
-    return Optional.of(id.length() <= MAX_ORDERING_KEY
-        ? id
-        : "sha256:" + Secrets.sha256Hex(id));
+    return callIds.isEmpty() ? Optional.empty() : Optional.of(Calls.orderingKey(callIds.get(0)));
   }
 
   /** Whether the Chatwoot enrichment would change anything. */

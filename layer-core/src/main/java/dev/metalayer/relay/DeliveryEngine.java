@@ -1,6 +1,7 @@
 package dev.metalayer.relay;
 
 import dev.metalayer.relay.RelayStore.Claimed;
+import dev.metalayer.calls.Calls;
 import dev.metalayer.relay.RelayStore.Purged;
 import java.time.Clock;
 import java.time.Duration;
@@ -406,7 +407,28 @@ final class DeliveryEngine implements AutoCloseable {
       log.info("Retention: removed {} finished deliveries ({} attempts) and {} envelopes from before {}",
           total.deliveries(), total.attempts(), total.envelopes(), cutoff);
     }
+    purgeCalls(cutoff, goOn);
     return total;
+  }
+
+  /**
+   * The call records' part of the retention: calls left ringing are marked expired (see
+   * {@link Calls#expireUnanswered}), then calls whose last event is older than {@code cutoff} are removed
+   * with their timelines, and remembered refusals that ended before it.
+   */
+  private void purgeCalls(Instant cutoff, BooleanSupplier goOn) {
+    Calls calls = new Calls(store.calls(), clock);
+    int expired = 0;
+    int batch;
+    do {
+      batch = calls.expireUnanswered(PURGE_BATCH);
+      expired += batch;
+    } while (batch >= PURGE_BATCH && goOn.getAsBoolean());
+    int removed = store.calls().purge(cutoff);
+    if (expired > 0 || removed > 0) {
+      log.info("Retention: {} call(s) left ringing marked expired; removed {} call record(s) from before {}", expired,
+          removed, cutoff);
+    }
   }
 
   /** Stops claiming, lets in-flight attempts finish for up to 10 seconds. Idempotent. */

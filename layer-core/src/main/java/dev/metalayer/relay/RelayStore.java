@@ -1,5 +1,6 @@
 package dev.metalayer.relay;
 
+import dev.metalayer.calls.CallStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -332,7 +333,16 @@ public interface RelayStore {
    *
    * @return the ids of the deliveries inserted (the others were duplicates)
    */
-  List<String> ingest(Envelope envelope, List<NewDelivery> deliveries);
+  default List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
+    return ingest(envelope, deliveries, List.of());
+  }
+
+  /**
+   * {@link #ingest(Envelope, List)}, and, in the same transaction, the call events of the envelope's
+   * changes folded into their call records ({@link CallStore#record}): a failed ingest leaves no call
+   * record, and a stored envelope is never without its calls' events.
+   */
+  List<String> ingest(Envelope envelope, List<NewDelivery> deliveries, List<CallStore.Event> callEvents);
 
   /**
    * In one transaction: stores the envelope marked <i>unrouted</i>, with the deliveries given (those
@@ -340,7 +350,18 @@ public interface RelayStore {
    * envelope is durable; it stays listed by {@link #unrouted} until {@link #route} marks it routed, and
    * retention never removes it before. @return the ids of the deliveries inserted
    */
-  List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries);
+  default List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries) {
+    return ingestUnrouted(envelope, deliveries, List.of());
+  }
+
+  /** {@link #ingestUnrouted(Envelope, List)} with the envelope's call events, as {@link #ingest(Envelope, List, List)}. */
+  List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries, List<CallStore.Event> callEvents);
+
+  /**
+   * The call records kept beside the relay's rows (in the same database, sharing its transactions: see
+   * {@link #ingest(Envelope, List, List)}). The same instance on every call.
+   */
+  CallStore calls();
 
   /** Up to {@code limit} envelopes stored by {@link #ingestUnrouted} and not routed yet, oldest first. */
   List<Envelope> unrouted(int limit);

@@ -4,6 +4,8 @@ import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
 
 import dev.metalayer.relay.CallWebhookRelay.IngestResult;
 
+import dev.metalayer.calls.CallStore;
+import dev.metalayer.calls.Calls;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
@@ -86,6 +88,10 @@ final class Router {
 
   /** The instance this router stores for: it owns the call deliveries it stores (see {@link RelayStore}). */
   private final String instanceId;
+  /** The call records: the call events of each ingest are stored with it. */
+  private final Calls calls;
+  /** Call events one envelope may record: four times Meta's largest batch (1,000 updates). */
+  static final int MAX_CALL_EVENTS = 4_000;
 
   Router(RelayStore store, KeyService keys, DeliveryPolicy policy, DeliveryEngine engine, Clock clock,
       SecureRandom random, WarnLimiter warnings, UnknownNumbers unknownNumbers, String instanceId) {
@@ -98,6 +104,7 @@ final class Router {
     this.engine = engine;
     this.clock = clock;
     this.random = random;
+    this.calls = new Calls(store.calls(), clock);
   }
 
   /** Who receives a change: pairs of a number and its subscription. */
@@ -116,6 +123,7 @@ final class Router {
     Routing routing = new Routing(envelope, changes, now, null, this::newDeliveryId);
     IngestResult.Accepted accepted = accept(routing);
     routing.reportUnknownNumbers();
+    routing.permissionReplies();
     return accepted;
   }
 
@@ -160,12 +168,13 @@ final class Router {
    * their lanes. When a change of it was ingested concurrently (a duplicate key), once more under a new
    * envelope id, and the duplicates are skipped.
    */
-  private Stored storeOnce(Routing routing, Predicate<Change> which,
-      java.util.function.BiFunction<RelayStore.Envelope, List<NewDelivery>, List<String>> write) {
+  private Stored storeOnce(Routing routing, Predicate<Change> which, Write write) {
     List<NewDelivery> deliveries = routing.deliveries(which);
+    // the envelope's call events, in its transaction (computed once: they do not depend on its id)
+    List<CallStore.Event> callEvents = routing.callEvents();
     List<String> inserted;
     try {
-      inserted = write.apply(routing.envelope, deliveries);
+      inserted = write.apply(routing.envelope, deliveries, callEvents);
     } catch (StoreException e) {
       if (!e.duplicate()) {
         throw e;
@@ -173,10 +182,16 @@ final class Router {
       RelayStore.Envelope first = routing.envelope;
       routing.envelope = new RelayStore.Envelope(newId("env"), first.body(), first.receivedAt());
       deliveries = routing.deliveries(which);
-      inserted = write.apply(routing.envelope, deliveries);
+      inserted = write.apply(routing.envelope, deliveries, callEvents);
     }
     wakeFor(deliveries, inserted);
     return new Stored(deliveries, inserted);
+  }
+
+  /** An ingest's write: the envelope, its deliveries and its call events in one transaction. */
+  @FunctionalInterface
+  private interface Write {
+    List<String> apply(RelayStore.Envelope envelope, List<NewDelivery> deliveries, List<CallStore.Event> callEvents);
   }
 
   private void wakeFor(List<NewDelivery> deliveries, List<String> inserted) {
@@ -207,6 +222,9 @@ final class Router {
     final Map<Change, String> webhookIds = new IdentityHashMap<>();
     /** The numbers each change goes to, decided once per routing. */
     final Map<Change, List<WhatsAppNumber>> numbers = new IdentityHashMap<>();
+    /** See {@link #callEvents()} and {@link #callChanges()}: computed once. */
+    private List<CallStore.Event> callEvents;
+    private List<Change> callChanges;
 
     /** @param targets who receives each change; null: the subscriptions of the numbers it is routed to */
     Routing(RelayStore.Envelope envelope, List<Change> changes, Instant now, Targets targets,
@@ -283,6 +301,66 @@ final class Router {
       int[] n = {0};
       visit((c, s) -> n[0]++);
       return n[0];
+    }
+
+    /**
+     * The call events of the changes routed to registered numbers (see {@link Calls#eventsOf}), at most
+     * {@link #MAX_CALL_EVENTS} per envelope; none for a test event. Only the changes that
+     * {@linkplain Calls#mayConcernCalls may concern a call} are parsed.
+     */
+    List<CallStore.Event> callEvents() {
+      if (callEvents != null) {
+        return callEvents;
+      }
+      List<CallStore.Event> out = new ArrayList<>();
+      for (Change change : callChanges()) {
+        for (WhatsAppNumber number : numbers.getOrDefault(change, List.of())) {
+          for (CallStore.Event e : calls.eventsOf(number.phoneNumberId(), change.envelope(), change.changeOffset(),
+              change.changeLength(), envelope.receivedAt())) {
+            if (out.size() >= MAX_CALL_EVENTS) {
+              log.warn("Envelope {} holds more than {} call events: the rest are not recorded in call records (they"
+                  + " are delivered)", envelope.id(), MAX_CALL_EVENTS);
+              return callEvents = out;
+            }
+            out.add(e);
+          }
+        }
+      }
+      return callEvents = out;
+    }
+
+    /** The changes of registered numbers that may concern a call, found once. */
+    private List<Change> callChanges() {
+      if (callChanges == null) {
+        callChanges = new ArrayList<>();
+        for (Change c : changes) {
+          if (!numbers.getOrDefault(c, List.of()).isEmpty()
+              && Calls.mayConcernCalls(c.field(), !c.callIds().isEmpty(), c.envelope(), c.changeOffset(), c.changeLength())) {
+            callChanges.add(c);
+          }
+        }
+      }
+      return callChanges;
+    }
+
+    /**
+     * Acts on the call permission replies of the envelope, once it is stored ({@link Calls#permissionReply}).
+     * A failure is logged: the envelope is stored and acknowledged whatever becomes of it.
+     */
+    void permissionReplies() {
+      for (Change c : callChanges()) {
+        if (!Events.MESSAGES.equals(c.field())) {
+          continue;
+        }
+        for (WhatsAppNumber number : numbers.getOrDefault(c, List.of())) {
+          try {
+            calls.permissionReplies(number.phoneNumberId(), c.envelope(), c.changeOffset(), c.changeLength(), now);
+          } catch (RuntimeException e) {
+            log.warn("Envelope {}: the call permission replies for phone number ID {} were not applied to the remembered"
+                + " limits ({})", envelope.id(), number.phoneNumberId(), e.toString());
+          }
+        }
+      }
     }
 
     int overBound() {

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.calls.CallStore;
 import dev.metalayer.relay.RelayStore;
 import dev.metalayer.relay.Attempt;
 import dev.metalayer.relay.Delivery;
@@ -33,6 +34,8 @@ final class InMemoryRelayStore implements RelayStore {
   /** The bytes deliveries are sent with, once per envelope and content (as {@link JdbcRelayStore#bodyKey}). */
   private final Map<String, byte[]> bodies = new HashMap<>();
   private long seq;
+  /** The call records, under this store's lock. */
+  private final InMemoryCallStore calls = new InMemoryCallStore(this, this::callDeliveries);
   private static final byte[] NO_BYTES = new byte[0];
 
   /** A delivery row, mutable under the store's lock. */
@@ -187,16 +190,38 @@ final class InMemoryRelayStore implements RelayStore {
   }
 
   @Override
-  public synchronized List<String> ingest(Envelope envelope, List<NewDelivery> list) {
+  public synchronized List<String> ingest(Envelope envelope, List<NewDelivery> list, List<CallStore.Event> callEvents) {
     envelopes.put(envelope.id(), envelope);
-    return insert(list);
+    List<String> inserted = insert(list);
+    calls.write(callEvents);
+    return inserted;
   }
 
   @Override
-  public synchronized List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> list) {
+  public synchronized List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> list,
+      List<CallStore.Event> callEvents) {
     envelopes.put(envelope.id(), envelope);
     unrouted.add(envelope.id());
-    return insert(list);
+    List<String> inserted = insert(list);
+    calls.write(callEvents);
+    return inserted;
+  }
+
+  @Override
+  public CallStore calls() {
+    return calls;
+  }
+
+  /** The deliveries to the subscriptions of {@code phoneNumberId} with {@code orderingKey}, oldest first. */
+  private List<CallStore.DeliveryEntry> callDeliveries(String phoneNumberId, String orderingKey) {
+    List<CallStore.DeliveryEntry> out = new ArrayList<>();
+    for (Row r : deliveries.values()) {
+      if (r.number.equals(phoneNumberId) && r.d.orderingKey().equals(Optional.of(orderingKey))) {
+        out.add(new CallStore.DeliveryEntry(r.d.id(), r.d.subscriptionId(), r.d.field(), r.state.wire(), r.attempts,
+            r.d.createdAt(), r.log.isEmpty() ? Optional.empty() : Optional.of(r.log.get(r.log.size() - 1).at())));
+      }
+    }
+    return out;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.calls.CallStore;
 import dev.metalayer.relay.RelayStore;
 import dev.metalayer.relay.Attempt;
 import dev.metalayer.relay.Delivery;
@@ -83,11 +84,14 @@ final class JdbcRelayStore implements RelayStore {
   /** PostgreSQL: the schema's wake-up channel and the key of its claim turns; H2: null and 0. */
   private final String channel;
   private final int schemaKey;
+  /** The call records beside the relay's rows: written in the ingest's transaction. */
+  private final JdbcCallStore calls;
 
   /** The relay's rows in {@code db}, whose schema {@link Database#open} has brought up to date. */
   public JdbcRelayStore(Database db) {
     this.db = Objects.requireNonNull(db, "db");
     this.sql = new Sql(db);
+    this.calls = new JdbcCallStore(db);
     if (db.dialect() == Database.Dialect.POSTGRESQL) {
       String schema = sql.first("SELECT current_schema()", rs -> Optional.ofNullable(rs.getString(1)))
           .flatMap(x -> x).orElse("public");
@@ -286,23 +290,31 @@ final class JdbcRelayStore implements RelayStore {
   // ---- ingest
 
   @Override
-  public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries) {
+  public List<String> ingest(Envelope envelope, List<NewDelivery> deliveries, List<CallStore.Event> callEvents) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, true);
       List<String> inserted = insertDeliveries(tx, deliveries, envelope.id());
       announce(tx, deliveries, inserted);
+      calls.write(tx, callEvents);
       return inserted;
     });
   }
 
   @Override
-  public List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries) {
+  public List<String> ingestUnrouted(Envelope envelope, List<NewDelivery> deliveries,
+      List<CallStore.Event> callEvents) {
     return sql.inTransaction(tx -> {
       insertEnvelope(tx, envelope, false);
       List<String> inserted = insertDeliveries(tx, deliveries, envelope.id());
       announce(tx, deliveries, inserted);
+      calls.write(tx, callEvents);
       return inserted;
     });
+  }
+
+  @Override
+  public CallStore calls() {
+    return calls;
   }
 
   @Override
