@@ -1,0 +1,218 @@
+package dev.metalayer.calls;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.metalayer.calls.CallStore.Direction;
+import dev.metalayer.calls.CallStore.Event;
+import dev.metalayer.calls.CallStore.Source;
+import dev.metalayer.calls.CallStore.State;
+import dev.metalayer.testing.MetaFixtures;
+import dev.metalayer.testing.MutableClock;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.junit.jupiter.api.Test;
+
+/** {@link Calls#eventsOf} on Meta's payload shapes (meta-wire §3.5, Chatwoot's §8.6), and hostile ones. */
+class CallEventsTest {
+  static final String PNID = "436666719526789";
+  static final Instant RECEIVED = Instant.parse("2026-06-01T10:00:00Z");
+  final MutableClock clock = new MutableClock(RECEIVED);
+  final Calls calls = new Calls(dev.metalayer.store.Stores.inMemoryCalls(), clock);
+
+  static String change(String field, String value) {
+    return "{\"field\":\"" + field + "\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":"
+        + "{\"display_phone_number\":\"13175551399\",\"phone_number_id\":\"" + PNID + "\"}," + value + "}}";
+  }
+
+  List<Event> events(String change) {
+    byte[] b = change.getBytes(StandardCharsets.UTF_8);
+    return calls.eventsOf(PNID, b, 0, b.length, RECEIVED);
+  }
+
+  static long seconds(Instant at) {
+    return at.getEpochSecond();
+  }
+
+  @Test
+  void aUserInitiatedConnectIsOneEventWithoutItsSdp() {
+    long ts = seconds(RECEIVED.minusSeconds(1));
+    List<Event> e = events(change("calls", "\"contacts\":[{\"profile\":{\"name\":\"Jane Doe\",\"username\":\"jane\"},"
+        + "\"wa_id\":\"16315553602\",\"user_id\":\"US.13491208655302741918\"}],\"calls\":[{\"id\":"
+        + "\"wacid.ABGGFjFVU2AfAgo6V-Hc5eCgK5Gh\",\"from\":\"16315553602\",\"to\":\"13175551399\",\"from_user_id\":"
+        + "\"US.13491208655302741918\",\"event\":\"connect\",\"timestamp\":\"" + ts + "\",\"direction\":"
+        + "\"USER_INITIATED\",\"session\":{\"sdp_type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 4611731400430051336 2 IN IP4"
+        + " 127.0.0.1\\r\\n...\"}}]"));
+
+    assertThat(e).containsExactly(new Event(PNID, "wacid.ABGGFjFVU2AfAgo6V-Hc5eCgK5Gh", Instant.ofEpochSecond(ts),
+        Source.WEBHOOK, "meta", "connect", Optional.of(Direction.USER_INITIATED), Optional.of("16315553602"),
+        OptionalInt.empty(), Optional.empty()));
+  }
+
+  @Test
+  void aFailedTerminateCarriesItsStatusAndMetasErrorsShortenedAndNoCallbackData() {
+    byte[] envelope = MetaFixtures.bytes("terminate-failed.json");
+    String text = new String(envelope, StandardCharsets.UTF_8);
+    int start = text.indexOf("{\"field\"");
+    int end = envelope.length - "]}]}".length();
+    // Meta's 2022 timestamp is older than it redelivers: the receipt is the event's time
+    List<Event> e = calls.eventsOf(PNID, envelope, start, end - start, RECEIVED);
+
+    assertThat(e).hasSize(1);
+    Event t = e.get(0);
+    assertThat(t.name()).isEqualTo("terminate");
+    assertThat(t.at()).isEqualTo(RECEIVED);
+    assertThat(t.userWaId()).contains("16315553602");
+    assertThat(t.detail().orElseThrow()).isEqualTo("{\"status\":\"FAILED\",\"errors\":[{\"code\":138021,\"message\":"
+        + "\"Media receive timeout\",\"error_data\":{\"details\":\"The WhatsApp client terminated the call due to not"
+        + " receiving any media for a long time.\"}}]}");
+    assertThat(t.detail().orElseThrow()).doesNotContain("random_string");
+
+    var record = Calls.apply(Optional.empty(), t);
+    assertThat(record.state()).isEqualTo(State.TERMINATED);
+    assertThat(record.terminateStatus()).contains("FAILED");
+    assertThat(record.lastError().orElseThrow()).contains("138021");
+  }
+
+  @Test
+  void aCompletedTerminateAsChatwootSeesItFoldsItsDurationAndTimes() {
+    long ts = seconds(RECEIVED.minusSeconds(5));
+    List<Event> e = events(change("calls", "\"calls\":[{\"id\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI3\",\"from\":"
+        + "\"15551234567\",\"to\":\"15550783881\",\"event\":\"terminate\",\"direction\":\"USER_INITIATED\",\"timestamp\":"
+        + "\"" + ts + "\",\"status\":\"COMPLETED\",\"start_time\":\"" + (ts - 80) + "\",\"end_time\":\"" + ts + "\","
+        + "\"duration\":80}]"));
+
+    var record = Calls.apply(Optional.empty(), e.get(0));
+    assertThat(record.durationSeconds()).contains(80L);
+    assertThat(record.startTime()).contains(Instant.ofEpochSecond(ts - 80));
+    assertThat(record.endTime()).contains(Instant.ofEpochSecond(ts));
+    assertThat(record.terminateStatus()).contains("COMPLETED");
+  }
+
+  @Test
+  void callStatusesAreEventsOfBusinessInitiatedCallsAndMessageStatusesAreNot() {
+    long ts = seconds(RECEIVED.minusSeconds(2));
+    List<Event> e = events(change("calls", "\"statuses\":[{\"id\":\"wacid.HBgLMTIxODU1NTI4MjgVAgARGCAyODRQIAFRoA\","
+        + "\"type\":\"call\",\"status\":\"RINGING\",\"timestamp\":\"" + ts + "\",\"recipient_id\":\"12185552828\","
+        + "\"biz_opaque_callback_data\":\"TRx334DUDFTI4Mj\"},{\"id\":\"wamid.x\",\"status\":\"delivered\"}]"));
+
+    assertThat(e).containsExactly(new Event(PNID, "wacid.HBgLMTIxODU1NTI4MjgVAgARGCAyODRQIAFRoA",
+        Instant.ofEpochSecond(ts), Source.WEBHOOK, "meta", "RINGING", Optional.of(Direction.BUSINESS_INITIATED),
+        Optional.of("12185552828"), OptionalInt.empty(), Optional.empty()));
+  }
+
+  @Test
+  void eventsOfAnyNameAreKeptByName() {
+    List<Event> e = events(change("calls", "\"calls\":[{\"id\":\"wacid.S1\",\"event\":\"call_created\"},"
+        + "{\"id\":\"wacid.S1\",\"event\":\"call_recording_available\",\"recording\":{\"url\":\"https://x\"}},"
+        + "{\"event\":\"connect\"},{\"id\":42,\"event\":\"connect\"},{\"id\":\"wacid.S2\"}]"));
+    assertThat(e).extracting(Event::name).containsExactly("call_created", "call_recording_available");
+    assertThat(e).allSatisfy(x -> assertThat(x.detail()).isEmpty());
+  }
+
+  @Test
+  void aVoicemailIsAnAudioMessageOfACallsIdAndOtherMessagesAreNotCallEvents() {
+    List<Event> e = events(change("messages", "\"messages\":[{\"from\":\"16315553602\",\"id\":\"wacid.VM1\","
+        + "\"timestamp\":\"" + seconds(RECEIVED) + "\",\"type\":\"audio\",\"audio\":{\"id\":\"1234567890\",\"mime_type\":"
+        + "\"audio/ogg; codecs=opus\",\"voice\":true}},{\"from\":\"16315553602\",\"id\":\"wamid.A\",\"type\":\"audio\","
+        + "\"audio\":{\"id\":\"1\"}},{\"from\":\"1\",\"id\":\"wacid.T\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]"));
+
+    assertThat(e).containsExactly(new Event(PNID, "wacid.VM1", RECEIVED, Source.WEBHOOK, "meta", "voicemail",
+        Optional.of(Direction.USER_INITIATED), Optional.of("16315553602"), OptionalInt.empty(),
+        Optional.of("{\"media_id\":\"1234567890\",\"mime_type\":\"audio/ogg; codecs=opus\"}")));
+    assertThat(events(change("account_update", "\"calls\":[{\"id\":\"wacid.X\",\"event\":\"connect\"}]"))).isEmpty();
+  }
+
+  @Test
+  void aPermissionReplyIsNoCallRecordButGrantsForgetTheRefusalsItEnds() {
+    String reply = change("messages", "\"messages\":[{\"from\":\"12185552828\",\"id\":\"wamid.sH0k\",\"timestamp\":"
+        + "\"1749196800\",\"type\":\"interactive\",\"interactive\":{\"type\":\"call_permission_reply\","
+        + "\"call_permission_reply\":{\"response\":\"accept\",\"is_permanent\":false,\"expiration_timestamp\":"
+        + "\"1749801600\",\"response_source\":\"user_action\"}}}]");
+    byte[] b = reply.getBytes(StandardCharsets.UTF_8);
+    assertThat(Calls.mayConcernCalls("messages", false, b, 0, b.length)).isTrue();
+    assertThat(events(reply)).isEmpty();
+
+    CallStore store = calls.store();
+    Instant until = RECEIVED.plus(Duration.ofDays(1));
+    store.remember(new CallStore.Limit(PNID, "12185552828", Calls.PERMISSION_REQUEST, 138009, 400, "{}", RECEIVED, until));
+    store.remember(new CallStore.Limit(PNID, "12185552828", Calls.CONNECT, 138006, 401, "{}", RECEIVED, until));
+    store.remember(new CallStore.Limit(PNID, "16315553602", Calls.CONNECT, 138012, 400, "{}", RECEIVED, until));
+
+    assertThat(calls.permissionReplies(PNID, b, 0, b.length, RECEIVED)).isEqualTo(1);
+    assertThat(store.rememberedFor(PNID, "12185552828", RECEIVED)).isEmpty();
+
+    // a connect refused for another limit stays; a refusal of the request changes nothing
+    calls.permissionReply(PNID, "16315553602", true, RECEIVED);
+    assertThat(store.rememberedFor(PNID, "16315553602", RECEIVED)).hasSize(1);
+    store.remember(new CallStore.Limit(PNID, "1", Calls.PERMISSION_REQUEST, 138009, 400, "{}", RECEIVED, until));
+    calls.permissionReply(PNID, "1", false, RECEIVED);
+    assertThat(store.rememberedFor(PNID, "1", RECEIVED)).hasSize(1);
+  }
+
+  @Test
+  void timesAreMetasWhenBelievableElseTheReceipt() {
+    String template = "\"calls\":[{\"id\":\"wacid.T\",\"event\":\"connect\",\"timestamp\":%s}]";
+    assertThat(events(change("calls", String.format(template, seconds(RECEIVED) - 60))).get(0).at())
+        .isEqualTo(RECEIVED.minusSeconds(60));
+    assertThat(events(change("calls", String.format(template, "\"" + (seconds(RECEIVED) + 3600) + "\""))).get(0).at())
+        .as("in the future").isEqualTo(RECEIVED);
+    assertThat(events(change("calls", String.format(template, "\"-5\""))).get(0).at()).isEqualTo(RECEIVED);
+    assertThat(events(change("calls", String.format(template, "1e400"))).get(0).at()).isEqualTo(RECEIVED);
+    assertThat(events(change("calls", String.format(template, "\"99999999999999999999\""))).get(0).at())
+        .isEqualTo(RECEIVED);
+  }
+
+  @Test
+  void aHostileChangeMakesBoundedEvents() {
+    StringBuilder huge = new StringBuilder("\"calls\":[");
+    String longText = "x".repeat(20_000);
+    for (int i = 0; i < 5_000; i++) {
+      huge.append(i == 0 ? "" : ",").append("{\"id\":\"wacid.").append(i).append("\",\"event\":\"terminate\",\"status\":\"")
+          .append(i == 0 ? longText : "FAILED").append("\"}");
+    }
+    huge.append("],\"errors\":[");
+    for (int i = 0; i < 50; i++) {
+      huge.append(i == 0 ? "" : ",").append("{\"code\":").append(138000 + i).append(",\"message\":\"").append(longText)
+          .append("\",\"error_data\":{\"details\":\"").append(longText).append("\"}}");
+    }
+    huge.append("]");
+    String change = change("calls", huge.toString());
+    assertThat(change.length()).isGreaterThan(2_000_000);
+
+    List<Event> e = events(change);
+
+    assertThat(e).hasSize(100);
+    assertThat(e).allSatisfy(x -> assertThat(x.detail().orElse("").length()).isLessThanOrEqualTo(2_048));
+    assertThat(e.get(1).detail().orElseThrow()).contains("138000").contains("138004").doesNotContain("138005");
+
+    String longId = change("calls", "\"calls\":[{\"id\":\"wacid." + "y".repeat(500) + "\",\"event\":\"connect\","
+        + "\"from\":\"" + "9".repeat(500) + "\"}]");
+    assertThat(events(longId)).isEmpty();
+    assertThat(events("not json")).isEmpty();
+    assertThat(events("[1,2]")).isEmpty();
+  }
+
+  @Test
+  void orderingKeysAreTheCallIdOrItsDigest() {
+    assertThat(Calls.orderingKey("wacid.ABC")).isEqualTo("wacid.ABC");
+    String odd = "wacid." + "z".repeat(200);
+    assertThat(Calls.orderingKey(odd)).startsWith("sha256:").hasSize(7 + 64);
+  }
+
+  @Test
+  void onlyChangesThatMayConcernACallAreParsed() {
+    byte[] message = change("messages", "\"messages\":[{\"id\":\"wamid.1\",\"type\":\"text\"}]")
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(Calls.mayConcernCalls("messages", false, message, 0, message.length)).isFalse();
+    assertThat(Calls.mayConcernCalls("calls", false, message, 0, message.length)).isFalse();
+    assertThat(Calls.mayConcernCalls("calls", true, message, 0, message.length)).isTrue();
+    byte[] voicemail = change("messages", "\"messages\":[{\"id\":\"wacid.1\",\"type\":\"audio\"}]")
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(Calls.mayConcernCalls("messages", false, voicemail, 0, voicemail.length)).isTrue();
+    assertThat(Calls.mayConcernCalls("messages", false, voicemail, 0, 10)).as("only the change's own bytes").isFalse();
+  }
+}
