@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.calls.CallStore;
 import dev.metalayer.keys.KeyStore;
 import dev.metalayer.relay.RelayStore;
 
@@ -19,6 +20,11 @@ public final class Stores {
   /** The relay's envelopes, subscriptions and deliveries in memory. */
   public static RelayStore inMemoryRelay() {
     return new InMemoryRelayStore();
+  }
+
+  /** Call records, answering modes and remembered calling limits in memory. */
+  public static CallStore inMemoryCalls() {
+    return new InMemoryCallStore();
   }
 
   /** Numbers and keys in {@code db}. */
