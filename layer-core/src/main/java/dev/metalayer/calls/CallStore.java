@@ -231,6 +231,14 @@ public interface CallStore {
    */
   String claimAnswering(String phoneNumberId, String wacid, String keyId, Instant now);
 
+  /**
+   * Gives up {@code keyId}'s answering of the call, atomically: the call then has no answering key, unless
+   * another key is it (then nothing changes). For a claim whose action Meta refused ({@code docs/calls.md}).
+   *
+   * @return whether {@code keyId} was the answering key and is no longer
+   */
+  boolean releaseAnswering(String phoneNumberId, String wacid, String keyId);
+
   /** Keeps a refusal (replacing one of the same number, user and kind). */
   void remember(Limit limit);
 

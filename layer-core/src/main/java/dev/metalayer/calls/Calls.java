@@ -23,12 +23,19 @@ public final class Calls implements CallGuard {
   /** A call as {@code GET /v1/calls/{wacid}} shows it: its record, its timeline, its deliveries and the refusals in force. */
   public record View(CallRecord call, List<Event> timeline, List<DeliveryEntry> deliveries, List<Limit> remembered) {}
 
+  /** The answering mode of a number with one answering surface per call (the default). */
+  public static final String SINGLE = CallActions.SINGLE;
+  /** The answering mode of a number whose every key may pre-accept, accept and reject any of its calls. */
+  public static final String ANY = CallActions.ANY;
+
   private final CallStore store;
   private final Clock clock;
+  private final CallActions actions;
 
   public Calls(CallStore store, Clock clock) {
     this.store = Objects.requireNonNull(store, "store");
     this.clock = Objects.requireNonNull(clock, "clock");
+    this.actions = new CallActions(store, clock);
   }
 
   public CallStore store() {
@@ -187,14 +194,48 @@ public final class Calls implements CallGuard {
         Optional.empty(), Optional.empty(), java.util.OptionalInt.empty(), Optional.empty()));
   }
 
+  /**
+   * The one answering surface and the remembered limits ({@code docs/calls.md}): answers a
+   * {@code pre_accept}, {@code accept} or {@code reject} of a call another key of the number answers
+   * (409, code {@link dev.metalayer.graph.GraphError#ANSWERED_ELSEWHERE}), and a call permission request
+   * or a {@code connect} Meta refused for a limit still in force (Meta's answer, from memory); empty for
+   * anything else. Reads nothing from the store for a message that is no call permission request.
+   */
   @Override
   public Optional<GraphAnswer> before(Grant grant, String edge, byte[] body) {
-    throw new UnsupportedOperationException("issue 13: answering surface and remembered limits");
+    return actions.before(grant, edge, body);
   }
 
+  /** Records a call action's answer in the call's timeline, and remembers Meta's refusal for a limit. */
   @Override
   public void after(Grant grant, String edge, byte[] requestBody, int status, byte[] answerBody) {
-    throw new UnsupportedOperationException("issue 13: answering surface and remembered limits");
+    actions.after(grant, edge, requestBody, status, answerBody);
+  }
+
+  /** The number's answering mode: {@link #SINGLE} (the default) or {@link #ANY}. */
+  public String answering(String phoneNumberId) {
+    return store.answering(phoneNumberId);
+  }
+
+  /**
+   * Sets the number's answering mode.
+   *
+   * @throws IllegalArgumentException for a mode other than {@link #SINGLE} and {@link #ANY}
+   */
+  public void setAnswering(String phoneNumberId, String mode) {
+    if (!SINGLE.equals(mode) && !ANY.equals(mode)) {
+      throw new IllegalArgumentException("the answering mode is single or any");
+    }
+    store.setAnswering(phoneNumberId, mode);
+  }
+
+  /**
+   * A call of the number with {@code userWaId} connected: Meta resets the user's permission request
+   * limits, and the layer forgets its refusals of them (for the relay's ingest of an {@code ACCEPTED}
+   * status; an {@code accept} answered 2xx does it already).
+   */
+  public void callConnected(String phoneNumberId, String userWaId) {
+    actions.connected(phoneNumberId, userWaId);
   }
 
   Clock clock() {

@@ -22,7 +22,7 @@ import java.io.IOException;
  */
 final class BodyParameters {
   /** Strict: every leniency Jackson offers stays off, so the layer reads no object Graph reads otherwise. */
-  private static final JsonFactory JSON =
+  static final JsonFactory JSON =
       JsonFactory.builder()
           .disable(JsonReadFeature.ALLOW_JAVA_COMMENTS)
           .disable(JsonReadFeature.ALLOW_YAML_COMMENTS)

@@ -23,6 +23,32 @@ public interface CallGuard {
   };
 
   /**
+   * What the layer's call rules read of a {@code /calls} or {@code /messages} body, read as Graph reads
+   * it (a JSON object or a form; an object given as JSON text read as that object).
+   *
+   * @param action the call action, trimmed and lower case ({@code connect}, {@code pre_accept}…)
+   * @param callId the {@code call_id} (visible ASCII, at most 256 characters)
+   * @param user the user addressed: {@code to} as its digits alone (so that {@code +1 408-555-1234} and
+   *     {@code 14085551234} are one user), else {@code recipient} (a business-scoped user ID)
+   * @param permissionRequest whether the body is a call permission request: an {@code interactive} of
+   *     type {@code call_permission_request}, or a {@code template} with a component of that type
+   */
+  record CallRequest(Optional<String> action, Optional<String> callId, Optional<String> user, boolean permissionRequest) {
+    /** An empty body's. */
+    public static final CallRequest NONE = new CallRequest(Optional.empty(), Optional.empty(), Optional.empty(), false);
+
+    /**
+     * Reads a request body (empty for none).
+     *
+     * @return the values, or the 400 to answer for a body whose call values are ambiguous or malformed
+     *     (one of them given twice, a {@code call_id} that is no string or too long…)
+     */
+    public static Outcome<CallRequest> read(byte[] body) {
+      return CallRequests.read(body);
+    }
+  }
+
+  /**
    * Decides before anything is sent upstream.
    *
    * @param edge {@code calls} or {@code messages}

@@ -34,6 +34,18 @@ public record GraphError(int status, String message, String type, int code, Stri
     }
   }
 
+  /**
+   * The layer's code (not one of Meta's) for a call action refused because another key of the number
+   * answers the call ({@code docs/calls.md}, "One answering surface"): with HTTP 409.
+   */
+  public static final int ANSWERED_ELSEWHERE = 409001;
+
+  /** 409, code {@link #ANSWERED_ELSEWHERE}: another key of the number pre-accepted or accepted the call first. */
+  public static GraphError answeredElsewhere() {
+    return of(409, ANSWERED_ELSEWHERE, LAYER, "(#" + ANSWERED_ELSEWHERE + ") Another surface of this number answers this call:"
+        + " only it may pre-accept, accept or reject it; any surface may terminate it.");
+  }
+
   public static GraphError of(int status, int code, String type, String message) {
     return new GraphError(status, message, type, code, newTraceId());
   }

@@ -1,5 +1,6 @@
 package dev.metalayer.graph;
 
+import dev.metalayer.keys.Grant;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,10 @@ public final class GraphExchange implements AutoCloseable {
   private final Optional<MediaConcurrency.Slot> slot;
   private final String phoneNumberId;
   private final GraphSteps steps;
+  private final Optional<Guarded> guarded;
+
+  /** A request the {@link CallGuard} sees: the grant it came with and its edge ({@code calls} or {@code messages}). */
+  record Guarded(Grant grant, String edge) {}
 
   GraphExchange(
       String method,
@@ -38,7 +43,8 @@ public final class GraphExchange implements AutoCloseable {
       Optional<Supplier<MultipartParts>> multipartParts,
       Optional<MediaConcurrency.Slot> slot,
       String phoneNumberId,
-      GraphSteps steps) {
+      GraphSteps steps,
+      Optional<Guarded> guarded) {
     this.method = method;
     this.upstreamUri = upstreamUri;
     this.form = form;
@@ -51,6 +57,12 @@ public final class GraphExchange implements AutoCloseable {
     this.slot = slot;
     this.phoneNumberId = phoneNumberId;
     this.steps = steps;
+    this.guarded = guarded;
+  }
+
+  /** Present for a {@code POST} to the number's {@code calls} or {@code messages}: what the {@link CallGuard} is told. */
+  Optional<Guarded> guarded() {
+    return guarded;
   }
 
   /**

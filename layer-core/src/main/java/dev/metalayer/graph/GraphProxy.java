@@ -64,11 +64,24 @@ public final class GraphProxy {
    */
   public static GraphProxy create(GraphSettings settings, TokenResolver resolver, Surface.Registry registry,
       Map<String, Set<Surface.Group>> widening, TokenCipher linkCipher, Clock clock, GraphForwarder forwarder) {
-    return new GraphProxy(settings, resolver, new Surface(registry, widening), new MediaLinks(linkCipher, clock), forwarder, clock);
+    return create(settings, resolver, registry, widening, linkCipher, clock, forwarder, CallGuard.NONE);
+  }
+
+  /**
+   * The Graph proxy of a layer that knows calls: as {@link #create(GraphSettings, TokenResolver,
+   * Surface.Registry, Map, TokenCipher, Clock, GraphForwarder)}, with the {@link CallGuard} that sees
+   * every {@code POST} to a number's {@code calls} and {@code messages} before it goes upstream, and
+   * its answer.
+   */
+  public static GraphProxy create(GraphSettings settings, TokenResolver resolver, Surface.Registry registry,
+      Map<String, Set<Surface.Group>> widening, TokenCipher linkCipher, Clock clock, GraphForwarder forwarder,
+      CallGuard guard) {
+    return new GraphProxy(settings, resolver, new Surface(registry, widening), new MediaLinks(linkCipher, clock), forwarder,
+        clock, guard);
   }
 
   GraphProxy(GraphSettings settings, TokenResolver resolver, Surface surface, MediaLinks links, GraphForwarder forwarder,
-      Clock clock) {
+      Clock clock, CallGuard guard) {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.surface = Objects.requireNonNull(surface, "surface");
@@ -80,7 +93,7 @@ public final class GraphProxy {
     this.mediaConcurrency = new MediaConcurrency(settings.mediaDownloadsPerKey());
     this.mediaHosts = new MediaHosts(settings.mediaHosts());
     this.warnings = new UpstreamWarnings(clock);
-    this.steps = new GraphSteps(settings, warnings);
+    this.steps = new GraphSteps(settings, warnings, Objects.requireNonNull(guard, "guard"));
   }
 
   public GraphSettings settings() {
@@ -218,7 +231,19 @@ public final class GraphProxy {
             multipartType.map(type -> () -> ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType(type, row.rule().parts())).value()),
             Optional.ofNullable(slot),
             grant.number().phoneNumberId(),
-            steps));
+            steps,
+            guarded(request.method(), target, path, grant)));
+  }
+
+  /** The edges whose {@code POST}s the {@link CallGuard} sees. */
+  private static final Set<String> GUARDED_EDGES = Set.of("calls", "messages");
+
+  private static Optional<GraphExchange.Guarded> guarded(String method, Surface.Target target, GraphPath path, Grant grant) {
+    if (method.equals("POST") && target == Surface.Target.PHONE_NUMBER && path.edges().size() == 1
+        && GUARDED_EDGES.contains(path.edges().get(0))) {
+      return Optional.of(new GraphExchange.Guarded(grant, path.edges().get(0)));
+    }
+    return Optional.empty();
   }
 
   /**

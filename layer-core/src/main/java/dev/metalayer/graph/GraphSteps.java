@@ -40,6 +40,9 @@ import org.slf4j.LoggerFactory;
  *   <li>A JSON answer is buffered and rewritten; another answer streams scrubbed when the exchange
  *       allows it, else it is a 502; a body still encoded is a 502; a {@code HEAD} gets status and
  *       headers only.
+ *   <li>A {@code POST} to the number's {@code calls} or {@code messages} asks the {@link CallGuard} first:
+ *       its answer, if any, is the client's and nothing goes upstream; else the guard is told the
+ *       answer the client gets (the rewritten JSON, or the layer's error for a failure).
  *   <li>Headers named in a {@code Connection} header are dropped both ways, with the rest of
  *       {@link Headers}; a client's {@code Content-Type} stays, whatever its {@code Connection} names
  *       (its body was checked as that type).
@@ -52,10 +55,12 @@ final class GraphSteps {
 
   private final GraphSettings settings;
   private final UpstreamWarnings warnings;
+  private final CallGuard guard;
 
-  GraphSteps(GraphSettings settings, UpstreamWarnings warnings) {
+  GraphSteps(GraphSettings settings, UpstreamWarnings warnings, CallGuard guard) {
     this.settings = settings;
     this.warnings = warnings;
+    this.guard = guard;
   }
 
   // ---- Graph exchanges
@@ -84,8 +89,49 @@ final class GraphSteps {
     if (!x.bodyAllowed()) {
       return send(x, headers, null, false);
     }
+    if (x.guarded().isPresent()) {
+      GraphExchange.Guarded g = x.guarded().get();
+      byte[] body = x.form().orElse(NO_BODY);
+      Optional<GraphAnswer> instead = guard.before(g.grant(), g.edge(), body);
+      if (instead.isPresent()) {
+        return new GraphStep.Reply(instead.get());
+      }
+      GraphStep.Send send = send(x, headers, x.form().orElse(null), false);
+      return new GraphStep.Send(send.request(), send.upstream(), Optional.empty(),
+          (status, answerHeaders) -> told(g, body, send.head(status, answerHeaders), status),
+          failure -> told(g, body, send.failed(failure)));
+    }
     boolean streams = x.form().isEmpty() && x.multipartParts().isPresent();
     return send(x, headers, x.form().orElse(null), streams);
+  }
+
+  private static final byte[] NO_BODY = new byte[0];
+
+  /**
+   * {@code head}, with the {@link CallGuard} told of the answer the client gets: the reply it ends in
+   * (a JSON answer rewritten, or the layer's error), or the status alone of an answer that streams.
+   */
+  private GraphStep.Head told(GraphExchange.Guarded g, byte[] body, GraphStep.Head head, int status) {
+    if (head instanceof GraphStep.Head.Buffer buffer) {
+      return new GraphStep.Head.Buffer(buffer.maxBytes(), answer -> told(g, body, buffer.then(answer)));
+    }
+    if (head instanceof GraphStep.Head.Then then) {
+      return new GraphStep.Head.Then(told(g, body, then.next()));
+    }
+    guard.after(g.grant(), g.edge(), body, status, NO_BODY);
+    return head;
+  }
+
+  private GraphStep told(GraphExchange.Guarded g, byte[] body, GraphStep step) {
+    if (step instanceof GraphStep.Reply reply) {
+      told(g, body, reply.answer());
+    }
+    return step; // a guarded exchange sends once: its answer is a reply or a stream
+  }
+
+  private GraphAnswer told(GraphExchange.Guarded g, byte[] body, GraphAnswer answer) {
+    guard.after(g.grant(), g.edge(), body, answer.status(), answer.body());
+    return answer;
   }
 
   private GraphStep.Send send(GraphExchange x, Map<String, List<String>> headers, byte[] body, boolean clientBody) {

@@ -2,6 +2,8 @@ package dev.metalayer.jetty;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.metalayer.MetaLayer;
+import dev.metalayer.calls.Calls;
+import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.FailedAttempts;
@@ -46,6 +48,7 @@ final class AdminHandler implements Request.Handler {
   private static final int MAX_BODY = 64 * 1024;
 
   private final KeyService keys;
+  private final Calls calls;
   private final WebhookSubscriptions subscriptions;
   private final CallWebhookRelay relay;
   private final Optional<String> adminToken;
@@ -57,6 +60,7 @@ final class AdminHandler implements Request.Handler {
   AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<LayerStore.Size> storeSize, FailedAttempts failures,
       BodyReader bodies) {
     this.keys = layer.keys();
+    this.calls = layer.calls();
     this.subscriptions = layer.relay().subscriptions();
     this.relay = layer.relay();
     this.adminToken = adminToken;
@@ -105,7 +109,7 @@ final class AdminHandler implements Request.Handler {
     if (path.equals("/numbers")) {
       switch (method) {
         case "GET" -> HttpIo.writeJson(response, callback, 200,
-            Map.of("data", keys.listNumbers().stream().map(AdminViews::number).toList()));
+            Map.of("data", keys.listNumbers().stream().map(this::number).toList()));
         case "POST" -> addNumber(request, response, callback);
         default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
       }
@@ -116,6 +120,14 @@ final class AdminHandler implements Request.Handler {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
         webhooksOf(id, response, callback);
+      }
+    } else if (path.startsWith("/numbers/") && HttpIo.segments(path).size() == 3
+        && HttpIo.segments(path).get(2).equals("answering") && path.endsWith("/answering")) {
+      String id = HttpIo.segments(path).get(1);
+      switch (method) {
+        case "GET" -> answering(id, response, callback);
+        case "PUT" -> bodies.readJsonObject(request, MAX_BODY, response, callback, b -> setAnswering(id, b, response, callback));
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or PUT."));
       }
     } else if (path.startsWith("/webhooks/") && path.endsWith("/deliveries")
         && path.indexOf('/', 10) == path.length() - "/deliveries".length()) {
@@ -149,7 +161,7 @@ final class AdminHandler implements Request.Handler {
       String id = path.substring("/numbers/".length());
       switch (method) {
         case "GET" -> keys.findNumber(id).ifPresentOrElse(
-            n -> HttpIo.writeJson(response, callback, 200, AdminViews.number(n)),
+            n -> HttpIo.writeJson(response, callback, 200, number(n)),
             () -> HttpIo.writeError(response, callback, GraphError.notFound("No such number.")));
         case "PATCH" -> updateToken(id, request, response, callback);
         case "DELETE" -> {
@@ -269,6 +281,36 @@ final class AdminHandler implements Request.Handler {
     return id.matches("[0-9]{1,32}") ? id : "(not a phone number ID)";
   }
 
+  /** A number as the admin API shows it, with its answering mode. */
+  private Map<String, Object> number(WhatsAppNumber n) {
+    return AdminViews.number(n, calls.answering(n.phoneNumberId()));
+  }
+
+  /** The answering mode of a registered number. */
+  private void answering(String id, Response response, Callback callback) {
+    if (keys.findNumber(id).isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+      return;
+    }
+    HttpIo.writeJson(response, callback, 200, AdminViews.answering(id, calls.answering(id)));
+  }
+
+  /** Sets the answering mode of a registered number: {@code single} (one answering surface per call) or {@code any}. */
+  private void setAnswering(String id, JsonNode body, Response response, Callback callback) {
+    String mode = text(body, "mode");
+    if (!Calls.SINGLE.equals(mode) && !Calls.ANY.equals(mode)) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("mode must be \"single\" or \"any\"."));
+      return;
+    }
+    if (keys.findNumber(id).isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+      return;
+    }
+    calls.setAnswering(id, mode);
+    log.info("Admin token: set the answering mode of phone number ID {} to {}", id, mode);
+    HttpIo.writeJson(response, callback, 200, AdminViews.answering(id, mode));
+  }
+
   private void addNumber(Request request, Response response, Callback callback) {
     bodies.readJsonObject(request, MAX_BODY, response, callback, b -> addNumber(b, response, callback));
   }
@@ -278,7 +320,7 @@ final class AdminHandler implements Request.Handler {
         keys.addNumber(text(b, "phone"), text(b, "phone_number_id"), text(b, "waba_id"), text(b, "business_id"),
             text(b, "meta_token"));
     if (result instanceof Registration.Added added) {
-      HttpIo.writeJson(response, callback, 201, AdminViews.number(added.number()));
+      HttpIo.writeJson(response, callback, 201, number(added.number()));
     } else if (result instanceof Registration.Invalid invalid) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(invalid.reason()));
     } else {

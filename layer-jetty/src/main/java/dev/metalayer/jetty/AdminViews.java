@@ -12,13 +12,22 @@ import java.util.Map;
 final class AdminViews {
   private AdminViews() {}
 
-  static Map<String, Object> number(WhatsAppNumber n) {
+  /** @param answering the number's answering mode ({@code single} or {@code any}) */
+  static Map<String, Object> number(WhatsAppNumber n, String answering) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("phone", n.phone());
     m.put("phone_number_id", n.phoneNumberId());
     m.put("waba_id", n.wabaId());
     m.put("business_id", n.businessId());
+    m.put("answering", answering);
     m.put("created_at", n.createdAt().toString());
+    return m;
+  }
+
+  static Map<String, Object> answering(String phoneNumberId, String mode) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("phone_number_id", phoneNumberId);
+    m.put("answering", mode);
     return m;
   }
 

@@ -1,6 +1,7 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
+import dev.metalayer.calls.Calls;
 import dev.metalayer.keys.KeyService.WrongMasterKeyException;
 import dev.metalayer.keys.KeyService.CreatedKey;
 import dev.metalayer.keys.KeyRecord;
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+
 
 /**
  * The {@code numbers} and {@code keys} commands. With {@code --layer-url} (or {@code LAYER_URL}) they go
@@ -54,6 +56,10 @@ final class Cli {
       new Command("numbers", "list", "list numbers", List.of()),
       new Command("numbers", "remove", "remove a number, its keys and its webhook subscriptions",
           List.of(PHONE_NUMBER_ID)),
+      new Command("numbers", "answering", "set who may answer a number's calls: single (the first key to pre-accept or"
+          + " accept a call answers it alone; the default) or any (every key)", List.of(
+          PHONE_NUMBER_ID,
+          new Param("--mode", "single|any", true, "The answering mode."))),
       new Command("keys", "create", "create a key (printed alone on the first line)", List.of(PHONE_NUMBER_ID)),
       new Command("keys", "list", "list keys (prefix, number, created, last used)", List.of()),
       new Command("keys", "revoke", "revoke a key", List.of(new Param("--id", "KEY_ID", true, "The key's id."))));
@@ -138,6 +144,7 @@ final class Cli {
         case "numbers add" -> addNumber(layer, flags);
         case "numbers list" -> listNumbers(layer);
         case "numbers remove" -> removeNumber(layer, flags);
+        case "numbers answering" -> setAnswering(layer, flags);
         case "keys create" -> createKey(layer, flags);
         case "keys list" -> listKeys(layer);
         case "keys revoke" -> revokeKey(layer, flags);
@@ -200,15 +207,37 @@ final class Cli {
   }
 
   private int listNumbers(MetaLayer layer) {
-    numberRow(out, "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "CREATED");
+    numberRow(out, "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "ANSWERING", "CREATED");
     for (WhatsAppNumber n : layer.keys().listNumbers()) {
-      numberRow(out, n.phone(), n.phoneNumberId(), n.wabaId(), n.businessId(), n.createdAt().toString());
+      numberRow(out, n.phone(), n.phoneNumberId(), n.wabaId(), n.businessId(), layer.calls().answering(n.phoneNumberId()),
+          n.createdAt().toString());
     }
     return 0;
   }
 
-  static void numberRow(PrintStream out, String phone, String id, String waba, String business, String created) {
-    out.printf("%-18s %-20s %-20s %-20s %s%n", phone, id, waba, business, created);
+  static void numberRow(PrintStream out, String phone, String id, String waba, String business, String answering,
+      String created) {
+    out.printf("%-18s %-20s %-20s %-20s %-10s %s%n", phone, id, waba, business, answering, created);
+  }
+
+  private int setAnswering(MetaLayer layer, Map<String, String> flags) {
+    String id = flags.get("--phone-number-id");
+    String mode = flags.get("--mode");
+    if (!Calls.SINGLE.equals(mode) && !Calls.ANY.equals(mode)) {
+      err.println("error: --mode is single or any");
+      return 2;
+    }
+    if (layer.keys().findNumber(id).isEmpty()) {
+      err.println("error: no number with phone number ID " + id);
+      return 1;
+    }
+    layer.calls().setAnswering(id, mode);
+    out.println(answeringSet(id, mode));
+    return 0;
+  }
+
+  static String answeringSet(String phoneNumberId, String mode) {
+    return "answering of " + phoneNumberId + ": " + mode;
   }
 
   static void keyRow(PrintStream out, String id, String prefix, String number, String created, String lastUsed,

@@ -57,6 +57,15 @@ final class RemoteCli {
           JsonNode r = call("DELETE", "/numbers/" + segment(id), null);
           return r == null ? 1 : print(Cli.removed(id));
         }).orElse(2);
+        case "numbers answering" -> required(flags, "--phone-number-id", "numbers answering").map(id -> {
+          String mode = flags.get("--mode");
+          if (!"single".equals(mode) && !"any".equals(mode)) {
+            err.println("error: --mode is single or any");
+            return 2;
+          }
+          JsonNode r = call("PUT", "/numbers/" + segment(id) + "/answering", Map.of("mode", mode));
+          return r == null ? 1 : print(Cli.answeringSet(id, r.path("answering").asText()));
+        }).orElse(2);
         case "keys create" -> required(flags, "--phone-number-id", "keys create").map(id -> {
           JsonNode r = call("POST", "/keys", Map.of("phone_number_id", id));
           if (r == null) {
@@ -103,10 +112,10 @@ final class RemoteCli {
     if (r == null) {
       return 1;
     }
-    Cli.numberRow(out, "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "CREATED");
+    Cli.numberRow(out, "PHONE", "PHONE_NUMBER_ID", "WABA_ID", "BUSINESS_ID", "ANSWERING", "CREATED");
     for (JsonNode n : r.path("data")) {
       Cli.numberRow(out, n.path("phone").asText(), n.path("phone_number_id").asText(), n.path("waba_id").asText(),
-          n.path("business_id").asText(), n.path("created_at").asText());
+          n.path("business_id").asText(), n.path("answering").asText("-"), n.path("created_at").asText());
     }
     return 0;
   }
