@@ -69,17 +69,16 @@ public final class MetaLayer {
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
     Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : keys::isSharedWaba;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
-    // the call records' store: in memory on this branch (the relay store's own, sharing its transactions, comes with them)
-    this.calls = new Calls(Stores.inMemoryCalls(), b.clock);
+    // the call records live in the relay store's own call store, which shares its transactions
+    RelayStore relayStore = b.relayStore != null ? b.relayStore : Stores.inMemoryRelay();
+    this.calls = new Calls(relayStore.calls(), b.clock);
     this.graphProxy = GraphProxy.create(graph, tokenResolver, registry(registered, sharedWaba), b.surfaceWidening, cipher,
         b.clock, forwarder, calls);
     b.relay.egressGuard(b.egressGuard).clock(b.clock).random(b.random).appSecrets(b.appSecrets);
     if (b.deliveryTransport != null) {
       b.relay.transport(b.deliveryTransport);
     }
-    RelayStore relayStore = b.relayStore != null ? b.relayStore : Stores.inMemoryRelay();
     this.relay = b.relay.build(relayStore, keys, cipher);
-    this.calls = new Calls(relayStore.calls(), b.clock);
   }
 
   private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {
@@ -123,14 +122,6 @@ public final class MetaLayer {
   /** How presented credentials become grants: the builder's resolver, or {@link #keys()} by default. */
   public TokenResolver tokenResolver() {
     return tokenResolver;
-  }
-
-  /**
-   * The layer's knowledge of calls: the answering mode of each number, the call records and the
-   * calling limits remembered. The Graph proxy asks it about every call action and permission request.
-   */
-  public Calls calls() {
-    return calls;
   }
 
   /** The Graph compatibility proxy: its settings, decisions and a whole-request {@code handle}. */

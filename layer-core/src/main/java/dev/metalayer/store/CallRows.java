@@ -61,8 +61,12 @@ final class CallRows {
   }
 
   static CallRecord answeredBy(CallRecord c, String keyId) {
+    return answeredBy(c, Optional.of(keyId));
+  }
+
+  static CallRecord answeredBy(CallRecord c, Optional<String> keyId) {
     return new CallRecord(c.phoneNumberId(), c.wacid(), c.direction(), c.userWaId(), c.state(), c.stateChanges(),
-        Optional.of(keyId), c.terminateStatus(), c.durationSeconds(), c.startTime(), c.endTime(), c.lastError(),
+        keyId, c.terminateStatus(), c.durationSeconds(), c.startTime(), c.endTime(), c.lastError(),
         c.createdAt(), c.updatedAt());
   }
 

@@ -145,6 +145,19 @@ final class InMemoryCallStore implements CallStore {
   }
 
   @Override
+  public boolean releaseAnswering(String phoneNumberId, String wacid, String keyId) {
+    Objects.requireNonNull(keyId, "keyId");
+    synchronized (lock) {
+      Call call = calls.get(List.of(phoneNumberId, wacid));
+      if (call == null || !call.record.answeredBy().equals(Optional.of(keyId))) {
+        return false;
+      }
+      call.record = CallRows.answeredBy(call.record, Optional.empty());
+      return true;
+    }
+  }
+
+  @Override
   public void remember(Limit limit) {
     CallRows.checkAnswer(limit);
     synchronized (lock) {

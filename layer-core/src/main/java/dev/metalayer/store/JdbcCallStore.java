@@ -256,6 +256,13 @@ final class JdbcCallStore implements CallStore {
   }
 
   @Override
+  public boolean releaseAnswering(String phoneNumberId, String wacid, String keyId) {
+    Objects.requireNonNull(keyId, "keyId");
+    return sql.update("UPDATE layer_calls SET answered_by = NULL WHERE phone_number_id = ? AND wacid = ? AND answered_by = ?",
+        phoneNumberId, wacid, keyId) > 0;
+  }
+
+  @Override
   public void remember(Limit l) {
     CallRows.checkAnswer(l);
     Object[] params = {l.phoneNumberId(), l.userWaId(), l.kind(), l.code(), l.httpStatus(), l.answer(), l.at(), l.until()};

@@ -207,6 +207,19 @@ abstract class CallStoreContract {
   }
 
   @Test
+  void onlyTheAnsweringKeyReleasesItsClaimAndThenTheNextKeyMayClaim() {
+    assertThat(calls.releaseAnswering(PNID, WACID, "k1")).as("no record yet").isFalse();
+    calls.claimAnswering(PNID, WACID, "k1", T0);
+    assertThat(calls.releaseAnswering(PNID, WACID, "k2")).as("not k2's to release").isFalse();
+    assertThat(calls.find(PNID, WACID).orElseThrow().answeredBy()).contains("k1");
+    assertThat(calls.releaseAnswering(OTHER, WACID, "k1")).as("another number's call of that id").isFalse();
+    assertThat(calls.releaseAnswering(PNID, WACID, "k1")).isTrue();
+    assertThat(calls.find(PNID, WACID).orElseThrow().answeredBy()).isEmpty();
+    assertThat(calls.releaseAnswering(PNID, WACID, "k1")).as("released once").isFalse();
+    assertThat(calls.claimAnswering(PNID, WACID, "k2", T0)).isEqualTo("k2");
+  }
+
+  @Test
   void concurrentClaimsOfOneCallHaveOneWinnerAcrossInstances() throws Exception {
     RelayStore other = sameDatabase();
     for (int round = 0; round < 5; round++) {
