@@ -90,8 +90,8 @@ final class Router {
   private final String instanceId;
   /** The call records: the call events of each ingest are stored with it. */
   private final Calls calls;
-  /** Call events one envelope may record: four times Meta's largest batch (1,000 updates). */
-  static final int MAX_CALL_EVENTS = 4_000;
+  /** Call events one envelope may record: Meta batches at most 1,000 updates in one. */
+  static final int MAX_CALL_EVENTS = 1_000;
 
   Router(RelayStore store, KeyService keys, DeliveryPolicy policy, DeliveryEngine engine, Clock clock,
       SecureRandom random, WarnLimiter warnings, UnknownNumbers unknownNumbers, String instanceId) {
