@@ -51,7 +51,10 @@ import org.slf4j.LoggerFactory;
  * a ring before a message); the envelope is still accepted and kept, one warning names the envelope,
  * the number and the count, and {@link IngestResult.Accepted#overFanOut()} counts it. Meta retries a
  * refused webhook for days, so refusing the envelope would lose the part under the bound too.
- * Thread-safe.
+ *
+ * <p>Call records: the changes of registered numbers that may concern a call are turned into call
+ * events ({@link Calls#eventsOf}) and stored with the envelope, in its transaction; the call permission
+ * replies are applied once it is stored ({@link Calls#permissionReply}). Thread-safe.
  */
 final class Router {
   private static final Logger log = LoggerFactory.getLogger(Router.class);
@@ -90,8 +93,8 @@ final class Router {
   private final String instanceId;
   /** The call records: the call events of each ingest are stored with it. */
   private final Calls calls;
-  /** Call events one envelope may record: four times Meta's largest batch (1,000 updates). */
-  static final int MAX_CALL_EVENTS = 4_000;
+  /** Call events one envelope may record: Meta batches at most 1,000 updates in one. */
+  static final int MAX_CALL_EVENTS = 1_000;
 
   Router(RelayStore store, KeyService keys, DeliveryPolicy policy, DeliveryEngine engine, Clock clock,
       SecureRandom random, WarnLimiter warnings, UnknownNumbers unknownNumbers, String instanceId) {

@@ -76,19 +76,37 @@ final class JdbcCallStore implements CallStore {
       byCall.computeIfAbsent(List.of(e.phoneNumberId(), e.wacid()), k -> new ArrayList<>()).add(CallRows.bounded(e));
     }
     for (List<Event> ofCall : byCall.values()) {
-      if (!writeCall(tx, ofCall)) {
-        // another transaction inserted the call first: fold onto its row (locked now)
-        if (!writeCall(tx, ofCall)) {
+      if (!writeCall(tx, ofCall, startsACall(ofCall.get(0)))) {
+        // the call exists (another transaction inserted it first, or Meta redelivered its start): fold
+        // onto its row, locked now
+        if (!writeCall(tx, ofCall, false)) {
           throw new IllegalStateException("a call's row was neither found nor inserted");
         }
       }
     }
   }
 
-  /** Folds one call's events. @return false when the call was new here but another transaction inserted it first */
-  private boolean writeCall(Sql tx, List<Event> events) {
+  /**
+   * Whether an event usually starts a call (a ring): its row is then inserted without being looked up
+   * first (a statement less on the calls lane's way), and looked up only should the insert find it.
+   */
+  private static boolean startsACall(Event e) {
+    return switch (e.source()) {
+      case WEBHOOK -> e.name().equals("connect") || e.name().equals("call_created") || e.name().equals("RINGING");
+      case ACTION -> e.name().equals("connect");
+      case LAYER -> false;
+    };
+  }
+
+  /**
+   * Folds one call's events.
+   *
+   * @param insertFirst whether to take the call for new, without looking it up (see {@link #startsACall})
+   * @return false when the call was taken for new but exists (inserted by another transaction, or before)
+   */
+  private boolean writeCall(Sql tx, List<Event> events, boolean insertFirst) {
     Event first = events.get(0);
-    Optional<Row> row = lock(tx, first.phoneNumberId(), first.wacid());
+    Optional<Row> row = insertFirst ? Optional.empty() : lock(tx, first.phoneNumberId(), first.wacid());
     Set<String> keys = new HashSet<>();
     if (row.isPresent()) {
       keys.addAll(tx.query("SELECT event_key FROM layer_call_events WHERE phone_number_id = ? AND wacid = ?",

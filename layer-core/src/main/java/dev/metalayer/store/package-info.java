@@ -1,7 +1,8 @@
 /**
  * Storage behind interfaces: {@link dev.metalayer.keys.KeyStore} for numbers and keys, and
  * {@link dev.metalayer.relay.RelayStore} for the webhook relay (envelopes, subscriptions, deliveries as
- * claimable rows with leases, the attempt log). Each has an in-memory and a JDBC implementation
+ * claimable rows with leases, the attempt log), and {@link dev.metalayer.calls.CallStore} for the call
+ * records, which a relay store hands out sharing its transactions. Each has an in-memory and a JDBC implementation
  * ({@link dev.metalayer.store.Database}: H2 embedded by default, PostgreSQL for several instances) with
  * versioned migrations, and each pair passes one contract test suite.
  *
