@@ -29,6 +29,16 @@ import java.util.Optional;
  *     number) among the {@code connect} items of {@code value.calls[]}: when the phone rang. Items
  *     without a readable one are skipped; empty when none has one, and for changes without a ring
  *     (terminates, call statuses). Meta's clock, not checked against ours here.
+ * @param callEvent what the change is to its call, when it is a call event: for a {@code calls} change,
+ *     its first {@code value.calls[]} item's {@code event} ({@code connect} and {@code call_created}: a
+ *     ring; {@code terminate}; any other: other), else a call status when it has call
+ *     {@code value.statuses[]}; for a {@code messages} change, other when it holds only
+ *     {@code call_permission_reply}s or is a voicemail (see {@code messageCallKey}); empty otherwise
+ * @param messageCallKey the ordering key of a call event of the {@code messages} field: for a voicemail
+ *     (an {@code audio} message whose id starts with {@code wacid.}: how Meta says voicemail arrives,
+ *     not yet confirmed by its documentation) its id, the call's; for permission replies
+ *     {@code "user:"} and the {@code from} of the first, so that one user's replies keep their order
+ *     (they name no call); empty otherwise
  */
 record Change(
     byte[] envelope,
@@ -42,24 +52,34 @@ record Change(
     List<String> callIds,
     boolean permissionReply,
     List<Optional<String>> terminateReasons,
-    Optional<Instant> eventTime) {
+    Optional<Instant> eventTime,
+    Optional<RelayStore.CallEvent> callEvent,
+    Optional<String> messageCallKey) {
 
   /** The longest ordering key stored as it is; the store's column holds 200 characters. */
   static final int MAX_ORDERING_KEY = 120;
 
   /**
-   * The first call id: the ordering key of a call delivery. A call id longer than
+   * The first call id (else the {@code messageCallKey}): the ordering key of a call delivery. A call id longer than
    * {@link #MAX_ORDERING_KEY} (Meta's are about 60 characters) is replaced by its SHA-256, so that an
    * odd one can never make the whole batch fail to store (Meta would then retry the batch for days).
    */
   Optional<String> orderingKey() {
-    if (callIds.isEmpty()) {
+    if (callIds.isEmpty() && messageCallKey.isEmpty()) {
       return Optional.empty();
     }
-    String id = callIds.get(0);
+    String id = callIds.isEmpty() ? messageCallKey.get() : callIds.get(0);
     return Optional.of(id.length() <= MAX_ORDERING_KEY
         ? id
         : "sha256:" + Secrets.sha256Hex(id));
+  }
+
+  /**
+   * Whether the change rides the calls lane: every {@code calls} change, and the call events of the
+   * {@code messages} field (permission replies, voicemail).
+   */
+  boolean callsLane() {
+    return Events.CALLS.equals(field) || callEvent.isPresent();
   }
 
   /** Whether the Chatwoot enrichment would change anything. */

@@ -19,6 +19,11 @@ class PgRelayStoreTest extends RelayStoreContract {
     return JdbcRelayStoreTest.bodies(pg.dataSource());
   }
 
+  @Override
+  boolean sentByAnotherInstance(String id) throws Exception {
+    return JdbcRelayStoreTest.sent(pg.dataSource(), id);
+  }
+
   @AfterEach
   void drop() {
     if (pg != null) {
