@@ -640,7 +640,7 @@ final class JdbcRelayStore implements RelayStore {
   }
 
   /** The second key of the claim turns' advisory locks ("ml" and the lane). */
-  private static final int CLAIM_LOCK = 0x6d6c0000;
+  static final int CLAIM_LOCK = 0x6d6c0000;
 
   /** Deliveries of a lane in flight under a live lease, per number: a read of the lease index. */
   private static final String LOAD =
