@@ -450,6 +450,9 @@ final class JdbcRelayStore implements RelayStore {
       // stored siblings (call_event, state, attempts), then those of this batch
       List<Object[]> known = new ArrayList<>(siblings.query(
           rs -> new Object[] {rs.getString(1), rs.getString(2), rs.getInt(3)}, d.subscriptionId(), d.orderingKey().get()));
+      // a stored terminate that no attempt has reached: the only rows a connect's release may change
+      boolean storedTerminateWaits = known.stream()
+          .anyMatch(k -> "terminate".equals(k[0]) && "pending".equals(k[1]) && (Integer) k[2] == 0);
       List<Object[]> earlier = batch.computeIfAbsent(key, k -> new ArrayList<>());
       for (Object[] r : earlier) {
         known.add(new Object[] {r[EVENT], r[STATE], 0});
@@ -467,7 +470,9 @@ final class JdbcRelayStore implements RelayStore {
           row[NEXT] = Sql.millis((Instant) null);
           return;
         }
-        release.update(d.createdAt(), d.createdAt(), d.subscriptionId(), d.orderingKey().get(), d.createdAt());
+        if (storedTerminateWaits) {
+          release.update(d.createdAt(), d.createdAt(), d.subscriptionId(), d.orderingKey().get(), d.createdAt());
+        }
         for (Object[] r : earlier) {
           if ("terminate".equals(r[EVENT]) && "pending".equals(r[STATE]) && r != row) {
             r[NEXT] = Sql.millis(d.createdAt());
