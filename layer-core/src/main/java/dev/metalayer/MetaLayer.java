@@ -399,6 +399,12 @@ public final class MetaLayer {
       return this;
     }
 
+    /** See {@link CallWebhookRelay.Builder#callTerminateHold}, where its default and range are. */
+    public Builder callTerminateHold(Duration hold) {
+      relay.callTerminateHold(hold);
+      return this;
+    }
+
     /** See {@link CallWebhookRelay.Builder#callTtl}, where its default and range are. */
     public Builder callTtl(Duration ttl) {
       relay.callTtl(ttl);

@@ -117,7 +117,8 @@ final class Attempter {
   /** Records the attempt and what the policy decides follows it. */
   private void finish(Claimed c, Subscription sub, DeliveryTransport.Result result, AttemptRecord record, Instant end) {
     DeliveryPolicy.Decision decision =
-        policy.decide(c.lane(), c.attempts() + 1, c.maxAttempts(), c.expiresAt(), result, end);
+        policy.decide(DeliveryPolicy.schedule(c.lane(), c.field()), c.attempts() + 1, c.maxAttempts(), c.expiresAt(),
+            result, end);
     if (decision instanceof DeliveryPolicy.Delivered) {
       end(c, record, DeliveryState.DELIVERED, null, end);
     } else if (decision instanceof DeliveryPolicy.Retry retry) {

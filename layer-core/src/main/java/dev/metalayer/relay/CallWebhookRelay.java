@@ -51,6 +51,12 @@ public interface CallWebhookRelay extends AutoCloseable {
   /** Default cap on the subscriptions of one number. */
   int DEFAULT_MAX_SUBSCRIPTIONS = 25;
 
+  /** The default hold of a terminate that arrives before its call's connect: see {@link Builder#callTerminateHold}. */
+  Duration DEFAULT_TERMINATE_HOLD = Duration.ofSeconds(2);
+
+  /** The longest hold of such a terminate. */
+  Duration MAX_TERMINATE_HOLD = Duration.ofSeconds(10);
+
   /**
    * The relay's one factory, for {@link dev.metalayer.MetaLayer}, which holds the relay's settings in
    * it and builds it with the layer's store, keys and cipher; embedders set these settings on
@@ -154,6 +160,7 @@ public interface CallWebhookRelay extends AutoCloseable {
     List<String> appSecrets = List.of();
     boolean allowUnsignedWebhooks;
     Duration callTtl = Duration.ofSeconds(45);
+    Duration terminateHold = DEFAULT_TERMINATE_HOLD;
     Duration retention = Duration.ofDays(14);
     int callsThreads = 16;
     int defaultThreads = 16;
@@ -214,6 +221,22 @@ public interface CallWebhookRelay extends AutoCloseable {
         throw new IllegalArgumentException("callTtl must be between 1 second and 1 hour");
       }
       this.callTtl = ttl;
+      return this;
+    }
+
+    /**
+     * Default 2 seconds: how long a {@code terminate} that is the first delivery of its call to a
+     * subscription waits for its {@code connect} (Meta sometimes sends the terminate first). A connect
+     * that arrives within it is delivered first and the terminate right after it; otherwise the terminate
+     * is delivered at the end of the window. A terminate whose call already had a delivery is not held.
+     * Zero turns the hold off. Between 0 and 10 seconds, and shorter than the {@link #callTtl}.
+     */
+    public Builder callTerminateHold(Duration hold) {
+      Objects.requireNonNull(hold, "hold");
+      if (hold.isNegative() || hold.compareTo(MAX_TERMINATE_HOLD) > 0) {
+        throw new IllegalArgumentException("callTerminateHold must be between 0 and 10 seconds");
+      }
+      this.terminateHold = hold;
       return this;
     }
 
@@ -300,6 +323,10 @@ public interface CallWebhookRelay extends AutoCloseable {
       this.store = Objects.requireNonNull(store, "store");
       this.keys = Objects.requireNonNull(keys, "keys");
       this.cipher = Objects.requireNonNull(cipher, "cipher");
+      if (terminateHold.compareTo(callTtl) >= 0) {
+        throw new IllegalArgumentException("callTerminateHold must be shorter than callTtl (" + callTtl.toSeconds()
+            + " s): a held terminate would expire");
+      }
       return new WebhookRelay(this, transport != null ? transport : DeliveryTransport.jdk(egressGuard));
     }
   }
@@ -312,7 +339,8 @@ public interface CallWebhookRelay extends AutoCloseable {
      *
      * @param changes the {@code entry[] × changes[]} items the envelope held
      * @param deliveries deliveries newly stored (one per change and matching subscription), a call event
-     *     already past its TTL included (stored as {@code expired}, never sent)
+     *     already past its TTL included (stored as {@code expired}, never sent), and a ring of a call whose
+     *     terminate was already sent (stored as {@code superseded}, never sent)
      * @param duplicates deliveries not queued because the same change was already queued for that
      *     subscription (a Meta redelivery)
      * @param routingLater deliveries of a large envelope that are queued in the background after this

@@ -29,6 +29,16 @@ import java.util.Optional;
  *     number) among the {@code connect} items of {@code value.calls[]}: when the phone rang. Items
  *     without a readable one are skipped; empty when none has one, and for changes without a ring
  *     (terminates, call statuses). Meta's clock, not checked against ours here.
+ * @param callEvent what the change is to its call, when it is a call event: for a {@code calls} change,
+ *     its first {@code value.calls[]} item's {@code event} ({@code connect} and {@code call_created}: a
+ *     ring; {@code terminate}; any other: other), else a call status when it has call
+ *     {@code value.statuses[]}; for a {@code messages} change, other when it holds only
+ *     {@code call_permission_reply}s or is a voicemail (see {@code messageCallKey}); empty otherwise
+ * @param messageCallKey the ordering key of a call event of the {@code messages} field: for a voicemail
+ *     (an {@code audio} message whose id starts with {@code wacid.}: how Meta says voicemail arrives,
+ *     not yet confirmed by its documentation) its id, the call's; for permission replies
+ *     {@code "user:"} and the {@code from} of the first, so that one user's replies keep their order
+ *     (they name no call); empty otherwise
  */
 record Change(
     byte[] envelope,
@@ -42,11 +52,27 @@ record Change(
     List<String> callIds,
     boolean permissionReply,
     List<Optional<String>> terminateReasons,
-    Optional<Instant> eventTime) {
+    Optional<Instant> eventTime,
+    Optional<RelayStore.CallEvent> callEvent,
+    Optional<String> messageCallKey) {
 
-  /** The first call id's ordering key ({@link Calls#orderingKey}, the one rule): the ordering key of a call delivery. */
+  /**
+   * The ordering key of a call delivery: the first call id, else the {@code messageCallKey}, through
+   * {@link Calls#orderingKey} (the one rule).
+   */
   Optional<String> orderingKey() {
-    return callIds.isEmpty() ? Optional.empty() : Optional.of(Calls.orderingKey(callIds.get(0)));
+    if (callIds.isEmpty() && messageCallKey.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(Calls.orderingKey(callIds.isEmpty() ? messageCallKey.get() : callIds.get(0)));
+  }
+
+  /**
+   * Whether the change rides the calls lane: every {@code calls} change, and the call events of the
+   * {@code messages} field (permission replies, voicemail).
+   */
+  boolean callsLane() {
+    return Events.CALLS.equals(field) || callEvent.isPresent();
   }
 
   /** Whether the Chatwoot enrichment would change anything. */

@@ -19,6 +19,15 @@ import java.util.function.DoubleSupplier;
  * and one that arrives already past it (a Meta redelivery after an outage) is never sent at all.
  * Request timeout 5 s.
  *
+ * <p>The call events of the {@code messages} field (permission replies, voicemail) ride the calls lane
+ * for its own workers and its per-call order, but are no ring: a permission reply tells the business it
+ * may call that user, for days, and must not be lost because its subscriber was down for a minute. They
+ * have no TTL and keep the default lane's retry schedule and attempts ({@link #schedule}).
+ *
+ * <p><b>Terminate hold</b>: a {@code terminate} that is the first delivery of its call to a subscription
+ * is not due before its receipt plus the hold window (default 2 s; zero: no hold), so that a
+ * {@code connect} Meta sends late still reaches the subscriber first (see {@link RelayStore}).
+ *
  * <p><b>Default lane</b> (every other field): attempts at once, then after 5 s, 5 min, 30 min, 2 h,
  * 5 h, 10 h and 10 h (8 attempts, about 28 hours), each delay with ±20 % jitter; after the last failure
  * the delivery is {@code dead}. Request timeout 15 s.
@@ -47,12 +56,38 @@ final class DeliveryPolicy {
   static final double JITTER = 0.2;
 
   private final Duration callTtl;
+  private final Duration terminateHold;
   private final DoubleSupplier unitRandom;
 
   /** @param unitRandom uniform in [0, 1): the jitter source */
   DeliveryPolicy(Duration callTtl, DoubleSupplier unitRandom) {
+    this(callTtl, CallWebhookRelay.DEFAULT_TERMINATE_HOLD, unitRandom);
+  }
+
+  /** @param terminateHold the hold window of a first terminate; zero: none */
+  DeliveryPolicy(Duration callTtl, Duration terminateHold, DoubleSupplier unitRandom) {
     this.callTtl = callTtl;
+    this.terminateHold = terminateHold;
     this.unitRandom = unitRandom;
+  }
+
+  /**
+   * When a terminate received at {@code receivedAt} may be attempted if it is the first delivery of its
+   * call to its subscription; empty for other events, and when the hold is off.
+   */
+  Optional<Instant> holdUntil(Optional<RelayStore.CallEvent> event, Instant receivedAt) {
+    if (terminateHold.isZero() || event.isEmpty() || event.get() != RelayStore.CallEvent.TERMINATE) {
+      return Optional.empty();
+    }
+    return Optional.of(receivedAt.plus(terminateHold));
+  }
+
+  /**
+   * The lane whose retry schedule, attempts and TTL a delivery of {@code lane} and {@code field} keeps:
+   * the default lane's for the {@code messages} call events on the calls lane, else its own.
+   */
+  static Lane schedule(Lane lane, String field) {
+    return lane == Lane.CALLS && !Events.CALLS.equals(field) && !Events.TEST.equals(field) ? Lane.DEFAULT : lane;
   }
 
   Duration callTtl() {
@@ -83,7 +118,7 @@ final class DeliveryPolicy {
     if (Events.TEST.equals(field)) {
       return 1;
     }
-    return lane == Lane.CALLS ? CALLS_MAX_ATTEMPTS : DEFAULT_MAX_ATTEMPTS;
+    return schedule(lane, field) == Lane.CALLS ? CALLS_MAX_ATTEMPTS : DEFAULT_MAX_ATTEMPTS;
   }
 
   /**
@@ -97,7 +132,12 @@ final class DeliveryPolicy {
    * @param eventTime the change's {@linkplain Change#eventTime() ring time}, if it is a ring
    */
   Optional<Instant> expiry(Lane lane, Instant receivedAt, Optional<Instant> eventTime) {
-    if (lane != Lane.CALLS) {
+    return expiry(lane, Events.CALLS, receivedAt, eventTime);
+  }
+
+  /** {@link #expiry(Lane, Instant, Optional)} of a delivery of {@code field}: none for a {@link #schedule} of default. */
+  Optional<Instant> expiry(Lane lane, String field, Instant receivedAt, Optional<Instant> eventTime) {
+    if (schedule(lane, field) != Lane.CALLS) {
       return Optional.empty();
     }
     Instant start = eventTime.filter(t -> t.isBefore(receivedAt)).orElse(receivedAt);

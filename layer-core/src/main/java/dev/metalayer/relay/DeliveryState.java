@@ -19,7 +19,13 @@ public enum DeliveryState {
   /** A call event whose TTL passed before it could be delivered: never sent late. Final. */
   EXPIRED,
   /** Every attempt failed, or this delivery was answered 410 Gone. Final until replayed. */
-  DEAD;
+  DEAD,
+  /**
+   * A ring ({@code connect} or {@code call_created}) that arrived, or was due, after its call's
+   * {@code terminate} was sent to the same subscription (or was being sent): never sent, since it would
+   * ring a call that has ended. Final; a replay of it is refused. See {@link RelayStore}.
+   */
+  SUPERSEDED;
 
   public String wire() {
     return name().toLowerCase(Locale.ROOT);
@@ -40,6 +46,6 @@ public enum DeliveryState {
   }
 
   public boolean isFinal() {
-    return this == DELIVERED || this == EXPIRED || this == DEAD;
+    return this == DELIVERED || this == EXPIRED || this == DEAD || this == SUPERSEDED;
   }
 }

@@ -283,10 +283,44 @@ final class EnvelopeSplitter {
                 && "call_permission_reply".equals(m.path("interactive").path("type").asText());
       }
     }
+    Optional<RelayStore.CallEvent> callEvent = Optional.empty();
+    Optional<String> messageCallKey = Optional.empty();
+    if (Events.CALLS.equals(field)) {
+      callEvent = callEvent(value);
+    } else if (permissionReply) {
+      callEvent = Optional.of(RelayStore.CallEvent.OTHER);
+      JsonNode from = messages.get(0).path("from");
+      messageCallKey = Optional.of("user:" + (from.isTextual() || from.isNumber() ? from.asText() : ""));
+    } else if (Events.MESSAGES.equals(field) && messages.isArray() && messages.size() == 1
+        && "audio".equals(messages.get(0).path("type").asText()) && messages.get(0).path("id").isTextual()
+        && messages.get(0).path("id").asText().startsWith("wacid.")) {
+      callEvent = Optional.of(RelayStore.CallEvent.OTHER); // a voicemail: its id is its call's
+      messageCallKey = Optional.of(messages.get(0).path("id").asText());
+    }
     return new Change(
         envelope, offset, length, entryId, field, phoneNumberId, List.copyOf(namedPhones), List.copyOf(namedIds),
         List.copyOf(callIds), permissionReply, List.copyOf(reasons),
-        eventTime);
+        eventTime, callEvent, messageCallKey);
+  }
+
+  /**
+   * What a {@code calls} change is to its call: its first {@code calls[]} item's {@code event}, else a
+   * status when it has a call status; empty when it has neither (it then has no ordering key either).
+   */
+  private static Optional<RelayStore.CallEvent> callEvent(JsonNode value) {
+    for (JsonNode call : value.path("calls")) {
+      return Optional.of(switch (call.path("event").asText()) {
+        case "connect", "call_created" -> RelayStore.CallEvent.CONNECT;
+        case "terminate" -> RelayStore.CallEvent.TERMINATE;
+        default -> RelayStore.CallEvent.OTHER;
+      });
+    }
+    for (JsonNode status : value.path("statuses")) {
+      if ("call".equals(status.path("type").asText())) {
+        return Optional.of(RelayStore.CallEvent.STATUS);
+      }
+    }
+    return Optional.empty();
   }
 
   /**

@@ -17,9 +17,22 @@ import java.util.function.Consumer;
  *
  * <p>A delivery is <i>claimable</i> at {@code now} when it is {@code pending} with
  * {@code next_attempt_at <= now}, or {@code delivering} with an expired lease (its worker died), and no
- * earlier delivery (lower arrival sequence) of the same subscription and ordering key is still
- * {@code pending} or {@code delivering}. A {@code paused} delivery (its subscription is off) is never
- * claimable: it lies outside every claim's index range, so a paused backlog costs a claim nothing.
+ * other delivery of the same subscription and ordering key that is still {@code pending} or
+ * {@code delivering} comes before it. Among those, one comes before another when it arrived earlier
+ * (lower arrival sequence), except that a later one of lower {@linkplain CallEvent#rank rank} comes
+ * before an earlier one no attempt has reached yet ({@code pending} with no attempt made): a
+ * {@code connect} that arrives after its {@code terminate} still goes first while that terminate waits
+ * (it is held, see {@link NewDelivery#holdUntil}). A {@code terminate} that is being attempted, or was,
+ * never holds back a {@code connect} of its call: that connect is <i>superseded</i> instead. A
+ * {@code paused} delivery (its subscription is off) is never claimable: it lies outside every claim's
+ * index range, so a paused backlog costs a claim nothing.
+ *
+ * <p>Supersede: a {@link CallEvent#CONNECT} delivery whose subscription has a {@link CallEvent#TERMINATE}
+ * delivery of the same ordering key that is {@code delivering}, {@code delivered}, or was attempted, is
+ * never sent: it is stored {@code superseded} when that is known at its insert, and a claim that finds
+ * it so ends it {@code superseded} instead of claiming it. On PostgreSQL the claim decides it within
+ * its lane's claim turn, so a terminate claimed by one instance while another ingests the connect still
+ * ends with the connect superseded.
  *
  * <p>The bytes a delivery is sent with are stored once per envelope and content, however many
  * subscriptions share them (the deliveries of a change to N subscriptions refer to one stored body),
@@ -53,6 +66,41 @@ public interface RelayStore {
   record Envelope(String id, byte[] body, Instant receivedAt) {}
 
   /**
+   * What a delivery of the calls lane is to its call, for the per-call order (see {@link RelayStore}):
+   * its {@linkplain #rank() rank} orders the deliveries of one call that no attempt has reached yet.
+   */
+  enum CallEvent {
+    /** A ring: {@code connect}, or the SDP-less {@code call_created} of a SIP number. Rank 0. */
+    CONNECT(0),
+    /** A call status ({@code statuses[]} of type {@code call}: RINGING, ACCEPTED, REJECTED). Rank 1. */
+    STATUS(1),
+    /** The call's end ({@code terminate}). Rank 2. */
+    TERMINATE(2),
+    /**
+     * Any other call event: a permission reply, a voicemail, a recording or transcription notice. Rank 3:
+     * they follow the call.
+     */
+    OTHER(3);
+
+    /** The rank of rows stored before the call order (migration V12): between a connect and a terminate. */
+    public static final int UNRANKED = 1;
+
+    private final int rank;
+
+    CallEvent(int rank) {
+      this.rank = rank;
+    }
+
+    public int rank() {
+      return rank;
+    }
+
+    public String wire() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /**
    * A delivery to queue, made with {@link #builder()}: by default {@code pending} with its first
    * attempt at its creation time, without ordering key and without expiry.
    */
@@ -70,6 +118,8 @@ public interface RelayStore {
     private final Optional<Instant> expiresAt;
     private final Instant createdAt;
     private final Optional<String> owner;
+    private final Optional<CallEvent> callEvent;
+    private final Optional<Instant> holdUntil;
 
     private NewDelivery(Builder b) {
       this.id = Objects.requireNonNull(b.id, "id");
@@ -88,6 +138,8 @@ public interface RelayStore {
       this.state = b.expired ? DeliveryState.EXPIRED : DeliveryState.PENDING;
       this.expiresAt = b.expiresAt;
       this.owner = b.owner;
+      this.callEvent = b.callEvent;
+      this.holdUntil = b.holdUntil;
     }
 
     public static Builder builder() {
@@ -159,6 +211,27 @@ public interface RelayStore {
       return owner;
     }
 
+    /** What it is to its call (a calls-lane delivery with an ordering key); empty otherwise. */
+    public Optional<CallEvent> callEvent() {
+      return callEvent;
+    }
+
+    /** The rank the store orders it by: its call event's, else {@link CallEvent#UNRANKED}. */
+    public int callRank() {
+      return callEvent.map(CallEvent::rank).orElse(CallEvent.UNRANKED);
+    }
+
+    /**
+     * The hold of a terminate: when this delivery is the first of its ordering key for its subscription
+     * (no delivery of that key is stored, in any state), its first attempt is not before this time;
+     * otherwise, and when empty, it is due at its creation. A {@link CallEvent#CONNECT} stored later
+     * for the same key ends the hold: a held delivery of its key that no attempt has reached becomes due
+     * at the connect's creation (and goes after it, by rank).
+     */
+    public Optional<Instant> holdUntil() {
+      return holdUntil;
+    }
+
     /** Collects a new delivery; {@link #build()} checks that every required part is set. */
     public static final class Builder {
       private String id;
@@ -174,6 +247,8 @@ public interface RelayStore {
       private Optional<Instant> expiresAt = Optional.empty();
       private Instant createdAt;
       private Optional<String> owner = Optional.empty();
+      private Optional<CallEvent> callEvent = Optional.empty();
+      private Optional<Instant> holdUntil = Optional.empty();
 
       private Builder() {}
 
@@ -224,6 +299,18 @@ public interface RelayStore {
        */
       public Builder owner(Optional<String> instanceId) {
         this.owner = Objects.requireNonNull(instanceId, "instanceId");
+        return this;
+      }
+
+      /** Default none. */
+      public Builder callEvent(Optional<CallEvent> callEvent) {
+        this.callEvent = Objects.requireNonNull(callEvent, "callEvent");
+        return this;
+      }
+
+      /** Default none: due at its creation. See {@link NewDelivery#holdUntil()}. */
+      public Builder holdUntil(Optional<Instant> holdUntil) {
+        this.holdUntil = Objects.requireNonNull(holdUntil, "holdUntil");
         return this;
       }
 
@@ -471,8 +558,9 @@ public interface RelayStore {
    * Makes a finished delivery (delivered, dead, expired) pending again for one more attempt at
    * {@code now}, without expiry; brings a pending delivery's next attempt forward to {@code now},
    * keeping its remaining attempts and its expiry. Refused (false) when unknown, currently
-   * {@code delivering}, or {@code paused} (its subscription is off: turning it on resumes every paused
-   * delivery at once, in order).
+   * {@code delivering}, {@code paused} (its subscription is off: turning it on resumes every paused
+   * delivery at once, in order), or {@code superseded} (a ring of a call whose end the subscriber was
+   * sent: never sent, not even on request).
    */
   boolean replay(String deliveryId, Instant now);
 
@@ -481,7 +569,8 @@ public interface RelayStore {
   /**
    * Removes history from before {@code cutoff}, at most {@code limit} deliveries and at most
    * {@code limit} envelopes per call (each call is short; repeat while a count reaches the limit):
-   * deliveries in a final state ({@code delivered}, {@code expired}, {@code dead}) whose last change is
+   * deliveries in a final state ({@code delivered}, {@code expired}, {@code dead}, {@code superseded})
+   * whose last change is
    * older than {@code cutoff}, with their attempts and the bodies no other delivery refers to; then routed
    * envelopes received before {@code cutoff} that no {@code pending}, {@code delivering} or {@code paused}
    * delivery references. Pending, delivering and paused deliveries (and their bodies) are never removed,

@@ -154,7 +154,7 @@ final class Router {
           stored.deliveries().size() - stored.inserted().size(), 0, routing.overBound());
     }
     // Large: the envelope is stored (unrouted) with its calls, answered, and routed in the background.
-    Stored calls = storeOnce(routing, c -> Events.CALLS.equals(c.field()), store::ingestUnrouted);
+    Stored calls = storeOnce(routing, Change::callsLane, store::ingestUnrouted);
     wake();
     routing.reportOverBound();
     log.info("Envelope {} causes {} deliveries: acknowledged now, routed in the background", routing.envelope.id(),
@@ -233,8 +233,8 @@ final class Router {
     Routing(RelayStore.Envelope envelope, List<Change> changes, Instant now, Targets targets,
         java.util.function.Supplier<String> deliveryIds) {
       List<Change> ordered = new ArrayList<>(changes.size());
-      changes.stream().filter(c -> Events.CALLS.equals(c.field())).forEach(ordered::add);
-      changes.stream().filter(c -> !Events.CALLS.equals(c.field())).forEach(ordered::add);
+      changes.stream().filter(Change::callsLane).forEach(ordered::add);
+      changes.stream().filter(c -> !c.callsLane()).forEach(ordered::add);
       this.envelope = envelope;
       this.changes = ordered;
       this.now = now;
@@ -452,8 +452,9 @@ final class Router {
     }
 
     private NewDelivery delivery(Change change, Subscription s) {
-      Lane lane = Events.CALLS.equals(change.field()) ? Lane.CALLS : Lane.DEFAULT;
-      Optional<Instant> expiresAt = policy.expiry(lane, envelope.receivedAt(), change.eventTime());
+      // the calls lane: calls changes and the messages field's call events (permission replies, voicemail)
+      Lane lane = change.callsLane() ? Lane.CALLS : Lane.DEFAULT;
+      Optional<Instant> expiresAt = policy.expiry(lane, change.field(), envelope.receivedAt(), change.eventTime());
       // a call event already past its TTL (Meta redelivered it late) is recorded, never sent
       boolean expired = expiresAt.isPresent() && !now.isBefore(expiresAt.get());
       byte[] bytes = s.chatwootTerminateReason() ? TerminateReasons.enrich(change) : change.envelope();
@@ -461,6 +462,9 @@ final class Router {
           .ids(deliveryIds.get(), s.id(), envelope.id())
           .change(webhookIds.computeIfAbsent(change, WebhookIds::of), change.field(), lane, bytes)
           .orderingKey(lane == Lane.CALLS ? change.orderingKey() : Optional.empty())
+          // what it is to its call, and a terminate's hold: the store orders a call's deliveries by them
+          .callEvent(lane == Lane.CALLS ? change.callEvent() : Optional.empty())
+          .holdUntil(lane == Lane.CALLS ? policy.holdUntil(change.callEvent(), envelope.receivedAt()) : Optional.empty())
           // a call is rung by the instance that received it (others take it over only if it dies)
           .owner(lane == Lane.CALLS ? Optional.of(instanceId) : Optional.empty())
           .maxAttempts(policy.maxAttempts(lane, change.field()))

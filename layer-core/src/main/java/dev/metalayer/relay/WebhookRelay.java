@@ -43,7 +43,7 @@ final class WebhookRelay implements CallWebhookRelay {
     this.warnings = warnings;
     this.unknownNumbers = new UnknownNumbers(clock);
     this.ingest = new Ingest(b.appSecrets, b.allowUnsignedWebhooks, b.keys, warnings);
-    DeliveryPolicy policy = new DeliveryPolicy(b.callTtl, b.random::nextDouble);
+    DeliveryPolicy policy = new DeliveryPolicy(b.callTtl, b.terminateHold, b.random::nextDouble);
     Attempter attempter = new Attempter(store, b.cipher, transport, policy, clock, warnings);
     // this relay's instance among those sharing the store: it owns the call deliveries of its ingest
     String instanceId = dev.metalayer.crypto.Secrets.newId("ins", b.random, 12);

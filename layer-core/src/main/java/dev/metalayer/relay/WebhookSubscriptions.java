@@ -35,6 +35,21 @@ public final class WebhookSubscriptions {
   public static final String PAUSED_REPLAY = "This delivery is paused because its subscription is turned off; turn"
       + " the subscription back on (PATCH with \"active\": true) and its paused deliveries are attempted at once, in"
       + " order.";
+  /** Why a replay of a {@code superseded} delivery is refused: what the API answers. */
+  public static final String SUPERSEDED_REPLAY = "This delivery is superseded: it is the ring of a call whose terminate"
+      + " was sent to this subscription first, and a late ring would show a call that has ended. It is never sent.";
+
+  /**
+   * Why the API refuses a replay that left the delivery in {@code state} (what {@link #retry} returned):
+   * paused and superseded deliveries are not replayed. @return empty when the replay was queued
+   */
+  public static Optional<String> refusedReplay(DeliveryState state) {
+    return switch (state) {
+      case PAUSED -> Optional.of(PAUSED_REPLAY);
+      case SUPERSEDED -> Optional.of(SUPERSEDED_REPLAY);
+      default -> Optional.empty();
+    };
+  }
 
   private final Router router;
   private final DeliveryEngine engine;
@@ -199,8 +214,9 @@ public final class WebhookSubscriptions {
   /**
    * Queues one more attempt of a finished delivery, at once and without expiry: dead and expired
    * deliveries included (a replay). A pending delivery is attempted at once and keeps its remaining
-   * attempts and expiry. A delivery being attempted right now is left as it is, and so is a
-   * {@code paused} one (its subscription is off): the caller answers {@link #PAUSED_REPLAY}.
+   * attempts and expiry. A delivery being attempted right now is left as it is, and so are a
+   * {@code paused} one (its subscription is off) and a {@code superseded} one (a ring of a call that has
+   * ended): the caller answers {@link #refusedReplay}.
    *
    * @return the delivery after the request; empty when not found for this subscription and number
    */

@@ -53,6 +53,9 @@ final class InMemoryRelayStore implements RelayStore {
     Instant leaseUntil;
     String claimToken;
     String owner;
+    /** What it is to its call (null: nothing, or no ordering key), and its rank in the call order. */
+    final CallEvent callEvent;
+    final int rank;
     /** When the row last changed (its finish time, once final): what retention counts from. */
     Instant updatedAt;
     final List<Attempt> log = new ArrayList<>();
@@ -71,6 +74,19 @@ final class InMemoryRelayStore implements RelayStore {
       this.expiresAt = d.expiresAt().orElse(null);
       this.updatedAt = d.createdAt();
       this.owner = d.owner().orElse(null);
+      this.callEvent = d.orderingKey().isPresent() ? d.callEvent().orElse(null) : null;
+      this.rank = d.callRank();
+    }
+
+    boolean sameCall(Row o) {
+      return o != this && d.orderingKey().isPresent() && o.d.subscriptionId().equals(d.subscriptionId())
+          && o.d.orderingKey().equals(d.orderingKey());
+    }
+
+    /** A terminate that is, or was, being sent. */
+    boolean terminateSent() {
+      return callEvent == CallEvent.TERMINATE
+          && (state == DeliveryState.DELIVERING || state == DeliveryState.DELIVERED || attempts > 0);
     }
 
     boolean open() {
@@ -249,11 +265,37 @@ final class InMemoryRelayStore implements RelayStore {
         StoredSubscription sub = subscriptions.get(d.subscriptionId());
         String body = keys.computeIfAbsent(d.body(), b -> JdbcRelayStore.bodyKey(d.envelopeId(), b));
         bodies.putIfAbsent(body, d.body());
-        deliveries.put(d.id(), new Row(d, body, ++seq, sub == null ? "" : sub.subscription().phoneNumberId()));
+        Row row = new Row(d, body, ++seq, sub == null ? "" : sub.subscription().phoneNumberId());
+        placeInCall(row, d);
+        deliveries.put(d.id(), row);
         inserted.add(d.id());
       }
     }
     return inserted;
+  }
+
+  /** The call order at insert, as {@code JdbcRelayStore.CallOrder}: supersede, hold, release. */
+  private void placeInCall(Row row, NewDelivery d) {
+    if (row.callEvent == null || row.state != DeliveryState.PENDING) {
+      return;
+    }
+    List<Row> call = deliveries.values().stream().filter(row::sameCall).toList();
+    if (row.callEvent == CallEvent.CONNECT) {
+      if (call.stream().anyMatch(Row::terminateSent)) {
+        row.state = DeliveryState.SUPERSEDED;
+        row.nextAttemptAt = null;
+        return;
+      }
+      for (Row r : call) { // the connect ends its terminate's hold
+        if (r.callEvent == CallEvent.TERMINATE && r.state == DeliveryState.PENDING && r.attempts == 0
+            && r.nextAttemptAt.isAfter(d.createdAt())) {
+          r.nextAttemptAt = d.createdAt();
+          r.updatedAt = d.createdAt();
+        }
+      }
+    } else if (call.isEmpty() && d.holdUntil().isPresent()) {
+      row.nextAttemptAt = d.holdUntil().get();
+    }
   }
 
   /** Removes the bodies no delivery refers to, unless their envelope is waiting to be routed. */
@@ -273,6 +315,19 @@ final class InMemoryRelayStore implements RelayStore {
   @Override
   public synchronized List<Claimed> claimDue(Lane lane, String instance, Instant now, Instant leaseUntil, int limit,
       int perNumber, Set<String> skip) {
+    List<Claimed> claimed = new ArrayList<>();
+    for (int round = 0; round < 3 && claimed.size() < limit; round++) {
+      int[] superseded = {0};
+      claimed.addAll(claimRound(lane, instance, now, leaseUntil, limit - claimed.size(), perNumber, skip, superseded));
+      if (superseded[0] == 0) {
+        break;
+      }
+    }
+    return claimed;
+  }
+
+  private List<Claimed> claimRound(Lane lane, String instance, Instant now, Instant leaseUntil, int limit,
+      int perNumber, Set<String> skip, int[] superseded) {
     Map<String, Integer> load = new HashMap<>();
     Map<String, List<FairShare.Candidate>> candidates = new HashMap<>();
     deliveries.values().stream()
@@ -293,6 +348,15 @@ final class InMemoryRelayStore implements RelayStore {
     List<Claimed> out = new ArrayList<>();
     for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, Math.max(0, limit))) {
       Row r = deliveries.get(candidate.id());
+      if (r.callEvent == CallEvent.CONNECT && deliveries.values().stream().anyMatch(e -> r.sameCall(e) && e.terminateSent())) {
+        r.state = DeliveryState.SUPERSEDED; // its call's terminate is, or was, being sent: never sent
+        r.nextAttemptAt = null;
+        r.leaseUntil = null;
+        r.claimToken = null;
+        r.updatedAt = now;
+        superseded[0]++;
+        continue;
+      }
       r.state = DeliveryState.DELIVERING;
       r.leaseUntil = leaseUntil;
       r.claimToken = UUID.randomUUID().toString();
@@ -323,12 +387,20 @@ final class InMemoryRelayStore implements RelayStore {
       return due;
     }
     for (Row e : deliveries.values()) {
-      if (e.seq < r.seq && e.open() && e.d.subscriptionId().equals(r.d.subscriptionId())
-          && r.d.orderingKey().equals(e.d.orderingKey())) {
+      if (e.open() && r.sameCall(e) && before(e, r)) {
         return false;
       }
     }
     return true;
+  }
+
+  /** Whether the open row {@code e} of {@code r}'s call comes before {@code r} (see {@link RelayStore}). */
+  private static boolean before(Row e, Row r) {
+    if (r.rank == 0 && e.terminateSent()) {
+      return false; // that connect is superseded by the claim instead
+    }
+    boolean untouched = e.state == DeliveryState.PENDING && e.attempts == 0;
+    return e.seq < r.seq ? !(e.rank > r.rank && untouched) : e.rank < r.rank && r.attempts == 0;
   }
 
   @Override
@@ -408,7 +480,8 @@ final class InMemoryRelayStore implements RelayStore {
   @Override
   public synchronized boolean replay(String deliveryId, Instant now) {
     Row r = deliveries.get(deliveryId);
-    if (r == null || r.state == DeliveryState.DELIVERING || r.state == DeliveryState.PAUSED) {
+    if (r == null || r.state == DeliveryState.DELIVERING || r.state == DeliveryState.PAUSED
+        || r.state == DeliveryState.SUPERSEDED) {
       return false;
     }
     if (r.state != DeliveryState.PENDING) {

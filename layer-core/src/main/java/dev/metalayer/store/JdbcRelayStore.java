@@ -43,16 +43,48 @@ final class JdbcRelayStore implements RelayStore {
   private static final String DELIVERY_COLUMNS =
       "SELECT id, subscription_id, webhook_id, field, lane, state, attempts, next_attempt_at, expires_at, created_at";
   /**
-   * A candidate is not held back by an earlier unfinished delivery of the same call to the same
-   * subscription. Only call deliveries have an ordering key: the {@code IS NULL} test spares every
-   * other row the subquery.
+   * A candidate is not held back by an unfinished delivery of the same call to the same subscription
+   * that comes before it (see {@link RelayStore}): an earlier one, unless it is of a higher rank and no
+   * attempt has reached it; a later one of lower rank, while no attempt has reached the candidate. A
+   * terminate being attempted, or attempted already, never holds back a connect (rank 0): the claim
+   * supersedes that connect ({@link #SUPERSEDE}). Only call deliveries have an ordering key: the
+   * {@code IS NULL} test spares every other row the subquery, which reads a call's few rows through
+   * the (subscription, ordering key) index.
    */
   private static final String IN_ORDER =
       " AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM layer_deliveries e WHERE e.subscription_id ="
-          + " d.subscription_id AND e.ordering_key = d.ordering_key AND e.seq < d.seq AND e.state IN ('pending',"
-          + " 'delivering')))";
+          + " d.subscription_id AND e.ordering_key = d.ordering_key AND e.state IN ('pending', 'delivering')"
+          + " AND ((e.seq < d.seq AND NOT (e.call_rank > d.call_rank AND e.state = 'pending' AND e.attempts = 0))"
+          + " OR (e.seq > d.seq AND e.call_rank < d.call_rank AND d.attempts = 0))"
+          + " AND NOT (d.call_rank = 0 AND e.call_event = 'terminate' AND (e.state = 'delivering' OR e.attempts > 0))))";
 
-  private static final String FINISHED = "('delivered', 'expired', 'dead')";
+  /** A terminate of the same call and subscription as {@code x} that is, or was, being sent. */
+  private static final String TERMINATE_SENT =
+      "SELECT 1 FROM layer_deliveries e WHERE e.subscription_id = x.subscription_id AND e.ordering_key = x.ordering_key"
+          + " AND e.call_event = 'terminate' AND (e.state IN ('delivering', 'delivered') OR e.attempts > 0)";
+
+  /**
+   * The claim's supersede of a candidate: a connect (rank 0) whose call's terminate is, or was, being
+   * sent to the same subscription ends {@code superseded} instead of being claimed. Parameters: now
+   * (updated_at), the id, now, now.
+   */
+  static final String SUPERSEDE =
+      "UPDATE layer_deliveries x SET state = 'superseded', next_attempt_at = NULL, lease_until = NULL,"
+          + " claim_token = NULL, updated_at = ? WHERE x.id = ? AND x.call_rank = 0 AND x.ordering_key IS NOT NULL"
+          + " AND ((x.state = 'pending' AND x.next_attempt_at <= ?) OR (x.state = 'delivering' AND x.lease_until <= ?))"
+          + " AND EXISTS (" + TERMINATE_SENT + ")";
+
+  /**
+   * A claim without its turn (PostgreSQL, see {@link #takeClaimTurn}) leaves alone a connect that has a
+   * terminate of its call, in any state: whether it is superseded is decided by the next claim, within
+   * its turn. Parameter: the id.
+   */
+  private static final String HAS_TERMINATE =
+      "SELECT 1 FROM layer_deliveries x WHERE x.id = ? AND x.call_rank = 0 AND EXISTS (SELECT 1 FROM layer_deliveries e"
+          + " WHERE e.subscription_id = x.subscription_id AND e.ordering_key = x.ordering_key"
+          + " AND e.call_event = 'terminate')";
+
+  private static final String FINISHED = "('delivered', 'expired', 'dead', 'superseded')";
   private static final String UNREFERENCED =
       "e.routed = TRUE AND NOT EXISTS (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id AND d.state IN"
           + " ('pending', 'delivering', 'paused'))";
@@ -75,7 +107,8 @@ final class JdbcRelayStore implements RelayStore {
   private static final String INSERT_DELIVERY =
       "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane, ordering_key, body_id,"
           + " state, attempts, max_attempts, next_attempt_at, expires_at, lease_until, created_at, updated_at,"
-          + " phone_number_id, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?, ?)";
+          + " phone_number_id, owner, call_event, call_rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?,"
+          + " ?, ?, ?)";
   /** Deliveries sent to the database in one batch. */
   private static final int INSERT_BATCH = 500;
 
@@ -361,6 +394,7 @@ final class JdbcRelayStore implements RelayStore {
     Map<String, NewDelivery> bodies = new LinkedHashMap<>();
     Map<byte[], String> keys = new java.util.IdentityHashMap<>();
     List<Object[]> rows = new ArrayList<>();
+    CallOrder order = new CallOrder(tx);
     try (Sql.Prepared exists = tx.prepare("SELECT 1 FROM layer_deliveries WHERE subscription_id = ? AND webhook_id = ?");
         Sql.Prepared number = tx.prepare("SELECT phone_number_id FROM layer_subscriptions WHERE id = ?")) {
       for (NewDelivery d : deliveries) {
@@ -371,12 +405,16 @@ final class JdbcRelayStore implements RelayStore {
             id -> number.first(rs -> rs.getString(1), id).orElse(""));
         String body = keys.computeIfAbsent(d.body(), b -> bodyKey(d.envelopeId(), b));
         bodies.putIfAbsent(body, d);
-        rows.add(new Object[] {d.id(), d.subscriptionId(), d.envelopeId(), d.webhookId(), d.field(), d.lane().wire(),
+        Object[] row = {d.id(), d.subscriptionId(), d.envelopeId(), d.webhookId(), d.field(), d.lane().wire(),
             Sql.text(d.orderingKey().orElse(null)), body, d.state().wire(), d.maxAttempts(),
             Sql.millis(d.nextAttemptAt()), Sql.millis(d.expiresAt()), d.createdAt(), d.createdAt(), numberId,
-            Sql.text(d.owner().orElse(null))});
+            Sql.text(d.owner().orElse(null)), Sql.text(d.callEvent().map(CallEvent::wire).orElse(null)), d.callRank()};
+        order.place(d, row);
+        rows.add(row);
         inserted.add(d.id());
       }
+    } finally {
+      order.close();
     }
     insertBodies(tx, bodies, newEnvelope);
     try (Sql.Prepared insert = tx.prepare(INSERT_DELIVERY)) {
@@ -386,6 +424,84 @@ final class JdbcRelayStore implements RelayStore {
       insert.flush();
     }
     return inserted;
+  }
+
+  /**
+   * The call order at insert (see {@link RelayStore}): a connect whose call's terminate is, or was, being
+   * sent is stored {@code superseded}; a terminate that is the first delivery of its call to its
+   * subscription waits until its {@link NewDelivery#holdUntil}; a connect ends the hold of its call's
+   * terminate (stored before, or earlier in the same batch). Works on the rows of the batch before they
+   * are inserted. Only deliveries with an ordering key and a call event take part.
+   */
+  private static final class CallOrder implements AutoCloseable {
+    private static final int STATE = 8;
+    private static final int NEXT = 10;
+    private static final int EVENT = 16;
+    private final Sql tx;
+    private Sql.Prepared siblings;
+    private Sql.Prepared release;
+    /** The batch's call rows so far, by subscription and ordering key. */
+    private final Map<String, List<Object[]>> batch = new java.util.HashMap<>();
+
+    CallOrder(Sql tx) {
+      this.tx = tx;
+    }
+
+    void place(NewDelivery d, Object[] row) {
+      if (d.orderingKey().isEmpty() || d.callEvent().isEmpty()) {
+        return;
+      }
+      String key = d.subscriptionId() + "\n" + d.orderingKey().get();
+      if (siblings == null) {
+        siblings = tx.prepare("SELECT call_event, state, attempts FROM layer_deliveries WHERE subscription_id = ?"
+            + " AND ordering_key = ?");
+        release = tx.prepare("UPDATE layer_deliveries SET next_attempt_at = ?, updated_at = ? WHERE subscription_id = ?"
+            + " AND ordering_key = ? AND call_event = 'terminate' AND state = 'pending' AND attempts = 0"
+            + " AND next_attempt_at > ?");
+      }
+      // stored siblings (call_event, state, attempts), then those of this batch
+      List<Object[]> known = new ArrayList<>(siblings.query(
+          rs -> new Object[] {rs.getString(1), rs.getString(2), rs.getInt(3)}, d.subscriptionId(), d.orderingKey().get()));
+      // a stored terminate that no attempt has reached: the only rows a connect's release may change
+      boolean storedTerminateWaits = known.stream()
+          .anyMatch(k -> "terminate".equals(k[0]) && "pending".equals(k[1]) && (Integer) k[2] == 0);
+      List<Object[]> earlier = batch.computeIfAbsent(key, k -> new ArrayList<>());
+      for (Object[] r : earlier) {
+        known.add(new Object[] {r[EVENT], r[STATE], 0});
+      }
+      earlier.add(row);
+      if (d.state() != DeliveryState.PENDING) {
+        return;
+      }
+      CallEvent event = d.callEvent().get();
+      if (event == CallEvent.CONNECT) {
+        boolean terminateSent = known.stream().anyMatch(k -> "terminate".equals(k[0])
+            && ("delivering".equals(k[1]) || "delivered".equals(k[1]) || (Integer) k[2] > 0));
+        if (terminateSent) {
+          row[STATE] = DeliveryState.SUPERSEDED.wire();
+          row[NEXT] = Sql.millis((Instant) null);
+          return;
+        }
+        if (storedTerminateWaits) {
+          release.update(d.createdAt(), d.createdAt(), d.subscriptionId(), d.orderingKey().get(), d.createdAt());
+        }
+        for (Object[] r : earlier) {
+          if ("terminate".equals(r[EVENT]) && "pending".equals(r[STATE]) && r != row) {
+            r[NEXT] = Sql.millis(d.createdAt());
+          }
+        }
+      } else if (known.isEmpty() && d.holdUntil().isPresent()) {
+        row[NEXT] = Sql.millis(d.holdUntil().get());
+      }
+    }
+
+    @Override
+    public void close() {
+      if (siblings != null) {
+        siblings.close();
+        release.close();
+      }
+    }
   }
 
   /**
@@ -433,9 +549,24 @@ final class JdbcRelayStore implements RelayStore {
     if (limit <= 0 || perNumber <= 0) {
       return List.of();
     }
+    List<Claimed> claimed = new ArrayList<>();
+    // a round that superseded rows may have let others of their calls through: claim again (bounded)
+    for (int round = 0; round < 3 && claimed.size() < limit; round++) {
+      int[] superseded = {0};
+      claimed.addAll(claimRound(lane, instance, now, leaseUntil, limit - claimed.size(), perNumber, skip, superseded));
+      if (superseded[0] == 0) {
+        break;
+      }
+    }
+    return claimed;
+  }
+
+  /** One claim transaction; counts the candidates it superseded into {@code superseded[0]}. */
+  private List<Claimed> claimRound(Lane lane, String instance, Instant now, Instant leaseUntil, int limit,
+      int perNumber, Set<String> skip, int[] superseded) {
     List<Object> head = List.of(lane.wire(), now, instance, now.minus(OWNER_TIMEOUT));
     return sql.inTransaction(tx -> {
-      takeClaimTurn(tx, lane);
+      boolean turn = takeClaimTurn(tx, lane);
       Map<String, Integer> load = new java.util.HashMap<>();
       tx.query(LOAD, rs -> load.put(rs.getString(1), rs.getInt(2)), lane.wire(), now);
       Map<String, List<FairShare.Candidate>> candidates = new LinkedHashMap<>();
@@ -466,8 +597,19 @@ final class JdbcRelayStore implements RelayStore {
           Sql.Prepared read = tx.prepare(
               "SELECT d.id, d.subscription_id, d.webhook_id, d.field, d.lane, b.body, d.attempts, d.max_attempts,"
                   + " d.expires_at, d.claim_token FROM layer_deliveries d JOIN layer_bodies b ON b.id = d.body_id"
-                  + " WHERE d.id = ?")) {
+                  + " WHERE d.id = ?");
+          Sql.Prepared supersede = tx.prepare(turn ? SUPERSEDE : HAS_TERMINATE)) {
         for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, limit)) {
+          if (lane == Lane.CALLS) {
+            // the call order: a connect whose call's terminate is, or was, being sent is never sent
+            if (turn && supersede.update(now, candidate.id(), now, now) == 1) {
+              superseded[0]++;
+              continue;
+            }
+            if (!turn && supersede.exists(candidate.id())) {
+              continue; // decided by a claim within its turn, which sees every earlier claim's outcome
+            }
+          }
           if (update.update(leaseUntil, UUID.randomUUID().toString(), instance, now, candidate.id(), now, now) == 1) {
             read.first(JdbcRelayStore::claimed, candidate.id()).ifPresent(claimed::add);
           }
@@ -489,30 +631,33 @@ final class JdbcRelayStore implements RelayStore {
    * transaction) claims without it: exclusivity still holds (SKIP LOCKED and the conditional update),
    * only the cap may be exceeded by that claim. The lock is tried, never waited on in the database, so a
    * stalled holder can never stall the others. H2 is used by one process, whose lanes claim from one
-   * thread each: nothing to take.
+   * thread each: nothing to take. A claim without its turn leaves the connects that have a terminate of
+   * their call to the next claim (the supersede must see every earlier claim's outcome).
+   * @return whether this transaction holds the turn (always on H2)
    */
-  private void takeClaimTurn(Sql tx, Lane lane) {
+  private boolean takeClaimTurn(Sql tx, Lane lane) {
     if (channel == null) {
-      return;
+      return true;
     }
     long deadline = System.nanoTime() + CLAIM_TURN_WAIT.toNanos();
     while (!tx.first("SELECT pg_try_advisory_xact_lock(?, ?)", rs -> rs.getBoolean(1), schemaKey,
         CLAIM_LOCK + lane.ordinal()).orElse(false)) {
       if (System.nanoTime() >= deadline) {
         log.debug("The {} lane claims without its turn: another claim held it for {}", lane.wire(), CLAIM_TURN_WAIT);
-        return;
+        return false;
       }
       try {
         Thread.sleep(2);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        return;
+        return false;
       }
     }
+    return true;
   }
 
   /** The second key of the claim turns' advisory locks ("ml" and the lane). */
-  private static final int CLAIM_LOCK = 0x6d6c0000;
+  static final int CLAIM_LOCK = 0x6d6c0000;
 
   /** Deliveries of a lane in flight under a live lease, per number: a read of the lease index. */
   private static final String LOAD =
@@ -657,7 +802,7 @@ final class JdbcRelayStore implements RelayStore {
           + " expires_at = CASE WHEN state = 'pending' THEN expires_at ELSE NULL END,"
           + " max_attempts = CASE WHEN state = 'pending' THEN max_attempts ELSE attempts + 1 END,"
           + " state = 'pending', lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?"
-          + " AND state NOT IN ('delivering', 'paused')", now, now, deliveryId) != 1) {
+          + " AND state NOT IN ('delivering', 'paused', 'superseded')", now, now, deliveryId) != 1) {
         return false;
       }
       if (channel != null) {

@@ -85,4 +85,43 @@ class DeliveryPolicyTest {
     assertThat(policy.decide(Lane.DEFAULT, 2, 8, Optional.empty(), shortHint, NOW))
         .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofMinutes(5))));
   }
+
+  @Test
+  void onlyAFirstTerminateIsHeldAndAZeroWindowHoldsNothing() {
+    assertThat(policy.holdUntil(Optional.of(RelayStore.CallEvent.TERMINATE), NOW)).contains(NOW.plusSeconds(2));
+    for (RelayStore.CallEvent other : new RelayStore.CallEvent[] {RelayStore.CallEvent.CONNECT,
+        RelayStore.CallEvent.STATUS, RelayStore.CallEvent.OTHER}) {
+      assertThat(policy.holdUntil(Optional.of(other), NOW)).as(other.wire()).isEmpty();
+    }
+    assertThat(policy.holdUntil(Optional.empty(), NOW)).isEmpty();
+    DeliveryPolicy off = new DeliveryPolicy(Duration.ofSeconds(45), Duration.ZERO, () -> 0.5);
+    assertThat(off.holdUntil(Optional.of(RelayStore.CallEvent.TERMINATE), NOW)).isEmpty();
+  }
+
+  /** A permission reply or a voicemail on the calls lane is no ring: no TTL, the messages' retries. */
+  @Test
+  void theMessagesCallEventsOnTheCallsLaneKeepTheDefaultSchedule() {
+    assertThat(DeliveryPolicy.schedule(Lane.CALLS, "messages")).isEqualTo(Lane.DEFAULT);
+    assertThat(DeliveryPolicy.schedule(Lane.CALLS, "calls")).isEqualTo(Lane.CALLS);
+    assertThat(DeliveryPolicy.schedule(Lane.DEFAULT, "messages")).isEqualTo(Lane.DEFAULT);
+    assertThat(policy.expiry(Lane.CALLS, "messages", NOW, Optional.empty())).isEmpty();
+    assertThat(policy.expiry(Lane.CALLS, "calls", NOW, Optional.empty())).contains(NOW.plusSeconds(45));
+    assertThat(policy.maxAttempts(Lane.CALLS, "messages")).isEqualTo(DeliveryPolicy.DEFAULT_MAX_ATTEMPTS);
+    assertThat(policy.maxAttempts(Lane.CALLS, "calls")).isEqualTo(DeliveryPolicy.CALLS_MAX_ATTEMPTS);
+  }
+
+  @Test
+  void theHoldWindowIsBoundedAndShorterThanTheCallTtl() {
+    CallWebhookRelay.Builder b = CallWebhookRelay.builder();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.callTerminateHold(Duration.ofMillis(-1)))
+        .isInstanceOf(IllegalArgumentException.class);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.callTerminateHold(Duration.ofSeconds(11)))
+        .isInstanceOf(IllegalArgumentException.class);
+    b.callTerminateHold(Duration.ZERO).callTerminateHold(Duration.ofSeconds(10));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> dev.metalayer.MetaLayer.builder()
+            .keyStore(dev.metalayer.store.Stores.inMemoryKeys()).masterKey(new byte[32])
+            .relayStore(dev.metalayer.store.Stores.inMemoryRelay()).callTtl(Duration.ofSeconds(5))
+            .callTerminateHold(Duration.ofSeconds(5)).build())
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("callTerminateHold must be shorter");
+  }
 }

@@ -113,7 +113,13 @@ class EnvelopeSplitterTest {
     assertThat(changes).extracting(Change::permissionReply).containsExactly(false, true, false, false, false);
     assertThat(changes.get(0).orderingKey()).contains("wacid.HBgLMTIxODU1NTI4MjgVAgARGCAyODRQIAFRoA");
     assertThat(changes.get(3).orderingKey()).contains("wacid.ABGGFjFVU2AfAgo6V");
-    assertThat(changes.get(1).orderingKey()).isEmpty();
+    // permission replies name no call: one user's replies keep their order
+    assertThat(changes.get(1).orderingKey()).contains("user:12185552828");
+    assertThat(changes.get(2).orderingKey()).isEmpty();
+    assertThat(changes).extracting(Change::callsLane).containsExactly(true, true, false, true, false);
+    assertThat(changes).extracting(Change::callEvent).containsExactly(Optional.of(RelayStore.CallEvent.CONNECT),
+        Optional.of(RelayStore.CallEvent.OTHER), Optional.empty(), Optional.of(RelayStore.CallEvent.STATUS),
+        Optional.empty());
   }
 
   @Test

@@ -9,7 +9,6 @@ import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.KeyService.Registration;
-import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.WebhookSubscriptions;
 import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.relay.Delivery;
@@ -267,8 +266,9 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("No such delivery."));
       return;
     }
-    if (replayed.get().state() == DeliveryState.PAUSED) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter(WebhookSubscriptions.PAUSED_REPLAY));
+    Optional<String> refused = WebhookSubscriptions.refusedReplay(replayed.get().state());
+    if (refused.isPresent()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(refused.get()));
       return;
     }
     log.info("Admin token: replayed delivery {} of webhook subscription {} of phone number ID {}", replayed.get().id(),

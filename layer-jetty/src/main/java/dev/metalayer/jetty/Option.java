@@ -169,8 +169,14 @@ public enum Option {
       "How long a `calls` event may still be delivered after its receipt (`1s`–`1h`); for a ring (`connect`),"
           + " after the earlier of its receipt and Meta's `timestamp`. Later it is recorded as `expired` and never"
           + " sent, so a late `connect` is no ghost ring."),
+  CALL_TERMINATE_HOLD(Section.RELAY, "--call-terminate-hold", "LAYER_CALL_TERMINATE_HOLD", is("2s"),
+      core(Kind.DURATION, MetaLayer.Builder::callTerminateHold),
+      "How long a `terminate` that is the first delivery of its call to a subscription waits for its `connect`"
+          + " (`0s`–`10s`, shorter than `LAYER_CALL_TTL`; `0s` turns it off): a connect that arrives within it is"
+          + " delivered first and the terminate right after it. See [webhooks](webhooks.md#order-on-the-calls-lane)."),
   RETENTION(Section.RELAY, "--retention", "LAYER_RETENTION", is("14d"), core(Kind.DURATION, MetaLayer.Builder::retention),
-      "How long the relay keeps finished deliveries (`delivered`, `expired`, `dead`), their attempts and the"
+      "How long the relay keeps finished deliveries (`delivered`, `expired`, `dead`, `superseded`), their attempts"
+          + " and the"
           + " envelopes received from Meta; older ones are purged about every hour. Pending deliveries are always"
           + " kept. At least `8d` (the layer refuses to start with less): Meta redelivers for up to 7 days, and a"
           + " redelivery is recognised by the rows kept."),

@@ -5,7 +5,6 @@ import dev.metalayer.graph.Credentials;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.Outcome;
 import dev.metalayer.keys.Resolution;
-import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.WebhookSubscriptions.Spec;
 import dev.metalayer.relay.WebhookSubscriptions;
 import java.util.ArrayList;
@@ -113,8 +112,9 @@ final class SubscriptionsHandler implements Request.Handler {
         && method.equals("POST")) {
       subscriptions.retry(pnid, parts.get(0), parts.get(2)).ifPresentOrElse(
           d -> {
-            if (d.state() == DeliveryState.PAUSED) {
-              HttpIo.writeError(response, callback, GraphError.invalidParameter(WebhookSubscriptions.PAUSED_REPLAY));
+            Optional<String> refused = WebhookSubscriptions.refusedReplay(d.state());
+            if (refused.isPresent()) {
+              HttpIo.writeError(response, callback, GraphError.invalidParameter(refused.get()));
             } else {
               HttpIo.writeJson(response, callback, 202, WebhookViews.delivery(d));
             }

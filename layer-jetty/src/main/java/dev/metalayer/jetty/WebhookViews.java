@@ -32,7 +32,8 @@ final class WebhookViews {
       Optional<DeliveryState> state = status.flatMap(DeliveryState::parse);
       if (status.isPresent() && state.isEmpty()) {
         HttpIo.writeError(response, callback, GraphError.invalidParameter(
-            "status must be one of pending, delivering, paused, delivered, expired, dead."));
+            "status must be one of " + java.util.Arrays.stream(DeliveryState.values()).map(DeliveryState::wire)
+                .collect(java.util.stream.Collectors.joining(", ")) + "."));
         return Optional.empty();
       }
       try {
