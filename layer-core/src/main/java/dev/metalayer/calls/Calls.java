@@ -118,6 +118,19 @@ public final class Calls implements CallGuard {
   }
 
   /**
+   * Acts on call events once the relay has stored them: a call Meta reports connected (its
+   * {@code ACCEPTED} status, sent for business-initiated calls) resets Meta's permission-request limits
+   * for the user, so the layer forgets its refusals of them ({@link #callConnected}).
+   */
+  public void stored(List<Event> events) {
+    for (Event e : events) {
+      if (e.source() == CallStore.Source.WEBHOOK && "ACCEPTED".equals(e.name()) && e.userWaId().isPresent()) {
+        callConnected(e.phoneNumberId(), e.userWaId().get());
+      }
+    }
+  }
+
+  /**
    * A user answered a call permission request of the number. When they granted it, the refusals the
    * layer remembered for them that the grant ends are forgotten: those of permission requests, and a
    * {@code connect} refused for want of permission (Meta's code 138006); a {@code connect} refused for

@@ -347,10 +347,17 @@ final class Router {
     }
 
     /**
-     * Acts on the call permission replies of the envelope, once it is stored ({@link Calls#permissionReply}).
+     * Acts on the call permission replies and the connected calls of the envelope, once it is stored
+     * ({@link Calls#permissionReply}, {@link Calls#stored}).
      * A failure is logged: the envelope is stored and acknowledged whatever becomes of it.
      */
     void permissionReplies() {
+      try {
+        calls.stored(callEvents());
+      } catch (RuntimeException e) {
+        log.warn("Envelope {}: its connected calls were not applied to the remembered limits ({})", envelope.id(),
+            e.toString());
+      }
       for (Change c : callChanges()) {
         if (!Events.MESSAGES.equals(c.field())) {
           continue;

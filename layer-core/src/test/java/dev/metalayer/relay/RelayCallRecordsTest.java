@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -130,6 +131,28 @@ class RelayCallRecordsTest {
 
     assertThat(store.rememberedFor(RelayHarness.PNID_1, "12185552828", clock.instant())).isEmpty();
     assertThat(store.find(RelayHarness.PNID_1, "wacid.HBgLMTIxODU1NTI4MjgVAgARGCAyODRQIAFRoA")).isPresent();
+  }
+
+  /** Meta's ACCEPTED status of a business-initiated call: the connected call resets Meta's permission-request limits. */
+  @Test
+  void aConnectedCallForgetsTheRefusedPermissionRequestsOfItsUser() {
+    CallStore store = h.layer.calls().store();
+    Instant now = clock.instant();
+    store.remember(new CallStore.Limit(RelayHarness.PNID_1, "12185552828", Calls.PERMISSION_REQUEST, 138009, 400, "{}",
+        now, now.plus(Duration.ofDays(1))));
+    store.remember(new CallStore.Limit(RelayHarness.PNID_1, "12185550000", Calls.PERMISSION_REQUEST, 138009, 400, "{}",
+        now, now.plus(Duration.ofDays(1))));
+    String accepted = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1
+        + "\",\"changes\":[{\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":"
+        + "{\"display_phone_number\":\"13175551399\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"},"
+        + "\"statuses\":[{\"id\":\"wacid.B1\",\"type\":\"call\",\"status\":\"ACCEPTED\",\"timestamp\":\""
+        + now.getEpochSecond() + "\",\"recipient_id\":\"12185552828\"}]}}]}]}";
+
+    h.ingestSigned(accepted.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+
+    assertThat(store.rememberedFor(RelayHarness.PNID_1, "12185552828", now)).isEmpty();
+    assertThat(store.rememberedFor(RelayHarness.PNID_1, "12185550000", now)).as("another user's stays").hasSize(1);
+    assertThat(store.find(RelayHarness.PNID_1, "wacid.B1").orElseThrow().state()).isEqualTo(CallStore.State.ACCEPTED);
   }
 
   /**
