@@ -132,7 +132,7 @@ final class CallActions {
       CallRequest request = ok.value();
       String action = request.action().orElse("");
       if (action.equals("connect")) {
-        connected(grant, request, status, answer);
+        connectAnswered(grant, request, status, answer);
       } else if (ON_A_CALL.contains(action) && request.callId().isPresent()) {
         acted(grant, action, request.callId().get(), status, answer);
       }
@@ -146,7 +146,8 @@ final class CallActions {
     store.forget(phoneNumberId, user, RememberedLimits.PERMISSION_REQUEST);
   }
 
-  private void connected(Grant grant, CallRequest request, int status, byte[] answer) {
+  /** A {@code connect} answered: Meta's refusal for a limit remembered, or the call's first event. */
+  private void connectAnswered(Grant grant, CallRequest request, int status, byte[] answer) {
     String number = grant.number().phoneNumberId();
     if (status >= 400) {
       request.user().ifPresent(user -> remember(number, user, RememberedLimits.CONNECT, status, answer));
