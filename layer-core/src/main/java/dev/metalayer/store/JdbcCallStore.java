@@ -34,6 +34,9 @@ final class JdbcCallStore implements CallStore {
       + " user_wa_id, http_status, detail";
   private static final String LIMIT_COLUMNS =
       "SELECT phone_number_id, user_wa_id, kind, code, http_status, answer, at_ms, until_at";
+  /** Every state, as an SQL list. */
+  private static final String STATES = java.util.Arrays.stream(State.values()).map(st -> "'" + st.wire() + "'")
+      .collect(java.util.stream.Collectors.joining(", ", "(", ")"));
   /** Calls deleted per purge transaction. */
   private static final int PURGE_BATCH = 500;
   /** The most deliveries of one call listed. */
@@ -343,8 +346,10 @@ final class JdbcCallStore implements CallStore {
     int n;
     do {
       n = sql.inTransaction(tx -> {
-        List<String[]> calls = tx.query("SELECT phone_number_id, wacid FROM layer_calls WHERE updated_at < ? LIMIT ?"
-            + " FOR UPDATE SKIP LOCKED", rs -> new String[] {rs.getString(1), rs.getString(2)}, before, PURGE_BATCH);
+        // a range of layer_calls_state_updated per state
+        List<String[]> calls = tx.query("SELECT phone_number_id, wacid FROM layer_calls WHERE state IN " + STATES
+            + " AND updated_at < ? LIMIT ? FOR UPDATE SKIP LOCKED", rs -> new String[] {rs.getString(1), rs.getString(2)},
+            before, PURGE_BATCH);
         try (Sql.Prepared events = tx.prepare("DELETE FROM layer_call_events WHERE phone_number_id = ? AND wacid = ?");
             Sql.Prepared call = tx.prepare("DELETE FROM layer_calls WHERE phone_number_id = ? AND wacid = ?"
                 + " AND updated_at < ?")) {

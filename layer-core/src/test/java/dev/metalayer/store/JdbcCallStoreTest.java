@@ -39,6 +39,8 @@ class JdbcCallStoreTest extends CallStoreContract {
         .containsIgnoringCase("LAYER_CALL_EVENTS_CALL");
     assertThat(plan("SELECT wacid FROM layer_calls WHERE state IN ('ringing', 'pre_accepted') AND updated_at < 5"))
         .containsIgnoringCase("LAYER_CALLS_STATE_UPDATED");
+    assertThat(plan("SELECT wacid FROM layer_calls WHERE state IN ('ringing', 'pre_accepted', 'accepted', 'rejected',"
+        + " 'terminated', 'expired') AND updated_at < 5")).containsIgnoringCase("LAYER_CALLS_STATE_UPDATED");
     assertThat(plan("SELECT d.id FROM layer_deliveries d WHERE d.subscription_id IN (SELECT s.id FROM"
         + " layer_subscriptions s WHERE s.phone_number_id = '1') AND d.ordering_key = 'w'"))
         .containsIgnoringCase("LAYER_DELIVERIES_ORDER");

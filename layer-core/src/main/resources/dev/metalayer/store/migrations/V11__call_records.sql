@@ -23,11 +23,10 @@ CREATE TABLE layer_calls (
   PRIMARY KEY (phone_number_id, wacid)
 );
 
--- the listings, newest first: one number's, and every number's (the admin view)
+-- One number's listing, newest first. (Every number's, the admin view, sorts what its filters select:
+-- an index more would cost every ring a write.)
 CREATE INDEX layer_calls_number_created ON layer_calls (phone_number_id, created_at);
-CREATE INDEX layer_calls_created ON layer_calls (created_at);
--- the retention purge, and the expiry of calls left ringing
-CREATE INDEX layer_calls_updated ON layer_calls (updated_at);
+-- the expiry of calls left ringing, and the retention purge (a range per state)
 CREATE INDEX layer_calls_state_updated ON layer_calls (state, updated_at);
 
 -- A call's events, as they arrived (seq); event_key identifies an event within its call (a redelivery
