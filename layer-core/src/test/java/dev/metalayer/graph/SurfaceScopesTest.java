@@ -121,4 +121,29 @@ class SurfaceScopesTest {
     assertThat(Surface.lacking(new Grant("key_old", SurfaceTest.A, "EAAtoken"), Scope.CALLS))
         .as("a grant made with the constructor from before scopes has every scope").isEmpty();
   }
+
+  /** docs/graph-api.md's table shows each row's scope as {@link Surface#TABLE} has it, row by row. */
+  @Test
+  void theDocumentedTableShowsEachRowsScope() throws Exception {
+    Map<String, String> documented = new java.util.TreeMap<>();
+    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("..", "docs", "graph-api.md"))) {
+      String target = line.startsWith("| phone number |") ? "PHONE_NUMBER" : line.startsWith("| WABA |") ? "WABA"
+          : line.startsWith("| media ID |") ? "MEDIA" : null;
+      if (target == null) {
+        continue;
+      }
+      String[] cells = line.split(" \\| ");
+      String scope = cells[4].equals("(none)") ? "-" : cells[4].replace("`", "");
+      for (String method : cells[1].replace("`", "").split(", ")) {
+        for (String edge : cells[2].replace("`", "").split(", ")) {
+          documented.put(target + " " + method + " " + (edge.equals("(node)") ? "" : edge), scope);
+        }
+      }
+    }
+    Map<String, String> table = new java.util.TreeMap<>();
+    for (Surface.Rule r : Surface.TABLE) {
+      table.put(r.target() + " " + r.method() + " " + r.edge(), r.scope().map(Scope::wireName).orElse("-"));
+    }
+    assertThat(documented).isEqualTo(table);
+  }
 }
