@@ -10,6 +10,7 @@ import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.keys.TokenResolver;
+import dev.metalayer.log.WarnLimiter;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -50,6 +51,8 @@ public final class GraphProxy {
   private final MediaHosts mediaHosts;
   private final UpstreamWarnings warnings;
   private final GraphSteps steps;
+  /** The operator events of Graph writes (a write turning SIP on), at most one line per key and minute. */
+  private final WarnLimiter operatorEvents;
 
   /**
    * The Graph proxy of a layer: its one public factory (used by {@link dev.metalayer.MetaLayer}).
@@ -94,6 +97,7 @@ public final class GraphProxy {
     this.mediaHosts = new MediaHosts(settings.mediaHosts());
     this.warnings = new UpstreamWarnings(clock);
     this.steps = new GraphSteps(settings, warnings, Objects.requireNonNull(guard, "guard"));
+    this.operatorEvents = new WarnLimiter(clock);
   }
 
   public GraphSettings settings() {
@@ -221,6 +225,15 @@ public final class GraphProxy {
         return Outcome.refused(MediaConcurrency.busy());
       }
     }
+    if (row.rule().target() == Surface.Target.PHONE_NUMBER && row.rule().method().equals("POST")
+        && row.rule().edge().equals("settings") && CallingSettings.turnsSipOn(request.rawQuery(), request.form().or(request::body))) {
+      // an operator event: one client's write changes every client's calling (Meta: error 131055 afterwards);
+      // at most one line per key and minute, so that a client repeating the write cannot flood the log
+      operatorEvents.permit("sip-on", grant.keyId()).ifPresent(suppressed -> log.warn(
+          "Key {} of phone number ID {} sends a settings write that turns SIP on: once Meta applies it, Graph calling"
+              + " and call webhooks stop for every client of this number{}", grant.keyId(), grant.number().phoneNumberId(),
+          WarnLimiter.suppressed(suppressed)));
+    }
     return Outcome.ok(
         new GraphExchange(request.method(), uri.get(), upstreamBody, grant.metaToken(),
             target, rewriter, scrubber,
@@ -292,8 +305,9 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     Grant grant = ((Outcome.Ok<Grant>) granted).value();
-    if (!surface.mayUseMedia(grant, mediaId)) {
-      return Outcome.refused(GraphError.outOfScope("(#200) This key may not download this media."));
+    Optional<GraphError> refused = surface.mediaDownload(grant, mediaId);
+    if (refused.isPresent()) {
+      return Outcome.refused(refused.get());
     }
     MediaLinks.Opened opened = links.open(ref, grant.number().phoneNumberId(), mediaId);
     if (opened instanceof MediaLinks.Opened.Foreign) {

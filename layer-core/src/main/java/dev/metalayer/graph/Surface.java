@@ -1,6 +1,7 @@
 package dev.metalayer.graph;
 
 import dev.metalayer.keys.Grant;
+import dev.metalayer.keys.Grant.Scope;
 import dev.metalayer.keys.WhatsAppNumber;
 import java.util.Arrays;
 import java.util.Collection;
@@ -107,8 +108,10 @@ public final class Surface {
    * @param params the parameter names taken, or {@link #CONTENT}
    * @param parts the multipart part names taken; empty: no multipart body
    * @param needs the widening group the number must have been granted, if any
+   * @param scope the {@link Scope} the key must hold, if any (a plain read of the number or its WABA needs none)
    */
-  public record Rule(Target target, String method, String edge, Set<String> params, Set<String> parts, Optional<Group> needs) {
+  public record Rule(Target target, String method, String edge, Set<String> params, Set<String> parts, Optional<Group> needs,
+      Optional<Scope> scope) {
     /** Whether this row's answer is a list of the WABA's numbers, filtered to the key's own. */
     public boolean listsNumbers() {
       return target == Target.WABA && edge.equals("phone_numbers");
@@ -119,12 +122,17 @@ public final class Surface {
     }
   }
 
-  private static Rule rule(Target target, String method, String edge, Set<String> params) {
-    return new Rule(target, method, edge, params, Set.of(), Optional.empty());
+  /** A row any key may use. */
+  private static Rule open(Target target, String method, String edge, Set<String> params) {
+    return new Rule(target, method, edge, params, Set.of(), Optional.empty(), Optional.empty());
   }
 
-  private static Rule rule(Target target, String method, String edge, Set<String> params, Group needs) {
-    return new Rule(target, method, edge, params, Set.of(), Optional.of(needs));
+  private static Rule rule(Target target, String method, String edge, Set<String> params, Scope scope) {
+    return new Rule(target, method, edge, params, Set.of(), Optional.empty(), Optional.of(scope));
+  }
+
+  private static Rule rule(Target target, String method, String edge, Set<String> params, Scope scope, Group needs) {
+    return new Rule(target, method, edge, params, Set.of(), Optional.of(needs), Optional.of(scope));
   }
 
   private static Set<String> read(String... more) {
@@ -137,44 +145,56 @@ public final class Surface {
           "business_verification_status", "country", "ownership_type", "status", "health_status",
           "is_enabled_for_insights", "primary_business_location", "marketing_messages_lite_api_status");
 
-  /** The table. */
+  /**
+   * The table. Each row names the {@link Scope} a key needs for it: {@code messages} to send, {@code media}
+   * for uploads and media IDs (and the layer's download route, {@link #mediaDownload}), {@code calls} for
+   * call actions and permissions, {@code templates} for the WABA's templates, {@code settings} for
+   * everything that changes or reads the number's configuration (settings, business profile,
+   * conversational automation, and the rows of the widening groups, which administer the number or the
+   * WABA). Reading the number node, the WABA node and the WABA's {@code phone_numbers} needs no scope:
+   * it shows what the key acts for (helpdesks read it to check a key).
+   */
   public static final List<Rule> TABLE =
       List.of(
           // the number
-          rule(Target.PHONE_NUMBER, "GET", "", READ),
-          rule(Target.PHONE_NUMBER, "POST", "messages", CONTENT),
+          open(Target.PHONE_NUMBER, "GET", "", READ),
+          rule(Target.PHONE_NUMBER, "POST", "messages", CONTENT, Scope.MESSAGES),
           new Rule(Target.PHONE_NUMBER, "POST", "media", Set.of("messaging_product", "type"),
-              Set.of("messaging_product", "file", "type"), Optional.empty()),
-          rule(Target.PHONE_NUMBER, "POST", "calls", CONTENT),
-          rule(Target.PHONE_NUMBER, "GET", "call_permissions", read("user_wa_id")),
-          rule(Target.PHONE_NUMBER, "GET", "settings", read("include_sip_credentials")),
-          rule(Target.PHONE_NUMBER, "POST", "settings", CONTENT),
-          rule(Target.PHONE_NUMBER, "GET", "whatsapp_business_profile", READ),
-          rule(Target.PHONE_NUMBER, "POST", "whatsapp_business_profile", CONTENT),
-          rule(Target.PHONE_NUMBER, "GET", "conversational_automation", READ),
-          rule(Target.PHONE_NUMBER, "POST", "conversational_automation", CONTENT),
-          rule(Target.PHONE_NUMBER, "POST", "", CONTENT, Group.NUMBER_ADMIN),
-          rule(Target.PHONE_NUMBER, "POST", "register", CONTENT, Group.NUMBER_ADMIN),
-          rule(Target.PHONE_NUMBER, "POST", "deregister", CONTENT, Group.NUMBER_ADMIN),
-          rule(Target.PHONE_NUMBER, "POST", "request_code", CONTENT, Group.NUMBER_ADMIN),
-          rule(Target.PHONE_NUMBER, "POST", "verify_code", CONTENT, Group.NUMBER_ADMIN),
+              Set.of("messaging_product", "file", "type"), Optional.empty(), Optional.of(Scope.MEDIA)),
+          rule(Target.PHONE_NUMBER, "POST", "calls", CONTENT, Scope.CALLS),
+          rule(Target.PHONE_NUMBER, "GET", "call_permissions", read("user_wa_id"), Scope.CALLS),
+          rule(Target.PHONE_NUMBER, "GET", "settings", read("include_sip_credentials"), Scope.SETTINGS),
+          rule(Target.PHONE_NUMBER, "POST", "settings", CONTENT, Scope.SETTINGS),
+          rule(Target.PHONE_NUMBER, "GET", "whatsapp_business_profile", READ, Scope.SETTINGS),
+          rule(Target.PHONE_NUMBER, "POST", "whatsapp_business_profile", CONTENT, Scope.SETTINGS),
+          rule(Target.PHONE_NUMBER, "GET", "conversational_automation", READ, Scope.SETTINGS),
+          rule(Target.PHONE_NUMBER, "POST", "conversational_automation", CONTENT, Scope.SETTINGS),
+          rule(Target.PHONE_NUMBER, "POST", "", CONTENT, Scope.SETTINGS, Group.NUMBER_ADMIN),
+          rule(Target.PHONE_NUMBER, "POST", "register", CONTENT, Scope.SETTINGS, Group.NUMBER_ADMIN),
+          rule(Target.PHONE_NUMBER, "POST", "deregister", CONTENT, Scope.SETTINGS, Group.NUMBER_ADMIN),
+          rule(Target.PHONE_NUMBER, "POST", "request_code", CONTENT, Scope.SETTINGS, Group.NUMBER_ADMIN),
+          rule(Target.PHONE_NUMBER, "POST", "verify_code", CONTENT, Scope.SETTINGS, Group.NUMBER_ADMIN),
           // the WABA
-          rule(Target.WABA, "GET", "", READ),
+          open(Target.WABA, "GET", "", READ),
           rule(Target.WABA, "GET", "message_templates",
-              read("name", "status", "category", "language", "content", "name_or_content", "quality_score")),
-          rule(Target.WABA, "POST", "message_templates", CONTENT),
-          rule(Target.WABA, "DELETE", "message_templates", Set.of("name", "hsm_id"), Group.TEMPLATES_DELETE),
+              read("name", "status", "category", "language", "content", "name_or_content", "quality_score"), Scope.TEMPLATES),
+          rule(Target.WABA, "POST", "message_templates", CONTENT, Scope.TEMPLATES),
+          rule(Target.WABA, "DELETE", "message_templates", Set.of("name", "hsm_id"), Scope.TEMPLATES, Group.TEMPLATES_DELETE),
           // no paging: the answer keeps only the key's own number, and pages would count the others
-          rule(Target.WABA, "GET", "phone_numbers", Set.of("fields", "pretty")),
-          rule(Target.WABA, "GET", "subscribed_apps", READ, Group.WABA_ADMIN),
-          rule(Target.WABA, "POST", "subscribed_apps", CONTENT, Group.WABA_ADMIN),
-          rule(Target.WABA, "DELETE", "subscribed_apps", Set.of(), Group.WABA_ADMIN),
-          rule(Target.WABA, "GET", "assigned_users", read("business"), Group.WABA_ADMIN),
-          rule(Target.WABA, "POST", "assigned_users", CONTENT, Group.WABA_ADMIN),
-          rule(Target.WABA, "DELETE", "assigned_users", Set.of("user"), Group.WABA_ADMIN),
+          open(Target.WABA, "GET", "phone_numbers", Set.of("fields", "pretty")),
+          rule(Target.WABA, "GET", "subscribed_apps", READ, Scope.SETTINGS, Group.WABA_ADMIN),
+          rule(Target.WABA, "POST", "subscribed_apps", CONTENT, Scope.SETTINGS, Group.WABA_ADMIN),
+          rule(Target.WABA, "DELETE", "subscribed_apps", Set.of(), Scope.SETTINGS, Group.WABA_ADMIN),
+          rule(Target.WABA, "GET", "assigned_users", read("business"), Scope.SETTINGS, Group.WABA_ADMIN),
+          rule(Target.WABA, "POST", "assigned_users", CONTENT, Scope.SETTINGS, Group.WABA_ADMIN),
+          rule(Target.WABA, "DELETE", "assigned_users", Set.of("user"), Scope.SETTINGS, Group.WABA_ADMIN),
           // a media ID (only its method goes upstream: the query is replaced by phone_number_id)
-          rule(Target.MEDIA, "GET", "", READ),
-          rule(Target.MEDIA, "DELETE", "", READ));
+          rule(Target.MEDIA, "GET", "", READ, Scope.MEDIA),
+          rule(Target.MEDIA, "DELETE", "", READ, Scope.MEDIA));
+
+  /** The row whose scope the layer's media download route ({@code /media/{id}/download}) needs: reading a media ID. */
+  private static final Rule MEDIA_DOWNLOAD_ROW = TABLE.stream()
+      .filter(r -> r.target() == Target.MEDIA && r.method().equals("GET")).findFirst().orElseThrow();
 
   private static final Set<String> OVERRIDE_HEADERS = Set.of("x-http-method-override", "x-http-method", "x-method-override");
   private static final Pattern CANONICAL_ID = Pattern.compile("[1-9][0-9]{0,31}");
@@ -261,6 +281,12 @@ public final class Surface {
           + (edge == null || edge.isEmpty() ? "" : " edge") + " (see the Graph surface in docs/graph-api.md).");
     }
     Rule rule = row.get();
+    if (rule.scope().isPresent()) {
+      Optional<GraphError> lacking = lacking(grant, rule.scope().get());
+      if (lacking.isPresent()) {
+        return Outcome.refused(lacking.get());
+      }
+    }
     String pnid = grant.number().phoneNumberId();
     Set<Group> granted = widened.getOrDefault(canonical(pnid), Set.of());
     if (rule.needs().isPresent() && !granted.contains(rule.needs().get())) {
@@ -296,9 +322,31 @@ public final class Surface {
     return Outcome.ok(new Allowed(target.get(), rule));
   }
 
-  /** Whether {@code id} may be used as a media ID by {@code grant} (the media download route). */
-  boolean mayUseMedia(Grant grant, String id) {
-    return CANONICAL_ID.matcher(id).matches() && target(grant, id).orElse(null) == Target.MEDIA;
+  /**
+   * Whether {@code grant} may download the media {@code id} through the layer's media download route: the
+   * ID must be one it may address as media (else 403, {@code (#200) This key may not download this media.}),
+   * and the key must hold the scope of reading a media ID (else 403, rule {@code scope}).
+   *
+   * @return the refusal, or empty when the download may go on
+   */
+  Optional<GraphError> mediaDownload(Grant grant, String id) {
+    if (!CANONICAL_ID.matcher(id).matches() || target(grant, id).orElse(null) != Target.MEDIA) {
+      return Optional.of(GraphError.outOfScope("(#200) This key may not download this media."));
+    }
+    return lacking(grant, MEDIA_DOWNLOAD_ROW.scope().orElseThrow());
+  }
+
+  /**
+   * The rule of key scopes, for every route of the layer: the Graph surface's rows, the media download
+   * route, and the layer's own APIs ({@code /v1/webhooks} needs {@link Scope#WEBHOOKS}, {@code /v1/calls}
+   * {@link Scope#CALLS}). A key without {@code scope} gets a 403, code 200, naming the scope it lacks:
+   * {@code (#200) (rule scope) This key lacks the scope calls (…).} Nothing must be sent or changed for it.
+   *
+   * @return the refusal to answer, or empty when the key holds {@code scope}
+   */
+  public static Optional<GraphError> lacking(Grant grant, Scope scope) {
+    return grant.has(scope) ? Optional.empty() : Optional.of(refusal("scope", "This key lacks the scope "
+        + scope.wireName() + " (the operator sets a key's scopes when creating it)."));
   }
 
   private Optional<Target> target(Grant grant, String object) {

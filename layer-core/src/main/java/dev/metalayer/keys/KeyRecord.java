@@ -1,12 +1,16 @@
 package dev.metalayer.keys;
 
+import dev.metalayer.keys.Grant.Scope;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * What the layer knows of a key after it was shown: never the key itself, only its id, a short display
- * prefix, the number it is scoped to and its life cycle.
+ * prefix, the number it is scoped to, its life cycle and its {@link Scope}s.
+ *
+ * @param scopes what the key may do; never empty
  */
 public record KeyRecord(
     String id,
@@ -14,7 +18,8 @@ public record KeyRecord(
     String phoneNumberId,
     Instant createdAt,
     Optional<Instant> lastUsedAt,
-    Optional<Instant> revokedAt) {
+    Optional<Instant> revokedAt,
+    Set<Scope> scopes) {
 
   public KeyRecord {
     Objects.requireNonNull(id, "id");
@@ -23,9 +28,26 @@ public record KeyRecord(
     Objects.requireNonNull(createdAt, "createdAt");
     Objects.requireNonNull(lastUsedAt, "lastUsedAt");
     Objects.requireNonNull(revokedAt, "revokedAt");
+    scopes = Scope.copyOf(scopes);
+  }
+
+  /** A key with every scope. */
+  public KeyRecord(String id, String prefix, String phoneNumberId, Instant createdAt, Optional<Instant> lastUsedAt,
+      Optional<Instant> revokedAt) {
+    this(id, prefix, phoneNumberId, createdAt, lastUsedAt, revokedAt, Scope.ALL);
   }
 
   public boolean revoked() {
     return revokedAt.isPresent();
+  }
+
+  /** This record with another last use. */
+  public KeyRecord withLastUsedAt(Optional<Instant> at) {
+    return new KeyRecord(id, prefix, phoneNumberId, createdAt, at, revokedAt, scopes);
+  }
+
+  /** This record revoked at {@code at}. */
+  public KeyRecord withRevokedAt(Optional<Instant> at) {
+    return new KeyRecord(id, prefix, phoneNumberId, createdAt, lastUsedAt, at, scopes);
   }
 }

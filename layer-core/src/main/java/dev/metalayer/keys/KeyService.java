@@ -258,8 +258,21 @@ public final class KeyService implements TokenResolver, AutoCloseable {
 
   // ---- keys
 
-  /** Creates a key for a number. @return empty when there is no such number */
+  /** Creates a key with every {@link Grant.Scope} for a number. @return empty when there is no such number */
   public Optional<CreatedKey> createKey(String phoneNumberId) {
+    return createKey(phoneNumberId, Grant.Scope.ALL);
+  }
+
+  /**
+   * Creates a key for a number that may do only what {@code scopes} name.
+   *
+   * @return empty when there is no such number
+   * @throws IllegalArgumentException when {@code scopes} is empty
+   */
+  public Optional<CreatedKey> createKey(String phoneNumberId, Set<Grant.Scope> scopes) {
+    if (scopes.isEmpty()) {
+      throw new IllegalArgumentException("a key needs at least one scope");
+    }
     if (store.findNumber(phoneNumberId).isEmpty()) {
       return Optional.empty();
     }
@@ -271,9 +284,11 @@ public final class KeyService implements TokenResolver, AutoCloseable {
             phoneNumberId,
             clock.instant(),
             Optional.empty(),
-            Optional.empty());
+            Optional.empty(),
+            scopes);
     store.insertKey(new StoredKey(record, ApiKeys.hash(key)));
-    log.info("Created key {} ({}…) for phone number ID {}", record.id(), record.prefix(), phoneNumberId);
+    log.info("Created key {} ({}…) for phone number ID {} with the scopes {}", record.id(), record.prefix(), phoneNumberId,
+        Grant.Scope.names(record.scopes()));
     return Optional.of(new CreatedKey(record, key));
   }
 
@@ -284,7 +299,7 @@ public final class KeyService implements TokenResolver, AutoCloseable {
       if (pending == null || r.lastUsedAt().filter(t -> !t.isBefore(pending)).isPresent()) {
         return r;
       }
-      return new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), Optional.of(pending), r.revokedAt());
+      return r.withLastUsedAt(Optional.of(pending));
     }).toList();
   }
 
@@ -378,7 +393,7 @@ public final class KeyService implements TokenResolver, AutoCloseable {
     }
     StoredNumber number = found.get().number();
     String token = cipher.open(number.sealedToken(), record.phoneNumberId());
-    Grant grant = new Grant(record.id(), number.number(), token);
+    Grant grant = new Grant(record.id(), number.number(), token, record.scopes());
     if (grants.size() >= MAX_CACHED_GRANTS) {
       grants.clear();
     }

@@ -97,9 +97,7 @@ final class InMemoryKeyStore implements KeyStore {
     KeyRecord r = key.record();
     keysById.put(
         id,
-        new StoredKey(
-            new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), r.lastUsedAt(), Optional.of(at)),
-            key.hash()));
+        new StoredKey(r.withRevokedAt(Optional.of(at)), key.hash()));
     changes++;
     return true;
   }
@@ -111,9 +109,7 @@ final class InMemoryKeyStore implements KeyStore {
       KeyRecord r = key.record();
       keysById.put(
           id,
-          new StoredKey(
-              new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), Optional.of(at), r.revokedAt()),
-              key.hash()));
+          new StoredKey(r.withLastUsedAt(Optional.of(at)), key.hash()));
     }
   }
 

@@ -1,26 +1,29 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.Grant.Scope;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.KeyStore;
 import dev.metalayer.keys.WhatsAppNumber;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /** A {@link KeyStore} on a JDBC {@link Database} (H2 or PostgreSQL). Thread-safe. */
 final class JdbcKeyStore implements KeyStore {
   private static final String NUMBER_COLUMNS =
       "SELECT phone_number_id, phone, waba_id, business_id, meta_token, created_at";
   private static final String KEY_COLUMNS =
-      "SELECT id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at";
+      "SELECT id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at, scopes";
 
   /** The one query of a cold resolution: the key joined with its number (the number's columns renamed). */
   private static final String KEY_WITH_NUMBER =
-      "SELECT k.id, k.key_hash, k.prefix, k.phone_number_id, k.created_at, k.last_used_at, k.revoked_at,"
+      "SELECT k.id, k.key_hash, k.prefix, k.phone_number_id, k.created_at, k.last_used_at, k.revoked_at, k.scopes,"
           + " n.phone, n.waba_id, n.business_id, n.meta_token, n.created_at AS number_created_at"
           + " FROM layer_keys k JOIN layer_numbers n ON n.phone_number_id = k.phone_number_id WHERE k.key_hash = ?";
   /** Moves the change counter (migration V10); run in the transaction of the change it announces. */
@@ -93,10 +96,10 @@ final class JdbcKeyStore implements KeyStore {
       if (!tx.exists("SELECT 1 FROM layer_numbers WHERE phone_number_id = ?", r.phoneNumberId())) {
         throw new IllegalArgumentException("no number " + r.phoneNumberId());
       }
-      tx.update("INSERT INTO layer_keys (id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at)"
-              + " VALUES (?, ?, ?, ?, ?, ?, ?)",
+      tx.update("INSERT INTO layer_keys (id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at,"
+              + " scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
           r.id(), key.hash(), r.prefix(), r.phoneNumberId(), r.createdAt(), Sql.millis(r.lastUsedAt()),
-          Sql.millis(r.revokedAt()));
+          Sql.millis(r.revokedAt()), Scope.names(r.scopes()));
       return null;
     });
   }
@@ -212,6 +215,22 @@ final class JdbcKeyStore implements KeyStore {
         rs.getString("phone_number_id"),
         Instant.ofEpochMilli(rs.getLong("created_at")),
         Sql.instant(rs, "last_used_at"),
-        Sql.instant(rs, "revoked_at"));
+        Sql.instant(rs, "revoked_at"),
+        scopes(rs.getString("scopes")));
+  }
+
+  /**
+   * The scopes of a {@code scopes} column (migration V14). A name this version does not know (written by a
+   * newer one) is left out: this version has nothing it would allow.
+   */
+  static Set<Scope> scopes(String column) {
+    EnumSet<Scope> out = EnumSet.noneOf(Scope.class);
+    for (String name : column.split(",")) {
+      Scope.named(name.strip()).ifPresent(out::add);
+    }
+    if (out.isEmpty()) {
+      throw new IllegalStateException("a key's scopes column names no scope this version knows");
+    }
+    return out;
   }
 }

@@ -51,4 +51,46 @@ class CallingSettingsTest {
         .satisfies(bytes -> assertThat(new String(bytes, StandardCharsets.UTF_8))
             .isEqualTo("{\"calling\":{\"status\":\"ENABLED\"}}"));
   }
+
+  private static boolean sipOn(String query, String body) {
+    return CallingSettings.turnsSipOn(query, java.util.Optional.ofNullable(body).map(CallingSettingsTest::b));
+  }
+
+  @Test
+  void aWriteThatTurnsSipOnIsSeenWhereverGraphReadsIt() {
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"ENABLED\",\"servers\":[{\"hostname\":\"sip.example\"}]}}}")).isTrue();
+    assertThat(sipOn("", "{\"messaging_product\":\"whatsapp\",\"calling\":{\"status\":\"ENABLED\",\"sip\":{\"status\":\"enabled\"}}}")).isTrue();
+    assertThat(sipOn("", "{ \"Calling\" : { \"SIP\" : { \"Status\" : \" Enabled \" } } }")).isTrue();
+    // a form, its value JSON or written with brackets, and the query
+    assertThat(sipOn("", "calling=" + java.net.URLEncoder.encode("{\"sip\":{\"status\":\"ENABLED\"}}", StandardCharsets.UTF_8))).isTrue();
+    assertThat(sipOn("", "calling%5Bsip%5D%5Bstatus%5D=ENABLED")).isTrue();
+    assertThat(sipOn("", "calling[sip]=" + java.net.URLEncoder.encode("{\"status\":\"ENABLED\"}", StandardCharsets.UTF_8))).isTrue();
+    assertThat(sipOn("calling=%7B%22sip%22%3A%7B%22status%22%3A%22ENABLED%22%7D%7D", null)).isTrue();
+    assertThat(sipOn("a=1&calling[sip][status]=ENABLED", null)).isTrue();
+    // a name given twice: either may be the one Graph keeps, so the write counts
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"ENABLED\"}},\"calling\":{\"status\":\"ENABLED\"}}")).isTrue();
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"DISABLED\",\"status\":\"ENABLED\"}}}")).isTrue();
+  }
+
+  @Test
+  void aWriteThatLeavesSipAloneOrTurnsItOffIsNot() {
+    assertThat(sipOn("", "{\"calling\":{\"status\":\"ENABLED\"}}")).as("Chatwoot's toggle").isFalse();
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"DISABLED\"}}}")).isFalse();
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"webhook_delivery\":\"ENABLED\"}}}")).isFalse();
+    assertThat(sipOn("", "{\"sip\":{\"status\":\"ENABLED\"}}")).as("not under calling").isFalse();
+    assertThat(sipOn("", "{\"calling\":{\"call_hours\":{\"sip\":{\"status\":\"ENABLED\"}}}}")).as("deeper").isFalse();
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"servers\":[{\"status\":\"ENABLED\"}]}}}")).isFalse();
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":[\"ENABLED\"]}}}")).isFalse();
+    assertThat(sipOn("calling[sip][status]=DISABLED&calling[status]=ENABLED", "")).isFalse();
+    assertThat(sipOn("", null)).isFalse();
+  }
+
+  @Test
+  void bytesNoReaderMakesSenseOfNeverThrow() {
+    assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"ENABLED\"")).as("cut short").isFalse();
+    assertThat(sipOn("", "[".repeat(5000))).isFalse();
+    assertThat(sipOn("", "{\"calling\":" + "{\"a\":".repeat(3000) + "1" + "}".repeat(3001))).isFalse();
+    assertThat(sipOn("calling=%ZZ&calling[sip=1&calling]]=2&=&&", "\u0000\u00ff")).isFalse();
+    assertThat(sipOn("calling=" + "%7B".repeat(3000), null)).isFalse();
+  }
 }

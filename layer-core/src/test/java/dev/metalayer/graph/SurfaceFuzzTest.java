@@ -17,7 +17,7 @@ import org.junit.jupiter.api.AfterAll;
  * names another registered number's object, nor any business, read as Graph reads an id (decoded, and
  * an integer: leading zeros do not make another id); A's phone number and WABA are reached only as
  * themselves; media only by {@code GET} (or {@code HEAD}) or {@code DELETE} without edges. The media download route's
- * check ({@code mayUseMedia}) keeps the same invariant.
+ * check ({@code mediaDownload}) keeps the same invariant.
  */
 class SurfaceFuzzTest {
   static final FuzzRuns RUNS = new FuzzRuns("Surface");
@@ -63,7 +63,7 @@ class SurfaceFuzzTest {
       }
     }
     String media = data.consumeBoolean() ? data.consumeString(20) : data.pickValue(FuzzInputs.registeredObjects().toArray(String[]::new));
-    if (SURFACE.mayUseMedia(GRANT, media)) {
+    if (SURFACE.mediaDownload(GRANT, media).isEmpty()) {
       Optional<String> id = FuzzInputs.canonicalId(media);
       assertThat(id).isPresent();
       assertThat(FuzzInputs.foreignObjects()).doesNotContain(id.get());

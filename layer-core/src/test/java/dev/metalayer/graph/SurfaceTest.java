@@ -176,9 +176,9 @@ class SurfaceTest {
     refused(check("GET", "/v22.0/0" + B.phoneNumberId(), ""), 400, "canonical-id");
     refused(check("POST", "/v22.0/00" + PNID + "/messages", ""), 400, "canonical-id");
     refused(check("GET", "/v22.0/0", ""), 400, "canonical-id");
-    assertThat(surface.mayUseMedia(GRANT, "0" + B.phoneNumberId())).isFalse();
-    assertThat(surface.mayUseMedia(GRANT, "1037543291543636")).isTrue();
-    assertThat(surface.mayUseMedia(GRANT, B.phoneNumberId())).isFalse();
+    assertThat(surface.mediaDownload(GRANT, "0" + B.phoneNumberId())).isPresent();
+    assertThat(surface.mediaDownload(GRANT, "1037543291543636")).isEmpty();
+    assertThat(surface.mediaDownload(GRANT, B.phoneNumberId())).isPresent();
   }
 
   @Test

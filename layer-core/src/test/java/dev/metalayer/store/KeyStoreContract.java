@@ -4,12 +4,15 @@ import dev.metalayer.keys.KeyStore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.metalayer.keys.Grant.Scope;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.keys.KeyStore.StoredKey;
 import dev.metalayer.keys.KeyStore.StoredNumber;
 import java.time.Instant;
+import java.util.EnumSet;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -177,5 +180,37 @@ abstract class KeyStoreContract {
     long now = store.keyChanges();
     assertThat(now).as("the change counter after " + what).isNotEqualTo(before);
     return now;
+  }
+
+  @Test
+  void aKeyKeepsItsScopesThroughEveryReadAndChange() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    Set<Scope> few = EnumSet.of(Scope.MESSAGES, Scope.CALLS);
+    KeyRecord r = key("key_1", "111", "a".repeat(64), 1).record();
+    store.insertKey(new StoredKey(new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), r.lastUsedAt(),
+        r.revokedAt(), few), "a".repeat(64)));
+    store.insertKey(key("key_2", "111", "b".repeat(64), 2));
+
+    assertThat(store.findKeyByHash("a".repeat(64)).orElseThrow().record().scopes()).isEqualTo(few);
+    assertThat(store.findKeyWithNumber("a".repeat(64)).orElseThrow().key().record().scopes()).isEqualTo(few);
+    assertThat(store.findKeyWithNumber("b".repeat(64)).orElseThrow().key().record().scopes()).isEqualTo(Scope.ALL);
+    store.touchKey("key_1", T0.plusSeconds(600));
+    store.touchKeys(java.util.Map.of("key_1", T0.plusSeconds(700)));
+    store.revokeKey("key_1", T0.plusSeconds(900));
+    assertThat(store.listKeys()).extracting(KeyRecord::scopes).containsExactly(few, Scope.ALL);
+    assertThat(store.findKeyByHash("a".repeat(64)).orElseThrow().record().scopes()).isEqualTo(few);
+  }
+
+  @Test
+  void everySingleScopeRoundTrips() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    int i = 0;
+    for (Scope scope : Scope.values()) {
+      KeyRecord r = key("key_" + i, "111", Integer.toString(i).repeat(64), i).record();
+      store.insertKey(new StoredKey(new KeyRecord(r.id(), r.prefix(), r.phoneNumberId(), r.createdAt(), r.lastUsedAt(),
+          r.revokedAt(), Set.of(scope)), Integer.toString(i).repeat(64)));
+      assertThat(store.findKeyByHash(Integer.toString(i).repeat(64)).orElseThrow().record().scopes()).containsExactly(scope);
+      i++;
+    }
   }
 }

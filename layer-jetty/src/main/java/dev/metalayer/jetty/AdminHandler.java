@@ -7,6 +7,7 @@ import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.FailedAttempts;
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.relay.WebhookSubscriptions;
@@ -17,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
@@ -364,9 +366,38 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id is required."));
       return;
     }
-    keys.createKey(id).ifPresentOrElse(
+    Set<Grant.Scope> scopes;
+    try {
+      scopes = scopes(body.get("scopes"));
+    } catch (IllegalArgumentException e) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(e.getMessage() + "."));
+      return;
+    }
+    keys.createKey(id, scopes).ifPresentOrElse(
         created -> HttpIo.writeJson(response, callback, 201, AdminViews.createdKey(created)),
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such number.")));
+  }
+
+  /**
+   * The {@code scopes} of a key to create: absent or null, every scope; else an array of scope names.
+   *
+   * @throws IllegalArgumentException naming what is wrong (not an array, an empty one, an unknown name)
+   */
+  private static Set<Grant.Scope> scopes(JsonNode scopes) {
+    if (scopes == null || scopes.isNull()) {
+      return Grant.Scope.ALL;
+    }
+    if (!scopes.isArray()) {
+      throw new IllegalArgumentException("scopes must be an array of scope names (" + Grant.Scope.names(Grant.Scope.ALL) + ")");
+    }
+    List<String> names = new java.util.ArrayList<>();
+    for (JsonNode name : scopes) {
+      if (!name.isTextual()) {
+        throw new IllegalArgumentException("scopes must be an array of scope names (" + Grant.Scope.names(Grant.Scope.ALL) + ")");
+      }
+      names.add(name.asText());
+    }
+    return Grant.Scope.parse(names);
   }
 
   private static String text(JsonNode node, String field) {

@@ -1,12 +1,15 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.keys.KeyService.CreatedKey;
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.relay.CallWebhookRelay.UnknownNumbers;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** The JSON shapes of numbers, keys and the store's size, for the admin API. Never holds a token. */
 final class AdminViews {
@@ -39,6 +42,7 @@ final class AdminViews {
     m.put("created_at", k.createdAt().toString());
     m.put("last_used_at", k.lastUsedAt().map(Instant::toString).orElse(null));
     m.put("revoked_at", k.revokedAt().map(Instant::toString).orElse(null));
+    m.put("scopes", scopes(k.scopes()));
     return m;
   }
 
@@ -72,7 +76,13 @@ final class AdminViews {
     m.put("prefix", created.record().prefix());
     m.put("phone_number_id", created.record().phoneNumberId());
     m.put("created_at", created.record().createdAt().toString());
+    m.put("scopes", scopes(created.record().scopes()));
     return m;
+  }
+
+  /** A key's scopes as their wire names, in a fixed order. */
+  static List<String> scopes(Set<Grant.Scope> scopes) {
+    return scopes.stream().sorted().map(Grant.Scope::wireName).toList();
   }
 
   /** The numbers Meta sent webhooks for that the layer does not know, the one seen last first. */

@@ -4,6 +4,7 @@ import dev.metalayer.MetaLayer;
 import dev.metalayer.calls.Calls;
 import dev.metalayer.keys.KeyService.WrongMasterKeyException;
 import dev.metalayer.keys.KeyService.CreatedKey;
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.keys.WhatsAppNumber;
@@ -21,6 +22,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 
 /**
@@ -60,8 +62,10 @@ final class Cli {
           + " accept a call answers it alone; the default) or any (every key)", List.of(
           PHONE_NUMBER_ID,
           new Param("--mode", "single|any", true, "The answering mode."))),
-      new Command("keys", "create", "create a key (printed alone on the first line)", List.of(PHONE_NUMBER_ID)),
-      new Command("keys", "list", "list keys (prefix, number, created, last used)", List.of()),
+      new Command("keys", "create", "create a key (printed alone on the first line)", List.of(PHONE_NUMBER_ID,
+          new Param("--scopes", "SCOPES", false, "What the key may do, comma-separated, from "
+              + Grant.Scope.names(Grant.Scope.ALL) + "; all of them when left out."))),
+      new Command("keys", "list", "list keys (prefix, number, created, last used, scopes)", List.of()),
       new Command("keys", "revoke", "revoke a key", List.of(new Param("--id", "KEY_ID", true, "The key's id."))));
 
   /** The commands of a group, as their words ({@code numbers add}, …). */
@@ -241,8 +245,8 @@ final class Cli {
   }
 
   static void keyRow(PrintStream out, String id, String prefix, String number, String created, String lastUsed,
-      String revoked) {
-    out.printf("%-26s %-10s %-20s %-26s %-26s %s%n", id, prefix, number, created, lastUsed, revoked);
+      String revoked, String scopes) {
+    out.printf("%-26s %-10s %-20s %-26s %-26s %-26s %s%n", id, prefix, number, created, lastUsed, revoked, scopes);
   }
 
   private int removeNumber(MetaLayer layer, Map<String, String> flags) {
@@ -256,26 +260,49 @@ final class Cli {
   }
 
   private int createKey(MetaLayer layer, Map<String, String> flags) {
+    Optional<Set<Grant.Scope>> scopes = scopes(err, flags);
+    if (scopes.isEmpty()) {
+      return 2;
+    }
     String id = flags.get("--phone-number-id");
-    Optional<CreatedKey> created = layer.keys().createKey(id);
+    Optional<CreatedKey> created = layer.keys().createKey(id, scopes.get());
     if (created.isEmpty()) {
       err.println("error: no number with phone number ID " + id);
       return 1;
     }
-    printCreatedKey(out, created.get().key(), created.get().record().id(), id);
+    printCreatedKey(out, created.get().key(), created.get().record().id(), id, Grant.Scope.names(created.get().record().scopes()));
     return 0;
   }
 
-  static void printCreatedKey(PrintStream out, String key, String keyId, String phoneNumberId) {
+  /**
+   * The scopes of {@code keys create}: those named by {@code --scopes}, all when it is left out; empty,
+   * with one line on {@code err}, when it names none or a scope that does not exist.
+   */
+  static Optional<Set<Grant.Scope>> scopes(PrintStream err, Map<String, String> flags) {
+    String named = flags.get("--scopes");
+    if (named == null) {
+      return Optional.of(Grant.Scope.ALL);
+    }
+    try {
+      return Optional.of(Grant.Scope.parse(named));
+    } catch (IllegalArgumentException e) {
+      err.println("error: " + e.getMessage() + " (--scopes)");
+      return Optional.empty();
+    }
+  }
+
+  static void printCreatedKey(PrintStream out, String key, String keyId, String phoneNumberId, String scopes) {
     out.println(key);
-    out.println("# key id " + keyId + " for phone number ID " + phoneNumberId + ": store it now, it is not shown again");
+    out.println("# key id " + keyId + " for phone number ID " + phoneNumberId + " with the scopes " + scopes
+        + ": store it now, it is not shown again");
   }
 
   private int listKeys(MetaLayer layer) {
-    keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED");
+    keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED", "SCOPES");
     for (KeyRecord k : layer.keys().listKeys()) {
       keyRow(out, k.id(), k.prefix(), k.phoneNumberId(), k.createdAt().toString(),
-          k.lastUsedAt().map(Instant::toString).orElse("-"), k.revokedAt().map(Instant::toString).orElse("-"));
+          k.lastUsedAt().map(Instant::toString).orElse("-"), k.revokedAt().map(Instant::toString).orElse("-"),
+          Grant.Scope.names(k.scopes()));
     }
     return 0;
   }

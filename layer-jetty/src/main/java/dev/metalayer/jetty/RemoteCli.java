@@ -1,6 +1,7 @@
 package dev.metalayer.jetty;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.metalayer.keys.Grant;
 import dev.metalayer.json.Json;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -12,6 +13,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -67,11 +69,15 @@ final class RemoteCli {
           return r == null ? 1 : print(Cli.answeringSet(id, r.path("answering").asText()));
         }).orElse(2);
         case "keys create" -> required(flags, "--phone-number-id", "keys create").map(id -> {
-          JsonNode r = call("POST", "/keys", Map.of("phone_number_id", id));
+          Optional<java.util.Set<Grant.Scope>> scopes = Cli.scopes(err, flags);
+          if (scopes.isEmpty()) {
+            return 2;
+          }
+          JsonNode r = call("POST", "/keys", Map.of("phone_number_id", id, "scopes", AdminViews.scopes(scopes.get())));
           if (r == null) {
             return 1;
           }
-          Cli.printCreatedKey(out, r.path("key").asText(), r.path("id").asText(), id);
+          Cli.printCreatedKey(out, r.path("key").asText(), r.path("id").asText(), id, scopesOf(r));
           return 0;
         }).orElse(2);
         case "keys list" -> listKeys();
@@ -125,12 +131,19 @@ final class RemoteCli {
     if (r == null) {
       return 1;
     }
-    Cli.keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED");
+    Cli.keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED", "SCOPES");
     for (JsonNode k : r.path("data")) {
       Cli.keyRow(out, k.path("id").asText(), k.path("prefix").asText(), k.path("phone_number_id").asText(),
-          k.path("created_at").asText(), orDash(k.path("last_used_at")), orDash(k.path("revoked_at")));
+          k.path("created_at").asText(), orDash(k.path("last_used_at")), orDash(k.path("revoked_at")), scopesOf(k));
     }
     return 0;
+  }
+
+  /** A key's {@code scopes} as the layer listed them, comma-separated ({@code -} when it lists none). */
+  private static String scopesOf(JsonNode key) {
+    List<String> names = new java.util.ArrayList<>();
+    key.path("scopes").forEach(s -> names.add(s.asText()));
+    return names.isEmpty() ? "-" : String.join(",", names);
   }
 
   private int print(String line) {

@@ -4,6 +4,8 @@ import dev.metalayer.MetaLayer;
 import dev.metalayer.graph.Credentials;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.Outcome;
+import dev.metalayer.graph.Surface;
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.relay.WebhookSubscriptions.Spec;
 import dev.metalayer.relay.WebhookSubscriptions;
@@ -20,7 +22,8 @@ import org.eclipse.jetty.util.Callback;
 /**
  * The subscriptions API under {@code /v1/webhooks}, for a number's own key ({@code x-api-key: ps_…}
  * or {@code Authorization: Bearer ps_…}, resolved by the layer's {@code TokenResolver}; both with
- * different keys is refused with 400, the Graph proxy's rule, {@link Credentials#ofApiRequest}). Every
+ * different keys is refused with 400, the Graph proxy's rule, {@link Credentials#ofApiRequest}) that holds
+ * the scope {@code webhooks} (else 403, {@link Surface#lacking}). Every
  * operation is scoped to the key's number; another number's subscription is 404. Answers JSON with
  * snake_case names; a secret is never echoed.
  *
@@ -85,6 +88,11 @@ final class SubscriptionsHandler implements Request.Handler {
       } else {
         HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid or missing provider key."));
       }
+      return true;
+    }
+    Optional<GraphError> lacking = Surface.lacking(granted.grant(), Grant.Scope.WEBHOOKS);
+    if (lacking.isPresent()) {
+      HttpIo.writeError(response, callback, lacking.get());
       return true;
     }
     Optional<String> number = Optional.of(granted.grant().number().phoneNumberId());
