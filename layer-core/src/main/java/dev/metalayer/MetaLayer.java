@@ -133,6 +133,16 @@ public final class MetaLayer {
   }
 
   /**
+   * The layer's knowledge of WhatsApp calls: call records, their API's reads, the answering surface.
+   *
+   * <p>ISSUE 13 MERGE: this branch (h13-api) only compiles against it; helper "records" builds the real
+   * one from the relay store's call store. Take theirs at the merge.
+   */
+  public dev.metalayer.calls.Calls calls() {
+    throw new UnsupportedOperationException("issue 13: MetaLayer.calls() comes with the call store (h13-records)");
+  }
+
+  /**
    * Starts the layer's background work: the key service's upkeep ({@link KeyService#start}: changes made
    * by other instances, last-use times) and the relay's workers ({@link CallWebhookRelay#start}). Idempotent.
    */
