@@ -35,7 +35,7 @@ class CallsApiTest {
   static final ObjectMapper JSON = new ObjectMapper();
   static final String PNID = Layer.PNID;
   static final String PNID_B = Layer.PNID_B;
-  static final String USER = "16315553602";
+  static final String USER = CallWebhooks.USER;
 
   Layer layer;
   RecordingSubscriber subscriber;
@@ -267,16 +267,8 @@ class CallsApiTest {
   private void webhook(String pnid, String wacid, String event, String status) throws Exception {
     String phone = pnid.equals(PNID) ? "15550783881" : "15550783882";
     String waba = pnid.equals(PNID) ? Layer.WABA : Layer.WABA_B;
-    String session = event.equals("connect")
-        ? ",\"session\":{\"sdp_type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 127.0.0.1\\r\\ns=-\\r\\n\"}" : "";
-    String terminate = status == null ? "" : ",\"status\":\"" + status + "\",\"start_time\":\"1671644824\","
-        + "\"end_time\":\"1671644944\",\"duration\":120";
-    byte[] body = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + waba + "\",\"changes\":[{"
-        + "\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\""
-        + phone + "\",\"phone_number_id\":\"" + pnid + "\"},\"contacts\":[{\"profile\":{\"name\":\"Jane\"},\"wa_id\":\""
-        + USER + "\"}],\"calls\":[{\"id\":\"" + wacid + "\",\"from\":\"" + USER + "\",\"to\":\"" + phone
-        + "\",\"event\":\"" + event + "\",\"direction\":\"USER_INITIATED\",\"timestamp\":\""
-        + Instant.now().getEpochSecond() + "\"" + session + terminate + "}]}}]}]}").getBytes(StandardCharsets.UTF_8);
+    byte[] body = status == null ? CallWebhooks.connect(waba, phone, pnid, wacid)
+        : CallWebhooks.terminate(waba, phone, pnid, wacid, status);
     HttpResponse<String> r = layer.send(HttpRequest.newBuilder(layer.server.localUri().resolve("/webhooks/meta"))
         .header("Content-Type", "application/json")
         .header("X-Hub-Signature-256", MetaFixtures.metaSignature(Layer.APP_SECRET, body))
