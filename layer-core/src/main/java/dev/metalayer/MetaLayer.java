@@ -135,11 +135,11 @@ public final class MetaLayer {
   /**
    * The layer's knowledge of WhatsApp calls: call records, their API's reads, the answering surface.
    *
-   * <p>ISSUE 13 MERGE: this branch (h13-api) only compiles against it; helper "records" builds the real
+   * <p>MERGE (records): this branch (h13-api) only compiles against it; helper "records" builds the real
    * one from the relay store's call store. Take theirs at the merge.
    */
   public dev.metalayer.calls.Calls calls() {
-    throw new UnsupportedOperationException("issue 13: MetaLayer.calls() comes with the call store (h13-records)");
+    throw new UnsupportedOperationException("MetaLayer.calls() comes with the call store (h13-records)");
   }
 
   /**

@@ -59,7 +59,7 @@ final class CallsHandler implements Request.Handler {
       operator(parts, request, response, callback);
       return true;
     }
-    // ISSUE 13 MERGE (scopes): the key needs the `calls` scope for every read here; a key without it gets
+    // MERGE (scopes): the key needs the `calls` scope for every read here; a key without it gets
     // the core's Graph-shaped 403 naming the scope, before anything below is read.
     String pnid = grant.get().number().phoneNumberId();
     if (parts.isEmpty()) {

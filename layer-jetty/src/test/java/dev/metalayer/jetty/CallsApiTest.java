@@ -152,7 +152,7 @@ class CallsApiTest {
         .isEqualTo(200);
   }
 
-  // ---- call records made by Meta's webhooks (need the call records of the core: issue 13, helper "records")
+  // ---- call records made by Meta's webhooks (they need the call records of the core)
 
   @Test
   void aKeySeesItsOwnNumbersCallsOnlyAndTheOperatorSeesEvery() throws Exception {
