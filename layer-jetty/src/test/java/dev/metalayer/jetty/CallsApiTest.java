@@ -121,6 +121,16 @@ class CallsApiTest {
     String raw = layer.raw("GET /v1/calls?state=%zz&limit=%G1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
         + layer.key + "\r\nConnection: close\r\n\r\n");
     assertThat(raw).startsWith("HTTP/1.1 400").contains("\"error\"");
+    for (String path : List.of("/v1/calls?phone_number_id=%zz", "/admin/v1/calls?phone_number_id=%zz",
+        "/admin/v1/numbers/" + PNID + "/calls?limit=%zz", "/v1/calls/wacid.A%zz", "/v1/calls?state=%FF%FE")) {
+      String answer = layer.raw("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+          + (path.startsWith("/admin") || path.contains("phone_number_id") ? Layer.ADMIN_TOKEN : layer.key)
+          + "\r\nConnection: close\r\n\r\n");
+      assertThat(answer).as(path).startsWith("HTTP/1.1 400").contains("\"error\"");
+    }
+    // paths around the prefix
+    assertThat(get("/v1/callsx", "Bearer " + layer.key).statusCode()).isEqualTo(404);
+    assertThat(get("/admin/v1/numbers/" + PNID + "/callsx", "Bearer " + Layer.ADMIN_TOKEN).statusCode()).isEqualTo(404);
   }
 
   @Test
@@ -167,6 +177,7 @@ class CallsApiTest {
     // another number's key: never in its list, 404 as an unknown call, Graph-shaped
     assertThat(ids(list("/v1/calls?limit=200", layer.keyB))).contains(theirs).doesNotContain(mine);
     assertThat(ids(list("/v1/calls?limit=200", layer.key))).contains(mine).doesNotContain(theirs);
+    assertThat(ids(list("/v1/calls/?limit=200", layer.key))).contains(mine).doesNotContain(theirs);
     HttpResponse<String> other = get("/v1/calls/" + mine, "Bearer " + layer.keyB);
     assertThat(other.statusCode()).isEqualTo(404);
     HttpResponse<String> unknown = get("/v1/calls/wacid.NEVERSEEN", "Bearer " + layer.keyB);
