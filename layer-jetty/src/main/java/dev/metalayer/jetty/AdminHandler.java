@@ -54,7 +54,7 @@ final class AdminHandler implements Request.Handler {
   private final Supplier<LayerStore.Size> storeSize;
   private final FailedAttempts failures;
   private final BodyReader bodies;
-  private final CallViews calls;
+  private final CallViews callViews;
 
   /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
   AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<LayerStore.Size> storeSize, FailedAttempts failures,
@@ -66,7 +66,7 @@ final class AdminHandler implements Request.Handler {
     this.storeSize = storeSize;
     this.failures = failures;
     this.bodies = bodies;
-    this.calls = new CallViews(layer);
+    this.callViews = new CallViews(layer);
   }
 
   /** Whether the request carries the admin token ({@code Authorization: Bearer …}, constant time); false when there is none. */
@@ -154,7 +154,7 @@ final class AdminHandler implements Request.Handler {
       if (!method.equals("GET")) {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed(CallsHandler.READ_ONLY));
       } else {
-        calls(HttpIo.segments(path), request, response, callback);
+        callRecords(HttpIo.segments(path), request, response, callback);
       }
     } else if (path.startsWith("/numbers/") && path.indexOf('/', 9) < 0) {
       String id = path.substring("/numbers/".length());
@@ -280,7 +280,7 @@ final class AdminHandler implements Request.Handler {
    * ({@code /numbers/{id}/calls}) and one call ({@code /numbers/{id}/calls/{wacid}}), as {@code /v1/calls}
    * shows them; each read logged at INFO with its number.
    */
-  private void calls(List<String> parts, Request request, Response response, Callback callback) {
+  private void callRecords(List<String> parts, Request request, Response response, Callback callback) {
     java.util.Set<String> allowed = new java.util.HashSet<>(CallViews.listParameters());
     if (parts.size() == 1) {
       allowed.add("phone_number_id");
@@ -290,7 +290,7 @@ final class AdminHandler implements Request.Handler {
         return;
       }
       log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
-      calls.list(number, request, allowed, "/admin/v1/calls", number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()),
+      callViews.list(number, request, allowed, "/admin/v1/calls", number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()),
           response, callback);
       return;
     }
@@ -299,7 +299,7 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
     } else if (parts.size() == 3) {
       log.info("Admin token: read the calls of phone number ID {}", number);
-      calls.list(Optional.of(number), request, allowed, "/admin/v1/numbers/" + number + "/calls", Map.of(), response,
+      callViews.list(Optional.of(number), request, allowed, "/admin/v1/numbers/" + number + "/calls", Map.of(), response,
           callback);
     } else {
       Optional<String> wacid = CallViews.wacid(parts.subList(3, parts.size()));
@@ -308,7 +308,7 @@ final class AdminHandler implements Request.Handler {
         return;
       }
       log.info("Admin token: read call {} of phone number ID {}", wacid.get(), number);
-      calls.one(number, wacid.get(), response, callback);
+      callViews.one(number, wacid.get(), response, callback);
     }
   }
 
