@@ -148,7 +148,7 @@ class ChatwootScenarioTest {
     assertThat(actions).containsExactly("pre_accept", "accept", "terminate");
     assertThat(scene.metaSawOfCall()).noneMatch(s -> s.body().contains("1111111111111111111"));
     // the layer's record names Chatwoot's key as the one that answered
-    assertThat(scene.callRecord().path("id").asText()).isEqualTo(scene.call());
+    assertThat(scene.callRecord().path("wacid").asText()).isEqualTo(scene.call());
     assertThat(scene.callRecord().path("answered_by").asText()).isEqualTo(scene.chatwootKeyId());
     assertThat(scene.callRecord().path("state").asText()).isEqualTo("terminated");
     assertThat(scene.callRecord().path("timeline").toString()).contains("\"refused\"");

@@ -282,7 +282,7 @@ final class CallViews {
   /** A call as the list and the one-call answer show it. */
   static Map<String, Object> call(CallRecord r, List<Limit> remembered) {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("id", r.wacid());
+    m.put("wacid", r.wacid());
     m.put("phone_number_id", r.phoneNumberId());
     m.put("direction", r.direction().map(Direction::wire).orElse(null));
     m.put("user_wa_id", r.userWaId().orElse(null));
@@ -295,7 +295,7 @@ final class CallViews {
     m.put("last_error", r.lastError().map(CallViews::json).orElse(null));
     m.put("created_at", r.createdAt().toString());
     m.put("updated_at", r.updatedAt().toString());
-    m.put("transitions", r.stateChanges().stream().map(CallViews::transition).toList());
+    m.put("state_changes", r.stateChanges().stream().map(CallViews::transition).toList());
     m.put("remembered", remembered.stream().map(CallViews::limit).toList());
     return m;
   }

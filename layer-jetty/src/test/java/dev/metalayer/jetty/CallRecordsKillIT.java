@@ -82,7 +82,7 @@ class CallRecordsKillIT {
         assertThat(r.statusCode()).as(r.body() + "\nfirst layer:\n" + firstLog + "\nsecond layer:\n" + second.log())
             .isEqualTo(200);
         JsonNode call = JSON.readTree(r.body());
-        assertThat(call.path("id").asText()).isEqualTo(WACID);
+        assertThat(call.path("wacid").asText()).isEqualTo(WACID);
         assertThat(call.path("phone_number_id").asText()).isEqualTo(PNID);
         assertThat(call.path("direction").asText()).isEqualTo("user_initiated");
         assertThat(call.path("user_wa_id").asText()).isEqualTo(CallWebhooks.USER);
@@ -92,7 +92,7 @@ class CallRecordsKillIT {
         assertThat(call.path("answered_by").asText()).isEqualTo(keyId);
 
         List<String> transitions = new ArrayList<>();
-        call.path("transitions").forEach(t -> transitions.add(t.path("state").asText() + " by " + t.path("actor").asText()));
+        call.path("state_changes").forEach(t -> transitions.add(t.path("state").asText() + " by " + t.path("actor").asText()));
         assertThat(transitions).containsExactly("ringing by meta", "pre_accepted by key:" + keyId,
             "accepted by key:" + keyId, "terminated by meta");
         List<String> timeline = new ArrayList<>();
@@ -114,10 +114,10 @@ class CallRecordsKillIT {
 
         // and in the number's list, with the operator's view agreeing
         HttpResponse<String> list = send(second.base(), "GET", "/v1/calls?state=terminated", "Bearer " + key, null);
-        assertThat(JSON.readTree(list.body()).path("data").get(0).path("id").asText()).as(list.body()).isEqualTo(WACID);
+        assertThat(JSON.readTree(list.body()).path("data").get(0).path("wacid").asText()).as(list.body()).isEqualTo(WACID);
         HttpResponse<String> admin = send(second.base(), "GET", "/admin/v1/numbers/" + PNID + "/calls/" + WACID,
             "Bearer " + LayerJar.ADMIN_TOKEN, null);
-        assertThat(JSON.readTree(admin.body()).path("transitions")).isEqualTo(call.path("transitions"));
+        assertThat(JSON.readTree(admin.body()).path("state_changes")).isEqualTo(call.path("state_changes"));
       }
     } finally {
       meta.stop();

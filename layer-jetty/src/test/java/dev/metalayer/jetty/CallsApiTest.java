@@ -196,7 +196,7 @@ class CallsApiTest {
         .contains(mine).doesNotContain(theirs);
     HttpResponse<String> one = get("/admin/v1/numbers/" + PNID + "/calls/" + mine, admin);
     assertThat(one.statusCode()).as(one.body()).isEqualTo(200);
-    assertThat(JSON.readTree(one.body()).path("id").asText()).isEqualTo(mine);
+    assertThat(JSON.readTree(one.body()).path("wacid").asText()).isEqualTo(mine);
     assertThat(get("/admin/v1/numbers/" + PNID_B + "/calls/" + mine, admin).statusCode()).isEqualTo(404);
     assertThat(get("/v1/calls/" + mine + "?phone_number_id=" + PNID, admin).statusCode()).isEqualTo(200);
   }
@@ -212,9 +212,9 @@ class CallsApiTest {
     assertThat(call.path("user_wa_id").asText()).isEqualTo(USER);
     assertThat(call.path("terminate_status").asText()).isEqualTo("COMPLETED");
     List<String> states = new ArrayList<>();
-    call.path("transitions").forEach(t -> states.add(t.path("state").asText()));
+    call.path("state_changes").forEach(t -> states.add(t.path("state").asText()));
     assertThat(states).containsExactly("ringing", "terminated");
-    call.path("transitions").forEach(t -> assertThat(t.path("actor").asText()).isEqualTo("meta"));
+    call.path("state_changes").forEach(t -> assertThat(t.path("actor").asText()).isEqualTo("meta"));
     List<String> names = new ArrayList<>();
     call.path("timeline").forEach(e -> names.add(e.path("source").asText() + ":" + e.path("name").asText()));
     assertThat(names).containsSubsequence("webhook:connect", "webhook:terminate");
@@ -313,7 +313,7 @@ class CallsApiTest {
 
   private static List<String> ids(JsonNode page) {
     List<String> ids = new ArrayList<>();
-    page.path("data").forEach(c -> ids.add(c.path("id").asText()));
+    page.path("data").forEach(c -> ids.add(c.path("wacid").asText()));
     return ids;
   }
 

@@ -21,15 +21,15 @@ class CallsDocIT {
     assertThat(run.block(1)).contains("{\"status\":\"ready\"");
     assertThat(run.block(2).split("\\{\"success\":true}", -1)).as(run.block(2)).hasSize(3);
     String call = run.block(3);
-    assertThat(call).contains("\"id\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI4\"", "\"state\":\"terminated\"",
+    assertThat(call).contains("\"wacid\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI4\"", "\"state\":\"terminated\"",
         "\"terminate_status\":\"COMPLETED\"", "\"direction\":\"user_initiated\"", "\"user_wa_id\":\"15551234567\"",
         "\"timeline\":[", "\"deliveries\":[{", "\"field\":\"calls\"").doesNotContain("v=0", "ps_");
-    assertThat(call).containsPattern("\"transitions\":\\[\\{\"state\":\"ringing\",[^]]*\\{\"state\":\"terminated\"");
+    assertThat(call).containsPattern("\"state_changes\":\\[\\{\"state\":\"ringing\",[^]]*\\{\"state\":\"terminated\"");
     String list = run.block(4);
-    assertThat(list).contains("{\"data\":[{\"id\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI4\"", "{\"data\":[]}",
+    assertThat(list).contains("{\"data\":[{\"wacid\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI4\"", "{\"data\":[]}",
         "limit must be a number from 1 to 200.");
     String other = run.block(5);
     assertThat(other).startsWith("404\n").contains("{\"data\":[]}")
-        .contains("{\"data\":[{\"id\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI4\"");
+        .contains("{\"data\":[{\"wacid\":\"wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI4\"");
   }
 }

@@ -283,7 +283,7 @@ public final class ChatwootScenario {
       JsonNode callRecord = Json.mapper().readTree(record.body());
       log("scene", "layer → Chatwoot  GET /v1/calls/" + call + " → " + record.statusCode() + " state="
           + callRecord.path("state").asText() + " answered_by=" + callRecord.path("answered_by").asText()
-          + " transitions=" + callRecord.path("transitions").size());
+          + " state_changes=" + callRecord.path("state_changes").size());
 
       // a terminate before its connect
       long later = System.currentTimeMillis() / 1000;
