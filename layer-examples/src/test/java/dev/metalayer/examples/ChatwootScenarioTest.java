@@ -124,4 +124,67 @@ class ChatwootScenarioTest {
     assertThat(java.util.Arrays.stream(report.callDeliveryMicros()).min().orElseThrow()).isPositive();
     assertThat(printed).contains("Meta → layer", "layer → Chatwoot", "Chatwoot → layer", "layer → Meta", "µs after Meta's post");
   }
+
+  // ---- the scene of the calls the layer understands (needs the core's call records, order and answering)
+
+  @Test
+  void oneSurfaceAnswersTheCallTheOthersTriesAreRefusedByTheLayerAndNeverReachMeta() {
+    ChatwootScenario.CallsScene scene = report.scene();
+    for (Answer a : scene.chatwootActions()) {
+      assertThat(a.status()).as(a.raw()).isEqualTo(200);
+      assertThat(a.success()).as(a.raw()).isTrue();
+    }
+    assertThat(scene.softphoneActions()).hasSize(2);
+    for (Answer a : scene.softphoneActions()) {
+      assertThat(a.status()).as(a.raw()).isEqualTo(409);
+      assertThat(a.body().at("/error/code").asInt()).as(a.raw()).isEqualTo(ChatwootScenario.ANSWERED_ELSEWHERE);
+      assertThat(a.body().at("/error/type").asText()).isEqualTo("MetaLayerException");
+      assertThat(a.body().at("/error/message").asText()).isNotBlank();
+      assertThat(a.body().at("/error/fbtrace_id").asText()).isNotBlank();
+    }
+    // Meta saw Chatwoot's pre_accept, accept and terminate, and nothing of the softphone's
+    List<String> actions = scene.metaSawOfCall().stream()
+        .map(s -> action(s.body())).toList();
+    assertThat(actions).containsExactly("pre_accept", "accept", "terminate");
+    assertThat(scene.metaSawOfCall()).noneMatch(s -> s.body().contains("1111111111111111111"));
+    // the layer's record names Chatwoot's key as the one that answered
+    assertThat(scene.callRecord().path("wacid").asText()).isEqualTo(scene.call());
+    assertThat(scene.callRecord().path("answered_by").asText()).isEqualTo(scene.chatwootKeyId());
+    assertThat(scene.callRecord().path("state").asText()).isEqualTo("terminated");
+    assertThat(scene.callRecord().path("timeline").toString()).contains("\"refused\"");
+  }
+
+  @Test
+  void aTerminateThatOvertakesItsConnectReachesEverySurfaceAfterIt() {
+    ChatwootScenario.CallsScene scene = report.scene();
+    for (List<Received> got : List.of(scene.chatwootGot(), scene.softphoneGot())) {
+      List<String> late = got.stream().filter(r -> r.change().at("/value/calls/0/id").asText().equals(scene.lateCall()))
+          .map(r -> r.change().at("/value/calls/0/event").asText()).toList();
+      assertThat(late).containsExactly("connect", "terminate");
+      got.forEach(r -> assertThat(r.signatureValid()).isTrue());
+      got.forEach(r -> assertThat(r.changes()).isEqualTo(1));
+    }
+  }
+
+  @Test
+  void aPermissionRequestOverTheLimitIsRefusedByMetaOnceThenAnsweredFromTheLayersMemory() {
+    ChatwootScenario.CallsScene scene = report.scene();
+    assertThat(scene.permissionAnswers()).hasSize(2);
+    Answer meta = scene.permissionAnswers().get(0);
+    Answer remembered = scene.permissionAnswers().get(1);
+    assertThat(meta.status()).isEqualTo(400);
+    assertThat(meta.body().at("/error/code").asInt()).isEqualTo(138009);
+    assertThat(remembered.status()).isEqualTo(400);
+    assertThat(remembered.body().at("/error/code").asInt()).isEqualTo(138009);
+    assertThat(remembered.body().at("/error/error_data")).isEqualTo(meta.body().at("/error/error_data"));
+    assertThat(scene.metaPermissionRequests()).as("the retry never reached Meta").isEqualTo(1);
+  }
+
+  private static String action(String body) {
+    try {
+      return Json.mapper().readTree(body).path("action").asText();
+    } catch (Exception e) {
+      return "(not JSON) " + body;
+    }
+  }
 }

@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * {@code GET /webhooks/{id}/deliveries?status=&limit=}: the operator's view, with each attempt's
  * latency, error text and answer excerpt, which a number's key does not see) and replays
  * ({@code POST /webhooks/{id}/deliveries/{did}/retry}), each audited at INFO with its number; and the
- * numbers Meta sent webhooks for that the layer does not know ({@code GET /unknown-numbers}). Guarded by
+ * numbers Meta sent webhooks for that the layer does not know ({@code GET /unknown-numbers}); the call
+ * records of any number ({@code GET /calls?phone_number_id=}, {@code GET /numbers/{id}/calls[/{wacid}]},
+ * {@link CallViews}). Guarded by
  * {@code Authorization: Bearer $LAYER_ADMIN_TOKEN} (compared in constant time); absent altogether
  * (404) when no admin token is configured. Answers JSON with snake_case names; never echoes a Meta
  * token, and shows a key only in the answer that created it.
@@ -56,6 +58,7 @@ final class AdminHandler implements Request.Handler {
   private final Supplier<LayerStore.Size> storeSize;
   private final FailedAttempts failures;
   private final BodyReader bodies;
+  private final CallViews callViews;
 
   /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
   AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<LayerStore.Size> storeSize, FailedAttempts failures,
@@ -68,6 +71,7 @@ final class AdminHandler implements Request.Handler {
     this.storeSize = storeSize;
     this.failures = failures;
     this.bodies = bodies;
+    this.callViews = new CallViews(layer);
   }
 
   /** Whether the request carries the admin token ({@code Authorization: Bearer …}, constant time); false when there is none. */
@@ -157,6 +161,13 @@ final class AdminHandler implements Request.Handler {
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
         HttpIo.writeJson(response, callback, 200, AdminViews.unknownNumbers(relay.unknownNumbers()));
+      }
+    } else if (path.equals("/calls") || path.startsWith("/numbers/") && HttpIo.segments(path).size() >= 3
+        && HttpIo.segments(path).get(2).equals("calls")) {
+      if (!method.equals("GET")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed(CallsHandler.READ_ONLY));
+      } else {
+        callRecords(HttpIo.segments(path), request, response, callback);
       }
     } else if (path.startsWith("/numbers/") && path.indexOf('/', 9) < 0) {
       String id = path.substring("/numbers/".length());
@@ -276,6 +287,43 @@ final class AdminHandler implements Request.Handler {
     log.info("Admin token: replayed delivery {} of webhook subscription {} of phone number ID {}", replayed.get().id(),
         id, found.get().phoneNumberId());
     HttpIo.writeJson(response, callback, 202, WebhookViews.deliveryForOperator(replayed.get()));
+  }
+
+  /**
+   * The calls of every number ({@code /calls?phone_number_id=} to name one), of one number
+   * ({@code /numbers/{id}/calls}) and one call ({@code /numbers/{id}/calls/{wacid}}), as {@code /v1/calls}
+   * shows them; each read logged at INFO with its number.
+   */
+  private void callRecords(List<String> parts, Request request, Response response, Callback callback) {
+    java.util.Set<String> allowed = new java.util.HashSet<>(CallViews.listParameters());
+    if (parts.size() == 1) {
+      allowed.add("phone_number_id");
+      Optional<String> number = HttpIo.queryParameter(request, "phone_number_id");
+      if (number.isPresent() && !CallViews.phoneNumberId(number.get())) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id must be a phone number ID (digits)."));
+        return;
+      }
+      log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
+      callViews.list(number, request, allowed, "/admin/v1/calls", number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()),
+          response, callback);
+      return;
+    }
+    String number = parts.get(1);
+    if (!CallViews.phoneNumberId(number)) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+    } else if (parts.size() == 3) {
+      log.info("Admin token: read the calls of phone number ID {}", number);
+      callViews.list(Optional.of(number), request, allowed, "/admin/v1/numbers/" + number + "/calls", Map.of(), response,
+          callback);
+    } else {
+      Optional<String> wacid = CallViews.wacid(parts.subList(3, parts.size()));
+      if (wacid.isEmpty()) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter(CallViews.BAD_WACID));
+        return;
+      }
+      log.info("Admin token: read call {} of phone number ID {}", wacid.get(), number);
+      callViews.one(number, wacid.get(), response, callback);
+    }
   }
 
   /** A phone number ID from a path, for a log line: digits as they are, anything else replaced. */

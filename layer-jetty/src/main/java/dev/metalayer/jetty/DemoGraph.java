@@ -17,6 +17,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Base64;
@@ -45,7 +46,9 @@ import org.eclipse.jetty.util.Fields;
  *
  * <ul>
  *   <li>{@code POST /{phone-number-id}/messages}: {@code contacts} and {@code messages[0].id} (a new
- *       {@code wamid.…}; {@code message_status:"accepted"} for a template);
+ *       {@code wamid.…}; {@code message_status:"accepted"} for a template); a call permission request
+ *       ({@code interactive.type} {@code call_permission_request}) to a user asked already in the last 24
+ *       hours is refused as Meta does, with {@code 138009} and the time of the next allowed one;
  *   <li>{@code GET|POST|DELETE /{waba-id}/message_templates}: one approved {@code hello_world} template;
  *   <li>{@code POST /{phone-number-id}/media} (an upload: {@code {"id":…}}), {@code GET /{media-id}} (the
  *       media object with a {@code url} under {@value #PATH}), the download of that {@code url} (a small
@@ -100,6 +103,15 @@ final class DemoGraph extends Handler.Abstract {
   private final SecureRandom random = new SecureRandom();
   private final Map<String, ObjectNode> calling = new ConcurrentHashMap<>();
   private final Deque<Delivery> received = new ArrayDeque<>();
+  /** The last call permission request sent per number and user (Meta allows one a day). */
+  private final Map<String, Instant> permissionRequests = new java.util.LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Instant> eldest) {
+      return size() > KEPT_REQUESTS;
+    }
+  };
+  static final int KEPT_REQUESTS = 10_000;
+  static final java.time.Duration PERMISSION_REQUEST_WINDOW = java.time.Duration.ofHours(24);
 
   /**
    * @param base where the layer reaches this stand-in, e.g. {@code http://127.0.0.1:8080/_demo-graph}
@@ -173,7 +185,7 @@ final class DemoGraph extends Handler.Abstract {
     ObjectNode answer = switch (method + " " + edge) {
       case "GET " -> query.get("phone_number_id") != null ? media(id) : phoneNumber(id, query);
       case "DELETE " -> success();
-      case "POST messages" -> sent(body);
+      case "POST messages" -> sent(id, body);
       case "GET message_templates" -> templates();
       case "POST message_templates" -> templateCreated(body);
       case "DELETE message_templates" -> success();
@@ -198,12 +210,18 @@ final class DemoGraph extends Handler.Abstract {
 
   // ---- answers
 
-  private ObjectNode sent(byte[] body) {
+  private ObjectNode sent(String phoneNumberId, byte[] body) {
     JsonNode request = json(body);
     if (request == null || !request.path("to").isTextual()) {
       return invalidParameter("(#100) The parameter to is required.");
     }
     String to = request.path("to").asText();
+    if ("call_permission_request".equals(request.path("interactive").path("type").asText())) {
+      Optional<ObjectNode> limited = permissionRequest(phoneNumberId, to.replaceAll("[^0-9]", ""));
+      if (limited.isPresent()) {
+        return limited.get();
+      }
+    }
     ObjectNode answer = Json.mapper().createObjectNode().put("messaging_product", "whatsapp");
     answer.putArray("contacts").addObject().put("input", to).put("wa_id", to.replaceAll("[^0-9]", ""));
     ObjectNode message = answer.putArray("messages").addObject().put("id", "wamid." + token(24));
@@ -211,6 +229,33 @@ final class DemoGraph extends Handler.Abstract {
       message.put("message_status", "accepted");
     }
     return answer;
+  }
+
+  /**
+   * Meta's limit of call permission requests, one per user and number in 24 hours: the first is sent and
+   * its time kept; another within the 24 hours is refused with 138009, naming when the next one is
+   * allowed. At most {@value #KEPT_REQUESTS} pairs are kept (the oldest forgotten first).
+   */
+  private Optional<ObjectNode> permissionRequest(String phoneNumberId, String user) {
+    Instant now = clock.instant();
+    String pair = phoneNumberId + " " + user;
+    synchronized (permissionRequests) {
+      Instant last = permissionRequests.get(pair);
+      if (last != null && now.isBefore(last.plus(PERMISSION_REQUEST_WINDOW))) {
+        Instant next = last.plus(PERMISSION_REQUEST_WINDOW);
+        ObjectNode answer = Json.mapper().createObjectNode();
+        ObjectNode error = answer.putObject("error")
+            .put("message", "(#138009) Call permission request limit reached")
+            .put("type", "OAuthException").put("code", 138009);
+        error.putObject("error_data").put("messaging_product", "whatsapp")
+            .put("details", "The business has reached the limit of call permission requests to this user;"
+                + " the next one is allowed after " + next + ".");
+        error.put("fbtrace_id", GraphError.newTraceId());
+        return Optional.of(answer);
+      }
+      permissionRequests.put(pair, now);
+      return Optional.empty();
+    }
   }
 
   private ObjectNode templates() {

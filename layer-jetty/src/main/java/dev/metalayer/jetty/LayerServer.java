@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
  * when no admin token is set), the Graph API under the Graph prefix, {@code /webhooks/meta} and
- * {@code /v1/webhooks}. The options are declared in {@link Option}; those of the core reach the builder
+ * {@code /v1/webhooks}, {@code /v1/calls}. The options are declared in {@link Option}; those of the core reach the builder
  * through {@link Settings#applyTo}.
  */
 public final class LayerServer implements AutoCloseable {
@@ -219,6 +219,7 @@ public final class LayerServer implements AutoCloseable {
     routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
     routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
     routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
+    routes.add(CallsHandler.PREFIX, new CallsHandler(layer, admin));
     demoGraph.ifPresent(url -> {
       DemoGraph standIn = new DemoGraph(url, layer.keys()::findNumber, layer.keys()::numbersOfWaba, Clock.systemUTC());
       routes.add(DemoGraph.PATH, standIn).add(DemoGraph.SUBSCRIBER_PATH, standIn.subscriber());

@@ -1,29 +1,22 @@
 package dev.metalayer.jetty;
 
 import dev.metalayer.MetaLayer;
-import dev.metalayer.graph.Credentials;
 import dev.metalayer.graph.GraphError;
-import dev.metalayer.graph.Outcome;
-import dev.metalayer.graph.Surface;
 import dev.metalayer.keys.Grant;
-import dev.metalayer.keys.Resolution;
+import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.WebhookSubscriptions.Spec;
 import dev.metalayer.relay.WebhookSubscriptions;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
-import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * The subscriptions API under {@code /v1/webhooks}, for a number's own key ({@code x-api-key: ps_…}
- * or {@code Authorization: Bearer ps_…}, resolved by the layer's {@code TokenResolver}; both with
- * different keys is refused with 400, the Graph proxy's rule, {@link Credentials#ofApiRequest}) that holds
- * the scope {@code webhooks} (else 403, {@link Surface#lacking}). Every
+ * The subscriptions API under {@code /v1/webhooks}, for a number's own key that holds the scope
+ * {@code webhooks} (found by {@link KeyAuth}). Every
  * operation is scoped to the key's number; another number's subscription is 404. Answers JSON with
  * snake_case names; a secret is never echoed.
  *
@@ -71,39 +64,13 @@ final class SubscriptionsHandler implements Request.Handler {
       operator(request, response, callback);
       return true;
     }
-    Outcome<Optional<String>> credential =
-        Credentials.ofApiRequest(request.getHeaders().get(HttpHeader.AUTHORIZATION), request.getHeaders().get("x-api-key"));
-    if (credential instanceof Outcome.Refused<Optional<String>> refused) {
-      HttpIo.writeError(response, callback, refused.error());
+    Optional<Grant> grant = KeyAuth.grant(layer, admin, request, response, callback, Grant.Scope.WEBHOOKS);
+    if (grant.isEmpty()) {
       return true;
     }
-    Optional<String> presented = ((Outcome.Ok<Optional<String>>) credential).value();
-    Resolution resolution = presented.map(layer.tokenResolver()::resolve)
-        .orElse(new Resolution.Refused(Resolution.Reason.MISSING));
-    if (!(resolution instanceof Resolution.Granted granted)) {
-      if (admin.enabled() && HttpIo.bearer(request).isPresent()
-          && ((Resolution.Refused) resolution).reason() == Resolution.Reason.MALFORMED) {
-        // not shaped like a key: a try at the admin token, limited as in the admin API
-        admin.refuseWrongToken(request, response, callback, "Invalid or missing provider key or admin token.");
-      } else {
-        HttpIo.writeError(response, callback, GraphError.invalidToken("Invalid or missing provider key."));
-      }
-      return true;
-    }
-    Optional<GraphError> lacking = Surface.lacking(granted.grant(), Grant.Scope.WEBHOOKS);
-    if (lacking.isPresent()) {
-      HttpIo.writeError(response, callback, lacking.get());
-      return true;
-    }
-    Optional<String> number = Optional.of(granted.grant().number().phoneNumberId());
-    String pnid = number.get();
+    String pnid = grant.get().number().phoneNumberId();
     String rest = request.getHttpURI().getPath().substring(PREFIX.length());
-    List<String> parts = new ArrayList<>();
-    for (String p : rest.split("/")) {
-      if (!p.isEmpty()) {
-        parts.add(p);
-      }
-    }
+    List<String> parts = HttpIo.segments(rest);
     String method = request.getMethod();
     if (parts.isEmpty()) {
       switch (method) {

@@ -8,6 +8,7 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -92,6 +93,34 @@ class DemoGraphTest {
     // another number's settings are its own
     assertThat(json(layer.get("/v22.0/" + Layer.PNID + "/settings", "Bearer " + layer.key), 200)
         .at("/calling/status").asText()).isEqualTo("DISABLED");
+  }
+
+  /**
+   * Meta allows one call permission request a day per user: the stand-in refuses the second with
+   * 138009 naming the next allowed time, so that the layer's remembered refusal shows on the demo too;
+   * another user, or another number's request to the same user, is sent.
+   */
+  @Test
+  void aSecondCallPermissionRequestToAUserWithinADayIsRefusedWith138009() throws Exception {
+    String request = "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"to\":\"%s\","
+        + "\"type\":\"interactive\",\"interactive\":{\"type\":\"call_permission_request\","
+        + "\"action\":{\"name\":\"call_permission_request\"},\"body\":{\"text\":\"May we call you?\"}}}";
+    String messages = "/v22.0/" + Layer.PNID + "/messages";
+    assertThat(json(layer.post(messages, "Bearer " + layer.key, request.formatted("15557770001")), 200)
+        .at("/messages/0/id").asText()).startsWith("wamid.");
+    Instant before = Instant.now();
+    for (String to : new String[] {"15557770001", "+1 555-777-0001"}) {
+      JsonNode refused = json(layer.post(messages, "Bearer " + layer.key, request.formatted(to)), 400);
+      assertThat(refused.at("/error/code").asInt()).as(to).isEqualTo(138009);
+      String details = refused.at("/error/error_data/details").asText();
+      Instant next = Instant.parse(details.replaceAll(".* after ([^ ]+)\\.$", "$1"));
+      assertThat(next).isAfter(before.plusSeconds(24 * 3600 - 60)).isBefore(Instant.now().plusSeconds(24 * 3600));
+    }
+    // a text to the same user is a message, not a permission request; other pairs have their own limit
+    json(layer.post(messages, "Bearer " + layer.key,
+        "{\"messaging_product\":\"whatsapp\",\"to\":\"15557770001\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}"), 200);
+    json(layer.post(messages, "Bearer " + layer.key, request.formatted("15557770002")), 200);
+    json(layer.post("/v22.0/" + Layer.PNID_B + "/messages", "Bearer " + layer.keyB, request.formatted("15557770001")), 200);
   }
 
   @Test

@@ -32,7 +32,12 @@ import java.util.Map;
  *       {@code terminate};
  *   <li>outbound call: {@code 138006} → permission request → the user's reply on {@code messages} reaches
  *       the calls subscription → {@code connect} succeeds → {@code ACCEPTED};
- *   <li>media: an inbound image's id is looked up through the layer and the rewritten URL downloaded.
+ *   <li>media: an inbound image's id is looked up through the layer and the rewritten URL downloaded;
+ *   <li>calls the layer understands: a second surface of the number (a softphone with a key of its own)
+ *       tries to answer a call Chatwoot picked up and is refused by the layer, Meta seeing only
+ *       Chatwoot's actions; a {@code terminate} that Meta sends before its {@code connect} reaches both
+ *       surfaces after it; a call permission request over Meta's daily limit is refused by Meta once
+ *       ({@code 138009}) and its retry answered by the layer from memory, never reaching Meta.
  * </ol>
  */
 public final class ChatwootScenario {
@@ -46,6 +51,16 @@ public final class ChatwootScenario {
   static final String USER = "15551234567";
   static final String SDP_OFFER = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n";
   static final String SDP_ANSWER = "v=0\r\no=- 7669997803033704573 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=setup:actpass\r\n";
+  /** The softphone's own SDP answer: were its pre_accept to reach Meta, Chatwoot's accept would no longer match. */
+  static final String SOFTPHONE_SDP_ANSWER = "v=0\r\no=- 1111111111111111111 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+  static final String SOFTPHONE_APP_SECRET = "softphone-app-secret";
+  /** A user whose call permission request of the day the business already spent. */
+  static final String USER_OVER_LIMIT = "15557654321";
+  /**
+   * The layer's Graph error code for a {@code pre_accept}, {@code accept} or {@code reject} of a call that
+   * another surface of the number answers (HTTP 409).
+   */
+  public static final int ANSWERED_ELSEWHERE = dev.metalayer.graph.GraphError.ANSWERED_ELSEWHERE;
 
   /** What happened, for assertions. */
   public record Report(
@@ -57,7 +72,35 @@ public final class ChatwootScenario {
       long[] callDeliveryMicros,
       boolean mediaBytesMatch,
       String rewrittenMediaUrl,
-      List<String> timeline) {}
+      List<String> timeline,
+      CallsScene scene) {}
+
+  /**
+   * What the scene of the calls the layer understands showed.
+   *
+   * @param call the call both surfaces tried to answer
+   * @param chatwootActions Chatwoot's pre_accept, accept and terminate of it
+   * @param softphoneActions the softphone's pre_accept and reject of it
+   * @param metaSawOfCall the {@code /calls} requests Meta received for that call
+   * @param callRecord the layer's record of the call ({@code GET /v1/calls/{wacid}} with Chatwoot's key)
+   * @param chatwootKeyId the id of Chatwoot's key, which the record names as the answering one
+   * @param chatwootGot and {@code softphoneGot}: what each surface received during the scene, in order
+   * @param lateCall the call whose terminate Meta sent before its connect
+   * @param permissionAnswers Chatwoot's two call permission requests to the user over the limit
+   * @param metaPermissionRequests how many of them reached Meta
+   */
+  public record CallsScene(
+      String call,
+      List<Answer> chatwootActions,
+      List<Answer> softphoneActions,
+      List<Seen> metaSawOfCall,
+      JsonNode callRecord,
+      String chatwootKeyId,
+      List<Received> chatwootGot,
+      List<Received> softphoneGot,
+      String lateCall,
+      List<Answer> permissionAnswers,
+      long metaPermissionRequests) {}
 
   private final PrintStream out;
   private final List<String> timeline = new ArrayList<>();
@@ -104,8 +147,8 @@ public final class ChatwootScenario {
         // 1. setup
         admin(base, "/admin/v1/numbers", "{\"phone\":\"" + PHONE + "\",\"phone_number_id\":\"" + PNID
             + "\",\"waba_id\":\"" + WABA + "\",\"business_id\":\"555\",\"meta_token\":\"" + META_TOKEN + "\"}");
-        String key = Json.mapper().readTree(admin(base, "/admin/v1/keys", "{\"phone_number_id\":\"" + PNID + "\"}"))
-            .get("key").asText();
+        JsonNode created = Json.mapper().readTree(admin(base, "/admin/v1/keys", "{\"phone_number_id\":\"" + PNID + "\"}"));
+        String key = created.get("key").asText();
         log("setup", "number " + PHONE + " registered with its Meta token; key " + key.substring(0, 8) + "… created");
         chatwoot.configure(URI.create(base + "/api/layer/meta"), key);
         log("setup", "Chatwoot WHATSAPP_CLOUD_BASE_URL=" + base + "/api/layer/meta, inbox api_key=" + key.substring(0, 8) + "…");
@@ -179,12 +222,108 @@ public final class ChatwootScenario {
         log("media", "Chatwoot → layer  GET <that url> → " + download.statusCode() + ", " + download.body().length
             + " bytes, " + download.headers().firstValue("content-type").orElse("?") + ", identical=" + match);
 
+        // 5. calls the layer understands
+        CallsScene scene = callsScene(base, meta, webhooks, chatwoot, key, created.get("id").asText());
+
         long[] micros = callLatencies.stream().mapToLong(Long::longValue).toArray();
         log("summary", "call events, Meta post → Chatwoot delivery (µs): " + java.util.Arrays.toString(micros));
         return new Report(key, meta.seen(), List.copyOf(got), List.copyOf(answers), meta.settings(), micros, match, url,
-            List.copyOf(timeline));
+            List.copyOf(timeline), scene);
       }
     }
+  }
+
+  /**
+   * The scene of the calls the layer understands: one answering surface, a terminate before its connect,
+   * a permission request over the limit answered from memory. Its deliveries are kept apart from the
+   * story's (its own lists in the {@link CallsScene}).
+   */
+  private CallsScene callsScene(URI base, OneNumberGraph meta, MetaWebhooks webhooks, FakeChatwoot chatwoot, String key,
+      String keyId) throws Exception {
+    List<Received> chatwootGot = new ArrayList<>();
+    List<Received> softphoneGot = new ArrayList<>();
+    try (FakeChatwoot softphone = new FakeChatwoot(PHONE, PNID, WABA, SOFTPHONE_APP_SECRET).start()) {
+      String softphoneKey = Json.mapper().readTree(admin(base, "/admin/v1/keys", "{\"phone_number_id\":\"" + PNID + "\"}"))
+          .get("key").asText();
+      softphone.configure(URI.create(base + "/api/layer/meta"), softphoneKey);
+      subscribe(base, softphoneKey, "{\"name\":\"softphone\",\"url\":\"" + softphone.webhookUrl()
+          + "\",\"events\":[\"calls\"],\"secret\":\"" + SOFTPHONE_APP_SECRET + "\"}");
+      log("scene", "a softphone with a key of its own (" + softphoneKey.substring(0, 8) + "…) also answers the number's calls");
+
+      // one answering surface
+      long now = System.currentTimeMillis() / 1000;
+      String call = "wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkI5";
+      metaPosts(webhooks, webhooks.envelope(webhooks.inboundConnect(call, USER, "Jane Doe", SDP_OFFER, now)),
+          "connect " + call + " (user calls the business)");
+      chatwootGot.add(sceneDelivery("Chatwoot", chatwoot));
+      softphoneGot.add(sceneDelivery("softphone", softphone));
+      int metaBefore = meta.seen().size();
+      List<Answer> chatwootActions = new ArrayList<>();
+      List<Answer> softphoneActions = new ArrayList<>();
+      chatwootActions.add(record(chatwoot.preAccept(call, SDP_ANSWER)));
+      log("scene", "Chatwoot → layer  pre_accept → " + chatwootActions.get(0).status());
+      softphoneActions.add(record(softphone.preAccept(call, SOFTPHONE_SDP_ANSWER)));
+      log("scene", "softphone → layer pre_accept → " + softphoneActions.get(0).status() + " " + softphoneActions.get(0).raw());
+      chatwootActions.add(record(chatwoot.accept(call, SDP_ANSWER)));
+      log("scene", "Chatwoot → layer  accept (its own SDP, untouched at Meta) → " + chatwootActions.get(1).status());
+      softphoneActions.add(record(softphone.reject(call)));
+      log("scene", "softphone → layer reject → " + softphoneActions.get(1).status() + " (refused: the call is Chatwoot's)");
+      chatwootActions.add(record(chatwoot.terminate(call)));
+      log("scene", "Chatwoot → layer  terminate → " + chatwootActions.get(2).status());
+      List<Seen> metaSawOfCall = meta.seen().subList(metaBefore, meta.seen().size()).stream()
+          .filter(s -> s.path().endsWith("/calls") && s.body().contains(call)).toList();
+      log("scene", "Meta received " + metaSawOfCall.size() + " actions for " + call + ", all Chatwoot's");
+      metaPosts(webhooks, webhooks.envelope(webhooks.terminate(call, USER, "USER_INITIATED", "COMPLETED", now, now + 12)),
+          "terminate " + call + " COMPLETED, 12 s");
+      chatwootGot.add(sceneDelivery("Chatwoot", chatwoot));
+      softphoneGot.add(sceneDelivery("softphone", softphone));
+      HttpResponse<String> record = http.send(HttpRequest.newBuilder(base.resolve("/v1/calls/" + call))
+          .timeout(Duration.ofSeconds(10)).header("x-api-key", key).GET().build(), HttpResponse.BodyHandlers.ofString());
+      JsonNode callRecord = Json.mapper().readTree(record.body());
+      log("scene", "layer → Chatwoot  GET /v1/calls/" + call + " → " + record.statusCode() + " state="
+          + callRecord.path("state").asText() + " answered_by=" + callRecord.path("answered_by").asText()
+          + " state_changes=" + callRecord.path("state_changes").size());
+
+      // a terminate before its connect
+      long later = System.currentTimeMillis() / 1000;
+      String lateCall = "wacid.HBgLMTU1NTEyMzQ1NjcVAgARGCA5QkJB";
+      metaPosts(webhooks, webhooks.envelope(webhooks.terminate(lateCall, USER, "USER_INITIATED", "FAILED", later, later)),
+          "terminate " + lateCall + " FAILED (overtook its connect)");
+      metaPosts(webhooks, webhooks.envelope(webhooks.inboundConnect(lateCall, USER, "Jane Doe", SDP_OFFER, later)),
+          "connect " + lateCall + " (late)");
+      for (int i = 0; i < 2; i++) {
+        chatwootGot.add(sceneDelivery("Chatwoot", chatwoot));
+        softphoneGot.add(sceneDelivery("softphone", softphone));
+      }
+
+      // a permission request over the limit, answered from memory
+      meta.permissionRequestSpent(USER_OVER_LIMIT, java.time.Instant.now().plus(Duration.ofHours(20)));
+      long metaRequestsBefore = permissionRequests(meta);
+      List<Answer> permissionAnswers = new ArrayList<>();
+      for (String when : List.of("now", "5 minutes later (Chatwoot's throttle)")) {
+        Answer a = record(chatwoot.requestCallPermission(USER_OVER_LIMIT));
+        permissionAnswers.add(a);
+        log("scene", "Chatwoot → layer  call_permission_request to " + USER_OVER_LIMIT + ", " + when + " → " + a.status()
+            + " error.code=" + a.body().at("/error/code").asText() + "; Meta received "
+            + (permissionRequests(meta) - metaRequestsBefore) + " so far");
+      }
+      return new CallsScene(call, List.copyOf(chatwootActions), List.copyOf(softphoneActions), metaSawOfCall, callRecord,
+          keyId, List.copyOf(chatwootGot), List.copyOf(softphoneGot), lateCall, List.copyOf(permissionAnswers),
+          permissionRequests(meta) - metaRequestsBefore);
+    }
+  }
+
+  private static long permissionRequests(OneNumberGraph meta) {
+    return meta.seen().stream().filter(s -> s.path().endsWith("/messages") && s.body().contains("call_permission_request"))
+        .count();
+  }
+
+  private Received sceneDelivery(String surface, FakeChatwoot to) throws Exception {
+    Received r = to.nextWebhook(Duration.ofSeconds(10))
+        .orElseThrow(() -> new IllegalStateException(surface + " received no webhook within 10 s"));
+    log("scene", "layer → " + surface + " " + r.change().at("/value/calls/0/event").asText() + " "
+        + r.change().at("/value/calls/0/id").asText() + " signature=" + (r.signatureValid() ? "valid" : "INVALID"));
+    return r;
   }
 
   private void metaPosts(MetaWebhooks webhooks, String envelope, String what) throws Exception {

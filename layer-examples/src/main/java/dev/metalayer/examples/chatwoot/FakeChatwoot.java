@@ -117,6 +117,12 @@ public final class FakeChatwoot implements AutoCloseable {
     return callAction(callId, "accept", sdpAnswer);
   }
 
+  /** Declines a ringing call. */
+  public Answer reject(String callId) throws Exception {
+    return post("/v22.0/" + phoneNumberId + "/calls",
+        "{\"messaging_product\":\"whatsapp\",\"call_id\":\"" + callId + "\",\"action\":\"reject\"}");
+  }
+
   /** Terminates a call. */
   public Answer terminate(String callId) throws Exception {
     return post("/v22.0/" + phoneNumberId + "/calls",

@@ -29,7 +29,8 @@ import org.eclipse.jetty.util.Fields;
 /**
  * A local stand-in for {@code graph.facebook.com} that behaves like the WhatsApp Cloud calling API
  * for one number: it accepts only the number's real Meta token, sends messages, refuses a
- * business-initiated {@code connect} with {@code 138006} until the user granted call permission,
+ * business-initiated {@code connect} with {@code 138006} until the user granted call permission, a call
+ * permission request with {@code 138009} while the day's request to the user is spent,
  * checks that {@code accept} carries the {@code pre_accept} SDP, serves media in two steps (lookup,
  * then an authenticated download) and keeps {@code /settings} with Meta's replace semantics (an
  * omitted part of {@code calling} is deleted). Every request it receives is recorded.
@@ -48,6 +49,7 @@ public final class OneNumberGraph implements AutoCloseable {
   private final Set<String> permittedUsers = ConcurrentHashMap.newKeySet();
   private final Map<String, String> preAcceptedSdp = new ConcurrentHashMap<>();
   private final Map<String, byte[]> media = new ConcurrentHashMap<>();
+  private final Map<String, java.time.Instant> permissionRequestsSpent = new ConcurrentHashMap<>();
   private final AtomicInteger ids = new AtomicInteger();
   private volatile ObjectNode settings;
   private volatile Consumer<Seen> listener = s -> {};
@@ -95,6 +97,14 @@ public final class OneNumberGraph implements AutoCloseable {
   /** The user (wa_id) accepted the business's call permission request. */
   public void grantCallPermission(String waId) {
     permittedUsers.add(waId);
+  }
+
+  /**
+   * The business already sent its call permission request of the day to the user (Meta allows one a
+   * day): until {@code nextAllowed}, another is refused with {@code 138009}, naming that time.
+   */
+  public void permissionRequestSpent(String waId, java.time.Instant nextAllowed) {
+    permissionRequestsSpent.put(waId, nextAllowed);
   }
 
   /** Makes a media object available for lookup and download. */
@@ -176,6 +186,20 @@ public final class OneNumberGraph implements AutoCloseable {
 
   private void messages(JsonNode body, Response response, Callback callback) {
     String to = body.path("to").asText();
+    java.time.Instant nextAllowed = permissionRequestsSpent.get(to);
+    if (nextAllowed != null && "call_permission_request".equals(body.path("interactive").path("type").asText())
+        && java.time.Instant.now().isBefore(nextAllowed)) {
+      ObjectNode e = Json.mapper().createObjectNode();
+      ObjectNode inner = e.putObject("error");
+      inner.put("message", "(#138009) Call permission request limit reached").put("type", "OAuthException")
+          .put("code", 138009);
+      inner.putObject("error_data").put("messaging_product", "whatsapp")
+          .put("details", "The business has reached the limit of call permission requests to this user;"
+              + " the next one is allowed after " + nextAllowed + ".");
+      inner.put("fbtrace_id", "AFakeTrace");
+      json(response, callback, 400, e.toString());
+      return;
+    }
     String wamid = "wamid.FAKE" + ids.incrementAndGet();
     json(response, callback, 200, "{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"" + to
         + "\",\"wa_id\":\"" + to + "\"}],\"messages\":[{\"id\":\"" + wamid + "\"}]}");

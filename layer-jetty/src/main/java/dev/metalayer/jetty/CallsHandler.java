@@ -1,0 +1,104 @@
+package dev.metalayer.jetty;
+
+import dev.metalayer.MetaLayer;
+import dev.metalayer.graph.GraphError;
+import dev.metalayer.keys.Grant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The call records API under {@code /v1/calls}, for a number's own key (found as on {@code /v1/webhooks},
+ * {@link KeyAuth}); every read is scoped to the key's number, and another number's call is 404 as an
+ * unknown one is. Answers JSON with snake_case names ({@link CallViews}; {@code docs/calls.md}).
+ *
+ * <pre>
+ * GET /v1/calls?state=&amp;direction=&amp;since=&amp;until=&amp;limit=&amp;after=   the number's calls, newest first
+ * GET /v1/calls/{wacid}                                          one call: record, timeline, deliveries, refusals
+ * </pre>
+ *
+ * <p>The operator's admin token reads any number's calls here too (as on {@code /v1/webhooks}):
+ * {@code GET /v1/calls[?phone_number_id=…]} (every number without it) and
+ * {@code GET /v1/calls/{wacid}?phone_number_id=…}, each read logged at INFO with its number.
+ */
+final class CallsHandler implements Request.Handler {
+  private static final Logger log = LoggerFactory.getLogger(CallsHandler.class);
+  static final String PREFIX = "/v1/calls";
+  static final String READ_ONLY = "Use GET: call records are read-only.";
+
+  private final MetaLayer layer;
+  private final AdminHandler admin;
+  private final CallViews views;
+
+  CallsHandler(MetaLayer layer, AdminHandler admin) {
+    this.layer = layer;
+    this.admin = admin;
+    this.views = new CallViews(layer);
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    List<String> parts = HttpIo.segments(request.getHttpURI().getPath().substring(PREFIX.length()));
+    boolean operator = admin.admits(request);
+    Optional<Grant> grant = operator ? Optional.empty() : KeyAuth.grant(layer, admin, request, response, callback, Grant.Scope.CALLS);
+    if (!operator && grant.isEmpty()) {
+      return true;
+    }
+    if (!request.getMethod().equals("GET")) {
+      HttpIo.writeError(response, callback, GraphError.methodNotAllowed(READ_ONLY));
+      return true;
+    }
+    if (operator) {
+      operator(parts, request, response, callback);
+      return true;
+    }
+    String pnid = grant.get().number().phoneNumberId();
+    if (parts.isEmpty()) {
+      views.list(Optional.of(pnid), request, CallViews.listParameters(), PREFIX, Map.of(), response, callback);
+      return true;
+    }
+    Optional<String> wacid = CallViews.wacid(parts);
+    if (wacid.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(CallViews.BAD_WACID));
+    } else if (request.getHttpURI().getQuery() == null || request.getHttpURI().getQuery().isEmpty()) {
+      views.one(pnid, wacid.get(), response, callback);
+    } else {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("A call is read without parameters."));
+    }
+    return true;
+  }
+
+  /** The admin token's reads: any number's calls (every number's without {@code phone_number_id}), and one call of a named number. */
+  private void operator(List<String> parts, Request request, Response response, Callback callback) {
+    Optional<String> number = HttpIo.queryParameter(request, "phone_number_id");
+    if (number.isPresent() && !CallViews.phoneNumberId(number.get())) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id must be a phone number ID (digits)."));
+      return;
+    }
+    if (parts.isEmpty()) {
+      Set<String> allowed = new HashSet<>(CallViews.listParameters());
+      allowed.add("phone_number_id");
+      log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
+      views.list(number, request, allowed, PREFIX, number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()),
+          response, callback);
+      return;
+    }
+    Optional<String> wacid = CallViews.wacid(parts);
+    if (wacid.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(CallViews.BAD_WACID));
+    } else if (number.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(
+          "With the admin token, name the call's number: GET /v1/calls/{wacid}?phone_number_id=…"));
+    } else {
+      log.info("Admin token: read call {} of phone number ID {}", wacid.get(), number.get());
+      views.one(number.get(), wacid.get(), response, callback);
+    }
+  }
+}
