@@ -51,8 +51,9 @@ class KeyScopesHttpTest {
           new Call("send a message", "POST", "/v13.0/" + PNID + "/messages", "application/json",
               "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"type\":\"text\",\"text\":{\"body\":\"Hi\"}}", false)),
       Scope.CALLS, List.of(
-          new Call("accept a call", "POST", "/v22.0/" + PNID + "/calls", "application/json",
-              "{\"messaging_product\":\"whatsapp\",\"call_id\":\"wacid.1\",\"action\":\"accept\"}", false),
+          // a terminate: any key of the number may send it (an accept is the answering surface's, docs/calls.md)
+          new Call("terminate a call", "POST", "/v22.0/" + PNID + "/calls", "application/json",
+              "{\"messaging_product\":\"whatsapp\",\"call_id\":\"wacid.1\",\"action\":\"terminate\"}", false),
           new Call("read call permissions", "GET", "/v22.0/" + PNID + "/call_permissions?user_wa_id=15551234567", null, null,
               false)),
       Scope.SETTINGS, List.of(
