@@ -23,6 +23,9 @@ public final class Calls implements CallGuard {
   /** A call as {@code GET /v1/calls/{wacid}} shows it: its record, its timeline, its deliveries and the refusals in force. */
   public record View(CallRecord call, List<Event> timeline, List<DeliveryEntry> deliveries, List<Limit> remembered) {}
 
+  /** The longest call id the layer records (Meta's are about 60 characters): a longer one is never a call of the layer's. */
+  public static final int MAX_CALL_ID = CallEvents.MAX_WACID;
+
   /** The answering mode of a number with one answering surface per call (the default). */
   public static final String SINGLE = CallActions.SINGLE;
   /** The answering mode of a number whose every key may pre-accept, accept and reject any of its calls. */
@@ -124,7 +127,9 @@ public final class Calls implements CallGuard {
    */
   public void stored(List<Event> events) {
     for (Event e : events) {
-      if (e.source() == CallStore.Source.WEBHOOK && "ACCEPTED".equals(e.name()) && e.userWaId().isPresent()) {
+      // the state machine's reading of the event (a status in any case), not a second one
+      if (e.source() == CallStore.Source.WEBHOOK && e.userWaId().isPresent()
+          && CallStates.target(e).filter(s -> s == CallStore.State.ACCEPTED).isPresent()) {
         callConnected(e.phoneNumberId(), e.userWaId().get());
       }
     }
@@ -138,21 +143,15 @@ public final class Calls implements CallGuard {
    * limits on requests run on.
    */
   public void permissionReply(String phoneNumberId, String userWaId, boolean accepted, Instant at) {
-    if (!accepted) {
-      return;
-    }
-    store.forget(phoneNumberId, userWaId, PERMISSION_REQUEST);
-    if (store.remembered(phoneNumberId, userWaId, CONNECT, at).filter(l -> l.code() == NO_PERMISSION).isPresent()) {
-      store.forget(phoneNumberId, userWaId, CONNECT);
+    if (accepted) {
+      actions.permissionGranted(phoneNumberId, userWaId, at);
     }
   }
 
   /** The {@link Limit#kind} of a refused call permission request. */
-  public static final String PERMISSION_REQUEST = "permission_request";
+  public static final String PERMISSION_REQUEST = RememberedLimits.PERMISSION_REQUEST;
   /** The {@link Limit#kind} of a refused {@code connect}. */
-  public static final String CONNECT = "connect";
-  /** Meta's code for a {@code connect} without the user's permission. */
-  static final int NO_PERMISSION = 138006;
+  public static final String CONNECT = RememberedLimits.CONNECT;
 
   /** One call with its timeline, deliveries and the refusals in force for its user. */
   public Optional<View> view(String phoneNumberId, String wacid) {
@@ -163,7 +162,20 @@ public final class Calls implements CallGuard {
       found = store.find(phoneNumberId, wacid);
     }
     return found.map(call -> new View(call, store.timeline(phoneNumberId, wacid), store.deliveries(phoneNumberId, wacid),
-        call.userWaId().map(u -> store.rememberedFor(phoneNumberId, u, now)).orElse(List.of())));
+        remembered(call, now)));
+  }
+
+  /**
+   * The refusals of Meta the layer answers from memory for the call's user and number, in force now:
+   * what a call shows beside its record ({@link View#remembered}, and each call of a {@link #list}).
+   * Empty for a call whose user is not known yet.
+   */
+  public List<Limit> remembered(CallRecord call) {
+    return remembered(call, clock.instant());
+  }
+
+  private List<Limit> remembered(CallRecord call, Instant now) {
+    return call.userWaId().map(u -> store.rememberedFor(call.phoneNumberId(), u, now)).orElse(List.of());
   }
 
   /** A page of calls, newest first (the calls past their ring are marked expired first, see {@link #expireUnanswered}). */
@@ -236,10 +248,20 @@ public final class Calls implements CallGuard {
    * @throws IllegalArgumentException for a mode other than {@link #SINGLE} and {@link #ANY}
    */
   public void setAnswering(String phoneNumberId, String mode) {
+    store.setAnswering(phoneNumberId, answeringMode(mode));
+  }
+
+  /**
+   * {@code mode} when it is an answering mode, {@link #SINGLE} or {@link #ANY} (the one check, for the
+   * stores and the adapters too).
+   *
+   * @throws IllegalArgumentException for any other
+   */
+  public static String answeringMode(String mode) {
     if (!SINGLE.equals(mode) && !ANY.equals(mode)) {
       throw new IllegalArgumentException("the answering mode is single or any");
     }
-    store.setAnswering(phoneNumberId, mode);
+    return mode;
   }
 
   /**
