@@ -34,6 +34,8 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Fields;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The reads of call records ({@code docs/calls.md}, "The API"), for a number's key on {@code /v1/calls}
@@ -44,10 +46,11 @@ import org.eclipse.jetty.util.Fields;
  * secret or an SDP (the records hold none).
  */
 final class CallViews {
+  private static final Logger log = LoggerFactory.getLogger(CallViews.class);
   static final int DEFAULT_LIMIT = 50;
   static final int MAX_LIMIT = 200;
-  /** Longer than any call ID Meta gives (about 100 characters); the rest is refused before the store is asked. */
-  static final int MAX_WACID = 256;
+  /** The longest call ID the layer records; a longer one is refused before the store is asked. */
+  static final int MAX_WACID = Calls.MAX_CALL_ID;
   static final int MAX_CURSOR = 512;
   private static final Pattern WACID = Pattern.compile("[A-Za-z0-9._:=+/-]{1," + MAX_WACID + "}");
   private static final Pattern CURSOR = Pattern.compile("[\\x21-\\x7e]{1," + MAX_CURSOR + "}");
@@ -62,6 +65,7 @@ final class CallViews {
   static final String BAD_CURSOR = "after must be the cursor of a previous page (paging.cursors.after).";
   static final String BAD_WACID = "Not a call ID.";
   static final String NO_CALL = "No such call.";
+  static final String BAD_PHONE_NUMBER_ID = "phone_number_id must be a phone number ID (digits).";
 
   private final MetaLayer layer;
 
@@ -95,13 +99,11 @@ final class CallViews {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(BAD_CURSOR));
       return;
     }
-    Instant now = layer.clock().instant();
-    Map<String, List<Limit>> remembered = new HashMap<>();
+    // the calls of one user share their refusals: read once a page
+    Map<List<Object>, List<Limit>> remembered = new HashMap<>();
     List<Map<String, Object>> data = new ArrayList<>();
     for (CallRecord r : page.calls()) {
-      List<Limit> limits = r.userWaId().map(user -> remembered.computeIfAbsent(r.phoneNumberId() + " " + user,
-          k -> calls.store().rememberedFor(r.phoneNumberId(), user, now))).orElse(List.of());
-      data.add(call(r, limits));
+      data.add(call(r, remembered.computeIfAbsent(List.of(r.phoneNumberId(), r.userWaId()), k -> calls.remembered(r))));
     }
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("data", data);
@@ -122,6 +124,43 @@ final class CallViews {
       return;
     }
     HttpIo.writeJson(response, callback, 200, view(view.get()));
+  }
+
+  // ---- the operator's reads (admin token), on /admin/v1 and /v1/calls alike, each logged at INFO
+
+  /**
+   * Answers the calls of every number, or of the number {@code phone_number_id} names (400 when it is
+   * no phone number ID), for the admin token.
+   *
+   * @param path the path the next page is read at
+   */
+  void listForOperator(Request request, String path, Response response, Callback callback) {
+    Optional<String> number = HttpIo.queryParameter(request, "phone_number_id");
+    if (number.isPresent() && !phoneNumberId(number.get())) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(BAD_PHONE_NUMBER_ID));
+      return;
+    }
+    Set<String> allowed = new java.util.HashSet<>(LIST_PARAMETERS);
+    allowed.add("phone_number_id");
+    log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
+    list(number, request, allowed, path, number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()), response, callback);
+  }
+
+  /** Answers the calls of one number (a phone number ID), for the admin token. */
+  void listForOperator(String phoneNumberId, Request request, String path, Response response, Callback callback) {
+    log.info("Admin token: read the calls of phone number ID {}", phoneNumberId);
+    list(Optional.of(phoneNumberId), request, LIST_PARAMETERS, path, Map.of(), response, callback);
+  }
+
+  /** Answers one call of a number (a phone number ID), for the admin token; 400 for a path rest that is no call ID. */
+  void oneForOperator(String phoneNumberId, List<String> wacidSegments, Response response, Callback callback) {
+    Optional<String> wacid = wacid(wacidSegments);
+    if (wacid.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(BAD_WACID));
+      return;
+    }
+    log.info("Admin token: read call {} of phone number ID {}", wacid.get(), phoneNumberId);
+    one(phoneNumberId, wacid.get(), response, callback);
   }
 
   /** The call ID of a path's rest (a call ID may hold a {@code /}: Meta's are base64), or empty when it is not one. */
