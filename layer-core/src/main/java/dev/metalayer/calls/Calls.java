@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The layer's knowledge of WhatsApp calls, built from both halves it sees: the call records (one per
@@ -142,7 +143,7 @@ public final class Calls implements CallGuard {
    * another limit (a rate, the calls per day) stays until its time. A refusal changes nothing: Meta's
    * limits on requests run on.
    */
-  public void permissionReply(String phoneNumberId, String userWaId, boolean accepted, Instant at) {
+  void permissionReply(String phoneNumberId, String userWaId, boolean accepted, Instant at) {
     if (accepted) {
       actions.permissionGranted(phoneNumberId, userWaId, at);
     }
@@ -178,10 +179,38 @@ public final class Calls implements CallGuard {
     return call.userWaId().map(u -> store.rememberedFor(call.phoneNumberId(), u, now)).orElse(List.of());
   }
 
+  /** The parameters of a calls list ({@link #query}): {@code state}, {@code direction}, {@code since}, {@code until}, {@code limit}, {@code after}. */
+  public static final Set<String> LIST_PARAMETERS = CallQueries.PARAMETERS;
+
+  /**
+   * The query of a calls list from its request parameters ({@code docs/calls.md}), or the Graph-shaped
+   * 400 that names the bad one (never its value). Pure.
+   *
+   * @param phoneNumberId the one number, or empty for every number (the operator's view)
+   * @param parameters the request's parameters, each with its values in order
+   * @param allowed the parameters the list takes ({@link #LIST_PARAMETERS}, and any the caller reads itself)
+   */
+  public static dev.metalayer.graph.Outcome<CallStore.Query> query(Optional<String> phoneNumberId,
+      java.util.Map<String, List<String>> parameters, Set<String> allowed) {
+    return CallQueries.read(phoneNumberId, parameters, allowed);
+  }
+
   /** A page of calls, newest first (the calls past their ring are marked expired first, see {@link #expireUnanswered}). */
   public CallStore.Page list(CallStore.Query query) {
     expireUnanswered(EXPIRY_BATCH);
     return store.list(query);
+  }
+
+  /**
+   * {@link #list}, with a cursor the store did not make (another list's, a forged one) refused as the
+   * client's mistake: a Graph-shaped 400.
+   */
+  public dev.metalayer.graph.Outcome<CallStore.Page> page(CallStore.Query query) {
+    try {
+      return dev.metalayer.graph.Outcome.ok(list(query));
+    } catch (IllegalArgumentException notACursor) {
+      return dev.metalayer.graph.Outcome.refused(dev.metalayer.graph.GraphError.invalidParameter(CallQueries.BAD_CURSOR));
+    }
   }
 
   /** Calls expired per {@link #list}; the rest wait for the next read or the hourly sweep. */
@@ -269,7 +298,7 @@ public final class Calls implements CallGuard {
    * limits, and the layer forgets its refusals of them (for the relay's ingest of an {@code ACCEPTED}
    * status; an {@code accept} answered 2xx does it already).
    */
-  public void callConnected(String phoneNumberId, String userWaId) {
+  void callConnected(String phoneNumberId, String userWaId) {
     actions.connected(phoneNumberId, userWaId);
   }
 
