@@ -55,7 +55,7 @@ final class CallActions {
   static final String ANY = "any";
   private static final Set<String> CLAIMING = Set.of("pre_accept", "accept");
   private static final Set<String> ON_A_CALL = Set.of("pre_accept", "accept", "reject", "terminate");
-  private static final Pattern WACID = Pattern.compile("[\\x21-\\x7e]{1,256}");
+  private static final Pattern WACID = Pattern.compile("[\\x21-\\x7e]{1," + Calls.MAX_CALL_ID + "}");
   private static final byte[] PERMISSION = "call_permission_request".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   private final CallStore store;
@@ -144,6 +144,19 @@ final class CallActions {
   /** A call connected: Meta resets the user's permission request limits, and so does the layer. */
   void connected(String phoneNumberId, String user) {
     store.forget(phoneNumberId, user, RememberedLimits.PERMISSION_REQUEST);
+  }
+
+  /**
+   * The user granted the number's call permission request: the refusals that the grant ends are
+   * forgotten, those of permission requests and a {@code connect} refused for want of permission; a
+   * {@code connect} refused for another limit stays until its time.
+   */
+  void permissionGranted(String phoneNumberId, String user, Instant at) {
+    store.forget(phoneNumberId, user, RememberedLimits.PERMISSION_REQUEST);
+    if (store.remembered(phoneNumberId, user, RememberedLimits.CONNECT, at)
+        .filter(l -> l.code() == RememberedLimits.NO_PERMISSION).isPresent()) {
+      store.forget(phoneNumberId, user, RememberedLimits.CONNECT);
+    }
   }
 
   /** A {@code connect} answered: Meta's refusal for a limit remembered, or the call's first event. */

@@ -41,7 +41,7 @@ import java.util.Set;
  *       {@code UNANSWERED} after its last event. An accepted call never expires: calls have no length
  *       limit, and Meta sends its terminate.
  *   <li>Facts fold in whatever the state: direction and user when first known, a terminate's status,
- *       duration, start and end, Meta's errors (the last one wins), the answering key (the first key
+ *       duration, start and end, Meta's errors (the last one wins; never a layer event's), the answering key (the first key
  *       whose {@code pre_accept} or {@code accept} Meta answered 2xx, unless a claim came first). The
  *       record's creation time is its earliest event's, its update time its latest event's.
  * </ul>
@@ -204,7 +204,8 @@ final class CallStates {
       Optional<Long> duration = terminate ? whole(d.path("duration")) : Optional.empty();
       Optional<Instant> start = terminate ? whole(d.path("start_time")).map(Instant::ofEpochSecond) : Optional.empty();
       Optional<Instant> end = terminate ? whole(d.path("end_time")).map(Instant::ofEpochSecond) : Optional.empty();
-      JsonNode error = d.has("errors") ? d.get("errors") : d.get("error");
+      // Meta's errors only: the layer's refusal of a second surface is on the timeline, not the call's error
+      JsonNode error = event.source() == Source.LAYER ? null : d.has("errors") ? d.get("errors") : d.get("error");
       Optional<String> err = error == null || error.isNull() || (error.isArray() && error.isEmpty())
           ? Optional.empty() : Optional.of(error.toString());
       return new Facts(status, duration, start, end, err);

@@ -58,7 +58,10 @@ public interface CallStore {
     WEBHOOK,
     /** A key's proxied action (actor {@code key:<key id>}). */
     ACTION,
-    /** The layer itself: a refusal, a remembered limit, a superseded delivery, an expiry (actor {@code layer}). */
+    /**
+     * The layer itself: a refusal of the answering surface (actor {@code key:<key id>}, the refused key) or an
+     * expiry (actor {@code layer}).
+     */
     LAYER;
 
     public String wire() {
@@ -75,9 +78,10 @@ public interface CallStore {
    * timeline lists.
    *
    * @param name the webhook event ({@code connect}, {@code terminate}, a status such as {@code RINGING},
-   *     {@code call_created}, {@code permission_reply}) or the action ({@code connect},
+   *     {@code call_created}, {@code voicemail}) or the action ({@code connect},
    *     {@code pre_accept}, {@code accept}, {@code reject}, {@code terminate}), or the layer's own
-   *     ({@code refused}, {@code remembered}, {@code superseded}, {@code expired})
+   *     ({@code refused}, {@code expired}); a remembered limit is no event (it names a user, not a call:
+   *     {@link Limit}), a superseded ring is a delivery's state
    * @param direction what the event says of the call's direction, when it says it
    * @param userWaId the user's WhatsApp ID, when the event names it
    * @param httpStatus an action's answer status

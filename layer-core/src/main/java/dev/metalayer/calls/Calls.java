@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The layer's knowledge of WhatsApp calls, built from both halves it sees: the call records (one per
@@ -22,6 +23,9 @@ import java.util.Optional;
 public final class Calls implements CallGuard {
   /** A call as {@code GET /v1/calls/{wacid}} shows it: its record, its timeline, its deliveries and the refusals in force. */
   public record View(CallRecord call, List<Event> timeline, List<DeliveryEntry> deliveries, List<Limit> remembered) {}
+
+  /** The longest call id the layer records (Meta's are about 60 characters): a longer one is never a call of the layer's. */
+  public static final int MAX_CALL_ID = CallEvents.MAX_WACID;
 
   /** The answering mode of a number with one answering surface per call (the default). */
   public static final String SINGLE = CallActions.SINGLE;
@@ -124,7 +128,9 @@ public final class Calls implements CallGuard {
    */
   public void stored(List<Event> events) {
     for (Event e : events) {
-      if (e.source() == CallStore.Source.WEBHOOK && "ACCEPTED".equals(e.name()) && e.userWaId().isPresent()) {
+      // the state machine's reading of the event (a status in any case), not a second one
+      if (e.source() == CallStore.Source.WEBHOOK && e.userWaId().isPresent()
+          && CallStates.target(e).filter(s -> s == CallStore.State.ACCEPTED).isPresent()) {
         callConnected(e.phoneNumberId(), e.userWaId().get());
       }
     }
@@ -137,22 +143,16 @@ public final class Calls implements CallGuard {
    * another limit (a rate, the calls per day) stays until its time. A refusal changes nothing: Meta's
    * limits on requests run on.
    */
-  public void permissionReply(String phoneNumberId, String userWaId, boolean accepted, Instant at) {
-    if (!accepted) {
-      return;
-    }
-    store.forget(phoneNumberId, userWaId, PERMISSION_REQUEST);
-    if (store.remembered(phoneNumberId, userWaId, CONNECT, at).filter(l -> l.code() == NO_PERMISSION).isPresent()) {
-      store.forget(phoneNumberId, userWaId, CONNECT);
+  void permissionReply(String phoneNumberId, String userWaId, boolean accepted, Instant at) {
+    if (accepted) {
+      actions.permissionGranted(phoneNumberId, userWaId, at);
     }
   }
 
   /** The {@link Limit#kind} of a refused call permission request. */
-  public static final String PERMISSION_REQUEST = "permission_request";
+  public static final String PERMISSION_REQUEST = RememberedLimits.PERMISSION_REQUEST;
   /** The {@link Limit#kind} of a refused {@code connect}. */
-  public static final String CONNECT = "connect";
-  /** Meta's code for a {@code connect} without the user's permission. */
-  static final int NO_PERMISSION = 138006;
+  public static final String CONNECT = RememberedLimits.CONNECT;
 
   /** One call with its timeline, deliveries and the refusals in force for its user. */
   public Optional<View> view(String phoneNumberId, String wacid) {
@@ -163,13 +163,54 @@ public final class Calls implements CallGuard {
       found = store.find(phoneNumberId, wacid);
     }
     return found.map(call -> new View(call, store.timeline(phoneNumberId, wacid), store.deliveries(phoneNumberId, wacid),
-        call.userWaId().map(u -> store.rememberedFor(phoneNumberId, u, now)).orElse(List.of())));
+        remembered(call, now)));
+  }
+
+  /**
+   * The refusals of Meta the layer answers from memory for the call's user and number, in force now:
+   * what a call shows beside its record ({@link View#remembered}, and each call of a {@link #list}).
+   * Empty for a call whose user is not known yet.
+   */
+  public List<Limit> remembered(CallRecord call) {
+    return remembered(call, clock.instant());
+  }
+
+  private List<Limit> remembered(CallRecord call, Instant now) {
+    return call.userWaId().map(u -> store.rememberedFor(call.phoneNumberId(), u, now)).orElse(List.of());
+  }
+
+  /** The parameters of a calls list ({@link #query}): {@code state}, {@code direction}, {@code since}, {@code until}, {@code limit}, {@code after}. */
+  public static final Set<String> LIST_PARAMETERS = CallQueries.PARAMETERS;
+
+  /**
+   * The query of a calls list from its request parameters ({@code docs/calls.md}), or the Graph-shaped
+   * 400 that names the bad one (never its value). Pure.
+   *
+   * @param phoneNumberId the one number, or empty for every number (the operator's view)
+   * @param parameters the request's parameters, each with its values in order
+   * @param allowed the parameters the list takes ({@link #LIST_PARAMETERS}, and any the caller reads itself)
+   */
+  public static dev.metalayer.graph.Outcome<CallStore.Query> query(Optional<String> phoneNumberId,
+      java.util.Map<String, List<String>> parameters, Set<String> allowed) {
+    return CallQueries.read(phoneNumberId, parameters, allowed);
   }
 
   /** A page of calls, newest first (the calls past their ring are marked expired first, see {@link #expireUnanswered}). */
   public CallStore.Page list(CallStore.Query query) {
     expireUnanswered(EXPIRY_BATCH);
     return store.list(query);
+  }
+
+  /**
+   * {@link #list}, with a cursor the store did not make (another list's, a forged one) refused as the
+   * client's mistake: a Graph-shaped 400.
+   */
+  public dev.metalayer.graph.Outcome<CallStore.Page> page(CallStore.Query query) {
+    try {
+      return dev.metalayer.graph.Outcome.ok(list(query));
+    } catch (IllegalArgumentException notACursor) {
+      return dev.metalayer.graph.Outcome.refused(dev.metalayer.graph.GraphError.invalidParameter(CallQueries.BAD_CURSOR));
+    }
   }
 
   /** Calls expired per {@link #list}; the rest wait for the next read or the hourly sweep. */
@@ -236,10 +277,20 @@ public final class Calls implements CallGuard {
    * @throws IllegalArgumentException for a mode other than {@link #SINGLE} and {@link #ANY}
    */
   public void setAnswering(String phoneNumberId, String mode) {
+    store.setAnswering(phoneNumberId, answeringMode(mode));
+  }
+
+  /**
+   * {@code mode} when it is an answering mode, {@link #SINGLE} or {@link #ANY} (the one check, for the
+   * stores and the adapters too).
+   *
+   * @throws IllegalArgumentException for any other
+   */
+  public static String answeringMode(String mode) {
     if (!SINGLE.equals(mode) && !ANY.equals(mode)) {
       throw new IllegalArgumentException("the answering mode is single or any");
     }
-    store.setAnswering(phoneNumberId, mode);
+    return mode;
   }
 
   /**
@@ -247,7 +298,7 @@ public final class Calls implements CallGuard {
    * limits, and the layer forgets its refusals of them (for the relay's ingest of an {@code ACCEPTED}
    * status; an {@code accept} answered 2xx does it already).
    */
-  public void callConnected(String phoneNumberId, String userWaId) {
+  void callConnected(String phoneNumberId, String userWaId) {
     actions.connected(phoneNumberId, userWaId);
   }
 

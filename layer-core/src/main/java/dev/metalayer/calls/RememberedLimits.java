@@ -34,13 +34,15 @@ final class RememberedLimits {
   static final String PERMISSION_REQUEST = "permission_request";
   /** A business-initiated call ({@code /calls} {@code connect}). */
   static final String CONNECT = "connect";
+  /** Meta's code for a {@code connect} without the user's permission (a grant ends it). */
+  static final int NO_PERMISSION = 138006;
 
   /** How long a refusal is kept when Meta names no time, per code. */
   static final Map<Integer, Duration> DEFAULTS = Map.of(
       138009, Duration.ofHours(24),
       138012, Duration.ofHours(24),
       138005, Duration.ofHours(1),
-      138006, Duration.ofMinutes(10),
+      NO_PERMISSION, Duration.ofMinutes(10),
       613, Duration.ofMinutes(5));
 
   /** The latest time of Meta's taken: past it, a time is not believed and the default applies. */

@@ -58,7 +58,9 @@ public interface CallGuard {
   Optional<GraphAnswer> before(Grant grant, String edge, byte[] body);
 
   /**
-   * Records Meta's answer to a request {@link #before} let through.
+   * Records Meta's answer to a request {@link #before} let through. Like {@link #before}, it may block
+   * on a store (the layer's writes the call record): the proxy calls it before the client gets the
+   * answer, on a thread that may block ({@link GraphStep.Send#answerMayBlock}).
    *
    * @param answerBody the answer's body as the client gets it (rewritten and scrubbed)
    */

@@ -133,12 +133,12 @@ final class CallRequests {
   private static Optional<GraphError> form(byte[] body, Map<String, Object> values) {
     int start = 0;
     while (start <= body.length) {
-      int end = indexOf(body, (byte) '&', start);
+      int end = Credentials.indexOf(body, (byte) '&', start);
       if (end < 0) {
         end = body.length;
       }
       if (end > start) {
-        int eq = indexOf(body, (byte) '=', start, end);
+        int eq = Credentials.indexOf(body, (byte) '=', start, end);
         String name = Credentials.canonicalName(Credentials.decode(body, start, eq < 0 ? end : eq));
         if (READ.contains(name)) {
           if (values.containsKey(name)) {
@@ -244,16 +244,4 @@ final class CallRequests {
     return asks;
   }
 
-  private static int indexOf(byte[] data, byte b, int from) {
-    return indexOf(data, b, from, data.length);
-  }
-
-  private static int indexOf(byte[] data, byte b, int from, int to) {
-    for (int i = from; i < to; i++) {
-      if (data[i] == b) {
-        return i;
-      }
-    }
-    return -1;
-  }
 }

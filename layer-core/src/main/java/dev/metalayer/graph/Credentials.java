@@ -270,11 +270,13 @@ public record Credentials(
     return ""; // a Graph URL carrying a credential-like variant keeps no query at all
   }
 
-  private static int indexOf(byte[] data, byte b, int from) {
+  /** The first index of {@code b} in {@code data[from, data.length)}, or -1. */
+  static int indexOf(byte[] data, byte b, int from) {
     return indexOf(data, b, from, data.length);
   }
 
-  private static int indexOf(byte[] data, byte b, int from, int to) {
+  /** The first index of {@code b} in {@code data[from, to)}, or -1. */
+  static int indexOf(byte[] data, byte b, int from, int to) {
     for (int i = from; i < to; i++) {
       if (data[i] == b) {
         return i;

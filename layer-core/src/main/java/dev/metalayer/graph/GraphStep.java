@@ -55,6 +55,7 @@ public sealed interface GraphStep {
     private final Optional<Supplier<MultipartParts>> clientBody;
     private final BiFunction<Integer, Map<String, List<String>>, Head> onHead;
     private final Function<UpstreamFailure, GraphAnswer> onFailure;
+    private final boolean answerMayBlock;
 
     Send(
         GraphRequest request,
@@ -62,6 +63,17 @@ public sealed interface GraphStep {
         Optional<Supplier<MultipartParts>> clientBody,
         BiFunction<Integer, Map<String, List<String>>, Head> onHead,
         Function<UpstreamFailure, GraphAnswer> onFailure) {
+      this(request, upstream, clientBody, onHead, onFailure, false);
+    }
+
+    Send(
+        GraphRequest request,
+        Upstream upstream,
+        Optional<Supplier<MultipartParts>> clientBody,
+        BiFunction<Integer, Map<String, List<String>>, Head> onHead,
+        Function<UpstreamFailure, GraphAnswer> onFailure,
+        boolean answerMayBlock) {
+      this.answerMayBlock = answerMayBlock;
       this.request = Objects.requireNonNull(request, "request");
       this.upstream = Objects.requireNonNull(upstream, "upstream");
       this.clientBody = Objects.requireNonNull(clientBody, "clientBody");
@@ -103,6 +115,19 @@ public sealed interface GraphStep {
      */
     public GraphAnswer failed(UpstreamFailure failure) {
       return onFailure.apply(failure);
+    }
+
+    /**
+     * Whether what follows the answer may block on the layer's store: {@link Head.Buffer#then} and
+     * {@link #failed} of a call action or message the {@link CallGuard} is told of, which writes the
+     * call record (a store statement may take up to its timeout). An adapter whose HTTP client calls
+     * back on its own I/O or selector threads runs these on a thread that may block (its server's
+     * pool, as for {@link CallGuard#before}), so that a slow store never stalls the upstream client;
+     * the client's answer still follows the write. A non-JSON answer of such an exchange tells the
+     * guard at {@link #head} already (a 502, or a 2xx that streams: neither happens with Meta's calls).
+     */
+    public boolean answerMayBlock() {
+      return answerMayBlock;
     }
 
     @Override

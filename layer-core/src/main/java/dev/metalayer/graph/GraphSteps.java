@@ -99,7 +99,7 @@ final class GraphSteps {
       GraphStep.Send send = send(x, headers, x.form().orElse(null), false);
       return new GraphStep.Send(send.request(), send.upstream(), Optional.empty(),
           (status, answerHeaders) -> told(g, body, send.head(status, answerHeaders), status),
-          failure -> told(g, body, send.failed(failure)));
+          failure -> told(g, body, send.failed(failure)), true);
     }
     boolean streams = x.form().isEmpty() && x.multipartParts().isPresent();
     return send(x, headers, x.form().orElse(null), streams);

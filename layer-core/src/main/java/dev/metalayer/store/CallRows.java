@@ -21,8 +21,6 @@ import java.util.Optional;
 
 /** What both call stores say alike: an event's identity, the stored forms of transitions and cursors. */
 final class CallRows {
-  static final String SINGLE = "single";
-  static final String ANY = "any";
   /** The longest page of {@link CallStore#list}. */
   static final int MAX_PAGE = 500;
   /** The longest remembered answer kept. */
@@ -126,11 +124,11 @@ final class CallRows {
     return Math.max(1, Math.min(MAX_PAGE, asked));
   }
 
-  static String mode(String mode) {
-    if (!SINGLE.equals(mode) && !ANY.equals(mode)) {
-      throw new IllegalArgumentException("the answering mode is single or any");
-    }
-    return mode;
+  /** The page of {@link CallStore#list} from up to {@code limit + 1} calls, newest first: the next cursor when there are more. */
+  static CallStore.Page page(List<CallRecord> calls, int limit) {
+    return calls.size() > limit
+        ? new CallStore.Page(calls.subList(0, limit), Optional.of(cursor(calls.get(limit - 1))))
+        : new CallStore.Page(calls, Optional.empty());
   }
 
   static void checkAnswer(CallStore.Limit limit) {

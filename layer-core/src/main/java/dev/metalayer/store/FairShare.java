@@ -66,4 +66,25 @@ final class FairShare {
     }
     return out;
   }
+
+  /** One claim transaction of a store: up to {@code limit} deliveries; counts what it superseded into {@code superseded[0]}. */
+  interface Round {
+    List<RelayStore.Claimed> claim(int limit, int[] superseded);
+  }
+
+  /**
+   * A claim of up to {@code limit} deliveries in rounds: a round that superseded rows may have let
+   * others of their calls through, so the claim goes on, at most three rounds (bounded work per claim).
+   */
+  static List<RelayStore.Claimed> inRounds(int limit, Round round) {
+    List<RelayStore.Claimed> claimed = new ArrayList<>();
+    for (int r = 0; r < 3 && claimed.size() < limit; r++) {
+      int[] superseded = {0};
+      claimed.addAll(round.claim(limit - claimed.size(), superseded));
+      if (superseded[0] == 0) {
+        break;
+      }
+    }
+    return claimed;
+  }
 }

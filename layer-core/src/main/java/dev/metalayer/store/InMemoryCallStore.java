@@ -122,9 +122,7 @@ final class InMemoryCallStore implements CallStore {
           .sorted(CallRows.NEWEST_FIRST)
           .limit(limit + 1L)
           .toList();
-      return page.size() > limit
-          ? new Page(page.subList(0, limit), Optional.of(CallRows.cursor(page.get(limit - 1))))
-          : new Page(page, Optional.empty());
+      return CallRows.page(page, limit);
     }
   }
 
@@ -192,13 +190,13 @@ final class InMemoryCallStore implements CallStore {
   @Override
   public String answering(String phoneNumberId) {
     synchronized (lock) {
-      return answering.getOrDefault(phoneNumberId, CallRows.SINGLE);
+      return answering.getOrDefault(phoneNumberId, Calls.SINGLE);
     }
   }
 
   @Override
   public void setAnswering(String phoneNumberId, String mode) {
-    CallRows.mode(mode);
+    Calls.answeringMode(mode);
     synchronized (lock) {
       answering.put(phoneNumberId, mode);
     }

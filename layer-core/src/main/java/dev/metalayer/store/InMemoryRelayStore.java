@@ -315,15 +315,8 @@ final class InMemoryRelayStore implements RelayStore {
   @Override
   public synchronized List<Claimed> claimDue(Lane lane, String instance, Instant now, Instant leaseUntil, int limit,
       int perNumber, Set<String> skip) {
-    List<Claimed> claimed = new ArrayList<>();
-    for (int round = 0; round < 3 && claimed.size() < limit; round++) {
-      int[] superseded = {0};
-      claimed.addAll(claimRound(lane, instance, now, leaseUntil, limit - claimed.size(), perNumber, skip, superseded));
-      if (superseded[0] == 0) {
-        break;
-      }
-    }
-    return claimed;
+    return FairShare.inRounds(limit, (n, superseded) -> claimRound(lane, instance, now, leaseUntil, n, perNumber, skip,
+        superseded));
   }
 
   private List<Claimed> claimRound(Lane lane, String instance, Instant now, Instant leaseUntil, int limit,

@@ -256,9 +256,7 @@ final class JdbcCallStore implements CallStore {
     List<CallRecord> page = sql.query(CALL_COLUMNS + " FROM layer_calls" + where
         + " ORDER BY created_at DESC, phone_number_id DESC, wacid DESC LIMIT ?", JdbcCallStore::row, params.toArray())
         .stream().map(Row::record).toList();
-    return page.size() > limit
-        ? new Page(page.subList(0, limit), Optional.of(CallRows.cursor(page.get(limit - 1))))
-        : new Page(page, Optional.empty());
+    return CallRows.page(page, limit);
   }
 
   @Override
@@ -319,12 +317,12 @@ final class JdbcCallStore implements CallStore {
   @Override
   public String answering(String phoneNumberId) {
     return sql.first("SELECT mode FROM layer_call_answering WHERE phone_number_id = ?", rs -> rs.getString(1),
-        phoneNumberId).orElse(CallRows.SINGLE);
+        phoneNumberId).orElse(Calls.SINGLE);
   }
 
   @Override
   public void setAnswering(String phoneNumberId, String mode) {
-    CallRows.mode(mode);
+    Calls.answeringMode(mode);
     if (pg) {
       sql.update("INSERT INTO layer_call_answering (phone_number_id, mode) VALUES (?, ?) ON CONFLICT (phone_number_id)"
           + " DO UPDATE SET mode = EXCLUDED.mode", phoneNumberId, mode);

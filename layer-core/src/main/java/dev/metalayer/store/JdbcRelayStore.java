@@ -549,16 +549,8 @@ final class JdbcRelayStore implements RelayStore {
     if (limit <= 0 || perNumber <= 0) {
       return List.of();
     }
-    List<Claimed> claimed = new ArrayList<>();
-    // a round that superseded rows may have let others of their calls through: claim again (bounded)
-    for (int round = 0; round < 3 && claimed.size() < limit; round++) {
-      int[] superseded = {0};
-      claimed.addAll(claimRound(lane, instance, now, leaseUntil, limit - claimed.size(), perNumber, skip, superseded));
-      if (superseded[0] == 0) {
-        break;
-      }
-    }
-    return claimed;
+    return FairShare.inRounds(limit, (n, superseded) -> claimRound(lane, instance, now, leaseUntil, n, perNumber, skip,
+        superseded));
   }
 
   /** One claim transaction; counts the candidates it superseded into {@code superseded[0]}. */

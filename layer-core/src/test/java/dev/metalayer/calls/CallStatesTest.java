@@ -144,6 +144,18 @@ class CallStatesTest {
   }
 
   @Test
+  void theLayersRefusalOfASecondSurfaceIsOnTheTimelineButNotTheCallsError() {
+    CallRecord c = fold(meta("connect", T0), key("k1", "accept", 200, T0.plusSeconds(1)),
+        new Event(PNID, WACID, T0.plusSeconds(2), Source.LAYER, "key:k2", "refused", Optional.empty(), Optional.empty(),
+            OptionalInt.of(409), Optional.of("{\"action\":\"accept\",\"answered_by\":\"key:k1\","
+                + "\"error\":{\"code\":409001,\"type\":\"MetaLayerException\"}}")));
+
+    assertThat(c.state()).isEqualTo(State.ACCEPTED);
+    assertThat(c.lastError()).isEmpty();
+    assertThat(c.updatedAt()).isEqualTo(T0.plusSeconds(2));
+  }
+
+  @Test
   void anActionThatMetaRefusedOrThatFailedIsRecordedWithoutATransition() {
     CallRecord c = fold(meta("connect", T0), key("k1", "pre_accept", 400, T0.plusSeconds(1)),
         new Event(PNID, WACID, T0.plusSeconds(2), Source.ACTION, "key:k2", "accept", Optional.empty(), Optional.empty(),

@@ -249,6 +249,17 @@ class GraphStepsTest {
   }
 
   @Test
+  void onlyTheAnswerOfACallActionOrMessageMayBlockOnTheStore() {
+    Map<String, List<String>> json = headers("Content-Type", "application/json");
+    assertThat(send(start("POST", "/v22.0/" + PNID + "/calls", "{\"call_id\":\"wacid.1\",\"action\":\"accept\"}", json))
+        .answerMayBlock()).isTrue();
+    assertThat(send(start("POST", "/v22.0/" + PNID + "/messages", "{\"to\":\"1\",\"type\":\"text\"}", json))
+        .answerMayBlock()).isTrue();
+    assertThat(send(start("GET", "/v22.0/" + PNID, "", Map.of())).answerMayBlock()).isFalse();
+    assertThat(send(start("GET", "/v22.0/" + PNID + "/call_permissions", "", Map.of())).answerMayBlock()).isFalse();
+  }
+
+  @Test
   void aMultipartUploadStreamsTheClientsBodyCheckedPartByPart() {
     ClientRequest upload = new ClientRequest("POST", "/v22.0/" + PNID + "/media", "", Optional.of("Bearer " + key), Optional.empty(),
         "https://layer.test", Optional.of("multipart/form-data; boundary=B"), Optional.empty(), List.of("content-type"));

@@ -295,34 +295,17 @@ final class AdminHandler implements Request.Handler {
    * shows them; each read logged at INFO with its number.
    */
   private void callRecords(List<String> parts, Request request, Response response, Callback callback) {
-    java.util.Set<String> allowed = new java.util.HashSet<>(CallViews.listParameters());
     if (parts.size() == 1) {
-      allowed.add("phone_number_id");
-      Optional<String> number = HttpIo.queryParameter(request, "phone_number_id");
-      if (number.isPresent() && !CallViews.phoneNumberId(number.get())) {
-        HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id must be a phone number ID (digits)."));
-        return;
-      }
-      log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
-      callViews.list(number, request, allowed, "/admin/v1/calls", number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()),
-          response, callback);
+      callViews.listForOperator(request, "/admin/v1/calls", response, callback);
       return;
     }
     String number = parts.get(1);
     if (!CallViews.phoneNumberId(number)) {
       HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
     } else if (parts.size() == 3) {
-      log.info("Admin token: read the calls of phone number ID {}", number);
-      callViews.list(Optional.of(number), request, allowed, "/admin/v1/numbers/" + number + "/calls", Map.of(), response,
-          callback);
+      callViews.listForOperator(number, request, "/admin/v1/numbers/" + number + "/calls", response, callback);
     } else {
-      Optional<String> wacid = CallViews.wacid(parts.subList(3, parts.size()));
-      if (wacid.isEmpty()) {
-        HttpIo.writeError(response, callback, GraphError.invalidParameter(CallViews.BAD_WACID));
-        return;
-      }
-      log.info("Admin token: read call {} of phone number ID {}", wacid.get(), number);
-      callViews.one(number, wacid.get(), response, callback);
+      callViews.oneForOperator(number, parts.subList(3, parts.size()), response, callback);
     }
   }
 
@@ -347,8 +330,10 @@ final class AdminHandler implements Request.Handler {
 
   /** Sets the answering mode of a registered number: {@code single} (one answering surface per call) or {@code any}. */
   private void setAnswering(String id, JsonNode body, Response response, Callback callback) {
-    String mode = text(body, "mode");
-    if (!Calls.SINGLE.equals(mode) && !Calls.ANY.equals(mode)) {
+    String mode;
+    try {
+      mode = Calls.answeringMode(text(body, "mode"));
+    } catch (IllegalArgumentException e) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter("mode must be \"single\" or \"any\"."));
       return;
     }

@@ -12,16 +12,13 @@ import dev.metalayer.calls.CallStore.State;
 import dev.metalayer.calls.CallStore.Transition;
 import dev.metalayer.calls.Calls;
 import dev.metalayer.graph.GraphError;
+import dev.metalayer.graph.Outcome;
 import dev.metalayer.json.Json;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,34 +31,26 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Fields;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The reads of call records ({@code docs/calls.md}, "The API"), for a number's key on {@code /v1/calls}
- * ({@link CallsHandler}) and for the operator under {@code /admin/v1} ({@link AdminHandler}): the one
- * reader of their query ({@code state}, {@code direction}, {@code since}, {@code until}, {@code limit},
- * {@code after}) and the one JSON shape of a call, its timeline, deliveries and remembered refusals. A
- * bad parameter is a Graph-shaped 400 that names the parameter, never echoes its value. Never holds a
- * secret or an SDP (the records hold none).
+ * ({@link CallsHandler}) and for the operator under {@code /admin/v1} ({@link AdminHandler}): hands the
+ * query's parameters to the core's one reader ({@link Calls#query}: a bad one is its Graph-shaped 400,
+ * naming the parameter, never echoing its value) and writes the one JSON shape of a call, its timeline,
+ * deliveries and remembered refusals. Never holds a secret or an SDP (the records hold none).
  */
 final class CallViews {
-  static final int DEFAULT_LIMIT = 50;
-  static final int MAX_LIMIT = 200;
-  /** Longer than any call ID Meta gives (about 100 characters); the rest is refused before the store is asked. */
-  static final int MAX_WACID = 256;
-  static final int MAX_CURSOR = 512;
+  private static final Logger log = LoggerFactory.getLogger(CallViews.class);
+  /** The longest call ID the layer records; a longer one is refused before the store is asked. */
+  static final int MAX_WACID = Calls.MAX_CALL_ID;
   private static final Pattern WACID = Pattern.compile("[A-Za-z0-9._:=+/-]{1," + MAX_WACID + "}");
-  private static final Pattern CURSOR = Pattern.compile("[\\x21-\\x7e]{1," + MAX_CURSOR + "}");
-  private static final Pattern UNIX_SECONDS = Pattern.compile("[0-9]{1,11}");
   private static final Pattern PHONE_NUMBER_ID = Pattern.compile("[0-9]{1,32}");
-  private static final Set<String> LIST_PARAMETERS = Set.of("state", "direction", "since", "until", "limit", "after");
 
-  static final String BAD_STATE =
-      "state must be one or more of ringing, pre_accepted, accepted, rejected, terminated, expired (repeated or comma-separated).";
-  static final String BAD_DIRECTION = "direction must be user_initiated or business_initiated.";
-  static final String BAD_LIMIT = "limit must be a number from 1 to " + MAX_LIMIT + ".";
-  static final String BAD_CURSOR = "after must be the cursor of a previous page (paging.cursors.after).";
   static final String BAD_WACID = "Not a call ID.";
   static final String NO_CALL = "No such call.";
+  static final String BAD_PHONE_NUMBER_ID = "phone_number_id must be a phone number ID (digits).";
 
   private final MetaLayer layer;
 
@@ -87,21 +76,17 @@ final class CallViews {
       return;
     }
     Calls calls = layer.calls();
-    CallStore.Page page;
-    try {
-      page = calls.list(query.get());
-    } catch (IllegalArgumentException notACursor) {
-      // the store reads the cursor it made; anything else (another list's, a forged one) is the client's mistake
-      HttpIo.writeError(response, callback, GraphError.invalidParameter(BAD_CURSOR));
+    Outcome<CallStore.Page> read = calls.page(query.get());
+    if (read instanceof Outcome.Refused<CallStore.Page> refused) {
+      HttpIo.writeError(response, callback, refused.error());
       return;
     }
-    Instant now = layer.clock().instant();
-    Map<String, List<Limit>> remembered = new HashMap<>();
+    CallStore.Page page = ((Outcome.Ok<CallStore.Page>) read).value();
+    // the calls of one user share their refusals: read once a page
+    Map<List<Object>, List<Limit>> remembered = new HashMap<>();
     List<Map<String, Object>> data = new ArrayList<>();
     for (CallRecord r : page.calls()) {
-      List<Limit> limits = r.userWaId().map(user -> remembered.computeIfAbsent(r.phoneNumberId() + " " + user,
-          k -> calls.store().rememberedFor(r.phoneNumberId(), user, now))).orElse(List.of());
-      data.add(call(r, limits));
+      data.add(call(r, remembered.computeIfAbsent(List.of(r.phoneNumberId(), r.userWaId()), k -> calls.remembered(r))));
     }
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("data", data);
@@ -124,6 +109,43 @@ final class CallViews {
     HttpIo.writeJson(response, callback, 200, view(view.get()));
   }
 
+  // ---- the operator's reads (admin token), on /admin/v1 and /v1/calls alike, each logged at INFO
+
+  /**
+   * Answers the calls of every number, or of the number {@code phone_number_id} names (400 when it is
+   * no phone number ID), for the admin token.
+   *
+   * @param path the path the next page is read at
+   */
+  void listForOperator(Request request, String path, Response response, Callback callback) {
+    Optional<String> number = HttpIo.queryParameter(request, "phone_number_id");
+    if (number.isPresent() && !phoneNumberId(number.get())) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(BAD_PHONE_NUMBER_ID));
+      return;
+    }
+    Set<String> allowed = new java.util.HashSet<>(Calls.LIST_PARAMETERS);
+    allowed.add("phone_number_id");
+    log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
+    list(number, request, allowed, path, number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()), response, callback);
+  }
+
+  /** Answers the calls of one number (a phone number ID), for the admin token. */
+  void listForOperator(String phoneNumberId, Request request, String path, Response response, Callback callback) {
+    log.info("Admin token: read the calls of phone number ID {}", phoneNumberId);
+    list(Optional.of(phoneNumberId), request, Calls.LIST_PARAMETERS, path, Map.of(), response, callback);
+  }
+
+  /** Answers one call of a number (a phone number ID), for the admin token; 400 for a path rest that is no call ID. */
+  void oneForOperator(String phoneNumberId, List<String> wacidSegments, Response response, Callback callback) {
+    Optional<String> wacid = wacid(wacidSegments);
+    if (wacid.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(BAD_WACID));
+      return;
+    }
+    log.info("Admin token: read call {} of phone number ID {}", wacid.get(), phoneNumberId);
+    one(phoneNumberId, wacid.get(), response, callback);
+  }
+
   /** The call ID of a path's rest (a call ID may hold a {@code /}: Meta's are base64), or empty when it is not one. */
   static Optional<String> wacid(List<String> segments) {
     String wacid = String.join("/", segments);
@@ -137,10 +159,9 @@ final class CallViews {
 
   // ---- the query
 
-  /** The parameters of a list, {@code allowed} naming those it takes; answers 400 itself and returns empty on a bad one. */
+  /** The parameters of a list, {@code allowed} naming those it takes (read by the core); answers 400 itself and returns empty on a bad one. */
   static Optional<CallStore.Query> query(Optional<String> phoneNumberId, Request request, Set<String> allowed,
       Response response, Callback callback) {
-    Optional<String> problem = Optional.empty();
     Fields fields;
     try {
       fields = Request.extractQueryParameters(request, StandardCharsets.UTF_8);
@@ -148,110 +169,21 @@ final class CallViews {
       HttpIo.writeError(response, callback, GraphError.invalidParameter("The query string is malformed."));
       return Optional.empty();
     }
+    Map<String, List<String>> parameters = new LinkedHashMap<>();
     for (Fields.Field f : fields) {
-      if (!allowed.contains(f.getName())) {
-        problem = Optional.of("Unknown parameter: the calls list takes " + allowed.stream().sorted()
-            .collect(Collectors.joining(", ")) + ".");
-      } else if (!f.getName().equals("state") && f.getValues().size() > 1) {
-        problem = Optional.of(f.getName() + " is given more than once.");
-      }
-      if (problem.isPresent()) {
-        HttpIo.writeError(response, callback, GraphError.invalidParameter(problem.get()));
-        return Optional.empty();
-      }
+      parameters.put(f.getName(), f.getValues());
     }
-    Set<State> states = EnumSet.noneOf(State.class);
-    Fields.Field stateField = fields.get("state");
-    if (stateField != null) {
-      for (String value : stateField.getValues()) {
-        for (String one : value.split(",", -1)) {
-          Optional<State> state = wire(State.values(), one.trim());
-          if (state.isEmpty()) {
-            return refuse(BAD_STATE, response, callback);
-          }
-          states.add(state.get());
-        }
-      }
+    Outcome<CallStore.Query> query = Calls.query(phoneNumberId, parameters, allowed);
+    if (query instanceof Outcome.Refused<CallStore.Query> refused) {
+      HttpIo.writeError(response, callback, refused.error());
+      return Optional.empty();
     }
-    Optional<Direction> direction = Optional.empty();
-    String d = fields.getValue("direction");
-    if (d != null) {
-      direction = wire(Direction.values(), d.trim());
-      if (direction.isEmpty()) {
-        return refuse(BAD_DIRECTION, response, callback);
-      }
-    }
-    Optional<Instant> since = Optional.empty();
-    Optional<Instant> until = Optional.empty();
-    try {
-      since = Optional.ofNullable(fields.getValue("since")).map(CallViews::time);
-    } catch (IllegalArgumentException e) {
-      return refuse("since " + TIME, response, callback);
-    }
-    try {
-      until = Optional.ofNullable(fields.getValue("until")).map(CallViews::time);
-    } catch (IllegalArgumentException e) {
-      return refuse("until " + TIME, response, callback);
-    }
-    if (since.isPresent() && until.isPresent() && since.get().isAfter(until.get())) {
-      return refuse("since must not be after until.", response, callback);
-    }
-    int limit = DEFAULT_LIMIT;
-    String l = fields.getValue("limit");
-    if (l != null) {
-      if (!l.matches("[0-9]{1,3}") || Integer.parseInt(l) < 1 || Integer.parseInt(l) > MAX_LIMIT) {
-        return refuse(BAD_LIMIT, response, callback);
-      }
-      limit = Integer.parseInt(l);
-    }
-    Optional<String> after = Optional.ofNullable(fields.getValue("after"));
-    if (after.isPresent() && !CURSOR.matcher(after.get()).matches()) {
-      return refuse(BAD_CURSOR, response, callback);
-    }
-    return Optional.of(new CallStore.Query(phoneNumberId, states, direction, since, until, after, limit));
-  }
-
-  static final String TIME = "must be an RFC 3339 time (2026-12-01T09:30:00Z) or Unix seconds (1796117400).";
-
-  /**
-   * A time of a query: RFC 3339 with an offset ({@code 2026-12-01T09:30:00Z}, {@code …+01:00}) or Unix
-   * seconds ({@code 1796117400}).
-   *
-   * @throws IllegalArgumentException when it is neither
-   */
-  static Instant time(String value) {
-    String v = value.trim();
-    if (UNIX_SECONDS.matcher(v).matches()) {
-      return Instant.ofEpochSecond(Long.parseLong(v));
-    }
-    if (v.length() > 40) {
-      throw new IllegalArgumentException("not a time");
-    }
-    try {
-      return OffsetDateTime.parse(v, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
-    } catch (DateTimeParseException e) {
-      throw new IllegalArgumentException("not a time", e);
-    }
-  }
-
-  private static <T> Optional<T> refuse(String message, Response response, Callback callback) {
-    HttpIo.writeError(response, callback, GraphError.invalidParameter(message));
-    return Optional.empty();
-  }
-
-  /** The value whose wire name (or Meta's upper-case name) is {@code text}; no other spelling. */
-  private static <E extends Enum<E>> Optional<E> wire(E[] values, String text) {
-    for (E e : values) {
-      if (e.name().equals(text) || e.name().toLowerCase(java.util.Locale.ROOT).equals(text)) {
-        return Optional.of(e);
-      }
-    }
-    return Optional.empty();
+    return Optional.of(((Outcome.Ok<CallStore.Query>) query).value());
   }
 
   /** The parameters of a list without {@code phone_number_id}. */
   static Set<String> listParameters() {
-    return LIST_PARAMETERS;
+    return Calls.LIST_PARAMETERS;
   }
 
   private String nextUrl(String path, CallStore.Query q, Map<String, String> extra, String after) {

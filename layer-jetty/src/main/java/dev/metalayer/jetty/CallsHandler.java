@@ -3,16 +3,12 @@ package dev.metalayer.jetty;
 import dev.metalayer.MetaLayer;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.Grant;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The call records API under {@code /v1/calls}, for a number's own key (found as on {@code /v1/webhooks},
@@ -29,7 +25,6 @@ import org.slf4j.LoggerFactory;
  * {@code GET /v1/calls/{wacid}?phone_number_id=…}, each read logged at INFO with its number.
  */
 final class CallsHandler implements Request.Handler {
-  private static final Logger log = LoggerFactory.getLogger(CallsHandler.class);
   static final String PREFIX = "/v1/calls";
   static final String READ_ONLY = "Use GET: call records are read-only.";
 
@@ -77,28 +72,20 @@ final class CallsHandler implements Request.Handler {
 
   /** The admin token's reads: any number's calls (every number's without {@code phone_number_id}), and one call of a named number. */
   private void operator(List<String> parts, Request request, Response response, Callback callback) {
+    if (parts.isEmpty()) {
+      views.listForOperator(request, PREFIX, response, callback);
+      return;
+    }
     Optional<String> number = HttpIo.queryParameter(request, "phone_number_id");
     if (number.isPresent() && !CallViews.phoneNumberId(number.get())) {
-      HttpIo.writeError(response, callback, GraphError.invalidParameter("phone_number_id must be a phone number ID (digits)."));
-      return;
-    }
-    if (parts.isEmpty()) {
-      Set<String> allowed = new HashSet<>(CallViews.listParameters());
-      allowed.add("phone_number_id");
-      log.info("Admin token: read the calls of {}", number.map(n -> "phone number ID " + n).orElse("every number"));
-      views.list(number, request, allowed, PREFIX, number.map(n -> Map.of("phone_number_id", n)).orElse(Map.of()),
-          response, callback);
-      return;
-    }
-    Optional<String> wacid = CallViews.wacid(parts);
-    if (wacid.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(CallViews.BAD_PHONE_NUMBER_ID));
+    } else if (CallViews.wacid(parts).isEmpty()) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(CallViews.BAD_WACID));
     } else if (number.isEmpty()) {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(
           "With the admin token, name the call's number: GET /v1/calls/{wacid}?phone_number_id=…"));
     } else {
-      log.info("Admin token: read call {} of phone number ID {}", wacid.get(), number.get());
-      views.one(number.get(), wacid.get(), response, callback);
+      views.oneForOperator(number.get(), parts, response, callback);
     }
   }
 }

@@ -226,11 +226,11 @@ final class Cli {
 
   private int setAnswering(MetaLayer layer, Map<String, String> flags) {
     String id = flags.get("--phone-number-id");
-    String mode = flags.get("--mode");
-    if (!Calls.SINGLE.equals(mode) && !Calls.ANY.equals(mode)) {
-      err.println("error: --mode is single or any");
+    Optional<String> checked = mode(err, flags);
+    if (checked.isEmpty()) {
       return 2;
     }
+    String mode = checked.get();
     if (layer.keys().findNumber(id).isEmpty()) {
       err.println("error: no number with phone number ID " + id);
       return 1;
@@ -238,6 +238,16 @@ final class Cli {
     layer.calls().setAnswering(id, mode);
     out.println(answeringSet(id, mode));
     return 0;
+  }
+
+  /** The answering mode of {@code numbers answering}; empty, with one line on {@code err}, for another. */
+  static Optional<String> mode(PrintStream err, Map<String, String> flags) {
+    try {
+      return Optional.of(Calls.answeringMode(flags.get("--mode")));
+    } catch (IllegalArgumentException e) {
+      err.println("error: --mode is single or any");
+      return Optional.empty();
+    }
   }
 
   static String answeringSet(String phoneNumberId, String mode) {

@@ -189,7 +189,8 @@ final class GraphProxyHandler implements Request.Handler {
           new BytesRequestContent(proxyToServerRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), request.body()));
     }
     proxyToServerRequest.send(
-        new UpstreamListener(send, proxyToClientResponse, callback, next -> run(next, clientToProxyRequest, proxyToClientResponse, callback)));
+        new UpstreamListener(send, proxyToClientResponse, callback, next -> run(next, clientToProxyRequest, proxyToClientResponse, callback),
+            clientToProxyRequest.getComponents().getThreadPool()));
   }
 
   /** Writes the core's whole answer: its status, headers and body, with the body's length. */

@@ -60,12 +60,11 @@ final class RemoteCli {
           return r == null ? 1 : print(Cli.removed(id));
         }).orElse(2);
         case "numbers answering" -> required(flags, "--phone-number-id", "numbers answering").map(id -> {
-          String mode = flags.get("--mode");
-          if (!"single".equals(mode) && !"any".equals(mode)) {
-            err.println("error: --mode is single or any");
+          Optional<String> mode = Cli.mode(err, flags);
+          if (mode.isEmpty()) {
             return 2;
           }
-          JsonNode r = call("PUT", "/numbers/" + segment(id) + "/answering", Map.of("mode", mode));
+          JsonNode r = call("PUT", "/numbers/" + segment(id) + "/answering", Map.of("mode", mode.get()));
           return r == null ? 1 : print(Cli.answeringSet(id, r.path("answering").asText()));
         }).orElse(2);
         case "keys create" -> required(flags, "--phone-number-id", "keys create").map(id -> {

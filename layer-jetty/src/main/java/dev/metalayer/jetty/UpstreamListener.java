@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.eclipse.jetty.client.Result;
@@ -37,6 +38,10 @@ import org.slf4j.LoggerFactory;
  * before anything reached the client is reported to {@link GraphStep.Send#failed} (an upstream failure)
  * or answered with the client body's own error; after, the client's answer is cut. Completes
  * {@code callback} exactly once, unless it hands the exchange on to {@code next}.
+ *
+ * <p>The end of an answer whose follow-up may block on the layer's store
+ * ({@link GraphStep.Send#answerMayBlock}: a call action the core records) is handled on
+ * {@code mayBlock} (the server's pool), never on the upstream client's thread that read it.
  */
 final class UpstreamListener implements org.eclipse.jetty.client.Response.Listener {
   private static final Logger log = LoggerFactory.getLogger(UpstreamListener.class);
@@ -54,11 +59,15 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
   private final Response proxyToClientResponse;
   private final Callback proxyToClientCallback;
   private final Consumer<GraphStep> next;
+  private final Executor mayBlock;
   private GraphStep.Head head;
   private TokenScrubber.Stream scrubber;
   private ByteArrayOutputStream buffer;
 
-  UpstreamListener(GraphStep.Send send, Response proxyToClientResponse, Callback proxyToClientCallback, Consumer<GraphStep> next) {
+  /** @param mayBlock where the end of an answer that {@link GraphStep.Send#answerMayBlock may block} is handled */
+  UpstreamListener(GraphStep.Send send, Response proxyToClientResponse, Callback proxyToClientCallback, Consumer<GraphStep> next,
+      Executor mayBlock) {
+    this.mayBlock = mayBlock;
     this.send = send;
     this.proxyToClientResponse = proxyToClientResponse;
     this.proxyToClientCallback = proxyToClientCallback;
@@ -122,6 +131,14 @@ final class UpstreamListener implements org.eclipse.jetty.client.Response.Listen
 
   @Override
   public void onComplete(Result result) {
+    if (send.answerMayBlock()) {
+      mayBlock.execute(() -> complete(result));
+    } else {
+      complete(result);
+    }
+  }
+
+  private void complete(Result result) {
     if (result.isFailed()) {
       Throwable failure = result.getFailure();
       if (proxyToClientResponse.isCommitted()) {

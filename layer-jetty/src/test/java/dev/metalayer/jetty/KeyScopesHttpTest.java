@@ -98,6 +98,8 @@ class KeyScopesHttpTest {
       onlyOne.put(scope, createKey("[\"" + scope.wireName() + "\"]").get("key").asText());
     }
     allScopes = createKey(null).get("key").asText();
+    // many keys act on one call here: the answering surface (its own tests) would refuse all but the first
+    assertThat(admin("PUT", "/numbers/" + PNID + "/answering", "{\"mode\":\"any\"}").statusCode()).isEqualTo(200);
   }
 
   @AfterAll

@@ -1,4 +1,4 @@
--- Call records (issue 13): one row per WhatsApp call (wacid) of a number, folded by Calls.apply from
+-- Call records: one row per WhatsApp call (wacid) of a number, folded by Calls.apply from
 -- Meta's call webhooks and the keys' /calls actions; its timeline; the refusals of Meta's the layer
 -- remembers; each number's answering mode. Times are epoch milliseconds.
 
