@@ -220,7 +220,7 @@ final class JdbcKeyStore implements KeyStore {
   }
 
   /**
-   * The scopes of a {@code scopes} column (migration V14). A name this version does not know (written by a
+   * The scopes of a {@code scopes} column (migration V13). A name this version does not know (written by a
    * newer one) is left out: this version has nothing it would allow.
    */
   static Set<Scope> scopes(String column) {

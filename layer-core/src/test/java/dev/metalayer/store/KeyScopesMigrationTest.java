@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Keys created before scopes existed keep doing everything they did: migration V14 gives them every
+ * Keys created before scopes existed keep doing everything they did: migration V13 gives them every
  * scope, and keys created afterwards keep the ones they were given. On an H2 file and on PostgreSQL.
  */
 class KeyScopesMigrationTest {
@@ -68,7 +68,7 @@ class KeyScopesMigrationTest {
             org.assertj.core.groups.Tuple.tuple("key_new", Set.of(Scope.TEMPLATES)));
   }
 
-  /** The schema as it was before V14: every migration before it, recorded as applied. */
+  /** The schema as it was before V13: every migration before it, recorded as applied. */
   private static void olderSchema(DataSource ds) throws Exception {
     try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
       s.execute("CREATE TABLE layer_schema_version (version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL,"
