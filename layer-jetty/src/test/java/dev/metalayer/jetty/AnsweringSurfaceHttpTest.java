@@ -96,6 +96,40 @@ class AnsweringSurfaceHttpTest {
     }
   }
 
+  /** Graph reads a POST's query parameters too: a call action named there must not slip past the answering surface. */
+  @Test
+  void callParametersInTheQueryAreReadWithTheBodyOrRefused() throws Exception {
+    try (Layer layer = Layer.start(dir, meta.baseUrl(), Map.of())) {
+      String other = secondKey(layer);
+      assertThat(layer.post(CALLS, "Bearer " + layer.key, action("pre_accept")).statusCode()).isEqualTo(200);
+      // the whole action in the query, a JSON body without it
+      HttpResponse<String> inQuery = layer.post(CALLS + "?action=accept&call_id=" + WACID, "Bearer " + other,
+          "{\"messaging_product\":\"whatsapp\"}");
+      assertThat(inQuery.statusCode()).as(inQuery.body()).isIn(400, 409);
+      // a terminate in the body, an accept in the query
+      assertThat(layer.post(CALLS + "?action=accept", "Bearer " + other, action("terminate")).statusCode()).isEqualTo(400);
+      // a form: the query's action with the body's call_id is that call's accept
+      HttpResponse<String> form = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + CALLS + "?action=ACCEPT&access_token=" + other))
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("call_id=" + WACID)));
+      assertThat(form.statusCode()).as(form.body()).isEqualTo(409);
+      // one call_id in the query, another in the form: refused, not guarded on the wrong call
+      HttpResponse<String> twice = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + CALLS + "?call_id=" + WACID + "&access_token=" + other))
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("action=accept&call_id=wacid.other")));
+      assertThat(twice.statusCode()).as(twice.body()).isEqualTo(400);
+      assertThat(JSON_OF(twice).path("error").path("type").asText()).isEqualTo("OAuthException");
+      assertThat(callsSent()).isEqualTo(1);
+      // the owner may still name its action in the query
+      HttpResponse<String> owner = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + CALLS + "?action=accept&access_token=" + layer.key))
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("call_id=" + WACID)));
+      assertThat(owner.statusCode()).as(owner.body()).isEqualTo(200);
+      assertThat(callsSent()).isEqualTo(2);
+    }
+  }
+
+  static JsonNode JSON_OF(HttpResponse<String> r) throws Exception {
+    return Json.mapper().readTree(r.body());
+  }
+
   @Test
   void theAdminApiAndTheCliSetTheAnsweringModeAndListIt() throws Exception {
     try (Layer layer = Layer.start(dir, meta.baseUrl(), Map.of())) {
