@@ -126,6 +126,27 @@ class AnsweringSurfaceHttpTest {
     }
   }
 
+  /** The answer from memory is Meta's error alone: nothing the layer wrote into the first key's answer (its key in a paging URL) reaches another key. */
+  @Test
+  void anAnswerFromMemoryCarriesMetasErrorOnlyNeverTheFirstKeysCredential() throws Exception {
+    String refusal = "{\"error\":{\"message\":\"(#138009) Limit reached\",\"type\":\"OAuthException\",\"code\":138009,"
+        + "\"fbtrace_id\":\"X\"},\"paging\":{\"next\":\"https://graph.facebook.com/v22.0/" + PNID + "/calls?after=A\"}}";
+    meta.stubFor(post(urlPathEqualTo(CALLS)).willReturn(aResponse().withStatus(400)
+        .withHeader("Content-Type", "application/json").withBody(refusal)));
+    String connect = "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"action\":\"connect\","
+        + "\"session\":{\"sdp_type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}";
+    try (Layer layer = Layer.start(dir, meta.baseUrl(), Map.of())) {
+      String other = secondKey(layer);
+      assertThat(layer.post(CALLS, "Bearer " + layer.key, connect).statusCode()).isEqualTo(400);
+      HttpResponse<String> remembered = layer.post(CALLS, "Bearer " + other, connect);
+      assertThat(remembered.statusCode()).isEqualTo(400);
+      assertThat(remembered.headers().firstValue("x-meta-layer-remembered-until")).isPresent();
+      assertThat(remembered.body()).doesNotContain(layer.key).contains("138009");
+      assertThat(Json.mapper().readTree(remembered.body()).path("error").path("code").asInt()).isEqualTo(138009);
+      assertThat(callsSent()).isEqualTo(1);
+    }
+  }
+
   static JsonNode JSON_OF(HttpResponse<String> r) throws Exception {
     return Json.mapper().readTree(r.body());
   }
