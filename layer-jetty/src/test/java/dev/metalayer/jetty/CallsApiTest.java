@@ -267,7 +267,9 @@ class CallsApiTest {
     assertThat(seen).doesNotHaveDuplicates();
     List<String> newestFirst = new ArrayList<>(made);
     java.util.Collections.reverse(newestFirst);
-    assertThat(seen).containsExactlyElementsOf(newestFirst);
+    // (Meta's whole-second times: a call another test made in the second before may be on these pages too)
+    assertThat(seen.stream().filter(made::contains).toList()).containsExactlyElementsOf(newestFirst);
+    assertThat(seen.size() - made.size()).isLessThanOrEqualTo(2);
     // a cursor of the store is refused when forged
     HttpResponse<String> forged = get("/v1/calls?after=forged-cursor-0", "Bearer " + layer.keyB);
     assertThat(forged.statusCode()).as(forged.body()).isEqualTo(400);
