@@ -54,7 +54,7 @@ final class CallRequests {
       return Outcome.refused(GraphError.invalidParameter("(rule call-body) call_id must be 1 to " + MAX_CALL_ID
           + " visible ASCII characters."));
     }
-    Optional<String> action = Optional.ofNullable((String) values.get("action")).map(a -> a.trim().toLowerCase(Locale.ROOT));
+    Optional<String> action = Optional.ofNullable((String) values.get("action")).map(a -> stripped(a).toLowerCase(Locale.ROOT));
     Optional<String> user = user(values.get("to")).or(() -> user(values.get("recipient")));
     boolean permissionRequest = Boolean.TRUE.equals(values.get(PERMISSION_REQUEST));
     return Outcome.ok(new CallRequest(action, callId, user, permissionRequest));
@@ -90,6 +90,28 @@ final class CallRequests {
     both[q.length] = '&';
     System.arraycopy(body, 0, both, q.length + 1, body.length);
     return Outcome.ok(both);
+  }
+
+  /**
+   * {@code text} without the spaces and invisible characters around it: any a lenient reader could trim
+   * (ASCII controls and spaces, Unicode spaces such as U+00A0 and U+3000, line separators, format
+   * characters such as U+200B and U+FEFF), so that a padded {@code accept} is guarded as one.
+   */
+  static String stripped(String text) {
+    int start = 0;
+    int end = text.length();
+    while (start < end && invisible(text.charAt(start))) {
+      start++;
+    }
+    while (end > start && invisible(text.charAt(end - 1))) {
+      end--;
+    }
+    return text.substring(start, end);
+  }
+
+  private static boolean invisible(char c) {
+    return c <= ' ' || Character.isWhitespace(c) || Character.isSpaceChar(c) || Character.getType(c) == Character.FORMAT
+        || Character.getType(c) == Character.CONTROL;
   }
 
   /** A value of the wrong kind (a number where a string is due, an object…). */
