@@ -27,7 +27,8 @@ import java.util.regex.Pattern;
  * call permission) and 613 (rate limit), with Meta's own answer, until the time Meta names in
  * {@code error_data} (the first time found there: a number of epoch seconds or milliseconds, or an ISO-8601
  * time, in any field, its {@code details} text included), or, when it names none that lies within
- * {@link #LONGEST} from now, for the code's {@link #DEFAULTS default}.
+ * {@link #LONGEST} from now, for the code's {@link #DEFAULTS default}. Of the answer only its
+ * {@code error} object is kept: nothing else of the first client's answer reaches another client.
  */
 final class RememberedLimits {
   /** A call permission request ({@code /messages}). */
@@ -80,7 +81,11 @@ final class RememberedLimits {
       return Optional.empty();
     }
     Instant until = namedTime(error.path("error_data"), now, 0).orElse(now.plus(fallback));
-    return Optional.of(new Limit(phoneNumberId, user, kind, code, status, new String(answer, StandardCharsets.UTF_8), now, until));
+    // Meta's error alone is kept: what else the answer carried was the first client's (a paging URL the
+    // layer wrote that client's key into) and must not be stored or given to another key
+    ObjectNode kept = Json.mapper().createObjectNode();
+    kept.set("error", error);
+    return Optional.of(new Limit(phoneNumberId, user, kind, code, status, new String(Json.bytes(kept), StandardCharsets.UTF_8), now, until));
   }
 
   /** The first time in {@code node} later than {@code now} and within {@link #LONGEST}. */

@@ -54,10 +54,64 @@ final class CallRequests {
       return Outcome.refused(GraphError.invalidParameter("(rule call-body) call_id must be 1 to " + MAX_CALL_ID
           + " visible ASCII characters."));
     }
-    Optional<String> action = Optional.ofNullable((String) values.get("action")).map(a -> a.trim().toLowerCase(Locale.ROOT));
+    Optional<String> action = Optional.ofNullable((String) values.get("action")).map(a -> stripped(a).toLowerCase(Locale.ROOT));
     Optional<String> user = user(values.get("to")).or(() -> user(values.get("recipient")));
     boolean permissionRequest = Boolean.TRUE.equals(values.get(PERMISSION_REQUEST));
     return Outcome.ok(new CallRequest(action, callId, user, permissionRequest));
+  }
+
+  /**
+   * The bytes the call rules read for a request whose query (without credentials) may name call
+   * parameters too, as Graph reads a {@code POST}'s query with its body: the body alone when the query
+   * names none; the query and a form (or no body) read as one form, so that a name given in both is
+   * refused as given twice; refused (400) for a JSON body, which cannot be read as one with a query.
+   */
+  static Outcome<byte[]> withQuery(String query, byte[] body) {
+    if (query.isEmpty()) {
+      return Outcome.ok(body);
+    }
+    byte[] q = query.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    Map<String, Object> inQuery = new HashMap<>();
+    Optional<GraphError> refused = form(q, inQuery);
+    if (refused.isPresent()) {
+      return Outcome.refused(refused.get());
+    }
+    if (inQuery.isEmpty()) {
+      return Outcome.ok(body);
+    }
+    if (looksLikeJson(body)) {
+      return Outcome.refused(GraphError.invalidParameter("(rule call-body) A JSON body's call parameters ("
+          + String.join(", ", new java.util.TreeSet<>(inQuery.keySet())) + ") must be in the body, not the query."));
+    }
+    if (body.length == 0) {
+      return Outcome.ok(q);
+    }
+    byte[] both = java.util.Arrays.copyOf(q, q.length + 1 + body.length);
+    both[q.length] = '&';
+    System.arraycopy(body, 0, both, q.length + 1, body.length);
+    return Outcome.ok(both);
+  }
+
+  /**
+   * {@code text} without the spaces and invisible characters around it: any a lenient reader could trim
+   * (ASCII controls and spaces, Unicode spaces such as U+00A0 and U+3000, line separators, format
+   * characters such as U+200B and U+FEFF), so that a padded {@code accept} is guarded as one.
+   */
+  static String stripped(String text) {
+    int start = 0;
+    int end = text.length();
+    while (start < end && invisible(text.charAt(start))) {
+      start++;
+    }
+    while (end > start && invisible(text.charAt(end - 1))) {
+      end--;
+    }
+    return text.substring(start, end);
+  }
+
+  private static boolean invisible(char c) {
+    return c <= ' ' || Character.isWhitespace(c) || Character.isSpaceChar(c) || Character.getType(c) == Character.FORMAT
+        || Character.getType(c) == Character.CONTROL;
   }
 
   /** A value of the wrong kind (a number where a string is due, an object…). */

@@ -85,6 +85,10 @@ final class CallingSettings {
               p.skipChildren();
             } else if (path.equals(SIP_STATUS) && value == JsonToken.VALUE_STRING && enabled(p.getText())) {
               found = true;
+            } else if (value == JsonToken.VALUE_STRING && path.size() < SIP_STATUS.size()
+                && SIP_STATUS.subList(0, path.size()).equals(path)
+                && jsonTurnsSipOn(p.getText().getBytes(java.nio.charset.StandardCharsets.UTF_8), path)) {
+              found = true; // an object given as JSON text, as Graph reads it (each level is shorter: the path ends it)
             }
           }
           case END_OBJECT -> {

@@ -29,7 +29,8 @@ public final class GraphExchange implements AutoCloseable {
   private final Optional<Guarded> guarded;
 
   /** A request the {@link CallGuard} sees: the grant it came with and its edge ({@code calls} or {@code messages}). */
-  record Guarded(Grant grant, String edge) {}
+  /** @param query the client's query without credentials, which Graph reads with the body */
+  record Guarded(Grant grant, String edge, String query) {}
 
   GraphExchange(
       String method,

@@ -245,16 +245,17 @@ public final class GraphProxy {
             Optional.ofNullable(slot),
             grant.number().phoneNumberId(),
             steps,
-            guarded(request.method(), target, path, grant)));
+            guarded(request.method(), target, path, grant, credentials.upstreamQuery())));
   }
 
   /** The edges whose {@code POST}s the {@link CallGuard} sees. */
   private static final Set<String> GUARDED_EDGES = Set.of("calls", "messages");
 
-  private static Optional<GraphExchange.Guarded> guarded(String method, Surface.Target target, GraphPath path, Grant grant) {
+  private static Optional<GraphExchange.Guarded> guarded(String method, Surface.Target target, GraphPath path, Grant grant,
+      String query) {
     if (method.equals("POST") && target == Surface.Target.PHONE_NUMBER && path.edges().size() == 1
         && GUARDED_EDGES.contains(path.edges().get(0))) {
-      return Optional.of(new GraphExchange.Guarded(grant, path.edges().get(0)));
+      return Optional.of(new GraphExchange.Guarded(grant, path.edges().get(0), query));
     }
     return Optional.empty();
   }

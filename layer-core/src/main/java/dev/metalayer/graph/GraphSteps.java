@@ -91,7 +91,11 @@ final class GraphSteps {
     }
     if (x.guarded().isPresent()) {
       GraphExchange.Guarded g = x.guarded().get();
-      byte[] body = x.form().orElse(NO_BODY);
+      Outcome<byte[]> read = CallRequests.withQuery(g.query(), x.form().orElse(NO_BODY));
+      if (read instanceof Outcome.Refused<byte[]> refused) {
+        return GraphStep.Reply.of(refused.error());
+      }
+      byte[] body = ((Outcome.Ok<byte[]>) read).value();
       Optional<GraphAnswer> instead = guard.before(g.grant(), g.edge(), body);
       if (instead.isPresent()) {
         return new GraphStep.Reply(instead.get());

@@ -70,6 +70,10 @@ class CallingSettingsTest {
     // a name given twice: either may be the one Graph keeps, so the write counts
     assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"ENABLED\"}},\"calling\":{\"status\":\"ENABLED\"}}")).isTrue();
     assertThat(sipOn("", "{\"calling\":{\"sip\":{\"status\":\"DISABLED\",\"status\":\"ENABLED\"}}}")).isTrue();
+    // an object given as JSON text inside a JSON body, as Graph reads it (and as the layer reads call bodies)
+    assertThat(sipOn("", "{\"calling\":\"{\\\"sip\\\":{\\\"status\\\":\\\"ENABLED\\\"}}\"}")).isTrue();
+    assertThat(sipOn("", "{\"calling\":{\"sip\":\"{\\\"status\\\":\\\"ENABLED\\\"}\"}}")).isTrue();
+    assertThat(sipOn("", "{\"calling\":\"{\\\"sip\\\":\\\"{\\\\\\\"status\\\\\\\":\\\\\\\"ENABLED\\\\\\\"}\\\"}\"}")).isTrue();
   }
 
   @Test

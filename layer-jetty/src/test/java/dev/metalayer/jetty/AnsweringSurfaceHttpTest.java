@@ -96,6 +96,61 @@ class AnsweringSurfaceHttpTest {
     }
   }
 
+  /** Graph reads a POST's query parameters too: a call action named there must not slip past the answering surface. */
+  @Test
+  void callParametersInTheQueryAreReadWithTheBodyOrRefused() throws Exception {
+    try (Layer layer = Layer.start(dir, meta.baseUrl(), Map.of())) {
+      String other = secondKey(layer);
+      assertThat(layer.post(CALLS, "Bearer " + layer.key, action("pre_accept")).statusCode()).isEqualTo(200);
+      // the whole action in the query, a JSON body without it
+      HttpResponse<String> inQuery = layer.post(CALLS + "?action=accept&call_id=" + WACID, "Bearer " + other,
+          "{\"messaging_product\":\"whatsapp\"}");
+      assertThat(inQuery.statusCode()).as(inQuery.body()).isIn(400, 409);
+      // a terminate in the body, an accept in the query
+      assertThat(layer.post(CALLS + "?action=accept", "Bearer " + other, action("terminate")).statusCode()).isEqualTo(400);
+      // a form: the query's action with the body's call_id is that call's accept
+      HttpResponse<String> form = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + CALLS + "?action=ACCEPT&access_token=" + other))
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("call_id=" + WACID)));
+      assertThat(form.statusCode()).as(form.body()).isEqualTo(409);
+      // one call_id in the query, another in the form: refused, not guarded on the wrong call
+      HttpResponse<String> twice = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + CALLS + "?call_id=" + WACID + "&access_token=" + other))
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("action=accept&call_id=wacid.other")));
+      assertThat(twice.statusCode()).as(twice.body()).isEqualTo(400);
+      assertThat(JSON_OF(twice).path("error").path("type").asText()).isEqualTo("OAuthException");
+      assertThat(callsSent()).isEqualTo(1);
+      // the owner may still name its action in the query
+      HttpResponse<String> owner = layer.send(HttpRequest.newBuilder(URI.create(layer.base() + CALLS + "?action=accept&access_token=" + layer.key))
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("call_id=" + WACID)));
+      assertThat(owner.statusCode()).as(owner.body()).isEqualTo(200);
+      assertThat(callsSent()).isEqualTo(2);
+    }
+  }
+
+  /** The answer from memory is Meta's error alone: nothing the layer wrote into the first key's answer (its key in a paging URL) reaches another key. */
+  @Test
+  void anAnswerFromMemoryCarriesMetasErrorOnlyNeverTheFirstKeysCredential() throws Exception {
+    String refusal = "{\"error\":{\"message\":\"(#138009) Limit reached\",\"type\":\"OAuthException\",\"code\":138009,"
+        + "\"fbtrace_id\":\"X\"},\"paging\":{\"next\":\"https://graph.facebook.com/v22.0/" + PNID + "/calls?after=A\"}}";
+    meta.stubFor(post(urlPathEqualTo(CALLS)).willReturn(aResponse().withStatus(400)
+        .withHeader("Content-Type", "application/json").withBody(refusal)));
+    String connect = "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"action\":\"connect\","
+        + "\"session\":{\"sdp_type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}";
+    try (Layer layer = Layer.start(dir, meta.baseUrl(), Map.of())) {
+      String other = secondKey(layer);
+      assertThat(layer.post(CALLS, "Bearer " + layer.key, connect).statusCode()).isEqualTo(400);
+      HttpResponse<String> remembered = layer.post(CALLS, "Bearer " + other, connect);
+      assertThat(remembered.statusCode()).isEqualTo(400);
+      assertThat(remembered.headers().firstValue("x-meta-layer-remembered-until")).isPresent();
+      assertThat(remembered.body()).doesNotContain(layer.key).contains("138009");
+      assertThat(Json.mapper().readTree(remembered.body()).path("error").path("code").asInt()).isEqualTo(138009);
+      assertThat(callsSent()).isEqualTo(1);
+    }
+  }
+
+  static JsonNode JSON_OF(HttpResponse<String> r) throws Exception {
+    return Json.mapper().readTree(r.body());
+  }
+
   @Test
   void theAdminApiAndTheCliSetTheAnsweringModeAndListIt() throws Exception {
     try (Layer layer = Layer.start(dir, meta.baseUrl(), Map.of())) {
