@@ -47,6 +47,9 @@ final class CallsHandler implements Request.Handler {
       return true;
     }
     if (!request.getMethod().equals("GET")) {
+      // the body is not read: the connection closes after the answer, so say so (a client must not reuse it)
+      response.getHeaders().put(org.eclipse.jetty.http.HttpHeader.CONNECTION,
+          org.eclipse.jetty.http.HttpHeaderValue.CLOSE.asString());
       HttpIo.writeError(response, callback, GraphError.methodNotAllowed(READ_ONLY));
       return true;
     }

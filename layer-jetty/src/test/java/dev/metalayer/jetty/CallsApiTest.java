@@ -89,7 +89,7 @@ class CallsApiTest {
         "limit=0", "limit=201", "limit=-1", "limit=" + huge, "limit=1e3", "limit=%EF%BC%91", "limit=", "limit=5&limit=6",
         "since=yesterday", "since=" + huge, "since=2026-13-01T00:00:00Z", "since=2026-12-01T00:00:00",
         "until=" + enc("2026-12-01T00:00:00Z".repeat(100)), "since=1796117400&until=1796117399",
-        "after=" + enc("cursor with spaces"), "after=" + "A".repeat(CallViews.MAX_CURSOR + 1), "after=" + enc("\u00e9t\u00e9"), "after=",
+        "after=" + enc("cursor with spaces"), "after=" + "A".repeat(513), "after=" + enc("\u00e9t\u00e9"), "after=",
         "phone_number_id=" + PNID, "states=ringing", "limit=5&" + enc("\u00e9") + "=1");
     for (String q : queries) {
       HttpResponse<String> r = get("/v1/calls?" + q, "Bearer " + layer.key);
@@ -267,9 +267,9 @@ class CallsApiTest {
     assertThat(seen).doesNotHaveDuplicates();
     List<String> newestFirst = new ArrayList<>(made);
     java.util.Collections.reverse(newestFirst);
-    // (Meta's whole-second times: a call another test made in the second before may be on these pages too)
+    // calls of the class's other tests may fall in the same second: this test's own come newest first, all of them
     assertThat(seen.stream().filter(made::contains).toList()).containsExactlyElementsOf(newestFirst);
-    assertThat(seen.size() - made.size()).isLessThanOrEqualTo(2);
+    assertThat(seen.size() - made.size()).as("at most a page of the second before").isLessThanOrEqualTo(2);
     // a cursor of the store is refused when forged
     HttpResponse<String> forged = get("/v1/calls?after=forged-cursor-0", "Bearer " + layer.keyB);
     assertThat(forged.statusCode()).as(forged.body()).isEqualTo(400);
