@@ -76,9 +76,9 @@ class StoreSizeTest {
 
   @Test
   void theFileTracksTheDeliveriesKeptAndShrinksAfterTheirPurge() {
-    long empty = store.compact();
+    long empty = compacted();
     relay("wamid.HBgLMTYzMTU1NTM2MDIVAgASGBQzQTI", WEBHOOKS, true);
-    long kept = store.compact();
+    long kept = compacted();
     H2Store.Size size = store.size();
     assertThat(size.deliveries()).isEqualTo(WEBHOOKS);
     long perDelivery = (kept - empty) / WEBHOOKS;
@@ -86,17 +86,36 @@ class StoreSizeTest {
     clock.advance(Duration.ofDays(15));
     RelayStore.Purged purged = layer.relay().purge();
     assertThat(purged.deliveries()).isEqualTo(WEBHOOKS);
-    long purgedSize = store.compact();
+    long purgedSize = compacted();
 
     relay("wamid.second", WEBHOOKS, true);
-    long second = store.compact();
+    long second = compacted();
 
     System.out.printf("store figures: empty %,d bytes; %d deliveries kept %,d bytes (%,d bytes per delivery, body %d bytes);"
         + " after purge %,d bytes; %d more kept %,d bytes%n", empty, WEBHOOKS, kept, perDelivery,
         message("wamid.HBgLMTYzMTU1NTM2MDIVAgASGBQzQTI0").length, purgedSize, WEBHOOKS, second);
     assertThat(perDelivery).as("bytes per delivery kept").isLessThan(8 * 1024);
-    assertThat(purgedSize).as("the file after the purge").isLessThan(empty + 256 * 1024);
+    // H2 keeps some freed chunks in the file after the purge (between 0.2 and 0.3 MB above the empty
+    // file, by where the chunks fell); the bound says the purged deliveries' room is not kept whole
+    assertThat(purgedSize).as("the file after the purge").isLessThan(empty + 384 * 1024);
     assertThat(second).as("the same work again takes no more room").isLessThan(kept + 256 * 1024);
+  }
+
+  /**
+   * The file's size once compaction has nothing left to do: one pass is bounded in time, so on a busy
+   * machine it may stop early (CI saw the file after the purge larger than before it); passes are
+   * repeated until one shrinks nothing.
+   */
+  private long compacted() {
+    long size = store.compact();
+    for (int pass = 0; pass < 8; pass++) {
+      long next = store.compact();
+      if (next >= size) {
+        return Math.min(size, next);
+      }
+      size = next;
+    }
+    return size;
   }
 
   @Test
