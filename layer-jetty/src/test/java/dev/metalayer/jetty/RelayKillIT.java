@@ -114,8 +114,10 @@ class RelayKillIT {
         assertThat(webhookIds).hasSize(WEBHOOKS);
       } catch (AssertionError e) {
         // The layers' own logs say why (they live in the temporary directory, removed after the test).
+        List<Integer> missing = java.util.stream.IntStream.range(0, WEBHOOKS).filter(i -> !seen.contains(i)).limit(20)
+            .boxed().toList();
         throw new AssertionError(e.getMessage() + "; " + beforeKill + " delivered before the kill, " + seen.size()
-            + " after the restart\n--- not delivered, in the log ---\n" + undelivered(second, key, subscription)
+            + " after the restart; never seen: wamid.IT" + missing + "\n--- not delivered, in the log ---\n" + undelivered(second, key, subscription)
             + "\n--- first layer ---\n" + tail("first") + "\n--- second layer ---\n" + tail("second"), e);
       }
     }
@@ -124,7 +126,7 @@ class RelayKillIT {
   /** The deliveries of the log that are not delivered, with their attempts: what a failure needs to say. */
   private String undelivered(URI base, String key, String subscription) {
     StringBuilder out = new StringBuilder();
-    for (String state : List.of("pending", "delivering", "paused", "dead", "expired")) {
+    for (String state : List.of("pending", "delivering", "paused", "dead", "expired", "superseded")) {
       try {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(
                 base.resolve("/v1/webhooks/" + subscription + "/deliveries?status=" + state + "&limit=20"))
