@@ -88,7 +88,7 @@ class ArchitectureTest {
   }
 
   /**
-   * What an embedder and layer-jetty see: at most 44 public top-level types (the values an SPI speaks
+   * What an embedder and layer-jetty see: at most 50 public top-level types (the values an SPI speaks
    * are nested in it), each of them documented in its source.
    */
   @Test
@@ -100,7 +100,7 @@ class ArchitectureTest {
             .map(JavaClass::getName)
             .sorted()
             .toList();
-    assertThat(publicTypes).as("public top-level types of layer-core").hasSizeLessThanOrEqualTo(44);
+    assertThat(publicTypes).as("public top-level types of layer-core").hasSizeLessThanOrEqualTo(50);
   }
 
   @Test
