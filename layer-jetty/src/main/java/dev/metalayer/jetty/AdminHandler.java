@@ -50,6 +50,27 @@ final class AdminHandler implements Request.Handler {
   private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
   private static final int MAX_BODY = 64 * 1024;
 
+  /** Every route of the admin API (docs/openapi.json documents each): a request is admitted through it. */
+  static final RouteTable ROUTES = new RouteTable(LayerServer.ADMIN_PREFIX)
+      .on("/numbers", "GET", "POST")
+      .on("/numbers/{phone_number_id}", "GET", "PATCH", "DELETE")
+      .on("/numbers/{phone_number_id}/webhooks", "GET")
+      .on("/numbers/{phone_number_id}/answering", "GET", "PUT")
+      .on("/numbers/{phone_number_id}/calls", "GET")
+      .on("/numbers/{phone_number_id}/calls/{wacid...}", "GET")
+      .on("/keys", "GET", "POST")
+      .on("/keys/{key_id}", "DELETE")
+      .on("/webhooks/{subscription_id}", "GET")
+      .on("/webhooks/{subscription_id}/deliveries", "GET")
+      .on("/webhooks/{subscription_id}/deliveries/{delivery_id}/retry", "POST")
+      .on("/unknown-numbers", "GET")
+      .on("/calls", "GET")
+      .on("/store", "GET")
+      .refusing("/keys/{key_id}", "Use DELETE to revoke a key.")
+      .refusing("/calls", CallsHandler.READ_ONLY)
+      .refusing("/numbers/{phone_number_id}/calls", CallsHandler.READ_ONLY)
+      .refusing("/numbers/{phone_number_id}/calls/{wacid...}", CallsHandler.READ_ONLY);
+
   private final KeyService keys;
   private final Calls calls;
   private final WebhookSubscriptions subscriptions;
@@ -104,8 +125,13 @@ final class AdminHandler implements Request.Handler {
           "Invalid admin token.");
       return true;
     }
-    String path = request.getHttpURI().getPath().substring("/admin/v1".length());
     String method = request.getMethod();
+    Optional<GraphError> refused = ROUTES.refusal(method, request.getHttpURI().getPath());
+    if (refused.isPresent()) {
+      HttpIo.writeError(response, callback, refused.get());
+      return true;
+    }
+    String path = request.getHttpURI().getPath().substring(LayerServer.ADMIN_PREFIX.length());
     route(method, path, request, response, callback);
     return true;
   }

@@ -28,6 +28,13 @@ final class CallsHandler implements Request.Handler {
   static final String PREFIX = "/v1/calls";
   static final String READ_ONLY = "Use GET: call records are read-only.";
 
+  /** Every route of the call records API (docs/openapi.json documents each): a request is admitted through it. */
+  static final RouteTable ROUTES = new RouteTable(PREFIX)
+      .on("", "GET")
+      .on("/{wacid...}", "GET")
+      .refusing("", READ_ONLY)
+      .refusing("/{wacid...}", READ_ONLY);
+
   private final MetaLayer layer;
   private final AdminHandler admin;
   private final CallViews views;
@@ -51,6 +58,11 @@ final class CallsHandler implements Request.Handler {
       response.getHeaders().put(org.eclipse.jetty.http.HttpHeader.CONNECTION,
           org.eclipse.jetty.http.HttpHeaderValue.CLOSE.asString());
       HttpIo.writeError(response, callback, GraphError.methodNotAllowed(READ_ONLY));
+      return true;
+    }
+    Optional<GraphError> refused = ROUTES.refusal(request.getMethod(), request.getHttpURI().getPath());
+    if (refused.isPresent()) {
+      HttpIo.writeError(response, callback, refused.get());
       return true;
     }
     if (operator) {

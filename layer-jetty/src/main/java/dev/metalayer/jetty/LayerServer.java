@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * The standalone layer: the embedded store, a {@link MetaLayer} and a Jetty server with the layer's
  * routes, assembled from {@link Settings}. {@link Main} runs one; tests start one on port 0.
  *
- * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
+ * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /openapi.json}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
  * when no admin token is set), the Graph API under the Graph prefix, {@code /webhooks/meta} and
  * {@code /v1/webhooks}, {@code /v1/calls}. The options are declared in {@link Option}; those of the core reach the builder
  * through {@link Settings#applyTo}.
@@ -207,6 +207,7 @@ public final class LayerServer implements AutoCloseable {
     Routes routes = new Routes();
     HealthHandler health = new HealthHandler(store.database()::ping, layer.relay()::deadWorkers, bodies);
     routes.add("/healthz", health).add("/readyz", health);
+    routes.add(OPENAPI_PATH, apiDocument());
     AdminHandler admin = new AdminHandler(layer, adminToken, store::size,
         new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies);
     routes.add(ADMIN_PREFIX, adminToken.isPresent()
@@ -228,6 +229,29 @@ public final class LayerServer implements AutoCloseable {
     });
     server.setHandler(routes);
     return health;
+  }
+
+  /** Where the layer serves the document of its own APIs ({@code docs/openapi.json}, copied into the jar by the build). */
+  static final String OPENAPI_PATH = "/openapi.json";
+
+  /** {@value #OPENAPI_PATH}: the OpenAPI document of {@code /admin/v1}, {@code /v1/webhooks} and {@code /v1/calls}. */
+  private static org.eclipse.jetty.server.Request.Handler apiDocument() {
+    byte[] document;
+    try (java.io.InputStream in = LayerServer.class.getResourceAsStream("openapi.json")) {
+      document = in == null ? null : in.readAllBytes();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return (request, response, callback) -> {
+      if (!request.getHttpURI().getPath().equals(OPENAPI_PATH) || document == null) {
+        HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+      } else if (!request.getMethod().equals("GET") && !request.getMethod().equals("HEAD")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      } else {
+        HttpIo.writeJson(response, callback, 200, document);
+      }
+      return true;
+    };
   }
 
   /** The answer of {@code /admin/v1/…} when no admin token is set. */
@@ -350,6 +374,11 @@ public final class LayerServer implements AutoCloseable {
   }
 
   /** The embedded store this server opened (for tests in this package). */
+  /** The path prefixes the server routes ({@link Routes}), for tests. */
+  List<String> routePrefixes() {
+    return server.getDescendant(Routes.class).prefixes();
+  }
+
   LayerStore store() {
     return store;
   }

@@ -37,6 +37,11 @@ final class Routes extends Handler.Abstract {
     return this;
   }
 
+  /** The prefixes routed, longest first (the API document's test reads them). */
+  List<String> prefixes() {
+    return routes.stream().map(Route::prefix).toList();
+  }
+
   /** A handler that answers every request with {@code error} (e.g. a feature that is turned off). */
   static Request.Handler answering(java.util.function.Supplier<GraphError> error) {
     return (request, response, callback) -> {

@@ -42,6 +42,14 @@ final class SubscriptionsHandler implements Request.Handler {
   static final String PREFIX = "/v1/webhooks";
   private static final int MAX_BODY = 64 * 1024;
 
+  /** Every route of the subscriptions API (docs/openapi.json documents each): a request is admitted through it. */
+  static final RouteTable ROUTES = new RouteTable(PREFIX)
+      .on("", "GET", "POST")
+      .on("/{subscription_id}", "GET", "PATCH", "DELETE")
+      .on("/{subscription_id}/deliveries", "GET")
+      .on("/{subscription_id}/deliveries/{delivery_id}/retry", "POST")
+      .on("/{subscription_id}/test", "POST");
+
   private final MetaLayer layer;
   private final WebhookSubscriptions subscriptions;
   private final BodyReader bodies;
@@ -60,12 +68,19 @@ final class SubscriptionsHandler implements Request.Handler {
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
-    if (admin.admits(request)) {
-      operator(request, response, callback);
+    boolean operator = admin.admits(request);
+    Optional<Grant> grant = operator ? Optional.empty()
+        : KeyAuth.grant(layer, admin, request, response, callback, Grant.Scope.WEBHOOKS);
+    if (!operator && grant.isEmpty()) {
       return true;
     }
-    Optional<Grant> grant = KeyAuth.grant(layer, admin, request, response, callback, Grant.Scope.WEBHOOKS);
-    if (grant.isEmpty()) {
+    Optional<GraphError> unrouted = ROUTES.refusal(request.getMethod(), request.getHttpURI().getPath());
+    if (unrouted.isPresent()) {
+      HttpIo.writeError(response, callback, unrouted.get());
+      return true;
+    }
+    if (operator) {
+      operator(request, response, callback);
       return true;
     }
     String pnid = grant.get().number().phoneNumberId();
