@@ -16,7 +16,7 @@ import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
- * {@code /healthz}: the process serves (always 200). {@code /readyz}: 200 {@code {"status":"ready"}}
+ * {@code /healthz}: the process serves (always 200, {@code {"status":"ok","version":…}}). {@code /readyz}: 200 {@code {"status":"ready"}}
  * when the layer can do its work, else 503 with a Graph-shaped {@code error} and
  * {@code {"status":"not ready","problems":[…]}} naming what
  * fails: the store does not answer, a background worker of the relay stopped (a lane's scheduler or
@@ -59,7 +59,10 @@ final class HealthHandler implements Request.Handler {
   public boolean handle(Request request, Response response, Callback callback) throws IOException {
     String path = request.getHttpURI().getPath();
     if (!path.equals("/readyz")) {
-      HttpIo.writeJson(response, callback, 200, Map.of("status", "ok"));
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("status", "ok");
+      body.put("version", LayerVersion.VERSION);
+      HttpIo.writeJson(response, callback, 200, body);
       return true;
     }
     List<String> problems = new ArrayList<>();

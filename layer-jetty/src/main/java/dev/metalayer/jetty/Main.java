@@ -41,7 +41,7 @@ public final class Main {
 
   /** What one command line asked for: the command (empty: serve), its own options and the server flags. */
   private record Invocation(List<String> command, Map<String, String> options, Map<Option, String> flags,
-      boolean debug, CommandLine help) {}
+      boolean debug, CommandLine help, boolean version) {}
 
   /**
    * Runs one invocation. @return the exit status, or -1 when the layer is serving (the process lives on
@@ -54,6 +54,10 @@ public final class Main {
     } catch (ConfigError e) {
       err.println(e.line());
       return ConfigError.STATUS;
+    }
+    if (invocation.version()) {
+      out.println("meta-layer " + LayerVersion.VERSION);
+      return 0;
     }
     if (invocation.help() != null) {
       out.print(invocation.help().getParent() == null ? usage() : invocation.help().getUsageMessage());
@@ -134,7 +138,7 @@ public final class Main {
         options.put(o.longestName(), leaf.matchedOptionValue(o.longestName(), (String) null));
       }
     }
-    return new Invocation(List.copyOf(command), options, flags, debug, help);
+    return new Invocation(List.copyOf(command), options, flags, debug, help, parsed.isVersionHelpRequested());
   }
 
   /**
@@ -145,6 +149,8 @@ public final class Main {
   private static CommandLine commandLine(Map<Option, String> flags, boolean required) {
     CommandSpec root = CommandSpec.create().name("meta-layer");
     serverOptions(root, flags, false);
+    root.addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+        .description("Print the version (" + LayerVersion.VERSION + ") and exit.").build());
     CommandLine line = new CommandLine(root);
     line.setExpandAtFiles(false);
     CommandSpec serve = CommandSpec.create().name("serve");
@@ -347,6 +353,7 @@ public final class Main {
     }
     b.append("\n  --debug                                  print the stack trace of a refused start\n");
     b.append("  -h, --help                               this text\n");
+    b.append("  -V, --version                            print the version (meta-layer " + LayerVersion.VERSION + ")\n");
     return b.toString();
   }
 }

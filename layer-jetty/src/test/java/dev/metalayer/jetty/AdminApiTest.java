@@ -251,7 +251,10 @@ class AdminApiTest {
 
   @Test
   void healthReadinessAndUnknownPaths() throws Exception {
-    assertThat(call("GET", "/healthz", null, null).statusCode()).isEqualTo(200);
+    HttpResponse<String> health = call("GET", "/healthz", null, null);
+    assertThat(health.statusCode()).isEqualTo(200);
+    assertThat(json(health).get("status").asText()).isEqualTo("ok");
+    assertThat(json(health).get("version").asText()).isEqualTo(LayerVersion.VERSION).isNotEqualTo("unknown");
     HttpResponse<String> ready = call("GET", "/readyz", null, null);
     assertThat(ready.statusCode()).isEqualTo(200);
     assertThat(json(ready).get("status").asText()).isEqualTo("ready");

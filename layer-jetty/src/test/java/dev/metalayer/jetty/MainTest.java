@@ -29,6 +29,18 @@ class MainTest {
   }
 
   @Test
+  void versionPrintsTheProjectsVersionAndStarts() throws Exception {
+    for (String flag : List.of("--version", "-V")) {
+      Run version = run(Map.of(), flag);
+      assertThat(version.status()).isZero();
+      // the build's version (resource filtering), as in the jar's manifest
+      assertThat(version.out()).matches("meta-layer [0-9]+\\.[0-9]+\\.[0-9]+(-SNAPSHOT)?\n");
+      assertThat(version.err()).isEmpty();
+    }
+    assertThat(run(Map.of(), "--help").out()).contains("--version");
+  }
+
+  @Test
   void helpListsEveryOptionAndCommand() throws Exception {
     Run help = run(Map.of(), "--help");
     assertThat(help.status()).isZero();
