@@ -122,7 +122,6 @@ public interface CallStore {
    * @param stateChanges each transition: the state entered, when and who caused it
    * @param lastError the last error Meta gave for the call (an action's error or a terminate's
    *     {@code errors}), as JSON
-   * @param remembered the refusals the layer remembered for this call's user, as JSON (see {@link Limit})
    */
   record CallRecord(
       String phoneNumberId,

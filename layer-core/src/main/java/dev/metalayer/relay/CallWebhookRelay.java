@@ -130,7 +130,7 @@ public interface CallWebhookRelay extends AutoCloseable {
 
   /**
    * Removes, on the calling thread, the relay history older than the retention period
-   * ({@link MetaLayer.Builder#retention}): deliveries that are finished ({@code delivered},
+   * ({@link dev.metalayer.MetaLayer.Builder#retention}): deliveries that are finished ({@code delivered},
    * {@code expired}, {@code dead}) and last changed before it, with their attempts, and envelopes
    * received before it that no pending, delivering or paused delivery still references, and the bodies
    * no remaining delivery refers to. Pending, delivering and paused deliveries are never removed. After {@link #start()} this runs by itself about every hour; hosts

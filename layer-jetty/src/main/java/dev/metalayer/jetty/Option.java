@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * variable, its default, how its text is read ({@link Kind}), its meaning, and, for a setting of the
  * core, the {@link MetaLayer.Builder} method it goes to. {@link Settings} resolves and reads them, the
  * command line ({@link Main}) offers the flags, {@code --help} and {@code docs/configuration.md} print
- * this table (a test keeps the page equal to {@link #markdown()}); a flag always wins over the
+ * this table (a test keeps the page equal to {@code markdown()}); a flag always wins over the
  * environment.
  *
  * <p>Adding an option: declare it here (with {@link #core} when the builder takes it), add the builder
