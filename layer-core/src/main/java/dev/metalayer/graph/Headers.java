@@ -20,7 +20,7 @@ import java.util.Set;
  * <p>Meta → client also drops {@code Set-Cookie}, {@code Content-Length} and {@code Content-Encoding}
  * (the adapter sets the length it actually sends; bodies arrive decoded), and {@code Date} and
  * {@code Server} (the answer is the layer's: its server sets its own {@code Date}, once, and names no
- * upstream software). An answer whose body is still encoded ({@link #decoded}) is never passed on: the
+ * upstream software), and {@code X-Request-Id} (the client gets the layer's). An answer whose body is still encoded ({@link #decoded}) is never passed on: the
  * layer could not scrub it.
  */
 final class Headers {
@@ -52,7 +52,7 @@ final class Headers {
           "traceparent");
 
   private static final Set<String> NOT_TO_CLIENT =
-      Set.of("set-cookie", "set-cookie2", "content-length", "content-encoding", "date", "server");
+      Set.of("set-cookie", "set-cookie2", "content-length", "content-encoding", "date", "server", "x-request-id");
 
   /** The only client headers a request to a media ID carries on to Meta. Lower case. */
   public static final Set<String> TO_META_ON_MEDIA = Set.of("accept", "accept-language", "user-agent");
