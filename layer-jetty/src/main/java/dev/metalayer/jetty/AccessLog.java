@@ -103,9 +103,11 @@ final class AccessLog {
     private volatile int sends;
     private volatile int metaStatus = -1;
 
+    /** @param method as the client sent it: logged when it is 1 to 10 upper-case letters, else as {@code OTHER} */
     Line(String requestId, String method) {
       this.requestId = requestId;
-      this.method = method;
+      this.method = method.length() <= 10 && !method.isEmpty() && method.chars().allMatch(c -> c >= 'A' && c <= 'Z')
+          ? method : "OTHER";
     }
 
     /** The request's number and route, once the core accepted it. */
