@@ -17,6 +17,7 @@ module dev.metalayer.core {
   exports dev.metalayer.graph;
   exports dev.metalayer.json;
   exports dev.metalayer.keys;
+  exports dev.metalayer.log;
   exports dev.metalayer.relay;
   exports dev.metalayer.store;
 }

@@ -25,6 +25,7 @@ public final class GraphExchange implements AutoCloseable {
   private final Optional<Supplier<MultipartParts>> multipartParts;
   private final Optional<MediaConcurrency.Slot> slot;
   private final String phoneNumberId;
+  private final String route;
   private final GraphSteps steps;
   private final Optional<Guarded> guarded;
 
@@ -44,8 +45,10 @@ public final class GraphExchange implements AutoCloseable {
       Optional<Supplier<MultipartParts>> multipartParts,
       Optional<MediaConcurrency.Slot> slot,
       String phoneNumberId,
+      String route,
       GraphSteps steps,
       Optional<Guarded> guarded) {
+    this.route = route;
     this.method = method;
     this.upstreamUri = upstreamUri;
     this.form = form;
@@ -76,9 +79,18 @@ public final class GraphExchange implements AutoCloseable {
     return steps.start(this, clientHeaders);
   }
 
-  /** The number this exchange is for (its phone number ID): for log lines. */
-  String phoneNumberId() {
+  /** The number this exchange is for (its phone number ID, the Meta object id): for log lines. */
+  public String phoneNumberId() {
     return phoneNumberId;
+  }
+
+  /**
+   * The row of the Graph surface this exchange uses, as a path template naming no object, e.g.
+   * {@code /{version}/{phone-number-id}/messages}: for log lines. Made of the table's own words, never
+   * of the client's bytes.
+   */
+  public String route() {
+    return route;
   }
 
   /**

@@ -71,6 +71,21 @@ public interface GraphForwarder {
       Objects.requireNonNull(timeout, "timeout");
     }
 
+    /**
+     * This request carrying {@code trace} on ({@link dev.metalayer.log.RequestIds.Trace#headers()}):
+     * its headers of those names, in any case, replaced.
+     */
+    public GraphRequest traced(dev.metalayer.log.RequestIds.Trace trace) {
+      Map<String, List<String>> out = new java.util.LinkedHashMap<>();
+      headers.forEach((name, values) -> {
+        if (trace.headers().keySet().stream().noneMatch(name::equalsIgnoreCase)) {
+          out.put(name, values);
+        }
+      });
+      trace.headers().forEach((name, value) -> out.put(name, List.of(value)));
+      return new GraphRequest(method, uri, out, body, timeout);
+    }
+
     @Override
     public String toString() {
       return "GraphRequest[" + method + " " + uri.getRawPath() + ", " + body.length + " bytes]";

@@ -10,6 +10,7 @@ import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.Resolution;
 import dev.metalayer.keys.TokenResolver;
+import dev.metalayer.log.RequestIds;
 import dev.metalayer.log.WarnLimiter;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -244,11 +245,22 @@ public final class GraphProxy {
             multipartType.map(type -> () -> ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType(type, row.rule().parts())).value()),
             Optional.ofNullable(slot),
             grant.number().phoneNumberId(),
+            route(row.rule()),
             steps,
             guarded(request.method(), target, path, grant, credentials.upstreamQuery())));
   }
 
-  /** The edges whose {@code POST}s the {@link CallGuard} sees. */
+  /** A surface row as a path template: {@code /{version}/{phone-number-id}/messages}, {@code /{version}/{media-id}}. */
+  private static String route(Surface.Rule rule) {
+    String object = switch (rule.target()) {
+      case PHONE_NUMBER -> "{phone-number-id}";
+      case WABA -> "{waba-id}";
+      case MEDIA -> "{media-id}";
+    };
+    return "/{version}/" + object + (rule.edge().isEmpty() ? "" : "/" + rule.edge());
+  }
+
+    /** The edges whose {@code POST}s the {@link CallGuard} sees. */
   private static final Set<String> GUARDED_EDGES = Set.of("calls", "messages");
 
   private static Optional<GraphExchange.Guarded> guarded(String method, Surface.Target target, GraphPath path, Grant grant,
@@ -333,11 +345,14 @@ public final class GraphProxy {
    * through the {@link GraphForwarder} (buffered). Blocks for at most the upstream (or media) timeout of
    * each step.
    *
-   * @param headers the client's request headers (the core picks those that go upstream)
+   * @param headers the client's request headers (the core picks those that go upstream; every upstream
+   *     request carries the {@link RequestIds} trace of its {@code X-Request-Id} and {@code traceparent})
    * @param body the client's body, empty for none
    * @return the answer to send to the client, never carrying the Meta token
    */
   public GraphAnswer handle(ClientRequest request, Map<String, List<String>> headers, byte[] body) {
+    RequestIds.Trace trace = RequestIds.incoming(first(headers, RequestIds.HEADER), first(headers, RequestIds.TRACEPARENT),
+        java.util.concurrent.ThreadLocalRandom.current());
     if (body.length > settings.maxBodyBytes()) {
       return GraphAnswer.of(GraphError.bodyTooLarge());
     }
@@ -348,7 +363,7 @@ public final class GraphProxy {
         return GraphAnswer.of(r.error());
       }
       try (MediaDownload download = ((Outcome.Ok<MediaDownload>) media).value()) {
-        return run(download.start(), body);
+        return run(download.start(), body, trace);
       }
     }
     Outcome<GraphExchange> prepared = prepare(completed(request, headers, body));
@@ -356,15 +371,15 @@ public final class GraphProxy {
       return GraphAnswer.of(r.error());
     }
     try (GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value()) {
-      return run(exchange.start(headers), body);
+      return run(exchange.start(headers), body, trace);
     }
   }
 
   /** Executes steps with the forwarder until one is the client's answer: the JDK path's byte moving. */
-  private GraphAnswer run(GraphStep first, byte[] clientBody) {
+  private GraphAnswer run(GraphStep first, byte[] clientBody, RequestIds.Trace trace) {
     GraphStep step = first;
     while (step instanceof GraphStep.Send send) {
-      GraphRequest request = send.request();
+      GraphRequest request = send.request().traced(trace);
       if (send.clientBody().isPresent()) {
         Optional<GraphError> refusal = send.clientBody().get().get().feed(clientBody);
         if (refusal.isPresent()) {
@@ -389,6 +404,12 @@ public final class GraphProxy {
       }
     }
     return ((GraphStep.Reply) step).answer();
+  }
+
+  /** The first value of a header, in any case of its name, or null. */
+  private static String first(Map<String, List<String>> headers, String name) {
+    return headers.entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase(name) && !e.getValue().isEmpty())
+        .map(e -> e.getValue().get(0)).findFirst().orElse(null);
   }
 
   /**

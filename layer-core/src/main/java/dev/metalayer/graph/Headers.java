@@ -10,7 +10,9 @@ import java.util.Set;
  * <p>Client → Meta also drops {@code Authorization} (replaced by the Meta token), {@code Host},
  * {@code Cookie}, {@code Accept-Encoding} (the layer's HTTP client negotiates and decodes, so JSON can
  * be rewritten), {@code Content-Length} (recomputed), {@code Expect}, and any {@code Via},
- * {@code Forwarded} or {@code X-Forwarded-*} (the layer adds none and passes none on). A request to a
+ * {@code Forwarded} or {@code X-Forwarded-*} (the layer adds none and passes none on), and the client's
+ * own {@code X-Request-Id} and {@code traceparent}: every upstream request carries the layer's instead
+ * ({@link dev.metalayer.log.RequestIds.Trace#headers()}, added by the adapter that sends it). A request to a
  * media ID ({@code GET}/{@code DELETE /{media-id}}) carries even less: only {@link #TO_META_ON_MEDIA}
  * ({@link #toMetaOnMedia}), never an override such as {@code X-HTTP-Method-Override}; the layer's own
  * media downloads carry none of the client's headers at all.
@@ -18,7 +20,7 @@ import java.util.Set;
  * <p>Meta → client also drops {@code Set-Cookie}, {@code Content-Length} and {@code Content-Encoding}
  * (the adapter sets the length it actually sends; bodies arrive decoded), and {@code Date} and
  * {@code Server} (the answer is the layer's: its server sets its own {@code Date}, once, and names no
- * upstream software). An answer whose body is still encoded ({@link #decoded}) is never passed on: the
+ * upstream software), and {@code X-Request-Id} (the client gets the layer's). An answer whose body is still encoded ({@link #decoded}) is never passed on: the
  * layer could not scrub it.
  */
 final class Headers {
@@ -45,10 +47,12 @@ final class Headers {
           "content-length",
           "expect",
           "via",
-          "forwarded");
+          "forwarded",
+          "x-request-id",
+          "traceparent");
 
   private static final Set<String> NOT_TO_CLIENT =
-      Set.of("set-cookie", "set-cookie2", "content-length", "content-encoding", "date", "server");
+      Set.of("set-cookie", "set-cookie2", "content-length", "content-encoding", "date", "server", "x-request-id");
 
   /** The only client headers a request to a media ID carries on to Meta. Lower case. */
   public static final Set<String> TO_META_ON_MEDIA = Set.of("accept", "accept-language", "user-agent");

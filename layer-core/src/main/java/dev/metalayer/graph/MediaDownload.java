@@ -47,7 +47,8 @@ public final class MediaDownload implements AutoCloseable {
     return steps.start(this);
   }
 
-  String phoneNumberId() {
+  /** The number of this download (its phone number ID, the Meta object id): for log lines. */
+  public String phoneNumberId() {
     return phoneNumberId;
   }
 

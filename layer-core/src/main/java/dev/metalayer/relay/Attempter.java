@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import dev.metalayer.log.RequestIds;
 import dev.metalayer.log.WarnLimiter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +29,16 @@ import org.slf4j.LoggerFactory;
  */
 final class Attempter {
   private static final Logger log = LoggerFactory.getLogger(Attempter.class);
+
+  /**
+   * One INFO line per attempt sent, with key-value pairs: {@code request_id} (of the webhook POST that
+   * caused it), {@code number_id}, {@code delivery_id}, {@code subscription_id}, {@code lane},
+   * {@code attempt}, {@code method}, {@code status} (absent when no answer came), {@code outcome} (what
+   * follows: {@code delivered}, {@code retry}, {@code expired}, {@code dead}, {@code gone}, or
+   * {@code lease_lost} when another claim took the row meanwhile (its outcome stands)), {@code error} (the class of a failure) and
+   * {@code latency_ms}. Never the subscriber's URL, its answer, or a secret.
+   */
+  static final Logger deliveries = LoggerFactory.getLogger("dev.metalayer.deliveries");
 
   private final RelayStore store;
   private final TokenCipher cipher;
@@ -51,6 +62,15 @@ final class Attempter {
   }
 
   void attempt(Claimed c) {
+    c.requestId().ifPresent(id -> org.slf4j.MDC.put(RequestIds.MDC_KEY, id));
+    try {
+      attemptTraced(c);
+    } finally {
+      org.slf4j.MDC.remove(RequestIds.MDC_KEY);
+    }
+  }
+
+  private void attemptTraced(Claimed c) {
     Instant now = clock.instant();
     if (c.expiresAt().isPresent() && !now.isBefore(c.expiresAt().get())) {
       if (end(c, null, DeliveryState.EXPIRED, null, now)) {
@@ -98,6 +118,7 @@ final class Attempter {
     headers.put("User-Agent", userAgent);
     headers.put("webhook-id", c.webhookId());
     headers.put("webhook-timestamp", Long.toString(timestamp));
+    c.requestId().filter(RequestIds::valid).ifPresent(id -> headers.put(RequestIds.HEADER, id));
     try {
       if (stored.sealedSecret() != null) {
         String secret = cipher.open(stored.sealedSecret(), sub.id());
@@ -120,11 +141,13 @@ final class Attempter {
         policy.decide(DeliveryPolicy.schedule(c.lane(), c.field()), c.attempts() + 1, c.maxAttempts(), c.expiresAt(),
             result, end);
     if (decision instanceof DeliveryPolicy.Delivered) {
-      end(c, record, DeliveryState.DELIVERED, null, end);
+      logAttempt(c, sub, record, end(c, record, DeliveryState.DELIVERED, null, end) ? "delivered" : "lease_lost");
     } else if (decision instanceof DeliveryPolicy.Retry retry) {
-      end(c, record, DeliveryState.PENDING, retry.at(), end);
+      logAttempt(c, sub, record, end(c, record, DeliveryState.PENDING, retry.at(), end) ? "retry" : "lease_lost");
     } else if (decision instanceof DeliveryPolicy.Expired) {
-      if (!end(c, record, DeliveryState.EXPIRED, null, end)) {
+      boolean ended = end(c, record, DeliveryState.EXPIRED, null, end);
+      logAttempt(c, sub, record, ended ? "expired" : "lease_lost");
+      if (!ended) {
         return;
       }
       warnExpired(c, Optional.of(sub.phoneNumberId()), c.attempts() + 1, record.status() != null
@@ -132,7 +155,9 @@ final class Attempter {
           : "the last attempt failed (" + new Attempt(0, end, Optional.empty(), 0, Optional.ofNullable(record.error()),
               Optional.empty()).errorClass().orElse("io_error") + ")");
     } else {
-      if (!end(c, record, DeliveryState.DEAD, null, end)) {
+      boolean ended = end(c, record, DeliveryState.DEAD, null, end);
+      logAttempt(c, sub, record, !ended ? "lease_lost" : ((DeliveryPolicy.Dead) decision).gone() ? "gone" : "dead");
+      if (!ended) {
         return;
       }
       if (((DeliveryPolicy.Dead) decision).gone()) {
@@ -143,6 +168,30 @@ final class Attempter {
         log.warn("Delivery {} to subscription {} is dead after {} attempts", c.id(), sub.id(), c.attempts() + 1);
       }
     }
+  }
+
+  /** The attempt's line on {@link #deliveries}. */
+  private static void logAttempt(Claimed c, Subscription sub, AttemptRecord record, String outcome) {
+    if (!deliveries.isInfoEnabled()) {
+      return;
+    }
+    org.slf4j.spi.LoggingEventBuilder line = deliveries.atInfo()
+        .addKeyValue("request_id", c.requestId().orElse("-"))
+        .addKeyValue("number_id", sub.phoneNumberId())
+        .addKeyValue("delivery_id", c.id())
+        .addKeyValue("subscription_id", sub.id())
+        .addKeyValue("lane", c.lane().wire())
+        .addKeyValue("attempt", c.attempts() + 1)
+        .addKeyValue("method", "POST");
+    if (record.status() != null) {
+      line = line.addKeyValue("status", record.status());
+    }
+    line = line.addKeyValue("outcome", outcome);
+    if (record.error() != null) {
+      line = line.addKeyValue("error", new Attempt(0, record.at(), Optional.empty(), 0, Optional.of(record.error()),
+          Optional.empty()).errorClass().orElse("io_error"));
+    }
+    line.addKeyValue("latency_ms", record.latencyMs()).log("delivery attempt");
   }
 
   /**

@@ -83,6 +83,16 @@ public interface CallWebhookRelay extends AutoCloseable {
    */
   IngestResult ingest(byte[] body, String signatureHeader);
 
+  /**
+   * {@link #ingest(byte[], String)}, the envelope stored with the request id of the webhook POST
+   * ({@link dev.metalayer.log.RequestIds}): each delivery it causes carries that id to its subscriber as
+   * {@code X-Request-Id}. An id that is empty or not {@linkplain dev.metalayer.log.RequestIds#valid valid}
+   * is replaced by a new one. This default ignores the id.
+   */
+  default IngestResult ingest(byte[] body, String signatureHeader, java.util.Optional<String> requestId) {
+    return ingest(body, signatureHeader);
+  }
+
   /** The {@code Retry-After} seconds sent with the 503 of {@link IngestResult.Reason#STORE_UNAVAILABLE}. */
   int STORE_RETRY_AFTER_SECONDS = 10;
 

@@ -62,8 +62,22 @@ public interface RelayStore {
     }
   }
 
-  /** A webhook POST as received. */
-  record Envelope(String id, byte[] body, Instant receivedAt) {}
+  /**
+   * A webhook POST as received.
+   *
+   * @param requestId the request id of the POST ({@link dev.metalayer.log.RequestIds}), which its
+   *     deliveries carry to subscribers; empty for one stored before request ids were (migration V14)
+   */
+  record Envelope(String id, byte[] body, Instant receivedAt, Optional<String> requestId) {
+    public Envelope {
+      Objects.requireNonNull(requestId, "requestId");
+    }
+
+    /** An envelope without a request id. */
+    public Envelope(String id, byte[] body, Instant receivedAt) {
+      this(id, body, receivedAt, Optional.empty());
+    }
+  }
 
   /**
    * What a delivery of the calls lane is to its call, for the per-call order (see {@link RelayStore}):
@@ -331,6 +345,7 @@ public interface RelayStore {
    *
    * @param attempts attempts made before this claim
    * @param claimToken this claim's token: {@link #renew} and {@link #finish} write only with it
+   * @param requestId the request id of its envelope ({@link Envelope#requestId()}), if it has one
    */
   record Claimed(
       String id,
@@ -342,7 +357,18 @@ public interface RelayStore {
       int attempts,
       int maxAttempts,
       Optional<Instant> expiresAt,
-      String claimToken) {}
+      String claimToken,
+      Optional<String> requestId) {
+    public Claimed {
+      Objects.requireNonNull(requestId, "requestId");
+    }
+
+    /** A claim of a delivery whose envelope has no request id. */
+    public Claimed(String id, String subscriptionId, String webhookId, String field, Lane lane, byte[] body, int attempts,
+        int maxAttempts, Optional<Instant> expiresAt, String claimToken) {
+      this(id, subscriptionId, webhookId, field, lane, body, attempts, maxAttempts, expiresAt, claimToken, Optional.empty());
+    }
+  }
 
   /** A running {@linkplain #listen listener}; {@link #close()} stops it. */
   interface Listening extends AutoCloseable {

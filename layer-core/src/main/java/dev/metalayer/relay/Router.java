@@ -9,6 +9,7 @@ import dev.metalayer.calls.Calls;
 import dev.metalayer.crypto.Secrets;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.keys.WhatsAppNumber;
+import dev.metalayer.log.RequestIds;
 import dev.metalayer.log.WarnLimiter;
 import dev.metalayer.relay.RelayStore.NewDelivery;
 import dev.metalayer.relay.RelayStore.StoredSubscription;
@@ -119,10 +120,13 @@ final class Router {
   /**
    * Stores the envelope of verified {@code changes} with its deliveries (or, when large, with its call
    * deliveries only, the rest routed in the background) and hands them to the engine.
+   *
+   * @param requestId the request id of the webhook POST, which its deliveries carry; one is made when empty
    */
-  IngestResult.Accepted route(byte[] body, List<Change> changes) {
+  IngestResult.Accepted route(byte[] body, List<Change> changes, Optional<String> requestId) {
     Instant now = clock.instant();
-    RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now);
+    RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now,
+        Optional.of(requestId.filter(RequestIds::valid).orElseGet(() -> RequestIds.generate(random))));
     Routing routing = new Routing(envelope, changes, now, null, this::newDeliveryId);
     IngestResult.Accepted accepted = accept(routing);
     routing.reportUnknownNumbers();
@@ -139,7 +143,7 @@ final class Router {
       throw new IllegalStateException("the layer's test event does not parse");
     }
     Instant now = clock.instant();
-    RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now);
+    RelayStore.Envelope envelope = new RelayStore.Envelope(newId("env"), body, now, Optional.of(RequestIds.generate(random)));
     Targets only = (change, target) -> target.accept(subscription.phoneNumberId(), subscription);
     accept(new Routing(envelope, passed.changes(), now, only, () -> deliveryId));
   }
@@ -183,7 +187,7 @@ final class Router {
         throw e;
       }
       RelayStore.Envelope first = routing.envelope;
-      routing.envelope = new RelayStore.Envelope(newId("env"), first.body(), first.receivedAt());
+      routing.envelope = new RelayStore.Envelope(newId("env"), first.body(), first.receivedAt(), first.requestId());
       deliveries = routing.deliveries(which);
       inserted = write.apply(routing.envelope, deliveries, callEvents);
     }

@@ -56,6 +56,11 @@ final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public IngestResult ingest(byte[] body, String signatureHeader) {
+    return ingest(body, signatureHeader, java.util.Optional.empty());
+  }
+
+  @Override
+  public IngestResult ingest(byte[] body, String signatureHeader, java.util.Optional<String> requestId) {
     boolean probe = false;
     try {
       Ingest.Verified verified = ingest.verify(body, signatureHeader);
@@ -72,7 +77,7 @@ final class WebhookRelay implements CallWebhookRelay {
         }
         probe = true;
       }
-      IngestResult result = router.route(body, ((Ingest.Passed) verified).changes());
+      IngestResult result = router.route(body, ((Ingest.Passed) verified).changes(), requestId);
       storeFailedAt = null;
       return result;
     } catch (StoreException e) {

@@ -228,6 +228,12 @@ final class InMemoryRelayStore implements RelayStore {
     return calls;
   }
 
+  /** The request id of a row's envelope, while the envelope is kept. */
+  private Optional<String> requestIdOf(Row r) {
+    Envelope e = r.d.envelopeId() == null ? null : envelopes.get(r.d.envelopeId());
+    return e == null ? Optional.empty() : e.requestId();
+  }
+
   /** The deliveries to the subscriptions of {@code phoneNumberId} with {@code orderingKey}, oldest first. */
   private List<CallStore.DeliveryEntry> callDeliveries(String phoneNumberId, String orderingKey) {
     List<CallStore.DeliveryEntry> out = new ArrayList<>();
@@ -358,7 +364,7 @@ final class InMemoryRelayStore implements RelayStore {
       }
       r.updatedAt = now;
       out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), bodies.get(r.body),
-          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt), r.claimToken));
+          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt), r.claimToken, requestIdOf(r)));
     }
     return out;
   }

@@ -103,7 +103,7 @@ final class JdbcRelayStore implements RelayStore {
   static final long BODIES_LOCK = 0x6d6c626f64696573L;
   private static final Object H2_BODIES_LOCK = new Object();
 
-  private static final String ENVELOPE_COLUMNS = "SELECT id, body, received_at";
+  private static final String ENVELOPE_COLUMNS = "SELECT id, body, received_at, request_id";
   private static final String INSERT_DELIVERY =
       "INSERT INTO layer_deliveries (id, subscription_id, envelope_id, webhook_id, field, lane, ordering_key, body_id,"
           + " state, attempts, max_attempts, next_attempt_at, expires_at, lease_until, created_at, updated_at,"
@@ -369,8 +369,8 @@ final class JdbcRelayStore implements RelayStore {
   }
 
   private static void insertEnvelope(Sql tx, Envelope envelope, boolean routed) {
-    tx.update("INSERT INTO layer_envelopes (id, body, received_at, routed) VALUES (?, ?, ?, ?)", envelope.id(),
-        envelope.body(), envelope.receivedAt(), routed);
+    tx.update("INSERT INTO layer_envelopes (id, body, received_at, routed, request_id) VALUES (?, ?, ?, ?, ?)",
+        envelope.id(), envelope.body(), envelope.receivedAt(), routed, Sql.text(envelope.requestId().orElse(null)));
   }
 
   /**
@@ -588,8 +588,8 @@ final class JdbcRelayStore implements RelayStore {
                   + " AND ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'delivering' AND lease_until <= ?))");
           Sql.Prepared read = tx.prepare(
               "SELECT d.id, d.subscription_id, d.webhook_id, d.field, d.lane, b.body, d.attempts, d.max_attempts,"
-                  + " d.expires_at, d.claim_token FROM layer_deliveries d JOIN layer_bodies b ON b.id = d.body_id"
-                  + " WHERE d.id = ?");
+                  + " d.expires_at, d.claim_token, e.request_id FROM layer_deliveries d JOIN layer_bodies b ON b.id = d.body_id"
+                  + " LEFT JOIN layer_envelopes e ON e.id = b.envelope_id WHERE d.id = ?");
           Sql.Prepared supersede = tx.prepare(turn ? SUPERSEDE : HAS_TERMINATE)) {
         for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, limit)) {
           if (lane == Lane.CALLS) {
@@ -960,7 +960,8 @@ final class JdbcRelayStore implements RelayStore {
         rs.getInt(7),
         rs.getInt(8),
         Sql.instant(rs, 9),
-        rs.getString(10));
+        rs.getString(10),
+        Optional.ofNullable(rs.getString(11)));
   }
 
   private static FairShare.Candidate candidate(ResultSet rs) throws SQLException {
@@ -968,7 +969,7 @@ final class JdbcRelayStore implements RelayStore {
   }
 
   private static Envelope envelope(ResultSet rs) throws SQLException {
-    return new Envelope(rs.getString(1), rs.getBytes(2), Instant.ofEpochMilli(rs.getLong(3)));
+    return new Envelope(rs.getString(1), rs.getBytes(2), Instant.ofEpochMilli(rs.getLong(3)), Optional.ofNullable(rs.getString(4)));
   }
 
   private static Instant instant(ResultSet rs) throws SQLException {

@@ -36,6 +36,8 @@ class GraphProxyTest {
   record Seen(String method, String uri, String authorization, String body, java.util.Set<String> headerNames) {}
 
   final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
+  /** The X-Request-Id and traceparent Meta got, per request ("null" when absent). */
+  final ConcurrentLinkedQueue<List<String>> traced = new ConcurrentLinkedQueue<>();
   final MutableClock clock = MutableClock.at("2026-01-01T00:00:00Z");
   HttpServer meta;
   String metaBase;
@@ -78,6 +80,7 @@ class GraphProxyTest {
   private void meta(HttpExchange x) throws IOException {
     byte[] body = x.getRequestBody().readAllBytes();
     String uri = x.getRequestURI().toString();
+    traced.add(java.util.Arrays.asList(x.getRequestHeaders().getFirst("X-Request-Id"), x.getRequestHeaders().getFirst("traceparent")));
     seen.add(new Seen(x.getRequestMethod(), uri, x.getRequestHeaders().getFirst("Authorization"), new String(body, StandardCharsets.UTF_8),
         x.getRequestHeaders().keySet().stream().map(n -> n.toLowerCase(java.util.Locale.ROOT)).collect(java.util.stream.Collectors.toSet())));
     String path = x.getRequestURI().getPath();
@@ -251,6 +254,29 @@ class GraphProxyTest {
     // on the number's own objects the client's other headers go on as before
     call("GET", "/v13.0/" + PNID, "", "Bearer " + key, "");
     assertThat(seen.remove().headerNames()).contains("content-type").doesNotContain("cookie");
+  }
+
+  /** The embedder path sends the layer's request ids upstream by the same rule (RequestIds), never the client's raw ones. */
+  @Test
+  void theEmbedderPathSendsTheRequestIdAndANewSpanToMetaOnEveryUpstreamRequest() {
+    ClientRequest r = new ClientRequest("GET", "/v13.0/" + PNID, "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test");
+    layer.graphProxy().handle(r, Map.of("x-request-id", List.of("helpdesk-9"),
+        "traceparent", List.of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")), new byte[0]);
+    List<String> sent = traced.remove();
+    assertThat(sent.get(0)).isEqualTo("helpdesk-9");
+    assertThat(sent.get(1)).matches("00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01")
+        .isNotEqualTo("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+    layer.graphProxy().handle(r, Map.of("X-Request-Id", List.of("bad id\r\n"), "traceparent", List.of("garbage")), new byte[0]);
+    sent = traced.remove();
+    assertThat(sent.get(0)).matches("[0-9a-f]{32}");
+    assertThat(sent.get(1)).isNull();
+
+    // a request to a media ID, which carries almost none of the client's headers, carries the id too
+    ClientRequest lookup = new ClientRequest("GET", "/v13.0/1037543291543636", "", Optional.of("Bearer " + key), Optional.empty(),
+        "http://layer.test");
+    layer.graphProxy().handle(lookup, Map.of("X-Request-Id", List.of("media-1")), new byte[0]);
+    assertThat(traced.remove().get(0)).isEqualTo("media-1");
   }
 
   @Test

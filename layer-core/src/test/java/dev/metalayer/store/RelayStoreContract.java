@@ -2,6 +2,7 @@ package dev.metalayer.store;
 
 import dev.metalayer.relay.RelayStore;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import dev.metalayer.relay.Delivery;
 import dev.metalayer.relay.DeliveryState;
@@ -99,6 +100,21 @@ abstract class RelayStoreContract {
         .change("msg_" + id, "calls", Lane.CALLS, "{}".getBytes(StandardCharsets.UTF_8))
         .orderingKey(Optional.of("wacid." + id)).maxAttempts(8).expiresAt(Optional.of(at.plusSeconds(45)))
         .owner(Optional.of(owner)).createdAt(at).build();
+  }
+
+  @Test
+  void aClaimCarriesTheRequestIdOfItsEnvelope() {
+    store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), null));
+    NewDelivery traced = NewDelivery.builder().ids("d_traced", "wh_a", "env_traced")
+        .change("w_traced", "messages", Lane.DEFAULT, "{}".getBytes(StandardCharsets.UTF_8)).maxAttempts(8).createdAt(T0).build();
+    store.ingest(new Envelope("env_traced", new byte[] {1}, T0, Optional.of("req-42")), List.of(traced));
+    NewDelivery plain = NewDelivery.builder().ids("d_plain", "wh_a", "env_plain")
+        .change("w_plain", "messages", Lane.DEFAULT, "{}".getBytes(StandardCharsets.UTF_8)).maxAttempts(8).createdAt(T0).build();
+    store.ingest(new Envelope("env_plain", new byte[] {2}, T0), List.of(plain));
+
+    assertThat(store.findEnvelope("env_traced").orElseThrow().requestId()).contains("req-42");
+    assertThat(claim(Lane.DEFAULT, T0)).extracting(Claimed::id, Claimed::requestId)
+        .containsExactlyInAnyOrder(tuple("d_traced", Optional.of("req-42")), tuple("d_plain", Optional.empty()));
   }
 
   @Test

@@ -8,7 +8,9 @@ import org.eclipse.jetty.util.Callback;
 
 /**
  * Replaces Jetty's HTML error pages (bad URIs, headers too large, idle timeouts…) with Graph-shaped
- * JSON, so that every answer of the layer is one a Graph client can read. Never echoes the request.
+ * JSON, so that every answer of the layer is one a Graph client can read, with its request id in
+ * {@code X-Request-Id}. Never echoes the request (an id that is not {@linkplain dev.metalayer.log.RequestIds#valid
+ * valid} is replaced, never echoed).
  */
 final class GraphErrorPages extends ErrorHandler {
 
@@ -33,6 +35,8 @@ final class GraphErrorPages extends ErrorHandler {
           case 500 -> GraphError.internal();
           default -> GraphError.of(status, 1, GraphError.LAYER, "The request failed (HTTP " + status + ").");
         };
+    // a request Jetty refused before routing has its id made here (a valid one it sent is kept)
+    response.getHeaders().put(dev.metalayer.log.RequestIds.HEADER, AccessLog.trace(request).requestId());
     HttpIo.writeError(response, callback, error);
     return true;
   }

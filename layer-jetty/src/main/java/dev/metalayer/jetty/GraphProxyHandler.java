@@ -51,6 +51,8 @@ import org.slf4j.LoggerFactory;
 final class GraphProxyHandler implements Request.Handler {
   private static final Logger log = LoggerFactory.getLogger(GraphProxyHandler.class);
   private static final int MAX_FORM_BYTES = GraphProxy.MAX_FORM_BYTES;
+  /** The route of the layer's media downloads in the access line. */
+  static final String MEDIA_ROUTE = "/media/{media-id}/download";
 
   private final GraphProxy proxy;
   private final GraphSettings settings;
@@ -73,23 +75,46 @@ final class GraphProxyHandler implements Request.Handler {
     this.bodies = bodies;
   }
 
+  /**
+   * Serves one Graph request and writes its access line ({@link AccessLog.Line}) when its answer ends,
+   * a failure of this handler's included.
+   */
   @Override
-  public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback) throws Exception {
+  public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback answered) throws Exception {
+    String method = clientToProxyRequest.getMethod().toUpperCase(Locale.ROOT);
+    AccessLog.Line line = new AccessLog.Line(AccessLog.trace(clientToProxyRequest).requestId(), method);
+    clientToProxyRequest.setAttribute(AccessLog.Line.class.getName(), line);
+    Callback callback = line.writtenBy(answered, proxyToClientResponse);
+    try {
+      return serve(clientToProxyRequest, proxyToClientResponse, callback, method);
+    } catch (Throwable t) {
+      Routes.answerFailure(getClass().getSimpleName(), proxyToClientResponse, callback, t);
+      return true;
+    }
+  }
+
+  /** The access line of a request this handler serves. */
+  private static AccessLog.Line line(Request clientToProxyRequest) {
+    return (AccessLog.Line) clientToProxyRequest.getAttribute(AccessLog.Line.class.getName());
+  }
+
+  private boolean serve(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, String method) {
     HttpURI uri = clientToProxyRequest.getHttpURI();
     String path = uri.getPath().substring(settings.prefix().length());
-    String method = clientToProxyRequest.getMethod().toUpperCase(Locale.ROOT);
     Optional<String> authorization = Optional.ofNullable(clientToProxyRequest.getHeaders().get(HttpHeader.AUTHORIZATION));
     String query = uri.getQuery() == null ? "" : uri.getQuery();
     String base = requestBase(clientToProxyRequest);
 
     Optional<String> mediaId = proxy.mediaDownloadId(path);
     if (mediaId.isPresent()) {
+      line(clientToProxyRequest).route(MEDIA_ROUTE);
       ClientRequest request = new ClientRequest(method, path, query, authorization, Optional.empty(), base);
       Outcome<MediaDownload> prepared = proxy.prepareMedia(request, mediaId.get());
       if (prepared instanceof Outcome.Refused<MediaDownload> r) {
         HttpIo.writeError(proxyToClientResponse, callback, r.error());
       } else {
         MediaDownload media = ((Outcome.Ok<MediaDownload>) prepared).value();
+        line(clientToProxyRequest).accepted(media.phoneNumberId(), MEDIA_ROUTE);
         // the key's download slot is given back when the client's answer ends, however it ends
         try {
           run(media.start(), clientToProxyRequest, proxyToClientResponse, Callback.from(callback, media::close));
@@ -147,6 +172,7 @@ final class GraphProxyHandler implements Request.Handler {
       return;
     }
     GraphExchange exchange = ((Outcome.Ok<GraphExchange>) prepared).value();
+    line(clientToProxyRequest).accepted(exchange.phoneNumberId(), exchange.route());
     // an upload's media slot is given back when the client's answer ends, however it ends
     Callback callback = Callback.from(answered, exchange::close);
     try {
@@ -180,7 +206,13 @@ final class GraphProxyHandler implements Request.Handler {
             .method(request.method())
             .timeout(request.timeout().toMillis(), TimeUnit.MILLISECONDS)
             .idleTimeout(settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
-            .headers(headers -> request.headers().forEach((name, values) -> values.forEach(value -> headers.add(name, value))));
+            .headers(headers -> {
+              request.headers().forEach((name, values) -> values.forEach(value -> headers.add(name, value)));
+              AccessLog.trace(clientToProxyRequest).headers().forEach(headers::put); // the layer's ids, never the client's
+            });
+    AccessLog.Line line = line(clientToProxyRequest);
+    line.sent();
+    proxyToServerRequest.onResponseHeaders(serverToProxyResponse -> line.metaAnswered(serverToProxyResponse.getStatus()));
     if (streams) {
       proxyToServerRequest.body(
           new LimitedRequestContent(clientToProxyRequest, settings.maxBodyBytes(), send.clientBody().get().get()));

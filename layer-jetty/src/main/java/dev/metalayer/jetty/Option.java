@@ -89,6 +89,11 @@ public enum Option {
   LOG_LEVEL(Section.SERVER, null, "LAYER_LOG_LEVEL", is("INFO"), launcher(Kind.LOG_LEVEL),
       "Root log level (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`); read by logback at start. At `DEBUG`, a"
           + " refused start also prints its stack trace (as `--debug` does)."),
+  LOG_FORMAT(Section.SERVER, null, "LAYER_LOG_FORMAT", is("text"), launcher(Kind.LOG_FORMAT),
+      "Log line format on stderr: `text`, or `json` (one JSON object per line: `timestamp`, `level`, `threadName`,"
+          + " `loggerName`, `mdc` with `request_id`, `kvpList` with the fields of the access and delivery lines,"
+          + " `formattedMessage`, `throwable`); read by logback at start. See"
+          + " [operations](operations.md#request-logs-and-tracing)."),
   // ---- Graph proxy
   GRAPH_URL(Section.GRAPH, "--graph-url", "LAYER_GRAPH_URL", is("https://graph.facebook.com"),
       core(Kind.GRAPH_URL, (b, url) -> {
@@ -447,6 +452,14 @@ public enum Option {
         throw new Invalid("'" + t + "' is not a log level", "write TRACE, DEBUG, INFO, WARN or ERROR");
       }
       return level;
+    });
+
+    /** Exactly as logback's configuration names its appenders ({@code STDERR_text}, {@code STDERR_json}). */
+    static final Kind<String> LOG_FORMAT = new Kind<>("FORMAT", false, t -> {
+      if (!List.of("text", "json").contains(t)) {
+        throw new Invalid("'" + t + "' is not a log format", "write text or json (lower case)");
+      }
+      return t;
     });
 
     private final String label;

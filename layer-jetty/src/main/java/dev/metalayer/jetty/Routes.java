@@ -50,8 +50,17 @@ final class Routes extends Handler.Abstract {
     };
   }
 
+  /**
+   * Answers with the request's id in {@code X-Request-Id} ({@link AccessLog#traced}), whatever the route
+   * and the outcome, and keeps it in the MDC while the route's handler runs on this thread.
+   */
   @Override
-  public boolean handle(Request request, Response response, Callback callback) {
+  public boolean handle(Request request, Response response, Callback callback) throws Exception {
+    Response traced = AccessLog.traced(request, response);
+    return AccessLog.withMdc(request, () -> route(request, traced, callback));
+  }
+
+  private boolean route(Request request, Response response, Callback callback) {
     String path = request.getHttpURI().getPath();
     if (path == null) {
       path = "/";

@@ -84,8 +84,9 @@ final class WebhookIngestHandler implements Request.Handler {
       return;
     }
     bodies.read(request, CallWebhookRelay.MAX_BODY_BYTES, CallWebhookRelay.tooLarge(),
-        response, callback, body -> {
-          IngestResult result = relay.ingest(body, signature);
+        response, callback, body -> AccessLog.withMdc(request, () -> {
+          // the envelope keeps this POST's request id: its deliveries carry it to the subscribers
+          IngestResult result = relay.ingest(body, signature, Optional.of(AccessLog.trace(request).requestId()));
           if (result instanceof IngestResult.Refused refused) {
             if (refused.reason() == IngestResult.Reason.STORE_UNAVAILABLE) {
               response.getHeaders().put(HttpHeader.RETRY_AFTER, CallWebhookRelay.STORE_RETRY_AFTER_SECONDS);
@@ -94,6 +95,6 @@ final class WebhookIngestHandler implements Request.Handler {
           } else {
             HttpIo.writeJson(response, callback, 200, Map.of("success", true));
           }
-        });
+        }));
   }
 }

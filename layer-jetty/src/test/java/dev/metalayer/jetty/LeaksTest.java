@@ -324,7 +324,8 @@ class LeaksTest {
       String head = answer.substring(0, answer.indexOf("\r\n\r\n")).toLowerCase();
       assertThat(head).startsWith("http/1.1 200");
       assertThat(head.split("\r\ndate:", -1)).as(head).hasSize(2);
-      assertThat(head).doesNotContain("server:").doesNotContain("2001");
+      // Meta's date, not merely "2001": a request id of random hex may hold those digits
+      assertThat(head).doesNotContain("server:").doesNotContain("01 jan 2001");
     }
   }
 

@@ -233,6 +233,7 @@ class MainTest {
     oneLine(run(env, "--graph-url", "graph.facebook.com"), "--graph-url");
     oneLine(run(env, "--public-url", "ftp://x"), "--public-url");
     oneLine(run(Map.of("LAYER_LOG_LEVEL", "loud")), "LAYER_LOG_LEVEL");
+    oneLine(run(Map.of("LAYER_LOG_FORMAT", "JSON")), "LAYER_LOG_FORMAT");
     // a value of the right form that the core refuses: its rule, named with the option as written
     Run ttl = run(env, "--port", "0", "--call-ttl", "2h");
     oneLine(ttl, "--call-ttl");
