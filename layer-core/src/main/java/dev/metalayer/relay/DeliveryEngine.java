@@ -303,7 +303,11 @@ final class DeliveryEngine implements AutoCloseable {
             s.total++;
           }
           claims.add(c);
-          s.pool.execute(() -> run(s, c));
+          try {
+            s.pool.execute(() -> run(s, c));
+          } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // the pool stopped meanwhile: the claim stays listed, and close() releases it
+          }
         }
         if (claimed.size() < limit) {
           break;
@@ -472,13 +476,16 @@ final class DeliveryEngine implements AutoCloseable {
       // not interrupted either: an interrupt during a claim's write closes H2's file channel under the
       // store (ClosedByInterruptException), so a running pump finishes its transaction first
       s.scheduler.shutdown();
-      s.pool.shutdown();
     }
     for (LaneState s : lanes.values()) {
       awaitStopped(s.scheduler);
     }
+    // the pumps have stopped: no claim is added from here on. The pools are shut down only now: a pump
+    // still in its loop would otherwise hand a claim to a pool that refuses it
+    for (LaneState s : lanes.values()) {
+      s.pool.shutdown();
+    }
     awaitStopped(housekeeping);
-    // the pumps have stopped: no claim is added from here on
     int inFlight = claims.size();
     boolean interrupted = false;
     for (LaneState s : lanes.values()) {
