@@ -168,6 +168,20 @@ public final class MetaLayer {
     }
   }
 
+  /**
+   * Stops the background work as {@link #close()} does, giving the relay's in-flight attempts up to
+   * {@code grace} to finish; those still running then are released for another instance or the next
+   * start ({@link CallWebhookRelay#close(Duration)}). A host that stops on a signal calls this once it
+   * has stopped taking requests. Idempotent.
+   */
+  public void close(Duration grace) {
+    try {
+      relay.close(grace);
+    } finally {
+      keys.close();
+    }
+  }
+
   /** Collects the layer's collaborators; {@link #build()} checks them and fails fast. Not thread-safe. */
   public static final class Builder {
     private KeyStore keyStore;

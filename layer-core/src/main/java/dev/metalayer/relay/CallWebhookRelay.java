@@ -151,9 +151,19 @@ public interface CallWebhookRelay extends AutoCloseable {
    */
   RelayStore.Purged purge();
 
-  /** Stops the workers, letting in-flight attempts finish for up to 10 seconds. Idempotent. */
+  /** Stops the workers, letting in-flight attempts finish for up to 10 seconds ({@link #close(Duration)}). Idempotent. */
   @Override
   void close();
+
+  /**
+   * Stops the workers: claiming stops at once, in-flight attempts get up to {@code grace} to finish, and
+   * those still running then are released (their deliveries pending again, due at once, without an
+   * attempt counted: another instance takes them now, this one at its next start). One INFO line says how
+   * many finished and how many were released. Idempotent.
+   */
+  default void close(java.time.Duration grace) {
+    close();
+  }
 
   /**
    * The relay's settings: each one's default and range are here, once ({@link dev.metalayer.MetaLayer.Builder}

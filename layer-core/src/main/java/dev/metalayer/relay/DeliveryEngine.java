@@ -81,6 +81,12 @@ final class DeliveryEngine implements AutoCloseable {
   /** Set while heartbeats fail: one warning per outage. */
   private volatile boolean heartbeatFailing;
   private RelayStore.Listening listening;
+  /** The claims whose attempt runs now, over both lanes: released at close when the grace ends. */
+  private final Set<Claimed> claims = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Set at close once the claims still running were released: their attempts' late failures are expected. */
+  private volatile boolean released;
+  /** How long {@link #close()} lets in-flight attempts finish. */
+  static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
   /** Wake-ups heard from other instances, per lane: for tests. */
   private final Map<Lane, java.util.concurrent.atomic.AtomicLong> remoteWakes = new EnumMap<>(Lane.class);
 
@@ -296,7 +302,12 @@ final class DeliveryEngine implements AutoCloseable {
             s.inFlight.merge(c.subscriptionId(), 1, Integer::sum);
             s.total++;
           }
-          s.pool.execute(() -> run(s, c));
+          claims.add(c);
+          try {
+            s.pool.execute(() -> run(s, c));
+          } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // the pool stopped meanwhile: the claim stays listed, and close() releases it
+          }
         }
         if (claimed.size() < limit) {
           break;
@@ -342,8 +353,14 @@ final class DeliveryEngine implements AutoCloseable {
     try {
       attempter.attempt(c);
     } catch (RuntimeException e) {
-      log.error("Attempt of delivery {} failed unexpectedly; it is retried when its lease ends", c.id(), e);
+      if (released) {
+        // released at close: the store may be closed under it, and the delivery is pending again
+        log.debug("Attempt of delivery {} ended after its release at close", c.id(), e);
+      } else {
+        log.error("Attempt of delivery {} failed unexpectedly; it is retried when its lease ends", c.id(), e);
+      }
     } finally {
+      claims.remove(c);
       synchronized (s) {
         s.inFlight.computeIfPresent(c.subscriptionId(), (k, n) -> n <= 1 ? null : n - 1);
         s.total--;
@@ -431,12 +448,25 @@ final class DeliveryEngine implements AutoCloseable {
     }
   }
 
-  /** Stops claiming, lets in-flight attempts finish for up to 10 seconds. Idempotent. */
+  /** Stops claiming, lets in-flight attempts finish for up to {@link #CLOSE_GRACE}. Idempotent. */
   @Override
-  public synchronized void close() {
+  public void close() {
+    close(CLOSE_GRACE);
+  }
+
+  /**
+   * Stops claiming, lets in-flight attempts finish for up to {@code grace}, then releases the claims of
+   * those still running: each delivery is pending again, due at once, with no attempt counted (another
+   * instance may take it now; this one at its next start). Such an attempt is not interrupted (an
+   * interrupt in a store write closes H2's file under it): it ends on its own, or when the host stops its
+   * transport, and its outcome is dropped (the claim token no longer holds the row). Logs one INFO line
+   * with what finished and what was released. Idempotent.
+   */
+  synchronized void close(Duration grace) {
     if (!running) {
       return;
     }
+    long deadline = System.nanoTime() + Math.max(0, grace.toNanos());
     running = false;
     listening.close();
     heartbeat.shutdown();
@@ -446,14 +476,35 @@ final class DeliveryEngine implements AutoCloseable {
       // not interrupted either: an interrupt during a claim's write closes H2's file channel under the
       // store (ClosedByInterruptException), so a running pump finishes its transaction first
       s.scheduler.shutdown();
-      s.pool.shutdown();
     }
     for (LaneState s : lanes.values()) {
       awaitStopped(s.scheduler);
     }
-    awaitStopped(housekeeping);
+    // the pumps have stopped: no claim is added from here on. The pools are shut down only now: a pump
+    // still in its loop would otherwise hand a claim to a pool that refuses it
     for (LaneState s : lanes.values()) {
-      awaitStopped(s.pool);
+      s.pool.shutdown();
+    }
+    awaitStopped(housekeeping);
+    int inFlight = claims.size();
+    boolean interrupted = false;
+    for (LaneState s : lanes.values()) {
+      try {
+        s.pool.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    int releasedCount = releaseRunning();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (inFlight > 0) {
+      log.info("Relay stopped: {} delivery attempt(s) were in flight; {} finished, {} released (pending again:"
+          + " another instance takes them now, this one at its next start)", inFlight, inFlight - releasedCount,
+          releasedCount);
+    } else {
+      log.info("Relay stopped: no delivery attempt was in flight");
     }
     awaitStopped(heartbeat);
     try {
@@ -463,6 +514,31 @@ final class DeliveryEngine implements AutoCloseable {
       log.warn("Could not retire relay instance {} ({}); the others take its calls over after {}", instanceId,
           e.toString(), RelayStore.OWNER_TIMEOUT);
     }
+  }
+
+  /**
+   * Releases the claim of every attempt still running (see {@link #close(Duration)}). @return the claims
+   * released (a claim whose attempt ended meanwhile is not: its outcome stands)
+   */
+  private int releaseRunning() {
+    if (claims.isEmpty()) {
+      return 0;
+    }
+    released = true;
+    int count = 0;
+    Instant now = clock.instant();
+    for (Claimed c : List.copyOf(claims)) {
+      try {
+        if (store.finish(c.id(), c.claimToken(), null, DeliveryState.PENDING, now, now)) {
+          count++;
+        }
+      } catch (RuntimeException e) {
+        // its lease still runs out by itself: another instance, or the next start, takes it then
+        log.warn("Could not release delivery {} at close ({}); it is attempted again when its lease ends", c.id(),
+            e.toString());
+      }
+    }
+    return count;
   }
 
   /**

@@ -176,7 +176,12 @@ final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public void close() {
+    close(DeliveryEngine.CLOSE_GRACE);
+  }
+
+  @Override
+  public void close(Duration grace) {
     router.stop();
-    engine.close();
+    engine.close(grace);
   }
 }

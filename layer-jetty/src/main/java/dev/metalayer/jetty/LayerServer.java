@@ -29,6 +29,7 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
@@ -59,16 +60,59 @@ public final class LayerServer implements AutoCloseable {
   private final LayerStore store;
   private final MetaLayer layer;
   private final Server server;
-  private final ServerConnector connector;
+  private final Listeners listeners;
+  private final GracefulHandler requests;
+  private final JettyDeliveryTransport transport;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private LayerServer(Settings settings, DataDir dataDir, LayerStore store, MetaLayer layer, Server server,
-      ServerConnector connector) {
+      Listeners listeners, GracefulHandler requests, JettyDeliveryTransport transport) {
     this.settings = settings;
     this.dataDir = dataDir;
     this.store = store;
     this.layer = layer;
     this.server = server;
-    this.connector = connector;
+    this.listeners = listeners;
+    this.requests = requests;
+    this.transport = transport;
+  }
+
+  /**
+   * The server's listeners, not yet bound: plain HTTP on LAYER_PORT (unless LAYER_PLAIN_HTTP is false) and
+   * HTTPS on LAYER_TLS_PORT (when set), both built by {@link #listener} on one {@link #httpConfiguration}.
+   */
+  private record Listeners(Optional<ServerConnector> plain, Optional<ServerConnector> tls, Optional<TlsListener> certificate) {
+    List<ServerConnector> all() {
+      List<ServerConnector> all = new java.util.ArrayList<>();
+      plain.ifPresent(all::add);
+      tls.ifPresent(all::add);
+      return all;
+    }
+
+    /** Binds each; a port in use or an address not of this host is one line naming its option. */
+    void open(Settings settings) {
+      if (plain.isPresent()) {
+        open(settings, plain.get(), Option.PORT);
+      }
+      if (tls.isPresent()) {
+        open(settings, tls.get(), Option.TLS_PORT);
+      }
+    }
+
+    private static void open(Settings settings, ServerConnector connector, Option port) {
+      try {
+        connector.open();
+      } catch (IOException e) {
+        throw bindFailure(settings, port, e);
+      }
+    }
+
+    void close() {
+      for (ServerConnector c : all()) {
+        c.close();
+      }
+      certificate.ifPresent(TlsListener::close);
+    }
   }
 
   /**
@@ -88,38 +132,41 @@ public final class LayerServer implements AutoCloseable {
     DataDir dataDir = DataDir.lock(settings, "stop the other layer first, or give this one its own "
         + settings.writtenAs(Option.DATA_DIR));
     Server server = server();
-    ServerConnector connector = connector(server, settings);
+    Listeners listeners;
     LayerStore store;
     try {
-      // the port first: a port in use is told before anything else is opened or logged
-      try {
-        connector.open();
-      } catch (IOException e) {
-        throw bindFailure(settings, e);
-      }
+      listeners = listeners(server, settings);
+    } catch (RuntimeException | Error e) {
+      dataDir.close();
+      throw e;
+    }
+    try {
+      // the ports first: a port in use is told before anything else is opened or logged
+      listeners.open(settings);
       store = LayerStore.open(settings, dataDir.path(), "stop the other layer first, or give this one its own "
           + settings.writtenAs(Option.DATA_DIR));
     } catch (RuntimeException | Error e) {
       try {
-        connector.close();
+        listeners.close();
       } finally {
         dataDir.close();
       }
       throw e;
     }
+    JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
     try {
-      JettyDeliveryTransport transport = new JettyDeliveryTransport(guard);
-      // with LAYER_GRAPH_URL=demo the layer is its own Graph (DemoGraph, on the port bound above)
+      // with LAYER_GRAPH_URL=demo the layer is its own Graph (DemoGraph, on the plain port bound above)
       Optional<String> demoGraph = DemoGraph.asked(settings.string(Option.GRAPH_URL))
-          ? Optional.of(DemoGraph.loopbackBase(settings.string(Option.HOST), connector.getLocalPort()))
+          ? Optional.of(DemoGraph.loopbackBase(settings.string(Option.HOST), listeners.plain().orElseThrow(() ->
+              settings.error(Option.GRAPH_URL, "the Graph stand-in (demo) needs the plain HTTP listener, which is off",
+                  "leave " + settings.writtenAs(Option.PLAIN_HTTP) + " true for a demo", null)).getLocalPort()))
           : Optional.empty();
       MetaLayer layer = layer(settings, builder, dataDir, store, guard, transport, demoGraph);
-      HealthHandler health = routes(settings, server, store, layer, demoGraph);
-      // the delivery client starts and stops with the server
-      server.addBean(transport.client());
+      GracefulHandler requests = routes(settings, server, store, layer, demoGraph);
+      // the delivery client outlives the server at a stop: the relay's last attempts use it (see close())
+      transport.client().start();
 
       server.start();
-      health.watch(server.getScheduler());
       try {
         layer.start();
       } catch (RuntimeException e) {
@@ -127,18 +174,20 @@ public final class LayerServer implements AutoCloseable {
         throw e;
       }
       store.startMaintenance();
-      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, connector);
-      log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
+      listeners.certificate().ifPresent(TlsListener::start);
+      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, listeners, requests, transport);
+      log.info("Meta Layer listening on {}", running.listening());
       running.logEndpoints();
       return running;
     } catch (Exception | Error e) {
       try {
         server.stop();
+        transport.client().stop();
       } catch (Exception stopping) {
         e.addSuppressed(stopping);
       } finally {
         try {
-          connector.close();
+          listeners.close();
           store.close();
         } finally {
           dataDir.close();
@@ -148,6 +197,15 @@ public final class LayerServer implements AutoCloseable {
     }
   }
 
+  /** Where the layer listens, for the start line: {@code 127.0.0.1:8080 (HTTP), 127.0.0.1:8443 (HTTPS: HTTP/2, HTTP/1.1)}. */
+  private String listening() {
+    List<String> where = new java.util.ArrayList<>();
+    String host = settings.string(Option.HOST);
+    listeners.plain().ifPresent(c -> where.add(host + ":" + c.getLocalPort() + " (HTTP)"));
+    listeners.tls().ifPresent(c -> where.add(host + ":" + c.getLocalPort() + " (HTTPS: HTTP/2, HTTP/1.1)"));
+    return String.join(", ", where);
+  }
+
   /** The server: its threads, and HTTP without version headers. */
   private static Server server() {
     QueuedThreadPool threads = new QueuedThreadPool(200, 8);
@@ -155,20 +213,45 @@ public final class LayerServer implements AutoCloseable {
     Server server = new Server(threads);
     server.setErrorHandler(new GraphErrorPages());
     server.setStopAtShutdown(false);
+    // the graceful part of a stop is close()'s own (drain): Server.stop() then closes what is left at once
+    server.setStopTimeout(0);
     return server;
   }
 
-  /** The listener on LAYER_HOST:LAYER_PORT, not yet bound. */
-  private static ServerConnector connector(Server server, Settings settings) {
+  /**
+   * The listeners the settings ask for, not yet bound: plain HTTP on LAYER_PORT, HTTPS on LAYER_TLS_PORT.
+   * Both are made by {@link #listener} on {@link #httpConfiguration}: a limit set there holds on both.
+   *
+   * @throws ConfigError for a TLS setting refused, or a certificate that does not load
+   */
+  private static Listeners listeners(Server server, Settings settings) {
+    Optional<TlsListener> certificate = TlsListener.configure(settings);
+    HttpConfiguration http = httpConfiguration();
+    Optional<ServerConnector> plain = settings.bool(Option.PLAIN_HTTP)
+        ? Optional.of(listener(server, settings, settings.integer(Option.PORT), new HttpConnectionFactory(http)))
+        : Optional.empty();
+    Optional<ServerConnector> tls = certificate.map(c -> listener(server, settings, settings.integer(Option.TLS_PORT),
+        c.factories(http)));
+    return new Listeners(plain, tls, certificate);
+  }
+
+  /** The HTTP settings of every listener (the HTTPS one takes a copy): no version headers, the URI rules. */
+  private static HttpConfiguration httpConfiguration() {
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
     http.setSendXPoweredBy(false);
     // A Graph client whose base URL ends in "/" sends "//v13.0/…": allow empty segments. Encoded
     // separators and other ambiguities stay refused (and GraphPath refuses them again).
     http.setUriCompliance(UriCompliance.DEFAULT.with("LAYER", UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    return http;
+  }
+
+  /** A listener on LAYER_HOST:{@code port} speaking {@code protocols}, not yet bound: what every listener shares. */
+  private static ServerConnector listener(Server server, Settings settings, int port,
+      org.eclipse.jetty.server.ConnectionFactory... protocols) {
+    ServerConnector connector = new ServerConnector(server, protocols);
     connector.setHost(settings.string(Option.HOST));
-    connector.setPort(settings.integer(Option.PORT));
+    connector.setPort(port);
     server.addConnector(connector);
     return connector;
   }
@@ -199,8 +282,11 @@ public final class LayerServer implements AutoCloseable {
     }
   }
 
-  /** Every path the layer serves, on {@code server}. @return the health handler, watched once started */
-  private static HealthHandler routes(Settings settings, Server server, LayerStore store, MetaLayer layer,
+  /**
+   * Every path the layer serves, on {@code server}, behind the handler that counts the requests in
+   * flight for a graceful stop. @return that handler
+   */
+  private static GracefulHandler routes(Settings settings, Server server, LayerStore store, MetaLayer layer,
       Optional<String> demoGraph) {
     Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
     BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
@@ -227,8 +313,34 @@ public final class LayerServer implements AutoCloseable {
       log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
           url, url.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
     });
-    server.setHandler(routes);
-    return health;
+    GracefulHandler requests = new Draining(routes);
+    server.setHandler(requests);
+    // readiness watches the server's scheduler once it runs
+    server.addEventListener(new LifeCycle.Listener() {
+      @Override
+      public void lifeCycleStarted(LifeCycle event) {
+        health.watch(server.getScheduler());
+      }
+    });
+    return requests;
+  }
+
+  /**
+   * Counts the requests in flight; once the stop began, one more (on a connection still open) is
+   * answered a Graph-shaped 503 and its connection closed: Meta and Graph clients retry it.
+   */
+  private static final class Draining extends GracefulHandler {
+    Draining(org.eclipse.jetty.server.Handler handler) {
+      super(handler);
+    }
+
+    @Override
+    protected void handleShutdownRejection(org.eclipse.jetty.server.Request request,
+        org.eclipse.jetty.server.Response response, org.eclipse.jetty.util.Callback callback) {
+      response.getHeaders().put(org.eclipse.jetty.http.HttpHeader.CONNECTION, "close");
+      response.getHeaders().put(org.eclipse.jetty.http.HttpHeader.RETRY_AFTER, "1");
+      HttpIo.writeError(response, callback, GraphError.unavailable("The layer is stopping; retry the request."));
+    }
   }
 
   /** Where the layer serves the document of its own APIs ({@code docs/openapi.json}, copied into the jar by the build). */
@@ -260,9 +372,9 @@ public final class LayerServer implements AutoCloseable {
 
   static final String ADMIN_PREFIX = "/admin/v1";
 
-  /** A listening failure at start: the port taken, or an address not of this host. */
-  private static ConfigError bindFailure(Settings settings, IOException e) {
-    String where = settings.string(Option.HOST) + ":" + settings.integer(Option.PORT);
+  /** A listening failure at start: the port ({@code port}: LAYER_PORT or LAYER_TLS_PORT) taken, or an address not of this host. */
+  private static ConfigError bindFailure(Settings settings, Option port, IOException e) {
+    String where = settings.string(Option.HOST) + ":" + settings.integer(port);
     for (Throwable c = e; c != null; c = c.getCause()) {
       if (c instanceof java.nio.channels.UnresolvedAddressException) {
         return settings.error(Option.HOST, "cannot listen on " + where + " ('" + settings.string(Option.HOST)
@@ -272,22 +384,22 @@ public final class LayerServer implements AutoCloseable {
       if (c instanceof java.net.BindException bind) {
         String reason = String.valueOf(bind.getMessage());
         if (reason.contains("in use")) {
-          return settings.error(Option.PORT, "port " + settings.integer(Option.PORT) + " on "
+          return settings.error(port, "port " + settings.integer(port) + " on "
               + settings.string(Option.HOST) + " is already in use",
-              "stop the process that listens there, or choose another " + settings.writtenAs(Option.PORT), e);
+              "stop the process that listens there, or choose another " + settings.writtenAs(port), e);
         }
         return settings.error(Option.HOST, "cannot listen on " + where + " (" + reason + ")",
             "give " + settings.writtenAs(Option.HOST) + " an address of this host, e.g. 127.0.0.1 or 0.0.0.0", e);
       }
     }
-    return settings.error(Option.PORT, "cannot listen on " + where + " (" + e.getMessage() + ")",
-        "check " + settings.writtenAs(Option.HOST) + " and " + settings.writtenAs(Option.PORT), e);
+    return settings.error(port, "cannot listen on " + where + " (" + e.getMessage() + ")",
+        "check " + settings.writtenAs(Option.HOST) + " and " + settings.writtenAs(port), e);
   }
 
   /** One INFO line each: where the admin API, the Graph API and the webhook endpoint are, and whether each is on. */
   private void logEndpoints() {
     String base = settings.get(Option.PUBLIC_URL).map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u)
-        .orElse("http://" + settings.string(Option.HOST) + ":" + port());
+        .orElse((listeners.plain().isPresent() ? "http://" : "https://") + settings.string(Option.HOST) + ":" + port());
     if (settings.get(Option.ADMIN_TOKEN).isPresent()) {
       log.info("Admin API at {}{}: enabled (bearer LAYER_ADMIN_TOKEN)", base, ADMIN_PREFIX);
     } else {
@@ -355,14 +467,24 @@ public final class LayerServer implements AutoCloseable {
     return client;
   }
 
-  /** The port actually bound (useful with port 0). */
+  /** The port actually bound (useful with port 0): plain HTTP's, or HTTPS's when plain HTTP is off. */
   public int port() {
-    return connector.getLocalPort();
+    return listeners.plain().or(listeners::tls).orElseThrow().getLocalPort();
   }
 
-  /** {@code http://127.0.0.1:<port>}: where a local client reaches this server. */
+  /** The HTTPS port actually bound; empty when LAYER_TLS_PORT is unset. */
+  public java.util.OptionalInt tlsPort() {
+    return listeners.tls().map(c -> java.util.OptionalInt.of(c.getLocalPort())).orElse(java.util.OptionalInt.empty());
+  }
+
+  /** {@code http://127.0.0.1:<port>} ({@code https} when plain HTTP is off): where a local client reaches this server. */
   public URI localUri() {
-    return URI.create("http://127.0.0.1:" + port());
+    return URI.create((listeners.plain().isPresent() ? "http" : "https") + "://127.0.0.1:" + port());
+  }
+
+  /** The HTTPS listener's certificate source (for tests in this package); empty without one. */
+  Optional<TlsListener> certificate() {
+    return listeners.certificate();
   }
 
   public MetaLayer layer() {
@@ -384,15 +506,30 @@ public final class LayerServer implements AutoCloseable {
   }
 
   /**
-   * Stops the layer's background work (the relay's workers: in-flight attempts finish, with the HTTP
-   * client still up; the key service writes its last-use times), stops serving, then closes the store.
-   * Idempotent.
+   * Stops gracefully, within LAYER_SHUTDOWN_GRACE from the call: stops accepting connections on every
+   * listener, lets the requests in flight finish (until the grace ends; later ones on an open connection
+   * get a 503), stops serving, then stops the layer's background work (the relay stops claiming, its
+   * attempts in flight finish until the grace ends, with the delivery client still up, and those still
+   * running are released; the key service writes its last-use times), and closes the store. One INFO line
+   * for the requests, one for the attempts. Idempotent.
    */
   @Override
   public void close() throws Exception {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    long deadline = System.nanoTime() + settings.duration(Option.SHUTDOWN_GRACE).toNanos();
     try {
-      layer.close();
-      server.stop();
+      try {
+        drain(deadline);
+      } finally {
+        try {
+          layer.close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        } finally {
+          transport.client().stop();
+          listeners.certificate().ifPresent(TlsListener::close);
+        }
+      }
     } finally {
       try {
         store.close();
@@ -400,5 +537,35 @@ public final class LayerServer implements AutoCloseable {
         dataDir.close();
       }
     }
+  }
+
+  /**
+   * Stops accepting, waits (until {@code deadline}, in {@link System#nanoTime()}) for the requests in
+   * flight, then stops the server: its connections close, its upstream clients stop.
+   */
+  private void drain(long deadline) throws Exception {
+    long inFlight = requests.getCurrentRequestCount();
+    // each listener stops accepting at once (its listening socket closes), its idle connections soon after
+    for (ServerConnector c : listeners.all()) {
+      c.shutdown();
+    }
+    java.util.concurrent.CompletableFuture<Void> drained = requests.shutdown();
+    long left = 0;
+    try {
+      drained.get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      left = requests.getCurrentRequestCount();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      left = requests.getCurrentRequestCount();
+    }
+    if (left > 0) {
+      log.warn("Stopped accepting connections; {} of {} request(s) in flight did not finish within {} ({}) and are"
+          + " cut off", left, Math.max(left, inFlight), settings.get(Option.SHUTDOWN_GRACE).orElse(""),
+          settings.writtenAs(Option.SHUTDOWN_GRACE));
+    } else {
+      log.info("Stopped accepting connections; {} request(s) in flight finished", inFlight);
+    }
+    server.stop();
   }
 }

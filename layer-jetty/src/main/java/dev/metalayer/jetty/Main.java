@@ -303,14 +303,20 @@ public final class Main {
         .addShutdownHook(
             new Thread(
                 () -> {
-                  log.info("Stopping Meta Layer");
+                  log.info("Stopping Meta Layer (grace {})", settings.get(Option.SHUTDOWN_GRACE).orElse(""));
+                  int status = 0;
                   try {
                     server.close();
+                    log.info("Meta Layer stopped");
                   } catch (Exception e) {
                     log.warn("Failure while stopping", e);
+                    status = 1;
                   } finally {
                     stopped.countDown();
                   }
+                  // the process was asked to stop (SIGTERM, Ctrl-C) and did so cleanly: exit 0, not the
+                  // signal's 143, so that supervisors count it as a clean stop (1 when the stop failed)
+                  Runtime.getRuntime().halt(status);
                 },
                 "layer-shutdown"));
     stopped.await();

@@ -60,6 +60,30 @@ public enum Option {
       "CLI only: base URL of a running layer (e.g. `http://127.0.0.1:8080`). The `numbers` and `keys` commands"
           + " then go through its admin API with `LAYER_ADMIN_TOKEN` instead of opening the store file, which a"
           + " running layer holds."),
+  SHUTDOWN_GRACE(Section.SERVER, "--shutdown-grace", "LAYER_SHUTDOWN_GRACE", is("10s"),
+      launcher(Kind.durationFrom(Duration.ZERO, Duration.ofMinutes(10))),
+      "On `SIGTERM` (or Ctrl-C), how long the layer waits for work in flight (`0s`–`10m`): it stops accepting"
+          + " connections, lets the requests in flight finish, then lets its delivery attempts finish; what still"
+          + " runs when this has passed is cut off (a request) or released for the next start (an attempt). Then it"
+          + " closes the store and exits 0. See [operations](operations.md#shutdown)."),
+  PLAIN_HTTP(Section.TLS, "--plain-http", "LAYER_PLAIN_HTTP", is("true"), launcher(Kind.BOOLEAN),
+      "Serve plain HTTP on `LAYER_PORT`. `false` serves HTTPS only (`LAYER_TLS_PORT` must then be set)."),
+  TLS_PORT(Section.TLS, "--tls-port", "LAYER_TLS_PORT", unset("unset: no HTTPS listener"), launcher(Kind.PORT),
+      "TCP port of the HTTPS listener (on `LAYER_HOST`; 0 picks a free one). It speaks HTTP/2 to clients that offer"
+          + " it (ALPN `h2`) and HTTP/1.1 to the others, with the same limits as plain HTTP. Needs a certificate:"
+          + " `LAYER_TLS_CERT` and `LAYER_TLS_KEY`, or `LAYER_TLS_KEYSTORE`. See"
+          + " [operations](operations.md#tls-and-http2)."),
+  TLS_CERT(Section.TLS, "--tls-cert", "LAYER_TLS_CERT", unset("unset"), launcher(Kind.TEXT),
+      "PEM file of the certificate chain, the server's certificate first (e.g. Let's Encrypt's `fullchain.pem`)."
+          + " Read again when it changes: a renewed certificate serves the next connections without a restart."),
+  TLS_KEY(Section.TLS, "--tls-key", "LAYER_TLS_KEY", unset("unset"), launcher(Kind.TEXT),
+      "PEM file of the certificate's private key, RSA or EC, unencrypted PKCS#8 (`-----BEGIN PRIVATE KEY-----`;"
+          + " convert another form with `openssl pkcs8 -topk8 -nocrypt`). Keep it readable by the layer's user only."),
+  TLS_KEYSTORE(Section.TLS, "--tls-keystore", "LAYER_TLS_KEYSTORE", unset("unset"), launcher(Kind.TEXT),
+      "Instead of the PEM files: a PKCS12 file (`.p12`, `.pfx`) holding one private key and its certificate chain."
+          + " Read again when it changes, as the PEM files are."),
+  TLS_KEYSTORE_PASSWORD(Section.TLS, null, "LAYER_TLS_KEYSTORE_PASSWORD", unset("unset: empty"), launcher(Kind.SECRET),
+      "The password of `LAYER_TLS_KEYSTORE` (and of its key). Never logged."),
   // ---- the database
   DB_URL(Section.DATABASE, "--db-url", "LAYER_DB_URL", unset("unset: the embedded H2 file in the data directory"),
       launcher(Kind.DATABASE_URL),
@@ -200,6 +224,7 @@ public enum Option {
   /** The groups of options, in the order of {@code --help} and of {@code docs/configuration.md}. */
   enum Section {
     SERVER("Server and store"),
+    TLS("HTTPS (TLS)"),
     DATABASE("Database"),
     GRAPH("Graph proxy"),
     BODIES("Request bodies held in memory"),
