@@ -107,6 +107,11 @@ public final class GraphProxy {
     return settings;
   }
 
+  /** The keys' token buckets (for tests of their memory bound). */
+  KeyRateLimits rateLimits() {
+    return rateLimits;
+  }
+
   /** The media ID when {@code path} (after the prefix) is the layer's media download route. */
   public Optional<String> mediaDownloadId(String path) {
     Matcher m = MEDIA_DOWNLOAD.matcher(path);

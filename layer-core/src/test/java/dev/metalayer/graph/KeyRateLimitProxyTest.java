@@ -124,12 +124,15 @@ class KeyRateLimitProxyTest {
   }
 
   @Test
-  void invalidKeysGetNo429AndNoBucket() {
+  void invalidKeysGetNoBucket() {
     for (int i = 0; i < 50; i++) {
       GraphAnswer a = send("ps_" + "x".repeat(40) + String.format("%03d", i), PNID);
       assertThat(a.status()).isEqualTo(401);
     }
     assertThat(metaCalls.get()).isZero();
+    assertThat(layer.graphProxy().rateLimits().size()).as("no bucket for a key the layer did not accept").isZero();
+    assertThat(send(key(PNID), PNID).status()).isEqualTo(200);
+    assertThat(layer.graphProxy().rateLimits().size()).isEqualTo(1);
   }
 
   @Test
