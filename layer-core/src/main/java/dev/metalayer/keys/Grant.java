@@ -93,14 +93,8 @@ public record Grant(String keyId, WhatsAppNumber number, String metaToken, Set<S
       if (isOff(perSecond) || isOff(burst)) {
         return OFF;
       }
-      double rate;
+      double rate = rate(perSecond);
       int size;
-      try {
-        rate = Double.parseDouble(perSecond.strip());
-      } catch (NumberFormatException | NullPointerException e) {
-        throw new IllegalArgumentException("the rate '" + Scope.shown(String.valueOf(perSecond))
-            + "' is not a number of requests per second (like 50 or 0.5) or off");
-      }
       try {
         size = Integer.parseInt(burst.strip());
       } catch (NumberFormatException | NullPointerException e) {
@@ -108,6 +102,24 @@ public record Grant(String keyId, WhatsAppNumber number, String metaToken, Set<S
             + "' is not a whole number of requests or off");
       }
       return new RateLimit(rate, size);
+    }
+
+    /**
+     * A rate as an operator writes it: digits with at most one decimal point ({@code 50}, {@code 0.5}),
+     * or {@code off} (0). The range is the constructor's to check.
+     *
+     * @throws IllegalArgumentException naming the text (at most 40 characters of it)
+     */
+    public static double rate(String text) {
+      String t = text == null ? "" : text.strip();
+      if (t.equalsIgnoreCase("off")) {
+        return 0;
+      }
+      if (!t.matches("[0-9]{1,7}(\\.[0-9]{1,9})?")) {
+        throw new IllegalArgumentException("the rate '" + Scope.shown(t)
+            + "' is not a number of requests per second (like 50 or 0.5) or off");
+      }
+      return Double.parseDouble(t);
     }
 
     private static boolean isOff(String text) {

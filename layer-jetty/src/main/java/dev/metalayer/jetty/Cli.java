@@ -297,18 +297,11 @@ final class Cli {
       return r.equals("off") ? Optional.of(Grant.RateLimit.OFF) : Optional.empty();
     }
     if (burst == null) {
-      throw new IllegalArgumentException("--rate " + Grant.RateLimit.rateText(parsedOrZero(r)) + " needs --burst N (the"
+      // the rate is shown back only when it is a plain number (never more than 20 characters of the operator's text)
+      throw new IllegalArgumentException("--rate " + (r.matches("[0-9.]{1,20}") ? r + " " : "") + "needs --burst N (the"
           + " requests the key may send at once)");
     }
     return Optional.of(Grant.RateLimit.parse(r, burst));
-  }
-
-  private static double parsedOrZero(String rate) {
-    try {
-      return Double.parseDouble(rate);
-    } catch (NumberFormatException e) {
-      return 0;
-    }
   }
 
   /** {@link #rateLimit(Map, boolean)}, or empty with one line on {@code err}. */

@@ -374,13 +374,11 @@ public enum Option {
     static final Kind<Duration> DURATION = new Kind<>("DURATION", false, Kind::duration);
     /** Requests per second, decimal; {@code off} is 0. The builder checks the range. */
     static final Kind<Double> RATE = new Kind<>("RATE", false, t -> {
-      if (t.equalsIgnoreCase("off")) {
-        return 0.0;
+      try {
+        return dev.metalayer.keys.Grant.RateLimit.rate(t);
+      } catch (IllegalArgumentException e) {
+        throw new Invalid("'" + t + "' is not a rate", "write requests per second like 50 or 0.5, or off");
       }
-      if (t.matches("[0-9]{1,7}(\\.[0-9]{1,9})?")) {
-        return Double.parseDouble(t);
-      }
-      throw new Invalid("'" + t + "' is not a rate", "write requests per second like 50 or 0.5, or off");
     });
     /** Whole requests; {@code off} is 0. */
     static final Kind<Integer> BURST = new Kind<>("NUMBER", false, t -> {
