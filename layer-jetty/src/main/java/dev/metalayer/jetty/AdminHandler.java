@@ -28,7 +28,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, the webhook subscriptions of a
+ * The operator's API under {@code /admin/v1}: numbers, keys (with a key's own rate limit, set on creation
+ * and changed with {@code PATCH /keys/{id}}), the store's size, the webhook subscriptions of a
  * number with their full delivery log ({@code GET /numbers/{id}/webhooks}, {@code GET /webhooks/{id}},
  * {@code GET /webhooks/{id}/deliveries?status=&limit=}: the operator's view, with each attempt's
  * latency, error text and answer excerpt, which a number's key does not see) and replays
