@@ -5,6 +5,7 @@ import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.graph.GraphForwarder;
 import dev.metalayer.keys.TokenResolver;
 import dev.metalayer.crypto.TokenCipher;
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyService;
 import dev.metalayer.relay.DeliveryTransport;
 import dev.metalayer.relay.EgressGuard;
@@ -65,7 +66,8 @@ public final class MetaLayer {
             b.maxBodyBytes,
             b.maxJsonAnswerBytes,
             b.mergeCallingSettings,
-            b.mediaDownloadsPerKey);
+            b.mediaDownloadsPerKey,
+            b.keyRate == 0 || b.keyBurst == 0 ? Grant.RateLimit.OFF : new Grant.RateLimit(b.keyRate, b.keyBurst));
     Predicate<String> registered = b.registeredObjects != null ? b.registeredObjects : keys::isRegisteredObject;
     Predicate<String> sharedWaba = b.sharedWabas != null ? b.sharedWabas : keys::isSharedWaba;
     GraphForwarder forwarder = b.graphForwarder != null ? b.graphForwarder : GraphForwarder.jdk(b.connectTimeout);
@@ -201,6 +203,8 @@ public final class MetaLayer {
     private long maxBodyBytes = 100L * 1024 * 1024;
     private int maxJsonAnswerBytes = 8 * 1024 * 1024;
     private int mediaDownloadsPerKey = GraphSettings.DEFAULT_MEDIA_TRANSFERS_PER_KEY;
+    private double keyRate = GraphSettings.DEFAULT_KEY_RATE_LIMIT.perSecond();
+    private int keyBurst = GraphSettings.DEFAULT_KEY_RATE_LIMIT.burst();
     private boolean mergeCallingSettings = true;
     private GraphForwarder graphForwarder;
     private Predicate<String> registeredObjects;
@@ -316,6 +320,42 @@ public final class MetaLayer {
         throw new IllegalArgumentException("mediaDownloadsPerKey must be at least 1");
       }
       this.mediaDownloadsPerKey = mediaDownloadsPerKey;
+      return this;
+    }
+
+    /**
+     * Default {@link GraphSettings#DEFAULT_KEY_RATE_LIMIT} (50): the Graph requests per second a key without
+     * a rate limit of its own may send, on average (fractional allowed: 0.5 is one every 2 s); 0 sets no
+     * default limit (a key's own still applies). Past it, a 429 with {@code Retry-After}.
+     *
+     * @throws IllegalArgumentException outside 0 and {@link Grant.RateLimit#MIN_PER_SECOND} to {@link Grant.RateLimit#MAX}
+     */
+    public Builder keyRate(double perSecond) {
+      if (perSecond != 0) {
+        new Grant.RateLimit(perSecond, 1); // the rule of a rate, said once
+      }
+      this.keyRate = perSecond;
+      return this;
+    }
+
+    /**
+     * Default {@link GraphSettings#DEFAULT_KEY_RATE_LIMIT} (100): the Graph requests a key without a rate limit of its
+     * own may send at once before {@link #keyRate} paces it; 0 sets no default limit.
+     *
+     * @throws IllegalArgumentException outside 0 to {@link Grant.RateLimit#MAX}
+     */
+    public Builder keyBurst(int burst) {
+      if (burst < 0 || burst > Grant.RateLimit.MAX) {
+        throw new IllegalArgumentException("keyBurst must be from 0 (off) to " + Grant.RateLimit.MAX);
+      }
+      this.keyBurst = burst;
+      return this;
+    }
+
+    /** {@link #keyRate} and {@link #keyBurst} at once; {@link Grant.RateLimit#OFF} for no default limit. */
+    public Builder keyRateLimit(Grant.RateLimit limit) {
+      this.keyRate = limit.perSecond();
+      this.keyBurst = limit.burst();
       return this;
     }
 

@@ -16,7 +16,7 @@ import java.util.Objects;
  * raw client value into {@code message}. The {@code fbtraceId} is random per error, so an operator can
  * find the matching log line.
  */
-public record GraphError(int status, String message, String type, int code, String fbtraceId) {
+public record GraphError(int status, String message, String type, int code, String fbtraceId, int retryAfterSeconds) {
   private static final JsonFactory JSON = new JsonFactory();
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final char[] TRACE_ALPHABET =
@@ -32,7 +32,26 @@ public record GraphError(int status, String message, String type, int code, Stri
     if (message.isBlank()) {
       throw new IllegalArgumentException("a Graph error message must not be blank (Chatwoot needs it)");
     }
+    if (retryAfterSeconds < 0) {
+      throw new IllegalArgumentException("retryAfterSeconds must not be negative");
+    }
   }
+
+  /** An error whose 429, if it is one, carries the layer's usual {@code Retry-After} ({@link #RETRY_AFTER_SECONDS}). */
+  public GraphError(int status, String message, String type, int code, String fbtraceId) {
+    this(status, message, type, code, fbtraceId, 0);
+  }
+
+  /** This error with {@code Retry-After: seconds} (at least 1) instead of {@link #RETRY_AFTER_SECONDS}. */
+  public GraphError withRetryAfter(long seconds) {
+    return new GraphError(status, message, type, code, fbtraceId, (int) Math.max(1, Math.min(Integer.MAX_VALUE, seconds)));
+  }
+
+  /**
+   * Meta's code for an application that reached its request limit ({@code (#4) Application request limit
+   * reached}): what the layer answers, with 429, for a key past its rate limit.
+   */
+  public static final int APPLICATION_REQUEST_LIMIT = 4;
 
   /**
    * The layer's code (not one of Meta's) for a call action refused because another key of the number
@@ -114,9 +133,12 @@ public record GraphError(int status, String message, String type, int code, Stri
   /** Seconds a client waits before retrying after a 429 of the layer's own. */
   public static final int RETRY_AFTER_SECONDS = 2;
 
-  /** The {@code Retry-After} value the layer sends with its own 429, or null for other statuses. */
+  /**
+   * The {@code Retry-After} value the layer sends with its own 429 ({@link #retryAfterSeconds} when set,
+   * else {@link #RETRY_AFTER_SECONDS}), or null for other statuses.
+   */
   public String retryAfter() {
-    return status == 429 ? Integer.toString(RETRY_AFTER_SECONDS) : null;
+    return status == 429 ? Integer.toString(retryAfterSeconds > 0 ? retryAfterSeconds : RETRY_AFTER_SECONDS) : null;
   }
 
   /** The JSON body, UTF-8. */

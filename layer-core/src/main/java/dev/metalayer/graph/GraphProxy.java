@@ -54,6 +54,8 @@ public final class GraphProxy {
   private final GraphSteps steps;
   /** The operator events of Graph writes (a write turning SIP on), at most one line per key and minute. */
   private final WarnLimiter operatorEvents;
+  /** Each key's token bucket: a request past its key's rate limit is a 429 before the surface or Meta sees it. */
+  private final KeyRateLimits rateLimits;
 
   /**
    * The Graph proxy of a layer: its one public factory (used by {@link dev.metalayer.MetaLayer}).
@@ -99,10 +101,16 @@ public final class GraphProxy {
     this.warnings = new UpstreamWarnings(clock);
     this.steps = new GraphSteps(settings, warnings, Objects.requireNonNull(guard, "guard"));
     this.operatorEvents = new WarnLimiter(clock);
+    this.rateLimits = new KeyRateLimits(settings.keyRateLimit(), clock);
   }
 
   public GraphSettings settings() {
     return settings;
+  }
+
+  /** The keys' token buckets (for tests of their memory bound). */
+  KeyRateLimits rateLimits() {
+    return rateLimits;
   }
 
   /** The media ID when {@code path} (after the prefix) is the layer's media download route. */
@@ -144,7 +152,9 @@ public final class GraphProxy {
   }
 
   /**
-   * Checks a Graph request and prepares its upstream form. A multipart upload (whose body streams)
+   * Checks a Graph request and prepares its upstream form. Once its key is known, the request takes one
+   * from the key's rate limit ({@link KeyRateLimits}): past it, a 429 with {@code Retry-After} whose
+   * {@link Outcome.Refused#reason()} is {@link Outcome#RATE_LIMITED}, before any other rule. A multipart upload (whose body streams)
    * holds one of its key's {@link MediaConcurrency} slots, shared with media downloads: one over the
    * cap is refused with a 429; the adapter must {@link GraphExchange#close()} an exchange when it ends.
    */
@@ -169,6 +179,10 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     Grant grant = ((Outcome.Ok<Grant>) granted).value();
+    Optional<GraphError> limited = rateLimits.take(grant);
+    if (limited.isPresent()) {
+      return Outcome.refused(limited.get(), Outcome.RATE_LIMITED);
+    }
     Parameters parameters = credentials.parameters();
     // an encoded body is not read here: the surface refuses it for its Content-Encoding (rule content-encoding)
     boolean encoded = request.headerNames().stream().anyMatch(h -> h.equalsIgnoreCase("content-encoding"));
@@ -318,6 +332,10 @@ public final class GraphProxy {
       return Outcome.refused(r.error());
     }
     Grant grant = ((Outcome.Ok<Grant>) granted).value();
+    Optional<GraphError> limited = rateLimits.take(grant);
+    if (limited.isPresent()) {
+      return Outcome.refused(limited.get(), Outcome.RATE_LIMITED);
+    }
     Optional<GraphError> refused = surface.mediaDownload(grant, mediaId);
     if (refused.isPresent()) {
       return Outcome.refused(refused.get());

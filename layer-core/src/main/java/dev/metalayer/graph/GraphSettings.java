@@ -1,5 +1,6 @@
 package dev.metalayer.graph;
 
+import dev.metalayer.keys.Grant;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
@@ -25,6 +26,8 @@ import java.util.Optional;
  * @param mergeCallingSettings whether a partial calling settings write is merged into the current ones
  * @param mediaDownloadsPerKey media transfers (downloads through the layer's media URLs, and multipart
  *     uploads) a key may have in flight at once; one more is answered 429
+ * @param keyRateLimit the rate limit of a key without one of its own ({@link Grant.RateLimit#OFF}: none;
+ *     default {@link #DEFAULT_KEY_RATE_LIMIT})
  */
 public record GraphSettings(
     URI graphUrl,
@@ -39,13 +42,22 @@ public record GraphSettings(
     long maxBodyBytes,
     int maxJsonAnswerBytes,
     boolean mergeCallingSettings,
-    int mediaDownloadsPerKey) {
+    int mediaDownloadsPerKey,
+    Grant.RateLimit keyRateLimit) {
   /** Meta's media domains: where {@code GET /{media-id}} URLs and their redirects point. */
   public static final List<String> META_MEDIA_HOSTS =
       List.of("lookaside.fbsbx.com", "*.fbsbx.com", "*.fbcdn.net", "*.whatsapp.net");
 
   /** The default of {@link #mediaDownloadsPerKey()}. */
   public static final int DEFAULT_MEDIA_TRANSFERS_PER_KEY = 8;
+
+  /**
+   * The default of {@link #keyRateLimit()}: 50 requests per second, 100 at once. Far above what one helpdesk
+   * inbox sends (a Chatwoot agent's reply is one request; a busy inbox a few per second), and below Meta's
+   * own per-number throughput (80 messages per second by default), so that one runaway client loop is
+   * stopped at the layer before it spends the number's quota, which every key of the number shares.
+   */
+  public static final Grant.RateLimit DEFAULT_KEY_RATE_LIMIT = new Grant.RateLimit(50, 100);
 
   /** @throws IllegalArgumentException for a media host pattern that is none, or none at all */
   public GraphSettings {
@@ -61,6 +73,7 @@ public record GraphSettings(
     if (mediaDownloadsPerKey < 1) {
       throw new IllegalArgumentException("mediaDownloadsPerKey must be at least 1");
     }
+    Objects.requireNonNull(keyRateLimit, "keyRateLimit");
   }
 
   @Override

@@ -15,18 +15,26 @@ import java.util.stream.Collectors;
  * {@link #toString()} never shows it.
  *
  * @param scopes what the key may do; never empty ({@link #Grant(String, WhatsAppNumber, String)} grants all)
+ * @param rateLimit the key's own {@link RateLimit}, which replaces the layer's default for it; empty: the default
  */
-public record Grant(String keyId, WhatsAppNumber number, String metaToken, Set<Scope> scopes) {
+public record Grant(String keyId, WhatsAppNumber number, String metaToken, Set<Scope> scopes,
+    Optional<RateLimit> rateLimit) {
   public Grant {
     Objects.requireNonNull(keyId, "keyId");
     Objects.requireNonNull(number, "number");
     Objects.requireNonNull(metaToken, "metaToken");
     scopes = Scope.copyOf(scopes);
+    Objects.requireNonNull(rateLimit, "rateLimit");
+  }
+
+  /** A grant with the layer's default rate limit. */
+  public Grant(String keyId, WhatsAppNumber number, String metaToken, Set<Scope> scopes) {
+    this(keyId, number, metaToken, scopes, Optional.empty());
   }
 
   /** A grant with every scope: what an embedder's {@link TokenResolver} written before scopes existed grants. */
   public Grant(String keyId, WhatsAppNumber number, String metaToken) {
-    this(keyId, number, metaToken, Scope.ALL);
+    this(keyId, number, metaToken, Scope.ALL, Optional.empty());
   }
 
   /** Whether the key holds {@code scope}. */
@@ -37,7 +45,109 @@ public record Grant(String keyId, WhatsAppNumber number, String metaToken, Set<S
   @Override
   public String toString() {
     return "Grant[keyId=" + keyId + ", phoneNumberId=" + number.phoneNumberId() + ", scopes=" + Scope.names(scopes)
-        + ", metaToken=<redacted>]";
+        + rateLimit.map(r -> ", rateLimit=" + r).orElse("") + ", metaToken=<redacted>]";
+  }
+
+  /**
+   * How many Graph requests a key may send: a token bucket that holds at most {@code burst} requests and
+   * refills at {@code perSecond} (which may be fractional: 0.5 is one request every 2 s). {@link #OFF}
+   * (0 and 0) sets no limit. A key's own limit is stored with the key and replaces the layer's default
+   * for it; the Graph proxy applies it per instance ({@code docs/operations.md}, "Per-key limits").
+   *
+   * @param perSecond requests added to the bucket per second: 0 (off) or from {@link #MIN_PER_SECOND} to
+   *     {@link #MAX}
+   * @param burst the bucket's size, the most requests sent at once: 0 (off) or from 1 to {@link #MAX}
+   */
+  public record RateLimit(double perSecond, int burst) {
+    /** No limit. */
+    public static final RateLimit OFF = new RateLimit(0, 0);
+    /** The smallest rate besides 0: one request a day. */
+    public static final double MIN_PER_SECOND = 1.0 / 86_400;
+    /** The largest rate and burst. */
+    public static final int MAX = 1_000_000;
+
+    /** @throws IllegalArgumentException naming the rule the values break */
+    public RateLimit {
+      boolean off = perSecond == 0 && burst == 0;
+      if (!off && !(perSecond >= MIN_PER_SECOND && perSecond <= MAX)) {
+        throw new IllegalArgumentException("a rate must be 0 (off) or from one request a day (1/86400) to " + MAX
+            + " requests per second");
+      }
+      if (!off && (burst < 1 || burst > MAX)) {
+        throw new IllegalArgumentException("a burst must be from 1 to " + MAX + " requests when the rate is not 0");
+      }
+    }
+
+    /** Whether this limits anything ({@link #OFF} does not). */
+    public boolean limits() {
+      return burst > 0;
+    }
+
+    /**
+     * The limit of a rate and a burst as an operator writes them ({@code 2.5} and {@code 20}); {@code 0}
+     * or {@code off} in either is {@link #OFF}.
+     *
+     * @throws IllegalArgumentException naming what is wrong, never echoing more than 40 characters
+     */
+    public static RateLimit parse(String perSecond, String burst) {
+      if (isOff(perSecond) || isOff(burst)) {
+        return OFF;
+      }
+      double rate = rate(perSecond);
+      int size;
+      try {
+        size = Integer.parseInt(burst.strip());
+      } catch (NumberFormatException | NullPointerException e) {
+        throw new IllegalArgumentException("the burst '" + Scope.shown(String.valueOf(burst))
+            + "' is not a whole number of requests or off");
+      }
+      return new RateLimit(rate, size);
+    }
+
+    /**
+     * A rate as an operator writes it: digits with at most one decimal point ({@code 50}, {@code 0.5}),
+     * or {@code off} (0). The range is the constructor's to check.
+     *
+     * @throws IllegalArgumentException naming the text (at most 40 characters of it)
+     */
+    public static double rate(String text) {
+      String t = text == null ? "" : text.strip();
+      if (t.equalsIgnoreCase("off")) {
+        return 0;
+      }
+      if (!t.matches("[0-9]{1,7}(\\.[0-9]{1,9})?")) {
+        throw new IllegalArgumentException("the rate '" + Scope.shown(t)
+            + "' is not a number of requests per second (like 50 or 0.5) or off");
+      }
+      return Double.parseDouble(t);
+    }
+
+    private static boolean isOff(String text) {
+      if (text == null) {
+        return false;
+      }
+      String t = text.strip();
+      if (t.equalsIgnoreCase("off")) {
+        return true;
+      }
+      try {
+        return Double.parseDouble(t) == 0;
+      } catch (NumberFormatException e) {
+        return false;
+      }
+    }
+
+    /** {@code 50/s burst 100}, {@code 0.5/s burst 3} or {@code off}. */
+    @Override
+    public String toString() {
+      return limits() ? rateText(perSecond) + "/s burst " + burst : "off";
+    }
+
+    /** A rate without a needless {@code .0}: {@code 50}, {@code 0.5}. */
+    public static String rateText(double perSecond) {
+      return perSecond == Math.rint(perSecond) && perSecond < 1e15 ? Long.toString((long) perSecond)
+          : java.math.BigDecimal.valueOf(perSecond).stripTrailingZeros().toPlainString();
+    }
   }
 
   /**
@@ -123,7 +233,7 @@ public record Grant(String keyId, WhatsAppNumber number, String metaToken, Set<S
     }
 
     /** An operator's unknown name, shown back at most 40 characters long and without control characters. */
-    private static String shown(String name) {
+    static String shown(String name) {
       String clean = name.codePoints().map(c -> c < 0x20 || c == 0x7f ? '?' : c)
           .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString();
       return clean.length() > 40 ? clean.substring(0, 40) + "…" : clean;

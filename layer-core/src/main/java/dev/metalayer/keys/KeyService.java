@@ -270,6 +270,19 @@ public final class KeyService implements TokenResolver, AutoCloseable {
    * @throws IllegalArgumentException when {@code scopes} is empty
    */
   public Optional<CreatedKey> createKey(String phoneNumberId, Set<Grant.Scope> scopes) {
+    return createKey(phoneNumberId, scopes, Optional.empty());
+  }
+
+  /**
+   * Creates a key for a number that may do only what {@code scopes} name, with its own rate limit
+   * ({@code rateLimit}, empty for the layer's default; {@link Grant.RateLimit#OFF} for none).
+   *
+   * @return empty when there is no such number
+   * @throws IllegalArgumentException when {@code scopes} is empty
+   */
+  public Optional<CreatedKey> createKey(String phoneNumberId, Set<Grant.Scope> scopes,
+      Optional<Grant.RateLimit> rateLimit) {
+    Objects.requireNonNull(rateLimit, "rateLimit");
     if (scopes.isEmpty()) {
       throw new IllegalArgumentException("a key needs at least one scope");
     }
@@ -285,10 +298,11 @@ public final class KeyService implements TokenResolver, AutoCloseable {
             clock.instant(),
             Optional.empty(),
             Optional.empty(),
-            scopes);
+            scopes,
+            rateLimit);
     store.insertKey(new StoredKey(record, ApiKeys.hash(key)));
-    log.info("Created key {} ({}…) for phone number ID {} with the scopes {}", record.id(), record.prefix(), phoneNumberId,
-        Grant.Scope.names(record.scopes()));
+    log.info("Created key {} ({}…) for phone number ID {} with the scopes {} and the rate limit {}", record.id(),
+        record.prefix(), phoneNumberId, Grant.Scope.names(record.scopes()), rateLimit.map(Object::toString).orElse("default"));
     return Optional.of(new CreatedKey(record, key));
   }
 
@@ -312,6 +326,24 @@ public final class KeyService implements TokenResolver, AutoCloseable {
       log.info("Revoked key {}", id);
     }
     return revoked;
+  }
+
+  /**
+   * Sets a key's own rate limit ({@code limit}; empty: the layer's default again), revoked or not. It
+   * holds at once on this instance (the key's cached grant is dropped), on others within their next
+   * poll ({@link #POLL_INTERVAL}).
+   *
+   * @return false when there is no such key
+   */
+  public boolean setRateLimit(String id, Optional<Grant.RateLimit> limit) {
+    Objects.requireNonNull(limit, "limit");
+    boolean updated = store.updateRateLimit(id, limit);
+    changes.incrementAndGet();
+    grants.values().removeIf(g -> g.grant().keyId().equals(id));
+    if (updated) {
+      log.info("Set the rate limit of key {} to {}", id, limit.map(Object::toString).orElse("the default"));
+    }
+    return updated;
   }
 
   /**
@@ -393,7 +425,7 @@ public final class KeyService implements TokenResolver, AutoCloseable {
     }
     StoredNumber number = found.get().number();
     String token = cipher.open(number.sealedToken(), record.phoneNumberId());
-    Grant grant = new Grant(record.id(), number.number(), token, record.scopes());
+    Grant grant = new Grant(record.id(), number.number(), token, record.scopes(), record.rateLimit());
     if (grants.size() >= MAX_CACHED_GRANTS) {
       grants.clear();
     }

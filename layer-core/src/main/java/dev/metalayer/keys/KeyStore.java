@@ -41,6 +41,17 @@ public interface KeyStore {
   Optional<StoredKey> findKeyByHash(String hash);
 
   /**
+   * Sets the key's own rate limit (empty: the layer's default), revoked or not, and moves the
+   * {@linkplain #keyChanges change counter} in the same transaction, so that every instance applies it
+   * within its next poll. This default refuses: a store written before rate limits existed cannot keep one.
+   *
+   * @return false when there is no such key
+   */
+  default boolean updateRateLimit(String id, Optional<Grant.RateLimit> limit) {
+    throw new UnsupportedOperationException("this key store cannot keep a key's rate limit");
+  }
+
+  /**
    * The key whose hash is {@code hash} with its number, revoked or not, in one read (the JDBC store joins
    * them in one query). Empty when there is no such key, or its number is gone. This default composes
    * {@link #findKeyByHash} and {@link #findNumber}.

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyStore;
 import dev.metalayer.keys.KeyRecord;
 import java.time.Instant;
@@ -78,6 +79,17 @@ final class InMemoryKeyStore implements KeyStore {
   public synchronized Optional<StoredKey> findKeyByHash(String hash) {
     String id = idsByHash.get(hash);
     return id == null ? Optional.empty() : Optional.ofNullable(keysById.get(id));
+  }
+
+  @Override
+  public synchronized boolean updateRateLimit(String id, Optional<Grant.RateLimit> limit) {
+    StoredKey key = keysById.get(id);
+    if (key == null) {
+      return false;
+    }
+    keysById.put(id, new StoredKey(key.record().withRateLimit(limit), key.hash()));
+    changes++;
+    return true;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.metalayer.store;
 
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.Grant.Scope;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.KeyStore;
@@ -19,12 +20,13 @@ final class JdbcKeyStore implements KeyStore {
   private static final String NUMBER_COLUMNS =
       "SELECT phone_number_id, phone, waba_id, business_id, meta_token, created_at";
   private static final String KEY_COLUMNS =
-      "SELECT id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at, scopes";
+      "SELECT id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at, scopes, rate_per_second,"
+          + " rate_burst";
 
   /** The one query of a cold resolution: the key joined with its number (the number's columns renamed). */
   private static final String KEY_WITH_NUMBER =
       "SELECT k.id, k.key_hash, k.prefix, k.phone_number_id, k.created_at, k.last_used_at, k.revoked_at, k.scopes,"
-          + " n.phone, n.waba_id, n.business_id, n.meta_token, n.created_at AS number_created_at"
+          + " k.rate_per_second, k.rate_burst, n.phone, n.waba_id, n.business_id, n.meta_token, n.created_at AS number_created_at"
           + " FROM layer_keys k JOIN layer_numbers n ON n.phone_number_id = k.phone_number_id WHERE k.key_hash = ?";
   /** Moves the change counter (migration V10); run in the transaction of the change it announces. */
   private static final String MOVE_CHANGES = "UPDATE layer_key_changes SET version = version + 1 WHERE id = 1";
@@ -97,9 +99,9 @@ final class JdbcKeyStore implements KeyStore {
         throw new IllegalArgumentException("no number " + r.phoneNumberId());
       }
       tx.update("INSERT INTO layer_keys (id, key_hash, prefix, phone_number_id, created_at, last_used_at, revoked_at,"
-              + " scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              + " scopes, rate_per_second, rate_burst) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           r.id(), key.hash(), r.prefix(), r.phoneNumberId(), r.createdAt(), Sql.millis(r.lastUsedAt()),
-          Sql.millis(r.revokedAt()), Scope.names(r.scopes()));
+          Sql.millis(r.revokedAt()), Scope.names(r.scopes()), rate(r.rateLimit()), burst(r.rateLimit()));
       return null;
     });
   }
@@ -122,6 +124,18 @@ final class JdbcKeyStore implements KeyStore {
                 rs.getString("business_id"),
                 Instant.ofEpochMilli(rs.getLong("number_created_at"))),
             rs.getBytes("meta_token"))), hash);
+  }
+
+  @Override
+  public boolean updateRateLimit(String id, Optional<Grant.RateLimit> limit) {
+    return sql.inTransaction(tx -> {
+      if (tx.update("UPDATE layer_keys SET rate_per_second = ?, rate_burst = ? WHERE id = ?", rate(limit), burst(limit),
+          id) != 1) {
+        return false;
+      }
+      tx.update(MOVE_CHANGES);
+      return true;
+    });
   }
 
   @Override
@@ -216,7 +230,26 @@ final class JdbcKeyStore implements KeyStore {
         Instant.ofEpochMilli(rs.getLong("created_at")),
         Sql.instant(rs, "last_used_at"),
         Sql.instant(rs, "revoked_at"),
-        scopes(rs.getString("scopes")));
+        scopes(rs.getString("scopes")),
+        rateLimit(rs));
+  }
+
+  /** The columns of a key's rate limit (migration V15): both NULL for the default, both 0 for none. */
+  private static Object rate(Optional<Grant.RateLimit> limit) {
+    return Sql.decimal(limit.map(Grant.RateLimit::perSecond).orElse(null));
+  }
+
+  private static Object burst(Optional<Grant.RateLimit> limit) {
+    return Sql.integer(limit.map(Grant.RateLimit::burst).orElse(null));
+  }
+
+  private static Optional<Grant.RateLimit> rateLimit(ResultSet rs) throws SQLException {
+    double rate = rs.getDouble("rate_per_second");
+    if (rs.wasNull()) {
+      return Optional.empty();
+    }
+    int burst = rs.getInt("rate_burst");
+    return Optional.of(rs.wasNull() ? Grant.RateLimit.OFF : new Grant.RateLimit(rate, burst));
   }
 
   /**

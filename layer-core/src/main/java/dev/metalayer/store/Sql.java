@@ -219,6 +219,10 @@ final class Sql {
     return value == null ? new Null(Types.INTEGER) : value;
   }
 
+  static Object decimal(Double value) {
+    return value == null ? new Null(Types.DOUBLE) : value;
+  }
+
   /** {@code ?, ?, …} for {@code n} parameters of an {@code IN} list. */
   static String placeholders(int n) {
     return String.join(", ", Collections.nCopies(n, "?"));
@@ -306,6 +310,8 @@ final class Sql {
         p.setInt(at, n);
       } else if (v instanceof Long n) {
         p.setLong(at, n);
+      } else if (v instanceof Double d) {
+        p.setDouble(at, d);
       } else if (v instanceof Boolean b) {
         p.setBoolean(at, b);
       } else if (v instanceof byte[] b) {

@@ -4,6 +4,7 @@ import dev.metalayer.keys.KeyStore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.Grant.Scope;
 import dev.metalayer.keys.KeyRecord;
 import dev.metalayer.keys.WhatsAppNumber;
@@ -212,5 +213,32 @@ abstract class KeyStoreContract {
       assertThat(store.findKeyByHash(Integer.toString(i).repeat(64)).orElseThrow().record().scopes()).containsExactly(scope);
       i++;
     }
+  }
+
+  @Test
+  void aKeysOwnRateLimitIsKeptWithItChangedAndResetAndEveryChangeMovesTheCounter() {
+    store.insertNumber(number("111", "+15550000001", 0));
+    KeyRecord r = key("key_1", "111", "a".repeat(64), 1).record();
+    Grant.RateLimit fractional = new Grant.RateLimit(0.25, 3);
+    store.insertKey(new StoredKey(r.withRateLimit(Optional.of(fractional)), "a".repeat(64)));
+    store.insertKey(key("key_2", "111", "b".repeat(64), 2));
+    assertThat(store.findKeyWithNumber("a".repeat(64)).orElseThrow().key().record().rateLimit()).contains(fractional);
+    assertThat(store.findKeyByHash("b".repeat(64)).orElseThrow().record().rateLimit()).as("the default").isEmpty();
+
+    long before = store.keyChanges();
+    assertThat(store.updateRateLimit("key_2", Optional.of(Grant.RateLimit.OFF))).isTrue();
+    assertThat(store.updateRateLimit("key_1", Optional.empty())).isTrue();
+    assertThat(store.keyChanges()).as("a rate limit change reaches every instance's poll").isGreaterThan(before);
+    assertThat(store.listKeys()).extracting(KeyRecord::rateLimit)
+        .containsExactly(Optional.empty(), Optional.of(Grant.RateLimit.OFF));
+    assertThat(store.findKeyWithNumber("b".repeat(64)).orElseThrow().key().record().rateLimit())
+        .contains(Grant.RateLimit.OFF);
+
+    store.revokeKey("key_2", T0.plusSeconds(900));
+    assertThat(store.updateRateLimit("key_2", Optional.of(new Grant.RateLimit(1000, 1)))).as("revoked keys too").isTrue();
+    store.touchKeys(java.util.Map.of("key_2", T0.plusSeconds(950)));
+    assertThat(store.findKeyByHash("b".repeat(64)).orElseThrow().record().rateLimit())
+        .as("a use and a revocation keep it").contains(new Grant.RateLimit(1000, 1));
+    assertThat(store.updateRateLimit("key_none", Optional.empty())).as("no such key").isFalse();
   }
 }

@@ -28,7 +28,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The operator's API under {@code /admin/v1}: numbers, keys, the store's size, the webhook subscriptions of a
+ * The operator's API under {@code /admin/v1}: numbers, keys (with a key's own rate limit, set on creation
+ * and changed with {@code PATCH /keys/{id}}), the store's size, the webhook subscriptions of a
  * number with their full delivery log ({@code GET /numbers/{id}/webhooks}, {@code GET /webhooks/{id}},
  * {@code GET /webhooks/{id}/deliveries?status=&limit=}: the operator's view, with each attempt's
  * latency, error text and answer excerpt, which a number's key does not see) and replays
@@ -220,8 +221,11 @@ final class AdminHandler implements Request.Handler {
       }
     } else if (path.startsWith("/keys/") && path.indexOf('/', 6) < 0) {
       String id = path.substring("/keys/".length());
-      if (!method.equals("DELETE")) {
-        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use DELETE to revoke a key."));
+      if (method.equals("PATCH")) {
+        bodies.readJsonObject(request, MAX_BODY, response, callback, body -> updateKey(id, body, response, callback));
+      } else if (!method.equals("DELETE")) {
+        HttpIo.writeError(response, callback,
+            GraphError.methodNotAllowed("Use DELETE to revoke a key, or PATCH to change its rate_limit."));
       } else if (keys.revokeKey(id)) {
         HttpIo.writeJson(response, callback, 200, Map.of("success", true));
       } else {
@@ -432,7 +436,14 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.invalidParameter(e.getMessage() + "."));
       return;
     }
-    keys.createKey(id, scopes).ifPresentOrElse(
+    Optional<Grant.RateLimit> rateLimit;
+    try {
+      rateLimit = body.has("rate_limit") ? rateLimit(body.get("rate_limit")) : Optional.empty();
+    } catch (IllegalArgumentException e) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(e.getMessage() + "."));
+      return;
+    }
+    keys.createKey(id, scopes, rateLimit).ifPresentOrElse(
         created -> HttpIo.writeJson(response, callback, 201, AdminViews.createdKey(created)),
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such number.")));
   }
@@ -457,6 +468,64 @@ final class AdminHandler implements Request.Handler {
       names.add(name.asText());
     }
     return Grant.Scope.parse(names);
+  }
+
+  /** Changes a key's {@code rate_limit} (the one field a key's update takes), revoked or not. */
+  private void updateKey(String id, JsonNode body, Response response, Callback callback) {
+    java.util.Iterator<String> fields = body.fieldNames();
+    while (fields.hasNext()) {
+      String field = fields.next();
+      if (!field.equals("rate_limit")) {
+        HttpIo.writeError(response, callback, GraphError.invalidParameter("A key's update takes only rate_limit;"
+            + " its scopes are fixed when it is created."));
+        return;
+      }
+    }
+    if (!body.has("rate_limit")) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter("rate_limit is required (null for the default)."));
+      return;
+    }
+    Optional<Grant.RateLimit> limit;
+    try {
+      limit = rateLimit(body.get("rate_limit"));
+    } catch (IllegalArgumentException e) {
+      HttpIo.writeError(response, callback, GraphError.invalidParameter(e.getMessage() + "."));
+      return;
+    }
+    if (!keys.setRateLimit(id, limit)) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such key."));
+      return;
+    }
+    keys.listKeys().stream().filter(k -> k.id().equals(id)).findFirst().ifPresentOrElse(
+        k -> HttpIo.writeJson(response, callback, 200, AdminViews.key(k)),
+        () -> HttpIo.writeError(response, callback, GraphError.notFound("No such key.")));
+  }
+
+  /**
+   * A key's {@code rate_limit}: {@code null} for the layer's default, {@code "off"} for none, or
+   * {@code {"per_second": 2.5, "burst": 20}} (0 in either is {@code "off"}).
+   *
+   * @throws IllegalArgumentException naming what is wrong
+   */
+  static Optional<Grant.RateLimit> rateLimit(JsonNode limit) {
+    if (limit == null || limit.isNull()) {
+      return Optional.empty();
+    }
+    String shape = "rate_limit must be null (the default), \"off\" or {\"per_second\": 2.5, \"burst\": 20}";
+    if (limit.isTextual()) {
+      if (limit.asText().equals("off")) {
+        return Optional.of(Grant.RateLimit.OFF);
+      }
+      throw new IllegalArgumentException(shape);
+    }
+    JsonNode rate = limit.get("per_second");
+    JsonNode burst = limit.get("burst");
+    if (!limit.isObject() || limit.size() != 2 || rate == null || !rate.isNumber() || burst == null
+        || !burst.canConvertToInt() || !burst.isIntegralNumber()) {
+      throw new IllegalArgumentException(shape);
+    }
+    return Optional.of(rate.asDouble() == 0 || burst.asInt() == 0 ? Grant.RateLimit.OFF
+        : new Grant.RateLimit(rate.asDouble(), burst.asInt()));
   }
 
   private static String text(JsonNode node, String field) {

@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /** The JSON shapes of numbers, keys and the store's size, for the admin API. Never holds a token. */
@@ -43,6 +44,22 @@ final class AdminViews {
     m.put("last_used_at", k.lastUsedAt().map(Instant::toString).orElse(null));
     m.put("revoked_at", k.revokedAt().map(Instant::toString).orElse(null));
     m.put("scopes", scopes(k.scopes()));
+    m.put("rate_limit", rateLimit(k.rateLimit()));
+    return m;
+  }
+
+  /** A key's own rate limit: {@code null} (the layer's default), {@code "off"}, or {@code {"per_second","burst"}}. */
+  static Object rateLimit(Optional<Grant.RateLimit> limit) {
+    if (limit.isEmpty()) {
+      return null;
+    }
+    if (!limit.get().limits()) {
+      return "off";
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    double rate = limit.get().perSecond();
+    m.put("per_second", rate == Math.rint(rate) ? (Object) (long) rate : (Object) rate);
+    m.put("burst", limit.get().burst());
     return m;
   }
 
@@ -77,6 +94,7 @@ final class AdminViews {
     m.put("phone_number_id", created.record().phoneNumberId());
     m.put("created_at", created.record().createdAt().toString());
     m.put("scopes", scopes(created.record().scopes()));
+    m.put("rate_limit", rateLimit(created.record().rateLimit()));
     return m;
   }
 

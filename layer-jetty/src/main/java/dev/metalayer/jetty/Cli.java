@@ -64,8 +64,16 @@ final class Cli {
           new Param("--mode", "single|any", true, "The answering mode."))),
       new Command("keys", "create", "create a key (printed alone on the first line)", List.of(PHONE_NUMBER_ID,
           new Param("--scopes", "SCOPES", false, "What the key may do, comma-separated, from "
-              + Grant.Scope.names(Grant.Scope.ALL) + "; all of them when left out."))),
-      new Command("keys", "list", "list keys (prefix, number, created, last used, scopes)", List.of()),
+              + Grant.Scope.names(Grant.Scope.ALL) + "; all of them when left out."),
+          new Param("--rate", "RATE", false, "The key's own rate limit, Graph requests per second (like 5 or 0.5), with"
+              + " --burst; off for none; the layer's default (LAYER_KEY_RATE) when left out."),
+          new Param("--burst", "N", false, "The key's own burst, with --rate."))),
+      new Command("keys", "limit", "set a key's own rate limit, or give it the layer's default again", List.of(
+          new Param("--id", "KEY_ID", true, "The key's id."),
+          new Param("--rate", "RATE", true, "Graph requests per second (like 5 or 0.5) with --burst; off for no limit;"
+              + " default for the layer's default (LAYER_KEY_RATE, LAYER_KEY_BURST)."),
+          new Param("--burst", "N", false, "Requests the key may send at once, with a rate."))),
+      new Command("keys", "list", "list keys (prefix, number, created, last used, rate limit, scopes)", List.of()),
       new Command("keys", "revoke", "revoke a key", List.of(new Param("--id", "KEY_ID", true, "The key's id."))));
 
   /** The commands of a group, as their words ({@code numbers add}, …). */
@@ -150,6 +158,7 @@ final class Cli {
         case "numbers remove" -> removeNumber(layer, flags);
         case "numbers answering" -> setAnswering(layer, flags);
         case "keys create" -> createKey(layer, flags);
+        case "keys limit" -> limitKey(layer, flags);
         case "keys list" -> listKeys(layer);
         case "keys revoke" -> revokeKey(layer, flags);
         default -> throw new IllegalArgumentException("unknown command " + command);
@@ -255,8 +264,59 @@ final class Cli {
   }
 
   static void keyRow(PrintStream out, String id, String prefix, String number, String created, String lastUsed,
-      String revoked, String scopes) {
-    out.printf("%-26s %-10s %-20s %-26s %-26s %-26s %s%n", id, prefix, number, created, lastUsed, revoked, scopes);
+      String revoked, String rateLimit, String scopes) {
+    out.printf("%-26s %-10s %-20s %-26s %-26s %-26s %-22s %s%n", id, prefix, number, created, lastUsed, revoked, rateLimit,
+        scopes);
+  }
+
+  /** A key's own rate limit as {@code keys list} shows it: {@code default}, {@code off} or {@code 5/s burst 10}. */
+  static String rateLimitText(Optional<Grant.RateLimit> limit) {
+    return limit.map(Grant.RateLimit::toString).orElse("default");
+  }
+
+  /**
+   * The rate limit {@code --rate} and {@code --burst} name: empty for the layer's default ({@code --rate}
+   * left out, or {@code default} where {@code allowDefault}), {@link Grant.RateLimit#OFF} for {@code off}.
+   *
+   * @throws IllegalArgumentException naming the flag and what is wrong
+   */
+  static Optional<Grant.RateLimit> rateLimit(Map<String, String> flags, boolean allowDefault) {
+    String rate = flags.get("--rate");
+    String burst = flags.get("--burst");
+    if (rate == null) {
+      if (burst != null) {
+        throw new IllegalArgumentException("--burst needs --rate");
+      }
+      return Optional.empty();
+    }
+    String r = rate.strip();
+    if (allowDefault && r.equals("default") || r.equals("off")) {
+      if (burst != null) {
+        throw new IllegalArgumentException("--rate " + r + " takes no --burst");
+      }
+      return r.equals("off") ? Optional.of(Grant.RateLimit.OFF) : Optional.empty();
+    }
+    if (burst == null) {
+      // the rate is shown back only when it is a plain number (never more than 20 characters of the operator's text)
+      throw new IllegalArgumentException("--rate " + (r.matches("[0-9.]{1,20}") ? r + " " : "") + "needs --burst N (the"
+          + " requests the key may send at once)");
+    }
+    return Optional.of(Grant.RateLimit.parse(r, burst));
+  }
+
+  /** {@link #rateLimit(Map, boolean)}, or empty with one line on {@code err}. */
+  static Optional<Optional<Grant.RateLimit>> rateLimit(PrintStream err, Map<String, String> flags, boolean allowDefault) {
+    try {
+      return Optional.of(rateLimit(flags, allowDefault));
+    } catch (IllegalArgumentException e) {
+      err.println("error: " + e.getMessage() + " (--rate, --burst)");
+      return Optional.empty();
+    }
+  }
+
+  /** What {@code keys limit} prints once the limit is set. */
+  static String limitSet(String id, Optional<Grant.RateLimit> limit) {
+    return "rate limit of " + id + ": " + limit.map(Grant.RateLimit::toString).orElse("the layer's default");
   }
 
   private int removeNumber(MetaLayer layer, Map<String, String> flags) {
@@ -274,8 +334,12 @@ final class Cli {
     if (scopes.isEmpty()) {
       return 2;
     }
+    Optional<Optional<Grant.RateLimit>> rateLimit = rateLimit(err, flags, false);
+    if (rateLimit.isEmpty()) {
+      return 2;
+    }
     String id = flags.get("--phone-number-id");
-    Optional<CreatedKey> created = layer.keys().createKey(id, scopes.get());
+    Optional<CreatedKey> created = layer.keys().createKey(id, scopes.get(), rateLimit.get());
     if (created.isEmpty()) {
       err.println("error: no number with phone number ID " + id);
       return 1;
@@ -308,12 +372,26 @@ final class Cli {
   }
 
   private int listKeys(MetaLayer layer) {
-    keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED", "SCOPES");
+    keyRow(out, "ID", "PREFIX", "PHONE_NUMBER_ID", "CREATED", "LAST_USED", "REVOKED", "RATE_LIMIT", "SCOPES");
     for (KeyRecord k : layer.keys().listKeys()) {
       keyRow(out, k.id(), k.prefix(), k.phoneNumberId(), k.createdAt().toString(),
           k.lastUsedAt().map(Instant::toString).orElse("-"), k.revokedAt().map(Instant::toString).orElse("-"),
-          Grant.Scope.names(k.scopes()));
+          rateLimitText(k.rateLimit()), Grant.Scope.names(k.scopes()));
     }
+    return 0;
+  }
+
+  private int limitKey(MetaLayer layer, Map<String, String> flags) {
+    Optional<Optional<Grant.RateLimit>> limit = rateLimit(err, flags, true);
+    if (limit.isEmpty()) {
+      return 2;
+    }
+    String id = flags.get("--id");
+    if (!layer.keys().setRateLimit(id, limit.get())) {
+      err.println("error: no key " + id);
+      return 1;
+    }
+    out.println(limitSet(id, limit.get()));
     return 0;
   }
 

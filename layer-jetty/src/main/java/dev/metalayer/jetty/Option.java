@@ -168,6 +168,15 @@ public enum Option {
           + " (`subscribed_apps`, `assigned_users`), `templates-delete`, `shared-waba-writes` (WABA writes when"
           + " several registered numbers share the WABA). Every key of that number gets them; an unknown group"
           + " stops the layer at start."),
+  KEY_RATE(Section.GRAPH, "--key-rate", "LAYER_KEY_RATE", is("50"), core(Kind.RATE, MetaLayer.Builder::keyRate),
+      "Graph requests per second one key may send on average (fractional allowed: `0.5` is one every 2 s), in"
+          + " a token bucket of `LAYER_KEY_BURST`; past it a `429` (code 4) with `Retry-After`, before anything"
+          + " goes upstream. `0` or `off` (here or in `LAYER_KEY_BURST`): no default limit. A key's own limit"
+          + " (`keys create --rate --burst`, `keys limit`) replaces it. Counted per instance (see"
+          + " [operations](operations.md#per-key-limits))."),
+  KEY_BURST(Section.GRAPH, "--key-burst", "LAYER_KEY_BURST", is("100"), core(Kind.BURST, MetaLayer.Builder::keyBurst),
+      "Graph requests one key may send at once before `LAYER_KEY_RATE` paces it (the bucket's size); `0` or"
+          + " `off`: no default limit."),
   // ---- request bodies held in memory (webhooks, Graph forms)
   BODY_BUFFER_BYTES(Section.BODIES, "--body-buffer-bytes", "LAYER_BODY_BUFFER_BYTES", is("33554432"),
       launcher(Kind.POSITIVE_LONG),
@@ -393,6 +402,22 @@ public enum Option {
       default -> throw new Invalid("'" + t + "' is not true or false", "write true or false");
     });
     static final Kind<Duration> DURATION = new Kind<>("DURATION", false, Kind::duration);
+    /** Requests per second, decimal; {@code off} is 0. The builder checks the range. */
+    static final Kind<Double> RATE = new Kind<>("RATE", false, t -> {
+      try {
+        return dev.metalayer.keys.Grant.RateLimit.rate(t);
+      } catch (IllegalArgumentException e) {
+        throw new Invalid("'" + t + "' is not a rate", "write requests per second like 50 or 0.5, or off");
+      }
+    });
+    /** Whole requests; {@code off} is 0. */
+    static final Kind<Integer> BURST = new Kind<>("NUMBER", false, t -> {
+      if (t.equalsIgnoreCase("off")) {
+        return 0;
+      }
+      long n = number(t, dev.metalayer.keys.Grant.RateLimit.MAX);
+      return (int) n;
+    });
     static final Kind<URI> HTTP_URL = new Kind<>("URL", false, Kind::httpUrl);
     static final Kind<String> GRAPH_URL = new Kind<>("URL", false, t -> {
       if (t.equals(DEMO)) {

@@ -189,7 +189,7 @@ class MainTest {
   void mistakesExitWithOneLineNamingTheOptionAndTheFix() throws Exception {
     Map<String, String> env = Map.of("LAYER_DATA_DIR", dir.toString());
     oneLine(run(env, "keys"), "keys");
-    assertThat(run(env, "keys").err()).contains("keys create, keys list, keys revoke");
+    assertThat(run(env, "keys").err()).contains("keys create, keys limit, keys list, keys revoke");
     oneLine(run(env, "keys", "create"), "--phone-number-id");
     Run unknownCommand = run(env, "numbers", "lst");
     oneLine(unknownCommand, "lst");
