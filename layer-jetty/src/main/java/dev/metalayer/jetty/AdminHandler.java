@@ -60,7 +60,7 @@ final class AdminHandler implements Request.Handler {
       .on("/numbers/{phone_number_id}/calls", "GET")
       .on("/numbers/{phone_number_id}/calls/{wacid...}", "GET")
       .on("/keys", "GET", "POST")
-      .on("/keys/{key_id}", "DELETE")
+      .on("/keys/{key_id}", "PATCH", "DELETE")
       .on("/webhooks/{subscription_id}", "GET")
       .on("/webhooks/{subscription_id}/deliveries", "GET")
       .on("/webhooks/{subscription_id}/deliveries/{delivery_id}/retry", "POST")
