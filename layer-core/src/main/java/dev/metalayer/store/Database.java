@@ -35,7 +35,7 @@ public final class Database {
   static final List<String> MIGRATIONS = List.of("V1__numbers_and_keys.sql", "V2__relay.sql", "V3__retention.sql", "V4__claim_order.sql",
       "V6__fair_claim_and_deferred_routing.sql", "V7__master_key_check.sql",
       "V8__claim_tokens_and_instances.sql", "V9__shared_bodies_and_paused.sql", "V10__key_changes.sql",
-      "V11__call_records.sql", "V12__call_order.sql", "V13__key_scopes.sql");
+      "V11__call_records.sql", "V12__call_order.sql", "V13__key_scopes.sql", "V16__number_webhooks.sql");
 
   /** The SQL dialects the layer knows. */
   enum Dialect {
