@@ -153,7 +153,8 @@ class DoctorHttpTest {
         .contains("doctor: warn (10 checks at ");
     assertThat(one.out() + one.err()).doesNotContain(Layer.TOKEN).doesNotContain(Layer.ADMIN_TOKEN);
 
-    Run all = cli("doctor", "--layer-url", url);
+    // as docs/operations.md writes it: the server flag first
+    Run all = cli("--layer-url", url, "doctor");
     assertThat(all.status()).isEqualTo(RemoteCli.DOCTOR_FAILED);
     assertThat(all.out()).contains(PNID_B).containsPattern("fail +" + PNID_B + " +calling +Calling is disabled");
 
