@@ -147,7 +147,8 @@ public enum Option {
       core(Kind.durationFrom(Duration.ZERO, Duration.ofDays(1)), MetaLayer.Builder::doctorInterval),
       "How often the background [Meta doctor](operations.md#the-meta-doctor) checks every number at Meta and in"
           + " the layer (`0` turns it off; else `1m` to `1d`). A check failing 3 runs in a row logs one WARN naming"
-          + " the number, the check and the fix. Each run reads Graph four times per number."),
+          + " the number, the check and the fix. Each run reads Graph four times per number. Off with"
+          + " `LAYER_GRAPH_URL=demo`, whose stand-in answers none of these reads."),
   // ---- request bodies held in memory (webhooks, Graph forms)
   BODY_BUFFER_BYTES(Section.BODIES, "--body-buffer-bytes", "LAYER_BODY_BUFFER_BYTES", is("33554432"),
       launcher(Kind.POSITIVE_LONG),
