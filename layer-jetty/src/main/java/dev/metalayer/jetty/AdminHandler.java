@@ -331,16 +331,21 @@ final class AdminHandler implements Request.Handler {
         ? doctor.examine(phoneNumberId.get()).thenApply(r -> r.map(List::of))
         : doctor.examineAll().thenApply(Optional::of);
     reports.whenComplete((found, failure) -> {
-      if (failure != null) {
-        log.warn("Admin token: the Meta doctor failed: {}", failure.toString());
-        HttpIo.writeError(response, callback, GraphError.unavailable("The doctor could not finish; try again."));
-      } else if (found.isEmpty()) {
-        HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
-      } else {
-        Map<String, Object> view = AdminViews.doctor(found.get(), asked, phoneNumberId);
-        log.info("Admin token: ran the Meta doctor on {}: {}", phoneNumberId.map(id -> "phone number ID " + id)
-            .orElse(found.get().size() + " number(s)"), view.get("status"));
-        HttpIo.writeJson(response, callback, 200, view);
+      // on the thread that ended the last check: whatever happens here, the callback completes once
+      try {
+        if (failure != null) {
+          log.warn("Admin token: the Meta doctor failed: {}", failure.toString());
+          HttpIo.writeError(response, callback, GraphError.unavailable("The doctor could not finish; try again."));
+        } else if (found.isEmpty()) {
+          HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+        } else {
+          Map<String, Object> view = AdminViews.doctor(found.get(), asked, phoneNumberId);
+          log.info("Admin token: ran the Meta doctor on {}: {}", phoneNumberId.map(id -> "phone number ID " + id)
+              .orElse(found.get().size() + " number(s)"), view.get("status"));
+          HttpIo.writeJson(response, callback, 200, view);
+        }
+      } catch (RuntimeException e) {
+        callback.failed(e);
       }
     });
   }
