@@ -14,6 +14,7 @@ module dev.metalayer.core {
   exports dev.metalayer;
   exports dev.metalayer.calls;
   exports dev.metalayer.crypto;
+  exports dev.metalayer.doctor;
   exports dev.metalayer.graph;
   exports dev.metalayer.json;
   exports dev.metalayer.keys;

@@ -1,6 +1,7 @@
 package dev.metalayer;
 
 import dev.metalayer.calls.Calls;
+import dev.metalayer.doctor.Doctor;
 import dev.metalayer.relay.CallWebhookRelay;
 import dev.metalayer.graph.GraphForwarder;
 import dev.metalayer.keys.TokenResolver;
@@ -42,6 +43,7 @@ public final class MetaLayer {
   private final GraphProxy graphProxy;
   private final CallWebhookRelay relay;
   private final Calls calls;
+  private final Doctor doctor;
 
   private MetaLayer(Builder b) {
     this.clock = b.clock;
@@ -81,6 +83,11 @@ public final class MetaLayer {
       b.relay.transport(b.deliveryTransport);
     }
     this.relay = b.relay.build(relayStore, keys, cipher);
+    Duration checkTimeout = b.upstreamTimeout.compareTo(Doctor.DEFAULT_CHECK_TIMEOUT) < 0
+        ? b.upstreamTimeout : Doctor.DEFAULT_CHECK_TIMEOUT;
+    this.doctor = Doctor.create(new Doctor.Setup(b.graphUrl, Optional.ofNullable(b.appId), b.appSecrets.stream().findFirst(),
+        Optional.ofNullable(b.publicUrl), checkTimeout, b.doctorInterval, b.clock, forwarder, keys, relay.subscriptions(),
+        relayStore::lastWebhook));
   }
 
   private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {
@@ -149,12 +156,22 @@ public final class MetaLayer {
   }
 
   /**
+   * The Meta doctor: checks of each number at Meta (with its own token, through the builder's
+   * {@link GraphForwarder}) and in the layer; in the background every {@link Builder#doctorInterval}.
+   */
+  public Doctor doctor() {
+    return doctor;
+  }
+
+  /**
    * Starts the layer's background work: the key service's upkeep ({@link KeyService#start}: changes made
-   * by other instances, last-use times) and the relay's workers ({@link CallWebhookRelay#start}). Idempotent.
+   * by other instances, last-use times), the relay's workers ({@link CallWebhookRelay#start}) and the
+   * background doctor ({@link Doctor#start}). Idempotent.
    */
   public void start() {
     keys.start();
     relay.start();
+    doctor.start();
   }
 
   /**
@@ -164,6 +181,7 @@ public final class MetaLayer {
    */
   public void close() {
     try {
+      doctor.close();
       relay.close();
     } finally {
       keys.close();
@@ -214,6 +232,8 @@ public final class MetaLayer {
     private DeliveryTransport deliveryTransport;
     private EgressGuard egressGuard = EgressGuard.publicOnly();
     private List<String> appSecrets = List.of();
+    private String appId;
+    private Duration doctorInterval = Duration.ofMinutes(15);
     /** The relay-only settings, with their defaults and ranges. */
     private final CallWebhookRelay.Builder relay = CallWebhookRelay.builder();
 
@@ -444,6 +464,32 @@ public final class MetaLayer {
         }
       }
       this.appSecrets = List.copyOf(secrets);
+      return this;
+    }
+
+    /**
+     * Default none: the Meta app's id (digits). With an app secret, the doctor checks a number's token with
+     * the app's own token ({@code app_id|app_secret}) and recognises the app among those subscribed to a WABA.
+     */
+    public Builder appId(String appId) {
+      Objects.requireNonNull(appId, "appId");
+      if (!appId.matches("[0-9]{1,32}")) {
+        throw new IllegalArgumentException("appId must be the Meta app's numeric id");
+      }
+      this.appId = appId;
+      return this;
+    }
+
+    /**
+     * Default 15 minutes: how often the background doctor examines every number ({@link Doctor}); zero
+     * turns it off (the doctor still answers when asked). At least one minute otherwise.
+     */
+    public Builder doctorInterval(Duration interval) {
+      Objects.requireNonNull(interval, "interval");
+      if (interval.isNegative() || !interval.isZero() && interval.compareTo(Duration.ofMinutes(1)) < 0) {
+        throw new IllegalArgumentException("doctorInterval must be 0 (off) or at least 1 minute");
+      }
+      this.doctorInterval = interval;
       return this;
     }
 

@@ -32,6 +32,7 @@ class ArchitectureTest {
           "dev.metalayer.calls", 3,
           "dev.metalayer.relay", 4,
           "dev.metalayer.store", 5,
+          "dev.metalayer.doctor", 5,
           "dev.metalayer", 6);
 
   static JavaClasses core;

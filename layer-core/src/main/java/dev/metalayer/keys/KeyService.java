@@ -251,6 +251,17 @@ public final class KeyService implements TokenResolver, AutoCloseable {
     return removed;
   }
 
+  /**
+   * The Meta token of a registered number, opened from the store now: for the layer's own calls to Meta
+   * on the number's behalf (the Meta doctor). The caller puts it in an upstream request and nowhere else
+   * (no log, no answer, no exception message). Empty when there is no such number.
+   *
+   * @throws dev.metalayer.crypto.TokenCipher.SecretUnreadableException when the stored token does not open
+   */
+  public Optional<String> metaTokenOf(String phoneNumberId) {
+    return store.findNumber(phoneNumberId).map(n -> cipher.open(n.sealedToken(), n.number().phoneNumberId()));
+  }
+
   /** Whether the number is registered, read from the store now (not from this instance's cache). */
   public boolean isRegistered(String phoneNumberId) {
     return store.findNumber(phoneNumberId).isPresent();

@@ -3,6 +3,7 @@ package dev.metalayer.relay;
 import dev.metalayer.calls.CallStore;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -613,6 +614,18 @@ public interface RelayStore {
 
   /** The envelope as received. */
   Optional<Envelope> findEnvelope(String id);
+
+  // ---- when webhooks last arrived, per number (the Meta doctor reads it)
+
+  /**
+   * Records that a webhook for each of {@code phoneNumberIds} was received at {@code at}: a number's time
+   * only moves forward (an earlier {@code at} than the one stored changes nothing). Kept when the
+   * number's subscriptions go; not purged by retention (one row per number).
+   */
+  void webhooksReceived(Collection<String> phoneNumberIds, Instant at);
+
+  /** When a webhook for the number was last {@linkplain #webhooksReceived recorded}; empty when never. */
+  Optional<Instant> lastWebhook(String phoneNumberId);
 
   /** Whether the store answers right now. Never throws. */
   boolean ping();

@@ -131,7 +131,44 @@ final class Router {
     IngestResult.Accepted accepted = accept(routing);
     routing.reportUnknownNumbers();
     routing.permissionReplies();
+    recordWebhooks(routing, now);
     return accepted;
+  }
+
+  /** How often one instance writes a number's last webhook time (the doctor reads it in minutes, not seconds). */
+  static final Duration WEBHOOK_SEEN_EVERY = Duration.ofMinutes(1);
+
+  /** The last webhook time this instance wrote, per number. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Instant> webhookSeenWritten =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Records, for the Meta doctor, that a webhook arrived for the registered numbers the envelope's changes
+   * were routed to: at most once per {@link #WEBHOOK_SEEN_EVERY} per number on this instance. A store
+   * failure here is logged and never fails the ingest (the envelope is already stored).
+   */
+  private void recordWebhooks(Routing routing, Instant now) {
+    java.util.Set<String> due = new java.util.TreeSet<>();
+    routing.numbers.values().forEach(list -> list.forEach(n -> {
+      Instant written = webhookSeenWritten.get(n.phoneNumberId());
+      if (written == null || !now.isBefore(written.plus(WEBHOOK_SEEN_EVERY))) {
+        due.add(n.phoneNumberId());
+      }
+    }));
+    if (due.isEmpty()) {
+      return;
+    }
+    try {
+      store.webhooksReceived(due, now);
+      due.forEach(id -> webhookSeenWritten.put(id, now));
+      if (webhookSeenWritten.size() > 100_000) {
+        webhookSeenWritten.clear();
+      }
+    } catch (RuntimeException e) {
+      warnings.permit("webhook-seen", "store").ifPresent(suppressed -> log.warn(
+          "Could not record when webhooks last arrived (the Meta doctor reads it): {}{}", e.toString(),
+          WarnLimiter.suppressed(suppressed)));
+    }
   }
 
   /**

@@ -37,7 +37,8 @@ public final class Database {
       "V8__claim_tokens_and_instances.sql", "V9__shared_bodies_and_paused.sql", "V10__key_changes.sql",
       "V11__call_records.sql", "V12__call_order.sql", "V13__key_scopes.sql",
       "V14__request_ids.sql",
-      "V15__key_rate_limits.sql");
+      "V15__key_rate_limits.sql",
+      "V16__number_webhooks.sql");
 
   /** The SQL dialects the layer knows. */
   enum Dialect {

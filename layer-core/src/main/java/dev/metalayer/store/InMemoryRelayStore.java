@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -29,6 +30,8 @@ final class InMemoryRelayStore implements RelayStore {
   /** Envelopes stored by {@link #ingestUnrouted} and not routed yet, in arrival order. */
   private final Set<String> unrouted = new java.util.LinkedHashSet<>();
   private final Map<String, Row> deliveries = new LinkedHashMap<>();
+  /** When a webhook for each number was last received. */
+  private final Map<String, Instant> lastWebhooks = new HashMap<>();
   /** Each instance's last heartbeat. */
   private final Map<String, Instant> instances = new HashMap<>();
   /** The bytes deliveries are sent with, once per envelope and content (as {@link JdbcRelayStore#bodyKey}). */
@@ -548,5 +551,17 @@ final class InMemoryRelayStore implements RelayStore {
   @Override
   public boolean ping() {
     return true;
+  }
+
+  @Override
+  public synchronized void webhooksReceived(Collection<String> phoneNumberIds, Instant at) {
+    for (String id : phoneNumberIds) {
+      lastWebhooks.merge(id, at, (stored, given) -> given.isAfter(stored) ? given : stored);
+    }
+  }
+
+  @Override
+  public synchronized Optional<Instant> lastWebhook(String phoneNumberId) {
+    return Optional.ofNullable(lastWebhooks.get(phoneNumberId));
   }
 }

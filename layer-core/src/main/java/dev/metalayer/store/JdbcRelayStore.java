@@ -6,6 +6,7 @@ import dev.metalayer.relay.Attempt;
 import dev.metalayer.relay.Delivery;
 import dev.metalayer.relay.DeliveryState;
 import dev.metalayer.relay.Lane;
+import dev.metalayer.relay.StoreException;
 import dev.metalayer.relay.Subscription;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -13,6 +14,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -904,6 +906,33 @@ final class JdbcRelayStore implements RelayStore {
   @Override
   public boolean ping() {
     return db.ping();
+  }
+
+  @Override
+  public void webhooksReceived(Collection<String> phoneNumberIds, Instant at) {
+    for (String id : new java.util.TreeSet<>(phoneNumberIds)) {
+      if (sql.update("UPDATE layer_number_webhooks SET received_at = ? WHERE phone_number_id = ? AND received_at < ?",
+          at, id, at) > 0) {
+        continue;
+      }
+      try {
+        sql.update("INSERT INTO layer_number_webhooks (phone_number_id, received_at) SELECT ?, ? WHERE NOT EXISTS"
+            + " (SELECT 1 FROM layer_number_webhooks WHERE phone_number_id = ?)", id, at, id);
+      } catch (StoreException e) {
+        if (!e.duplicate()) {
+          throw e;
+        }
+        // another instance inserted the row meanwhile: its time or ours, the later one is kept
+        sql.update("UPDATE layer_number_webhooks SET received_at = ? WHERE phone_number_id = ? AND received_at < ?",
+            at, id, at);
+      }
+    }
+  }
+
+  @Override
+  public Optional<Instant> lastWebhook(String phoneNumberId) {
+    return sql.first("SELECT received_at FROM layer_number_webhooks WHERE phone_number_id = ?",
+        rs -> Sql.instant(rs, 1), phoneNumberId).flatMap(t -> t);
   }
 
   // ---- mapping

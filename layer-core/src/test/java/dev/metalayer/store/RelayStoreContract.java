@@ -118,6 +118,19 @@ abstract class RelayStoreContract {
   }
 
   @Test
+  void aNumbersLastWebhookOnlyMovesForward() {
+    assertThat(store.lastWebhook("111")).isEmpty();
+    store.webhooksReceived(List.of("111", "222"), T0.plusSeconds(60));
+    store.webhooksReceived(List.of("111"), T0);
+    assertThat(store.lastWebhook("111")).contains(T0.plusSeconds(60));
+    store.webhooksReceived(List.of("222", "333"), T0.plusSeconds(120));
+    assertThat(store.lastWebhook("222")).contains(T0.plusSeconds(120));
+    assertThat(store.lastWebhook("333")).contains(T0.plusSeconds(120));
+    assertThat(store.lastWebhook("111")).contains(T0.plusSeconds(60));
+    assertThat(store.lastWebhook("444")).isEmpty();
+  }
+
+  @Test
   void subscriptionsRoundTripWithTheirSealedSecretAndStayScopedToTheirNumber() {
     byte[] secret = {9, 8, 7, 0, -1};
     store.insertSubscription(new StoredSubscription(sub("wh_a", "111"), secret));

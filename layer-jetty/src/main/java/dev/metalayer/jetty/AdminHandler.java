@@ -5,6 +5,7 @@ import dev.metalayer.MetaLayer;
 import dev.metalayer.calls.Calls;
 import dev.metalayer.keys.WhatsAppNumber;
 import dev.metalayer.crypto.Secrets;
+import dev.metalayer.doctor.Doctor;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.keys.FailedAttempts;
 import dev.metalayer.keys.Grant;
@@ -59,6 +60,7 @@ final class AdminHandler implements Request.Handler {
       .on("/numbers/{phone_number_id}/answering", "GET", "PUT")
       .on("/numbers/{phone_number_id}/calls", "GET")
       .on("/numbers/{phone_number_id}/calls/{wacid...}", "GET")
+      .on("/numbers/{phone_number_id}/doctor", "GET")
       .on("/keys", "GET", "POST")
       .on("/keys/{key_id}", "PATCH", "DELETE")
       .on("/webhooks/{subscription_id}", "GET")
@@ -66,6 +68,7 @@ final class AdminHandler implements Request.Handler {
       .on("/webhooks/{subscription_id}/deliveries/{delivery_id}/retry", "POST")
       .on("/unknown-numbers", "GET")
       .on("/calls", "GET")
+      .on("/doctor", "GET")
       .on("/store", "GET")
       .refusing("/keys/{key_id}", "Use DELETE to revoke a key.")
       .refusing("/calls", CallsHandler.READ_ONLY)
@@ -81,6 +84,8 @@ final class AdminHandler implements Request.Handler {
   private final FailedAttempts failures;
   private final BodyReader bodies;
   private final CallViews callViews;
+  private final Doctor doctor;
+  private final java.time.Clock layerClock;
 
   /** @param bodies the reader of request bodies (no thread waits for one; a shared budget and a read deadline) */
   AdminHandler(MetaLayer layer, Optional<String> adminToken, Supplier<LayerStore.Size> storeSize, FailedAttempts failures,
@@ -94,6 +99,8 @@ final class AdminHandler implements Request.Handler {
     this.failures = failures;
     this.bodies = bodies;
     this.callViews = new CallViews(layer);
+    this.doctor = layer.doctor();
+    this.layerClock = layer.clock();
   }
 
   /** Whether the request carries the admin token ({@code Authorization: Bearer …}, constant time); false when there is none. */
@@ -160,6 +167,13 @@ final class AdminHandler implements Request.Handler {
         case "GET" -> answering(id, response, callback);
         case "PUT" -> bodies.readJsonObject(request, MAX_BODY, response, callback, b -> setAnswering(id, b, response, callback));
         default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or PUT."));
+      }
+    } else if (path.equals("/doctor") || path.startsWith("/numbers/") && HttpIo.segments(path).size() == 3
+        && HttpIo.segments(path).get(2).equals("doctor") && path.endsWith("/doctor")) {
+      if (!method.equals("GET")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      } else {
+        doctor(path.equals("/doctor") ? Optional.empty() : Optional.of(HttpIo.segments(path).get(1)), response, callback);
       }
     } else if (path.startsWith("/webhooks/") && path.endsWith("/deliveries")
         && path.indexOf('/', 10) == path.length() - "/deliveries".length()) {
@@ -337,6 +351,35 @@ final class AdminHandler implements Request.Handler {
     } else {
       callViews.oneForOperator(number, parts.subList(3, parts.size()), response, callback);
     }
+  }
+
+  /**
+   * The Meta doctor's checks of one number, or of every number: answered when the last check ends
+   * (each Graph read has its timeout); an unknown number is a 404. Logged at INFO with the worst status.
+   */
+  private void doctor(Optional<String> phoneNumberId, Response response, Callback callback) {
+    java.time.Instant asked = layerClock.instant();
+    java.util.concurrent.CompletableFuture<Optional<List<Doctor.Report>>> reports = phoneNumberId.isPresent()
+        ? doctor.examine(phoneNumberId.get()).thenApply(r -> r.map(List::of))
+        : doctor.examineAll().thenApply(Optional::of);
+    reports.whenComplete((found, failure) -> {
+      // on the thread that ended the last check: whatever happens here, the callback completes once
+      try {
+        if (failure != null) {
+          log.warn("Admin token: the Meta doctor failed: {}", failure.toString());
+          HttpIo.writeError(response, callback, GraphError.unavailable("The doctor could not finish; try again."));
+        } else if (found.isEmpty()) {
+          HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+        } else {
+          Map<String, Object> view = AdminViews.doctor(found.get(), asked, phoneNumberId);
+          log.info("Admin token: ran the Meta doctor on {}: {}", phoneNumberId.map(id -> "phone number ID " + id)
+              .orElse(found.get().size() + " number(s)"), view.get("status"));
+          HttpIo.writeJson(response, callback, 200, view);
+        }
+      } catch (RuntimeException e) {
+        callback.failed(e);
+      }
+    });
   }
 
   /** A phone number ID from a path, for a log line: digits as they are, anything else replaced. */

@@ -1,5 +1,6 @@
 package dev.metalayer.jetty;
 
+import dev.metalayer.doctor.Doctor;
 import dev.metalayer.keys.KeyService.CreatedKey;
 import dev.metalayer.keys.Grant;
 import dev.metalayer.keys.KeyRecord;
@@ -15,6 +16,37 @@ import java.util.Set;
 /** The JSON shapes of numbers, keys and the store's size, for the admin API. Never holds a token. */
 final class AdminViews {
   private AdminViews() {}
+
+  /**
+   * The Meta doctor's answer: {@code status} (the worst of the checks), {@code checked_at} and
+   * {@code checks}, each {@code {name, status, detail, fix?, number, subscription_id?}}; {@code fix} only
+   * on {@code warn} and {@code fail}, {@code subscription_id} only on a subscription's {@code deliveries}.
+   * One number's answer also carries its {@code phone_number_id}. The console and the CLI read this shape.
+   */
+  static Map<String, Object> doctor(List<Doctor.Report> reports, Instant at, java.util.Optional<String> phoneNumberId) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    phoneNumberId.ifPresent(id -> m.put("phone_number_id", id));
+    Doctor.Status worst = reports.stream().map(Doctor.Report::status).max(java.util.Comparator.naturalOrder())
+        .orElse(Doctor.Status.OK);
+    m.put("status", worst.wire());
+    m.put("checked_at", reports.stream().map(Doctor.Report::checkedAt).min(java.util.Comparator.naturalOrder())
+        .orElse(at).toString());
+    List<Map<String, Object>> checks = new java.util.ArrayList<>();
+    for (Doctor.Report r : reports) {
+      for (Doctor.Check c : r.checks()) {
+        Map<String, Object> check = new LinkedHashMap<>();
+        check.put("name", c.name());
+        check.put("status", c.status().wire());
+        check.put("detail", c.detail());
+        c.fix().ifPresent(f -> check.put("fix", f));
+        check.put("number", c.phoneNumberId());
+        c.subscriptionId().ifPresent(id -> check.put("subscription_id", id));
+        checks.add(check);
+      }
+    }
+    m.put("checks", checks);
+    return m;
+  }
 
   /** @param answering the number's answering mode ({@code single} or {@code any}) */
   static Map<String, Object> number(WhatsAppNumber n, String answering) {

@@ -37,10 +37,13 @@ final class Cli {
   /** One option of a command: its flag, its placeholder, whether it is required, its meaning. */
   record Param(String flag, String label, boolean required, String help) {}
 
-  /** A command: its group ({@code numbers}), its name ({@code add}), what it does, its options. */
+  /**
+   * A command: its group ({@code numbers}), its name ({@code add}; empty for a command of one word,
+   * {@code doctor}), what it does, its options.
+   */
   record Command(String group, String name, String description, List<Param> params) {
     String words() {
-      return group + " " + name;
+      return name.isEmpty() ? group : group + " " + name;
     }
   }
 
@@ -74,7 +77,15 @@ final class Cli {
               + " default for the layer's default (LAYER_KEY_RATE, LAYER_KEY_BURST)."),
           new Param("--burst", "N", false, "Requests the key may send at once, with a rate."))),
       new Command("keys", "list", "list keys (prefix, number, created, last used, rate limit, scopes)", List.of()),
-      new Command("keys", "revoke", "revoke a key", List.of(new Param("--id", "KEY_ID", true, "The key's id."))));
+      new Command("keys", "revoke", "revoke a key", List.of(new Param("--id", "KEY_ID", true, "The key's id."))),
+      new Command("doctor", "", "check numbers at Meta and in a running layer (token, number, webhooks, calling,"
+          + " deliveries): one line per check, with its fix; exit status 3 when a check fails", List.of(
+          new Param("--number", "ID", false, "One phone number ID; every number when left out."))));
+
+  /** Whether {@code word} is a whole command ({@code doctor}), not a group of commands. */
+  static boolean isSingleWord(String word) {
+    return COMMANDS.stream().anyMatch(c -> c.group().equals(word) && c.name().isEmpty());
+  }
 
   /** The commands of a group, as their words ({@code numbers add}, …). */
   static List<String> commandsOf(String group) {
@@ -127,6 +138,11 @@ final class Cli {
           settings.get(Option.ADMIN_TOKEN).isPresent() ? metaToken(command, flags) : Optional.empty();
       return new RemoteCli(layerUrl.get().toString(), settings.writtenAs(Option.LAYER_URL),
           settings.get(Option.ADMIN_TOKEN), out, err).run(command, flags, metaToken);
+    }
+    if (command.equals("doctor")) {
+      err.println("error: doctor asks a running layer, and no layer URL is given (--layer-url): pass --layer-url URL of"
+          + " the running layer, with LAYER_ADMIN_TOKEN set");
+      return ConfigError.STATUS;
     }
     String viaAdminApi = "pass --layer-url URL (with LAYER_ADMIN_TOKEN set) to manage it through the layer's admin API";
     // on PostgreSQL there is no file to hold: the command works beside running layers, and the data

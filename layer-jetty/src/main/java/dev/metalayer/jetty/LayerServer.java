@@ -263,7 +263,9 @@ public final class LayerServer implements AutoCloseable {
   private static MetaLayer layer(Settings settings, MetaLayer.Builder builder, DataDir dataDir, LayerStore store,
       EgressGuard guard, JettyDeliveryTransport transport, Optional<String> demoGraph) {
     SecureRandom random = new SecureRandom();
-    demoGraph.ifPresent(url -> builder.graphUrl(URI.create(url)).mediaHosts(List.of("http://" + URI.create(url).getHost())));
+    // the stand-in answers none of the doctor's reads: no background doctor warning about it every 45 minutes
+    demoGraph.ifPresent(url -> builder.graphUrl(URI.create(url)).mediaHosts(List.of("http://" + URI.create(url).getHost()))
+        .doctorInterval(java.time.Duration.ZERO));
     KeyStore keyStore = Stores.keys(store.database());
     builder
         .keyStore(keyStore)

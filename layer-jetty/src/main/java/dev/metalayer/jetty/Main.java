@@ -72,7 +72,7 @@ public final class Main {
         serve(settings);
         return -1;
       }
-      if (command.size() == 1) {
+      if (command.size() == 1 && !Cli.isSingleWord(command.get(0))) {
         throw new ConfigError("'" + command.get(0) + "' needs a command", command.get(0),
             "use one of " + String.join(", ", Cli.commandsOf(command.get(0))));
       }
@@ -159,6 +159,15 @@ public final class Main {
     line.addSubcommand("serve", new CommandLine(serve));
     Map<String, CommandLine> groups = new java.util.LinkedHashMap<>();
     for (Cli.Command c : Cli.COMMANDS) {
+      if (c.name().isEmpty()) {
+        // a command of one word (doctor): its options are on it
+        CommandSpec spec = CommandSpec.create().name(c.group());
+        spec.usageMessage().description(c.description());
+        addParams(spec, c, required);
+        serverOptions(spec, flags, true);
+        groups.put(c.group(), new CommandLine(spec));
+        continue;
+      }
       CommandLine group = groups.computeIfAbsent(c.group(), g -> {
         CommandSpec spec = CommandSpec.create().name(g);
         spec.usageMessage().description("The " + g + " commands.");
@@ -167,15 +176,19 @@ public final class Main {
       });
       CommandSpec spec = CommandSpec.create().name(c.name());
       spec.usageMessage().description(c.description());
-      for (Cli.Param p : c.params()) {
-        spec.addOption(OptionSpec.builder(p.flag()).paramLabel(p.label()).arity("1").type(String.class)
-            .required(required && p.required()).description(p.help()).build());
-      }
+      addParams(spec, c, required);
       serverOptions(spec, flags, true);
       group.addSubcommand(c.name(), new CommandLine(spec));
     }
     groups.forEach(line::addSubcommand);
     return line;
+  }
+
+  private static void addParams(CommandSpec spec, Cli.Command c, boolean required) {
+    for (Cli.Param p : c.params()) {
+      spec.addOption(OptionSpec.builder(p.flag()).paramLabel(p.label()).arity("1").type(String.class)
+          .required(required && p.required()).description(p.help()).build());
+    }
   }
 
   private static void serverOptions(CommandSpec spec, Map<Option, String> flags, boolean hidden) {
@@ -334,7 +347,7 @@ public final class Main {
     b.append("Commands (default: serve):\n");
     b.append(String.format("  %-40s %s%n", "serve", "run the layer"));
     for (Cli.Command c : Cli.COMMANDS) {
-      StringBuilder synopsis = new StringBuilder(c.group() + " " + c.name());
+      StringBuilder synopsis = new StringBuilder(c.words());
       for (Cli.Param p : c.params()) {
         synopsis.append(p.required() ? " " : " [").append(p.flag()).append(' ').append(p.label())
             .append(p.required() ? "" : "]");
@@ -344,6 +357,7 @@ public final class Main {
     }
     b.append("The numbers and keys commands open the store file, which a running layer holds: to manage a running\n");
     b.append("layer, give its URL with --layer-url (and LAYER_ADMIN_TOKEN); they then use its admin API.\n");
+    b.append("doctor always asks a running layer (--layer-url and LAYER_ADMIN_TOKEN).\n");
     b.append("'java -jar meta-layer.jar COMMAND --help' shows one command's options.\n\n");
     b.append("Options, accepted before or after the command (a flag wins over its environment variable):\n");
     for (Option.Section section : Option.Section.values()) {

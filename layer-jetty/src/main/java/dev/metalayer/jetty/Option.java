@@ -131,6 +131,10 @@ public enum Option {
   APP_SECRET(Section.GRAPH, null, "META_APP_SECRET", unset("unset"), core(Kind.SECRET_LIST, MetaLayer.Builder::appSecrets),
       "Meta app secret(s), comma-separated for rotation. The first computes `appsecret_proof` on every upstream"
           + " request; all are accepted on incoming webhook signatures."),
+  APP_ID(Section.GRAPH, "--meta-app-id", "META_APP_ID", unset("unset"), core(Kind.TEXT, MetaLayer.Builder::appId),
+      "The Meta app's numeric id. With `META_APP_SECRET`, the [Meta doctor](operations.md#the-meta-doctor) checks"
+          + " each number's token with the app's own token and recognises the app among those subscribed to the"
+          + " number's WABA."),
   MEDIA_HOSTS(Section.GRAPH, "--media-hosts", "LAYER_MEDIA_HOSTS",
       is("lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.whatsapp.net"), core(Kind.LIST, MetaLayer.Builder::mediaHosts),
       "Hosts media is fetched from with the Meta token, redirects included, over `https` only; `*.example.com`"
@@ -177,6 +181,12 @@ public enum Option {
   KEY_BURST(Section.GRAPH, "--key-burst", "LAYER_KEY_BURST", is("100"), core(Kind.BURST, MetaLayer.Builder::keyBurst),
       "Graph requests one key may send at once before `LAYER_KEY_RATE` paces it (the bucket's size); `0` or"
           + " `off`: no default limit."),
+  DOCTOR_INTERVAL(Section.GRAPH, "--doctor-interval", "LAYER_DOCTOR_INTERVAL", is("15m"),
+      core(Kind.durationFrom(Duration.ZERO, Duration.ofDays(1)), MetaLayer.Builder::doctorInterval),
+      "How often the background [Meta doctor](operations.md#the-meta-doctor) checks every number at Meta and in"
+          + " the layer (`0` turns it off; else `1m` to `1d`). A check failing 3 runs in a row logs one WARN naming"
+          + " the number, the check and the fix. Each run reads Graph four times per number. Off with"
+          + " `LAYER_GRAPH_URL=demo`, whose stand-in answers none of these reads."),
   // ---- request bodies held in memory (webhooks, Graph forms)
   BODY_BUFFER_BYTES(Section.BODIES, "--body-buffer-bytes", "LAYER_BODY_BUFFER_BYTES", is("33554432"),
       launcher(Kind.POSITIVE_LONG),

@@ -95,6 +95,7 @@ final class RemoteCli {
           return r == null ? 1 : print(Cli.limitSet(id, limit.get()));
         }).orElse(2);
         case "keys list" -> listKeys();
+        case "doctor" -> doctor(Optional.ofNullable(flags.get("--number")));
         case "keys revoke" -> required(flags, "--id", "keys revoke").map(id -> {
           JsonNode r = call("DELETE", "/keys/" + segment(id), null);
           return r == null ? 1 : print("revoked " + id);
@@ -147,6 +148,34 @@ final class RemoteCli {
     } catch (IllegalArgumentException e) {
       return Optional.empty();
     }
+  }
+
+  /** Exit status of {@code doctor} when a check fails (0: none failed; 1: the layer could not be asked). */
+  static final int DOCTOR_FAILED = 3;
+  /** How long {@code doctor} waits for the layer's answer: every number is checked at Meta meanwhile. */
+  static final int DOCTOR_SECONDS = 300;
+
+  /** {@code doctor [--number ID]}: one line per check, its fix on the next; 3 when a check fails. */
+  private int doctor(Optional<String> number) {
+    JsonNode r = call("GET", number.map(id -> "/numbers/" + segment(id) + "/doctor").orElse("/doctor"), null,
+        DOCTOR_SECONDS);
+    if (r == null) {
+      return 1;
+    }
+    out.printf("%-6s %-20s %-18s %s%n", "STATUS", "NUMBER", "CHECK", "DETAIL");
+    boolean failed = false;
+    for (JsonNode c : r.path("checks")) {
+      String status = c.path("status").asText();
+      failed |= status.equals("fail");
+      out.printf("%-6s %-20s %-18s %s%n", status, c.path("number").asText(), c.path("name").asText(),
+          c.path("detail").asText());
+      if (c.hasNonNull("fix")) {
+        out.printf("%-6s %-20s %-18s fix: %s%n", "", "", "", c.path("fix").asText());
+      }
+    }
+    out.println("doctor: " + r.path("status").asText() + " (" + r.path("checks").size() + " checks at "
+        + r.path("checked_at").asText() + ")");
+    return failed ? DOCTOR_FAILED : 0;
   }
 
   private int listKeys() {
@@ -206,9 +235,13 @@ final class RemoteCli {
    * message for any other status
    */
   private JsonNode call(String method, String path, Map<String, Object> body) {
+    return call(method, path, body, CALL_SECONDS);
+  }
+
+  private JsonNode call(String method, String path, Map<String, Object> body, int seconds) {
     try {
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
-          .timeout(Duration.ofSeconds(CALL_SECONDS))
+          .timeout(Duration.ofSeconds(seconds))
           .header("Authorization", "Bearer " + adminToken.orElseThrow())
           .header("Accept", "application/json");
       if (body == null) {
@@ -237,7 +270,7 @@ final class RemoteCli {
     } catch (java.net.http.HttpConnectTimeoutException e) {
       throw new CallFailed("no connection within " + CONNECT_SECONDS + " s", e);
     } catch (java.net.http.HttpTimeoutException e) {
-      throw new CallFailed("no answer within " + CALL_SECONDS + " s", e);
+      throw new CallFailed("no answer within " + seconds + " s", e);
     } catch (java.net.ConnectException e) {
       throw new CallFailed(unresolved(e) ? "its host name does not resolve" : "connection refused", e);
     } catch (IOException e) {
