@@ -27,6 +27,7 @@ class ArchitectureTest {
           "dev.metalayer.json", 0,
           "dev.metalayer.crypto", 0,
           "dev.metalayer.log", 0,
+          "dev.metalayer.metrics", 0,
           "dev.metalayer.keys", 1,
           "dev.metalayer.graph", 2,
           "dev.metalayer.calls", 3,

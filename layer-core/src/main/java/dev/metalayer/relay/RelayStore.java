@@ -331,6 +331,7 @@ public interface RelayStore {
    *
    * @param attempts attempts made before this claim
    * @param claimToken this claim's token: {@link #renew} and {@link #finish} write only with it
+   * @param createdAt when the delivery was queued (its webhook's ingest, or a replay)
    */
   record Claimed(
       String id,
@@ -342,7 +343,8 @@ public interface RelayStore {
       int attempts,
       int maxAttempts,
       Optional<Instant> expiresAt,
-      String claimToken) {}
+      String claimToken,
+      Instant createdAt) {}
 
   /** A running {@linkplain #listen listener}; {@link #close()} stops it. */
   interface Listening extends AutoCloseable {
@@ -581,6 +583,15 @@ public interface RelayStore {
   // ---- the log
 
   Optional<Delivery> findDelivery(String id);
+
+  /**
+   * The deliveries of {@code lane} that are pending or in flight, and when the oldest of them was
+   * queued: what the backlog gauges show (read at most every few seconds). One statement, whose cost grows
+   * with the backlog, not with history. Default: none (a store that cannot tell).
+   */
+  default dev.metalayer.metrics.LayerMetrics.Backlog backlog(Lane lane) {
+    return dev.metalayer.metrics.LayerMetrics.Backlog.EMPTY;
+  }
 
   /** The deliveries of a subscription, newest first, with their attempts. */
   List<Delivery> deliveries(String subscriptionId, Optional<DeliveryState> state, int limit);
