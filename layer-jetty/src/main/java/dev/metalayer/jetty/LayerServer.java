@@ -49,6 +49,9 @@ public final class LayerServer implements AutoCloseable {
   /** The shortest admin token accepted at start: a guessable token guards every key and Meta token. */
   static final int MIN_ADMIN_TOKEN_CHARS = 32;
 
+  /** The shortest metrics token accepted at start. */
+  static final int MIN_METRICS_TOKEN_CHARS = 16;
+
   /** Failed admin tokens allowed per source address and window, then 429 until the window ends. */
   static final int ADMIN_FAILURES = 10;
 
@@ -60,9 +63,11 @@ public final class LayerServer implements AutoCloseable {
   private final MetaLayer layer;
   private final Server server;
   private final ServerConnector connector;
+  private final MetricsEndpoint metrics;
 
   private LayerServer(Settings settings, DataDir dataDir, LayerStore store, MetaLayer layer, Server server,
-      ServerConnector connector) {
+      ServerConnector connector, MetricsEndpoint metrics) {
+    this.metrics = metrics;
     this.settings = settings;
     this.dataDir = dataDir;
     this.store = store;
@@ -89,6 +94,8 @@ public final class LayerServer implements AutoCloseable {
         + settings.writtenAs(Option.DATA_DIR));
     Server server = server();
     ServerConnector connector = connector(server, settings);
+    MetricsEndpoint metrics = MetricsEndpoint.of(settings, server);
+    metrics.prometheus().ifPresent(builder::meterRegistry);
     LayerStore store;
     try {
       // the port first: a port in use is told before anything else is opened or logged
@@ -97,11 +104,13 @@ public final class LayerServer implements AutoCloseable {
       } catch (IOException e) {
         throw bindFailure(settings, e);
       }
+      metrics.open();
       store = LayerStore.open(settings, dataDir.path(), "stop the other layer first, or give this one its own "
           + settings.writtenAs(Option.DATA_DIR));
     } catch (RuntimeException | Error e) {
       try {
         connector.close();
+        metrics.close();
       } finally {
         dataDir.close();
       }
@@ -114,7 +123,7 @@ public final class LayerServer implements AutoCloseable {
           ? Optional.of(DemoGraph.loopbackBase(settings.string(Option.HOST), connector.getLocalPort()))
           : Optional.empty();
       MetaLayer layer = layer(settings, builder, dataDir, store, guard, transport, demoGraph);
-      HealthHandler health = routes(settings, server, store, layer, demoGraph);
+      HealthHandler health = routes(settings, server, store, layer, demoGraph, metrics);
       // the delivery client starts and stops with the server
       server.addBean(transport.client());
 
@@ -127,7 +136,7 @@ public final class LayerServer implements AutoCloseable {
         throw e;
       }
       store.startMaintenance();
-      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, connector);
+      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, connector, metrics);
       log.info("Meta Layer listening on {}:{}", settings.string(Option.HOST), running.port());
       running.logEndpoints();
       return running;
@@ -139,6 +148,7 @@ public final class LayerServer implements AutoCloseable {
       } finally {
         try {
           connector.close();
+          metrics.close();
           store.close();
         } finally {
           dataDir.close();
@@ -201,7 +211,7 @@ public final class LayerServer implements AutoCloseable {
 
   /** Every path the layer serves, on {@code server}. @return the health handler, watched once started */
   private static HealthHandler routes(Settings settings, Server server, LayerStore store, MetaLayer layer,
-      Optional<String> demoGraph) {
+      Optional<String> demoGraph, MetricsEndpoint metrics) {
     Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
     BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
     Routes routes = new Routes();
@@ -216,7 +226,8 @@ public final class LayerServer implements AutoCloseable {
     server.addBean(upstream);
     HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
     server.addBean(media);
-    routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
+    routes.add(layer.graphProxy().settings().prefix(), new ProxyMetering(
+        new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies), layer.graphProxy(), layer.metrics()));
     routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
     routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
     routes.add(CallsHandler.PREFIX, new CallsHandler(layer, admin));
@@ -226,7 +237,7 @@ public final class LayerServer implements AutoCloseable {
       log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
           url, url.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
     });
-    server.setHandler(routes);
+    server.setHandler(metrics.serve(routes, server, store, layer.metrics()));
     return health;
   }
 
@@ -331,6 +342,11 @@ public final class LayerServer implements AutoCloseable {
     return client;
   }
 
+  /** The port {@code /metrics} is served on when {@code LAYER_METRICS_PORT} is set (useful with port 0). */
+  public Optional<Integer> metricsPort() {
+    return metrics.port();
+  }
+
   /** The port actually bound (useful with port 0). */
   public int port() {
     return connector.getLocalPort();
@@ -366,6 +382,7 @@ public final class LayerServer implements AutoCloseable {
       server.stop();
     } finally {
       try {
+        metrics.close();
         store.close();
       } finally {
         dataDir.close();
