@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
  * when no admin token is set), the Graph API under the Graph prefix, {@code /webhooks/meta} and
- * {@code /v1/webhooks}, {@code /v1/calls}. The options are declared in {@link Option}; those of the core reach the builder
+ * {@code /v1/webhooks}, {@code /v1/calls}, {@code /metrics} (or on {@code LAYER_METRICS_PORT}, {@link MetricsEndpoint}). The options are declared in {@link Option}; those of the core reach the builder
  * through {@link Settings#applyTo}.
  */
 public final class LayerServer implements AutoCloseable {
