@@ -6,11 +6,14 @@
 #   bash layer-examples/bench/run.sh            # the full run
 #   bash layer-examples/bench/run.sh --quick    # a smoke test of every phase (about three minutes)
 #
+#   bash layer-examples/bench/run.sh --only observability --out layer-examples/bench/results/observability
+#                                               # docs/performance.md: metrics and request logs on vs off (about 2 minutes)
+#
 #   bash layer-examples/bench/run.sh --only scaling --out layer-examples/bench/results/scaling
 #                                               # docs/scaling.md: 2 layers on PostgreSQL vs 1 on H2 (about 6 minutes)
 #
 # Extra arguments go to Bench: --rate N (open-loop rate, default 1000/s), --connections N (32),
-# --only proxy,keys,relay,media,scaling,startup, --out DIR, --profile (JFR on the layer processes; writes
+# --only proxy,keys,relay,media,scaling,startup,observability, --out DIR, --profile (JFR on the layer processes; writes
 # profile-*.txt summaries next to the results; the figures of such a run include the recorder),
 # --pg-url JDBC_URL and --pg-user NAME for the scaling phase (default LAYER_BENCH_PG_URL or
 # jdbc:postgresql://127.0.0.1:5432/test, LAYER_BENCH_PG_USER or postgres; the password from
@@ -18,6 +21,11 @@
 # skipped, with one line, when PostgreSQL cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+if [[ " $* " == *" --help "* ]]; then
+  sed -n '2,/^set -euo pipefail/p' layer-examples/bench/run.sh | grep '^#' | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)

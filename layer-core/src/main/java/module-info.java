@@ -7,6 +7,8 @@ module dev.metalayer.core {
   // Database and Json hand out JDBC and Jackson types: a module that uses them reads these too
   requires transitive java.sql;
   requires org.slf4j;
+  // the metrics facade: LayerMetrics hands out its MeterRegistry, which the host supplies
+  requires transitive micrometer.core;
   // optional: PostgreSQL's notifications (LISTEN/NOTIFY wake-ups), read only on a PostgreSQL store
   requires static org.postgresql.jdbc;
   requires transitive com.fasterxml.jackson.databind;
@@ -19,6 +21,7 @@ module dev.metalayer.core {
   exports dev.metalayer.json;
   exports dev.metalayer.keys;
   exports dev.metalayer.log;
+  exports dev.metalayer.metrics;
   exports dev.metalayer.relay;
   exports dev.metalayer.store;
 }

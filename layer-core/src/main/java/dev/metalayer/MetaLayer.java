@@ -17,6 +17,8 @@ import dev.metalayer.relay.RelayStore;
 import dev.metalayer.graph.GraphProxy;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.graph.Surface;
+import dev.metalayer.metrics.LayerMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -44,15 +46,18 @@ public final class MetaLayer {
   private final CallWebhookRelay relay;
   private final Calls calls;
   private final Doctor doctor;
+  private final LayerMetrics metrics;
 
   private MetaLayer(Builder b) {
     this.clock = b.clock;
     this.random = b.random;
+    this.metrics = b.metrics;
     TokenCipher cipher = new TokenCipher(b.masterKey, b.random);
     // removing a number removes its webhook subscriptions first (keys stays free of the relay)
     this.keys = new KeyService(b.keyStore, cipher, b.clock, b.random, b.grantCacheTtl, this::removeSubscriptionsOf);
     // a layer whose key does not open its store's tokens could serve nothing: it does not start
     keys.verifyMasterKey();
+    metrics.grantCache(keys, KeyService::grantCacheHits, KeyService::grantCacheMisses);
     this.tokenResolver = b.tokenResolver != null ? b.tokenResolver : keys;
     GraphSettings graph =
         new GraphSettings(
@@ -78,7 +83,7 @@ public final class MetaLayer {
     this.calls = new Calls(relayStore.calls(), b.clock);
     this.graphProxy = GraphProxy.create(graph, tokenResolver, registry(registered, sharedWaba), b.surfaceWidening, cipher,
         b.clock, forwarder, calls);
-    b.relay.egressGuard(b.egressGuard).clock(b.clock).random(b.random).appSecrets(b.appSecrets);
+    b.relay.egressGuard(b.egressGuard).clock(b.clock).random(b.random).appSecrets(b.appSecrets).metrics(b.metrics);
     if (b.deliveryTransport != null) {
       b.relay.transport(b.deliveryTransport);
     }
@@ -164,6 +169,14 @@ public final class MetaLayer {
   }
 
   /**
+   * What the layer counts (Graph requests, Meta's latency, webhooks, deliveries, backlog, grant cache),
+   * into the builder's {@link Builder#meterRegistry registry}. An adapter reports its requests here.
+   */
+  public LayerMetrics metrics() {
+    return metrics;
+  }
+
+  /**
    * Starts the layer's background work: the key service's upkeep ({@link KeyService#start}: changes made
    * by other instances, last-use times), the relay's workers ({@link CallWebhookRelay#start}) and the
    * background doctor ({@link Doctor#start}). Idempotent.
@@ -234,6 +247,7 @@ public final class MetaLayer {
     private List<String> appSecrets = List.of();
     private String appId;
     private Duration doctorInterval = Duration.ofMinutes(15);
+    private LayerMetrics metrics = LayerMetrics.none();
     /** The relay-only settings, with their defaults and ranges. */
     private final CallWebhookRelay.Builder relay = CallWebhookRelay.builder();
 
@@ -544,6 +558,18 @@ public final class MetaLayer {
     /** See {@link CallWebhookRelay.Builder#soleDeliverer}, where its default and range are. */
     public Builder soleDeliverer(boolean sole) {
       relay.soleDeliverer(sole);
+      return this;
+    }
+
+    /**
+     * Default none (the layer counts into an empty Micrometer composite, which costs next to nothing):
+     * the registry the layer's meters go to, as SLF4J takes the host's logger. Pass a Prometheus, OTLP or
+     * any other Micrometer registry, or {@code io.micrometer.core.instrument.Metrics.globalRegistry} to
+     * share the host's. The meters are listed in docs/operations.md; none carries a key, token, URL or
+     * phone number.
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.metrics = LayerMetrics.of(Objects.requireNonNull(registry, "registry"));
       return this;
     }
 

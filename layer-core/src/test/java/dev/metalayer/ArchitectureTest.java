@@ -23,17 +23,18 @@ class ArchitectureTest {
 
   /** Higher depends on lower, never the reverse. Packages on one level do not depend on each other. */
   static final Map<String, Integer> LEVEL =
-      Map.of(
-          "dev.metalayer.json", 0,
-          "dev.metalayer.crypto", 0,
-          "dev.metalayer.log", 0,
-          "dev.metalayer.keys", 1,
-          "dev.metalayer.graph", 2,
-          "dev.metalayer.calls", 3,
-          "dev.metalayer.relay", 4,
-          "dev.metalayer.store", 5,
-          "dev.metalayer.doctor", 5,
-          "dev.metalayer", 6);
+      Map.ofEntries(
+          Map.entry("dev.metalayer.json", 0),
+          Map.entry("dev.metalayer.crypto", 0),
+          Map.entry("dev.metalayer.log", 0),
+          Map.entry("dev.metalayer.metrics", 0),
+          Map.entry("dev.metalayer.keys", 1),
+          Map.entry("dev.metalayer.graph", 2),
+          Map.entry("dev.metalayer.calls", 3),
+          Map.entry("dev.metalayer.relay", 4),
+          Map.entry("dev.metalayer.store", 5),
+          Map.entry("dev.metalayer.doctor", 5),
+          Map.entry("dev.metalayer", 6));
 
   static JavaClasses core;
 

@@ -119,6 +119,15 @@ public final class GraphProxy {
     return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
   }
 
+  /**
+   * The route class of {@code path} (after the prefix), the {@code route} label of the layer's metrics:
+   * {@code media_download} for the layer's media route, else the Graph edge the surface's table names
+   * ({@code messages}, {@code media}…), {@code node}, {@code other} or {@code invalid}. Never an ID.
+   */
+  public String routeClass(String path) {
+    return mediaDownloadId(path).isPresent() ? "media_download" : Surface.routeClass(path);
+  }
+
   /** The largest form body read, once the key is known (Graph forms are small). */
   public static final int MAX_FORM_BYTES = 1024 * 1024;
   /**

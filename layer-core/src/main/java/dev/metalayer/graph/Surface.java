@@ -192,6 +192,27 @@ public final class Surface {
           rule(Target.MEDIA, "GET", "", READ, Scope.MEDIA),
           rule(Target.MEDIA, "DELETE", "", READ, Scope.MEDIA));
 
+  /** The edges the table names: the route classes of metrics, besides {@code node}, {@code other} and {@code invalid}. */
+  private static final Set<String> EDGES = TABLE.stream().map(Rule::edge).filter(e -> !e.isEmpty())
+      .collect(Collectors.toUnmodifiableSet());
+
+  /**
+   * The route class of a Graph path (after the prefix): its one edge when the table names it
+   * ({@code messages}, {@code media}, {@code settings}…), {@code node} for an object itself, {@code other}
+   * for any other path, {@code invalid} for one {@link GraphPath#parse} refuses. A bounded label: never
+   * an ID or any other text of the client's.
+   */
+  static String routeClass(String path) {
+    if (!(GraphPath.parse(path) instanceof Outcome.Ok<GraphPath> ok)) {
+      return "invalid";
+    }
+    List<String> edges = ok.value().edges();
+    if (edges.isEmpty()) {
+      return "node";
+    }
+    return edges.size() == 1 && EDGES.contains(edges.get(0)) ? edges.get(0) : "other";
+  }
+
   /** The row whose scope the layer's media download route ({@code /media/{id}/download}) needs: reading a media ID. */
   private static final Rule MEDIA_DOWNLOAD_ROW = TABLE.stream()
       .filter(r -> r.target() == Target.MEDIA && r.method().equals("GET")).findFirst().orElseThrow();

@@ -65,6 +65,8 @@ public final class KeyService implements TokenResolver, AutoCloseable {
   private final Duration grantCacheTtl;
   private final Consumer<String> removalListener;
   private final Map<String, CachedGrant> grants = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.LongAdder grantHits = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder grantMisses = new java.util.concurrent.atomic.LongAdder();
   /** Counts revocations, removals and token changes, so a resolution racing one never caches a stale grant. */
   private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
   private volatile Directory directory;
@@ -395,6 +397,16 @@ public final class KeyService implements TokenResolver, AutoCloseable {
 
   // ---- resolution
 
+  /** Well-formed keys resolved from the grant cache so far (for metrics). */
+  public long grantCacheHits() {
+    return grantHits.sum();
+  }
+
+  /** Well-formed keys that were looked up in the store so far (not cached, or cached too long ago; for metrics). */
+  public long grantCacheMisses() {
+    return grantMisses.sum();
+  }
+
   @Override
   public Resolution resolve(String credential) {
     if (credential == null || credential.isEmpty()) {
@@ -408,11 +420,14 @@ public final class KeyService implements TokenResolver, AutoCloseable {
     long changesSeen = changes.get();
     CachedGrant cached = grants.get(hash);
     if (cached != null && now.isBefore(cached.expiresAt())) {
+      grantHits.increment();
       return new Resolution.Granted(touch(hash, cached, now).grant());
     }
     if (cached != null && staleServes(cached.expiresAt(), now) && now.isBefore(storeRetryAt)) {
+      grantHits.increment();
       return new Resolution.Granted(touch(hash, cached, now).grant()); // the store failed a moment ago
     }
+    grantMisses.increment();
     Optional<KeyStore.KeyWithNumber> found;
     try {
       found = store.findKeyWithNumber(hash);

@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import dev.metalayer.log.RequestIds;
 import dev.metalayer.log.WarnLimiter;
+import dev.metalayer.metrics.LayerMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,10 +48,12 @@ final class Attempter {
   private final Clock clock;
   private final String userAgent;
   private final WarnLimiter warnings;
+  private final LayerMetrics metrics;
 
   /** @param warnings limits the warning of an expired call event to one per number and minute */
   Attempter(RelayStore store, TokenCipher cipher, DeliveryTransport transport, DeliveryPolicy policy, Clock clock,
-      WarnLimiter warnings) {
+      WarnLimiter warnings, LayerMetrics metrics) {
+    this.metrics = metrics;
     this.warnings = warnings;
     this.store = store;
     this.cipher = cipher;
@@ -200,11 +203,21 @@ final class Attempter {
    */
   private boolean end(Claimed c, AttemptRecord record, DeliveryState state, Instant next, Instant at) {
     if (store.finish(c.id(), c.claimToken(), record, state, next, at)) {
+      count(c, state, at);
       return true;
     }
     log.debug("Outcome of delivery {} ({}) dropped: its lease ended and another claim took it, or it was removed",
         c.id(), state.wire());
     return false;
+  }
+
+  /** Counts the end of an attempt (or of a delivery without one) that was written. */
+  private void count(Claimed c, DeliveryState state, Instant at) {
+    switch (state) {
+      case DELIVERED -> metrics.delivered(c.lane(), java.time.Duration.between(c.createdAt(), at));
+      case PENDING -> metrics.delivery(c.lane(), "retried");
+      default -> metrics.delivery(c.lane(), state.wire());
+    }
   }
 
   /**

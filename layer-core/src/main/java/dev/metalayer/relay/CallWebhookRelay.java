@@ -189,8 +189,15 @@ public interface CallWebhookRelay extends AutoCloseable {
     int concurrencyPerNumber;
     int maxSubscriptionsPerNumber = DEFAULT_MAX_SUBSCRIPTIONS;
     boolean soleDeliverer;
+    dev.metalayer.metrics.LayerMetrics metrics = dev.metalayer.metrics.LayerMetrics.none();
 
     private Builder() {}
+
+    /** Default {@link dev.metalayer.metrics.LayerMetrics#none()}: what the relay counts (webhooks, deliveries, backlog). */
+    public Builder metrics(dev.metalayer.metrics.LayerMetrics metrics) {
+      this.metrics = Objects.requireNonNull(metrics, "metrics");
+      return this;
+    }
 
     /** Default {@link DeliveryTransport#jdk} with the {@link #egressGuard}. */
     public Builder transport(DeliveryTransport transport) {

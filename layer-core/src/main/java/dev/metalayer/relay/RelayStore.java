@@ -347,6 +347,7 @@ public interface RelayStore {
    * @param attempts attempts made before this claim
    * @param claimToken this claim's token: {@link #renew} and {@link #finish} write only with it
    * @param requestId the request id of its envelope ({@link Envelope#requestId()}), if it has one
+   * @param createdAt when the delivery was queued (its webhook's ingest, or a replay)
    */
   record Claimed(
       String id,
@@ -359,15 +360,11 @@ public interface RelayStore {
       int maxAttempts,
       Optional<Instant> expiresAt,
       String claimToken,
-      Optional<String> requestId) {
+      Optional<String> requestId,
+      Instant createdAt) {
     public Claimed {
       Objects.requireNonNull(requestId, "requestId");
-    }
-
-    /** A claim of a delivery whose envelope has no request id. */
-    public Claimed(String id, String subscriptionId, String webhookId, String field, Lane lane, byte[] body, int attempts,
-        int maxAttempts, Optional<Instant> expiresAt, String claimToken) {
-      this(id, subscriptionId, webhookId, field, lane, body, attempts, maxAttempts, expiresAt, claimToken, Optional.empty());
+      Objects.requireNonNull(createdAt, "createdAt");
     }
   }
 
@@ -608,6 +605,15 @@ public interface RelayStore {
   // ---- the log
 
   Optional<Delivery> findDelivery(String id);
+
+  /**
+   * The deliveries of {@code lane} that are pending or in flight, and when the oldest of them was
+   * queued: what the backlog gauges show (read at most every few seconds). One statement, whose cost grows
+   * with the backlog, not with history. Default: none (a store that cannot tell).
+   */
+  default dev.metalayer.metrics.LayerMetrics.Backlog backlog(Lane lane) {
+    return dev.metalayer.metrics.LayerMetrics.Backlog.EMPTY;
+  }
 
   /** The deliveries of a subscription, newest first, with their attempts. */
   List<Delivery> deliveries(String subscriptionId, Optional<DeliveryState> state, int limit);

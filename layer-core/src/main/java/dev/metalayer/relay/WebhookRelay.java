@@ -33,6 +33,10 @@ final class WebhookRelay implements CallWebhookRelay {
   private final WebhookSubscriptions subscriptions;
   private final UnknownNumbers unknownNumbers;
   private final WarnLimiter warnings;
+  private final dev.metalayer.metrics.LayerMetrics metrics;
+
+  /** How long the backlog gauges' store read is reused: a scrape every second costs one query per lane and period. */
+  static final Duration BACKLOG_CACHE = Duration.ofSeconds(5);
 
   WebhookRelay(CallWebhookRelay.Builder b, DeliveryTransport transport) {
     this.store = b.store;
@@ -44,7 +48,11 @@ final class WebhookRelay implements CallWebhookRelay {
     this.unknownNumbers = new UnknownNumbers(clock);
     this.ingest = new Ingest(b.appSecrets, b.allowUnsignedWebhooks, b.keys, warnings);
     DeliveryPolicy policy = new DeliveryPolicy(b.callTtl, b.terminateHold, b.random::nextDouble);
-    Attempter attempter = new Attempter(store, b.cipher, transport, policy, clock, warnings);
+    this.metrics = b.metrics;
+    Attempter attempter = new Attempter(store, b.cipher, transport, policy, clock, warnings, b.metrics);
+    for (Lane lane : Lane.values()) {
+      b.metrics.backlog(lane, () -> store.backlog(lane), clock, BACKLOG_CACHE);
+    }
     // this relay's instance among those sharing the store: it owns the call deliveries of its ingest
     String instanceId = dev.metalayer.crypto.Secrets.newId("ins", b.random, 12);
     this.engine = new DeliveryEngine(store, instanceId, attempter, policy, clock, b.callsThreads, b.defaultThreads,
@@ -61,6 +69,16 @@ final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public IngestResult ingest(byte[] body, String signatureHeader, java.util.Optional<String> requestId) {
+    IngestResult result = verifyAndRoute(body, signatureHeader, requestId);
+    if (result instanceof IngestResult.Refused refused) {
+      metrics.webhookRefused(refused.reason());
+    } else {
+      metrics.webhookIngested();
+    }
+    return result;
+  }
+
+  private IngestResult verifyAndRoute(byte[] body, String signatureHeader, java.util.Optional<String> requestId) {
     boolean probe = false;
     try {
       Ingest.Verified verified = ingest.verify(body, signatureHeader);
@@ -109,7 +127,9 @@ final class WebhookRelay implements CallWebhookRelay {
 
   @Override
   public Optional<IngestResult.Refused> refusalBeforeBody(String signatureHeader) {
-    return ingest.refusalBeforeBody(signatureHeader);
+    Optional<IngestResult.Refused> refused = ingest.refusalBeforeBody(signatureHeader);
+    refused.ifPresent(r -> metrics.webhookRefused(r.reason()));
+    return refused;
   }
 
   @Override

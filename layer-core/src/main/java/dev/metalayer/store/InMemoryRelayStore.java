@@ -367,7 +367,7 @@ final class InMemoryRelayStore implements RelayStore {
       }
       r.updatedAt = now;
       out.add(new Claimed(r.d.id(), r.d.subscriptionId(), r.d.webhookId(), r.d.field(), r.d.lane(), bodies.get(r.body),
-          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt), r.claimToken, requestIdOf(r)));
+          r.attempts, r.maxAttempts, Optional.ofNullable(r.expiresAt), r.claimToken, requestIdOf(r), r.d.createdAt()));
     }
     return out;
   }
@@ -448,6 +448,19 @@ final class InMemoryRelayStore implements RelayStore {
         .filter(r -> r.d.lane() == lane && r.open())
         .map(r -> r.state == DeliveryState.PENDING ? r.nextAttemptAt : r.leaseUntil)
         .min(Comparator.naturalOrder());
+  }
+
+  @Override
+  public synchronized dev.metalayer.metrics.LayerMetrics.Backlog backlog(Lane lane) {
+    long waiting = 0;
+    Instant oldest = null;
+    for (Row r : deliveries.values()) {
+      if (r.d.lane() == lane && (r.state == DeliveryState.PENDING || r.state == DeliveryState.DELIVERING)) {
+        waiting++;
+        oldest = oldest == null || r.d.createdAt().isBefore(oldest) ? r.d.createdAt() : oldest;
+      }
+    }
+    return new dev.metalayer.metrics.LayerMetrics.Backlog(waiting, Optional.ofNullable(oldest));
   }
 
   @Override

@@ -590,8 +590,8 @@ final class JdbcRelayStore implements RelayStore {
                   + " AND ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'delivering' AND lease_until <= ?))");
           Sql.Prepared read = tx.prepare(
               "SELECT d.id, d.subscription_id, d.webhook_id, d.field, d.lane, b.body, d.attempts, d.max_attempts,"
-                  + " d.expires_at, d.claim_token, e.request_id FROM layer_deliveries d JOIN layer_bodies b ON b.id = d.body_id"
-                  + " LEFT JOIN layer_envelopes e ON e.id = b.envelope_id WHERE d.id = ?");
+                  + " d.expires_at, d.claim_token, e.request_id, d.created_at FROM layer_deliveries d"
+                  + " JOIN layer_bodies b ON b.id = d.body_id LEFT JOIN layer_envelopes e ON e.id = b.envelope_id WHERE d.id = ?");
           Sql.Prepared supersede = tx.prepare(turn ? SUPERSEDE : HAS_TERMINATE)) {
         for (FairShare.Candidate candidate : FairShare.pick(candidates, load, perNumber, limit)) {
           if (lane == Lane.CALLS) {
@@ -904,6 +904,18 @@ final class JdbcRelayStore implements RelayStore {
   }
 
   @Override
+  public dev.metalayer.metrics.LayerMetrics.Backlog backlog(Lane lane) {
+    // a range of the claim index (lane, state, ...) per state: no scan of finished history
+    return sql.first("SELECT COUNT(*), MIN(created_at) FROM layer_deliveries WHERE lane = ? AND state IN ('pending', 'delivering')",
+        rs -> {
+          long waiting = rs.getLong(1);
+          long oldest = rs.getLong(2);
+          return new dev.metalayer.metrics.LayerMetrics.Backlog(waiting,
+              rs.wasNull() || waiting == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(oldest)));
+        }, lane.wire()).orElse(dev.metalayer.metrics.LayerMetrics.Backlog.EMPTY);
+  }
+
+  @Override
   public boolean ping() {
     return db.ping();
   }
@@ -990,7 +1002,8 @@ final class JdbcRelayStore implements RelayStore {
         rs.getInt(8),
         Sql.instant(rs, 9),
         rs.getString(10),
-        Optional.ofNullable(rs.getString(11)));
+        Optional.ofNullable(rs.getString(11)),
+        Instant.ofEpochMilli(rs.getLong(12)));
   }
 
   private static FairShare.Candidate candidate(ResultSet rs) throws SQLException {

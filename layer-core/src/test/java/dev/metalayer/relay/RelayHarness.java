@@ -36,6 +36,8 @@ final class RelayHarness implements AutoCloseable {
   final JdbcConnectionPool pool;
   final Database db;
   final MetaLayer layer;
+  /** What the layer counted. */
+  final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
 
   RelayHarness(Path dir, Clock clock) {
     this(dir, clock, List.of("old-rotated-secret", APP_SECRET), false);
@@ -58,6 +60,7 @@ final class RelayHarness implements AutoCloseable {
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
             .appSecrets(appSecrets)
             .allowUnsignedWebhooks(allowUnsigned)
+            .meterRegistry(meters)
             .build();
     assertThat(layer.keys().addNumber("+13175551399", PNID_1, WABA_1, "900", "EAAG-token-1"))
         .isInstanceOf(Registration.Added.class);

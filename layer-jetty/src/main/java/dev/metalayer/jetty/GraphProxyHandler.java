@@ -220,6 +220,7 @@ final class GraphProxyHandler implements Request.Handler {
       proxyToServerRequest.body(
           new BytesRequestContent(proxyToServerRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), request.body()));
     }
+    ProxyMetering.watch(clientToProxyRequest, proxyToServerRequest);
     proxyToServerRequest.send(
         new UpstreamListener(send, proxyToClientResponse, callback, next -> run(next, clientToProxyRequest, proxyToClientResponse, callback),
             clientToProxyRequest.getComponents().getThreadPool()));

@@ -71,6 +71,12 @@ final class H2Store implements LayerStore {
   private final String where;
   private ScheduledExecutorService compaction;
 
+  @Override
+  public void meter(dev.metalayer.metrics.LayerMetrics metrics) {
+    metrics.storeConnections("active", pool, JdbcConnectionPool::getActiveConnections);
+    metrics.storeConnections("max", pool, JdbcConnectionPool::getMaxConnections);
+  }
+
   private H2Store(JdbcConnectionPool pool, Database database, String where) {
     this.pool = pool;
     this.database = database;

@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /openapi.json}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
  * when no admin token is set), the Graph API under the Graph prefix, {@code /webhooks/meta} and
- * {@code /v1/webhooks}, {@code /v1/calls}. The options are declared in {@link Option}; those of the core reach the builder
+ * {@code /v1/webhooks}, {@code /v1/calls}, {@code /metrics} (or on {@code LAYER_METRICS_PORT}, {@link MetricsEndpoint}). The options are declared in {@link Option}; those of the core reach the builder
  * through {@link Settings#applyTo}.
  */
 public final class LayerServer implements AutoCloseable {
@@ -49,6 +49,9 @@ public final class LayerServer implements AutoCloseable {
 
   /** The shortest admin token accepted at start: a guessable token guards every key and Meta token. */
   static final int MIN_ADMIN_TOKEN_CHARS = 32;
+
+  /** The shortest metrics token accepted at start. */
+  static final int MIN_METRICS_TOKEN_CHARS = 16;
 
   /** Failed admin tokens allowed per source address and window, then 429 until the window ends. */
   static final int ADMIN_FAILURES = 10;
@@ -63,10 +66,12 @@ public final class LayerServer implements AutoCloseable {
   private final Listeners listeners;
   private final GracefulHandler requests;
   private final JettyDeliveryTransport transport;
+  private final MetricsEndpoint metrics;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private LayerServer(Settings settings, DataDir dataDir, LayerStore store, MetaLayer layer, Server server,
-      Listeners listeners, GracefulHandler requests, JettyDeliveryTransport transport) {
+      Listeners listeners, GracefulHandler requests, JettyDeliveryTransport transport, MetricsEndpoint metrics) {
+    this.metrics = metrics;
     this.settings = settings;
     this.dataDir = dataDir;
     this.store = store;
@@ -133,21 +138,26 @@ public final class LayerServer implements AutoCloseable {
         + settings.writtenAs(Option.DATA_DIR));
     Server server = server();
     Listeners listeners;
+    MetricsEndpoint metrics;
     LayerStore store;
     try {
       listeners = listeners(server, settings);
+      metrics = MetricsEndpoint.of(settings, server);
     } catch (RuntimeException | Error e) {
       dataDir.close();
       throw e;
     }
+    metrics.prometheus().ifPresent(builder::meterRegistry);
     try {
       // the ports first: a port in use is told before anything else is opened or logged
       listeners.open(settings);
+      metrics.open();
       store = LayerStore.open(settings, dataDir.path(), "stop the other layer first, or give this one its own "
           + settings.writtenAs(Option.DATA_DIR));
     } catch (RuntimeException | Error e) {
       try {
         listeners.close();
+        metrics.close();
       } finally {
         dataDir.close();
       }
@@ -162,7 +172,7 @@ public final class LayerServer implements AutoCloseable {
                   "leave " + settings.writtenAs(Option.PLAIN_HTTP) + " true for a demo", null)).getLocalPort()))
           : Optional.empty();
       MetaLayer layer = layer(settings, builder, dataDir, store, guard, transport, demoGraph);
-      GracefulHandler requests = routes(settings, server, store, layer, demoGraph);
+      GracefulHandler requests = routes(settings, server, store, layer, demoGraph, metrics);
       // the delivery client outlives the server at a stop: the relay's last attempts use it (see close())
       transport.client().start();
 
@@ -175,7 +185,8 @@ public final class LayerServer implements AutoCloseable {
       }
       store.startMaintenance();
       listeners.certificate().ifPresent(TlsListener::start);
-      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, listeners, requests, transport);
+      LayerServer running = new LayerServer(settings, dataDir, store, layer, server, listeners, requests, transport,
+          metrics);
       log.info("Meta Layer listening on {}", running.listening());
       running.logEndpoints();
       return running;
@@ -188,6 +199,7 @@ public final class LayerServer implements AutoCloseable {
       } finally {
         try {
           listeners.close();
+          metrics.close();
           store.close();
         } finally {
           dataDir.close();
@@ -285,11 +297,11 @@ public final class LayerServer implements AutoCloseable {
   }
 
   /**
-   * Every path the layer serves, on {@code server}, behind the handler that counts the requests in
-   * flight for a graceful stop. @return that handler
+   * Every path the layer serves, on {@code server} ({@code /metrics} added by {@code metrics}), behind the
+   * handler that counts the requests in flight for a graceful stop. @return that handler
    */
   private static GracefulHandler routes(Settings settings, Server server, LayerStore store, MetaLayer layer,
-      Optional<String> demoGraph) {
+      Optional<String> demoGraph, MetricsEndpoint metrics) {
     Optional<String> adminToken = settings.value(Option.ADMIN_TOKEN);
     BodyReader bodies = new BodyReader(settings.longValue(Option.BODY_BUFFER_BYTES), settings.duration(Option.BODY_READ_TIMEOUT));
     Routes routes = new Routes();
@@ -305,7 +317,8 @@ public final class LayerServer implements AutoCloseable {
     server.addBean(upstream);
     HttpClient media = upstreamClient(layer.graphProxy().settings(), "layer-media");
     server.addBean(media);
-    routes.add(layer.graphProxy().settings().prefix(), new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies));
+    routes.add(layer.graphProxy().settings().prefix(), new ProxyMetering(
+        new GraphProxyHandler(layer.graphProxy(), upstream, media, bodies), layer.graphProxy(), layer.metrics()));
     routes.add(WebhookIngestHandler.PATH, new WebhookIngestHandler(layer.relay(), settings.get(Option.VERIFY_TOKEN), bodies));
     routes.add(SubscriptionsHandler.PREFIX, new SubscriptionsHandler(layer, bodies, admin));
     routes.add(CallsHandler.PREFIX, new CallsHandler(layer, admin));
@@ -315,7 +328,7 @@ public final class LayerServer implements AutoCloseable {
       log.warn("Graph stand-in in use: nothing reaches Meta (Graph calls go to {}, a demo subscriber listens on {})",
           url, url.replace(DemoGraph.PATH, DemoGraph.SUBSCRIBER_PATH));
     });
-    GracefulHandler requests = new Draining(routes);
+    GracefulHandler requests = new Draining(metrics.serve(routes, server, store, layer.metrics()));
     server.setHandler(requests);
     // readiness watches the server's scheduler once it runs
     server.addEventListener(new LifeCycle.Listener() {
@@ -469,6 +482,11 @@ public final class LayerServer implements AutoCloseable {
     return client;
   }
 
+  /** The port {@code /metrics} is served on when {@code LAYER_METRICS_PORT} is set (useful with port 0). */
+  public Optional<Integer> metricsPort() {
+    return metrics.port();
+  }
+
   /** The port actually bound (useful with port 0): plain HTTP's, or HTTPS's when plain HTTP is off. */
   public int port() {
     return listeners.plain().or(listeners::tls).orElseThrow().getLocalPort();
@@ -534,6 +552,7 @@ public final class LayerServer implements AutoCloseable {
       }
     } finally {
       try {
+        metrics.close();
         store.close();
       } finally {
         dataDir.close();

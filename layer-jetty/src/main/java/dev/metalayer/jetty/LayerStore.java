@@ -29,6 +29,12 @@ sealed interface LayerStore extends AutoCloseable permits H2Store, PgStore {
   /** The size now. @throws dev.metalayer.relay.StoreException when the database does not answer */
   Size size();
 
+  /**
+   * Registers gauges of this store's connection pool ({@link dev.metalayer.metrics.LayerMetrics#storeConnections}): what the
+   * pool can tell (HikariCP: active, idle, pending callers, max; H2's pool: active, max).
+   */
+  void meter(dev.metalayer.metrics.LayerMetrics metrics);
+
   /** Starts this store's background upkeep (the H2 file's compaction), until {@link #close()}. */
   void startMaintenance();
 

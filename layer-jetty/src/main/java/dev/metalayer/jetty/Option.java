@@ -118,6 +118,19 @@ public enum Option {
           + " `loggerName`, `mdc` with `request_id`, `kvpList` with the fields of the access and delivery lines,"
           + " `formattedMessage`, `throwable`); read by logback at start. See"
           + " [operations](operations.md#request-logs-and-tracing)."),
+  METRICS(Section.SERVER, "--metrics", "LAYER_METRICS", is("true"), launcher(Kind.BOOLEAN),
+      "Serve the layer's metrics in Prometheus's text format at `/metrics` (see [operations](operations.md#metrics)):"
+          + " requests, Meta's latency, webhooks, deliveries, backlog, store pool, JVM. `false`: nothing is counted"
+          + " and `/metrics` is an unknown path."),
+  METRICS_TOKEN(Section.SERVER, null, "LAYER_METRICS_TOKEN", unset("unset: `/metrics` open to whoever reaches it"),
+      launcher(Kind.METRICS_TOKEN),
+      "Bearer token `/metrics` requires (`Authorization: Bearer …`, compared in constant time), at least 16"
+          + " characters; a scrape without it gets `401`. Unset, `/metrics` answers anyone who reaches its port:"
+          + " set this, or `LAYER_METRICS_PORT` on an address only Prometheus reaches."),
+  METRICS_PORT(Section.SERVER, "--metrics-port", "LAYER_METRICS_PORT", unset("unset: `/metrics` on `LAYER_PORT`"),
+      launcher(Kind.PORT),
+      "Serve `/metrics` on this port (of `LAYER_HOST`) instead of `LAYER_PORT`, which then does not serve it (0"
+          + " picks a free one); that port serves nothing else. `LAYER_METRICS_TOKEN` applies there too."),
   // ---- Graph proxy
   GRAPH_URL(Section.GRAPH, "--graph-url", "LAYER_GRAPH_URL", is("https://graph.facebook.com"),
       core(Kind.GRAPH_URL, (b, url) -> {
@@ -447,6 +460,14 @@ public enum Option {
         throw new Invalid("the admin token is too short (length " + t.length() + ", at least "
             + LayerServer.MIN_ADMIN_TOKEN_CHARS + " characters)",
             "generate one with 'openssl rand -base64 32', or unset it to turn the admin API off");
+      }
+      return t;
+    });
+    static final Kind<String> METRICS_TOKEN = new Kind<>("SECRET", true, t -> {
+      if (t.length() < LayerServer.MIN_METRICS_TOKEN_CHARS) {
+        throw new Invalid("the metrics token is too short (length " + t.length() + ", at least "
+            + LayerServer.MIN_METRICS_TOKEN_CHARS + " characters)",
+            "generate one with 'openssl rand -hex 16', or unset it to leave /metrics without a token");
       }
       return t;
     });

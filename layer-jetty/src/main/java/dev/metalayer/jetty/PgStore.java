@@ -61,6 +61,16 @@ final class PgStore implements LayerStore {
     this.where = where;
   }
 
+  @Override
+  public void meter(dev.metalayer.metrics.LayerMetrics metrics) {
+    // the pool's own figures (HikariCP's MXBean reads them without a lock)
+    metrics.storeConnections("active", pool, p -> p.getHikariPoolMXBean() == null ? 0 : p.getHikariPoolMXBean().getActiveConnections());
+    metrics.storeConnections("idle", pool, p -> p.getHikariPoolMXBean() == null ? 0 : p.getHikariPoolMXBean().getIdleConnections());
+    metrics.storeConnections("pending", pool,
+        p -> p.getHikariPoolMXBean() == null ? 0 : p.getHikariPoolMXBean().getThreadsAwaitingConnection());
+    metrics.storeConnections("max", pool, HikariDataSource::getMaximumPoolSize);
+  }
+
   static boolean isPostgres(String url) {
     return url.toLowerCase(Locale.ROOT).startsWith("jdbc:postgresql:");
   }

@@ -166,6 +166,9 @@ public final class Bench {
     if (options.wants("keys")) {
       phase("5. Key scale", this::keyScale);
     }
+    if (options.wants("observability")) {
+      phase("7. What metrics and request logs cost", this::observability);
+    }
     if (options.wants("relay")) {
       phase("2. Webhook relay", this::relay);
     }
@@ -498,6 +501,95 @@ public final class Bench {
     } finally {
       stop(layerB);
     }
+  }
+
+  // ---- 7. observability
+
+  /** The loggers of the layer's request and delivery lines, switched on (INFO) and off (OFF) with the metrics. */
+  static final List<String> REQUEST_LOGGERS = List.of("dev.metalayer.access", "dev.metalayer.deliveries");
+
+  /**
+   * The cost of observability on the hot path: one layer with metrics on (LAYER_METRICS=true, scraped) and the
+   * request loggers at INFO, one with metrics off and those loggers OFF, same store content, same load
+   * (wrk, the keys of 10 numbers); pairs of back-to-back runs, which one goes first alternating, as in the key
+   * scale phase. The loggers are set through a logback configuration made from the layer's own (read from its
+   * jar) with the two loggers added, so the lines are written as the layer writes them.
+   */
+  private void observability() throws Exception {
+    if (!proxyAvailable) {
+      report.skip("observability", "the layer's proxy is not available");
+      return;
+    }
+    Map<Boolean, ChildProcess> layers = new LinkedHashMap<>();
+    Map<Boolean, Integer> ports = new LinkedHashMap<>();
+    Map<Boolean, List<Map.Entry<String, String>>> keys = new LinkedHashMap<>();
+    try {
+      for (boolean on : new boolean[] {true, false}) {
+        String name = on ? "layer-observed" : "layer-unobserved";
+        Path dir = options.work().resolve(name);
+        KeySeeder.Seeded seeded = KeySeeder.seed(dir, masterKeyBytes(), NUMBERS, 1);
+        keys.put(on, seeded.tenants().stream().map(t -> Map.entry(t.phoneNumberId(), t.key())).toList());
+        Path logback = options.work().resolve(name + "-logback.xml");
+        Files.writeString(logback, withRequestLoggers(on ? "INFO" : "OFF"));
+        ports.put(on, ChildProcess.freePort());
+        layers.put(on, startLayer(name, dir, ports.get(on), List.of("-Dlogback.configurationFile=" + logback),
+            Map.of("LAYER_METRICS", Boolean.toString(on))));
+      }
+      String path = PREFIX + "/" + VERSION + "/%s/messages";
+      log("warm-up of both layers for " + options.warmup().toSeconds() + " s each");
+      for (boolean on : new boolean[] {true, false}) {
+        wrk("warmup-" + (on ? "observed" : "unobserved"), ports.get(on), path, keys.get(on), (int) options.warmup().toSeconds());
+      }
+      List<Wrk.Saturation> observed = new ArrayList<>();
+      List<Wrk.Saturation> unobserved = new ArrayList<>();
+      int rounds = options.quick() ? 1 : 9;
+      int seconds = options.quick() ? 2 : 4;
+      for (int r = 0; r < rounds; r++) {
+        Callable<Wrk.Saturation> on = () -> wrk("observed", ports.get(true), path, keys.get(true), seconds);
+        Callable<Wrk.Saturation> off = () -> wrk("unobserved", ports.get(false), path, keys.get(false), seconds);
+        Wrk.Saturation so;
+        Wrk.Saturation su;
+        if (r % 2 == 0) {
+          so = undisturbed("observed", on);
+          su = undisturbed("unobserved", off);
+        } else {
+          su = undisturbed("unobserved", off);
+          so = undisturbed("observed", on);
+        }
+        observed.add(so);
+        unobserved.add(su);
+        log(String.format(Locale.ROOT, "round %d: metrics and request logs on %.0f req/s, off %.0f req/s", r + 1,
+            so.requestsPerSecond(), su.requestsPerSecond()));
+      }
+      // the observed layer did count: its scrape shows the forwarded requests
+      String scrape = ChildProcess.httpGet(ports.get(true), "/metrics");
+      double forwarded = scrape.lines()
+          .filter(l -> l.startsWith("metalayer_proxy_requests_total{") && l.contains("outcome=\"forwarded\""))
+          .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+      int scrapeStatusUnobserved = ChildProcess.httpStatus(ports.get(false), "/metrics");
+      report.observability(observed, unobserved, forwarded, scrapeStatusUnobserved, scrape.length());
+    } finally {
+      for (ChildProcess p : layers.values()) {
+        stop(p);
+      }
+    }
+  }
+
+  /** The layer's own logback configuration with {@link #REQUEST_LOGGERS} at {@code level}. */
+  private static String withRequestLoggers(String level) throws IOException {
+    String config;
+    try (java.io.InputStream in = Bench.class.getClassLoader().getResourceAsStream("logback.xml")) {
+      if (in == null) {
+        throw new IllegalStateException("the layer's jar has no logback.xml");
+      }
+      config = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    StringBuilder loggers = new StringBuilder();
+    for (String logger : REQUEST_LOGGERS) {
+      loggers.append("  <logger name=\"").append(logger).append("\" level=\"").append(level).append("\"/>\n");
+    }
+    int root = config.indexOf("<root");
+    return config.substring(0, root) + loggers + "  " + config.substring(root);
   }
 
   // ---- 2. relay

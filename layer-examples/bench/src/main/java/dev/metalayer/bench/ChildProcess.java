@@ -106,6 +106,14 @@ final class ChildProcess implements AutoCloseable {
     throw new IllegalStateException(name + " did not answer 200 on " + path + " within " + timeout + "; see " + log);
   }
 
+  /** The body of a GET on 127.0.0.1 (10 s at most). */
+  static String httpGet(int port, String path) throws IOException, InterruptedException {
+    return java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path))
+            .timeout(java.time.Duration.ofSeconds(10)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+  }
+
   /** A minimal HTTP/1.1 GET over a fresh socket: the status code, or -1 when nothing answers. */
   static int httpStatus(int port, String path) {
     try (Socket s = new Socket()) {

@@ -242,6 +242,37 @@ final class Report {
 
   // ---- 4. start-up
 
+  void observability(List<Wrk.Saturation> on, List<Wrk.Saturation> off, double forwardedCounted, int offScrapeStatus,
+      int scrapeBytes) {
+    double a = Stats.median(on, Wrk.Saturation::requestsPerSecond);
+    double b = Stats.median(off, Wrk.Saturation::requestsPerSecond);
+    double[] paired = new double[on.size()];
+    for (int i = 0; i < paired.length; i++) {
+      paired[i] = on.get(i).requestsPerSecond() / off.get(i).requestsPerSecond();
+    }
+    double ratio = Stats.median(paired);
+    put("observability", "paired_ratios", java.util.Arrays.stream(paired).map(x -> Bench.round(x, 3)).boxed().toList());
+    put("observability", "on_req_per_s", Bench.round(a, 0));
+    put("observability", "off_req_per_s", Bench.round(b, 0));
+    put("observability", "on_rounds", on.stream().map(x -> Bench.round(x.requestsPerSecond(), 0)).toList());
+    put("observability", "off_rounds", off.stream().map(x -> Bench.round(x.requestsPerSecond(), 0)).toList());
+    put("observability", "ratio_on_over_off_median_of_pairs", Bench.round(ratio, 3));
+    put("observability", "ratio_of_medians", Bench.round(a / b, 3));
+    put("observability", "forwarded_requests_counted", Bench.round(forwardedCounted, 0));
+    put("observability", "scrape_bytes", scrapeBytes);
+    put("observability", "bad_answers", on.stream().mapToLong(Wrk.Saturation::bad).sum()
+        + off.stream().mapToLong(Wrk.Saturation::bad).sum());
+    line("");
+    line("7. Metrics and request logs: max throughput (wrk, %d connections, 10 keys), %d pairs of back-to-back runs",
+        Bench.KEY_SCALE_CONNECTIONS, on.size());
+    line("   metrics on, request loggers INFO   %8.0f req/s (median)", a);
+    line("   metrics off, request loggers OFF   %8.0f req/s (median)", b);
+    line("   ratio on / off: median of the pairs %.3f %s; ratio of the medians %.3f", ratio,
+        java.util.Arrays.stream(paired).mapToObj(x -> String.format(Locale.ROOT, "%.2f", x)).toList(), a / b);
+    line("   the observed layer counted %.0f forwarded requests (a %d-byte scrape); the other answered /metrics %d",
+        forwardedCounted, scrapeBytes, offScrapeStatus);
+  }
+
   void startup(double freshMs, List<Double> existingMs) {
     double median = Stats.median(existingMs.stream().mapToDouble(Double::doubleValue).toArray());
     put("startup", "fresh_store_ms", Bench.round(freshMs, 0));
