@@ -225,6 +225,12 @@ final class AdminHandler implements Request.Handler {
       } else {
         HttpIo.writeError(response, callback, GraphError.notFound("No such active key."));
       }
+    } else if (path.equals("/stats")) {
+      if (method.equals("GET")) {
+        HttpIo.writeJson(response, callback, 200, AdminViews.charts(subscriptions.charts()));
+      } else {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+      }
     } else if (path.equals("/store")) {
       if (method.equals("GET")) {
         HttpIo.writeJson(response, callback, 200, AdminViews.store(storeSize.get()));

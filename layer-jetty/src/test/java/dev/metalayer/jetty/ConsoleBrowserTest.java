@@ -43,7 +43,7 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * The console end to end in a real browser: Debian's headless Chromium driven by Selenium, against the
  * real in-process layer and a real subscriber. One browser session, shared by ordered steps, walks what
  * an operator does: sign in, add a number, create a key and read it once, subscribe, send a test event
- * and see it delivered, replay a failed delivery, revoke the key and see it refused, sign out and see the
+ * and see it delivered, replay a failed delivery, read the charts, revoke the key and see it refused, sign out and see the
  * old session refused. The steps take screenshots of the main pages into
  * {@code target/console-screenshots} (the pictures of {@code docs/console.md}).
  *
@@ -208,7 +208,10 @@ class ConsoleBrowserTest {
   void sendsATestEventAndSeesItDeliveredInTheLog() throws Exception {
     card().findElement(By.cssSelector(".send-test")).click();
     subscriber.await(1, Duration.ofSeconds(20));
+    Dimension desktop = driver.manage().window().getSize();
+    driver.manage().window().setSize(new Dimension(1280, 1900)); // the whole page, the new card included
     screenshot("numbers");
+    driver.manage().window().setSize(desktop);
     phoneScreenshot("numbers-phone");
     card().findElement(By.cssSelector(".delivery-log")).click();
     awaitRows(rows -> rows.stream().anyMatch(r -> r.getText().contains("delivered")));
@@ -247,6 +250,17 @@ class ConsoleBrowserTest {
 
   @Test
   @Order(7)
+  void drawsTheChartsOfEachLane() throws Exception {
+    driver.findElement(By.cssSelector("#nav a[data-page=charts]")).click();
+    WebElement lane = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(".lane[data-lane=default]")));
+    assertThat(lane.getText()).contains("delivered in the hour: 2");
+    assertThat(lane.findElements(By.cssSelector("svg.count rect"))).isNotEmpty();
+    assertThat(lane.findElements(By.cssSelector("svg.latency rect"))).isNotEmpty();
+    screenshot("charts");
+  }
+
+  @Test
+  @Order(8)
   void revokesTheKeyAndTheLayerRefusesIt() throws Exception {
     driver.findElement(By.cssSelector("#nav a[data-page=calls]")).click();
     new org.openqa.selenium.support.ui.Select(wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("call-number"))))
@@ -259,7 +273,7 @@ class ConsoleBrowserTest {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void signsOutAndTheOldSessionIsRefused() throws Exception {
     assertThat(console("/console/api/numbers").statusCode()).isEqualTo(200);
     driver.findElement(By.id("sign-out")).click();
@@ -313,6 +327,7 @@ class ConsoleBrowserTest {
   }
 
   private void screenshot(String name) throws IOException {
+    ((JavascriptExecutor) driver).executeScript("window.scrollTo(0, 0)");
     File shot = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
     Files.copy(shot.toPath(), SCREENSHOTS.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
   }

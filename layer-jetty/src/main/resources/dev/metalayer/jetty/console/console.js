@@ -145,6 +145,7 @@
     view.replaceChildren();
     if (page === 'deliveries') deliveriesPage(view, rest[0]);
     else if (page === 'calls') callsPage(view, rest[0], rest[1]);
+    else if (page === 'charts') chartsPage(view);
     else numbersPage(view);
   }
 
@@ -439,6 +440,60 @@
       el('ol', {}, (call.timeline || []).map((t) => el('li', {},
         el('span', { class: 'mono' }, when(t.at)), ' ', el('strong', {}, t.source + ' ' + t.name), ' (' + t.actor + ')',
         t.http_status ? ' → ' + t.http_status : '')))));
+  }
+
+  // Charts: per lane, deliveries per minute and their latency over the last hour, and the queue depth,
+  // drawn by hand as small SVG charts from /admin/v1/stats.
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return node;
+  }
+
+  // A bar chart of values (null: no bar) with its maximum labelled; described for screen readers.
+  function barChart(title, values, unit, css) {
+    const w = 360, h = 120, pad = 24, n = values.length;
+    const max = Math.max(1, ...values.filter((v) => v !== null));
+    const bw = (w - pad) / n;
+    const chart = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, class: 'chart ' + css, role: 'img', 'aria-label': title });
+    chart.append(svg('title', {}, title));
+    chart.append(svg('line', { x1: pad, y1: h - 16, x2: w, y2: h - 16, class: 'axis' }));
+    chart.append(svg('text', { x: 0, y: 12, class: 'tick' }, String(max)));
+    chart.append(svg('text', { x: 0, y: h - 18, class: 'tick' }, '0'));
+    chart.append(svg('text', { x: pad, y: h - 2, class: 'tick' }, '−60 min'));
+    chart.append(svg('text', { x: w - 28, y: h - 2, class: 'tick' }, 'now'));
+    values.forEach((v, i) => {
+      if (v === null || v === 0) return;
+      const bh = Math.max(1, (v / max) * (h - 32));
+      chart.append(svg('rect', { x: pad + i * bw, y: h - 16 - bh, width: Math.max(1, bw - 1), height: bh },
+        svg('title', {}, v + ' ' + unit)));
+    });
+    return el('figure', { class: 'chart-box' }, chart, el('figcaption', {}, title));
+  }
+
+  async function chartsPage(view) {
+    view.append(el('h1', {}, 'Charts'), el('p', { class: 'hint' }, 'The last hour, a minute a bar, from the relay store.'));
+    const stats = await act(null, () => api('GET', '/stats'));
+    if (!stats) return;
+    const grid = el('div', { class: 'cards', id: 'charts' });
+    view.append(grid);
+    for (const lane of stats.data) {
+      const delivered = lane.minutes.map((m) => m.delivered);
+      const latency = lane.minutes.map((m) => m.mean_latency_ms);
+      const total = delivered.reduce((a, b) => a + b, 0);
+      const worst = Math.max(0, ...lane.minutes.map((m) => m.max_latency_ms || 0));
+      grid.append(el('section', { class: 'card lane', 'data-lane': lane.lane },
+        el('h2', {}, lane.lane === 'calls' ? 'Calls lane' : 'Default lane (messages, statuses, …)'),
+        el('p', {}, 'Queue depth now: ', el('strong', { class: 'queue-depth' },
+          String(lane.queue_depth) + (lane.queue_depth_capped ? '+' : '')),
+          ' · delivered in the hour: ', el('strong', {}, String(total)),
+          ' · slowest: ', el('strong', {}, total ? worst + ' ms' : '—')),
+        barChart('Deliveries per minute', delivered, 'delivered', 'count'),
+        barChart('Mean ingest-to-delivery latency (ms)', latency, 'ms', 'latency')));
+    }
   }
 
   // ---- start: a live session (a reload) goes straight in; otherwise the sign-in form
