@@ -635,4 +635,23 @@ public interface RelayStore {
 
   /** Whether the store answers right now. Never throws. */
   boolean ping();
+
+  // ---- the operator's charts
+
+  /**
+   * The deliveries of one lane that ended {@code delivered} within one minute: how many, and the sum and
+   * maximum of their ingest-to-delivery latency (from the delivery's creation to its last change).
+   *
+   * @param minute whole minutes from the {@code since} of {@link #deliveredSince} (0 the first)
+   */
+  record DeliveredMinute(Lane lane, long minute, long count, long latencySumMs, long latencyMaxMs) {}
+
+  /**
+   * The deliveries that ended {@code delivered} at or after {@code since}, per lane and minute: one range
+   * read of the finished deliveries (the index on state and last change), at most lanes × minutes rows.
+   */
+  List<DeliveredMinute> deliveredSince(Instant since);
+
+  /** How many deliveries of {@code lane} wait ({@code pending} or {@code delivering}), counting at most {@code cap}. */
+  long queueDepth(Lane lane, long cap);
 }

@@ -261,6 +261,58 @@ public final class WebhookSubscriptions {
     return store.findDelivery(deliveryId);
   }
 
+  /** How far back the operator's charts look, in whole minutes. */
+  public static final int CHART_MINUTES = 60;
+
+  /** The queue depth is counted up to this many deliveries per lane (a bounded read). */
+  public static final long QUEUE_DEPTH_CAP = 100_000;
+
+  /**
+   * The operator's charts of one lane: its deliveries per minute over the last {@link #CHART_MINUTES}
+   * minutes (oldest first, one entry per minute, empty minutes included) with their mean and maximum
+   * ingest-to-delivery latency, and how many deliveries wait now.
+   *
+   * @param queueDepth counted up to {@link #QUEUE_DEPTH_CAP}; {@code queueDepthCapped} says it was reached
+   */
+  public record LaneChart(Lane lane, List<Minute> minutes, long queueDepth, boolean queueDepthCapped) {}
+
+  /**
+   * One minute of a {@link LaneChart}, from {@code start}: how many deliveries ended delivered, and their
+   * mean and maximum latency (empty when none).
+   */
+  public record Minute(Instant start, long delivered, Optional<Long> meanLatencyMs, Optional<Long> maxLatencyMs) {}
+
+  /**
+   * The charts of every lane for the last {@link #CHART_MINUTES} minutes, ending with the current minute:
+   * one bounded read of the deliveries that ended delivered since then (at most lanes × minutes rows), and
+   * one bounded count per lane. Computed on each call.
+   */
+  public List<LaneChart> charts() {
+    Instant now = clock.instant();
+    Instant since = now.truncatedTo(java.time.temporal.ChronoUnit.MINUTES).minus(java.time.Duration.ofMinutes(CHART_MINUTES - 1));
+    List<RelayStore.DeliveredMinute> delivered = store.deliveredSince(since);
+    List<LaneChart> charts = new ArrayList<>();
+    for (Lane lane : Lane.values()) {
+      RelayStore.DeliveredMinute[] byMinute = new RelayStore.DeliveredMinute[CHART_MINUTES];
+      for (RelayStore.DeliveredMinute m : delivered) {
+        if (m.lane() == lane && m.minute() >= 0 && m.minute() < CHART_MINUTES) {
+          byMinute[(int) m.minute()] = m;
+        }
+      }
+      List<Minute> minutes = new ArrayList<>(CHART_MINUTES);
+      for (int i = 0; i < CHART_MINUTES; i++) {
+        RelayStore.DeliveredMinute m = byMinute[i];
+        minutes.add(m == null || m.count() == 0
+            ? new Minute(since.plus(java.time.Duration.ofMinutes(i)), 0, Optional.empty(), Optional.empty())
+            : new Minute(since.plus(java.time.Duration.ofMinutes(i)), m.count(), Optional.of(m.latencySumMs() / m.count()),
+                Optional.of(m.latencyMaxMs())));
+      }
+      long depth = store.queueDepth(lane, QUEUE_DEPTH_CAP);
+      charts.add(new LaneChart(lane, List.copyOf(minutes), depth, depth >= QUEUE_DEPTH_CAP));
+    }
+    return List.copyOf(charts);
+  }
+
   private Optional<StoredSubscription> owned(String phoneNumberId, String id) {
     if (id == null || phoneNumberId == null) {
       return Optional.empty();

@@ -577,4 +577,29 @@ final class InMemoryRelayStore implements RelayStore {
   public synchronized Optional<Instant> lastWebhook(String phoneNumberId) {
     return Optional.ofNullable(lastWebhooks.get(phoneNumberId));
   }
+
+  @Override
+  public synchronized List<DeliveredMinute> deliveredSince(Instant since) {
+    Map<String, long[]> perMinute = new java.util.TreeMap<>();
+    for (Row r : deliveries.values()) {
+      if (r.state == DeliveryState.DELIVERED && !r.updatedAt.isBefore(since)) {
+        long minute = java.time.Duration.between(since, r.updatedAt).toMinutes();
+        long latency = java.time.Duration.between(r.d.createdAt(), r.updatedAt).toMillis();
+        long[] m = perMinute.computeIfAbsent(r.d.lane().wire() + " " + minute, k -> new long[3]);
+        m[0]++;
+        m[1] += latency;
+        m[2] = Math.max(m[2], latency);
+      }
+    }
+    List<DeliveredMinute> out = new ArrayList<>();
+    perMinute.forEach((k, m) -> out.add(new DeliveredMinute(Lane.fromWire(k.substring(0, k.indexOf(' '))),
+        Long.parseLong(k.substring(k.indexOf(' ') + 1)), m[0], m[1], m[2])));
+    return out;
+  }
+
+  @Override
+  public synchronized long queueDepth(Lane lane, long cap) {
+    return Math.min(cap, deliveries.values().stream().filter(r -> r.d.lane() == lane
+        && (r.state == DeliveryState.PENDING || r.state == DeliveryState.DELIVERING)).count());
+  }
 }

@@ -947,6 +947,23 @@ final class JdbcRelayStore implements RelayStore {
         rs -> Sql.instant(rs, 1), phoneNumberId).flatMap(t -> t);
   }
 
+  @Override
+  public List<DeliveredMinute> deliveredSince(Instant since) {
+    long from = since.toEpochMilli();
+    return sql.query("SELECT lane, m, COUNT(*), SUM(latency), MAX(latency) FROM (SELECT lane, (updated_at - ?) / 60000 AS m,"
+            + " updated_at - created_at AS latency FROM layer_deliveries WHERE state = 'delivered' AND updated_at >= ?) t"
+            + " GROUP BY lane, m",
+        rs -> new DeliveredMinute(Lane.fromWire(rs.getString(1)), rs.getLong(2), rs.getLong(3), rs.getLong(4),
+            rs.getLong(5)),
+        from, from);
+  }
+
+  @Override
+  public long queueDepth(Lane lane, long cap) {
+    return sql.first("SELECT COUNT(*) FROM (SELECT 1 FROM layer_deliveries WHERE lane = ? AND state IN ('pending',"
+        + " 'delivering') LIMIT ?) t", rs -> rs.getLong(1), lane.wire(), cap).orElse(0L);
+  }
+
   // ---- mapping
 
   /** The deliveries with their attempts, in the order given. */

@@ -225,6 +225,32 @@ abstract class RelayStoreContract {
   }
 
   @Test
+  void theChartsCountDeliveredDeliveriesPerLaneAndMinuteWithTheirLatencyAndTheQueueDepth() {
+    ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0), delivery("d2", "wh_a", "msg_2", Lane.DEFAULT, null, T0),
+        delivery("d3", "wh_a", "msg_3", Lane.DEFAULT, null, T0), delivery("d4", "wh_b", "msg_4", Lane.DEFAULT, null, T0),
+        delivery("c1", "wh_a", "msg_5", Lane.CALLS, null, T0));
+    assertThat(store.queueDepth(Lane.DEFAULT, 100)).isEqualTo(4);
+    assertThat(store.queueDepth(Lane.DEFAULT, 3)).as("counted up to the cap").isEqualTo(3);
+    assertThat(store.queueDepth(Lane.CALLS, 100)).isEqualTo(1);
+    claim(Lane.DEFAULT, T0);
+    claim(Lane.CALLS, T0);
+    assertThat(store.queueDepth(Lane.DEFAULT, 100)).as("delivering still waits").isEqualTo(4);
+    finish("d1", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0.plusMillis(300));
+    finish("d2", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0.plusMillis(900));
+    finish("d3", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0.plusSeconds(65));
+    finish("d4", new AttemptRecord(T0, 500, 1, null, "no"), DeliveryState.DEAD, null, T0.plusSeconds(1));
+    finish("c1", new AttemptRecord(T0, 200, 1, null, "ok"), DeliveryState.DELIVERED, null, T0.plusMillis(50));
+    assertThat(store.queueDepth(Lane.DEFAULT, 100)).isZero();
+
+    assertThat(store.deliveredSince(T0)).containsExactlyInAnyOrder(
+        new RelayStore.DeliveredMinute(Lane.DEFAULT, 0, 2, 1200, 900),
+        new RelayStore.DeliveredMinute(Lane.DEFAULT, 1, 1, 65_000, 65_000),
+        new RelayStore.DeliveredMinute(Lane.CALLS, 0, 1, 50, 50));
+    assertThat(store.deliveredSince(T0.plusSeconds(1))).containsExactly(
+        new RelayStore.DeliveredMinute(Lane.DEFAULT, 1, 1, 65_000, 65_000));
+  }
+
+  @Test
   void finishLogsTheAttemptAndTheNewState() {
     ingest(delivery("d1", "wh_a", "msg_1", Lane.DEFAULT, null, T0));
     claim(Lane.DEFAULT, T0);

@@ -56,20 +56,22 @@ final class AdminHandler implements Request.Handler {
   static final RouteTable ROUTES = new RouteTable(LayerServer.ADMIN_PREFIX)
       .on("/numbers", "GET", "POST")
       .on("/numbers/{phone_number_id}", "GET", "PATCH", "DELETE")
-      .on("/numbers/{phone_number_id}/webhooks", "GET")
+      .on("/numbers/{phone_number_id}/webhooks", "GET", "POST")
       .on("/numbers/{phone_number_id}/answering", "GET", "PUT")
       .on("/numbers/{phone_number_id}/calls", "GET")
       .on("/numbers/{phone_number_id}/calls/{wacid...}", "GET")
       .on("/numbers/{phone_number_id}/doctor", "GET")
       .on("/keys", "GET", "POST")
       .on("/keys/{key_id}", "PATCH", "DELETE")
-      .on("/webhooks/{subscription_id}", "GET")
+      .on("/webhooks/{subscription_id}", "GET", "PATCH", "DELETE")
+      .on("/webhooks/{subscription_id}/test", "POST")
       .on("/webhooks/{subscription_id}/deliveries", "GET")
       .on("/webhooks/{subscription_id}/deliveries/{delivery_id}/retry", "POST")
       .on("/unknown-numbers", "GET")
       .on("/calls", "GET")
       .on("/doctor", "GET")
       .on("/store", "GET")
+      .on("/stats", "GET")
       .refusing("/keys/{key_id}", "Use DELETE to revoke a key.")
       .refusing("/calls", CallsHandler.READ_ONLY)
       .refusing("/numbers/{phone_number_id}/calls", CallsHandler.READ_ONLY)
@@ -133,18 +135,42 @@ final class AdminHandler implements Request.Handler {
           "Invalid admin token.");
       return true;
     }
-    String method = request.getMethod();
-    Optional<GraphError> refused = ROUTES.refusal(method, request.getHttpURI().getPath());
-    if (refused.isPresent()) {
-      HttpIo.writeError(response, callback, refused.get());
-      return true;
-    }
-    String path = request.getHttpURI().getPath().substring(LayerServer.ADMIN_PREFIX.length());
-    route(method, path, request, response, callback);
+    dispatch(request.getMethod(), request.getHttpURI().getPath().substring(LayerServer.ADMIN_PREFIX.length()), request,
+        response, callback);
     return true;
   }
 
+  /**
+   * An authenticated admin request for {@code path} (below {@code /admin/v1}), from the API or the console:
+   * the route table's 404 or 405 first, then its route.
+   */
+  void dispatch(String method, String path, Request request, Response response, Callback callback) {
+    Optional<GraphError> refused = ROUTES.refusal(method, LayerServer.ADMIN_PREFIX + path);
+    if (refused.isPresent()) {
+      HttpIo.writeError(response, callback, refused.get());
+      return;
+    }
+    route(method, path, request, response, callback);
+  }
+
+  /** Whether {@code presented} is the admin token (constant time); false when none is configured. */
+  boolean isAdminToken(String presented) {
+    return adminToken.isPresent() && Secrets.constantTimeEquals(presented, adminToken.get());
+  }
+
+  /**
+   * Answers a request already admitted as the operator's (the console's session): {@code path} is the part
+   * after {@code /admin/v1}, and the same rules apply as to a request with the admin token.
+   */
   private void route(String method, String path, Request request, Response response, Callback callback) {
+    if (adminToken.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
+      return;
+    }
+    routeAdmitted(method, path, request, response, callback);
+  }
+
+  private void routeAdmitted(String method, String path, Request request, Response response, Callback callback) {
     if (path.equals("/numbers")) {
       switch (method) {
         case "GET" -> HttpIo.writeJson(response, callback, 200,
@@ -155,10 +181,10 @@ final class AdminHandler implements Request.Handler {
     } else if (path.startsWith("/numbers/") && path.endsWith("/webhooks")
         && path.indexOf('/', 9) == path.length() - "/webhooks".length()) {
       String id = path.substring("/numbers/".length(), path.length() - "/webhooks".length());
-      if (!method.equals("GET")) {
-        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
-      } else {
-        webhooksOf(id, response, callback);
+      switch (method) {
+        case "GET" -> webhooksOf(id, response, callback);
+        case "POST" -> createWebhook(id, request, response, callback);
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET or POST."));
       }
     } else if (path.startsWith("/numbers/") && HttpIo.segments(path).size() == 3
         && HttpIo.segments(path).get(2).equals("answering") && path.endsWith("/answering")) {
@@ -191,11 +217,19 @@ final class AdminHandler implements Request.Handler {
       } else {
         replay(parts.get(1), parts.get(3), response, callback);
       }
-    } else if (path.startsWith("/webhooks/") && HttpIo.segments(path).size() == 2) {
-      if (!method.equals("GET")) {
-        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
+    } else if (path.startsWith("/webhooks/") && path.endsWith("/test") && HttpIo.segments(path).size() == 3) {
+      if (!method.equals("POST")) {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use POST."));
       } else {
-        webhook(HttpIo.segments(path).get(1), response, callback);
+        testWebhook(HttpIo.segments(path).get(1), response, callback);
+      }
+    } else if (path.startsWith("/webhooks/") && HttpIo.segments(path).size() == 2) {
+      String id = HttpIo.segments(path).get(1);
+      switch (method) {
+        case "GET" -> webhook(id, response, callback);
+        case "PATCH" -> changeWebhook(id, request, response, callback);
+        case "DELETE" -> deleteWebhook(id, response, callback);
+        default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET, PATCH or DELETE."));
       }
     } else if (path.equals("/unknown-numbers")) {
       if (!method.equals("GET")) {
@@ -244,6 +278,12 @@ final class AdminHandler implements Request.Handler {
         HttpIo.writeJson(response, callback, 200, Map.of("success", true));
       } else {
         HttpIo.writeError(response, callback, GraphError.notFound("No such active key."));
+      }
+    } else if (path.equals("/stats")) {
+      if (method.equals("GET")) {
+        HttpIo.writeJson(response, callback, 200, AdminViews.charts(subscriptions.charts()));
+      } else {
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       }
     } else if (path.equals("/store")) {
       if (method.equals("GET")) {
@@ -331,6 +371,63 @@ final class AdminHandler implements Request.Handler {
     log.info("Admin token: replayed delivery {} of webhook subscription {} of phone number ID {}", replayed.get().id(),
         id, found.get().phoneNumberId());
     HttpIo.writeJson(response, callback, 202, WebhookViews.deliveryForOperator(replayed.get()));
+  }
+
+  /** Creates a subscription of any number, as the number's key would (the same rules); audited at INFO. */
+  private void createWebhook(String phoneNumberId, Request request, Response response, Callback callback) {
+    if (keys.findNumber(phoneNumberId).isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such number."));
+      return;
+    }
+    SubscriptionsHandler.spec(bodies, request, response, callback, false, spec -> {
+      WebhookSubscriptions.Outcome outcome = subscriptions.create(phoneNumberId, spec);
+      if (outcome instanceof WebhookSubscriptions.Outcome.Saved saved) {
+        log.info("Admin token: created webhook subscription {} of phone number ID {}", saved.subscription().id(),
+            phoneNumberId);
+      }
+      SubscriptionsHandler.answer(outcome, 201, response, callback);
+    });
+  }
+
+  /** Changes the given fields of any number's subscription (events, active, …); audited at INFO. */
+  private void changeWebhook(String id, Request request, Response response, Callback callback) {
+    Optional<Subscription> found = subscriptions.findForOperator(id);
+    if (found.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
+      return;
+    }
+    String number = found.get().phoneNumberId();
+    SubscriptionsHandler.spec(bodies, request, response, callback, true, spec -> {
+      WebhookSubscriptions.Outcome outcome = subscriptions.update(number, id, spec);
+      if (outcome instanceof WebhookSubscriptions.Outcome.Saved) {
+        log.info("Admin token: changed webhook subscription {} of phone number ID {}", id, number);
+      }
+      SubscriptionsHandler.answer(outcome, 200, response, callback);
+    });
+  }
+
+  /** Deletes any number's subscription with its delivery log; audited at INFO. */
+  private void deleteWebhook(String id, Response response, Callback callback) {
+    Optional<Subscription> found = subscriptions.findForOperator(id);
+    if (found.isEmpty() || !subscriptions.delete(found.get().phoneNumberId(), id)) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
+      return;
+    }
+    log.info("Admin token: deleted webhook subscription {} of phone number ID {}", id, found.get().phoneNumberId());
+    HttpIo.writeJson(response, callback, 200, Map.of("success", true));
+  }
+
+  /** Queues a synthetic event to any number's subscription, in the operator's view; audited at INFO. */
+  private void testWebhook(String id, Response response, Callback callback) {
+    Optional<Subscription> found = subscriptions.findForOperator(id);
+    Optional<Delivery> queued = found.flatMap(s -> subscriptions.sendTest(s.phoneNumberId(), id));
+    if (queued.isEmpty()) {
+      HttpIo.writeError(response, callback, GraphError.notFound("No such subscription."));
+      return;
+    }
+    log.info("Admin token: sent a test event to webhook subscription {} of phone number ID {}", id,
+        found.get().phoneNumberId());
+    HttpIo.writeJson(response, callback, 202, WebhookViews.deliveryForOperator(queued.get()));
   }
 
   /**

@@ -135,6 +135,30 @@ final class AdminViews {
     return scopes.stream().sorted().map(Grant.Scope::wireName).toList();
   }
 
+  /** The operator's charts: per lane, a minute a point over the last hour, and the queue depth now. */
+  static Map<String, Object> charts(List<dev.metalayer.relay.WebhookSubscriptions.LaneChart> charts) {
+    List<Map<String, Object>> lanes = new java.util.ArrayList<>();
+    for (dev.metalayer.relay.WebhookSubscriptions.LaneChart chart : charts) {
+      Map<String, Object> lane = new LinkedHashMap<>();
+      lane.put("lane", chart.lane().wire());
+      lane.put("queue_depth", chart.queueDepth());
+      lane.put("queue_depth_capped", chart.queueDepthCapped());
+      lane.put("minutes", chart.minutes().stream().map(m -> {
+        Map<String, Object> minute = new LinkedHashMap<>();
+        minute.put("start", m.start().toString());
+        minute.put("delivered", m.delivered());
+        minute.put("mean_latency_ms", m.meanLatencyMs().orElse(null));
+        minute.put("max_latency_ms", m.maxLatencyMs().orElse(null));
+        return minute;
+      }).toList());
+      lanes.add(lane);
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("minutes", dev.metalayer.relay.WebhookSubscriptions.CHART_MINUTES);
+    m.put("data", lanes);
+    return m;
+  }
+
   /** The numbers Meta sent webhooks for that the layer does not know, the one seen last first. */
   static Map<String, Object> unknownNumbers(UnknownNumbers unknown) {
     Map<String, Object> m = new LinkedHashMap<>();

@@ -6,6 +6,7 @@ import dev.metalayer.keys.KeyService.WrongMasterKeyException;
 import dev.metalayer.graph.GraphError;
 import dev.metalayer.graph.GraphSettings;
 import dev.metalayer.keys.FailedAttempts;
+import dev.metalayer.keys.OperatorSessions;
 import dev.metalayer.relay.EgressGuard;
 import dev.metalayer.store.Stores;
 import java.io.IOException;
@@ -41,7 +42,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Routes: {@code /healthz}, {@code /readyz}, {@code /openapi.json}, {@code /admin/v1/…} (a 403 naming LAYER_ADMIN_TOKEN
  * when no admin token is set), the Graph API under the Graph prefix, {@code /webhooks/meta} and
- * {@code /v1/webhooks}, {@code /v1/calls}, {@code /metrics} (or on {@code LAYER_METRICS_PORT}, {@link MetricsEndpoint}). The options are declared in {@link Option}; those of the core reach the builder
+ * {@code /v1/webhooks}, {@code /v1/calls}, {@code /console} (the operator's console), {@code /metrics} (or on {@code LAYER_METRICS_PORT}, {@link MetricsEndpoint}). The options are declared in {@link Option}; those of the core reach the builder
  * through {@link Settings#applyTo}.
  */
 public final class LayerServer implements AutoCloseable {
@@ -312,6 +313,10 @@ public final class LayerServer implements AutoCloseable {
         new FailedAttempts(ADMIN_FAILURES, ADMIN_FAILURE_WINDOW, Clock.systemUTC()), bodies);
     routes.add(ADMIN_PREFIX, adminToken.isPresent()
         ? admin
+        : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
+    // the operator's console: the admin API behind a browser session (only with an admin token)
+    routes.add(ConsoleHandler.PREFIX, adminToken.isPresent()
+        ? new ConsoleHandler(admin, new OperatorSessions(Clock.systemUTC(), new SecureRandom()), bodies)
         : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
     HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
     server.addBean(upstream);

@@ -34,7 +34,8 @@ import org.eclipse.jetty.util.Callback;
  * <p>The operator's admin token ({@code Authorization: Bearer $LAYER_ADMIN_TOKEN}) reads any number's
  * subscriptions ({@code GET /v1/webhooks?phone_number_id=…}, {@code GET /v1/webhooks/{id}}) and delivery
  * logs (in the operator's view, as in the admin API) and replays deliveries ({@code …/retry}); it changes
- * nothing else (403: a subscription is created, changed and deleted with the number's key). Each use is
+ * nothing else here (403: a subscription is created, changed and deleted with the number's key, or by the
+ * operator on the admin API, {@link AdminHandler}). Each use is
  * logged at INFO with the number it concerns. A bearer credential that is neither a key nor the admin
  * token counts as a wrong admin token ({@link AdminHandler#refuseWrongToken}).
  */
@@ -142,7 +143,8 @@ final class SubscriptionsHandler implements Request.Handler {
     } else if (parts.size() <= 2) {
       HttpIo.writeError(response, callback, GraphError.of(403, 200, GraphError.LAYER, "The admin token reads"
           + " subscriptions and delivery logs and replays deliveries; create, change, test or delete a subscription"
-          + " with the number's key."));
+          + " with the number's key here, or with the admin token on /admin/v1 (POST /admin/v1/numbers/{id}/webhooks,"
+          + " PATCH, DELETE /admin/v1/webhooks/{id}, POST /admin/v1/webhooks/{id}/test)."));
     } else {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
     }
@@ -153,7 +155,7 @@ final class SubscriptionsHandler implements Request.Handler {
       case "GET" -> subscriptions.find(pnid, id).ifPresentOrElse(
           s -> HttpIo.writeJson(response, callback, 200, WebhookViews.subscription(s)),
           () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
-      case "PATCH" -> spec(request, response, callback, true,
+      case "PATCH" -> spec(bodies, request, response, callback, true,
           spec -> answer(subscriptions.update(pnid, id, spec), 200, response, callback));
       case "DELETE" -> {
         if (subscriptions.delete(pnid, id)) {
@@ -167,7 +169,7 @@ final class SubscriptionsHandler implements Request.Handler {
   }
 
   private void create(String pnid, Request request, Response response, Callback callback) {
-    spec(request, response, callback, false, spec -> answer(subscriptions.create(pnid, spec), 201, response, callback));
+    spec(bodies, request, response, callback, false, spec -> answer(subscriptions.create(pnid, spec), 201, response, callback));
   }
 
   private void deliveries(String pnid, String id, Request request, Response response, Callback callback) {
@@ -181,7 +183,8 @@ final class SubscriptionsHandler implements Request.Handler {
         () -> HttpIo.writeError(response, callback, GraphError.notFound("No such subscription.")));
   }
 
-  private static void answer(WebhookSubscriptions.Outcome outcome, int status, Response response, Callback callback) {
+  /** Answers a create or change: {@code status} with the subscription, 400 naming the mistake, or 404. */
+  static void answer(WebhookSubscriptions.Outcome outcome, int status, Response response, Callback callback) {
     if (outcome instanceof WebhookSubscriptions.Outcome.Saved saved) {
       HttpIo.writeJson(response, callback, status, WebhookViews.subscription(saved.subscription()));
     } else if (outcome instanceof WebhookSubscriptions.Outcome.Invalid invalid) {
@@ -192,7 +195,7 @@ final class SubscriptionsHandler implements Request.Handler {
   }
 
   /** Reads a subscription body and runs {@code then} with it, or answers 400 (413, 408, 503) itself. Returns at once. */
-  private void spec(Request request, Response response, Callback callback, boolean patch, Consumer<Spec> then) {
+  static void spec(BodyReader bodies, Request request, Response response, Callback callback, boolean patch, Consumer<Spec> then) {
     bodies.readJsonObject(request, MAX_BODY, response, callback, body -> {
       Spec.Read read = Spec.read(body, patch);
       if (read instanceof Spec.Read.Invalid invalid) {

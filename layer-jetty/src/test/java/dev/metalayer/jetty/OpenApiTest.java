@@ -40,7 +40,9 @@ class OpenApiTest {
   /** The routes of the layer that are Meta's surfaces, described in their own pages, not in the document. */
   private static final Map<String, String> NOT_DOCUMENTED = Map.of(
       "/api/layer/meta", "the Graph API the layer proxies (docs/graph-api.md)",
-      WebhookIngestHandler.PATH, "Meta's webhooks to the layer (docs/webhooks.md)");
+      WebhookIngestHandler.PATH, "Meta's webhooks to the layer (docs/webhooks.md)",
+      "/metrics", "Prometheus's text format, not JSON (docs/operations.md#metrics)",
+      "/console", "the operator's console, pages for a browser (docs/console.md)");
 
   /** The plain routes of {@link LayerServer} (one handler for one path). */
   private static final List<String> PLAIN = List.of("GET /healthz", "GET /readyz", "GET " + LayerServer.OPENAPI_PATH);
