@@ -116,8 +116,14 @@ class RelayKillIT {
         // The layers' own logs say why (they live in the temporary directory, removed after the test).
         List<Integer> missing = java.util.stream.IntStream.range(0, WEBHOOKS).filter(i -> !seen.contains(i)).limit(20)
             .boxed().toList();
+        String log = undelivered(second, key, subscription);
+        // the store itself, read after the second layer stopped: were the missing webhooks stored at all?
+        Process last = processes.get(processes.size() - 1);
+        last.destroyForcibly();
+        last.waitFor(10, TimeUnit.SECONDS);
         throw new AssertionError(e.getMessage() + "; " + beforeKill + " delivered before the kill, " + seen.size()
-            + " after the restart; never seen: wamid.IT" + missing + "\n--- not delivered, in the log ---\n" + undelivered(second, key, subscription)
+            + " after the restart; never seen: wamid.IT" + missing + "\n--- not delivered, in the log ---\n" + log
+            + "\n--- in the store ---\n" + stored(missing)
             + "\n--- first layer ---\n" + tail("first") + "\n--- second layer ---\n" + tail("second"), e);
       }
     }
@@ -136,6 +142,47 @@ class RelayKillIT {
       } catch (Exception x) {
         out.append(state).append(": (").append(x).append(")\n");
       }
+    }
+    return out.toString();
+  }
+
+  /**
+   * What the H2 file holds of the webhooks never seen: each one's envelope and deliveries with their
+   * state, and the totals (read with the layer stopped, so the file is free).
+   */
+  private String stored(List<Integer> missing) {
+    String url = "jdbc:h2:file:" + dir.resolve("data").resolve("metalayer").toAbsolutePath() + ";ACCESS_MODE_DATA=r";
+    StringBuilder out = new StringBuilder();
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(url, "metalayer", "")) {
+      try (java.sql.ResultSet rs = c.createStatement().executeQuery("SELECT (SELECT COUNT(*) FROM layer_envelopes),"
+          + " (SELECT COUNT(*) FROM layer_deliveries), (SELECT COUNT(*) FROM layer_envelopes e WHERE NOT EXISTS"
+          + " (SELECT 1 FROM layer_deliveries d WHERE d.envelope_id = e.id))")) {
+        rs.next();
+        out.append("envelopes ").append(rs.getLong(1)).append(", deliveries ").append(rs.getLong(2))
+            .append(", envelopes without a delivery ").append(rs.getLong(3)).append('\n');
+      }
+      for (int n : missing) {
+        try (java.sql.PreparedStatement p = c.prepareStatement("SELECT e.id, e.received_at, d.id, d.state, d.attempts,"
+            + " d.next_attempt_at, d.lease_until FROM layer_envelopes e LEFT JOIN layer_deliveries d ON d.envelope_id = e.id"
+            + " WHERE UTF8TOSTRING(e.body) LIKE ?")) {
+          p.setString(1, "%wamid.IT" + n + "\"%");
+          try (java.sql.ResultSet rs = p.executeQuery()) {
+            boolean any = false;
+            while (rs.next()) {
+              any = true;
+              out.append("wamid.IT").append(n).append(": envelope ").append(rs.getString(1)).append(" at ")
+                  .append(rs.getLong(2)).append(", delivery ").append(rs.getString(3)).append(' ').append(rs.getString(4))
+                  .append(" attempts ").append(rs.getInt(5)).append(" next ").append(rs.getLong(6)).append(" lease ")
+                  .append(rs.getLong(7)).append('\n');
+            }
+            if (!any) {
+              out.append("wamid.IT").append(n).append(": no envelope\n");
+            }
+          }
+        }
+      }
+    } catch (java.sql.SQLException e) {
+      out.append("(cannot read the store: ").append(e).append(")\n");
     }
     return out.toString();
   }
