@@ -60,6 +60,9 @@ final class Layer implements AutoCloseable {
       options.put(Option.MEDIA_HOSTS, "http://127.0.0.1,http://localhost");
       options.put(Option.APP_SECRET, APP_SECRET + ",older-secret");
       options.put(Option.ADMIN_TOKEN, ADMIN_TOKEN);
+      // no per-key rate limit unless a test sets one (KeyRateLimitHttpTest): these tests send one key's
+      // requests as fast as the machine allows, and an idle machine goes past the default burst
+      options.put(Option.KEY_RATE, "off");
       options.putAll(extra);
       try {
         return new Layer(LayerServer.start(Settings.of(options)));
