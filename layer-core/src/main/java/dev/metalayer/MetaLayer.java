@@ -93,6 +93,7 @@ public final class MetaLayer {
     this.doctor = Doctor.create(new Doctor.Setup(b.graphUrl, Optional.ofNullable(b.appId), b.appSecrets.stream().findFirst(),
         Optional.ofNullable(b.publicUrl), checkTimeout, b.doctorInterval, b.clock, forwarder, keys, relay.subscriptions(),
         relayStore::lastWebhook));
+    metrics.doctorFailing(doctor, Doctor::failingChecks);
   }
 
   private static Surface.Registry registry(Predicate<String> registered, Predicate<String> sharedWaba) {

@@ -369,6 +369,22 @@ public final class Doctor implements AutoCloseable {
     return streaks.getOrDefault(phoneNumberId, Map.of()).getOrDefault(check, 0);
   }
 
+  /**
+   * How many checks have failed {@value #FAILURES_BEFORE_WARNING} background runs in a row or more: the
+   * operator events now in force (the metric {@code metalayer_doctor_failing_checks}).
+   */
+  public synchronized int failingChecks() {
+    int n = 0;
+    for (Map<String, Integer> checks : streaks.values()) {
+      for (int failures : checks.values()) {
+        if (failures >= FAILURES_BEFORE_WARNING) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   /** Every check the background doctor counts, by number and check key, with its failures in a row. */
   public synchronized List<Streak> streaks() {
     List<Streak> out = new ArrayList<>();

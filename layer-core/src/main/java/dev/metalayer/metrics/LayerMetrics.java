@@ -253,6 +253,17 @@ public final class LayerMetrics {
   }
 
   /**
+   * {@code metalayer_doctor_failing_checks}: how many checks of the background doctor have failed
+   * {@code threshold} runs in a row or more (each has had its WARN line), as {@code failing} reads them
+   * from {@code doctor}. No label: the log line names the number and the check.
+   */
+  public <T> void doctorFailing(T doctor, ToDoubleFunction<T> failing) {
+    Gauge.builder("metalayer.doctor.failing.checks", doctor, failing)
+        .description("Checks of the background Meta doctor failing several runs in a row (each warned once in the log)")
+        .register(registry);
+  }
+
+  /**
    * A gauge of the store's connection pool: {@code metalayer_store_connections{state}}, where
    * {@code state} is {@code active}, {@code idle}, {@code pending} (callers waiting) or {@code max}.
    */

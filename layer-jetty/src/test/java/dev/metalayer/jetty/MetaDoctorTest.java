@@ -99,11 +99,20 @@ class MetaDoctorTest {
     }
   }
 
+  /** The layer's meters: the doctor's operator events are a gauge there. */
+  final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters =
+      new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+
+  private double failingChecksGauge() {
+    return meters.get("metalayer.doctor.failing.checks").gauge().value();
+  }
+
   private MetaLayer layer(String graphUrl, boolean publicUrl, Duration upstreamTimeout) {
     relayStore = Stores.inMemoryRelay();
     MetaLayer.Builder b = MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]).clock(clock)
         .graphUrl(URI.create(graphUrl)).appSecret(SECRET).appId(APP_ID).relayStore(relayStore)
-        .egressGuard(EgressGuard.of(true, List.of())).upstreamTimeout(upstreamTimeout).doctorInterval(Duration.ZERO);
+        .egressGuard(EgressGuard.of(true, List.of())).upstreamTimeout(upstreamTimeout).doctorInterval(Duration.ZERO)
+        .meterRegistry(meters);
     if (publicUrl) {
       b.publicUrl(URI.create(PUBLIC));
     }
@@ -463,7 +472,9 @@ class MetaDoctorTest {
     doctor.runBackgroundNow();
     assertThat(doctorWarnings()).isEmpty();
     assertThat(doctor.consecutiveFailures(PNID, "calling")).isEqualTo(2);
+    assertThat(failingChecksGauge()).isZero();
     doctor.runBackgroundNow();
+    assertThat(failingChecksGauge()).isEqualTo(1);
     assertThat(doctorWarnings()).singleElement().satisfies(line -> assertThat(line)
         .contains("calling", "phone number ID " + PNID, "3 times in a row", "Fix: Turn it on"));
     clock.advance(Duration.ofMinutes(15));
@@ -477,6 +488,7 @@ class MetaDoctorTest {
     settings("ENABLED", "DISABLED");
     doctor.runBackgroundNow();
     assertThat(doctor.consecutiveFailures(PNID, "calling")).isZero();
+    assertThat(failingChecksGauge()).isZero();
     assertThat(logs.list).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains("passes again"));
     settings("DISABLED", "DISABLED");
     for (int i = 0; i < 3; i++) {
