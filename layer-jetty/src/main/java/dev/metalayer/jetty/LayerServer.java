@@ -210,12 +210,16 @@ public final class LayerServer implements AutoCloseable {
     }
   }
 
-  /** Where the layer listens, for the start line: {@code 127.0.0.1:8080 (HTTP), 127.0.0.1:8443 (HTTPS: HTTP/2, HTTP/1.1)}. */
+  /**
+   * Where the layer listens, for the start line: {@code 127.0.0.1:8080 (HTTP), 127.0.0.1:8443 (HTTPS: HTTP/2,
+   * HTTP/1.1), 127.0.0.1:9090 (/metrics)}; the metrics port is the only way to learn the one port 0 picked.
+   */
   private String listening() {
     List<String> where = new java.util.ArrayList<>();
     String host = settings.string(Option.HOST);
     listeners.plain().ifPresent(c -> where.add(host + ":" + c.getLocalPort() + " (HTTP)"));
     listeners.tls().ifPresent(c -> where.add(host + ":" + c.getLocalPort() + " (HTTPS: HTTP/2, HTTP/1.1)"));
+    metrics.port().ifPresent(p -> where.add(host + ":" + p + " (/metrics)"));
     return String.join(", ", where);
   }
 

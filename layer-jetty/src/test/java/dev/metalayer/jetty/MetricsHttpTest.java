@@ -222,9 +222,21 @@ class MetricsHttpTest {
 
   @Test
   void onAPortOfItsOwnTheMetricsAreServedThereAndNowhereElse() throws Exception {
-    layer = Layer.start(dir, "http://127.0.0.1:9", Map.of(Option.METRICS_PORT, "0"));
+    ch.qos.logback.classic.Logger starts = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(LayerServer.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    starts.addAppender(lines);
+    try {
+      layer = Layer.start(dir, "http://127.0.0.1:9", Map.of(Option.METRICS_PORT, "0"));
+    } finally {
+      starts.detachAppender(lines);
+    }
     int main = layer.server.port();
     int metrics = layer.server.metricsPort().orElseThrow();
+    assertThat(lines.list.stream().map(e -> e.getFormattedMessage()).filter(m -> m.startsWith("Meta Layer listening on")))
+        .as("the start line names the port that port 0 picked for /metrics")
+        .containsExactly("Meta Layer listening on 127.0.0.1:" + main + " (HTTP), 127.0.0.1:" + metrics + " (/metrics)");
     assertThat(metrics).isNotEqualTo(main);
     assertThat(scrape(main, null).statusCode()).isEqualTo(404);
     HttpResponse<String> ok = scrape(metrics, null);
