@@ -447,6 +447,33 @@ public final class LayerServer implements AutoCloseable {
       log.info("Meta webhooks at {}{}: disabled (every webhook refused); set META_APP_SECRET to enable them; {}", base,
           WebhookIngestHandler.PATH, handshake);
     }
+    if (settings.bool(Option.METRICS)) {
+      String where = metrics.port().map(p -> "http://" + settings.string(Option.HOST) + ":" + p).orElse(base)
+          + MetricsHandler.PATH;
+      boolean token = settings.get(Option.METRICS_TOKEN).isPresent();
+      if (metricsOpenBeyondThisMachine(token, settings.string(Option.HOST))) {
+        log.warn("Metrics at {}: open to whoever reaches {}; set LAYER_METRICS_TOKEN, or serve them on"
+            + " LAYER_HOST 127.0.0.1 behind a proxy", where, settings.string(Option.HOST));
+      } else {
+        log.info("Metrics at {}: enabled ({})", where, token ? "bearer LAYER_METRICS_TOKEN" : "open to this machine");
+      }
+    }
+  }
+
+  /**
+   * Whether {@code /metrics} (on by default) answers anyone who reaches the layer's address: no
+   * {@code LAYER_METRICS_TOKEN}, and {@code LAYER_HOST} (which the metrics port binds too) not a loopback
+   * address. The default (0.0.0.0, no token) is: traffic volumes, queue depths and the JVM for anyone.
+   */
+  static boolean metricsOpenBeyondThisMachine(boolean token, String host) {
+    if (token) {
+      return false;
+    }
+    try {
+      return !java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.io.IOException e) {
+      return true;
+    }
   }
 
   private static final long POOLED_CONNECTION_IDLE_MS = 10_000;

@@ -237,6 +237,8 @@ class MetricsHttpTest {
     assertThat(lines.list.stream().map(e -> e.getFormattedMessage()).filter(m -> m.startsWith("Meta Layer listening on")))
         .as("the start line names the port that port 0 picked for /metrics")
         .containsExactly("Meta Layer listening on 127.0.0.1:" + main + " (HTTP), 127.0.0.1:" + metrics + " (/metrics)");
+    assertThat(lines.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).filter(m -> m.contains("Metrics at")))
+        .containsExactly("INFO Metrics at http://127.0.0.1:" + metrics + "/metrics: enabled (open to this machine)");
     assertThat(metrics).isNotEqualTo(main);
     assertThat(scrape(main, null).statusCode()).isEqualTo(404);
     HttpResponse<String> ok = scrape(metrics, null);
@@ -250,6 +252,15 @@ class MetricsHttpTest {
     }
     assertThat(layer.send(HttpRequest.newBuilder(layer.server.localUri().resolve("/healthz")).GET()).statusCode())
         .isEqualTo(200);
+  }
+
+  @Test
+  void metricsWithoutATokenOnAnAddressBeyondTheMachineAreWarnedOf() {
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "0.0.0.0")).isTrue();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "192.0.2.10")).isTrue();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "127.0.0.1")).isFalse();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "::1")).isFalse();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(true, "0.0.0.0")).isFalse();
   }
 
   @Test
