@@ -210,12 +210,16 @@ public final class LayerServer implements AutoCloseable {
     }
   }
 
-  /** Where the layer listens, for the start line: {@code 127.0.0.1:8080 (HTTP), 127.0.0.1:8443 (HTTPS: HTTP/2, HTTP/1.1)}. */
+  /**
+   * Where the layer listens, for the start line: {@code 127.0.0.1:8080 (HTTP), 127.0.0.1:8443 (HTTPS: HTTP/2,
+   * HTTP/1.1), 127.0.0.1:9090 (/metrics)}; the metrics port is the only way to learn the one port 0 picked.
+   */
   private String listening() {
     List<String> where = new java.util.ArrayList<>();
     String host = settings.string(Option.HOST);
     listeners.plain().ifPresent(c -> where.add(host + ":" + c.getLocalPort() + " (HTTP)"));
     listeners.tls().ifPresent(c -> where.add(host + ":" + c.getLocalPort() + " (HTTPS: HTTP/2, HTTP/1.1)"));
+    metrics.port().ifPresent(p -> where.add(host + ":" + p + " (/metrics)"));
     return String.join(", ", where);
   }
 
@@ -442,6 +446,33 @@ public final class LayerServer implements AutoCloseable {
     } else {
       log.info("Meta webhooks at {}{}: disabled (every webhook refused); set META_APP_SECRET to enable them; {}", base,
           WebhookIngestHandler.PATH, handshake);
+    }
+    if (settings.bool(Option.METRICS)) {
+      String where = metrics.port().map(p -> "http://" + settings.string(Option.HOST) + ":" + p).orElse(base)
+          + MetricsHandler.PATH;
+      boolean token = settings.get(Option.METRICS_TOKEN).isPresent();
+      if (metricsOpenBeyondThisMachine(token, settings.string(Option.HOST))) {
+        log.warn("Metrics at {}: open to whoever reaches {}; set LAYER_METRICS_TOKEN, or serve them on"
+            + " LAYER_HOST 127.0.0.1 behind a proxy", where, settings.string(Option.HOST));
+      } else {
+        log.info("Metrics at {}: enabled ({})", where, token ? "bearer LAYER_METRICS_TOKEN" : "open to this machine");
+      }
+    }
+  }
+
+  /**
+   * Whether {@code /metrics} (on by default) answers anyone who reaches the layer's address: no
+   * {@code LAYER_METRICS_TOKEN}, and {@code LAYER_HOST} (which the metrics port binds too) not a loopback
+   * address. The default (0.0.0.0, no token) is: traffic volumes, queue depths and the JVM for anyone.
+   */
+  static boolean metricsOpenBeyondThisMachine(boolean token, String host) {
+    if (token) {
+      return false;
+    }
+    try {
+      return !java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.io.IOException e) {
+      return true;
     }
   }
 

@@ -222,9 +222,23 @@ class MetricsHttpTest {
 
   @Test
   void onAPortOfItsOwnTheMetricsAreServedThereAndNowhereElse() throws Exception {
-    layer = Layer.start(dir, "http://127.0.0.1:9", Map.of(Option.METRICS_PORT, "0"));
+    ch.qos.logback.classic.Logger starts = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(LayerServer.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    starts.addAppender(lines);
+    try {
+      layer = Layer.start(dir, "http://127.0.0.1:9", Map.of(Option.METRICS_PORT, "0"));
+    } finally {
+      starts.detachAppender(lines);
+    }
     int main = layer.server.port();
     int metrics = layer.server.metricsPort().orElseThrow();
+    assertThat(lines.list.stream().map(e -> e.getFormattedMessage()).filter(m -> m.startsWith("Meta Layer listening on")))
+        .as("the start line names the port that port 0 picked for /metrics")
+        .containsExactly("Meta Layer listening on 127.0.0.1:" + main + " (HTTP), 127.0.0.1:" + metrics + " (/metrics)");
+    assertThat(lines.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).filter(m -> m.contains("Metrics at")))
+        .containsExactly("INFO Metrics at http://127.0.0.1:" + metrics + "/metrics: enabled (open to this machine)");
     assertThat(metrics).isNotEqualTo(main);
     assertThat(scrape(main, null).statusCode()).isEqualTo(404);
     HttpResponse<String> ok = scrape(metrics, null);
@@ -238,6 +252,15 @@ class MetricsHttpTest {
     }
     assertThat(layer.send(HttpRequest.newBuilder(layer.server.localUri().resolve("/healthz")).GET()).statusCode())
         .isEqualTo(200);
+  }
+
+  @Test
+  void metricsWithoutATokenOnAnAddressBeyondTheMachineAreWarnedOf() {
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "0.0.0.0")).isTrue();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "192.0.2.10")).isTrue();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "127.0.0.1")).isFalse();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(false, "::1")).isFalse();
+    assertThat(LayerServer.metricsOpenBeyondThisMachine(true, "0.0.0.0")).isFalse();
   }
 
   @Test
