@@ -62,8 +62,11 @@ final class ConsoleHandler implements Request.Handler {
   private final AdminHandler admin;
   private final OperatorSessions sessions;
   private final BodyReader bodies;
+  /** LAYER_PUBLIC_URL: the origin a browser uses behind a TLS proxy, and whether that origin is HTTPS. */
+  private final Optional<URI> publicUrl;
 
-  ConsoleHandler(AdminHandler admin, OperatorSessions sessions, BodyReader bodies) {
+  ConsoleHandler(AdminHandler admin, OperatorSessions sessions, BodyReader bodies, Optional<URI> publicUrl) {
+    this.publicUrl = publicUrl;
     this.admin = admin;
     this.sessions = sessions;
     this.bodies = bodies;
@@ -83,6 +86,7 @@ final class ConsoleHandler implements Request.Handler {
     Asset asset = assets.get(path);
     if (asset != null) {
       if (!method.equals("GET") && !method.equals("HEAD")) {
+        closeUnread(response);
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
         serve(asset, method.equals("HEAD"), response, callback);
@@ -124,19 +128,23 @@ final class ConsoleHandler implements Request.Handler {
       case "DELETE" -> {
         if (write(request).isPresent()) {
           sessions.close(sessionId(request).orElse(null));
-          response.getHeaders().add(HttpHeader.SET_COOKIE, cookie("", request.isSecure(), true));
+          response.getHeaders().add(HttpHeader.SET_COOKIE, cookie("", secure(request), true));
           log.info("Console: signed out from {}", Request.getRemoteAddr(request));
           HttpIo.writeJson(response, callback, 200, Map.of("success", true));
         } else {
           refuseWrite(request, response, callback);
         }
       }
-      default -> HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET, POST or DELETE."));
+      default -> {
+        closeUnread(response);
+        HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET, POST or DELETE."));
+      }
     }
   }
 
   private void signIn(Request request, Response response, Callback callback) {
-    if (!sameOrigin(request)) {
+    if (!fromOwnPage(request)) {
+      closeUnread(response);
       HttpIo.writeError(response, callback, crossOrigin());
       return;
     }
@@ -147,7 +155,7 @@ final class ConsoleHandler implements Request.Handler {
         return;
       }
       OperatorSessions.Opened opened = sessions.open();
-      response.getHeaders().add(HttpHeader.SET_COOKIE, cookie(opened.id(), request.isSecure(), false));
+      response.getHeaders().add(HttpHeader.SET_COOKIE, cookie(opened.id(), secure(request), false));
       log.info("Console: signed in from {}", Request.getRemoteAddr(request));
       HttpIo.writeJson(response, callback, 201, Map.of("csrf", opened.csrf()));
     });
@@ -174,7 +182,7 @@ final class ConsoleHandler implements Request.Handler {
 
   /** The live session of a write: same origin, a live session and its CSRF token in the header. */
   private Optional<OperatorSessions.Session> write(Request request) {
-    if (!sameOrigin(request)) {
+    if (!fromOwnPage(request)) {
       return Optional.empty();
     }
     String csrf = request.getHeaders().get(CSRF_HEADER);
@@ -183,7 +191,8 @@ final class ConsoleHandler implements Request.Handler {
 
   /** Why a write was refused: another origin (403), no live session (401) or no valid CSRF token (403). */
   private void refuseWrite(Request request, Response response, Callback callback) {
-    if (!sameOrigin(request)) {
+    closeUnread(response);
+    if (!fromOwnPage(request)) {
       HttpIo.writeError(response, callback, crossOrigin());
     } else if (live(request).isEmpty()) {
       signedOut(response, callback);
@@ -191,6 +200,15 @@ final class ConsoleHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.of(403, 200, GraphError.LAYER,
           "Missing or wrong " + CSRF_HEADER + " header: reload the console."));
     }
+  }
+
+  /**
+   * A refusal answered before the request's body is read: the connection closes after the answer (Jetty
+   * does not read a body nobody asked for), and says so, so that the client does not send its next
+   * request on it.
+   */
+  private static void closeUnread(Response response) {
+    response.getHeaders().put(HttpHeader.CONNECTION, "close");
   }
 
   private static GraphError crossOrigin() {
@@ -215,6 +233,31 @@ final class ConsoleHandler implements Request.Handler {
   static String cookie(String value, boolean tls, boolean clear) {
     return COOKIE + "=" + value + "; Path=" + PREFIX + "; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : "")
         + (clear ? "; Max-Age=0" : "");
+  }
+
+  /**
+   * Whether the session cookie gets {@code Secure}: the request came over TLS, or LAYER_PUBLIC_URL is
+   * HTTPS (a TLS proxy in front: the layer sees plain HTTP, the browser HTTPS).
+   */
+  private boolean secure(Request request) {
+    return request.isSecure() || publicUrl.map(u -> "https".equalsIgnoreCase(u.getScheme())).orElse(false);
+  }
+
+  /**
+   * Whether a write comes from the console's own page: its {@code Origin} is the host the request was
+   * sent to ({@link #sameOrigin}) or the origin of LAYER_PUBLIC_URL (a proxy in front may send the layer
+   * another {@code Host}).
+   */
+  private boolean fromOwnPage(Request request) {
+    return sameOrigin(request) || publicUrl.map(u -> publicOrigin(u).equalsIgnoreCase(
+        String.valueOf(request.getHeaders().get(HttpHeader.ORIGIN)).trim())).orElse(false);
+  }
+
+  /** {@code scheme://host[:port]} of {@code url}, as a browser writes it in {@code Origin}. */
+  static String publicOrigin(URI url) {
+    String scheme = url.getScheme().toLowerCase(Locale.ROOT);
+    boolean defaultPort = url.getPort() < 0 || url.getPort() == (scheme.equals("https") ? 443 : 80);
+    return scheme + "://" + url.getHost() + (defaultPort ? "" : ":" + url.getPort());
   }
 
   /**

@@ -320,7 +320,8 @@ public final class LayerServer implements AutoCloseable {
         : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
     // the operator's console: the admin API behind a browser session (only with an admin token)
     routes.add(ConsoleHandler.PREFIX, adminToken.isPresent()
-        ? new ConsoleHandler(admin, new OperatorSessions(Clock.systemUTC(), new SecureRandom()), bodies)
+        ? new ConsoleHandler(admin, new OperatorSessions(Clock.systemUTC(), new SecureRandom()), bodies,
+            layer.graphProxy().settings().publicUrl())
         : Routes.answering(() -> GraphError.of(403, 10, GraphError.LAYER, ADMIN_DISABLED)));
     HttpClient upstream = upstreamClient(layer.graphProxy().settings(), "layer-upstream");
     server.addBean(upstream);

@@ -92,6 +92,31 @@ class ConsoleSecurityTest {
         "layer_console=v; Path=/console; HttpOnly; SameSite=Strict; Secure");
   }
 
+  /**
+   * Behind a TLS proxy (LAYER_PUBLIC_URL is HTTPS, the layer sees plain HTTP and maybe another Host): the
+   * cookie is still Secure, and the page's origin is the public URL's; any other origin is still refused.
+   */
+  @Test
+  void behindATlsProxyTheCookieIsSecureAndThePublicUrlIsThePagesOrigin() throws Exception {
+    layer.close();
+    layer = Layer.start(dir.resolve("proxied"), "http://127.0.0.1:9", Map.of(Option.PUBLIC_URL, "https://layer.example.com"));
+    origin = layer.server.localUri().toString();
+    String page = "https://layer.example.com";
+    HttpResponse<String> in = call("POST", "/console/session", Map.of("Origin", page),
+        "{\"token\":\"" + Layer.ADMIN_TOKEN + "\"}");
+    assertThat(in.statusCode()).isEqualTo(201);
+    String setCookie = in.headers().firstValue("Set-Cookie").orElseThrow();
+    assertThat(setCookie).contains("; Secure", "HttpOnly", "SameSite=Strict");
+    Session s = new Session(setCookie.substring(0, setCookie.indexOf(';')), json(in).get("csrf").asText());
+    String body = "{\"phone_number_id\":\"" + Layer.PNID + "\"}";
+    assertThat(call("POST", "/console/api/keys", Map.of("Cookie", s.cookie(), "Origin", page, ConsoleHandler.CSRF_HEADER,
+        s.csrf()), body).statusCode()).isEqualTo(201);
+    for (String foreign : List.of("http://layer.example.com", "https://layer.example.com:8443", "https://evil.example")) {
+      assertThat(call("POST", "/console/api/keys", Map.of("Cookie", s.cookie(), "Origin", foreign,
+          ConsoleHandler.CSRF_HEADER, s.csrf()), body).statusCode()).as("Origin %s", foreign).isEqualTo(403);
+    }
+  }
+
   @Test
   void wrongTokensAreRefusedAndLimitedWithTheAdminApisOwnCount() throws Exception {
     assertThat(signIn("").statusCode()).isEqualTo(401);

@@ -154,7 +154,8 @@ class MetricsHttpTest {
 
     String s = scrapeUntil(port, text ->
         count(text, "metalayer_proxy_requests_total", Map.of("route", "whatsapp_business_profile")) == 1
-            && count(text, "metalayer_deliveries_total", Map.of("lane", "calls", "outcome", "delivered")) == 1);
+            && count(text, "metalayer_deliveries_total", Map.of("lane", "calls", "outcome", "delivered")) == 1
+            && count(text, "metalayer_delivery_latency_seconds_count", Map.of("lane", "calls")) == 1);
 
     assertThat(count(s, "metalayer_proxy_requests_total", Map.of("route", "messages", "method", "POST",
         "status_class", "2xx", "outcome", "forwarded", "reason", "none"))).isEqualTo(2);
