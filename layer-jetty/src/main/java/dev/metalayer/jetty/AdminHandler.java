@@ -107,7 +107,7 @@ final class AdminHandler implements Request.Handler {
 
   /** Whether the request carries the admin token ({@code Authorization: Bearer …}, constant time); false when there is none. */
   boolean admits(Request request) {
-    return adminToken.isPresent() && Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get());
+    return isAdminToken(HttpIo.bearer(request).orElse(null));
   }
 
   /** Whether an admin token is configured. */
@@ -130,7 +130,7 @@ final class AdminHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.notFound("Unknown path."));
       return true;
     }
-    if (!Secrets.constantTimeEquals(HttpIo.bearer(request).orElse(null), adminToken.get())) {
+    if (!admits(request)) {
       refuse(Request.getRemoteAddr(request), HttpIo.bearer(request).isPresent(), response, callback,
           "Invalid admin token.");
       return true;
