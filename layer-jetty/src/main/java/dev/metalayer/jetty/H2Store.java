@@ -182,15 +182,19 @@ final class H2Store implements LayerStore {
 
   /** Starts compacting the file every {@value #COMPACT_EVERY_SECONDS} s until {@link #close()}. */
   @Override
-  public synchronized void startMaintenance() {
+  public void startMaintenance() {
+    startMaintenance(java.time.Duration.ofSeconds(COMPACT_EVERY_SECONDS));
+  }
+
+  /** Starts compacting the file every {@code every} until {@link #close()} (tests press it harder). */
+  synchronized void startMaintenance(java.time.Duration every) {
     if (compaction == null) {
       compaction = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "layer-store-compaction");
         t.setDaemon(true);
         return t;
       });
-      compaction.scheduleWithFixedDelay(this::compactQuietly, COMPACT_EVERY_SECONDS, COMPACT_EVERY_SECONDS,
-          TimeUnit.SECONDS);
+      compaction.scheduleWithFixedDelay(this::compactQuietly, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 
