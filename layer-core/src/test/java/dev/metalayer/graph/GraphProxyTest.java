@@ -638,4 +638,14 @@ class GraphProxyTest {
     assertThat(GraphProxy.escapeQuery("e=\ud83d")).isEqualTo("e=%3F"); // a lone surrogate at the end: no character to pair
     assertThat(GraphProxy.escapeQuery("\u0080=1")).isEqualTo("%C2%80=1");
   }
+
+  /** An embedder passes the headers it received; one the JDK client cannot send is a Graph-shaped 502, not an exception. */
+  @Test
+  void aHeaderTheJdkClientCannotSendIsA502AndNothingGoesUpstream() {
+    ClientRequest r = new ClientRequest("GET", "/v13.0/" + PNID, "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test");
+    GraphAnswer a = layer.graphProxy().handle(r, Map.of("X-Tenant", List.of("t\r\nX-Injected: 1")), new byte[0]);
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(a.header("content-type")).startsWith("application/json");
+    assertThat(seen).isEmpty();
+  }
 }
