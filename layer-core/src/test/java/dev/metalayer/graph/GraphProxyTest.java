@@ -493,7 +493,8 @@ class GraphProxyTest {
   /** The embedder names the content type in its request and in the headers it passes: one field, not two. */
   @Test
   void theContentTypeAnEmbedderNamesTwiceIsOneFieldAndItIsTheContentTypeNotAnotherHeader() {
-    String body = "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"type\":\"text\",\"text\":{\"body\":\"Hi\"}}";
+    // read as JSON, as its type says, the text is a value; read as an untyped body, it would also be a form naming "batch"
+    String body = "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"type\":\"text\",\"text\":{\"body\":\"Tom&batch=2\"}}";
     Map<String, List<String>> headers = new java.util.LinkedHashMap<>();
     headers.put("X-Tenant", List.of("t"));
     headers.put("Content-Type", List.of("application/json"));
