@@ -649,4 +649,13 @@ class GraphProxyTest {
     assertThat(a.header("content-type")).startsWith("application/json");
     assertThat(seen).isEmpty();
   }
+
+  /** The call guard reads a call action whole: split between the query and a JSON body, Graph and the guard could read two actions. */
+  @Test
+  void aCallActionSplitBetweenTheQueryAndAJsonBodyIsRefusedBeforeItGoesUpstream() {
+    GraphAnswer a = call("POST", "/v22.0/" + PNID + "/calls", "call_id=wacid.1", "Bearer " + key, "{\"action\":\"accept\"}");
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(a.text()).contains("(rule call-body)");
+    assertThat(seen).isEmpty();
+  }
 }
