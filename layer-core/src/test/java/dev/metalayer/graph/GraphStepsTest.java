@@ -488,4 +488,43 @@ class GraphStepsTest {
     assertThat(encoded.text()).contains("encoding");
     assertThat(fetch.failed(UpstreamFailure.UNREACHABLE).status()).isEqualTo(502);
   }
+
+  /** A guarded exchange (a message or call action) tells its guard the status the client gets, also when the answer streams or fails. */
+  @Test
+  void theCallGuardIsToldOfAStreamedAnswerAndOfTheLayersErrorInsteadOfAnEncodedOne() {
+    List<Integer> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CallGuard recording = new CallGuard() {
+      @Override
+      public Optional<GraphAnswer> before(Grant grant, String edge, byte[] body) {
+        return Optional.empty();
+      }
+
+      @Override
+      public void after(Grant grant, String edge, byte[] requestBody, int status, byte[] answerBody) {
+        told.add(status);
+      }
+    };
+    GraphProxy proxy = GraphProxy.create(layer.graphProxy().settings(), layer.keys(), new Surface.Registry() {
+      @Override
+      public boolean registeredElsewhere(String id) {
+        return false;
+      }
+
+      @Override
+      public boolean wabaShared(String wabaId) {
+        return false;
+      }
+    }, Map.of(), new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
+        request -> new GraphForwarder.Forwarded.Failed(UpstreamFailure.UNREACHABLE), recording);
+    java.util.function.Supplier<GraphStep.Send> message = () -> send(((Outcome.Ok<GraphExchange>) proxy.prepare(new ClientRequest("POST",
+        "/v22.0/" + PNID + "/messages", "", Optional.of("Bearer " + key), Optional.empty(), "https://layer.test",
+        Optional.of("application/json"), Optional.of(bytes("{\"to\":\"1\",\"type\":\"text\"}")), List.of("content-type"))))
+        .value().start(headers("Content-Type", "application/json")));
+
+    assertThat(message.get().head(200, headers("Content-Type", "text/plain"))).isInstanceOf(GraphStep.Head.Stream.class);
+    assertThat(told).containsExactly(200);
+    GraphAnswer encoded = reply(discarded(message.get(), 200, headers("Content-Type", "application/json", "Content-Encoding", "br")));
+    assertThat(encoded.status()).isEqualTo(502);
+    assertThat(told).containsExactly(200, 502);
+  }
 }
