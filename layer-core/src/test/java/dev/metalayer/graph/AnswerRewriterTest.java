@@ -145,7 +145,9 @@ class AnswerRewriterTest {
     for (String bad : new String[] {"{\"data\":[]}{\"paging\":{}}", "{\"paging\":{}} <html>", "{\"paging\":{\"next\":\"https://x.test/a\"}} 1"}) {
       assertThat(rewrite(bad)).as(bad).isEmpty();
     }
+    assertThat(rewrite("[\"paging\",\"" + TOKEN + "\"]")).contains("[\"paging\",\"[redacted]\"]"); // JSON, but no object: only scrubbed
     AnswerRewriter lookup = mediaLookup("1037543291543636");
+    assertThat(lookup.rewrite(200, new byte[0])).isInstanceOf(RewrittenAnswer.NotJson.class);
     assertThat(lookup.rewrite(200, ("{\"messaging_product\":\"whatsapp\",\"url\":\"https://lookaside.fbsbx.com/x\"} {\"echo\":\"" + TOKEN
         + "\"}").getBytes(StandardCharsets.UTF_8))).isInstanceOf(RewrittenAnswer.NotJson.class);
   }
