@@ -36,4 +36,12 @@ class GraphErrorTest {
     JsonNode json = Json.mapper().readTree(GraphError.internal().toJson()).get("error");
     assertThat(json.get("fbtrace_id").asText()).matches("[A-Za-z0-9_-]{23}");
   }
+
+  /** Graph's 401 carries a WWW-Authenticate challenge naming the error; its quotes cannot end the quoted string. */
+  @Test
+  void onlyA401CarriesAChallengeAndItsMessageCannotBreakOutOfTheQuotes() {
+    assertThat(GraphError.invalidToken("Invalid \"OAuth\" access token.").wwwAuthenticate())
+        .isEqualTo("OAuth \"Facebook Platform\" \"invalid_token\" \"Invalid 'OAuth' access token.\"");
+    assertThat(GraphError.outOfScope("(#200) no").wwwAuthenticate()).isNull();
+  }
 }
