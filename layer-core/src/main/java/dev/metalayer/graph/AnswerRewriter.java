@@ -45,9 +45,11 @@ import java.util.Optional;
  * @see RewrittenAnswer
  */
 final class AnswerRewriter {
+  /** Reads one whole JSON value: bytes after it make the body no JSON, as {@link #wellFormed} says. */
   private static final ObjectMapper TREE =
       JsonMapper.builder()
           .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
           .build();
 
   private final String layerGraphBase;

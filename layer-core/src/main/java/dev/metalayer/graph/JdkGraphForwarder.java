@@ -38,13 +38,15 @@ final class JdkGraphForwarder implements GraphForwarder {
         request.body().length == 0
             ? HttpRequest.BodyPublishers.noBody()
             : HttpRequest.BodyPublishers.ofByteArray(request.body());
-    HttpRequest.Builder b = HttpRequest.newBuilder(request.uri()).timeout(request.timeout()).method(request.method(), body);
-    for (Map.Entry<String, List<String>> h : request.headers().entrySet()) {
-      for (String v : h.getValue()) {
-        b.header(h.getKey(), v);
-      }
-    }
     try {
+      // built inside the try: a header the JDK client refuses (a restricted name, a line break in a value)
+      // is an unsendable request, a value like any other failure, not an exception out of forward
+      HttpRequest.Builder b = HttpRequest.newBuilder(request.uri()).timeout(request.timeout()).method(request.method(), body);
+      for (Map.Entry<String, List<String>> h : request.headers().entrySet()) {
+        for (String v : h.getValue()) {
+          b.header(h.getKey(), v);
+        }
+      }
       HttpResponse<byte[]> r = client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
       return new Forwarded.Answered(new GraphAnswer(r.statusCode(), r.headers().map(), r.body()));
     } catch (HttpTimeoutException e) {

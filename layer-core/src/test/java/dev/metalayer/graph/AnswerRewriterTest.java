@@ -110,4 +110,45 @@ class AnswerRewriterTest {
     assertThat(own).hasValueSatisfying(v -> assertThat(v)
         .isEqualTo("{\"data\":[{\"id\":\"111\",\"verified_name\":\"Mine\"}]}")); // paging would count the others
   }
+
+  /** Another number's ID, name or quality, or how many numbers share the WABA, must not reach the key even when nothing else changes. */
+  @Test
+  void aListOfOnlyTheKeysOwnNumberStillLosesItsCountAndPaging() {
+    AnswerRewriter list = new AnswerRewriter("http://layer.test/api/layer/meta", "", Optional.of("ps_clientkey"), "111", Optional.empty(), true,
+        new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
+        new TokenScrubber(TOKEN));
+    assertThat(sent(list, "{\"data\":[{\"id\":\"111\"}],\"summary\":{\"total_count\":7}}"))
+        .contains("{\"data\":[{\"id\":\"111\"}]}");
+    assertThat(sent(list, "{\"data\":[{\"id\":111}],\"paging\":{\"cursors\":{\"after\":\"QVFI\"}}}"))
+        .contains("{\"data\":[{\"id\":111}]}");
+    assertThat(sent(list, "{\"data\":[{\"id\":\"111\"}],\"x\":1}")).contains("{\"data\":[{\"id\":\"111\"}],\"x\":1}");
+  }
+
+  @Test
+  void aPagingUrlLosesTheGraphUrlsPathButNotAPathThatOnlyBeginsLikeIt() {
+    AnswerRewriter behindPath = new AnswerRewriter("http://layer.test/api/layer/meta", "/graph", Optional.of("ps_clientkey"), "111",
+        Optional.empty(), new MediaLinks(new TokenCipher(new byte[32], new SecureRandom()), MutableClock.at("2026-01-01T00:00:00Z")),
+        new TokenScrubber(TOKEN));
+    assertThat(behindPath.pagingUrl("https://meta.test/graph/v14.0/9/message_templates?after=X"))
+        .contains("http://layer.test/api/layer/meta/v14.0/9/message_templates?after=X&access_token=ps_clientkey");
+    assertThat(behindPath.pagingUrl("https://meta.test/graphs/v14.0/9?after=X"))
+        .contains("http://layer.test/api/layer/meta/graphs/v14.0/9?after=X&access_token=ps_clientkey");
+    assertThat(rewriter.pagingUrl("https://graph.facebook.com/graph/v14.0/9?after=X"))
+        .contains("http://layer.test/api/layer/meta/graph/v14.0/9?after=X&access_token=ps_clientkey");
+    assertThat(rewriter.pagingUrl("/v14.0/9?after=X")).isEmpty();
+    assertThat(rewriter.pagingUrl("ftp://graph.facebook.com/v14.0/9")).isEmpty();
+  }
+
+  /** The rule of {@link #anythingThatIsNotOneJsonValueIsReported}, for answers the layer rewrites too. */
+  @Test
+  void anAnswerToRewriteThatIsNotOneJsonValueIsReportedToo() {
+    for (String bad : new String[] {"{\"data\":[]}{\"paging\":{}}", "{\"paging\":{}} <html>", "{\"paging\":{\"next\":\"https://x.test/a\"}} 1"}) {
+      assertThat(rewrite(bad)).as(bad).isEmpty();
+    }
+    assertThat(rewrite("[\"paging\",\"" + TOKEN + "\"]")).contains("[\"paging\",\"[redacted]\"]"); // JSON, but no object: only scrubbed
+    AnswerRewriter lookup = mediaLookup("1037543291543636");
+    assertThat(lookup.rewrite(200, new byte[0])).isInstanceOf(RewrittenAnswer.NotJson.class);
+    assertThat(lookup.rewrite(200, ("{\"messaging_product\":\"whatsapp\",\"url\":\"https://lookaside.fbsbx.com/x\"} {\"echo\":\"" + TOKEN
+        + "\"}").getBytes(StandardCharsets.UTF_8))).isInstanceOf(RewrittenAnswer.NotJson.class);
+  }
 }

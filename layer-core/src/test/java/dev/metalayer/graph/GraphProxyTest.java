@@ -47,6 +47,8 @@ class GraphProxyTest {
   volatile String mediaAnswer;
   volatile int mediaStatus = 200;
   volatile String mediaType = "application/json";
+  /** The path Meta's own URLs in its answers start with (as when the Graph URL has a path). */
+  volatile String basePath = "";
 
   @BeforeEach
   void start() throws IOException {
@@ -84,6 +86,9 @@ class GraphProxyTest {
     seen.add(new Seen(x.getRequestMethod(), uri, x.getRequestHeaders().getFirst("Authorization"), new String(body, StandardCharsets.UTF_8),
         x.getRequestHeaders().keySet().stream().map(n -> n.toLowerCase(java.util.Locale.ROOT)).collect(java.util.stream.Collectors.toSet())));
     String path = x.getRequestURI().getPath();
+    if (path.startsWith("/graph/")) {
+      path = path.substring("/graph".length());
+    }
     byte[] answer;
     String type = "application/json";
     int status = 200;
@@ -91,7 +96,7 @@ class GraphProxyTest {
       x.getResponseHeaders().add("X-Debug-Echo", "token=" + TOKEN);
       answer = "{\"messages\":[{\"id\":\"wamid.1\"}],\"echo\":\"token=EAAtokenOfNumberA0123456789\"}".getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/v14.0/" + WABA + "/message_templates")) {
-      answer = ("{\"data\":[],\"paging\":{\"cursors\":{\"after\":\"MjQZD\"},\"next\":\"" + metaBase
+      answer = ("{\"data\":[],\"paging\":{\"cursors\":{\"after\":\"MjQZD\"},\"next\":\"" + metaBase + basePath
           + "/v14.0/" + WABA + "/message_templates?access_token=" + TOKEN + "&limit=25&after=MjQZD\"}}").getBytes(StandardCharsets.UTF_8);
     } else if (path.equals("/v13.0/1037543291543636") || path.equals("/1037543291543636")) {
       answer = mediaAnswer.getBytes(StandardCharsets.UTF_8);
@@ -387,6 +392,270 @@ class GraphProxyTest {
         new ClientRequest("GET", "/v22.0/1037543291543636", "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test"),
         Map.of("X-HTTP-Method-Override", List.of("DELETE")), new byte[0]);
     assertThat(header.status()).isEqualTo(403);
+    assertThat(seen).isEmpty();
+  }
+
+  /** A layer on the same Meta stand-in, configured by {@code tune} (the fixture's layer otherwise). */
+  private MetaLayer layer(java.util.function.UnaryOperator<MetaLayer.Builder> tune) {
+    MetaLayer l = tune.apply(MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32]).clock(clock)
+        .graphUrl(URI.create(metaBase)).appSecret("app-secret").mediaHosts(List.of("http://127.0.0.1"))
+        .upstreamTimeout(Duration.ofSeconds(5))).build();
+    l.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);
+    return l;
+  }
+
+  private static GraphAnswer handle(MetaLayer l, String method, String path, String query, String key, Map<String, List<String>> headers,
+      String body) {
+    ClientRequest r = new ClientRequest(method, path, query, Optional.ofNullable(key).map(k -> "Bearer " + k), Optional.empty(),
+        "http://layer.test");
+    return l.graphProxy().handle(r, headers, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void anAdapterReadsAFormBodyBeforeTheKeyIsKnownOnlyAsFarAsTheCredentialsInHeaderAndQueryAllow() {
+    GraphProxy proxy = layer.graphProxy();
+    assertThat(proxy.bodyReadLimit(Optional.of("Bearer " + key), "", true)).isEqualTo(Outcome.ok(GraphProxy.MAX_FORM_BYTES));
+    assertThat(proxy.bodyReadLimit(Optional.empty(), "access_token=" + key, false)).isEqualTo(Outcome.ok(GraphProxy.MAX_FORM_BYTES));
+    // no credential outside the body: only a form may carry one, and it is read only so far
+    assertThat(proxy.bodyReadLimit(Optional.empty(), "", true)).isEqualTo(Outcome.ok(GraphProxy.MAX_KEYLESS_FORM_BYTES));
+    assertThat(proxy.bodyReadLimit(Optional.empty(), "limit=1", false)).isEqualTo(Outcome.ok(0));
+    assertThat(proxy.bodyReadLimit(Optional.of("Bearer ps_unknownunknownunknownunknownunknown"), "", true))
+        .isInstanceOfSatisfying(Outcome.Refused.class, r -> assertThat(r.error().status()).isEqualTo(401));
+    assertThat(proxy.bodyReadLimit(Optional.of("Bearer " + key), "access_token=" + keyB, true))
+        .isInstanceOfSatisfying(Outcome.Refused.class, r -> assertThat(r.error().status()).isEqualTo(400));
+    // a body limit below the form limits lowers them
+    GraphProxy small = layer(b -> b.maxBodyBytes(1000)).graphProxy();
+    assertThat(small.bodyReadLimit(Optional.empty(), "", true)).isEqualTo(Outcome.ok(1000));
+    assertThat(small.bodyReadLimit(Optional.empty(), "", false)).isEqualTo(Outcome.ok(0));
+    assertThat(seen).isEmpty();
+  }
+
+  @Test
+  void aBodyOverTheLimitIs413AndOneAtTheLimitGoesOn() {
+    String body = "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"type\":\"text\",\"text\":{\"body\":\"Hi\"}}";
+    MetaLayer l = layer(b -> b.maxBodyBytes(body.length()));
+    String k = l.keys().createKey(PNID).orElseThrow().key();
+    Map<String, List<String>> json = Map.of("Content-Type", List.of("application/json"));
+    GraphAnswer over = handle(l, "POST", "/v13.0/" + PNID + "/messages", "", k, json, body + " ");
+    assertThat(over.status()).isEqualTo(413);
+    assertThat(seen).isEmpty();
+    assertThat(handle(l, "POST", "/v13.0/" + PNID + "/messages", "", k, json, body).status()).isEqualTo(200);
+    assertThat(seen.remove().body()).isEqualTo(body);
+  }
+
+  @Test
+  void aQueryWithBytesThatWereNoUtf8IsRefusedWhereverTheyAre() {
+    for (String query : new String[] {"\uFFFDfields=id", "fields=id\uFFFD"}) {
+      GraphAnswer a = call("GET", "/v13.0/" + PNID, query, "Bearer " + key, "");
+      assertThat(a.status()).as(query).isEqualTo(400);
+      assertThat(a.text()).contains("not UTF-8");
+    }
+    assertThat(seen).isEmpty();
+  }
+
+  @Test
+  void aKeyInTheHeaderAndAnotherInTheQueryIsRefusedAndNeitherIsUsed() {
+    GraphAnswer a = call("GET", "/v13.0/" + PNID, "access_token=" + keyB, "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(a.text()).doesNotContain(key).doesNotContain(keyB);
+    assertThat(seen).isEmpty();
+  }
+
+  @Test
+  void aJsonBodyThatIsNotOneStrictObjectIsRefusedBeforeItGoesUpstream() {
+    GraphAnswer a = call("POST", "/v13.0/" + PNID + "/messages", "", "Bearer " + key, "{\"to\":\"1\"}{\"batch\":[]}");
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(a.text()).contains("(rule json-body)");
+    assertThat(seen).isEmpty();
+  }
+
+  /** An encoded body is not parsed (it could hide anything): the surface refuses it for its Content-Encoding. */
+  @Test
+  void anEncodedBodyIsRefusedForItsEncodingNotForWhatItLooksLike() {
+    Outcome<GraphExchange> encoded = layer.graphProxy().prepare(new ClientRequest("POST", "/v13.0/" + PNID + "/messages", "",
+        Optional.of("Bearer " + key), Optional.empty(), "http://layer.test", Optional.of("application/json"),
+        Optional.of(new byte[] {0x1f, (byte) 0x8b, 8, 0}), List.of("Content-Type", "Content-Encoding")));
+    assertThat(encoded).isInstanceOfSatisfying(Outcome.Refused.class, r -> {
+      assertThat(r.error().status()).isEqualTo(415);
+      assertThat(r.error().message()).contains("(rule content-encoding)");
+    });
+  }
+
+  @Test
+  void aMultipartUploadWithoutABoundaryIsRefused() {
+    GraphAnswer a = layer.graphProxy().handle(
+        new ClientRequest("POST", "/v22.0/" + PNID + "/media", "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test"),
+        Map.of("Content-Type", List.of("multipart/form-data")), "--B\r\n".getBytes(StandardCharsets.UTF_8));
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(seen).isEmpty();
+  }
+
+  /** The embedder names the content type in its request and in the headers it passes: one field, not two. */
+  @Test
+  void theContentTypeAnEmbedderNamesTwiceIsOneFieldAndItIsTheContentTypeNotAnotherHeader() {
+    // read as JSON, as its type says, the text is a value; read as an untyped body, it would also be a form naming "batch"
+    String body = "{\"messaging_product\":\"whatsapp\",\"to\":\"15551234567\",\"type\":\"text\",\"text\":{\"body\":\"Tom&batch=2\"}}";
+    Map<String, List<String>> headers = new java.util.LinkedHashMap<>();
+    headers.put("X-Tenant", List.of("t"));
+    headers.put("Content-Type", List.of("application/json"));
+    ClientRequest plain = new ClientRequest("POST", "/v13.0/" + PNID + "/messages", "", Optional.of("Bearer " + key), Optional.empty(),
+        "http://layer.test");
+    assertThat(layer.graphProxy().handle(plain, headers, body.getBytes(StandardCharsets.UTF_8)).status()).isEqualTo(200);
+    assertThat(seen.remove().body()).isEqualTo(body);
+    ClientRequest typed = new ClientRequest("POST", "/v13.0/" + PNID + "/messages", "", Optional.of("Bearer " + key), Optional.empty(),
+        "http://layer.test", Optional.of("application/json"), Optional.empty(), List.of("content-type"));
+    assertThat(layer.graphProxy().handle(typed, headers, body.getBytes(StandardCharsets.UTF_8)).status()).isEqualTo(200);
+    assertThat(seen.remove().body()).isEqualTo(body);
+  }
+
+  @Test
+  void aMediaDownloadTakesOnlyGet() {
+    GraphAnswer a = call("POST", "/media/1037543291543636/download", "", "Bearer " + key, "");
+    assertThat(a.status()).isEqualTo(405);
+    assertThat(seen).isEmpty();
+  }
+
+  /** Meta's paging URLs carry the Graph URL's path; the layer's do not. */
+  @Test
+  void aGraphUrlWithAPathIsUsedUpstreamAndLeftOutOfTheLayersPagingUrls() throws IOException {
+    basePath = "/graph";
+    MetaLayer l = layer(b -> b.graphUrl(URI.create(metaBase + "/graph/")).publicUrl(URI.create("http://layer.test")));
+    String k = l.keys().createKey(PNID).orElseThrow().key();
+    GraphAnswer a = handle(l, "GET", "/v14.0/" + WABA + "/message_templates", "", k, Map.of(), "");
+    assertThat(a.status()).isEqualTo(200);
+    assertThat(seen.remove().uri()).startsWith("/graph/v14.0/" + WABA + "/message_templates?appsecret_proof=");
+    assertThat(Json.mapper().readTree(a.body()).at("/paging/next").asText())
+        .isEqualTo("http://layer.test/api/layer/meta/v14.0/" + WABA + "/message_templates?limit=25&after=MjQZD&access_token=" + k);
+  }
+
+  /** Without a public URL the layer's URLs are path-absolute and a paging URL carries no key: the client sends its own. */
+  @Test
+  void withoutAPublicUrlAPagingUrlIsPathAbsoluteAndCarriesNoKey() throws IOException {
+    MetaLayer l = layer(b -> b);
+    String k = l.keys().createKey(PNID).orElseThrow().key();
+    GraphAnswer a = handle(l, "GET", "/v14.0/" + WABA + "/message_templates", "access_token=" + k, null, Map.of(), "");
+    assertThat(Json.mapper().readTree(a.body()).at("/paging/next").asText())
+        .isEqualTo("/api/layer/meta/v14.0/" + WABA + "/message_templates?limit=25&after=MjQZD");
+    assertThat(a.text()).doesNotContain(k).doesNotContain(TOKEN);
+  }
+
+  /**
+   * An embedder building the proxy itself ({@link GraphProxy#create}) with its own {@link dev.metalayer.keys.TokenResolver}:
+   * a key store that is down is a 503 to retry, a grant whose Meta token would reach Meta changed is a 500, and
+   * neither goes upstream nor shows the token.
+   */
+  @Test
+  void anEmbeddersOwnProxyAndResolverAnswerAnOutageAndAnUnsendableTokenWithoutGoingUpstream() {
+    String odd = "EAAtoken\u2026elided";
+    dev.metalayer.keys.TokenResolver resolver = credential -> switch (credential) {
+      case "ps_down" -> throw new dev.metalayer.keys.KeyService.StoreUnavailableException(new IOException("the store is down"));
+      case "ps_odd" -> new dev.metalayer.keys.Resolution.Granted(
+          new dev.metalayer.keys.Grant("k-odd", new dev.metalayer.keys.WhatsAppNumber("+15550783881", PNID, WABA, "900000000000001", clock.instant()), odd));
+      default -> layer.keys().resolve(credential);
+    };
+    GraphSettings settings = layer.graphProxy().settings();
+    GraphProxy proxy = GraphProxy.create(settings, resolver, new Surface.Registry() {
+      @Override
+      public boolean registeredElsewhere(String id) {
+        return false;
+      }
+
+      @Override
+      public boolean wabaShared(String wabaId) {
+        return false;
+      }
+    }, Map.of(), new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
+        GraphForwarder.jdk(Duration.ofSeconds(5)));
+    java.util.function.Function<String, GraphAnswer> get = k -> proxy.handle(new ClientRequest("GET", "/v13.0/" + PNID, "",
+        Optional.of("Bearer " + k), Optional.empty(), "http://layer.test"), Map.of(), new byte[0]);
+
+    GraphAnswer down = get.apply("ps_down");
+    assertThat(down.status()).isEqualTo(503);
+    GraphAnswer unsendable = get.apply("ps_odd");
+    assertThat(unsendable.status()).isEqualTo(500);
+    assertThat(unsendable.text()).contains("not plain visible ASCII").doesNotContain(odd);
+    assertThat(seen).isEmpty();
+    assertThat(get.apply(key).status()).isEqualTo(404); // the stand-in knows no such node: Meta's answer, passed on
+    assertThat(seen.remove().authorization()).isEqualTo("Bearer " + TOKEN);
+  }
+
+  @Test
+  void aMediaDownloadIsRefusedForABadCredentialAnotherObjectOrAKeyPastItsLimitsWithoutGoingUpstream() {
+    String download = "/media/1037543291543636/download";
+    assertThat(call("GET", download, "access_token=" + keyB, "Bearer " + key, "").status()).isEqualTo(400);
+    assertThat(call("GET", download, "", "Bearer ps_unknownunknownunknownunknownunknown", "").status()).isEqualTo(401);
+    // the layer's download route serves media only, not the number itself
+    GraphAnswer number = call("GET", "/media/" + PNID + "/download", "", "Bearer " + key, "");
+    assertThat(number.status()).isEqualTo(403);
+    assertThat(number.text()).contains("may not download this media");
+    assertThat(seen).isEmpty();
+
+    MetaLayer one = layer(b -> b.mediaDownloadsPerKey(1).keyRate(1).keyBurst(2));
+    String k = one.keys().createKey(PNID).orElseThrow().key();
+    ClientRequest r = new ClientRequest("GET", download, "", Optional.of("Bearer " + k), Optional.empty(), "http://layer.test");
+    Outcome<MediaDownload> first = one.graphProxy().prepareMedia(r, "1037543291543636");
+    assertThat(first).isInstanceOf(Outcome.Ok.class);
+    Outcome<MediaDownload> second = one.graphProxy().prepareMedia(r, "1037543291543636");
+    assertThat(second).isInstanceOf(Outcome.Refused.class);
+    assertThat(((Outcome.Refused<MediaDownload>) second).error().status()).isEqualTo(429);
+    assertThat(((Outcome.Refused<MediaDownload>) second).reason()).isEmpty();
+    ((Outcome.Ok<MediaDownload>) first).value().close();
+    Outcome<MediaDownload> third = one.graphProxy().prepareMedia(r, "1037543291543636");
+    assertThat(third).isInstanceOf(Outcome.Refused.class);
+    assertThat(((Outcome.Refused<MediaDownload>) third).reason()).contains(Outcome.RATE_LIMITED);
+    assertThat(seen).isEmpty();
+  }
+
+  @Test
+  void routeClassesAndRoutesNameTheRowNeverAnId() {
+    GraphProxy proxy = layer.graphProxy();
+    assertThat(proxy.routeClass("/media/1037543291543636/download")).isEqualTo("media_download");
+    assertThat(proxy.routeClass("/v13.0/" + PNID + "/messages")).isEqualTo("messages");
+    java.util.function.Function<String, String> route = path -> ((Outcome.Ok<GraphExchange>) proxy.prepare(new ClientRequest("GET", path,
+        "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test"))).value().route();
+    assertThat(route.apply("/v13.0/" + PNID)).isEqualTo("/{version}/{phone-number-id}");
+    assertThat(route.apply("/v13.0/" + WABA + "/message_templates")).isEqualTo("/{version}/{waba-id}/message_templates");
+    assertThat(route.apply("/v13.0/1037543291543636")).isEqualTo("/{version}/{media-id}");
+  }
+
+  /** A JSON answer as large as the layer buffers is rewritten; one byte more is a 502, none of its bytes passed. */
+  @Test
+  void aJsonAnswerUpToTheBufferLimitIsRewrittenAndALargerOneIs502() {
+    int length = "{\"messages\":[{\"id\":\"wamid.1\"}],\"echo\":\"token=EAAtokenOfNumberA0123456789\"}".length();
+    for (int limit : new int[] {length, length - 1}) {
+      MetaLayer l = layer(b -> b.maxJsonAnswerBytes(limit));
+      String k = l.keys().createKey(PNID).orElseThrow().key();
+      GraphAnswer a = handle(l, "POST", "/v13.0/" + PNID + "/messages", "", k, Map.of("Content-Type", List.of("application/json")), "{}");
+      assertThat(a.status()).as("limit %d", limit).isEqualTo(limit == length ? 200 : 502);
+      assertThat(a.text()).doesNotContain(TOKEN);
+    }
+  }
+
+  @Test
+  void escapesAreKeptOnlyWhenWholeAndEveryQueryCharacterIsKept() {
+    assertThat(GraphProxy.escapeQuery("A=1&a=%0A&b=%A0")).isEqualTo("A=1&a=%0A&b=%A0");
+    assertThat(GraphProxy.escapeQuery("x=%7")).isEqualTo("x=%257");
+    assertThat(GraphProxy.escapeQuery("x=%")).isEqualTo("x=%25");
+    assertThat(GraphProxy.escapeQuery("e=\ud83d")).isEqualTo("e=%3F"); // a lone surrogate at the end: no character to pair
+    assertThat(GraphProxy.escapeQuery("\u0080=1")).isEqualTo("%C2%80=1");
+  }
+
+  /** An embedder passes the headers it received; one the JDK client cannot send is a Graph-shaped 502, not an exception. */
+  @Test
+  void aHeaderTheJdkClientCannotSendIsA502AndNothingGoesUpstream() {
+    ClientRequest r = new ClientRequest("GET", "/v13.0/" + PNID, "", Optional.of("Bearer " + key), Optional.empty(), "http://layer.test");
+    GraphAnswer a = layer.graphProxy().handle(r, Map.of("X-Tenant", List.of("t\r\nX-Injected: 1")), new byte[0]);
+    assertThat(a.status()).isEqualTo(502);
+    assertThat(a.header("content-type")).startsWith("application/json");
+    assertThat(seen).isEmpty();
+  }
+
+  /** The call guard reads a call action whole: split between the query and a JSON body, Graph and the guard could read two actions. */
+  @Test
+  void aCallActionSplitBetweenTheQueryAndAJsonBodyIsRefusedBeforeItGoesUpstream() {
+    GraphAnswer a = call("POST", "/v22.0/" + PNID + "/calls", "call_id=wacid.1", "Bearer " + key, "{\"action\":\"accept\"}");
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(a.text()).contains("(rule call-body)");
     assertThat(seen).isEmpty();
   }
 }

@@ -429,4 +429,102 @@ class GraphStepsTest {
     });
     assertThat(warnings.list).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains(PNID, "not plain visible ASCII"));
   }
+
+  // ---- answers the steps above leave out
+
+  @Test
+  void aMergedCallingWriteIsSentAsJsonKeepingTheClientsOwnType() {
+    String partial = "{\"calling\":{\"status\":\"ENABLED\"}}";
+    String current = "{\"calling\":{\"status\":\"DISABLED\"}}";
+    GraphStep.Send untyped = send(buffered(send(start("POST", "/v22.0/" + PNID + "/settings", partial, Map.of())), 200,
+        "application/json", current));
+    assertThat(untyped.request().headers().get("Content-Type")).containsExactly("application/json");
+    GraphStep.Send typed = send(buffered(send(start("POST", "/v22.0/" + PNID + "/settings", partial,
+        headers("content-type", "application/json; charset=utf-8"))), 200, "application/json", current));
+    assertThat(typed.request().headers()).containsOnlyKeys("content-type", "Authorization");
+    assertThat(typed.request().headers().get("content-type")).containsExactly("application/json; charset=utf-8");
+  }
+
+  @Test
+  void aReadFirstThatIsEncodedOrFailsWritesNothing() {
+    String partial = "{\"calling\":{\"status\":\"ENABLED\"}}";
+    GraphStep.Send read = send(start("POST", "/v22.0/" + PNID + "/settings", partial, Map.of()));
+    GraphAnswer encoded = reply(discarded(read, 200, headers("Content-Type", "application/json", "Content-Encoding", "gzip")));
+    assertThat(encoded.status()).isEqualTo(502);
+    assertThat(encoded.text()).contains("encoding");
+    assertThat(read.failed(UpstreamFailure.TIMEOUT).status()).isEqualTo(504);
+  }
+
+  @Test
+  void aMediaLookupAnswersEveryStatusAsGraphWouldOrWithA502() {
+    GraphAnswer error = reply(buffered(send(download("")), 400, "application/json", "{\"error\":{\"message\":\"bad\",\"code\":100}}"));
+    assertThat(error.status()).isEqualTo(400);
+    assertThat(error.text()).contains("\"code\":100");
+    GraphAnswer notJson = reply(discarded(send(download("")), 400, headers("Content-Type", "text/plain")));
+    assertThat(notJson.status()).isEqualTo(502);
+    assertThat(notJson.text()).contains("invalid answer (HTTP 400)");
+    GraphAnswer notModified = reply(discarded(send(download("")), 304, headers()));
+    assertThat(notModified.status()).isEqualTo(502);
+    assertThat(notModified.text()).contains("no URL");
+    GraphAnswer encoded = reply(discarded(send(download("")), 200, headers("Content-Type", "application/json", "Content-Encoding", "br")));
+    assertThat(encoded.text()).contains("encoding");
+    GraphAnswer empty = reply(buffered(send(download("")), 404, "application/json", ""));
+    assertThat(empty.status()).isEqualTo(502);
+    assertThat(send(download("")).failed(UpstreamFailure.TIMEOUT).status()).isEqualTo(504);
+  }
+
+  @Test
+  void aMediaFetchPassesItsLengthOnlyWhenItIsOneAndRefusesAnEncodedBody() {
+    GraphStep.Send fetch = send(buffered(send(download("")), 200, "application/json",
+        "{\"messaging_product\":\"whatsapp\",\"url\":\"" + CDN + "\"}"));
+    assertThat(fetch.head(200, headers("Content-Type", "image/jpeg", "Content-Length", "0")))
+        .isInstanceOfSatisfying(GraphStep.Head.Stream.class, s -> assertThat(s.length()).hasValue(0));
+    for (String bad : new String[] {"-1", "many"}) {
+      assertThat(fetch.head(200, headers("Content-Type", "image/jpeg", "Content-Length", bad)))
+          .isInstanceOfSatisfying(GraphStep.Head.Stream.class, s -> assertThat(s.length()).isEmpty());
+    }
+    GraphAnswer encoded = reply(discarded(fetch, 200, headers("Content-Type", "image/jpeg", "Content-Encoding", "gzip")));
+    assertThat(encoded.status()).isEqualTo(502);
+    assertThat(encoded.text()).contains("encoding");
+    assertThat(fetch.failed(UpstreamFailure.UNREACHABLE).status()).isEqualTo(502);
+  }
+
+  /** A guarded exchange (a message or call action) tells its guard the status the client gets, also when the answer streams or fails. */
+  @Test
+  void theCallGuardIsToldOfAStreamedAnswerAndOfTheLayersErrorInsteadOfAnEncodedOne() {
+    List<Integer> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CallGuard recording = new CallGuard() {
+      @Override
+      public Optional<GraphAnswer> before(Grant grant, String edge, byte[] body) {
+        return Optional.empty();
+      }
+
+      @Override
+      public void after(Grant grant, String edge, byte[] requestBody, int status, byte[] answerBody) {
+        told.add(status);
+      }
+    };
+    GraphProxy proxy = GraphProxy.create(layer.graphProxy().settings(), layer.keys(), new Surface.Registry() {
+      @Override
+      public boolean registeredElsewhere(String id) {
+        return false;
+      }
+
+      @Override
+      public boolean wabaShared(String wabaId) {
+        return false;
+      }
+    }, Map.of(), new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
+        request -> new GraphForwarder.Forwarded.Failed(UpstreamFailure.UNREACHABLE), recording);
+    java.util.function.Supplier<GraphStep.Send> message = () -> send(((Outcome.Ok<GraphExchange>) proxy.prepare(new ClientRequest("POST",
+        "/v22.0/" + PNID + "/messages", "", Optional.of("Bearer " + key), Optional.empty(), "https://layer.test",
+        Optional.of("application/json"), Optional.of(bytes("{\"to\":\"1\",\"type\":\"text\"}")), List.of("content-type"))))
+        .value().start(headers("Content-Type", "application/json")));
+
+    assertThat(message.get().head(200, headers("Content-Type", "text/plain"))).isInstanceOf(GraphStep.Head.Stream.class);
+    assertThat(told).containsExactly(200);
+    GraphAnswer encoded = reply(discarded(message.get(), 200, headers("Content-Type", "application/json", "Content-Encoding", "br")));
+    assertThat(encoded.status()).isEqualTo(502);
+    assertThat(told).containsExactly(200, 502);
+  }
 }

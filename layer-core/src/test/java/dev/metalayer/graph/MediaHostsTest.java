@@ -28,11 +28,12 @@ class MediaHostsTest {
     assertThat(hosts.allows(URI.create("http://lookaside.fbsbx.com/x"))).isFalse();
     assertThat(hosts.allows(URI.create("http://localhost/x"))).isFalse();
     assertThat(new MediaHosts(List.of("http://::1")).allows(URI.create("http://[::1]:8080/x"))).isTrue();
+    assertThat(new MediaHosts(List.of("http://[::1]")).allows(URI.create("http://[::1]:8080/x"))).isTrue(); // written as in a URL
   }
 
   @Test
   void anEntryThatIsNoHostIsRefusedAtStart() {
-    for (String bad : new String[] {"https://lookaside.fbsbx.com", "http://", "lookaside.fbsbx.com/path", "127.0.0.1:8080"}) {
+    for (String bad : new String[] {"https://lookaside.fbsbx.com", "http://", "lookaside.fbsbx.com/path", "127.0.0.1:8080", ":443"}) {
       assertThatThrownBy(() -> new MediaHosts(List.of(bad))).as(bad).isInstanceOf(IllegalArgumentException.class);
     }
   }
