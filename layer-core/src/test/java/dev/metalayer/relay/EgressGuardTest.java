@@ -3,7 +3,10 @@ package dev.metalayer.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.Inet6Address;
 import java.net.InetAddress;
+import java.net.URI;
+import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -52,5 +55,112 @@ class EgressGuardTest {
     assertThat(guard.checkUrl("http://user:pw@8.8.8.8/x")).contains("url must not contain credentials.");
     assertThat(guard.checkUrl("https://8.8.8.8/hook")).isEmpty();
     assertThat(EgressGuard.of(true, List.of()).checkUrl("http://localhost:3000/webhooks/whatsapp/+15550783881")).isEmpty();
+  }
+
+  @Test
+  void theSpecialPurposeIpv4RangesAreRefusedAndTheirNeighboursAllowed() throws Exception {
+    EgressGuard guard = EgressGuard.publicOnly();
+    // RFC 6890: protocol assignments, documentation (TEST-NET-1/2/3), benchmarking; each range at its edges
+    for (String refused : List.of("192.0.0.1", "192.0.0.255", "192.0.2.1", "192.0.2.255", "198.18.0.1",
+        "198.19.255.255", "198.51.100.7", "203.0.113.9", "169.254.0.1", "172.16.0.0", "192.168.0.1", "100.127.255.255",
+        "0.1.2.3", "10.255.255.255", "127.255.255.254", "240.0.0.1")) {
+      assertThat(guard.permits(ip(refused))).as(refused).isFalse();
+    }
+    // one octet off any special range is an ordinary public address
+    for (String allowed : List.of("192.0.1.1", "192.0.3.1", "192.1.0.1", "192.1.2.1", "193.0.0.1", "193.0.2.1",
+        "198.17.255.255", "198.20.0.1", "199.18.0.1", "198.51.101.1", "198.52.100.1", "199.51.100.1", "203.0.114.1",
+        "203.1.113.1", "204.0.113.1", "169.253.0.1", "169.255.0.1", "170.254.0.1", "171.16.0.1", "172.15.255.255",
+        "192.167.0.1", "192.169.0.1", "193.168.0.1", "100.63.255.255", "101.64.0.1", "11.0.0.1", "126.255.255.255",
+        "128.0.0.1", "1.0.0.1", "223.255.255.255")) {
+      assertThat(guard.permits(ip(allowed))).as(allowed).isTrue();
+    }
+  }
+
+  @Test
+  void ipv6RangesAreRefusedAtTheirEdgesAndTheirNeighboursAllowed() throws Exception {
+    EgressGuard guard = EgressGuard.publicOnly();
+    for (String refused : List.of("fec0::1", "feff:ffff::1", "febf::1", "100::ffff:ffff:ffff:ffff", "2002:a00:1::1",
+        "2002:c0a8:101::1", "64:ff9b::c0a8:101")) {
+      assertThat(guard.permits(ip(refused))).as(refused).isFalse();
+    }
+    // global unicast (2000::/3) next to the special ranges: other second bytes, other documentation prefixes,
+    // 6to4 of a public address, a NAT64-like prefix that is not 64:ff9b::/96
+    for (String allowed : List.of("2a80::1", "2ac0::1", "3001:db8::1", "2003:db8::1", "2001:cb8::1", "2001:db9::1",
+        "2002:808:808::1", "2064:ff9b::a00:1", "2000:64:ff9b::a00:1", "100:0:0:1::1")) {
+      assertThat(guard.permits(ip(allowed))).as(allowed).isTrue();
+    }
+  }
+
+  /** Java turns a resolved {@code ::ffff:a.b.c.d} into an Inet4Address; an Inet6Address holding one is judged alike. */
+  @Test
+  void anIpv4MappedAddressKeptAsIpv6IsJudgedByItsIpv4Address() throws Exception {
+    EgressGuard guard = EgressGuard.publicOnly();
+    assertThat(guard.permits(mapped("0a000001"))).as("::ffff:10.0.0.1").isFalse();
+    assertThat(guard.permits(mapped("a9fea9fe"))).as("::ffff:169.254.169.254").isFalse();
+    assertThat(guard.permits(mapped("08080808"))).as("::ffff:8.8.8.8").isTrue();
+  }
+
+  private static InetAddress mapped(String v4hex) throws Exception {
+    return v6("00000000000000000000ffff" + v4hex);
+  }
+
+  private static InetAddress v6(String hex) throws Exception {
+    InetAddress a = Inet6Address.getByAddress(null, HexFormat.of().parseHex(hex), -1);
+    assertThat(a).isInstanceOf(Inet6Address.class);
+    return a;
+  }
+
+  @Test
+  void allowedRangesMatchExactlyTheirPrefix() throws Exception {
+    EgressGuard ranges = EgressGuard.of(false, List.of("10.1.2.128/25", "192.168.7.7", "fd12::/16"));
+    assertThat(ranges.permits(ip("10.1.2.200"))).isTrue();
+    assertThat(ranges.permits(ip("10.1.2.128"))).isTrue();
+    assertThat(ranges.permits(ip("10.1.2.127"))).isFalse();
+    assertThat(ranges.permits(ip("10.1.2.0"))).isFalse();
+    // a single address, with or without /32
+    assertThat(ranges.permits(ip("192.168.7.7"))).isTrue();
+    assertThat(ranges.permits(ip("192.168.7.6"))).isFalse();
+    assertThat(ranges.permits(ip("192.168.7.8"))).isFalse();
+    assertThat(EgressGuard.of(false, List.of("192.168.7.7/32")).permits(ip("192.168.7.7"))).isTrue();
+    assertThat(EgressGuard.of(false, List.of("192.168.7.7/32")).permits(ip("192.168.7.15"))).isFalse();
+    assertThat(EgressGuard.of(false, List.of("fd12::1/128")).permits(ip("fd12::1"))).isTrue();
+    // an IPv4 range never holds an IPv6 address, nor the reverse
+    assertThat(EgressGuard.of(false, List.of("0.0.0.0/0")).permits(ip("fd00::1"))).isFalse();
+    assertThat(EgressGuard.of(false, List.of("0.0.0.0/0")).permits(ip("10.0.0.1"))).isTrue();
+    assertThat(EgressGuard.of(false, List.of("::/0")).permits(ip("10.0.0.1"))).isFalse();
+    assertThat(EgressGuard.of(false, List.of(" 10.9.0.0/16 ")).permits(ip("10.9.255.1"))).isTrue();
+    for (String bad : List.of("10.0.0.0/-1", "10.0.0.0/x", "10.0.0.0/", "/8", "::/129", ":::/8", "10.0.0.0/8/8")) {
+      assertThatThrownBy(() -> EgressGuard.of(false, List.of(bad))).as(bad).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
+  void subscriptionUrlsWithAFragmentABadSyntaxOrAnUnknownHostAreRefused() {
+    EgressGuard guard = EgressGuard.publicOnly();
+    assertThat(guard.checkUrl("https://8.8.8.8/hook#part")).contains("url must not contain a fragment.");
+    assertThat(guard.checkUrl("http://exa mple.com/hook")).contains("url must be an absolute http(s) URL.");
+    assertThat(guard.checkUrl("http:///hook")).contains("url must be an absolute http(s) URL.");
+    assertThat(guard.checkUrl("HTTPS://8.8.8.8/hook")).isEmpty();
+    assertThat(guard.checkUrl("https://no-such-host.invalid/hook")).contains("url's host does not resolve.");
+    assertThat(guard.checkUrl("http://[2606:4700::1111]/hook")).isEmpty();
+    assertThat(guard.checkUrl("http://[fd00:ec2::254]/hook")).isPresent();
+    // allowing private targets skips resolution, not the shape
+    assertThat(EgressGuard.of(true, List.of()).checkUrl("http://127.0.0.1/hook#x")).contains("url must not contain a fragment.");
+  }
+
+  @Test
+  void theHostOfAUrlIsWithoutTheBracketsOfAnIpv6Literal() {
+    assertThat(EgressGuard.hostOf(URI.create("http://[::1]:8080/hook"))).isEqualTo("::1");
+    assertThat(EgressGuard.hostOf(URI.create("http://[2606:4700::1111]/hook"))).isEqualTo("2606:4700::1111");
+    assertThat(EgressGuard.hostOf(URI.create("http://example.com:8080/hook"))).isEqualTo("example.com");
+    assertThat(EgressGuard.hostOf(URI.create("http://8.8.8.8/hook"))).isEqualTo("8.8.8.8");
+  }
+
+  @Test
+  void resolvingKeepsOnlyPermittedAddresses() throws Exception {
+    assertThat(EgressGuard.publicOnly().resolvePermitted("8.8.8.8")).containsExactly(ip("8.8.8.8"));
+    assertThat(EgressGuard.publicOnly().resolvePermitted("127.0.0.1")).isEmpty();
+    assertThat(EgressGuard.publicOnly().resolvePermitted("169.254.169.254")).isEmpty();
+    assertThat(EgressGuard.of(false, List.of("127.0.0.0/8")).resolvePermitted("127.0.0.1")).containsExactly(ip("127.0.0.1"));
   }
 }

@@ -101,4 +101,42 @@ class WebhookSubscriptionsTest {
     assertThat(new dev.metalayer.crypto.TokenCipher(RelayHarness.MASTER_KEY, new java.security.SecureRandom())
         .open(stored, s.id())).isEqualTo("plain-text-secret");
   }
+
+  private Subscription saved(Spec spec) {
+    Outcome o = subs.create(RelayHarness.PNID_1, spec);
+    assertThat(o).as(String.valueOf(spec)).isInstanceOf(Outcome.Saved.class);
+    return ((Outcome.Saved) o).subscription();
+  }
+
+  @Test
+  void eachLimitIsAcceptedAtItsEdgeAndRefusedOnePast() {
+    String url = "http://127.0.0.1:9/x";
+    List<String> calls = List.of("calls");
+    assertThat(saved(new Spec("x".repeat(100), url, calls, null, null, null)).name()).hasSize(100);
+    assertThat(saved(new Spec("  padded name  ", url, calls, null, null, null)).name()).isEqualTo("padded name");
+    assertThat(invalid(new Spec("   ", url, calls, null, null, null))).isEqualTo("name must be 1 to 100 characters.");
+    List<String> fifty = new java.util.ArrayList<>(java.util.Collections.nCopies(49, "messages"));
+    fifty.add("calls");
+    assertThat(saved(new Spec("n", url, fifty, null, null, null)).events()).containsExactly("messages", "calls");
+    List<String> fiftyOne = new java.util.ArrayList<>(fifty);
+    fiftyOne.add("calls");
+    assertThat(invalid(new Spec("n", url, fiftyOne, null, null, null))).isEqualTo("events must list 1 to 50 event names.");
+    assertThat(invalid(new Spec("n", url, Arrays.asList("calls", null), null, null, null))).contains("known event names");
+    assertThat(saved(new Spec("n", url, calls, "s".repeat(8), null, null)).hasSecret()).isTrue();
+    assertThat(saved(new Spec("n", url, calls, "s".repeat(200), null, null)).hasSecret()).isTrue();
+    for (String secret : List.of("s".repeat(7), "s".repeat(201), "secret\u0007bell", " secret-with-space", "secret-with-space ")) {
+      assertThat(invalid(new Spec("n", url, calls, secret, null, null))).as(secret)
+          .isEqualTo("secret must be 8 to 200 characters, without control characters or surrounding spaces.");
+    }
+    String longUrl = "http://127.0.0.1:9/" + "a".repeat(2048 - "http://127.0.0.1:9/".length());
+    assertThat(saved(new Spec("n", longUrl, calls, null, null, null)).url()).hasSize(2048);
+    assertThat(invalid(new Spec("n", longUrl + "a", calls, null, null, null))).isEqualTo("url must be at most 2048 characters.");
+    // the same limits hold on a change, and a change that breaks one changes nothing
+    Subscription s = saved(new Spec("n", url, calls, null, null, null));
+    assertThat(subs.update(RelayHarness.PNID_1, s.id(), new Spec(null, null, null, "short", null, null)))
+        .isInstanceOf(Outcome.Invalid.class);
+    assertThat(subs.update(RelayHarness.PNID_1, s.id(), new Spec(null, "http://10.0.0.5/x", null, null, null, null)))
+        .isInstanceOf(Outcome.Invalid.class);
+    assertThat(subs.find(RelayHarness.PNID_1, s.id())).map(Subscription::url).contains(url);
+  }
 }
