@@ -408,4 +408,71 @@ class RelayTimeRulesTest {
     assertThat(h.subscriptions().deliveries(RelayHarness.PNID_1, everything.id(), Optional.empty(), 50).orElseThrow())
         .isEmpty();
   }
+
+  @Test
+  void aCallEventReachedExactlyAtItsTtlIsExpiredWithoutBeingSent() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    h.ingestSigned(callEvent("wacid.edge", "connect"));
+
+    clock.advance(Duration.ofSeconds(45));
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isZero();
+    assertThat(only(s).state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(only(s).attempts()).isEmpty();
+  }
+
+  /** A relay whose store, right after each claim, lets {@code meanwhile} act on the claimed row. */
+  private RelayHarness racing(java.util.function.BiConsumer<RelayStore, RelayStore.Claimed> meanwhile) {
+    h.close();
+    return new RelayHarness(dir.resolve("raced"), clock, List.of(RelayHarness.APP_SECRET), false,
+        store -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
+            new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
+              Object result;
+              try {
+                result = method.invoke(store, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+              if (method.getName().equals("claimDue")) {
+                for (Object c : (List<?>) result) {
+                  meanwhile.accept(store, (RelayStore.Claimed) c);
+                }
+              }
+              return result;
+            }));
+  }
+
+  @Test
+  void aDeliveryWhoseSubscriptionIsRemovedAfterItsClaimIsNeverSent() {
+    h = racing((store, c) -> store.deleteSubscription(c.subscriptionId()));
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/removed"), List.of("messages"), null, false);
+    h.ingestSigned(message("wamid.removed"));
+
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isZero();
+    assertThat(h.subscriptions().find(RelayHarness.PNID_1, s.id())).isEmpty();
+    assertThat(runDue()).isZero();
+  }
+
+  /** Another instance took the row over (its lease was released) between the claim and the send. */
+  @Test
+  void anAttemptWhoseLeaseWasTakenOverSendsNothingAndTheDeliveryIsSentOnceLater() {
+    java.util.concurrent.atomic.AtomicBoolean takeOver = new java.util.concurrent.atomic.AtomicBoolean(true);
+    h = racing((store, c) -> {
+      if (takeOver.getAndSet(false)) {
+        store.releaseLeases(clock.instant());
+      }
+    });
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/lease"), List.of("messages"), null, false);
+    h.ingestSigned(message("wamid.lease"));
+
+    runDue();
+
+    assertThat(subscriber.count()).isEqualTo(1);
+    Delivery d = only(s);
+    assertThat(d.state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(d.attempts()).hasSize(1);
+  }
 }
