@@ -475,4 +475,24 @@ class RelayTimeRulesTest {
     assertThat(d.state()).isEqualTo(DeliveryState.DELIVERED);
     assertThat(d.attempts()).hasSize(1);
   }
+
+  /** The subscriber can tie a delivery to the webhook POST that caused it, on every attempt. */
+  @Test
+  void everyAttemptCarriesTheRequestIdOfTheWebhookThatCausedIt() {
+    status = 503;
+    h.subscribe(RelayHarness.PNID_1, subscriber.url("/traced"), List.of("messages"), null, false);
+    byte[] body = message("wamid.traced");
+    assertThat(h.layer.relay().ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body),
+        Optional.of("req-4f2a:77"))).isInstanceOf(IngestResult.Accepted.class);
+
+    runDue();
+    status = 200;
+    clock.advance(Duration.ofSeconds(6));
+    runDue();
+
+    assertThat(subscriber.received()).hasSize(2).allSatisfy(r -> {
+      assertThat(r.header("x-request-id")).isEqualTo("req-4f2a:77");
+      assertThat(r.header("user-agent")).isNotEqualTo("MetaLayer/null").startsWith("MetaLayer/");
+    });
+  }
 }
