@@ -495,4 +495,33 @@ class RelayTimeRulesTest {
       assertThat(r.header("user-agent")).isNotEqualTo("MetaLayer/null").startsWith("MetaLayer/");
     });
   }
+
+  /** A secret sealed under another master key is a failed attempt with its own class, and nothing is sent unsigned. */
+  @Test
+  void aSecretThatDoesNotOpenWithThisMasterKeyFailsTheAttemptWithoutSending() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/sealed"), List.of("messages"), "s3cret-value", false);
+    byte[] otherKey = new byte[32];
+    java.util.Arrays.fill(otherKey, (byte) 7);
+    dev.metalayer.MetaLayer other = dev.metalayer.MetaLayer.builder().keyStore(dev.metalayer.store.Stores.inMemoryKeys())
+        .masterKey(otherKey).clock(clock).relayStore(dev.metalayer.store.Stores.relay(h.db))
+        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(RelayHarness.APP_SECRET)).build();
+    try {
+      other.keys().addNumber("+13175551399", RelayHarness.PNID_1, RelayHarness.WABA_1, "900", "EAAG-token-1");
+      byte[] body = message("wamid.sealed");
+      assertThat(other.relay().ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
+          .isInstanceOf(IngestResult.Accepted.class);
+
+      assertThat(other.relay().runDueNow()).isEqualTo(1);
+    } finally {
+      other.close();
+    }
+
+    assertThat(subscriber.count()).isZero();
+    Delivery d = only(s);
+    assertThat(d.state()).isEqualTo(DeliveryState.PENDING);
+    assertThat(d.attempts()).singleElement().satisfies(a -> {
+      assertThat(a.status()).isEmpty();
+      assertThat(a.errorClass()).contains("secret_unreadable");
+    });
+  }
 }
