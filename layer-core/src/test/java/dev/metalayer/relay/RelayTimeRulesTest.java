@@ -325,6 +325,7 @@ class RelayTimeRulesTest {
     assertThat(only(s).nextAttemptAt()).contains(first.plusSeconds(120));
     assertThat(only(s).attempts().get(0).status()).contains(429);
     assertThat(only(s).attempts().get(0).responseExcerpt()).contains("slow down");
+    assertThat(only(s).attempts().get(0).latencyMs()).as("the attempt's own duration").isBetween(0L, 60_000L);
     clock.advance(Duration.ofSeconds(119));
     assertThat(runDue()).isZero();
     clock.advance(Duration.ofSeconds(1));
