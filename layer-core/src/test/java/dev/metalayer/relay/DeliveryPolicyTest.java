@@ -124,4 +124,53 @@ class DeliveryPolicyTest {
             .callTerminateHold(Duration.ofSeconds(5)).build())
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("callTerminateHold must be shorter");
   }
+
+  /** The edges of the 2xx range, the last allowed attempt, and the end of the long schedule. */
+  @Test
+  void onlyTheTwoHundredsSucceedAndTheLastAttemptIsTheMaximum() {
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(199), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plusSeconds(5)));
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(299), NOW)).isInstanceOf(DeliveryPolicy.Delivered.class);
+    assertThat(policy.decide(Lane.DEFAULT, 1, 8, Optional.empty(), answered(300), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plusSeconds(5)));
+    assertThat(policy.decide(Lane.DEFAULT, 7, 8, Optional.empty(), answered(500), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofHours(10))));
+    // a replayed delivery past its eighth attempt keeps the last delay
+    assertThat(policy.decide(Lane.DEFAULT, 9, 10, Optional.empty(), answered(500), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofHours(10))));
+    assertThat(policy.decide(Lane.CALLS, 1, 1, Optional.empty(), answered(500), NOW)).isEqualTo(new DeliveryPolicy.Dead(false));
+  }
+
+  @Test
+  void aLongerRetryAfterPostponesTheNextAttemptAndCanExpireACallEvent() {
+    Result hint = new Result.Answered(503, Optional.of("600"), "");
+    assertThat(policy.decide(Lane.DEFAULT, 2, 8, Optional.empty(), hint, NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plus(Duration.ofMinutes(10))));
+    Result soon = new Result.Answered(503, Optional.of("30"), "");
+    assertThat(policy.decide(Lane.CALLS, 1, 1000, Optional.of(NOW.plusSeconds(45)), soon, NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plusSeconds(30)));
+    assertThat(policy.decide(Lane.CALLS, 1, 1000, Optional.of(NOW.plusSeconds(45)), hint, NOW))
+        .isInstanceOf(DeliveryPolicy.Expired.class);
+    // a retry due exactly at the expiry is too late
+    assertThat(policy.decide(Lane.CALLS, 1, 1000, Optional.of(NOW.plusMillis(250)), answered(500), NOW))
+        .isInstanceOf(DeliveryPolicy.Expired.class);
+    assertThat(policy.decide(Lane.CALLS, 1, 1000, Optional.of(NOW.plusMillis(251)), answered(500), NOW))
+        .isEqualTo(new DeliveryPolicy.Retry(NOW.plusMillis(250)));
+    assertThat(DeliveryPolicy.parseRetryAfter(" 120 ", NOW)).contains(Duration.ofSeconds(120));
+    assertThat(DeliveryPolicy.parseRetryAfter("0", NOW)).contains(Duration.ZERO);
+    assertThat(DeliveryPolicy.parseRetryAfter("Sun, 01 Mar 2026 09:59:59 GMT", NOW)).contains(Duration.ZERO);
+    assertThat(DeliveryPolicy.parseRetryAfter("Mon, 02 Mar 2026 10:00:00 GMT", NOW)).contains(Duration.ofHours(10));
+  }
+
+  @Test
+  void aTestEventIsAttemptedOnceAndKeepsItsLanesTimeouts() {
+    assertThat(policy.maxAttempts(Lane.CALLS, "test")).isEqualTo(1);
+    assertThat(policy.maxAttempts(Lane.DEFAULT, "test")).isEqualTo(1);
+    assertThat(policy.maxAttempts(Lane.DEFAULT, "messages")).isEqualTo(DeliveryPolicy.DEFAULT_MAX_ATTEMPTS).isEqualTo(8);
+    assertThat(DeliveryPolicy.schedule(Lane.CALLS, "test")).isEqualTo(Lane.CALLS);
+    assertThat(policy.timeout(Lane.CALLS)).isEqualTo(Duration.ofSeconds(5));
+    assertThat(policy.timeout(Lane.DEFAULT)).isEqualTo(Duration.ofSeconds(15));
+    assertThat(policy.callTtl()).isEqualTo(Duration.ofSeconds(45));
+    assertThat(policy.expiry(Lane.CALLS, NOW, Optional.of(NOW))).contains(NOW.plusSeconds(45));
+  }
 }

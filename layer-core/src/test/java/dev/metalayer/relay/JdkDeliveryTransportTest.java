@@ -112,7 +112,85 @@ class JdkDeliveryTransportTest {
       port = s.getLocalPort();
     }
     DeliveryTransport.Result result = send(URI.create("http://127.0.0.1:" + port + "/hook"), Duration.ofSeconds(5));
+    assertThat(result).isEqualTo(new DeliveryTransport.Result.Failed("connection refused", false));
+  }
+
+  @Test
+  void anAddressTheGuardRefusesIsNeverContacted() throws Exception {
+    DeliveryTransport guarded = DeliveryTransport.jdk(EgressGuard.of(false, List.of()));
+
+    DeliveryTransport.Result result = guarded.send(new DeliveryTransport.Request(closedPort(), Map.of(),
+        "{}".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5)));
+
+    // not "connection refused": no connection was tried
+    assertThat(result).isEqualTo(new DeliveryTransport.Result.Failed("target address not allowed by the egress guard", false));
+  }
+
+  private static URI closedPort() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    return URI.create("http://127.0.0.1:" + port + "/hook");
+  }
+
+  @Test
+  void aSubscriberThatHangsUpWithoutAnAnswerIsAnIoFailure() throws Exception {
+    URI url = subscriber(out -> { });
+
+    DeliveryTransport.Result result = send(url, Duration.ofSeconds(10));
+
     assertThat(result).isInstanceOf(DeliveryTransport.Result.Failed.class);
+    assertThat(((DeliveryTransport.Result.Failed) result).error()).startsWith("I/O failure: ");
     assertThat(((DeliveryTransport.Result.Failed) result).timedOut()).isFalse();
+  }
+
+  @Test
+  void aShortAnswerIsReadWholeWithItsHeadersSent() throws Exception {
+    java.util.concurrent.atomic.AtomicReference<String> head = new java.util.concurrent.atomic.AtomicReference<>("");
+    ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+    servers.execute(() -> {
+      try (server; Socket s = server.accept()) {
+        BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+        StringBuilder lines = new StringBuilder();
+        for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+          lines.append(line.toLowerCase()).append('\n');
+        }
+        head.set(lines.toString());
+        s.getOutputStream().write("HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\nthank".getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+      } catch (Exception e) {
+        // the test fails on the answer
+      }
+    });
+    URI url = URI.create("http://127.0.0.1:" + server.getLocalPort() + "/hook");
+
+    DeliveryTransport.Result result = transport.send(new DeliveryTransport.Request(url,
+        Map.of("webhook-id", "msg_1"), new byte[0], Duration.ofSeconds(10)));
+
+    assertThat(result).isEqualTo(new DeliveryTransport.Result.Answered(202, java.util.Optional.empty(), "thank"));
+    assertThat(head.get()).startsWith("post /hook http/1.1").contains("webhook-id: msg_1");
+  }
+
+  @Test
+  void anInterruptedSenderGivesUpAndKeepsItsInterrupt() throws Exception {
+    // a listening socket that nobody answers: the exchange waits
+    try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      URI url = URI.create("http://127.0.0.1:" + silent.getLocalPort() + "/hook");
+      Thread.currentThread().interrupt();
+      DeliveryTransport.Result result;
+      try {
+        result = send(url, Duration.ofSeconds(10));
+      } finally {
+        assertThat(Thread.interrupted()).as("the interrupt is kept").isTrue();
+      }
+      assertThat(result).isEqualTo(new DeliveryTransport.Result.Failed("interrupted", false));
+    }
+  }
+
+  @Test
+  void aZeroTimeoutTimesOutWithoutSending() throws Exception {
+    // not "connection refused": no connection was tried
+    assertThat(send(closedPort(), Duration.ZERO)).isEqualTo(new DeliveryTransport.Result.Failed("timed out after 0 ms", true));
   }
 }

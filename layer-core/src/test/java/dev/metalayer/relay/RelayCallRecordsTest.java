@@ -186,7 +186,13 @@ class RelayCallRecordsTest {
       assertThat(layer.calls().store().timeline(RelayHarness.PNID_1, "wacid.R6")).isEmpty();
       assertThat(layer.relay().runDueNow()).isZero();
 
-      clock.advance(WebhookRelay.STORE_PROBE);
+      // the store answers again, but until STORE_PROBE has passed a webhook is refused without asking it
+      clock.advance(WebhookRelay.STORE_PROBE.minusMillis(1));
+      IngestResult tooSoon = layer.relay().ingest(connect, signature);
+      assertThat(tooSoon).isInstanceOf(IngestResult.Refused.class);
+      assertThat(((IngestResult.Refused) tooSoon).reason()).isEqualTo(IngestResult.Reason.STORE_UNAVAILABLE);
+      assertThat(layer.calls().view(RelayHarness.PNID_1, "wacid.R6")).isEmpty();
+      clock.advance(Duration.ofMillis(1));
       assertThat(layer.relay().ingest(connect, signature)).isInstanceOf(IngestResult.Accepted.class);
       assertThat(layer.calls().view(RelayHarness.PNID_1, "wacid.R6").orElseThrow().call().state())
           .isEqualTo(State.RINGING);

@@ -95,4 +95,44 @@ class RelayRetentionTest {
     assertThat(builder.retention(Duration.ofDays(8))).isSameAs(builder);
     assertThat(CallWebhookRelay.MIN_RETENTION).isEqualTo(Duration.ofDays(8));
   }
+
+  /**
+   * A purge goes on in batches of {@link DeliveryEngine#PURGE_BATCH} while a batch comes back full, of
+   * deliveries or of envelopes: more history than one batch is removed in one run. On the in-memory
+   * store, with call events recorded expired at ingest, so that nothing is sent.
+   */
+  @Test
+  void aPurgeRemovesMoreThanOneBatchOfDeliveriesOrOfEnvelopes() {
+    MetaLayer layer = MetaLayer.builder().keyStore(dev.metalayer.store.Stores.inMemoryKeys())
+        .masterKey(RelayHarness.MASTER_KEY).clock(clock).relayStore(dev.metalayer.store.Stores.inMemoryRelay())
+        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(RelayHarness.APP_SECRET))
+        .build();
+    try {
+      layer.keys().addNumber("+13175551399", RelayHarness.PNID_1, RelayHarness.WABA_1, "900", "EAAG-token-1");
+      for (String path : List.of("/a", "/b")) {
+        layer.relay().subscriptions().create(RelayHarness.PNID_1,
+            new WebhookSubscriptions.Spec("t" + path, subscriber.url(path), List.of("calls"), null, false, null));
+      }
+      int calls = DeliveryEngine.PURGE_BATCH / 2 + 1; // two deliveries each: more than a batch, in fewer envelopes
+      for (int i = 0; i < calls; i++) {
+        ingest(layer, RelayTimeRulesTest.callEvent("wacid.P" + i, "connect", clock.instant().minus(Duration.ofMinutes(10))));
+      }
+      clock.advance(Duration.ofDays(15));
+      assertThat(layer.relay().purge()).isEqualTo(new Purged(2 * calls, 0, calls));
+
+      for (int i = 0; i <= DeliveryEngine.PURGE_BATCH; i++) { // no subscription to messages: envelopes only
+        ingest(layer, RelayTimeRulesTest.message("wamid.P" + i));
+      }
+      clock.advance(Duration.ofDays(15));
+      assertThat(layer.relay().purge()).isEqualTo(new Purged(0, 0, DeliveryEngine.PURGE_BATCH + 1));
+      assertThat(subscriber.count()).isZero();
+    } finally {
+      layer.close();
+    }
+  }
+
+  private static void ingest(MetaLayer layer, byte[] body) {
+    assertThat(layer.relay().ingest(body, dev.metalayer.testing.MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
+        .isInstanceOf(IngestResult.Accepted.class);
+  }
 }

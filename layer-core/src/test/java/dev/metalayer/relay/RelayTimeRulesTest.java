@@ -325,6 +325,7 @@ class RelayTimeRulesTest {
     assertThat(only(s).nextAttemptAt()).contains(first.plusSeconds(120));
     assertThat(only(s).attempts().get(0).status()).contains(429);
     assertThat(only(s).attempts().get(0).responseExcerpt()).contains("slow down");
+    assertThat(only(s).attempts().get(0).latencyMs()).as("the attempt's own duration").isBetween(0L, 60_000L);
     clock.advance(Duration.ofSeconds(119));
     assertThat(runDue()).isZero();
     clock.advance(Duration.ofSeconds(1));
@@ -407,5 +408,121 @@ class RelayTimeRulesTest {
     assertThat(only(tested).state()).isEqualTo(DeliveryState.DELIVERED);
     assertThat(h.subscriptions().deliveries(RelayHarness.PNID_1, everything.id(), Optional.empty(), 50).orElseThrow())
         .isEmpty();
+  }
+
+  @Test
+  void aCallEventReachedExactlyAtItsTtlIsExpiredWithoutBeingSent() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);
+    h.ingestSigned(callEvent("wacid.edge", "connect"));
+
+    clock.advance(Duration.ofSeconds(45));
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isZero();
+    assertThat(only(s).state()).isEqualTo(DeliveryState.EXPIRED);
+    assertThat(only(s).attempts()).isEmpty();
+  }
+
+  /** A relay whose store, right after each claim, lets {@code meanwhile} act on the claimed row. */
+  private RelayHarness racing(java.util.function.BiConsumer<RelayStore, RelayStore.Claimed> meanwhile) {
+    h.close();
+    return new RelayHarness(dir.resolve("raced"), clock, List.of(RelayHarness.APP_SECRET), false,
+        store -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
+            new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
+              Object result;
+              try {
+                result = method.invoke(store, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+              if (method.getName().equals("claimDue")) {
+                for (Object c : (List<?>) result) {
+                  meanwhile.accept(store, (RelayStore.Claimed) c);
+                }
+              }
+              return result;
+            }));
+  }
+
+  @Test
+  void aDeliveryWhoseSubscriptionIsRemovedAfterItsClaimIsNeverSent() {
+    h = racing((store, c) -> store.deleteSubscription(c.subscriptionId()));
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/removed"), List.of("messages"), null, false);
+    h.ingestSigned(message("wamid.removed"));
+
+    assertThat(runDue()).isEqualTo(1);
+
+    assertThat(subscriber.count()).isZero();
+    assertThat(h.subscriptions().find(RelayHarness.PNID_1, s.id())).isEmpty();
+    assertThat(runDue()).isZero();
+  }
+
+  /** Another instance took the row over (its lease was released) between the claim and the send. */
+  @Test
+  void anAttemptWhoseLeaseWasTakenOverSendsNothingAndTheDeliveryIsSentOnceLater() {
+    java.util.concurrent.atomic.AtomicBoolean takeOver = new java.util.concurrent.atomic.AtomicBoolean(true);
+    h = racing((store, c) -> {
+      if (takeOver.getAndSet(false)) {
+        store.releaseLeases(clock.instant());
+      }
+    });
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/lease"), List.of("messages"), null, false);
+    h.ingestSigned(message("wamid.lease"));
+
+    runDue();
+
+    assertThat(subscriber.count()).isEqualTo(1);
+    Delivery d = only(s);
+    assertThat(d.state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(d.attempts()).hasSize(1);
+  }
+
+  /** The subscriber can tie a delivery to the webhook POST that caused it, on every attempt. */
+  @Test
+  void everyAttemptCarriesTheRequestIdOfTheWebhookThatCausedIt() {
+    status = 503;
+    h.subscribe(RelayHarness.PNID_1, subscriber.url("/traced"), List.of("messages"), null, false);
+    byte[] body = message("wamid.traced");
+    assertThat(h.layer.relay().ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body),
+        Optional.of("req-4f2a:77"))).isInstanceOf(IngestResult.Accepted.class);
+
+    runDue();
+    status = 200;
+    clock.advance(Duration.ofSeconds(6));
+    runDue();
+
+    assertThat(subscriber.received()).hasSize(2).allSatisfy(r -> {
+      assertThat(r.header("x-request-id")).isEqualTo("req-4f2a:77");
+      assertThat(r.header("user-agent")).isNotEqualTo("MetaLayer/null").startsWith("MetaLayer/");
+    });
+  }
+
+  /** A secret sealed under another master key is a failed attempt with its own class, and nothing is sent unsigned. */
+  @Test
+  void aSecretThatDoesNotOpenWithThisMasterKeyFailsTheAttemptWithoutSending() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/sealed"), List.of("messages"), "s3cret-value", false);
+    byte[] otherKey = new byte[32];
+    java.util.Arrays.fill(otherKey, (byte) 7);
+    dev.metalayer.MetaLayer other = dev.metalayer.MetaLayer.builder().keyStore(dev.metalayer.store.Stores.inMemoryKeys())
+        .masterKey(otherKey).clock(clock).relayStore(dev.metalayer.store.Stores.relay(h.db))
+        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(RelayHarness.APP_SECRET)).build();
+    try {
+      other.keys().addNumber("+13175551399", RelayHarness.PNID_1, RelayHarness.WABA_1, "900", "EAAG-token-1");
+      byte[] body = message("wamid.sealed");
+      assertThat(other.relay().ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
+          .isInstanceOf(IngestResult.Accepted.class);
+
+      assertThat(other.relay().runDueNow()).isEqualTo(1);
+    } finally {
+      other.close();
+    }
+
+    assertThat(subscriber.count()).isZero();
+    Delivery d = only(s);
+    assertThat(d.state()).isEqualTo(DeliveryState.PENDING);
+    assertThat(d.attempts()).singleElement().satisfies(a -> {
+      assertThat(a.status()).isEmpty();
+      assertThat(a.errorClass()).contains("secret_unreadable");
+    });
   }
 }
