@@ -274,4 +274,23 @@ class KeyServiceTest {
     assertThat(n.owns("102290129340398")).isTrue();
     assertThat(n.owns("555")).as("its business is not its own object").isFalse();
   }
+
+  @Test
+  void aMetaTokenIsOneTo4096CharactersOfVisibleAsciiAndARefusalNeverNamesIt() {
+    assertThat(KeyService.metaTokenProblem(" " + "!".repeat(4095) + "~\n")).as("4096 once stripped").isEmpty();
+    assertThat(KeyService.metaTokenProblem("E".repeat(4097))).get().asString().contains("longer than 4096");
+    assertThat(KeyService.metaTokenProblem(null)).get().asString().contains("non-empty");
+    for (String bad : new String[] {"EAAG secret", "EAAG\u007fsecret", "EAAG\u2026", "EAAG\u0000x"}) {
+      assertThat(KeyService.metaTokenProblem(bad)).as(bad).get().asString().contains("plain visible ASCII")
+          .doesNotContain("EAAG");
+    }
+    assertThat(KeyService.isPlainMetaToken("!~")).isTrue();
+    assertThat(KeyService.isPlainMetaToken("E".repeat(4096))).isTrue();
+    assertThat(KeyService.isPlainMetaToken("E".repeat(4097))).isFalse();
+    assertThat(KeyService.isPlainMetaToken("")).isFalse();
+    assertThat(KeyService.isPlainMetaToken(null)).isFalse();
+    assertThat(keys.addNumber("+15550783881", "1", "2", "3", "EAAG secret")).isInstanceOf(Registration.Invalid.class);
+    assertThatThrownBy(() -> keys.updateToken("1", "EAAG secret")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageNotContaining("EAAG");
+  }
 }
