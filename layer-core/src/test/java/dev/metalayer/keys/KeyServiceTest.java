@@ -293,4 +293,20 @@ class KeyServiceTest {
     assertThatThrownBy(() -> keys.updateToken("1", "EAAG secret")).isInstanceOf(IllegalArgumentException.class)
         .hasMessageNotContaining("EAAG");
   }
+
+  @Test
+  void aKeyReadAgainWithinAMinuteOfItsRecordedUseIsNotRecordedAgain() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    java.time.Instant first = clock.instant();
+    keys.resolve(created.key());
+    clock.advance(Duration.ofSeconds(31)); // the grant expired, the use recorded 31 s ago
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(first);
+    clock.advance(Duration.ofSeconds(29)); // cached again, and a minute after the recorded use
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(clock.instant());
+    assertThat(keys.grantCacheHits()).isEqualTo(1);
+    assertThat(keys.grantCacheMisses()).isEqualTo(2);
+  }
 }
