@@ -215,4 +215,41 @@ class CallEventsTest {
     assertThat(Calls.mayConcernCalls("messages", false, voicemail, 0, voicemail.length)).isTrue();
     assertThat(Calls.mayConcernCalls("messages", false, voicemail, 0, 10)).as("only the change's own bytes").isFalse();
   }
+
+  @Test
+  void idsAndKeysAtTheirLongestAreKeptAndOneLongerIsNot() {
+    String id120 = "w".repeat(120);
+    assertThat(Calls.orderingKey(id120)).isEqualTo(id120);
+    assertThat(Calls.orderingKey(id120 + "w")).startsWith("sha256:");
+    Event ok = new Event(PNID, "w".repeat(200), RECEIVED, CallStore.Source.WEBHOOK, "a".repeat(100), "n".repeat(64),
+        java.util.Optional.empty(), java.util.Optional.of("1".repeat(64)), java.util.OptionalInt.empty(),
+        java.util.Optional.empty());
+    assertThat(Calls.dropped(java.util.Optional.empty(), ok)).as("every id at its longest").isFalse();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event(PNID, "w".repeat(201), ok.at(), ok.source(),
+        ok.actor(), ok.name(), ok.direction(), ok.userWaId(), ok.httpStatus(), ok.detail()))).isTrue();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event(PNID, "", ok.at(), ok.source(),
+        ok.actor(), ok.name(), ok.direction(), ok.userWaId(), ok.httpStatus(), ok.detail()))).isTrue();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event("1".repeat(65), ok.wacid(), ok.at(), ok.source(),
+        ok.actor(), ok.name(), ok.direction(), ok.userWaId(), ok.httpStatus(), ok.detail()))).isTrue();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event("", ok.wacid(), ok.at(), ok.source(),
+        ok.actor(), ok.name(), ok.direction(), ok.userWaId(), ok.httpStatus(), ok.detail()))).isTrue();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event(PNID, ok.wacid(), ok.at(), ok.source(),
+        "a".repeat(101), ok.name(), ok.direction(), ok.userWaId(), ok.httpStatus(), ok.detail()))).isTrue();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event(PNID, ok.wacid(), ok.at(), ok.source(),
+        ok.actor(), "n".repeat(65), ok.direction(), ok.userWaId(), ok.httpStatus(), ok.detail()))).isTrue();
+    assertThat(Calls.dropped(java.util.Optional.empty(), new Event(PNID, ok.wacid(), ok.at(), ok.source(),
+        ok.actor(), ok.name(), ok.direction(), java.util.Optional.of("1".repeat(65)), ok.httpStatus(), ok.detail())))
+        .isTrue();
+  }
+
+  @Test
+  void aCandidateIsFoundAtTheVeryEndOfTheChangesBytes() {
+    byte[] tail = "xx\"wacid.".getBytes(StandardCharsets.UTF_8);
+    assertThat(Calls.mayConcernCalls("messages", false, tail, 0, tail.length)).isTrue();
+    assertThat(Calls.mayConcernCalls("messages", false, tail, 0, tail.length - 1)).isFalse();
+    assertThat(Calls.mayConcernCalls("messages", false, tail, 2, tail.length - 2)).isTrue();
+    byte[] reply = "call_permission_reply".getBytes(StandardCharsets.UTF_8);
+    assertThat(Calls.mayConcernCalls("messages", false, reply, 0, reply.length)).isTrue();
+    assertThat(Calls.mayConcernCalls("statuses", true, reply, 0, reply.length)).isFalse();
+  }
 }

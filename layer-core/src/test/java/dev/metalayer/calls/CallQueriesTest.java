@@ -51,4 +51,24 @@ class CallQueriesTest {
     assertThat(Calls.query(Optional.empty(), Map.of("phone_number_id", List.of("1")), Set.of("phone_number_id")))
         .isInstanceOf(Outcome.Ok.class);
   }
+
+  @Test
+  void theEdgesOfEachRangeAreTakenAndOnePastThemIsNot() {
+    assertThat(((Outcome.Ok<Query>) read(Map.of("limit", List.of("1")))).value().limit()).isEqualTo(1);
+    assertThat(refusal(Map.of("limit", List.of("0")))).contains("limit must be");
+    assertThat(refusal(Map.of("limit", List.of("1000")))).contains("limit must be");
+    Query same = ((Outcome.Ok<Query>) read(Map.of("since", List.of("1796117400"), "until", List.of("1796117400"))))
+        .value();
+    assertThat(same.since()).isEqualTo(same.until());
+    assertThat(refusal(Map.of("until", List.of("tomorrow")))).contains("until must be");
+    assertThat(((Outcome.Ok<Query>) read(Map.of("state", List.of("ringing", "pre_accepted")))).value().states())
+        .as("state may be repeated").containsExactlyInAnyOrder(State.RINGING, State.PRE_ACCEPTED);
+    assertThat(refusal(Map.of("direction", List.of("user_initiated", "user_initiated"))))
+        .contains("direction is given more than once");
+    assertThat(((Outcome.Ok<Query>) read(Map.of("direction", List.of(" USER_INITIATED ")))).value().direction())
+        .contains(Direction.USER_INITIATED);
+    assertThat(((Outcome.Ok<Query>) read(Map.of("after", List.of("x".repeat(512))))).value().after()).isPresent();
+    assertThat(refusal(Map.of("after", List.of("x".repeat(513))))).contains("after must be");
+    assertThat(CallQueries.time(" 2026-12-01T09:30:00.5Z ")).isEqualTo(Instant.parse("2026-12-01T09:30:00.500Z"));
+  }
 }

@@ -257,4 +257,28 @@ class CallStatesTest {
     assertThat(c.stateChanges()).hasSizeLessThanOrEqualTo(5);
     assertThat(List.of(State.values())).hasSize(6);
   }
+
+  @Test
+  void aWholeNumberHasAtMostTwelveDigitsInEitherShapeAndWireNamesRoundTrip() throws Exception {
+    com.fasterxml.jackson.databind.ObjectMapper m = dev.metalayer.json.Json.mapper();
+    assertThat(CallStates.whole(m.readTree("\"999999999999\""))).contains(999_999_999_999L);
+    assertThat(CallStates.whole(m.readTree("999999999999"))).contains(999_999_999_999L);
+    assertThat(CallStates.whole(m.readTree("\"1000000000000\""))).isEmpty();
+    assertThat(CallStates.whole(m.readTree("\"\""))).isEmpty();
+    assertThat(CallStates.whole(m.readTree("\"12a\""))).isEmpty();
+    assertThat(CallStates.whole(m.readTree("-5"))).isEmpty();
+    assertThat(CallStates.whole(m.readTree("1.5"))).isEmpty();
+    for (State s : State.values()) {
+      assertThat(State.fromWire(s.wire())).isEqualTo(s);
+    }
+    for (Direction d : Direction.values()) {
+      assertThat(Direction.fromWire(d.wire())).isEqualTo(d);
+    }
+    for (Source s : Source.values()) {
+      assertThat(Source.fromWire(s.wire())).isEqualTo(s);
+    }
+    assertThat(State.PRE_ACCEPTED.wire()).isEqualTo("pre_accepted");
+    assertThat(Direction.USER_INITIATED.wire()).isEqualTo("user_initiated");
+    assertThat(Source.LAYER.wire()).isEqualTo("layer");
+  }
 }

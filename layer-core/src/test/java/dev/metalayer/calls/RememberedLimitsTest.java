@@ -75,4 +75,34 @@ class RememberedLimitsTest {
     assertThat(a.header(RememberedLimits.HEADER)).isEqualTo("2026-03-02T10:10:00Z");
     assertThat(a.header("content-type")).startsWith("application/json");
   }
+
+  @Test
+  void theEdgesOfStatusSizeAndTimeAreKeptOrNotByTheRule() {
+    assertThat(of(400, error(613, null))).isPresent();
+    assertThat(of(399, error(613, null))).as("not an error status").isEmpty();
+    assertThat(of(400, "")).isEmpty();
+    String padded = error(613, "\"" + "x".repeat(RememberedLimits.MAX_ANSWER_BYTES) + "\"");
+    String exact = error(613, "\"" + "x".repeat(RememberedLimits.MAX_ANSWER_BYTES - (padded.length()
+        - RememberedLimits.MAX_ANSWER_BYTES)) + "\"");
+    assertThat(exact).hasSize(RememberedLimits.MAX_ANSWER_BYTES);
+    assertThat(of(400, exact)).as("exactly the largest answer kept").isPresent();
+    // a time exactly LONGEST away is believed, one a second later is not
+    Instant longest = NOW.plus(RememberedLimits.LONGEST);
+    assertThat(until("{\"next\":" + longest.getEpochSecond() + "}")).isEqualTo(longest.toString());
+    assertThat(until("{\"next\":" + (longest.getEpochSecond() + 1) + "}")).isEqualTo("2026-03-03T10:00:00Z");
+    assertThat(until("{\"next\":" + NOW.getEpochSecond() + "}")).as("now is not later").isEqualTo("2026-03-03T10:00:00Z");
+    // found four levels down, not five
+    assertThat(until("{\"a\":{\"b\":{\"c\":{\"d\":1772452800}}}}")).isEqualTo("2026-03-02T12:00:00Z");
+    assertThat(until("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":1772452800}}}}}")).isEqualTo("2026-03-03T10:00:00Z");
+    assertThat(until("{\"details\":\"at 2026-03-02T13:00:00+01:00\"}")).isEqualTo("2026-03-02T12:00:00Z");
+  }
+
+  @Test
+  void theAnswerWaitsAtLeastOneSecondAndRoundsUp() {
+    Limit limit = of(401, error(138006, null)).orElseThrow();
+    assertThat(RememberedLimits.answer(limit, limit.until()).header("retry-after")).isEqualTo("1");
+    assertThat(RememberedLimits.answer(limit, limit.until().minusMillis(1001)).header("retry-after")).isEqualTo("2");
+    assertThat(RememberedLimits.answer(limit, limit.until().minusMillis(1000)).header("retry-after")).isEqualTo("1");
+    assertThat(RememberedLimits.answer(limit, NOW).header("cache-control")).isEqualTo("no-store");
+  }
 }

@@ -1,6 +1,7 @@
 package dev.metalayer.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.testing.MutableClock;
 import java.time.Duration;
@@ -61,5 +62,33 @@ class FailedAttemptsTest {
     assertThat(attempts.refusedFor("src-" + (FailedAttempts.MAX_SOURCES + 99))).as("a recent source is kept").isPresent();
     attempts.failed("src-0");
     assertThat(attempts.failed("src-0").count()).as("the oldest was forgotten").isEqualTo(2);
+  }
+
+  @Test
+  void oneFailureMayBeTheLimitAndAWindowMustBePositive() {
+    FailedAttempts strict = new FailedAttempts(1, Duration.ofSeconds(1), clock);
+    assertThat(strict.failed("10.0.0.1")).isEqualTo(new FailedAttempts.Failure(1, true));
+    assertThat(strict.refusedFor("10.0.0.1")).contains(Duration.ofSeconds(1));
+    assertThat(strict.limit()).isEqualTo(1);
+    assertThat(strict.window()).isEqualTo(Duration.ofSeconds(1));
+    assertThatThrownBy(() -> new FailedAttempts(0, Duration.ofSeconds(1), clock)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new FailedAttempts(1, Duration.ZERO, clock)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new FailedAttempts(1, Duration.ofSeconds(-1), clock)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void aSourceWithoutFailuresHasNoRefusalToReport() {
+    assertThat(attempts.firstRefusal("10.0.0.9")).isFalse();
+    attempts.failed("10.0.0.9");
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(attempts.firstRefusal("10.0.0.9")).as("its window ended").isFalse();
+  }
+
+  @Test
+  void exactlyMaxSourcesAreRemembered() {
+    for (int i = 0; i < FailedAttempts.MAX_SOURCES; i++) {
+      attempts.failed("src-" + i);
+    }
+    assertThat(attempts.failed("src-0").count()).as("the first of exactly MAX_SOURCES is still known").isEqualTo(2);
   }
 }

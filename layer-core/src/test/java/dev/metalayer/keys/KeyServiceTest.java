@@ -235,4 +235,78 @@ class KeyServiceTest {
     assertThat(jdbc.updateToken("106540352242922", "EAAG-rotated")).isTrue();
     assertThat(((Resolution.Granted) jdbc.resolve(created.key())).grant().metaToken()).isEqualTo("EAAG-rotated");
   }
+
+  @Test
+  void theShapeOfAKeyIsCheckedAtEveryEdgeOfItsLengthAndAlphabet() {
+    assertThat(ApiKeys.looksLikeKey("ps_" + "A".repeat(32))).as("the shortest").isTrue();
+    assertThat(ApiKeys.looksLikeKey("ps_" + "A".repeat(31))).isFalse();
+    assertThat(ApiKeys.looksLikeKey("ps_" + "A".repeat(125))).as("128 characters").isTrue();
+    assertThat(ApiKeys.looksLikeKey("ps_" + "A".repeat(126))).isFalse();
+    assertThat(ApiKeys.looksLikeKey("ps_" + "AZaz09-_".repeat(4))).isTrue();
+    for (char c : new char[] {'@', '[', '`', '{', '/', ':', '.', '=', '+'}) {
+      assertThat(ApiKeys.looksLikeKey("ps_" + "A".repeat(40) + c)).as("%s", c).isFalse();
+    }
+    assertThat(ApiKeys.looksLikeKey("pk_" + "A".repeat(40))).isFalse();
+    assertThat(ApiKeys.looksLikeKey(null)).isFalse();
+  }
+
+  @Test
+  void generatedKeysAndIdsAreFreshAndTheHashIsTheKeysSha256() {
+    SecureRandom random = new SecureRandom();
+    assertThat(ApiKeys.generate(random)).isNotEqualTo(ApiKeys.generate(random));
+    assertThat(ApiKeys.newId("key", random)).matches("key_[0-9a-f]{20}").isNotEqualTo(ApiKeys.newId("key", random));
+    assertThat(ApiKeys.hash("abc")).isEqualTo("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assertThat(ApiKeys.displayPrefix("ps_abcdefgh")).isEqualTo("ps_abcde");
+    assertThat(ApiKeys.displayPrefix("ps_a")).isEqualTo("ps_a");
+  }
+
+  @Test
+  void aNumbersIdsAreComparedWithoutLeadingZerosAndItOwnsOnlyItsOwnObjects() {
+    assertThat(WhatsAppNumber.canonicalId("0")).isEqualTo("0");
+    assertThat(WhatsAppNumber.canonicalId("000")).isEqualTo("0");
+    assertThat(WhatsAppNumber.canonicalId("00120")).isEqualTo("120");
+    assertThat(WhatsAppNumber.isGraphId("0123")).isTrue();
+    assertThat(WhatsAppNumber.isGraphId("12a")).isFalse();
+    assertThat(WhatsAppNumber.isGraphId(null)).isFalse();
+    WhatsAppNumber n = add("+15550783881", "106540352242922", "102290129340398");
+    assertThat(n.digits()).isEqualTo("15550783881");
+    assertThat(n.owns("106540352242922")).isTrue();
+    assertThat(n.owns("102290129340398")).isTrue();
+    assertThat(n.owns("555")).as("its business is not its own object").isFalse();
+  }
+
+  @Test
+  void aMetaTokenIsOneTo4096CharactersOfVisibleAsciiAndARefusalNeverNamesIt() {
+    assertThat(KeyService.metaTokenProblem(" " + "!".repeat(4095) + "~\n")).as("4096 once stripped").isEmpty();
+    assertThat(KeyService.metaTokenProblem("E".repeat(4097))).get().asString().contains("longer than 4096");
+    assertThat(KeyService.metaTokenProblem(null)).get().asString().contains("non-empty");
+    for (String bad : new String[] {"EAAG secret", "EAAG\u007fsecret", "EAAG\u2026", "EAAG\u0000x"}) {
+      assertThat(KeyService.metaTokenProblem(bad)).as(bad).get().asString().contains("plain visible ASCII")
+          .doesNotContain("EAAG");
+    }
+    assertThat(KeyService.isPlainMetaToken("!~")).isTrue();
+    assertThat(KeyService.isPlainMetaToken("E".repeat(4096))).isTrue();
+    assertThat(KeyService.isPlainMetaToken("E".repeat(4097))).isFalse();
+    assertThat(KeyService.isPlainMetaToken("")).isFalse();
+    assertThat(KeyService.isPlainMetaToken(null)).isFalse();
+    assertThat(keys.addNumber("+15550783881", "1", "2", "3", "EAAG secret")).isInstanceOf(Registration.Invalid.class);
+    assertThatThrownBy(() -> keys.updateToken("1", "EAAG secret")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageNotContaining("EAAG");
+  }
+
+  @Test
+  void aKeyReadAgainWithinAMinuteOfItsRecordedUseIsNotRecordedAgain() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    java.time.Instant first = clock.instant();
+    keys.resolve(created.key());
+    clock.advance(Duration.ofSeconds(31)); // the grant expired, the use recorded 31 s ago
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(first);
+    clock.advance(Duration.ofSeconds(29)); // cached again, and a minute after the recorded use
+    keys.resolve(created.key());
+    assertThat(keys.listKeys().get(0).lastUsedAt()).contains(clock.instant());
+    assertThat(keys.grantCacheHits()).isEqualTo(1);
+    assertThat(keys.grantCacheMisses()).isEqualTo(2);
+  }
 }

@@ -1,6 +1,7 @@
 package dev.metalayer.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.testing.MutableClock;
 import java.security.SecureRandom;
@@ -89,5 +90,54 @@ class OperatorSessionsTest {
       sessions.open();
     }
     assertThat(sessions.size()).isEqualTo(3);
+  }
+
+  @Test
+  void signingOutOfAnEndedSessionSaysItWasNotAlive() {
+    OperatorSessions.Opened opened = sessions.open();
+    clock.advance(Duration.ofMinutes(30));
+    assertThat(sessions.close(opened.id())).isFalse();
+    assertThat(sessions.close("")).isFalse();
+    assertThat(sessions.close("x".repeat(101))).isFalse();
+  }
+
+  @Test
+  void anEndedSessionMakesRoomBeforeALiveOneIsEnded() {
+    OperatorSessions.Opened busy = sessions.open();
+    for (int i = 0; i < 35; i++) {
+      clock.advance(Duration.ofMinutes(20));
+      sessions.use(busy.id());
+    }
+    OperatorSessions.Opened b = sessions.open(); // 11:40 after busy opened
+    OperatorSessions.Opened c = sessions.open();
+    clock.advance(Duration.ofMinutes(19));
+    assertThat(sessions.use(busy.id())).as("the most recently used").isPresent();
+    clock.advance(Duration.ofMinutes(1));
+    // busy ends at its lifetime, though it is the most recently used: it is the one that goes
+    OperatorSessions.Opened d = sessions.open();
+    assertThat(sessions.use(b.id())).isPresent();
+    assertThat(sessions.use(c.id())).isPresent();
+    assertThat(sessions.use(d.id())).isPresent();
+    assertThat(sessions.use(busy.id())).isEmpty();
+  }
+
+  @Test
+  void theLimitsMayBeTightButNotNonsense() {
+    OperatorSessions one = new OperatorSessions(Duration.ofMinutes(5), Duration.ofMinutes(5), 1, clock, new SecureRandom());
+    OperatorSessions.Opened first = one.open();
+    OperatorSessions.Opened second = one.open();
+    assertThat(one.use(first.id())).isEmpty();
+    assertThat(one.use(second.id())).isPresent();
+    assertThat(one.size()).isEqualTo(1);
+    assertThatThrownBy(() -> new OperatorSessions(Duration.ZERO, Duration.ofMinutes(5), 1, clock, new SecureRandom()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new OperatorSessions(Duration.ofMinutes(-1), Duration.ofMinutes(5), 1, clock,
+        new SecureRandom())).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new OperatorSessions(Duration.ofMinutes(5), Duration.ofMinutes(4), 1, clock,
+        new SecureRandom())).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new OperatorSessions(Duration.ofMinutes(5), Duration.ofMinutes(5), 0, clock,
+        new SecureRandom())).isInstanceOf(IllegalArgumentException.class);
+    assertThat(new OperatorSessions(clock, new SecureRandom()).toString())
+        .isEqualTo("OperatorSessions[idle=PT30M, lifetime=PT12H, max=32]");
   }
 }

@@ -74,4 +74,25 @@ class RequestIdsTest {
     assertThat(RequestIds.generate(random)).isNotEqualTo(RequestIds.generate(random));
     assertThatThrownBy(() -> new RequestIds.Trace("a b", Optional.empty())).isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void everyLetterAndDigitAtTheEdgesOfItsRangeIsKeptAndItsNeighboursAreNot() {
+    assertThat(RequestIds.valid("azAZ09")).isTrue();
+    assertThat(RequestIds.valid("-")).isTrue();
+    for (String outside : new String[] {"`", "{", "[", "!", "~", "\u0080"}) {
+      assertThat(RequestIds.valid(outside)).as(outside).isFalse();
+    }
+    assertThat(RequestIds.valid(null)).isFalse();
+  }
+
+  @Test
+  void aLaterVersionMayEndAfterItsFlagsOrGoOnWithADashOnly() {
+    String trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    assertThat(RequestIds.incoming(null, "01-" + trace + "-00f067aa0ba902b7-02", new SplittableRandom(8))
+        .traceparent()).get().asString().startsWith("00-" + trace + "-").endsWith("-00");
+    assertThat(RequestIds.incoming(null, "01-" + trace + "-00f067aa0ba902b7-01x", new SplittableRandom(8))
+        .traceparent()).isEmpty();
+    assertThat(RequestIds.incoming(null, "00-" + trace + "-00f067aa0ba902b7-0g", new SplittableRandom(8))
+        .traceparent()).isEmpty();
+  }
 }

@@ -1,6 +1,7 @@
 package dev.metalayer.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.metalayer.testing.MutableClock;
 import java.time.Duration;
@@ -52,5 +53,23 @@ class WarnLimiterTest {
     // the windows ended: they are forgotten, and subjects are told apart again
     assertThat(limiter.permit("k", "12345")).isEqualTo(OptionalLong.of(0));
     assertThat(limiter.permit("k", "12346")).isEqualTo(OptionalLong.of(0));
+  }
+
+  @Test
+  void oneTrackedPairIsABoundAndTheWindowMustBePositive() {
+    WarnLimiter one = new WarnLimiter(clock, Duration.ofSeconds(10), 1);
+    assertThat(one.permit("k", "1")).isPresent();
+    assertThat(one.permit("k", "2")).as("(others)").isPresent();
+    assertThat(one.permit("k", "3")).isEmpty();
+    assertThatThrownBy(() -> new WarnLimiter(clock, Duration.ofSeconds(10), 0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new WarnLimiter(clock, Duration.ZERO, 1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new WarnLimiter(clock, Duration.ofSeconds(-1), 1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void noSubjectIsTheEmptySubject() {
+    WarnLimiter limiter = new WarnLimiter(clock);
+    assertThat(limiter.permit("k", null)).isPresent();
+    assertThat(limiter.permit("k", "")).isEmpty();
   }
 }
