@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * reuses chunks), and appends each row's id to a plain file once its commit returned. The child is
  * killed at a random moment; the file is opened again and every acknowledged id not purged must be in it.
  *
- * <p>H2 2.5.252 fails this in about one trial of five (the last commits before the kill missing: the
+ * <p>H2 2.5.252 failed this in 3 trials of 10 in the run measured (the last commits before the kill missing: the
  * defect {@code RelayKillIT} found in CI); {@code -Dh2.version=2.5.252} shows it. Loopback and
  * temporary files only; bounded to {@value #TRIALS} trials of a few seconds.
  */
