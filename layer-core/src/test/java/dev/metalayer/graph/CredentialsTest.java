@@ -154,6 +154,10 @@ class CredentialsTest {
   @Test
   void everyHexDigitDecodesAndOtherEscapesStayAsWritten() {
     assertThat(Credentials.decode("%30%39%61%66%41%46%7a+x")).isEqualTo("09afAFz x");
+    assertThat(Credentials.decode("%4a%4f%4A%4F%3a%3A%3f%3F")).isEqualTo("JOJO::??");
+    for (String literal : List.of("%4`", "%4g", "%4@", "%4G")) {
+      assertThat(Credentials.decode(literal)).as(literal).isEqualTo(literal);
+    }
     for (String literal : List.of("%/0", "%:0", "%`0", "%g0", "%@0", "%G0", "%0/", "%0:", "%0`", "%0g", "%0@", "%0G", "%4", "%")) {
       assertThat(Credentials.decode(literal)).as(literal).isEqualTo(literal);
     }
@@ -184,6 +188,8 @@ class CredentialsTest {
         .containsExactly("a", "b");
     GraphError e = ((Outcome.Refused<Parameters>) Credentials.namesOf(("a=1&access_token=" + KEY).getBytes(StandardCharsets.UTF_8))).error();
     assertThat(e.message()).contains("(rule credential-name)");
+    GraphError variant = ((Outcome.Refused<Parameters>) Credentials.namesOf("a=1&ACCESS_TOKEN=x".getBytes(StandardCharsets.UTF_8))).error();
+    assertThat(variant.message()).contains("(rule credential-name)");
   }
 
   @Test

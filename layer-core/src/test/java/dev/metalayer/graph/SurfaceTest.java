@@ -305,6 +305,10 @@ class SurfaceTest {
     assertThat(Surface.parseWidening(PNID + ":waba-admin," + PNID + ":number-admin"))
         .isEqualTo(Map.of(PNID, Set.of(Surface.Group.WABA_ADMIN, Surface.Group.NUMBER_ADMIN)));
     assertThat(Surface.Group.named(" WABA-ADMIN ")).contains(Surface.Group.WABA_ADMIN);
+    for (Surface.Group g : Surface.Group.values()) {
+      assertThat(Surface.Group.named(g.configName())).contains(g);
+    }
+    assertThat(message(check("POST", "/v22.0/" + PNID + "/register", ""))).endsWith("grant this number the group number-admin.");
     assertThatThrownBy(() -> Surface.parseWidening(":number-admin")).hasMessageContaining("<phone-number-id>:<group>");
     assertThatThrownBy(() -> Surface.parseWidening(PNID + ":+number-admin")).hasMessageContaining("unknown widening group ''");
   }
