@@ -3,6 +3,7 @@ package dev.metalayer.graph;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class CredentialsTest {
@@ -134,5 +135,66 @@ class CredentialsTest {
     assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.withoutBody("Bearer " + KEY, "")).value()).contains(KEY);
     assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.withoutBody(null, "a=1")).value()).isEmpty();
     assertThat(Credentials.withoutBody("Basic x", "")).isInstanceOf(Outcome.Refused.class);
+  }
+
+  @Test
+  void whatIsLeftAfterALeadingCredentialStartsWithoutASeparator() {
+    assertThat(ok(null, "access_token=" + KEY + "&a=1&appsecret_proof=x&b=2", null).upstreamQuery()).isEqualTo("a=1&b=2");
+    assertThat(ok(null, "a=1&&b=2&flag&", null).parameters().names()).containsExactly("a", "b", "flag");
+    assertThat(ok(null, "a=1&b%4", null).parameters().names()).containsExactly("a", "b%4");
+    // a query that starts with a separator or a pair with no name hides nothing
+    Credentials leading = ok(null, "&access_token=" + KEY + "&a=1", null);
+    assertThat(leading.credential()).contains(KEY);
+    assertThat(leading.upstreamQuery()).isEqualTo("a=1");
+    assertThat(ok(null, "=x&a=1", null).parameters().names()).containsExactly("", "a");
+    assertThat(Credentials.canonicalName("[access_token]")).isEmpty();
+    assertThat(Credentials.canonicalName(" Access.Token[0] ")).isEqualTo("access_token");
+  }
+
+  @Test
+  void everyHexDigitDecodesAndOtherEscapesStayAsWritten() {
+    assertThat(Credentials.decode("%30%39%61%66%41%46%7a+x")).isEqualTo("09afAFz x");
+    assertThat(Credentials.decode("%4a%4f%4A%4F%3a%3A%3f%3F")).isEqualTo("JOJO::??");
+    for (String literal : List.of("%4`", "%4g", "%4@", "%4G")) {
+      assertThat(Credentials.decode(literal)).as(literal).isEqualTo(literal);
+    }
+    for (String literal : List.of("%/0", "%:0", "%`0", "%g0", "%@0", "%G0", "%0/", "%0:", "%0`", "%0g", "%0@", "%0G", "%4", "%")) {
+      assertThat(Credentials.decode(literal)).as(literal).isEqualTo(literal);
+    }
+  }
+
+  @Test
+  void aGraphUrlLosesItsCredentialsOrItsWholeQuery() {
+    String clean = "limit=25&after=MjQ%3D";
+    assertThat(Credentials.withoutCredentials(clean)).isSameAs(clean);
+    assertThat(Credentials.withoutCredentials("limit=25&access_token=" + KEY + "&after=x")).isEqualTo("limit=25&after=x");
+    assertThat(Credentials.withoutCredentials("limit=25&Access_Token=" + KEY)).isEmpty();
+  }
+
+  @Test
+  void theLayersOwnApiTakesTheKeyFromAuthorizationOrXApiKeyAndTheyMustAgree() {
+    assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.ofApiRequest(null, " " + KEY + " ")).value()).contains(KEY);
+    assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.ofApiRequest("Bearer " + KEY, KEY)).value()).contains(KEY);
+    assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.ofApiRequest("Bearer " + KEY, " ")).value()).contains(KEY);
+    assertThat(((Outcome.Ok<java.util.Optional<String>>) Credentials.ofApiRequest(null, null)).value()).isEmpty();
+    GraphError conflict = ((Outcome.Refused<java.util.Optional<String>>) Credentials.ofApiRequest("Bearer " + KEY, "ps_other")).error();
+    assertThat(conflict.status()).isEqualTo(400);
+    assertThat(((Outcome.Refused<java.util.Optional<String>>) Credentials.ofApiRequest("Basic x", KEY)).error().status()).isEqualTo(401);
+  }
+
+  @Test
+  void aBodyReadAsAFormMayCarryNoCredential() {
+    assertThat(((Outcome.Ok<Parameters>) Credentials.namesOf("a=1&b=2".getBytes(StandardCharsets.UTF_8))).value().names())
+        .containsExactly("a", "b");
+    GraphError e = ((Outcome.Refused<Parameters>) Credentials.namesOf(("a=1&access_token=" + KEY).getBytes(StandardCharsets.UTF_8))).error();
+    assertThat(e.message()).contains("(rule credential-name)");
+    GraphError variant = ((Outcome.Refused<Parameters>) Credentials.namesOf("a=1&ACCESS_TOKEN=x".getBytes(StandardCharsets.UTF_8))).error();
+    assertThat(variant.message()).contains("(rule credential-name)");
+  }
+
+  @Test
+  void toStringSaysWhetherACredentialCame() {
+    assertThat(ok("Bearer " + KEY, "", null).toString()).isEqualTo("Credentials[credential=<present>]");
+    assertThat(ok(null, "", null).toString()).isEqualTo("Credentials[credential=<none>]");
   }
 }

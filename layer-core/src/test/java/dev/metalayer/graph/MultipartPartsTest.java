@@ -108,4 +108,52 @@ class MultipartPartsTest {
       assertThat(MultipartParts.forContentType(type, UPLOAD)).as(type).isInstanceOf(Outcome.Ok.class);
     }
   }
+
+  @Test
+  void aPartWithNoHeaderAtAllIsRefusedForItsMissingContentDisposition() {
+    Optional<GraphError> r = strict("------b0undary\r\n\r\nx\r\n------b0undary--\r\n");
+    assertThat(r.orElseThrow().message()).contains("(rule multipart-part)").contains("needs a Content-Disposition header");
+  }
+
+  @Test
+  void aPartHeaderMayTakeExactlyItsLimit() {
+    String start = "------b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\nX-Pad: ";
+    int pad = MultipartParts.MAX_HEADER_BYTES - (start.length() - "------b0undary\r\n".length()) - 4;
+    String atLimit = start + "p".repeat(pad) + "\r\n\r\nx\r\n------b0undary--\r\n";
+    assertThat(strict(atLimit)).isEmpty();
+    assertThat(strict(atLimit.replace("X-Pad: ", "X-Pad: p")).orElseThrow().message()).contains("too large");
+  }
+
+  @Test
+  void aBoundaryAfterAnExtraDashOrAPartialMatchIsStillSeen() {
+    // "-------b0undary": the delimiter starts at the second dash, not at the start of a line
+    assertThat(strict(part("file", "x-------b0undary\r\nContent-Disposition: form-data; name=\"batch\"\r\n\r\n[]") + "------b0undary--\r\n"))
+        .isPresent();
+    // content that starts like the delimiter and then differs is only content
+    assertThat(strict(part("file", "------b0uXndary ------b0undar-y ------b0u-b0undary") + "------b0undary--\r\n")).isEmpty();
+    // a delimiter followed by one dash is neither a delimiter line nor the close
+    assertThat(strict(part("file", "x") + "------b0undary-x\r\n").orElseThrow().message()).contains("followed by CRLF or by --");
+  }
+
+  @Test
+  void aBoundaryThatRepeatsItselfIsFoundAfterAnyFalseStart() {
+    MultipartParts parts = ((Outcome.Ok<MultipartParts>) MultipartParts.forContentType("multipart/form-data; boundary=aa---b", UPLOAD)).value();
+    String body = "--aa---b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n--aa-----a--aa---aa---b\r\n--aa---b--\r\n";
+    assertThat(parts.feed(body.getBytes(StandardCharsets.UTF_8)).orElseThrow().message()).contains("only as a delimiter line");
+  }
+
+  @Test
+  void aBodyTakesAtMostMaxParametersParts() {
+    String close = "------b0undary--\r\n";
+    assertThat(feedInChunks(part("file", "x").repeat(Credentials.MAX_PARAMETERS) + close, 10_000)).isEmpty();
+    assertThat(feedInChunks(part("file", "x").repeat(Credentials.MAX_PARAMETERS + 1) + close, 10_000).orElseThrow().message())
+        .contains("Too many multipart parts");
+  }
+
+  @Test
+  void aHeaderLineWithoutANameIsRefusedAndADispositionWithoutATypeIsRead() {
+    assertThat(strict("------b0undary\r\n: x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n------b0undary--\r\n")
+        .orElseThrow().message()).contains("Name: value line");
+    assertThat(strict("------b0undary\r\nContent-Disposition: name=\"file\"\r\n\r\nx\r\n------b0undary--\r\n")).isEmpty();
+  }
 }

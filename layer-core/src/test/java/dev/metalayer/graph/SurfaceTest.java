@@ -231,4 +231,90 @@ class SurfaceTest {
     refused(check(surface, "POST", "/v22.0/" + PNID + "/messages", "", null, List.of("Content-Type", "content-type")), 400, "content-type");
     refused(check(surface, "POST", "/v22.0/" + PNID, "", "[{\"method\":\"GET\",\"relative_url\":\"me\"}]", List.of()), 400, "json-body");
   }
+
+  @Test
+  void oneContentTypeAndAHeadRequestPassAndACgiStyleOverrideHeaderIsRefused() {
+    assertThat(allowed(check(surface, "POST", "/v22.0/" + PNID + "/messages", "", null, List.of("Content-Type", "Accept"))))
+        .isEqualTo(Surface.Target.PHONE_NUMBER);
+    assertThat(allowed(check("HEAD", "/v22.0/" + PNID, ""))).isEqualTo(Surface.Target.PHONE_NUMBER);
+    refused(check(surface, "GET", "/v22.0/1037543291543636", "", null, List.of("X_HTTP_METHOD_OVERRIDE")), 403, "method-override");
+    refused(check(surface, "GET", "/v22.0/1037543291543636", "", null, List.of("CONTENT-ENCODING")), 415, "content-encoding");
+  }
+
+  @Test
+  void aNotInTableRefusalSaysWhatWasAsked() {
+    assertThat(message(check("POST", "/v13.0/1037543291543636", "")))
+        .contains("does not forward POST on this media ID (see");
+    assertThat(message(check("GET", "/v13.0/" + PNID + "/messages", "")))
+        .contains("does not forward GET on this phone number edge (see");
+    assertThat(message(check("GET", "/v13.0/" + WABA + "/calls", "")))
+        .contains("does not forward GET on this WABA edge (see");
+    assertThat(message(check("GET", "/v13.0/" + PNID + "/messages/x", "")))
+        .contains("does not forward GET on this phone number (see");
+  }
+
+  @Test
+  void aParameterRefusalNamesTheParameterOnlyWhenItIsAPlainName() {
+    assertThat(message(check("GET", "/v13.0/" + WABA + "/message_templates", "debug=all")))
+        .endsWith("does not take the parameter debug.");
+    assertThat(message(check("GET", "/v13.0/" + WABA + "/message_templates", "de-bug=all")))
+        .endsWith("does not take the parameter sent.");
+    assertThat(message(check("GET", "/v22.0/" + WABA, "fields=name,phone_numbers")))
+        .contains("fields on a WABA takes its own scalar fields only (account_review_status, business_verification_status,");
+    assertThat(allowed(check("GET", "/v22.0/" + WABA, "fields=ID,%20Name%20"))).isEqualTo(Surface.Target.WABA);
+  }
+
+  @Test
+  void aControlCharacterIsAnyByteBelowSpaceOrDelete() {
+    for (String name : List.of("a\u0001b", "a\u001fb", "a\u007fb")) {
+      Parameters p = new Parameters(Set.of(name), List.of());
+      refused(surface.check(GRANT, new Surface.Request("POST", GraphPathTest.ok("/v22.0/" + PNID + "/messages"), p, false, List.of())),
+          403, "parameter");
+    }
+    Parameters spaced = new Parameters(Set.of("a b", "a~b"), List.of());
+    assertThat(allowed(surface.check(GRANT,
+        new Surface.Request("POST", GraphPathTest.ok("/v22.0/" + PNID + "/messages"), spaced, false, List.of()))))
+        .isEqualTo(Surface.Target.PHONE_NUMBER);
+  }
+
+  @Test
+  void aFieldNameTakesLettersDigitsAndUnderscoresAtTheEdgesOfTheirRanges() {
+    assertThat(Surface.plainFields("a,z,0,9,_,az09_")).isTrue();
+    assertThat(Surface.plainFields("id ,name")).isTrue();
+    for (String bad : List.of("`", "{", "/", ":", "id,`", "a{", "id ,", "id , ")) {
+      assertThat(Surface.plainFields(bad)).as(bad).isFalse();
+    }
+  }
+
+  @Test
+  void onlyTheWabasPhoneNumbersEdgeListsNumbersAndOnlyGetIsARead() {
+    for (Surface.Rule row : Surface.TABLE) {
+      assertThat(row.listsNumbers()).as(row.toString())
+          .isEqualTo(row.target() == Surface.Target.WABA && row.edge().equals("phone_numbers"));
+      assertThat(row.isWrite()).as(row.toString()).isEqualTo(!row.method().equals("GET"));
+    }
+    assertThat(Surface.TABLE.stream().filter(Surface.Rule::listsNumbers)).hasSize(1);
+  }
+
+  @Test
+  void wideningSkipsEmptyEntriesAndReadsGroupNamesLoosely() {
+    assertThat(Surface.parseWidening(null)).isEmpty();
+    assertThat(Surface.parseWidening(" , ")).isEmpty();
+    assertThat(Surface.parseWidening(",," + PNID + ": Templates-Delete ,,"))
+        .isEqualTo(Map.of(PNID, Set.of(Surface.Group.TEMPLATES_DELETE)));
+    assertThat(Surface.parseWidening(PNID + ":waba-admin," + PNID + ":number-admin"))
+        .isEqualTo(Map.of(PNID, Set.of(Surface.Group.WABA_ADMIN, Surface.Group.NUMBER_ADMIN)));
+    assertThat(Surface.Group.named(" WABA-ADMIN ")).contains(Surface.Group.WABA_ADMIN);
+    for (Surface.Group g : Surface.Group.values()) {
+      assertThat(Surface.Group.named(g.configName())).contains(g);
+    }
+    assertThat(message(check("POST", "/v22.0/" + PNID + "/register", ""))).endsWith("grant this number the group number-admin.");
+    assertThatThrownBy(() -> Surface.parseWidening(":number-admin")).hasMessageContaining("<phone-number-id>:<group>");
+    assertThatThrownBy(() -> Surface.parseWidening(PNID + ":+number-admin")).hasMessageContaining("unknown widening group ''");
+  }
+
+  static String message(Outcome<Surface.Allowed> o) {
+    assertThat(o).isInstanceOf(Outcome.Refused.class);
+    return ((Outcome.Refused<Surface.Allowed>) o).error().message();
+  }
 }
