@@ -72,7 +72,8 @@ final class TerminateReasons {
       }
       int at = change.changeOffset() + close;
       out.write(env, copied, at - copied);
-      String field = (emptyObjectBefore(env, at) ? "" : ",") + "\"terminate_reason\":\"" + reason.get() + "\"";
+      // a reason comes from the item's own non-empty "status", so the item is never an empty object
+      String field = ",\"terminate_reason\":\"" + reason.get() + "\"";
       out.writeBytes(field.getBytes(StandardCharsets.US_ASCII));
       copied = at;
     }
@@ -116,13 +117,5 @@ final class TerminateReasons {
       throw new IllegalStateException("a validated change failed to parse", e);
     }
     return closes;
-  }
-
-  private static boolean emptyObjectBefore(byte[] bytes, int close) {
-    int i = close - 1;
-    while (i >= 0 && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t')) {
-      i--;
-    }
-    return i >= 0 && bytes[i] == '{';
   }
 }

@@ -187,8 +187,10 @@ class JdbcRelayStoreTest extends RelayStoreContract {
     }
     assertThat(store.claimDue(Lane.DEFAULT, T0, T0.plusSeconds(60), 10, java.util.Set.of()))
         .extracting(RelayStore.Claimed::id).containsExactly("dlv_a");
+    // resuming reads the subscription's rows through an index on subscription_id, never the whole table:
+    // H2 2.5 chose (subscription_id, state, seq), H2 2.3.232 chooses (subscription_id, created_at)
     assertThat(plan("UPDATE layer_deliveries SET state = 'pending' WHERE subscription_id = 'wh_b' AND state = 'paused'"))
-        .containsIgnoringCase("LAYER_DELIVERIES_SUBSCRIPTION_STATE");
+        .containsPattern("(?i)LAYER_DELIVERIES_(SUBSCRIPTION_STATE|LOG): SUBSCRIPTION_ID = 'wh_b'");
     assertThat(plan("SELECT b.id FROM layer_bodies b WHERE b.id IN ('x') AND NOT EXISTS (SELECT 1 FROM layer_deliveries d"
         + " WHERE d.body_id = b.id)")).containsIgnoringCase("LAYER_DELIVERIES_BODY");
   }
