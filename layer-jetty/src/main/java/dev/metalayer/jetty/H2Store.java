@@ -30,13 +30,19 @@ import org.slf4j.LoggerFactory;
  * the commit returns, so that what was acknowledged survives a {@code kill -9} of the process;
  * {@code DB_CLOSE_ON_EXIT=FALSE} leaves closing to {@link #close()}, after the layer's workers stopped.
  *
- * <p>Bounded file: H2's MVStore appends a new chunk for every commit and compacts old chunks only from
+ * <p>Bounded file: H2's MVStore appends a new chunk for every commit and rewrites sparse chunks only from
  * its background writer, which {@code WRITE_DELAY=0} turns off; alone, the file grows by every commit's
- * chunk (tens of kilobytes per delivery) and never shrinks, even after the retention purge. So this
- * store compacts the file itself, every {@value #COMPACT_EVERY_SECONDS} s on its own thread
- * ({@code layer-store-compaction}), each pass bounded by {@value #COMPACT_TIME_MS} ms: chunks that hold little
- * live data are rewritten and the file is truncated to what is live. (During a pass, as during H2's own
- * compaction at close, freed chunks are reused at once rather than after H2's retention time.)
+ * chunk (tens of kilobytes per delivery) and never stops growing. So this store rewrites sparse chunks
+ * itself, every {@value #COMPACT_EVERY_SECONDS} s on its own thread ({@code layer-store-compaction}), at
+ * most {@value #REWRITE_BYTES} bytes per pass: their live rows move to new chunks, and the space of a
+ * chunk left empty is reused by later commits once {@value #RETENTION_MS} ms have passed. The file grows
+ * to what is live plus what a few seconds of traffic write, and then stays there; it is not truncated
+ * while the layer runs.
+ *
+ * <p>What it does not do: move chunks to truncate the file ({@code compactFile}, and H2's own
+ * compaction at close, turned off with {@code MAX_COMPACT_TIME=0}). H2 2.5.252 lost the last commits
+ * before a {@code kill -9} when freed space was reused at once, and 2.3.232's chunk moving breaks an
+ * assertion of its own ({@code H2StoreKillIT}; docs/security.md, "The embedded store across a kill -9").
  */
 final class H2Store implements LayerStore {
   private static final Logger log = LoggerFactory.getLogger(H2Store.class);
@@ -44,8 +50,14 @@ final class H2Store implements LayerStore {
   /** How often the file is compacted while the layer runs. */
   static final long COMPACT_EVERY_SECONDS = 5;
 
-  /** The longest one compaction pass holds H2's store lock (commits wait meanwhile), in milliseconds. */
-  static final int COMPACT_TIME_MS = 200;
+  /** The most one pass rewrites, in bytes; chunks under H2's fill rate of {@value #FILL_PERCENT} % are rewritten. */
+  static final int REWRITE_BYTES = 8 * 1024 * 1024;
+
+  /** Chunks less full than this (in percent of live data) are rewritten. */
+  static final int FILL_PERCENT = 80;
+
+  /** How long the space of an emptied chunk waits before it is reused (H2's default: 45 s). */
+  static final int RETENTION_MS = 1000;
 
   /** The data directory's file of the database. */
   static final String FILE_NAME = "metalayer.mv.db";
@@ -142,7 +154,7 @@ final class H2Store implements LayerStore {
     }
   }
 
-  /** {@code WRITE_DELAY=0} and {@code DB_CLOSE_ON_EXIT=FALSE} (see above), unless the URL sets them itself. */
+  /** {@code WRITE_DELAY=0}, {@code DB_CLOSE_ON_EXIT=FALSE} and {@code MAX_COMPACT_TIME=0} (see above), unless the URL sets them itself. */
   private static String withSettings(String url) {
     String upper = url.toUpperCase(java.util.Locale.ROOT);
     StringBuilder b = new StringBuilder(url);
@@ -151,6 +163,9 @@ final class H2Store implements LayerStore {
     }
     if (!upper.contains(";DB_CLOSE_ON_EXIT=")) {
       b.append(";DB_CLOSE_ON_EXIT=FALSE");
+    }
+    if (!upper.contains(";MAX_COMPACT_TIME=")) {
+      b.append(";MAX_COMPACT_TIME=0"); // no chunk moving at close (see the class comment)
     }
     return b.toString();
   }
@@ -207,18 +222,16 @@ final class H2Store implements LayerStore {
   }
 
   /**
-   * Rewrites sparse chunks and truncates the file, for at most {@value #COMPACT_TIME_MS} ms. Safe while
-   * the layer works: commits wait for the pass. @return the file size after the pass, in bytes
+   * Rewrites the sparse chunks, at most {@value #REWRITE_BYTES} bytes; safe while the layer works.
+   * @return the file size after the pass, in bytes
    */
   long compact() {
     database.withConnection(c -> {
       MVStore store = mvStore(c);
-      int retention = store.getRetentionTime();
-      try {
-        store.compactFile(COMPACT_TIME_MS); // sets the retention time to 0 for the pass
-      } finally {
-        store.setRetentionTime(retention);
+      if (store.getRetentionTime() != RETENTION_MS) {
+        store.setRetentionTime(RETENTION_MS);
       }
+      store.compact(FILL_PERCENT, REWRITE_BYTES);
       return null;
     });
     return size().fileBytes();

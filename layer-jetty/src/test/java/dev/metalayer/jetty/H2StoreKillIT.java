@@ -29,9 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * reuses chunks), and appends each row's id to a plain file once its commit returned. The child is
  * killed at a random moment; the file is opened again and every acknowledged id not purged must be in it.
  *
- * <p>H2 2.5.252, the version the layer uses, failed this in 3 trials of 10 in the run measured (the last
- * commits before the kill missing: the defect {@code RelayKillIT} found in CI), so it is disabled until the
- * fix; 2.3.232 passed it ({@code -Dh2.version=2.3.232}) but fails other tests. Loopback and
+ * <p>H2 2.5.252 failed this in 3 trials of 10 in the run measured, with the compaction the layer then
+ * ran (the last commits before the kill missing: the defect {@code RelayKillIT} found in CI). Loopback and
  * temporary files only; bounded to {@value #TRIALS} trials of a few seconds.
  */
 class H2StoreKillIT {
@@ -42,10 +41,6 @@ class H2StoreKillIT {
   @TempDir Path dir;
 
   @Test
-  @org.junit.jupiter.api.Disabled("Open defect of the H2 file (docs/security.md, 'The embedded store across a kill -9'):"
-      + " on H2 2.5.252 the last commits before a kill -9 can be missing when the layer's compaction reuses freed space"
-      + " (CI 2026-12-01: 992 of 1,000 acknowledged webhooks stored; this test: 3 of 10 trials lost 2 to 6 commits)."
-      + " Re-enable with the fix.")
   void everyCommitAcknowledgedBeforeAKillIsInTheFileAfterIt() throws Exception {
     List<String> losses = new ArrayList<>();
     long acknowledged = 0;

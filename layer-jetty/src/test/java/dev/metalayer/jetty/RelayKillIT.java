@@ -55,10 +55,6 @@ class RelayKillIT {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled("Open defect of the H2 file (docs/security.md, 'The embedded store across a kill -9'):"
-      + " on H2 2.5.252 the last commits before a kill -9 can be missing when the layer's compaction reuses freed space"
-      + " (CI 2026-12-01: 992 of 1,000 acknowledged webhooks stored; H2StoreKillIT: 3 of 10 trials lost 2 to 6 commits)."
-      + " Re-enable with the fix.")
   void everyAcknowledgedWebhookIsDeliveredAtLeastOnceAcrossAKill9() throws Exception {
     Set<Integer> seen = ConcurrentHashMap.newKeySet();
     Set<String> webhookIds = ConcurrentHashMap.newKeySet();
