@@ -86,7 +86,6 @@ final class ConsoleHandler implements Request.Handler {
     Asset asset = assets.get(path);
     if (asset != null) {
       if (!method.equals("GET") && !method.equals("HEAD")) {
-        closeUnread(response);
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET."));
       } else {
         serve(asset, method.equals("HEAD"), response, callback);
@@ -136,7 +135,6 @@ final class ConsoleHandler implements Request.Handler {
         }
       }
       default -> {
-        closeUnread(response);
         HttpIo.writeError(response, callback, GraphError.methodNotAllowed("Use GET, POST or DELETE."));
       }
     }
@@ -144,7 +142,6 @@ final class ConsoleHandler implements Request.Handler {
 
   private void signIn(Request request, Response response, Callback callback) {
     if (!fromOwnPage(request)) {
-      closeUnread(response);
       HttpIo.writeError(response, callback, crossOrigin());
       return;
     }
@@ -191,7 +188,6 @@ final class ConsoleHandler implements Request.Handler {
 
   /** Why a write was refused: another origin (403), no live session (401) or no valid CSRF token (403). */
   private void refuseWrite(Request request, Response response, Callback callback) {
-    closeUnread(response);
     if (!fromOwnPage(request)) {
       HttpIo.writeError(response, callback, crossOrigin());
     } else if (live(request).isEmpty()) {
@@ -200,15 +196,6 @@ final class ConsoleHandler implements Request.Handler {
       HttpIo.writeError(response, callback, GraphError.of(403, 200, GraphError.LAYER,
           "Missing or wrong " + CSRF_HEADER + " header: reload the console."));
     }
-  }
-
-  /**
-   * A refusal answered before the request's body is read: the connection closes after the answer (Jetty
-   * does not read a body nobody asked for), and says so, so that the client does not send its next
-   * request on it.
-   */
-  private static void closeUnread(Response response) {
-    response.getHeaders().put(HttpHeader.CONNECTION, "close");
   }
 
   private static GraphError crossOrigin() {

@@ -54,9 +54,22 @@ public final class HttpIo {
     writeJson(response, callback, status, Json.bytes(value));
   }
 
-  /** Writes a Graph-shaped error, with {@code WWW-Authenticate} on a 401 and {@code Retry-After} on a 429. */
+  /**
+   * Writes a Graph-shaped error, with {@code WWW-Authenticate} on a 401 and {@code Retry-After} on a 429.
+   * An error answered to an HTTP/1 request whose body has not all arrived says {@code Connection: close}:
+   * the layer mostly refuses before reading a body, and Jetty then closes the connection rather than wait
+   * for a body nobody asked for; a client that was not told would send its next request on a connection
+   * that answers nothing. What has arrived is discarded, as Jetty would at the end of the exchange, so a
+   * body read or drained to its end keeps the connection usable.
+   */
   public static void writeError(Response response, Callback callback, GraphError error) {
     log.debug("Answering {} code {} ({}), fbtrace_id {}", error.status(), error.code(), error.message(), error.fbtraceId());
+    Request request = response.getRequest();
+    if (request != null && request.getConnectionMetaData().getHttpVersion().getVersion() < 20
+        && (request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING))
+        && !consumedToItsEnd(request)) {
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
+    }
     String challenge = error.wwwAuthenticate();
     if (challenge != null) {
       response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, challenge);
@@ -65,6 +78,14 @@ public final class HttpIo {
       response.getHeaders().put(HttpHeader.RETRY_AFTER, error.retryAfter());
     }
     writeJson(response, callback, error.status(), error.toJson());
+  }
+
+  private static boolean consumedToItsEnd(Request request) {
+    try {
+      return request.consumeAvailable();
+    } catch (RuntimeException e) { // a read still pending elsewhere: the body is not done with
+      return false;
+    }
   }
 
   /** A request body the Graph surface refused as it streamed (a multipart part name); carries the refusal. */
