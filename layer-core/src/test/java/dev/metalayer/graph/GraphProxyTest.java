@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -554,17 +555,8 @@ class GraphProxyTest {
       default -> layer.keys().resolve(credential);
     };
     GraphSettings settings = layer.graphProxy().settings();
-    GraphProxy proxy = GraphProxy.create(settings, resolver, new Surface.Registry() {
-      @Override
-      public boolean registeredElsewhere(String id) {
-        return false;
-      }
-
-      @Override
-      public boolean wabaShared(String wabaId) {
-        return false;
-      }
-    }, Map.of(), new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
+    GraphProxy proxy = GraphProxy.create(settings, resolver, SurfaceTest.registry(Set.of(), Set.of()), Map.of(),
+        new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
         GraphForwarder.jdk(Duration.ofSeconds(5)));
     java.util.function.Function<String, GraphAnswer> get = k -> proxy.handle(new ClientRequest("GET", "/v13.0/" + PNID, "",
         Optional.of("Bearer " + k), Optional.empty(), "http://layer.test"), Map.of(), new byte[0]);

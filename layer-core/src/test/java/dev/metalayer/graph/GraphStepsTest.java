@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -504,17 +505,8 @@ class GraphStepsTest {
         told.add(status);
       }
     };
-    GraphProxy proxy = GraphProxy.create(layer.graphProxy().settings(), layer.keys(), new Surface.Registry() {
-      @Override
-      public boolean registeredElsewhere(String id) {
-        return false;
-      }
-
-      @Override
-      public boolean wabaShared(String wabaId) {
-        return false;
-      }
-    }, Map.of(), new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
+    GraphProxy proxy = GraphProxy.create(layer.graphProxy().settings(), layer.keys(), SurfaceTest.registry(Set.of(), Set.of()), Map.of(),
+        new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
         request -> new GraphForwarder.Forwarded.Failed(UpstreamFailure.UNREACHABLE), recording);
     java.util.function.Supplier<GraphStep.Send> message = () -> send(((Outcome.Ok<GraphExchange>) proxy.prepare(new ClientRequest("POST",
         "/v22.0/" + PNID + "/messages", "", Optional.of("Bearer " + key), Optional.empty(), "https://layer.test",

@@ -9,6 +9,7 @@ import dev.metalayer.testing.FuzzInputs;
 import dev.metalayer.testing.FuzzRuns;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 
 /**
@@ -21,17 +22,7 @@ import org.junit.jupiter.api.AfterAll;
  */
 class SurfaceFuzzTest {
   static final FuzzRuns RUNS = new FuzzRuns("Surface");
-  static final Surface SURFACE = new Surface(new Surface.Registry() {
-    @Override
-    public boolean registeredElsewhere(String id) {
-      return FuzzInputs.registeredObjects().contains(id);
-    }
-
-    @Override
-    public boolean wabaShared(String wabaId) {
-      return false;
-    }
-  });
+  static final Surface SURFACE = new Surface(SurfaceTest.registry(FuzzInputs.registeredObjects(), Set.of()));
   static final Grant GRANT = FuzzInputs.grantA();
 
   @AfterAll

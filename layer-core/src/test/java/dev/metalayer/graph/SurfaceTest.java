@@ -22,18 +22,23 @@ class SurfaceTest {
   static final Set<String> REGISTERED =
       Set.of(A.phoneNumberId(), A.wabaId(), A.businessId(), B.phoneNumberId(), B.wabaId(), B.businessId());
 
-  static Surface surface(Set<String> sharedWabas, Map<String, Set<Surface.Group>> widened) {
-    return new Surface(new Surface.Registry() {
+  /** A registry naming {@code registered} as other numbers' objects and {@code sharedWabas} as WABAs several numbers use. */
+  static Surface.Registry registry(Set<String> registered, Set<String> sharedWabas) {
+    return new Surface.Registry() {
       @Override
       public boolean registeredElsewhere(String id) {
-        return REGISTERED.contains(id);
+        return registered.contains(id);
       }
 
       @Override
       public boolean wabaShared(String wabaId) {
         return sharedWabas.contains(wabaId);
       }
-    }, widened);
+    };
+  }
+
+  static Surface surface(Set<String> sharedWabas, Map<String, Set<Surface.Group>> widened) {
+    return new Surface(registry(REGISTERED, sharedWabas), widened);
   }
 
   final Surface surface = surface(Set.of(), Map.of());
