@@ -93,6 +93,11 @@ final class H2Store implements LayerStore {
     this.pool = pool;
     this.database = database;
     this.where = where;
+    // not a persistent setting: the store is opened with H2's 45 s, set here for the layer's lifetime
+    database.withConnection(c -> {
+      mvStore(c).setRetentionTime(RETENTION_MS);
+      return null;
+    });
   }
 
   /**
@@ -227,11 +232,7 @@ final class H2Store implements LayerStore {
    */
   long compact() {
     database.withConnection(c -> {
-      MVStore store = mvStore(c);
-      if (store.getRetentionTime() != RETENTION_MS) {
-        store.setRetentionTime(RETENTION_MS);
-      }
-      store.compact(FILL_PERCENT, REWRITE_BYTES);
+      mvStore(c).compact(FILL_PERCENT, REWRITE_BYTES);
       return null;
     });
     return size().fileBytes();
