@@ -134,7 +134,7 @@ final class GraphProxyHandler implements Request.Handler {
     String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
     List<String> headerNames = clientToProxyRequest.getHeaders().stream().map(HttpField::getName).toList();
     boolean form = ClientRequest.isForm(contentType);
-    if (!form && (isMultipart(contentType) || !hasContent(clientToProxyRequest))) {
+    if (!form && (isMultipart(contentType) || !HttpIo.hasContent(clientToProxyRequest))) {
       proceed(clientToProxyRequest, new ClientRequest(method, path, query, authorization, Optional.empty(), base,
           Optional.ofNullable(contentType), Optional.empty(), headerNames), proxyToClientResponse, callback);
       return true;
@@ -197,7 +197,7 @@ final class GraphProxyHandler implements Request.Handler {
     }
     GraphStep.Send send = (GraphStep.Send) step;
     GraphRequest request = send.request();
-    boolean streams = send.clientBody().isPresent() && hasContent(clientToProxyRequest);
+    boolean streams = send.clientBody().isPresent() && HttpIo.hasContent(clientToProxyRequest);
     // a streamed body arrives at the client's pace, media at the reader's: never on Graph's connections
     HttpClient through = streams || send.upstream() == GraphStep.Upstream.MEDIA_HOST ? mediaClient : client;
     org.eclipse.jetty.client.Request proxyToServerRequest =
@@ -237,13 +237,6 @@ final class GraphProxyHandler implements Request.Handler {
 
   private static boolean isMultipart(String contentType) {
     return contentType != null && contentType.trim().toLowerCase(Locale.ROOT).startsWith("multipart/");
-  }
-
-  private static boolean hasContent(Request request) {
-    if (request.getLength() > 0) {
-      return true;
-    }
-    return request.getLength() < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
   }
 
   /** {@code scheme://host[:port]} as the client addressed the layer. */

@@ -66,8 +66,7 @@ public final class HttpIo {
     log.debug("Answering {} code {} ({}), fbtrace_id {}", error.status(), error.code(), error.message(), error.fbtraceId());
     Request request = response.getRequest();
     if (request != null && request.getConnectionMetaData().getHttpVersion().getVersion() < 20
-        && (request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING))
-        && !consumedToItsEnd(request)) {
+        && hasContent(request) && !consumedToItsEnd(request)) {
       response.getHeaders().put(HttpHeader.CONNECTION, "close");
     }
     String challenge = error.wwwAuthenticate();
@@ -78,6 +77,14 @@ public final class HttpIo {
       response.getHeaders().put(HttpHeader.RETRY_AFTER, error.retryAfter());
     }
     writeJson(response, callback, error.status(), error.toJson());
+  }
+
+  /** Whether the request carries a body: a declared length above 0, or a chunked one. */
+  static boolean hasContent(Request request) {
+    if (request.getLength() > 0) {
+      return true;
+    }
+    return request.getLength() < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
   }
 
   private static boolean consumedToItsEnd(Request request) {
