@@ -41,7 +41,7 @@ final class CallRequests {
       return Outcome.ok(CallRequest.NONE);
     }
     Map<String, Object> values = new HashMap<>();
-    Optional<GraphError> refused = looksLikeJson(body) ? json(body, values) : form(body, values);
+    Optional<GraphError> refused = BodyParameters.opensWith(body, "{") ? json(body, values) : form(body, values);
     if (refused.isPresent()) {
       return Outcome.refused(refused.get());
     }
@@ -79,7 +79,7 @@ final class CallRequests {
     if (inQuery.isEmpty()) {
       return Outcome.ok(body);
     }
-    if (looksLikeJson(body)) {
+    if (BodyParameters.opensWith(body, "{")) {
       return Outcome.refused(GraphError.invalidParameter("(rule call-body) A JSON body's call parameters ("
           + String.join(", ", new java.util.TreeSet<>(inQuery.keySet())) + ") must be in the body, not the query."));
     }
@@ -128,14 +128,6 @@ final class CallRequests {
       return digits.isEmpty() ? Optional.empty() : Optional.of(digits);
     }
     return RECIPIENT.matcher(t).matches() ? Optional.of(t) : Optional.empty();
-  }
-
-  private static boolean looksLikeJson(byte[] body) {
-    int i = body.length >= 3 && (body[0] & 0xff) == 0xef && (body[1] & 0xff) == 0xbb && (body[2] & 0xff) == 0xbf ? 3 : 0;
-    while (i < body.length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
-      i++;
-    }
-    return i < body.length && body[i] == '{';
   }
 
   private static GraphError twice(String name) {
