@@ -134,12 +134,13 @@ final class CallRequests {
     return GraphError.invalidParameter("(rule call-body) The parameter " + name + " is given twice.");
   }
 
-  /** Reads a JSON object's top-level values of interest; the body was already checked to be one strict JSON object. */
+  /**
+   * Reads a JSON object's top-level values of interest; the body was already checked to be one strict JSON
+   * object, and opens with a brace ({@link BodyParameters#opensWith}), so its first token is that object's start.
+   */
   private static Optional<GraphError> json(byte[] body, Map<String, Object> values) {
     try (JsonParser p = BodyParameters.JSON.createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        return Optional.of(GraphError.notJsonObject());
-      }
+      p.nextToken(); // START_OBJECT
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = Credentials.canonicalName(p.currentName());
         JsonToken value = p.nextToken();
