@@ -50,7 +50,7 @@ final class BodyParameters {
     if (body.length == 0) {
       return Outcome.ok(Parameters.NONE);
     }
-    if (!Headers.isJson(contentType) && !looksLikeJson(body)) {
+    if (!Headers.isJson(contentType) && !opensWith(body, "{[")) {
       return Credentials.namesOf(body);
     }
     Outcome<Parameters> json = json(body);
@@ -64,13 +64,17 @@ final class BodyParameters {
     return Outcome.ok(((Outcome.Ok<Parameters>) json).value().and(((Outcome.Ok<Parameters>) form).value()));
   }
 
-  /** Whether the body starts (after whitespace or a byte order mark) as a JSON object or array would. */
-  private static boolean looksLikeJson(byte[] body) {
+  /**
+   * Whether the first byte of {@code body} past a UTF-8 byte order mark and JSON whitespace (space, tab,
+   * CR, LF) is one of {@code openers}: {@code "{["} asks whether the body starts as a JSON object or array
+   * would, {@code "{"} whether it starts as an object. The one scan of both {@link #of} and {@link CallRequests}.
+   */
+  static boolean opensWith(byte[] body, String openers) {
     int i = body.length >= 3 && (body[0] & 0xff) == 0xef && (body[1] & 0xff) == 0xbb && (body[2] & 0xff) == 0xbf ? 3 : 0;
     while (i < body.length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
       i++;
     }
-    return i < body.length && (body[i] == '{' || body[i] == '[');
+    return i < body.length && openers.indexOf(body[i]) >= 0;
   }
 
   /** The top-level names of a JSON object, or the refusal when {@code body} is not exactly one strict JSON object. */

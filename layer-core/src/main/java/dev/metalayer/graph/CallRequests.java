@@ -41,7 +41,7 @@ final class CallRequests {
       return Outcome.ok(CallRequest.NONE);
     }
     Map<String, Object> values = new HashMap<>();
-    Optional<GraphError> refused = looksLikeJson(body) ? json(body, values) : form(body, values);
+    Optional<GraphError> refused = BodyParameters.opensWith(body, "{") ? json(body, values) : form(body, values);
     if (refused.isPresent()) {
       return Outcome.refused(refused.get());
     }
@@ -79,7 +79,7 @@ final class CallRequests {
     if (inQuery.isEmpty()) {
       return Outcome.ok(body);
     }
-    if (looksLikeJson(body)) {
+    if (BodyParameters.opensWith(body, "{")) {
       return Outcome.refused(GraphError.invalidParameter("(rule call-body) A JSON body's call parameters ("
           + String.join(", ", new java.util.TreeSet<>(inQuery.keySet())) + ") must be in the body, not the query."));
     }
@@ -130,24 +130,17 @@ final class CallRequests {
     return RECIPIENT.matcher(t).matches() ? Optional.of(t) : Optional.empty();
   }
 
-  private static boolean looksLikeJson(byte[] body) {
-    int i = body.length >= 3 && (body[0] & 0xff) == 0xef && (body[1] & 0xff) == 0xbb && (body[2] & 0xff) == 0xbf ? 3 : 0;
-    while (i < body.length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
-      i++;
-    }
-    return i < body.length && body[i] == '{';
-  }
-
   private static GraphError twice(String name) {
     return GraphError.invalidParameter("(rule call-body) The parameter " + name + " is given twice.");
   }
 
-  /** Reads a JSON object's top-level values of interest; the body was already checked to be one strict JSON object. */
+  /**
+   * Reads a JSON object's top-level values of interest; the body was already checked to be one strict JSON
+   * object, and opens with a brace ({@link BodyParameters#opensWith}), so its first token is that object's start.
+   */
   private static Optional<GraphError> json(byte[] body, Map<String, Object> values) {
     try (JsonParser p = BodyParameters.JSON.createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        return Optional.of(GraphError.notJsonObject());
-      }
+      p.nextToken(); // START_OBJECT
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = Credentials.canonicalName(p.currentName());
         JsonToken value = p.nextToken();

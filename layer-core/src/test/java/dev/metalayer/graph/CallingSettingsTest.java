@@ -97,4 +97,13 @@ class CallingSettingsTest {
     assertThat(sipOn("calling=%ZZ&calling[sip=1&calling]]=2&=&&", "\u0000\u00ff")).isFalse();
     assertThat(sipOn("calling=" + "%7B".repeat(3000), null)).isFalse();
   }
+
+  @Test
+  void aParameterWithoutAValueIsSkippedAndTheRestStillRead() {
+    String on = "{\"calling\":{\"sip\":{\"status\":\"ENABLED\"}}}";
+    assertThat(sipOn("calling&calling[sip][status]=ENABLED", null)).isTrue();
+    assertThat(sipOn("a", on)).as("a query ending in a name alone").isTrue();
+    assertThat(sipOn("x&calling", "calling[sip][status]=ENABLED&calling")).isTrue();
+    assertThat(sipOn("calling", "calling")).isFalse();
+  }
 }
