@@ -301,8 +301,4 @@ public final class Calls implements CallGuard {
   void callConnected(String phoneNumberId, String userWaId) {
     actions.connected(phoneNumberId, userWaId);
   }
-
-  Clock clock() {
-    return clock;
-  }
 }

@@ -252,4 +252,110 @@ class CallEventsTest {
     assertThat(Calls.mayConcernCalls("messages", false, reply, 0, reply.length)).isTrue();
     assertThat(Calls.mayConcernCalls("statuses", true, reply, 0, reply.length)).isFalse();
   }
+
+  @Test
+  void aCallsOwnErrorsAndAStatusesErrorsAreKeptAndTheUserIsTheContactWhenTheCallNamesNone() {
+    List<Event> e = events(change("calls", "\"contacts\":[{\"wa_id\":\"16315553602\"}],\"calls\":[{\"id\":\"wacid.E1\","
+        + "\"event\":\"terminate\",\"status\":\"FAILED\",\"errors\":[{\"code\":138021,\"title\":\"Media timeout\"}]}],"
+        + "\"statuses\":[{\"id\":\"wacid.E2\",\"type\":\"call\",\"status\":\"FAILED\",\"recipient_id\":12185552828,"
+        + "\"errors\":[{\"code\":131000,\"message\":\"Something went wrong\"}]}]"));
+
+    assertThat(e).hasSize(2);
+    assertThat(e.get(0).userWaId()).as("the change's contact").contains("16315553602");
+    assertThat(e.get(0).detail()).contains("{\"status\":\"FAILED\",\"errors\":[{\"code\":138021,\"title\":\"Media timeout\"}]}");
+    assertThat(e.get(1).userWaId()).as("an id written as a number").contains("12185552828");
+    assertThat(e.get(1).detail()).contains("{\"errors\":[{\"code\":131000,\"message\":\"Something went wrong\"}]}");
+  }
+
+  @Test
+  void namesAndIdsAtTheirLongestAreKeptAndOneLongerIsNot() {
+    String name64 = "n".repeat(64);
+    String wacid200 = "w".repeat(200);
+    String user64 = "1".repeat(64);
+    List<Event> e = events(change("calls", "\"calls\":[{\"id\":\"" + wacid200 + "\",\"event\":\"" + name64 + "\","
+        + "\"from\":\"" + user64 + "\"},{\"id\":\"wacid.L\",\"event\":\"" + name64 + "n\"},"
+        + "{\"id\":\"" + wacid200 + "w\",\"event\":\"connect\"},{\"id\":\"wacid.U\",\"event\":\"connect\",\"from\":\""
+        + user64 + "1\"}],\"statuses\":[{\"id\":\"wacid.S\",\"type\":\"call\",\"status\":\"" + name64 + "\"},"
+        + "{\"id\":\"wacid.S\",\"type\":\"call\",\"status\":\"" + name64 + "S\"}]"));
+    assertThat(e).extracting(Event::wacid).containsExactly(wacid200, "wacid.U", "wacid.S");
+    assertThat(e.get(0).name()).isEqualTo(name64);
+    assertThat(e.get(0).userWaId()).contains(user64);
+    assertThat(e.get(1).userWaId()).as("a user id over 64 characters").isEmpty();
+    assertThat(e.get(2).name()).isEqualTo(name64);
+
+    Event longestNumber = new Event("1".repeat(64), "wacid.N", RECEIVED, Source.WEBHOOK, "meta", "connect",
+        Optional.empty(), Optional.empty(), OptionalInt.empty(), Optional.empty());
+    assertThat(Calls.dropped(Optional.empty(), longestNumber)).isFalse();
+  }
+
+  @Test
+  void aChangeOfManyStatusesVoicemailsOrRepliesYieldsAtMostAHundred() {
+    StringBuilder statuses = new StringBuilder("\"statuses\":[");
+    StringBuilder voicemails = new StringBuilder("\"messages\":[");
+    StringBuilder replies = new StringBuilder("\"messages\":[");
+    for (int i = 0; i < 150; i++) {
+      String sep = i == 0 ? "" : ",";
+      statuses.append(sep).append("{\"id\":\"wacid.S").append(i).append("\",\"type\":\"call\",\"status\":\"RINGING\"}");
+      voicemails.append(sep).append("{\"id\":\"wacid.V").append(i).append("\",\"type\":\"audio\",\"audio\":{\"id\":\"")
+          .append(i).append("\"}}");
+      replies.append(sep).append("{\"from\":\"").append(15550000000L + i).append("\",\"type\":\"interactive\",")
+          .append("\"interactive\":{\"type\":\"call_permission_reply\",\"call_permission_reply\":{\"response\":")
+          .append("\"accept\"}}}");
+    }
+    assertThat(events(change("calls", statuses + "]"))).hasSize(CallEvents.MAX_EVENTS_PER_CHANGE);
+    assertThat(events(change("messages", voicemails + "]"))).hasSize(CallEvents.MAX_EVENTS_PER_CHANGE);
+    byte[] r = change("messages", replies + "]").getBytes(StandardCharsets.UTF_8);
+    assertThat(CallEvents.permissionReplies(r, 0, r.length)).hasSize(CallEvents.MAX_EVENTS_PER_CHANGE);
+    assertThat(calls.permissionReplies(PNID, r, 0, r.length, RECEIVED)).isEqualTo(CallEvents.MAX_EVENTS_PER_CHANGE);
+  }
+
+  @Test
+  void aCallIdAtTheVeryStartOfTheBytesIsACandidate() {
+    byte[] head = "\"wacid.X\"".getBytes(StandardCharsets.UTF_8);
+    assertThat(Calls.mayConcernCalls("messages", false, head, 0, head.length)).isTrue();
+    assertThat(Calls.mayConcernCalls("messages", false, head, 1, head.length - 1)).isFalse();
+  }
+
+  @Test
+  void aDetailOfExactlyTheLimitIsKeptWholeAndOneOverLosesItsErrorsFirst() {
+    com.fasterxml.jackson.databind.node.ObjectNode detail = detail(CallEvents.MAX_DETAIL, false);
+    String whole = detail.toString();
+    assertThat(whole).hasSize(CallEvents.MAX_DETAIL);
+    assertThat(CallEvents.bounded(detail)).isEqualTo(whole);
+
+    String over = detail(CallEvents.MAX_DETAIL + 1, false).toString();
+    assertThat(CallEvents.bounded(detail(CallEvents.MAX_DETAIL + 1, false))).isEqualTo(
+        over.replace(",\"message\":\"" + "m".repeat(100) + "\"", ""));
+
+    // the codes alone at exactly the limit: kept; one more character and the errors go
+    com.fasterxml.jackson.databind.node.ObjectNode codes = detail(CallEvents.MAX_DETAIL, true);
+    String codesOnly = CallEvents.bounded(codes.deepCopy());
+    assertThat(codesOnly).hasSize(CallEvents.MAX_DETAIL).contains("\"errors\":[{\"code\":138021}]");
+    assertThat(CallEvents.bounded(detail(CallEvents.MAX_DETAIL + 1, true))).doesNotContain("errors")
+        .startsWith("{\"status\":\"");
+
+    // without its errors at exactly the limit: kept; one character more and nothing of it is
+    com.fasterxml.jackson.databind.node.ObjectNode bare = detail(CallEvents.MAX_DETAIL, true);
+    int codesLength = ",\"errors\":[{\"code\":138021}]".length();
+    String status = bare.path("status").asText() + "s".repeat(codesLength);
+    bare.put("status", status);
+    assertThat(CallEvents.bounded(bare.deepCopy())).isEqualTo("{\"status\":\"" + status + "\"}")
+        .hasSize(CallEvents.MAX_DETAIL);
+    bare.put("status", status + "s");
+    assertThat(CallEvents.bounded(bare)).isEqualTo("{\"truncated\":true}");
+  }
+
+  /**
+   * A detail with one error, {@code length} characters long: whole, or (with {@code codesOnly}) once its
+   * error is cut to its code.
+   */
+  static com.fasterxml.jackson.databind.node.ObjectNode detail(int length, boolean codesOnly) {
+    com.fasterxml.jackson.databind.node.JsonNodeFactory f = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
+    com.fasterxml.jackson.databind.node.ObjectNode d = f.objectNode();
+    d.put("status", "");
+    d.putArray("errors").addObject().put("code", 138021).put("message", "m".repeat(100));
+    int size = codesOnly ? d.toString().length() - (",\"message\":\"" + "m".repeat(100) + "\"").length() : d.toString().length();
+    d.put("status", "s".repeat(length - size));
+    return d;
+  }
 }

@@ -71,4 +71,14 @@ class CallQueriesTest {
     assertThat(refusal(Map.of("after", List.of("x".repeat(513))))).contains("after must be");
     assertThat(CallQueries.time(" 2026-12-01T09:30:00.5Z ")).isEqualTo(Instant.parse("2026-12-01T09:30:00.500Z"));
   }
+
+  @Test
+  void aTimeOfFortyCharactersIsReadAndALongerOneIsNot() {
+    String forty = "+10000-12-01T09:30:00.123456789+01:00:00";
+    assertThat(forty).hasSize(40);
+    assertThat(CallQueries.time(forty)).isEqualTo(java.time.OffsetDateTime.parse(forty).toInstant());
+    String fortyOne = "+100000-12-01T09:30:00.123456789+01:00:00";
+    assertThat(fortyOne).hasSize(41);
+    assertThat(refusal(Map.of("since", List.of(fortyOne)))).contains("since must be");
+  }
 }

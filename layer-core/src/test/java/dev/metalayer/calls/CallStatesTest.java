@@ -281,4 +281,21 @@ class CallStatesTest {
     assertThat(Direction.USER_INITIATED.wire()).isEqualTo("user_initiated");
     assertThat(Source.LAYER.wire()).isEqualTo("layer");
   }
+
+  @Test
+  void aDetailThatIsNoObjectOrNamesNoErrorCarriesNoFactsAndKeepsTheLastError() {
+    assertThat(fold(meta("terminate", T0, "[1,2]")).terminateStatus()).isEmpty();
+    assertThat(fold(meta("terminate", T0, "\"FAILED\"")).state()).isEqualTo(State.TERMINATED);
+    CallRecord c = fold(meta("connect", T0),
+        meta("RINGING", T0.plusSeconds(1), "{\"errors\":[{\"code\":131000}]}"),
+        meta("RINGING", T0.plusSeconds(2), "{\"errors\":[]}"),
+        meta("RINGING", T0.plusSeconds(3), "{\"error\":null}"),
+        meta("RINGING", T0.plusSeconds(4), "{\"errors\":null}"),
+        meta("RINGING", T0.plusSeconds(5), "{\"status\":\"x\"}"));
+    assertThat(c.lastError()).contains("[{\"code\":131000}]");
+    assertThat(fold(meta("connect", T0), meta("RINGING", T0.plusSeconds(1), "{\"error\":null}")).lastError()).isEmpty();
+    assertThat(fold(meta("connect", T0), meta("RINGING", T0.plusSeconds(1), "{\"errors\":[]}")).lastError()).isEmpty();
+    assertThat(fold(meta("connect", T0), meta("RINGING", T0.plusSeconds(1), "{\"error\":{\"code\":1}}")).lastError())
+        .contains("{\"code\":1}");
+  }
 }

@@ -95,4 +95,13 @@ class RequestIdsTest {
     assertThat(RequestIds.incoming(null, "00-" + trace + "-00f067aa0ba902b7-0g", new SplittableRandom(8))
         .traceparent()).isEmpty();
   }
+
+  @Test
+  void aTraceOfAStoredIdCarriesThatIdAloneAndRefusesAnUnsafeOne() {
+    RequestIds.Trace t = RequestIds.Trace.of("req-42");
+    assertThat(t.requestId()).isEqualTo("req-42");
+    assertThat(t.traceparent()).isEmpty();
+    assertThat(t.headers()).containsExactly(java.util.Map.entry("X-Request-Id", "req-42"));
+    assertThatThrownBy(() -> RequestIds.Trace.of("a b")).isInstanceOf(IllegalArgumentException.class);
+  }
 }

@@ -72,4 +72,17 @@ class WarnLimiterTest {
     assertThat(limiter.permit("k", null)).isPresent();
     assertThat(limiter.permit("k", "")).isEmpty();
   }
+
+  @Test
+  void atTheBoundTheEndedWindowsAreForgottenBeforeANewSubjectCountsAsOthers() {
+    WarnLimiter limiter = new WarnLimiter(clock, Duration.ofMinutes(1), 2);
+    assertThat(limiter.permit("k", "1")).isPresent();
+    assertThat(limiter.permit("k", "2")).isPresent();
+    clock.advance(Duration.ofMinutes(1));
+    // both windows ended: subject 3 and 4 are told apart, not folded into (others)
+    assertThat(limiter.permit("k", "3")).isEqualTo(OptionalLong.of(0));
+    assertThat(limiter.permit("k", "4")).isEqualTo(OptionalLong.of(0));
+    assertThat(limiter.permit("k", "5")).as("now (others)").isEqualTo(OptionalLong.of(0));
+    assertThat(limiter.permit("k", "6")).isEmpty();
+  }
 }
