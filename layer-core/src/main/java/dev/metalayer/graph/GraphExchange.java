@@ -125,10 +125,6 @@ public final class GraphExchange implements AutoCloseable {
     return "Bearer " + metaToken;
   }
 
-  Surface.Target target() {
-    return target;
-  }
-
   /** Rewrites a whole JSON answer of {@code status} (media URL, paging, token scrub), or says what to send instead. */
   RewrittenAnswer rewriteJson(int status, byte[] body) {
     return rewriter.rewrite(status, body);

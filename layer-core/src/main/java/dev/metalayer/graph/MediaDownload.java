@@ -58,10 +58,6 @@ public final class MediaDownload implements AutoCloseable {
     slot.close();
   }
 
-  String mediaId() {
-    return mediaId;
-  }
-
   /** Meta's media URL from a fresh {@code ref}; empty when the media must be looked up again. */
   Optional<URI> freshUrl() {
     return freshUrl;

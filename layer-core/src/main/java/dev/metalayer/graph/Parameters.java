@@ -39,14 +39,12 @@ record Parameters(Set<String> names, List<String> fields) {
     private final Set<String> names = new LinkedHashSet<>();
     private final List<String> fields = new ArrayList<>();
 
-    Builder name(String canonical) {
+    void name(String canonical) {
       names.add(canonical);
-      return this;
     }
 
-    Builder fields(String value) {
+    void fields(String value) {
       fields.add(value);
-      return this;
     }
 
     Parameters build() {

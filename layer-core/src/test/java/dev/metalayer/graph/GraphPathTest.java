@@ -57,7 +57,7 @@ class GraphPathTest {
       strings = {
         "/v13.0/../111/messages", "/v13.0/./123", "/..", "/v13.0/123/..", "/v13.0/%2e%2e/111",
         "/v13.0/123%2F..%2F111", "/v13.0/123%2fmessages", "/v13.0/123%5Cx", "/v13.0/123\\x",
-        "/v13.0/123%00", "/v13.0/123\0", "/v13.0/123//messages", "", "/", "//", "/v13.0", "/v13.0/"
+        "/v13.0/123%00", "/v13.0/123\0", "\\v13.0/123", "\0/v13.0/123", "/v13.0/123//messages", "", "/", "//", "/v13.0", "/v13.0/"
       })
   void traversalEncodedSeparatorsAndEmptyPathsAre400(String raw) {
     GraphError e = refused(raw);

@@ -151,6 +151,26 @@ class GraphStepsTest {
   }
 
   @Test
+  void withMergingOffAPartialCallingWriteGoesAsTheClientSentIt() {
+    MetaLayer unmerged = MetaLayer.builder()
+        .keyStore(Stores.inMemoryKeys())
+        .masterKey(new byte[32])
+        .clock(clock)
+        .graphUrl(URI.create("https://graph.test"))
+        .mergeCallingSettings(false)
+        .build();
+    unmerged.keys().addNumber("+15550783881", PNID, WABA, "900000000000001", TOKEN);
+    String own = unmerged.keys().createKey(PNID).orElseThrow().key();
+    String partial = "{\"calling\":{\"status\":\"ENABLED\"}}";
+    ClientRequest request = new ClientRequest("POST", "/v22.0/" + PNID + "/settings", "", Optional.of("Bearer " + own), Optional.empty(),
+        "https://layer.test", Optional.of("application/json"), Optional.of(bytes(partial)), List.of("content-type"));
+    GraphStep.Send write = send(((Outcome.Ok<GraphExchange>) unmerged.graphProxy().prepare(request)).value()
+        .start(headers("Content-Type", "application/json")));
+    assertThat(write.request().method()).as("no read first").isEqualTo("POST");
+    assertThat(text(write.request().body())).isEqualTo(partial);
+  }
+
+  @Test
   void aSettingsReadThatDoesNotAnswer200IsTheClientsAnswerAndNothingIsWritten() {
     String partial = "{\"calling\":{\"status\":\"ENABLED\"}}";
     GraphStep.Send read = send(start("POST", "/v22.0/" + PNID + "/settings", partial, Map.of()));
@@ -186,6 +206,22 @@ class GraphStepsTest {
   }
 
   @Test
+  void aMediaIdWhoseLookupAnswersSomethingThatIsNotJsonIsNotDeleted() {
+    GraphStep.Send lookup = send(start("DELETE", "/v13.0/" + MEDIA, "", Map.of()));
+    GraphAnswer refused = reply(buffered(lookup, 200, "text/html", "<html>whatsapp " + CDN + "</html>"));
+    assertThat(refused.status()).isEqualTo(403);
+    assertThat(refused.text()).doesNotContain("html");
+  }
+
+  @Test
+  void aRequestToAMediaIdNeverCarriesTheClientsBody() {
+    GraphStep.Send get = send(start("GET", "/v13.0/" + MEDIA, "{\"fields\":\"id\"}", headers("Content-Type", "application/json")));
+    assertThat(get.request().body()).isEmpty();
+    assertThat(get.clientBody()).isEmpty();
+    assertThat(get.request().headers()).containsOnlyKeys("Authorization");
+  }
+
+  @Test
   void aJsonAnswerIsRewrittenAnotherStreamsScrubbedAndAnErrorThatIsNotJsonIs502() {
     GraphStep.Send get = send(start("GET", "/v13.0/" + PNID, "", Map.of()));
     GraphAnswer json = reply(buffered(get, 200, "application/json", "{\"id\":\"" + PNID + "\",\"echo\":\"" + TOKEN + "\"}"));
@@ -210,6 +246,13 @@ class GraphStepsTest {
     GraphAnswer encoded = reply(discarded(get, 200, headers("Content-Type", "application/json", "Content-Encoding", "br")));
     assertThat(encoded.status()).isEqualTo(502);
     assertThat(encoded.text()).contains("encoding");
+    assertThat(reply(discarded(get, 200, headers("Content-Type", "text/plain", "Content-Encoding", "identity, br"))).status())
+        .isEqualTo(502);
+    assertThat(get.head(200, headers("Content-Type", "text/plain", "Content-Encoding", "Identity")))
+        .as("identity is no encoding: the body is plain").isInstanceOf(GraphStep.Head.Stream.class);
+    assertThat(reply(discarded(get, 400, headers("Content-Type", "text/html"))).status())
+        .as("an error status that is not JSON: the first that does not stream").isEqualTo(502);
+    assertThat(get.head(399, headers("Content-Type", "text/html"))).isInstanceOf(GraphStep.Head.Stream.class);
     GraphAnswer notJson = reply(buffered(get, 200, "application/json", "<html>" + TOKEN));
     assertThat(notJson.status()).isEqualTo(502);
     assertThat(notJson.text()).doesNotContain(TOKEN);
@@ -292,6 +335,36 @@ class GraphStepsTest {
       assertThat(s.length()).hasValue(9);
       assertThat(s.whole(bytes("JPEG" + TOKEN)).text()).startsWith("JPEG").doesNotContain(TOKEN);
     });
+  }
+
+  @Test
+  void aDownloadHoldsOneOfItsKeysMediaSlotsUntilItIsClosed() {
+    int cap = layer.graphProxy().settings().mediaDownloadsPerKey();
+    List<MediaDownload> downloads = new java.util.ArrayList<>();
+    for (int i = 0; i < cap; i++) {
+      downloads.add(prepared(mediaRequest()));
+    }
+    assertThat(downloads.get(0).phoneNumberId()).as("for the access log line").isEqualTo(PNID);
+    Outcome<MediaDownload> busy = layer.graphProxy().prepareMedia(mediaRequest(), MEDIA);
+    assertThat(busy).isInstanceOfSatisfying(Outcome.Refused.class, r -> assertThat(r.error().status()).isEqualTo(429));
+
+    downloads.get(0).close();
+    downloads.get(0).close(); // idempotent: gives back one slot, not two
+    MediaDownload next = prepared(mediaRequest());
+    assertThat(layer.graphProxy().prepareMedia(mediaRequest(), MEDIA)).isInstanceOf(Outcome.Refused.class);
+    next.close();
+    downloads.forEach(MediaDownload::close);
+  }
+
+  ClientRequest mediaRequest() {
+    return new ClientRequest("GET", "/media/" + MEDIA + "/download", "", Optional.of("Bearer " + key), Optional.empty(),
+        "https://layer.test");
+  }
+
+  MediaDownload prepared(ClientRequest request) {
+    Outcome<MediaDownload> prepared = layer.graphProxy().prepareMedia(request, MEDIA);
+    assertThat(prepared).isInstanceOf(Outcome.Ok.class);
+    return ((Outcome.Ok<MediaDownload>) prepared).value();
   }
 
   @Test
@@ -398,6 +471,35 @@ class GraphStepsTest {
 
   // ---- the Meta token
 
+  /** What the core's objects show in a log line or an assertion message: what the request is, never a credential. */
+  @Test
+  void theToStringsNameTheRequestAndNeverATokenKeyOrSecret() {
+    ClientRequest client = new ClientRequest("POST", "/v22.0/" + PNID + "/messages", "access_token=" + key + "&debug=all",
+        Optional.of("Bearer " + key), Optional.of(bytes("access_token=" + key)), "https://layer.test");
+    assertThat(client.toString()).contains("POST", "/v22.0/" + PNID + "/messages").doesNotContain(key, "access_token");
+
+    GraphExchange exchange = ((Outcome.Ok<GraphExchange>) layer.graphProxy().prepare(new ClientRequest("GET", "/v13.0/" + PNID,
+        "fields=id", Optional.of("Bearer " + key), Optional.empty(), "https://layer.test"))).value();
+    assertThat(exchange.toString()).contains("GET", "/v13.0/" + PNID).doesNotContain(TOKEN, key);
+    GraphStep.Send get = send(exchange.start(Map.of()));
+    assertThat(get.toString()).contains("GET", "/v13.0/" + PNID, "GRAPH").doesNotContain(TOKEN, "Bearer");
+    assertThat(get.request().toString()).contains("GET", "/v13.0/" + PNID).doesNotContain(TOKEN, "Bearer");
+
+    MediaDownload download = prepared(mediaRequest());
+    assertThat(download.toString()).contains(MEDIA).doesNotContain(TOKEN, key);
+    download.close();
+
+    GraphAnswer upstream = new GraphAnswer(500, Map.of(), bytes("{\"echo\":\"" + TOKEN + "\"}"));
+    assertThat(upstream.toString()).as("an answer as received, before its scrub").contains("500").doesNotContain(TOKEN, "echo");
+
+    GraphSettings s = layer.graphProxy().settings();
+    assertThat(s.toString()).contains("https://graph.test", "appSecret=<none>");
+    GraphSettings withSecret = new GraphSettings(s.graphUrl(), s.prefix(), s.publicUrl(), Optional.of("app-secret-0123"),
+        s.mediaHosts(), s.connectTimeout(), s.idleTimeout(), s.upstreamTimeout(), s.mediaTimeout(), s.maxBodyBytes(),
+        s.maxJsonAnswerBytes(), s.mergeCallingSettings(), s.mediaDownloadsPerKey(), s.keyRateLimit());
+    assertThat(withSecret.toString()).contains("https://graph.test", "appSecret=<set>").doesNotContain("app-secret-0123");
+  }
+
   @Test
   void aMetaTokenThatIsNotPlainVisibleAsciiIsRefusedAtRegistrationWithoutEchoingIt() {
     for (String bad : List.of("EAAG\u2026your token\u2026", "EAAGabc def", "EAAG\u0007bell", "EAAG\u00e9")) {
@@ -488,6 +590,33 @@ class GraphStepsTest {
     assertThat(encoded.status()).isEqualTo(502);
     assertThat(encoded.text()).contains("encoding");
     assertThat(fetch.failed(UpstreamFailure.UNREACHABLE).status()).isEqualTo(502);
+  }
+
+  @Test
+  void whenTheCallGuardAnswersInsteadThatIsTheClientsAnswerAndNothingGoesUpstream() {
+    GraphAnswer refusal = GraphAnswer.of(GraphError.of(409, 138000, GraphError.LAYER, "No such call."));
+    List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CallGuard refusing = new CallGuard() {
+      @Override
+      public Optional<GraphAnswer> before(Grant grant, String edge, byte[] body) {
+        asked.add(edge + " " + text(body));
+        return Optional.of(refusal);
+      }
+
+      @Override
+      public void after(Grant grant, String edge, byte[] requestBody, int status, byte[] answerBody) {
+        asked.add("after");
+      }
+    };
+    GraphProxy proxy = GraphProxy.create(layer.graphProxy().settings(), layer.keys(), SurfaceTest.registry(Set.of(), Set.of()), Map.of(),
+        new dev.metalayer.crypto.TokenCipher(new byte[32], new java.security.SecureRandom()), clock,
+        request -> new GraphForwarder.Forwarded.Failed(UpstreamFailure.UNREACHABLE), refusing);
+    String action = "{\"call_id\":\"wacid.1\",\"action\":\"accept\"}";
+    GraphStep step = ((Outcome.Ok<GraphExchange>) proxy.prepare(new ClientRequest("POST", "/v22.0/" + PNID + "/calls", "",
+        Optional.of("Bearer " + key), Optional.empty(), "https://layer.test", Optional.of("application/json"),
+        Optional.of(bytes(action)), List.of("content-type")))).value().start(headers("Content-Type", "application/json"));
+    assertThat(reply(step)).isSameAs(refusal);
+    assertThat(asked).containsExactly("calls " + action);
   }
 
   /** A guarded exchange (a message or call action) tells its guard the status the client gets, also when the answer streams or fails. */

@@ -201,6 +201,39 @@ class KeyRateLimitsTest {
   }
 
   @Test
+  void aSweepRunsOnlyOnceTheBucketsOutnumberTheFloorAndDropsTheBucketsFullAgain() {
+    KeyRateLimits limits = new KeyRateLimits(new Grant.RateLimit(1, 2), clock);
+    for (int i = 0; i < KeyRateLimits.SWEEP_FLOOR - 1; i++) {
+      limits.take(grant("key_" + i)); // one of two tokens left: not full
+    }
+    clock.advance(Duration.ofSeconds(1)); // one token refilled: every one of those buckets is exactly full again
+    limits.take(grant("key_last"));
+    assertThat(limits.size()).as("as many buckets as the floor: not yet swept").isEqualTo(KeyRateLimits.SWEEP_FLOOR);
+    limits.take(grant("key_one_more"));
+    assertThat(limits.size()).as("the full buckets dropped, the two used this second kept").isEqualTo(2);
+    assertThat(limits.take(grant("key_0"))).as("a dropped bucket was full: its key starts again at the burst").isEmpty();
+    assertThat(limits.take(grant("key_0"))).isEmpty();
+    assertThat(limits.take(grant("key_0"))).isPresent();
+  }
+
+  @Test
+  void aSweepThatKeepsManyBucketsLetsTheMapGrowToTwiceThatBeforeTheNext() {
+    KeyRateLimits limits = new KeyRateLimits(new Grant.RateLimit(1, 2), clock);
+    int kept = KeyRateLimits.SWEEP_FLOOR + 1;
+    for (int i = 0; i < kept; i++) {
+      limits.take(grant("key_" + i)); // the last one sweeps and keeps every bucket: none is full
+    }
+    assertThat(limits.size()).isEqualTo(kept);
+    clock.advance(Duration.ofSeconds(1)); // all of them full again: the next sweep drops them
+    for (int i = 0; i < kept; i++) {
+      limits.take(grant("key_new_" + i));
+    }
+    assertThat(limits.size()).as("up to twice what the last sweep kept, no sweep").isEqualTo(2 * kept);
+    limits.take(grant("key_one_more"));
+    assertThat(limits.size()).as("one more: the sweep drops the full ones").isEqualTo(kept + 1);
+  }
+
+  @Test
   void keysThatAreNotLimitedGetNoBucket() {
     KeyRateLimits limits = new KeyRateLimits(Grant.RateLimit.OFF, clock);
     for (int i = 0; i < 10_000; i++) {

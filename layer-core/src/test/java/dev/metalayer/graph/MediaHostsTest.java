@@ -32,6 +32,23 @@ class MediaHostsTest {
   }
 
   @Test
+  void aUrlWithoutAHostOrSchemeIsNeverFetched() {
+    MediaHosts hosts = new MediaHosts(List.of("lookaside.fbsbx.com", "http://127.0.0.1"));
+    assertThat(hosts.allows(null)).isFalse();
+    assertThat(hosts.allows(URI.create("/whatsapp_business/attachments/?mid=1"))).as("relative").isFalse();
+    assertThat(hosts.allows(URI.create("//lookaside.fbsbx.com/x"))).as("no scheme").isFalse();
+    assertThat(hosts.allows(URI.create("https:///x"))).as("no host").isFalse();
+    assertThat(hosts.allows(URI.create("mailto:media@lookaside.fbsbx.com"))).as("opaque").isFalse();
+  }
+
+  @Test
+  void blankEntriesAreIgnoredButAListOfNothingButBlanksIsRefused() {
+    assertThat(new MediaHosts(List.of(" Lookaside.FBSBX.com ", "", "  ")).patterns()).containsExactly("lookaside.fbsbx.com");
+    assertThatThrownBy(() -> new MediaHosts(List.of("", " "))).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("at least one media host");
+  }
+
+  @Test
   void anEntryThatIsNoHostIsRefusedAtStart() {
     for (String bad : new String[] {"https://lookaside.fbsbx.com", "http://", "lookaside.fbsbx.com/path", "127.0.0.1:8080", ":443"}) {
       assertThatThrownBy(() -> new MediaHosts(List.of(bad))).as(bad).isInstanceOf(IllegalArgumentException.class);
