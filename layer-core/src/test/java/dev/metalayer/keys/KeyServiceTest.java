@@ -211,6 +211,9 @@ class KeyServiceTest {
     assertThat(keys.isRegisteredObject("333")).isFalse();
     assertThat(keys.numbersOfWaba("900")).extracting(WhatsAppNumber::phoneNumberId).containsExactlyInAnyOrder("111", "222");
     assertThat(keys.findNumber("222")).map(WhatsAppNumber::phone).contains("+15550000002");
+    assertThatThrownBy(() -> keys.numbersOfWaba("900").clear()).as("the shared directory cannot be changed by a caller")
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThat(keys.numbersOfWaba("900")).hasSize(2);
   }
 
   @Test
@@ -308,5 +311,205 @@ class KeyServiceTest {
     assertThat(keys.listKeys().get(0).lastUsedAt()).contains(clock.instant());
     assertThat(keys.grantCacheHits()).isEqualTo(1);
     assertThat(keys.grantCacheMisses()).isEqualTo(2);
+  }
+
+  @Test
+  void aKeysOwnRateLimitHoldsAtOnceDespiteTheCacheAndOnlyForThatKey() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey limited = keys.createKey("106540352242922").orElseThrow();
+    CreatedKey other = keys.createKey("106540352242922").orElseThrow();
+    assertThat(((Resolution.Granted) keys.resolve(limited.key())).grant().rateLimit()).isEmpty();
+    keys.resolve(other.key());
+    store.revokeKey(other.record().id(), clock.instant()); // behind the service's back
+
+    assertThat(keys.setRateLimit(limited.record().id(), java.util.Optional.of(new Grant.RateLimit(2, 5)))).isTrue();
+    assertThat(((Resolution.Granted) keys.resolve(limited.key())).grant().rateLimit())
+        .as("the cached grant was dropped").contains(new Grant.RateLimit(2, 5));
+    assertThat(keys.listKeys()).filteredOn(r -> r.id().equals(limited.record().id())).singleElement()
+        .satisfies(r -> assertThat(r.rateLimit()).contains(new Grant.RateLimit(2, 5)));
+    assertThat(keys.resolve(other.key())).as("another key keeps its cached grant until its cache time ends")
+        .isInstanceOf(Resolution.Granted.class);
+
+    assertThat(keys.setRateLimit(limited.record().id(), java.util.Optional.empty())).isTrue();
+    assertThat(((Resolution.Granted) keys.resolve(limited.key())).grant().rateLimit()).isEmpty();
+    assertThat(keys.setRateLimit("key_00000000000000000000", java.util.Optional.empty())).isFalse();
+  }
+
+  @Test
+  void aRevocationARemovalOrARotationDropsOnlyTheCachedGrantsItConcerns() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    add("+15550783882", "106540352242923", "102290129340398");
+    CreatedKey changed = keys.createKey("106540352242922").orElseThrow();
+    CreatedKey other = keys.createKey("106540352242923").orElseThrow();
+    keys.resolve(changed.key());
+    keys.resolve(other.key());
+    store.revokeKey(other.record().id(), clock.instant()); // behind the service's back: shows once its cache is gone
+
+    assertThat(keys.updateToken("106540352242922", "EAAG-rotated")).isTrue();
+    assertThat(keys.resolve(other.key())).as("after a rotation of another number").isInstanceOf(Resolution.Granted.class);
+    assertThat(keys.revokeKey(changed.record().id())).isTrue();
+    assertThat(keys.resolve(other.key())).as("after a revocation of another key").isInstanceOf(Resolution.Granted.class);
+    assertThat(keys.removeNumber("106540352242922")).isTrue();
+    assertThat(keys.resolve(other.key())).as("after a removal of another number").isInstanceOf(Resolution.Granted.class);
+    clock.advance(Duration.ofSeconds(30));
+    assertThat(keys.resolve(other.key())).isEqualTo(new Resolution.Refused(Resolution.Reason.REVOKED));
+  }
+
+  @Test
+  void aRotationSaysWhetherTheNumberExists() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    assertThat(keys.updateToken("106540352242922", "EAAG-rotated")).isTrue();
+    assertThat(keys.updateToken("106540352242923", "EAAG-rotated")).isFalse();
+    assertThat(keys.metaTokenOf("106540352242922")).contains("EAAG-rotated");
+  }
+
+  @Test
+  void theMetaTokenOfANumberIsOpenedFromTheStoreAndItsRegistrationReadThere() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    assertThat(keys.metaTokenOf("106540352242922")).contains(TOKEN);
+    assertThat(keys.metaTokenOf("106540352242923")).isEmpty();
+    assertThat(keys.isRegistered("106540352242922")).isTrue();
+    assertThat(keys.isRegistered("106540352242923")).isFalse();
+    assertThat(keys.storeReachable()).isTrue();
+    KeyService unreachable = new KeyService(new DownStore(store), new TokenCipher(new byte[32], new SecureRandom()), clock,
+        new SecureRandom(), Duration.ofSeconds(30));
+    assertThat(unreachable.storeReachable()).isFalse();
+  }
+
+  @Test
+  void aCreatedKeyShowsItsIdAndPrefixButNeverTheKey() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    assertThat(created.toString()).isEqualTo(
+        "CreatedKey[id=" + created.record().id() + ", prefix=" + created.record().prefix() + ", key=<redacted>]");
+  }
+
+  @Test
+  void everyIdOfANumberMustBeNumericAndTheRefusalNamesTheField() {
+    assertThat(keys.addNumber("15550783881", "1", "2", "3", TOKEN))
+        .isEqualTo(new Registration.Invalid("phone must be an E.164 number with its leading +, e.g. +15551234567"));
+    assertThat(keys.addNumber("+15550783881", "1x", "2", "3", TOKEN))
+        .isEqualTo(new Registration.Invalid("phone_number_id must be Meta's numeric phone number ID"));
+    assertThat(keys.addNumber("+15550783881", "1", "2x", "3", TOKEN))
+        .isEqualTo(new Registration.Invalid("waba_id must be the numeric WhatsApp Business Account ID"));
+    assertThat(keys.addNumber("+15550783881", "1", "2", "3x", TOKEN))
+        .isEqualTo(new Registration.Invalid("business_id must be the numeric business portfolio ID"));
+    assertThat(keys.listNumbers()).isEmpty();
+  }
+
+  @Test
+  void theStartedUpkeepWritesRecordedUsesWithoutWaitingForCloseOnADaemonThread() throws InterruptedException {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    keys.start();
+    try {
+      keys.start(); // idempotent
+      assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> t.getName().equals("layer-keys")).isNotEmpty()
+          .allSatisfy(t -> assertThat(t.isDaemon()).as("never keeps the JVM alive").isTrue());
+      keys.resolve(created.key());
+      // written by the upkeep every TOUCH_FLUSH_EVERY (5 s); the deadline is generous for a loaded machine
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (store.listKeys().get(0).lastUsedAt().isEmpty()) {
+        assertThat(System.nanoTime()).as("written before the deadline, the service still open").isLessThan(deadline);
+        Thread.sleep(50);
+      }
+      assertThat(store.listKeys().get(0).lastUsedAt()).contains(clock.instant());
+    } finally {
+      keys.close();
+    }
+  }
+
+  @Test
+  void closingOnAnInterruptedThreadKeepsTheInterruptForTheCaller() {
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    keys.start();
+    keys.resolve(created.key());
+    Thread.currentThread().interrupt();
+    try {
+      keys.close();
+      assertThat(Thread.currentThread().isInterrupted()).isTrue();
+    } finally {
+      Thread.interrupted();
+    }
+    assertThat(store.listKeys().get(0).lastUsedAt()).as("the uses are still written").contains(clock.instant());
+  }
+
+  @Test
+  void closingStopsAnUpkeepStuckOnTheStoreByInterruptingIt() throws InterruptedException {
+    java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
+    AtomicBoolean interrupted = new AtomicBoolean();
+    KeyStore hanging = new DownStore(store) {
+      @Override
+      public long keyChanges() {
+        stuck.countDown();
+        try {
+          new java.util.concurrent.CountDownLatch(1).await(); // a connection that never answers
+        } catch (InterruptedException e) {
+          interrupted.set(true);
+        }
+        return 0;
+      }
+    };
+    KeyService service = new KeyService(hanging, new TokenCipher(new byte[32], new SecureRandom()), clock,
+        new SecureRandom(), Duration.ofSeconds(30));
+    service.start();
+    assertThat(stuck.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    service.close(); // waits 10 s for the upkeep, then interrupts it
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!interrupted.get() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(interrupted).as("the stuck upkeep was interrupted").isTrue();
+  }
+
+  /** The in-memory store that does not answer a readiness check. */
+  private static class DownStore implements KeyStore {
+    private final KeyStore d;
+
+    DownStore(KeyStore d) {
+      this.d = d;
+    }
+
+    @Override public boolean ping() { return false; }
+    @Override public boolean insertNumber(StoredNumber n) { return d.insertNumber(n); }
+    @Override public boolean updateToken(String id, byte[] t) { return d.updateToken(id, t); }
+    @Override public java.util.Optional<StoredNumber> findNumber(String id) { return d.findNumber(id); }
+    @Override public List<StoredNumber> listNumbers() { return d.listNumbers(); }
+    @Override public boolean deleteNumber(String id) { return d.deleteNumber(id); }
+    @Override public void insertKey(StoredKey k) { d.insertKey(k); }
+    @Override public java.util.Optional<StoredKey> findKeyByHash(String h) { return d.findKeyByHash(h); }
+    @Override public List<KeyRecord> listKeys() { return d.listKeys(); }
+    @Override public boolean revokeKey(String id, java.time.Instant at) { return d.revokeKey(id, at); }
+    @Override public void touchKey(String id, java.time.Instant at) { d.touchKey(id, at); }
+  }
+
+  @Test
+  void aRevocationAndANewRateLimitAreLoggedOnlyWhenTheyChangedAKey() {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(KeyService.class);
+    ch.qos.logback.classic.Level level = logger.getLevel();
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    add("+15550783881", "106540352242922", "102290129340398");
+    CreatedKey created = keys.createKey("106540352242922").orElseThrow();
+    logged.start();
+    logger.addAppender(logged);
+    logger.setLevel(ch.qos.logback.classic.Level.INFO);
+    try {
+      keys.setRateLimit(created.record().id(), java.util.Optional.of(new Grant.RateLimit(2, 5)));
+      keys.setRateLimit(created.record().id(), java.util.Optional.empty());
+      keys.setRateLimit("key_00000000000000000000", java.util.Optional.empty());
+      keys.revokeKey(created.record().id());
+      keys.revokeKey(created.record().id());
+      keys.revokeKey("key_00000000000000000000");
+      String id = created.record().id();
+      assertThat(logged.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).containsExactly(
+          "Set the rate limit of key " + id + " to 2/s burst 5",
+          "Set the rate limit of key " + id + " to the default",
+          "Revoked key " + id);
+    } finally {
+      logger.detachAppender(logged);
+      logger.setLevel(level);
+    }
   }
 }

@@ -12,10 +12,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 
 /**
  * The key service while its store fails, on the fake clock: a cached grant serves up to
@@ -127,6 +134,115 @@ class KeyStoreOutageTest {
     assertThat(keys.listKeys().get(0).lastUsedAt()).contains(ours);
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"resolve", "directory", "flush", "refresh"})
+  void anyAnswerOfTheStoreEndsTheFailureAndACachedKeyIsAskedForAgainAtOnce(String answeringCall) {
+    CreatedKey cached = keyOfANumber();
+    CreatedKey other = keys.createKey(PNID).orElseThrow();
+    keys.refresh();
+    keys.resolve(cached.key());
+    clock.advance(Duration.ofSeconds(31));
+    store.down.set(true);
+    assertThat(keys.resolve(cached.key())).as("stale-if-error").isInstanceOf(Resolution.Granted.class);
+
+    store.down.set(false);
+    switch (answeringCall) {
+      case "resolve" -> assertThat(keys.resolve(other.key())).isInstanceOf(Resolution.Granted.class);
+      case "directory" -> assertThat(keys.findNumber(PNID)).isPresent();
+      case "flush" -> keys.flushTouches();
+      default -> keys.refresh();
+    }
+    store.delegate.revokeKey(cached.record().id(), clock.instant()); // behind the service's back
+    assertThat(keys.resolve(cached.key()))
+        .as("the store answered (%s) within the poll interval: it is asked again, not spared", answeringCall)
+        .isEqualTo(new Resolution.Refused(Resolution.Reason.REVOKED));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"flush", "refresh"})
+  void aFailedFlushOrPollAlsoSparesTheStoreForAPollInterval(String failingCall) {
+    CreatedKey cached = keyOfANumber();
+    keys.refresh();
+    keys.resolve(cached.key());
+    clock.advance(Duration.ofSeconds(31));
+    store.down.set(true);
+    if (failingCall.equals("flush")) {
+      assertThatThrownBy(keys::flushTouches).isInstanceOf(IllegalStateException.class);
+    } else {
+      assertThatThrownBy(keys::refresh).isInstanceOf(IllegalStateException.class);
+    }
+    int before = store.keyReads.get();
+    assertThat(keys.resolve(cached.key())).isInstanceOf(Resolution.Granted.class);
+    assertThat(store.keyReads.get()).as("served stale without asking the store that just failed").isEqualTo(before);
+  }
+
+  @Test
+  void anOutageIsLoggedOnceWhenItStartsWithItsRootCauseAndOnceWhenItEnds() {
+    Logger logger = (Logger) LoggerFactory.getLogger(KeyService.class);
+    Level level = logger.getLevel();
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    logger.addAppender(logged);
+    logger.setLevel(Level.INFO);
+    try {
+      CreatedKey cold = keyOfANumber();
+      logged.list.clear();
+      store.down.set(true);
+      assertThatThrownBy(() -> keys.resolve(cold.key())).isInstanceOf(KeyService.StoreUnavailableException.class);
+      assertThatThrownBy(() -> keys.resolve(cold.key())).isInstanceOf(KeyService.StoreUnavailableException.class);
+      clock.advance(KeyService.POLL_INTERVAL);
+      assertThatThrownBy(keys::refresh).isInstanceOf(IllegalStateException.class);
+      store.down.set(false);
+      keys.resolve(cold.key());
+      keys.resolve(cold.key());
+      keys.refresh();
+      keys.refresh();
+      assertThat(logged.list).extracting(ILoggingEvent::getLevel, ILoggingEvent::getFormattedMessage).containsExactly(
+          org.assertj.core.groups.Tuple.tuple(Level.WARN, "The key store does not answer (ConnectException: refused):"
+              + " keys whose grants are cached keep working for up to 60 min past their cache time, other keys fail"
+              + " until it answers again"),
+          org.assertj.core.groups.Tuple.tuple(Level.INFO, "The key store answers again"));
+
+      // the root cause is shown whole up to 200 characters, cut beyond ("ConnectException: " is 18)
+      logged.list.clear();
+      store.rootMessage = "x".repeat(182);
+      store.down.set(true);
+      clock.advance(KeyService.POLL_INTERVAL);
+      assertThatThrownBy(keys::refresh).isInstanceOf(IllegalStateException.class);
+      store.down.set(false);
+      keys.refresh();
+      store.rootMessage = "y".repeat(183);
+      store.down.set(true);
+      clock.advance(KeyService.POLL_INTERVAL);
+      assertThatThrownBy(keys::refresh).isInstanceOf(IllegalStateException.class);
+      List<String> warnings = logged.list.stream().filter(e -> e.getLevel() == Level.WARN)
+          .map(ILoggingEvent::getFormattedMessage).toList();
+      assertThat(warnings).hasSize(2);
+      assertThat(warnings.get(0)).contains("(ConnectException: " + "x".repeat(182) + "):");
+      assertThat(warnings.get(1)).contains("(ConnectException: " + "y".repeat(182) + "…):");
+    } finally {
+      logger.detachAppender(logged);
+      logger.setLevel(level);
+    }
+  }
+
+  @Test
+  void aRootCauseWithoutAMessageIsNamedByItsClass() {
+    Logger logger = (Logger) LoggerFactory.getLogger(KeyService.class);
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    logger.addAppender(logged);
+    try {
+      store.rootMessage = null;
+      store.down.set(true);
+      assertThatThrownBy(keys::refresh).isInstanceOf(IllegalStateException.class);
+      assertThat(logged.list).filteredOn(e -> e.getLevel() == Level.WARN).singleElement()
+          .satisfies(e -> assertThat(e.getFormattedMessage()).startsWith("The key store does not answer (ConnectException):"));
+    } finally {
+      logger.detachAppender(logged);
+    }
+  }
+
   /** The in-memory store, failing every call but {@code ping} while {@link #down}; counts the reads that matter. */
   private static final class FailingStore implements KeyStore {
     final KeyStore delegate;
@@ -138,9 +254,12 @@ class KeyStoreOutageTest {
       this.delegate = delegate;
     }
 
+    /** The message of the deepest cause of the failure, the connection error. */
+    volatile String rootMessage = "refused";
+
     private void check() {
       if (down.get()) {
-        throw new IllegalStateException("the database does not answer", new java.net.ConnectException("refused"));
+        throw new IllegalStateException("the database does not answer", new java.net.ConnectException(rootMessage));
       }
     }
 

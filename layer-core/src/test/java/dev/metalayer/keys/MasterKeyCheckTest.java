@@ -29,4 +29,12 @@ class MasterKeyCheckTest {
     assertThat(MasterKeyCheck.opens(cipher, new byte[] {1, 2, 3})).isFalse();
     assertThat(MasterKeyCheck.opens(cipher, null)).isFalse();
   }
+
+  @Test
+  void anotherValueSealedAsACheckIsNoCheck() {
+    TokenCipher cipher = new TokenCipher(key(1), new SecureRandom());
+    assertThat(MasterKeyCheck.opens(cipher, cipher.seal("meta-layer master key check 2", MasterKeyCheck.ASSOCIATED_DATA)))
+        .isFalse();
+    assertThat(MasterKeyCheck.opens(cipher, cipher.seal(MasterKeyCheck.VALUE, MasterKeyCheck.ASSOCIATED_DATA))).isTrue();
+  }
 }

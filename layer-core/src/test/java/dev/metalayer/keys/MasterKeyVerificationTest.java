@@ -87,8 +87,62 @@ class MasterKeyVerificationTest {
     assertThatThrownBy(() -> build(withoutCheck, key(2))).isInstanceOf(WrongMasterKeyException.class);
   }
 
+  @Test
+  void aCheckSavedByAnotherInstanceFirstDecidesAndAnotherKeyIsRefused() {
+    KeyStore shared = Stores.inMemoryKeys();
+    // this instance read no check; another one, with key 2, saves its check before this one's save
+    KeyStore late = new CheckingStore(shared, () -> shared.saveMasterKeyCheck(
+        MasterKeyCheck.seal(new dev.metalayer.crypto.TokenCipher(key(2), new java.security.SecureRandom()))));
+    assertThatThrownBy(() -> build(late, key(1))).isInstanceOf(WrongMasterKeyException.class);
+    assertThat(new NoCheckStore(shared).saveMasterKeyCheck(new byte[] {1})).as("the SPI's default saves nothing")
+        .isFalse();
+  }
+
+  @Test
+  void aStoreWithoutBatchedTouchesGetsEachLastUseWrittenOneByOne() {
+    KeyStore plain = new NoCheckStore(Stores.inMemoryKeys());
+    MetaLayer layer = build(plain, key(1));
+    layer.keys().addNumber("+15550783881", PNID, "102290129340398", "555", TOKEN);
+    String key = layer.keys().createKey(PNID).orElseThrow().key();
+    assertThat(layer.keys().resolve(key)).isInstanceOf(Resolution.Granted.class);
+    layer.keys().flushTouches();
+    assertThat(plain.listKeys().get(0).lastUsedAt()).isPresent();
+  }
+
+  /** A store that runs {@code beforeSave} just before it saves a check: another instance's save, made deterministic. */
+  private static final class CheckingStore extends NoCheckStore {
+    private final KeyStore shared;
+    private final Runnable beforeSave;
+    private boolean first = true;
+
+    CheckingStore(KeyStore shared, Runnable beforeSave) {
+      super(shared);
+      this.shared = shared;
+      this.beforeSave = beforeSave;
+    }
+
+    @Override public java.util.Optional<byte[]> masterKeyCheck() {
+      if (first) {
+        first = false;
+        return java.util.Optional.empty();
+      }
+      return shared.masterKeyCheck();
+    }
+
+    @Override public boolean saveMasterKeyCheck(byte[] sealed) {
+      beforeSave.run();
+      return shared.saveMasterKeyCheck(sealed);
+    }
+  }
+
   /** A store written against the SPI before the check existed: it keeps the interface's defaults. */
-  private record NoCheckStore(KeyStore d) implements KeyStore {
+  private static class NoCheckStore implements KeyStore {
+    private final KeyStore d;
+
+    NoCheckStore(KeyStore d) {
+      this.d = d;
+    }
+
     @Override public boolean insertNumber(StoredNumber n) { return d.insertNumber(n); }
     @Override public boolean updateToken(String id, byte[] t) { return d.updateToken(id, t); }
     @Override public java.util.Optional<StoredNumber> findNumber(String id) { return d.findNumber(id); }

@@ -140,4 +140,20 @@ class OperatorSessionsTest {
     assertThat(new OperatorSessions(clock, new SecureRandom()).toString())
         .isEqualTo("OperatorSessions[idle=PT30M, lifetime=PT12H, max=32]");
   }
+
+  @Test
+  void theCountLeavesOutSessionsThatEndedUnused() {
+    sessions.open();
+    sessions.open();
+    assertThat(sessions.size()).isEqualTo(2);
+    clock.advance(Duration.ofMinutes(30));
+    assertThat(sessions.size()).as("both idle for 30 minutes, neither presented again").isZero();
+  }
+
+  @Test
+  void aSessionAndItsOpeningShowNoSecretAtAll() {
+    OperatorSessions.Opened opened = sessions.open();
+    assertThat(opened).hasToString("Opened[id=(hidden), csrf=(hidden)]");
+    assertThat(sessions.use(opened.id()).orElseThrow()).hasToString("Session[csrf=(hidden)]");
+  }
 }
