@@ -322,4 +322,19 @@ class EnvelopeSplitterTest {
         .contains(Instant.ofEpochSecond(999_999_999_999L));
     assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":1000000000000}]}")).isEmpty();
   }
+
+  /** One user's permission replies keep their order whether Meta writes their {@code from} as text or as a number. */
+  @Test
+  void aPermissionReplyIsOrderedByItsSenderWrittenAsTextOrNumber() {
+    String reply = "\"type\":\"interactive\",\"interactive\":{\"type\":\"call_permission_reply\"}";
+    Change text = onlyChange("messages", "{\"messages\":[{\"from\":\"12185552828\"," + reply + "}]}");
+    Change number = onlyChange("messages", "{\"messages\":[{\"from\":12185552828," + reply + "}]}");
+    Change other = onlyChange("messages", "{\"messages\":[{\"from\":\"447700900000\"," + reply + "}]}");
+    Change noSender = onlyChange("messages", "{\"messages\":[{\"from\":{\"n\":12185552828}," + reply + "}]}");
+
+    assertThat(number.permissionReply()).isTrue();
+    assertThat(number.callEvent()).contains(RelayStore.CallEvent.OTHER);
+    assertThat(number.orderingKey()).isPresent().isEqualTo(text.orderingKey()).isNotEqualTo(other.orderingKey());
+    assertThat(noSender.orderingKey()).isPresent().isNotEqualTo(text.orderingKey());
+  }
 }
