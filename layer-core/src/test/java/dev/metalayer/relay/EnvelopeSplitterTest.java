@@ -154,7 +154,10 @@ class EnvelopeSplitterTest {
         "{\"object\":\"whatsapp_business_account\",\"entry\":[1]}",
         "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[1]}]}",
         "{\"object\":\"whatsapp_business_account\",\"entry\":[]} {}",
-        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"field\":\"calls\"}]}]")) {
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"field\":\"calls\"}]}]",
+        // cut off right after a number: the slice of the id or time ends with the body
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":42",
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"time\":1749196900")) {
       assertThat(EnvelopeSplitter.split(bad.getBytes(StandardCharsets.UTF_8))).as(bad)
           .isInstanceOf(EnvelopeSplitter.Malformed.class);
     }
@@ -249,5 +252,89 @@ class EnvelopeSplitterTest {
     byte[] bom = ("\uFEFF" + json).getBytes(StandardCharsets.UTF_8);
     assertThat(EnvelopeSplitter.split(bom)).isInstanceOf(EnvelopeSplitter.Malformed.class);
     assertThat(EnvelopeSplitter.split((" \n" + json).getBytes(StandardCharsets.UTF_8))).isInstanceOf(EnvelopeSplitter.Parsed.class);
+  }
+
+  private static Change onlyChange(String field, String value) {
+    String raw = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\""
+        + field + "\",\"value\":" + value + "}]}]}";
+    return split(raw.getBytes(StandardCharsets.UTF_8)).get(0);
+  }
+
+  @Test
+  void aBodyThatIsOnlyAnOpeningBraceIsMalformedNotACrash() {
+    for (String bad : List.of("{", " \t\r\n{")) {
+      assertThat(EnvelopeSplitter.split(bad.getBytes(StandardCharsets.UTF_8))).as(bad)
+          .isInstanceOf(EnvelopeSplitter.Malformed.class);
+    }
+    String json = new String(MetaFixtures.bytes("terminate-failed.json"), StandardCharsets.UTF_8);
+    assertThat(split(("\t\r\n " + json).getBytes(StandardCharsets.UTF_8))).hasSize(1);
+  }
+
+  @Test
+  void thePhoneNumberIdOfTheMetadataIsReadAsTextOrNumberAndAnEmptyOneIsNone() {
+    assertThat(onlyChange("messages", "{\"metadata\":{\"phone_number_id\":\"436666719526789\"}}").phoneNumberId())
+        .contains("436666719526789");
+    assertThat(onlyChange("messages", "{\"metadata\":{\"phone_number_id\":436666719526789}}").phoneNumberId())
+        .contains("436666719526789");
+    for (String none : List.of("\"\"", "null", "{\"id\":\"436666719526789\"}", "[\"436666719526789\"]", "true")) {
+      assertThat(onlyChange("messages", "{\"metadata\":{\"phone_number_id\":" + none + "}}").phoneNumberId()).as(none)
+          .isEmpty();
+    }
+  }
+
+  @Test
+  void aMessagesChangeWithNoMessagesIsNoPermissionReplyAndNoCallEvent() {
+    Change empty = onlyChange("messages", "{\"messages\":[]}");
+    assertThat(empty.permissionReply()).isFalse();
+    assertThat(empty.callEvent()).isEmpty();
+    assertThat(empty.callsLane()).isFalse();
+  }
+
+  /** A voicemail (one audio message whose id is a call's wacid) rides the calls lane in the order of its call. */
+  @Test
+  void aVoicemailIsACallEventOrderedWithItsCall() {
+    Change voicemail = onlyChange("messages",
+        "{\"messages\":[{\"from\":\"447700900000\",\"id\":\"wacid.VM1\",\"type\":\"audio\",\"audio\":{\"id\":\"9\"}}]}");
+    Change call = onlyChange("calls", "{\"calls\":[{\"id\":\"wacid.VM1\",\"event\":\"terminate\"}]}");
+    assertThat(voicemail.callEvent()).contains(RelayStore.CallEvent.OTHER);
+    assertThat(voicemail.callsLane()).isTrue();
+    assertThat(voicemail.orderingKey()).isPresent().isEqualTo(call.orderingKey());
+
+    for (String notVoicemail : List.of(
+        "[{\"id\":\"wacid.VM1\",\"type\":\"text\"}]",
+        "[{\"id\":\"wamid.VM1\",\"type\":\"audio\"}]",
+        "[{\"id\":7,\"type\":\"audio\"}]",
+        "[{\"type\":\"audio\"}]",
+        "[{\"id\":\"wacid.VM1\",\"type\":\"audio\"},{\"id\":\"wacid.VM2\",\"type\":\"audio\"}]")) {
+      Change c = onlyChange("messages", "{\"messages\":" + notVoicemail + "}");
+      assertThat(c.callEvent()).as(notVoicemail).isEmpty();
+      assertThat(c.callsLane()).as(notVoicemail).isFalse();
+      assertThat(c.orderingKey()).as(notVoicemail).isEmpty();
+    }
+    Change otherField = onlyChange("message_echoes", "{\"messages\":[{\"id\":\"wacid.VM1\",\"type\":\"audio\"}]}");
+    assertThat(otherField.callEvent()).isEmpty();
+  }
+
+  @Test
+  void aNumericTimestampIsReadFromZeroUpToTwelveDigits() {
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":0}]}")).contains(Instant.EPOCH);
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":999999999999}]}"))
+        .contains(Instant.ofEpochSecond(999_999_999_999L));
+    assertThat(eventTimeOf("{\"calls\":[{\"event\":\"connect\",\"timestamp\":1000000000000}]}")).isEmpty();
+  }
+
+  /** One user's permission replies keep their order whether Meta writes their {@code from} as text or as a number. */
+  @Test
+  void aPermissionReplyIsOrderedByItsSenderWrittenAsTextOrNumber() {
+    String reply = "\"type\":\"interactive\",\"interactive\":{\"type\":\"call_permission_reply\"}";
+    Change text = onlyChange("messages", "{\"messages\":[{\"from\":\"12185552828\"," + reply + "}]}");
+    Change number = onlyChange("messages", "{\"messages\":[{\"from\":12185552828," + reply + "}]}");
+    Change other = onlyChange("messages", "{\"messages\":[{\"from\":\"447700900000\"," + reply + "}]}");
+    Change noSender = onlyChange("messages", "{\"messages\":[{\"from\":{\"n\":12185552828}," + reply + "}]}");
+
+    assertThat(number.permissionReply()).isTrue();
+    assertThat(number.callEvent()).contains(RelayStore.CallEvent.OTHER);
+    assertThat(number.orderingKey()).isPresent().isEqualTo(text.orderingKey()).isNotEqualTo(other.orderingKey());
+    assertThat(noSender.orderingKey()).isPresent().isNotEqualTo(text.orderingKey());
   }
 }

@@ -187,4 +187,15 @@ class FailureWarningsTest {
       assertThat(String.join("\n", warnings())).doesNotContain("subscriber-secret-1", subscriber.url("/calls"));
     }
   }
+
+  @Test
+  void aWebhookRefusedBecauseNoAppSecretIsConfiguredSaysSo(@TempDir Path other) {
+    try (RelayHarness noSecret = new RelayHarness(other, clock, List.of(), false)) {
+      byte[] body = message(RelayHarness.WABA_1, RelayHarness.PNID_1);
+      assertThat(noSecret.layer.relay().ingest(body, MetaFixtures.metaSignature("any", body)))
+          .isInstanceOf(IngestResult.Refused.class);
+    }
+    assertThat(warnings()).singleElement().asString()
+        .startsWith("Webhook refused with 401: no Meta app secret is configured, so no webhook can be verified");
+  }
 }

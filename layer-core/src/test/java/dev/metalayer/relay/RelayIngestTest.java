@@ -198,4 +198,36 @@ class RelayIngestTest {
     });
     assertThat(orphans).as("deliveries whose envelope was never stored").isZero();
   }
+
+  @Test
+  void aBodyOfExactly3MbIsAccepted() {
+    byte[] exact = new byte[CallWebhookRelay.MAX_BODY_BYTES];
+    Arrays.fill(exact, (byte) ' ');
+    System.arraycopy(body, 0, exact, 0, body.length);
+
+    IngestResult.Accepted a = h.ingestSigned(exact);
+
+    assertThat(a.changes()).isEqualTo(5);
+    assertThat(h.rows("layer_envelopes")).isEqualTo(1);
+  }
+
+  @Test
+  void aBlankSignatureIsAMissingOne() {
+    assertThat(refused(body, "  ").reason()).isEqualTo(IngestResult.Reason.UNSIGNED);
+    assertNothingStored();
+  }
+
+  /** The line an operator reads at start: the trial switch is loud, a missing app secret is named, a sound setup says nothing. */
+  @Test
+  void theStartWarningNamesTheTrialSwitchOrTheMissingAppSecret() {
+    dev.metalayer.log.WarnLimiter warnings = new dev.metalayer.log.WarnLimiter(MutableClock.at("2026-03-01T10:00:00Z"));
+    var keys = h.layer.keys();
+    assertThat(new Ingest(List.of("s"), true, keys, warnings).startWarning()).hasValueSatisfying(
+        w -> assertThat(w).contains("LAYER_ALLOW_UNSIGNED_WEBHOOKS is on", "ACCEPTED"));
+    assertThat(new Ingest(List.of(), true, keys, warnings).startWarning()).hasValueSatisfying(
+        w -> assertThat(w).contains("LAYER_ALLOW_UNSIGNED_WEBHOOKS is on"));
+    assertThat(new Ingest(List.of(), false, keys, warnings).startWarning()).hasValueSatisfying(
+        w -> assertThat(w).contains("No Meta app secret is configured", "every webhook from Meta will be refused"));
+    assertThat(new Ingest(List.of("s"), false, keys, warnings).startWarning()).isEmpty();
+  }
 }

@@ -141,4 +141,31 @@ class SharedWabaRoutingTest {
     assertThat(fieldsOfA()).isEmpty();
     assertThat(fieldsOfB()).containsExactly("messages");
   }
+
+  @Test
+  void aDisplayPhoneAndAPhoneThatNameTheSameNumberGoToItAndTwoThatDisagreeGoToNone() {
+    h.ingestSigned(envelope(
+        change("phone_number_quality_update",
+            "{\"display_phone_number\":\"" + PHONE_B + "\",\"phone_number\":\"+" + PHONE_B + "\",\"event\":\"FLAGGED\"}"),
+        change("phone_number_name_update",
+            "{\"display_phone_number\":\"" + PHONE_B + "\",\"phone_number\":\"13175551399\"}"),
+        change("account_update",
+            "{\"phone_number\":\"" + PHONE_B + "\",\"phone_number_id\":\"" + PNID_B + "\",\"event\":\"X\"}")));
+
+    assertThat(fieldsOfA()).isEmpty();
+    assertThat(fieldsOfB()).containsExactly("account_update", "phone_number_quality_update");
+  }
+
+  @Test
+  void aWabaLevelChangeInAnEntryWithoutAnIdGoesToNoNumber() {
+    byte[] noId = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":["
+        + change("message_template_status_update", "{\"event\":\"APPROVED\"}") + "]}]}").getBytes(StandardCharsets.UTF_8);
+
+    CallWebhookRelay.IngestResult.Accepted accepted = h.ingestSigned(noId);
+
+    assertThat(accepted.changes()).isEqualTo(1);
+    assertThat(accepted.deliveries()).isZero();
+    assertThat(fieldsOfA()).isEmpty();
+    assertThat(fieldsOfB()).isEmpty();
+  }
 }
