@@ -54,6 +54,58 @@ class AttempterTest {
     assertThat(d.nextAttemptAt()).get().isNotEqualTo(clock.instant());
   }
 
+  /** The outcome each attempt wrote to the delivery log. */
+  List<Object> outcomes(Runnable attempts) {
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    ch.qos.logback.classic.Logger deliveries = (ch.qos.logback.classic.Logger) Attempter.deliveries;
+    deliveries.addAppender(logged);
+    try {
+      attempts.run();
+    } finally {
+      deliveries.detachAppender(logged);
+    }
+    return logged.list.stream().flatMap(e -> e.getKeyValuePairs().stream()).filter(p -> p.key.equals("outcome"))
+        .map(p -> p.value).toList();
+  }
+
+  @Test
+  void anOutcomeWrittenAfterAnotherClaimTookTheRowIsDroppedAsLeaseLost() {
+    Claimed first = queued();
+    List<Object> outcomes = outcomes(() -> attempter(request -> {
+      // the sender stalls past its lease: another claim takes the row meanwhile
+      clock.advance(Duration.ofMinutes(5));
+      assertThat(store.claimDue(Lane.DEFAULT, clock.instant(), clock.instant().plusSeconds(60), 1, Set.of())).hasSize(1);
+      return new DeliveryTransport.Result.Answered(200, Optional.empty(), "");
+    }).attempt(first));
+
+    assertThat(outcomes).containsExactly("lease_lost");
+    Delivery d = store.findDelivery("dlv_1").orElseThrow();
+    assertThat(d.state()).as("the later claim's outcome stands").isEqualTo(DeliveryState.DELIVERING);
+    assertThat(d.attempts()).isEmpty();
+  }
+
+  @Test
+  void aCallEventWhoseNextRetryWouldComeAfterItsTtlIsLoggedExpired() {
+    store.insertSubscription(new RelayStore.StoredSubscription(RelayStoreTest.subscription("wh_a", "111"), null));
+    store.ingest(new RelayStore.Envelope("env_1", new byte[] {1}, clock.instant()),
+        List.of(callDelivery()));
+    Claimed c = store.claimDue(Lane.CALLS, clock.instant(), clock.instant().plusSeconds(60), 1, Set.of()).get(0);
+
+    List<Object> outcomes =
+        outcomes(() -> attempter(request -> new DeliveryTransport.Result.Answered(503, Optional.empty(), "")).attempt(c));
+
+    assertThat(outcomes).containsExactly("expired");
+    assertThat(store.findDelivery("dlv_c").orElseThrow().state()).isEqualTo(DeliveryState.EXPIRED);
+  }
+
+  RelayStore.NewDelivery callDelivery() {
+    return RelayStore.NewDelivery.builder().ids("dlv_c", "wh_a", "env_1")
+        .change("msg_c", "calls", Lane.CALLS, new byte[] {'{', '}'}).createdAt(clock.instant()).maxAttempts(10)
+        .expiresAt(Optional.of(clock.instant().plusMillis(100))).build();
+  }
+
   @Test
   void theRequestGoesToTheSubscriptionsUrlWithItsBodyAndTheLanesTimeout() {
     AtomicReference<DeliveryTransport.Request> sent = new AtomicReference<>();

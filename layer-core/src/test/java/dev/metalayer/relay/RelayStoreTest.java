@@ -109,6 +109,39 @@ class RelayStoreTest {
   }
 
   @Test
+  void aDeliveryOwnedByAnInstanceSaysWhich() {
+    assertThat(delivery("dlv_1", "wh_a").owner(Optional.of("ins_1")).build().owner()).contains("ins_1");
+  }
+
+  @Test
+  void theShorthandOfAnUnroutedIngestStoresItsDeliveriesWithoutCallEvents() {
+    RelayStore store = Stores.inMemoryRelay();
+    store.insertSubscription(new RelayStore.StoredSubscription(subscription("wh_a", "111"), null));
+
+    List<String> stored = store.ingestUnrouted(new RelayStore.Envelope("env_1", new byte[] {1}, T0),
+        List.of(delivery("dlv_1", "wh_a").build()));
+
+    assertThat(stored).containsExactly("dlv_1");
+    assertThat(store.unrouted(10)).extracting(RelayStore.Envelope::id).containsExactly("env_1");
+  }
+
+  /** A store that implements none of the interface's abstract methods: only its defaults answer. */
+  static RelayStore defaultsOnly() {
+    return (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
+        new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
+          if (method.isDefault()) {
+            return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+          }
+          throw new UnsupportedOperationException(method.getName());
+        });
+  }
+
+  @Test
+  void aStoreThatCannotCountItsBacklogReportsAnEmptyOne() {
+    assertThat(defaultsOnly().backlog(Lane.CALLS)).isEqualTo(dev.metalayer.metrics.LayerMetrics.Backlog.EMPTY);
+  }
+
+  @Test
   void aStoreWithoutWakeUpsListensToNothingAndHasNoBacklogToReport() {
     RelayStore store = Stores.inMemoryRelay();
     RelayStore.Listening listening = store.listen(lane -> {
