@@ -102,8 +102,14 @@ class KeyServiceTest {
   }
 
   /** A store that runs a hook once, right after a key is read: an interleaving made deterministic. */
-  private record RacingStore(KeyStore d, java.util.concurrent.atomic.AtomicReference<Runnable> afterKeyRead)
-      implements KeyStore {
+  private static final class RacingStore extends ForwardingKeyStore {
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> afterKeyRead;
+
+    RacingStore(KeyStore d, java.util.concurrent.atomic.AtomicReference<Runnable> afterKeyRead) {
+      super(d);
+      this.afterKeyRead = afterKeyRead;
+    }
+
     @Override public java.util.Optional<StoredKey> findKeyByHash(String h) {
       java.util.Optional<StoredKey> found = d.findKeyByHash(h);
       Runnable hook = afterKeyRead.getAndSet(null);
@@ -112,16 +118,6 @@ class KeyServiceTest {
       }
       return found;
     }
-    @Override public boolean insertNumber(StoredNumber n) { return d.insertNumber(n); }
-    @Override public boolean updateToken(String id, byte[] t) { return d.updateToken(id, t); }
-    @Override public java.util.Optional<StoredNumber> findNumber(String id) { return d.findNumber(id); }
-    @Override public List<StoredNumber> listNumbers() { return d.listNumbers(); }
-    @Override public boolean deleteNumber(String id) { return d.deleteNumber(id); }
-    @Override public void insertKey(StoredKey k) { d.insertKey(k); }
-    @Override public List<KeyRecord> listKeys() { return d.listKeys(); }
-    @Override public boolean revokeKey(String id, java.time.Instant at) { return d.revokeKey(id, at); }
-    @Override public void touchKey(String id, java.time.Instant at) { d.touchKey(id, at); }
-    @Override public boolean ping() { return d.ping(); }
   }
 
   @Test
@@ -464,24 +460,12 @@ class KeyServiceTest {
   }
 
   /** The in-memory store that does not answer a readiness check. */
-  private static class DownStore implements KeyStore {
-    private final KeyStore d;
-
+  private static class DownStore extends ForwardingKeyStore {
     DownStore(KeyStore d) {
-      this.d = d;
+      super(d);
     }
 
     @Override public boolean ping() { return false; }
-    @Override public boolean insertNumber(StoredNumber n) { return d.insertNumber(n); }
-    @Override public boolean updateToken(String id, byte[] t) { return d.updateToken(id, t); }
-    @Override public java.util.Optional<StoredNumber> findNumber(String id) { return d.findNumber(id); }
-    @Override public List<StoredNumber> listNumbers() { return d.listNumbers(); }
-    @Override public boolean deleteNumber(String id) { return d.deleteNumber(id); }
-    @Override public void insertKey(StoredKey k) { d.insertKey(k); }
-    @Override public java.util.Optional<StoredKey> findKeyByHash(String h) { return d.findKeyByHash(h); }
-    @Override public List<KeyRecord> listKeys() { return d.listKeys(); }
-    @Override public boolean revokeKey(String id, java.time.Instant at) { return d.revokeKey(id, at); }
-    @Override public void touchKey(String id, java.time.Instant at) { d.touchKey(id, at); }
   }
 
   @Test
