@@ -76,14 +76,11 @@ class PgSubscriptionRacesTest {
   private MetaLayer instance(KeyStore keys, boolean failingRemoval) {
     RelayStore relay = Stores.relay(database());
     if (failingRemoval) {
-      RelayStore real = relay;
-      relay = (RelayStore) Proxy.newProxyInstance(RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class},
-          (proxy, method, args) -> {
-            if (method.getName().equals("deleteSubscriptionsOf") && failBSubscriptionRemoval.compareAndSet(true, false)) {
-              throw new StoreException("database transaction failed", new IllegalStateException("down"), false);
-            }
-            return invoke(real, method, args);
-          });
+      relay = RelayHarness.hooked(relay, (method, args) -> {
+        if (method.equals("deleteSubscriptionsOf") && failBSubscriptionRemoval.compareAndSet(true, false)) {
+          throw new StoreException("database transaction failed", new IllegalStateException("down"), false);
+        }
+      });
     }
     return MetaLayer.builder().keyStore(keys).relayStore(relay).masterKey(RelayHarness.MASTER_KEY).clock(clock)
         .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).maxSubscriptionsPerNumber(3).build();

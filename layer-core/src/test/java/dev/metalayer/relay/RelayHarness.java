@@ -68,6 +68,25 @@ final class RelayHarness implements AutoCloseable {
         .isInstanceOf(Registration.Added.class);
   }
 
+  /** What a test does before a call of the relay's store reaches it: throw to fail it, or act first (a racing writer). */
+  @FunctionalInterface
+  interface StoreHook {
+    void before(String method, Object[] args) throws Throwable;
+  }
+
+  /** {@code real}, with {@code hook} run before each of its calls (the real store answers those it lets through). */
+  static RelayStore hooked(RelayStore real, StoreHook hook) {
+    return (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
+        new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
+          hook.before(method.getName(), args);
+          try {
+            return method.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
   WebhookSubscriptions subscriptions() {
     return layer.relay().subscriptions();
   }

@@ -161,25 +161,19 @@ class RelayIngestTest {
     h.close();
     java.util.concurrent.atomic.AtomicBoolean raced = new java.util.concurrent.atomic.AtomicBoolean();
     h = new RelayHarness(dir.resolve("raced"), MutableClock.at("2026-03-01T10:00:00Z"),
-        List.of(RelayHarness.APP_SECRET), false, real -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(
-            RelayStore.class.getClassLoader(), new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
-              if (method.getName().equals("ingest") && raced.compareAndSet(false, true)) {
-                RelayStore.Envelope mine = (RelayStore.Envelope) args[0];
-                @SuppressWarnings("unchecked")
-                List<RelayStore.NewDelivery> deliveries = (List<RelayStore.NewDelivery>) args[1];
-                RelayStore.NewDelivery first = deliveries.get(0);
-                real.ingest(new RelayStore.Envelope("env_other", mine.body(), mine.receivedAt()),
-                    List.of(RelayStore.NewDelivery.builder().ids("dlv_other", first.subscriptionId(), "env_other")
-                        .change(first.webhookId(), first.field(), first.lane(), first.body())
-                        .maxAttempts(first.maxAttempts()).createdAt(first.createdAt()).build()));
-                throw new StoreException("unique key taken", new IllegalStateException("23505"), true);
-              }
-              try {
-                return method.invoke(real, args);
-              } catch (java.lang.reflect.InvocationTargetException e) {
-                throw e.getCause();
-              }
-            }));
+        List.of(RelayHarness.APP_SECRET), false, real -> RelayHarness.hooked(real, (method, args) -> {
+          if (method.equals("ingest") && raced.compareAndSet(false, true)) {
+            RelayStore.Envelope mine = (RelayStore.Envelope) args[0];
+            @SuppressWarnings("unchecked")
+            List<RelayStore.NewDelivery> deliveries = (List<RelayStore.NewDelivery>) args[1];
+            RelayStore.NewDelivery first = deliveries.get(0);
+            real.ingest(new RelayStore.Envelope("env_other", mine.body(), mine.receivedAt()),
+                List.of(RelayStore.NewDelivery.builder().ids("dlv_other", first.subscriptionId(), "env_other")
+                    .change(first.webhookId(), first.field(), first.lane(), first.body())
+                    .maxAttempts(first.maxAttempts()).createdAt(first.createdAt()).build()));
+            throw new StoreException("unique key taken", new IllegalStateException("23505"), true);
+          }
+        }));
     h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/h", List.of("*"), null, false);
 
     IngestResult.Accepted accepted = h.ingestSigned(body);
