@@ -57,25 +57,35 @@ class JdkDeliveryTransportTest {
     return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/hook");
   }
 
+  /**
+   * An answer written in {@code pieces}, {@code pause} apart, each flushed; it stops when the transport
+   * closes the connection (a test that times out does).
+   */
+  private static Consumer<OutputStream> inPieces(Duration pause, List<String> pieces) {
+    return out -> {
+      try {
+        for (int i = 0; i < pieces.size(); i++) {
+          if (i > 0) {
+            Thread.sleep(pause.toMillis());
+          }
+          out.write(pieces.get(i).getBytes(StandardCharsets.ISO_8859_1));
+          out.flush();
+        }
+      } catch (Exception e) {
+        // closed by the transport; a test that needed the rest fails on its answer
+      }
+    };
+  }
+
   private DeliveryTransport.Result send(URI url, Duration timeout) {
     return transport.send(new DeliveryTransport.Request(url, Map.of("Content-Type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), timeout));
   }
 
   @Test
   void aSubscriberThatTricklesItsBodyTimesOutAtTheDeadline() throws Exception {
-    URI url = subscriber(out -> {
-      try {
-        out.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
-        out.flush();
-        for (int i = 0; i < 100; i++) { // one byte every 300 ms: 30 s in all
-          Thread.sleep(300);
-          out.write('x');
-          out.flush();
-        }
-      } catch (Exception e) {
-        // closed by the transport
-      }
-    });
+    List<String> pieces = new java.util.ArrayList<>(List.of("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"));
+    pieces.addAll(java.util.Collections.nCopies(100, "x")); // one byte every 300 ms: 30 s in all
+    URI url = subscriber(inPieces(Duration.ofMillis(300), pieces));
     long started = System.nanoTime();
     DeliveryTransport.Result result = send(url, Duration.ofSeconds(1));
     long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
@@ -204,17 +214,7 @@ class JdkDeliveryTransportTest {
 
   @Test
   void aBodyThatArrivesInPiecesIsReadWhole() throws Exception {
-    URI url = subscriber(out -> {
-      try {
-        out.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfirst".getBytes(StandardCharsets.ISO_8859_1));
-        out.flush();
-        Thread.sleep(300);
-        out.write("-last".getBytes(StandardCharsets.ISO_8859_1));
-        out.flush();
-      } catch (Exception e) {
-        // the test fails on the answer
-      }
-    });
+    URI url = subscriber(inPieces(Duration.ofMillis(300), List.of("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfirst", "-last")));
 
     assertThat(send(url, Duration.ofSeconds(10)))
         .isEqualTo(new DeliveryTransport.Result.Answered(200, java.util.Optional.empty(), "first-last"));
