@@ -10,6 +10,7 @@ import dev.metalayer.testing.MutableClock;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,25 +30,32 @@ class RelayOptionsTest {
     return b.clock(clock).build(Stores.inMemoryRelay(), keys, cipher);
   }
 
+  /**
+   * The option {@code set} takes every value of {@code inside} (the relay builds) and refuses every value
+   * of {@code outside} at once, with a message starting {@code message}.
+   */
+  private <T> void edges(BiFunction<CallWebhookRelay.Builder, T, CallWebhookRelay.Builder> set, List<T> inside,
+      List<T> outside, String message) {
+    for (T ok : inside) {
+      assertThat(build(set.apply(builder(), ok))).as("%s is taken", ok).isNotNull();
+    }
+    for (T bad : outside) {
+      assertThatThrownBy(() -> set.apply(builder(), bad)).as("%s is refused", bad)
+          .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith(message);
+    }
+  }
+
   @Test
   void theCallTtlIsFromOneSecondToOneHour() {
-    assertThat(build(builder().callTtl(Duration.ofSeconds(1)).callTerminateHold(Duration.ZERO))).isNotNull();
-    assertThat(build(builder().callTtl(Duration.ofHours(1)))).isNotNull();
-    assertThatThrownBy(() -> builder().callTtl(Duration.ofMillis(999))).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("callTtl must be between 1 second and 1 hour");
-    assertThatThrownBy(() -> builder().callTtl(Duration.ofHours(1).plusMillis(1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessage("callTtl must be between 1 second and 1 hour");
+    edges((b, ttl) -> b.callTerminateHold(Duration.ZERO).callTtl(ttl), List.of(Duration.ofSeconds(1), Duration.ofHours(1)),
+        List.of(Duration.ofMillis(999), Duration.ofHours(1).plusMillis(1)), "callTtl must be between 1 second and 1 hour");
     assertThatThrownBy(() -> builder().callTtl(null)).isInstanceOf(NullPointerException.class).hasMessage("ttl");
   }
 
   @Test
   void theTerminateHoldIsFromZeroToTenSecondsAndShorterThanTheTtl() {
-    assertThat(build(builder().callTerminateHold(Duration.ZERO))).isNotNull();
-    assertThat(build(builder().callTerminateHold(Duration.ofSeconds(10)))).isNotNull();
-    assertThatThrownBy(() -> builder().callTerminateHold(Duration.ofMillis(-1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessage("callTerminateHold must be between 0 and 10 seconds");
-    assertThatThrownBy(() -> builder().callTerminateHold(Duration.ofSeconds(10).plusMillis(1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessage("callTerminateHold must be between 0 and 10 seconds");
+    edges(CallWebhookRelay.Builder::callTerminateHold, List.of(Duration.ZERO, Duration.ofSeconds(10)),
+        List.of(Duration.ofMillis(-1), Duration.ofSeconds(10).plusMillis(1)), "callTerminateHold must be between 0 and 10 seconds");
     assertThatThrownBy(() -> builder().callTerminateHold(null)).isInstanceOf(NullPointerException.class).hasMessage("hold");
 
     assertThat(build(builder().callTtl(Duration.ofSeconds(3)).callTerminateHold(Duration.ofMillis(2999)))).isNotNull();
@@ -61,33 +69,24 @@ class RelayOptionsTest {
 
   @Test
   void theRetentionIsAtLeastEightDaysSinceMetaRedeliversForSeven() {
-    assertThat(build(builder().retention(CallWebhookRelay.MIN_RETENTION))).isNotNull();
-    assertThatThrownBy(() -> builder().retention(CallWebhookRelay.MIN_RETENTION.minusMillis(1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("retention must be at least 8 days");
+    edges(CallWebhookRelay.Builder::retention, List.of(CallWebhookRelay.MIN_RETENTION),
+        List.of(CallWebhookRelay.MIN_RETENTION.minusMillis(1)), "retention must be at least 8 days");
     assertThatThrownBy(() -> builder().retention(null)).isInstanceOf(NullPointerException.class).hasMessage("retention");
   }
 
   @Test
   void everyLaneNeedsAThreadAndEveryBoundOfConcurrencyIsAtLeastOne() {
-    assertThat(build(builder().relayThreads(1, 1).concurrencyPerSubscription(1).concurrencyPerNumber(1))).isNotNull();
-    assertThatThrownBy(() -> builder().relayThreads(0, 1)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("each lane needs at least one thread");
-    assertThatThrownBy(() -> builder().relayThreads(1, 0)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("each lane needs at least one thread");
-    assertThatThrownBy(() -> builder().concurrencyPerSubscription(0)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("concurrencyPerSubscription must be at least 1");
-    assertThatThrownBy(() -> builder().concurrencyPerNumber(0)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("concurrencyPerNumber must be at least 1");
+    edges((b, n) -> b.relayThreads(n, 1), List.of(1), List.of(0), "each lane needs at least one thread");
+    edges((b, n) -> b.relayThreads(1, n), List.of(1), List.of(0), "each lane needs at least one thread");
+    edges(CallWebhookRelay.Builder::concurrencyPerSubscription, List.of(1), List.of(0),
+        "concurrencyPerSubscription must be at least 1");
+    edges(CallWebhookRelay.Builder::concurrencyPerNumber, List.of(1), List.of(0), "concurrencyPerNumber must be at least 1");
   }
 
   @Test
   void aNumberMayHaveFromOneToAThousandSubscriptions() {
-    assertThat(build(builder().maxSubscriptionsPerNumber(1))).isNotNull();
-    assertThat(build(builder().maxSubscriptionsPerNumber(1000))).isNotNull();
-    assertThatThrownBy(() -> builder().maxSubscriptionsPerNumber(0)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxSubscriptionsPerNumber must be from 1 to 1000");
-    assertThatThrownBy(() -> builder().maxSubscriptionsPerNumber(1001)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxSubscriptionsPerNumber must be from 1 to 1000");
+    edges(CallWebhookRelay.Builder::maxSubscriptionsPerNumber, List.of(1, 1000), List.of(0, 1001),
+        "maxSubscriptionsPerNumber must be from 1 to 1000");
   }
 
   @Test
