@@ -77,6 +77,22 @@ class RelayStoreOutageTest {
     return h.layer.relay().ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body));
   }
 
+  /** An ingest on another thread, returned once it is inside the store's write, where it waits for {@code release}. */
+  private CompletableFuture<IngestResult> ingestHeldInsideTheWrite(CountDownLatch release) throws InterruptedException {
+    CountDownLatch inside = new CountDownLatch(1);
+    insideWrite.set(() -> {
+      inside.countDown();
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    CompletableFuture<IngestResult> held = CompletableFuture.supplyAsync(this::ingest);
+    assertThat(inside.await(10, TimeUnit.SECONDS)).as("the ingest reached the store's write").isTrue();
+    return held;
+  }
+
   private static void assertUnavailable(IngestResult r) {
     assertThat(r).isInstanceOfSatisfying(IngestResult.Refused.class, refused -> {
       assertThat(refused.reason()).isEqualTo(IngestResult.Reason.STORE_UNAVAILABLE);
@@ -131,19 +147,8 @@ class RelayStoreOutageTest {
     down.set(true);
     assertUnavailable(ingest());
     clock.advance(WebhookRelay.STORE_PROBE);
-    CountDownLatch probing = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    insideWrite.set(() -> {
-      probing.countDown();
-      try {
-        release.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
-
-    CompletableFuture<IngestResult> probe = CompletableFuture.supplyAsync(this::ingest);
-    assertThat(probing.await(10, TimeUnit.SECONDS)).as("the probe reached the store").isTrue();
+    CompletableFuture<IngestResult> probe = ingestHeldInsideTheWrite(release);
     assertUnavailable(ingest());
     assertThat(writes).as("a second webhook during the probe is not sent to the store").hasValue(2);
 
@@ -164,19 +169,8 @@ class RelayStoreOutageTest {
     down.set(false);
     clock.advance(WebhookRelay.STORE_PROBE);
     assertThat(ingest()).isInstanceOf(IngestResult.Accepted.class);
-    CountDownLatch writing = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    insideWrite.set(() -> {
-      writing.countDown();
-      try {
-        release.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
-
-    CompletableFuture<IngestResult> slow = CompletableFuture.supplyAsync(this::ingest);
-    assertThat(writing.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<IngestResult> slow = ingestHeldInsideTheWrite(release);
     IngestResult meanwhile = ingest();
     release.countDown();
 
