@@ -189,6 +189,43 @@ class LargeEnvelopeTest {
     }
   }
 
+  /**
+   * A large envelope ingested while the relay runs wakes the background router: it is routed at once,
+   * not at the router's next sweep a minute later (the first sweep runs at start, so only the second
+   * envelope shows it).
+   */
+  @Test
+  void aLargeEnvelopeIngestedWhileTheRelayRunsIsRoutedAtOnceNotAtTheNextSweep() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
+      }
+      h.layer.relay().start();
+      for (int round = 1; round <= 2; round++) {
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(h.ingestSigned(envelope(50 * round, clock.instant())).routingLater()).isPositive();
+        // well under the router's one-minute sweep
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (unrouted(h) > 0 && System.nanoTime() < deadline) {
+          java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L); // a poll interval, not a timing assumption
+        }
+        assertThat(unrouted(h)).as("envelopes left unrouted after round %d", round).isZero();
+      }
+      assertThat(h.rows("layer_deliveries")).isEqualTo(100 * SUBSCRIPTIONS);
+    }
+  }
+
+  private static int unrouted(RelayHarness h) {
+    return h.db.withConnection(c -> {
+      try (var st = c.createStatement();
+          var rs = st.executeQuery("SELECT COUNT(*) FROM layer_envelopes WHERE routed = FALSE")) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    });
+  }
+
   /** {@code messages} message changes for PNID_1, after one call {@code connect} at the end of the list. */
   static byte[] envelope(int messages, Instant now) {
     List<String> changes = new ArrayList<>();
