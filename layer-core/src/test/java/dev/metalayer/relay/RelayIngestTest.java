@@ -151,6 +151,20 @@ class RelayIngestTest {
 
   }
 
+  /** A webhook that came without a request id gets one, which its envelope and deliveries carry to subscribers. */
+  @Test
+  void anEnvelopeReceivedWithoutARequestIdIsStoredWithANewValidOne() {
+    h.ingestSigned(body);
+
+    String requestId = h.db.withConnection(c -> {
+      try (var st = c.createStatement(); var rs = st.executeQuery("SELECT request_id FROM layer_envelopes")) {
+        rs.next();
+        return rs.getString(1);
+      }
+    });
+    assertThat(dev.metalayer.log.RequestIds.valid(requestId)).as("request id %s", requestId).isTrue();
+  }
+
   /** The store's column holds 100 characters: a field of exactly 100 is routed, one of 101 is not. */
   @Test
   void aFieldOfExactlyOneHundredCharactersIsRoutedAndALongerOneIsNot() {
