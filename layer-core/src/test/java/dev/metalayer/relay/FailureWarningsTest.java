@@ -115,6 +115,20 @@ class FailureWarningsTest {
     assertThat(unknown.total()).isEqualTo(54);
   }
 
+  /** A phone number ID the layer does not know is unknown even when its WABA is registered (another tenant's number). */
+  @Test
+  void anUnknownPhoneNumberIdUnderARegisteredWabaIsCountedAndWarned() {
+    h.ingestSigned(message(RelayHarness.WABA_1, UNKNOWN_PNID));
+
+    UnknownNumbers unknown = h.layer.relay().unknownNumbers();
+    assertThat(unknown.total()).isEqualTo(1);
+    assertThat(unknown.recent()).singleElement().satisfies(seen -> {
+      assertThat(seen.phoneNumberId()).contains(UNKNOWN_PNID);
+      assertThat(seen.wabaId()).contains(RelayHarness.WABA_1);
+    });
+    assertThat(warnings()).singleElement().asString().contains("phone number ID " + UNKNOWN_PNID, "not registered");
+  }
+
   @Test
   void theUnknownNumbersKeptAreBoundedAndOutsideTextIsNeverKept() {
     UnknownNumbers unknown = new UnknownNumbers(clock);
