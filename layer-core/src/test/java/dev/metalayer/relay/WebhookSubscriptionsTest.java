@@ -139,4 +139,35 @@ class WebhookSubscriptionsTest {
         .isInstanceOf(Outcome.Invalid.class);
     assertThat(subs.find(RelayHarness.PNID_1, s.id())).map(Subscription::url).contains(url);
   }
+  @Test
+  void theOperatorFindsAnySubscriptionAndItsLogByIdAloneAndNothingForNoId() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+    java.time.Instant at = java.time.Instant.parse("2026-03-01T10:00:00Z");
+    h.ingestSigned(RelayTimeRulesTest.callEvent("wacid.OP1", "connect", at));
+    h.ingestSigned(RelayTimeRulesTest.callEvent("wacid.OP2", "connect", at));
+    assertThat(subs.findForOperator(s.id())).contains(s);
+    assertThat(subs.findForOperator("wh_none")).isEmpty();
+    assertThat(subs.findForOperator(null)).isEmpty();
+
+    assertThat(subs.deliveriesForOperator(s.id(), Optional.empty(), 10).orElseThrow()).hasSize(2);
+    assertThat(subs.deliveriesForOperator(s.id(), Optional.empty(), 0).orElseThrow()).as("at least one").hasSize(1);
+    assertThat(subs.deliveriesForOperator(s.id(), Optional.of(DeliveryState.DELIVERED), 10).orElseThrow()).isEmpty();
+    assertThat(subs.deliveriesForOperator("wh_none", Optional.empty(), 10)).isEmpty();
+    assertThat(subs.deliveriesForOperator(null, Optional.empty(), 10)).isEmpty();
+    // a number's own view clamps the same way
+    assertThat(subs.deliveries(RelayHarness.PNID_1, s.id(), Optional.empty(), 0).orElseThrow()).hasSize(1);
+  }
+
+  @Test
+  void removingANumbersSubscriptionsTakesAllOfItsOwnAndNoneOfAnother() {
+    Subscription a = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+    h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/b", List.of("calls"), null, false);
+    Subscription other = h.subscribe(RelayHarness.PNID_2, "http://127.0.0.1:9/c", List.of("calls"), null, false);
+
+    assertThat(subs.deleteAll(RelayHarness.PNID_1)).isEqualTo(2);
+    assertThat(subs.list(RelayHarness.PNID_1)).isEmpty();
+    assertThat(subs.findForOperator(a.id())).isEmpty();
+    assertThat(subs.list(RelayHarness.PNID_2)).containsExactly(other);
+    assertThat(subs.deleteAll(RelayHarness.PNID_1)).as("idempotent").isZero();
+  }
 }
