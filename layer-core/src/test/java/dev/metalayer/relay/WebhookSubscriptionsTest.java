@@ -170,4 +170,17 @@ class WebhookSubscriptionsTest {
     assertThat(subs.list(RelayHarness.PNID_2)).containsExactly(other);
     assertThat(subs.deleteAll(RelayHarness.PNID_1)).as("idempotent").isZero();
   }
+  @Test
+  void aSubscriptionIsCreatedOnAndWithoutTheTerminateReasonUnlessTheSpecSaysOtherwise() {
+    String url = "http://127.0.0.1:9/x";
+    Subscription plain = saved(new Spec("n", url, List.of("calls"), null, null, null));
+    assertThat(plain.active()).isTrue();
+    assertThat(plain.chatwootTerminateReason()).isFalse();
+    assertThat(plain.hasSecret()).isFalse();
+    Subscription off = saved(new Spec("n", url, List.of("calls"), null, true, false));
+    assertThat(off.active()).isFalse();
+    assertThat(off.chatwootTerminateReason()).isTrue();
+    assertThat(saved(new Spec("n", url, List.of("calls"), null, false, true)).active()).isTrue();
+    assertThat(subs.find(RelayHarness.PNID_1, off.id())).contains(off);
+  }
 }
