@@ -183,4 +183,61 @@ class WebhookSubscriptionsTest {
     assertThat(saved(new Spec("n", url, List.of("calls"), null, false, true)).active()).isTrue();
     assertThat(subs.find(RelayHarness.PNID_1, off.id())).contains(off);
   }
+  @Test
+  void aSpecShowsEveryFieldButTheSecret() {
+    assertThat(new Spec("n", "http://h/x", List.of("calls"), "the-secret-1", true, false).toString())
+        .isEqualTo("Spec[name=n, url=http://h/x, events=[calls], secret=<redacted>, chatwootTerminateReason=true,"
+            + " active=false]");
+    assertThat(new Spec(null, null, null, null, null, null).toString()).contains("secret=null");
+  }
+
+  private static Spec.Read read(String json, boolean patch) throws Exception {
+    return Spec.read(new com.fasterxml.jackson.databind.ObjectMapper().readTree(json), patch);
+  }
+
+  @Test
+  void aSpecIsReadByTypeOnlyAndActiveOnlyOnAChange() throws Exception {
+    String all = "{\"name\":\"n\",\"url\":\"u\",\"events\":[\"calls\",\"messages\"],\"secret\":\"s\","
+        + "\"chatwoot_terminate_reason\":true,\"active\":false,\"other\":1}";
+    assertThat(read(all, true)).isEqualTo(new Spec.Read.Valid(
+        new Spec("n", "u", List.of("calls", "messages"), "s", true, false)));
+    assertThat(read(all, false)).as("active is not read on a create")
+        .isEqualTo(new Spec.Read.Valid(new Spec("n", "u", List.of("calls", "messages"), "s", true, null)));
+    assertThat(read("{\"chatwoot_terminate_reason\":false,\"active\":true}", true))
+        .isEqualTo(new Spec.Read.Valid(new Spec(null, null, null, null, false, true)));
+    String nulls = "{\"name\":null,\"url\":null,\"events\":null,\"secret\":null,\"chatwoot_terminate_reason\":null,"
+        + "\"active\":null}";
+    assertThat(read(nulls, true)).isEqualTo(new Spec.Read.Valid(new Spec(null, null, null, null, null, null)));
+    assertThat(read("{}", true)).isEqualTo(new Spec.Read.Valid(new Spec(null, null, null, null, null, null)));
+
+    assertThat(read("{\"events\":\"calls\"}", false)).isEqualTo(new Spec.Read.Invalid("events must be an array of strings."));
+    assertThat(read("{\"events\":[\"calls\",1]}", false))
+        .isEqualTo(new Spec.Read.Invalid("events must be an array of strings."));
+    assertThat(read("{\"name\":5}", false)).isEqualTo(new Spec.Read.Invalid("name must be a string."));
+    assertThat(read("{\"url\":true}", false)).isEqualTo(new Spec.Read.Invalid("url must be a string."));
+    assertThat(read("{\"chatwoot_terminate_reason\":\"yes\"}", false))
+        .isEqualTo(new Spec.Read.Invalid("chatwoot_terminate_reason must be true or false."));
+    assertThat(read("{\"active\":1}", true)).isEqualTo(new Spec.Read.Invalid("active must be true or false."));
+  }
+
+  @Test
+  void aReplayFindsOnlyADeliveryOfTheSubscriptionNamed() {
+    Subscription a = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+    Subscription b = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/b", List.of("calls"), null, false);
+    h.ingestSigned(RelayTimeRulesTest.callEvent("wacid.R1", "connect", java.time.Instant.parse("2026-03-01T10:00:00Z")));
+    Delivery ofB = subs.deliveries(RelayHarness.PNID_1, b.id(), Optional.empty(), 10).orElseThrow().get(0);
+
+    assertThat(subs.retry(RelayHarness.PNID_1, a.id(), ofB.id())).as("the same number, another subscription").isEmpty();
+    assertThat(subs.retry(RelayHarness.PNID_1, b.id(), ofB.id())).map(Delivery::id).contains(ofB.id());
+  }
+
+  @Test
+  void aNumberAtItsSubscriptionCapGetsNoMoreAndIsToldTheCap() {
+    for (int i = 0; i < CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS; i++) {
+      saved(new Spec("n" + i, "http://127.0.0.1:9/x", List.of("calls"), null, null, null));
+    }
+    assertThat(invalid(new Spec("one more", "http://127.0.0.1:9/x", List.of("calls"), null, null, null)))
+        .isEqualTo("Subscription cap: a number may have at most 25 subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
+    assertThat(subs.list(RelayHarness.PNID_1)).hasSize(CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS);
+  }
 }
