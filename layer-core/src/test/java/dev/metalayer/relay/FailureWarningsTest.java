@@ -198,4 +198,15 @@ class FailureWarningsTest {
     assertThat(warnings()).singleElement().asString()
         .startsWith("Webhook refused with 401: no Meta app secret is configured, so no webhook can be verified");
   }
+  @Test
+  void aWabaLevelChangeIsKeptByItsWabaIdAndOneWithoutAnyIdTogetherWithTheOthersWithout() {
+    CallWebhookRelay.UnknownNumbers unknown = new CallWebhookRelay.UnknownNumbers(MutableClock.at("2026-03-01T10:00:00Z"));
+    unknown.record(null, null);
+    unknown.record(null, "");
+    unknown.record(null, "not-an-id");
+    assertThat(unknown.recent()).extracting(CallWebhookRelay.UnknownNumbers.Seen::wabaId,
+        CallWebhookRelay.UnknownNumbers.Seen::count).containsExactly(
+            org.assertj.core.groups.Tuple.tuple(java.util.Optional.of(CallWebhookRelay.UnknownNumbers.NOT_AN_ID), 1L),
+            org.assertj.core.groups.Tuple.tuple(java.util.Optional.empty(), 2L));
+  }
 }
