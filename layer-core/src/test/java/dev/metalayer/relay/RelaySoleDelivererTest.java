@@ -76,4 +76,12 @@ class RelaySoleDelivererTest {
     assertThat(state()).as("still leased by the instance that claimed it").isEqualTo(DeliveryState.DELIVERING);
     assertThat(subscriber.count()).isZero();
   }
+  @Test
+  void eachRunOfTheRelayIsAnInstanceOfItsOwn() {
+    CallWebhookRelay next = nextRun(false);
+    next.close();
+    String first = ((WebhookRelay) h.layer.relay()).instanceId();
+    assertThat(first).startsWith("ins");
+    assertThat(((WebhookRelay) next).instanceId()).startsWith("ins").isNotEqualTo(first);
+  }
 }
