@@ -240,4 +240,29 @@ class WebhookSubscriptionsTest {
         .isEqualTo("Subscription cap: a number may have at most 25 subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
     assertThat(subs.list(RelayHarness.PNID_1)).hasSize(CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS);
   }
+  @Test
+  void aSubscriptionCreatedWhileItsNumberIsRemovedIsNotKeptAndOneDeletedWhileChangedIsNotFound(@TempDir Path other) {
+    java.util.concurrent.atomic.AtomicReference<Runnable> beforeWrite = new java.util.concurrent.atomic.AtomicReference<>();
+    try (RelayHarness raced = new RelayHarness(other, MutableClock.at("2026-03-01T10:00:00Z"),
+        List.of(RelayHarness.APP_SECRET), false, real -> RelayHarness.hooked(real, (method, args) -> {
+          if (method.equals("insertSubscription") || method.equals("updateSubscription")) {
+            Runnable r = beforeWrite.getAndSet(null);
+            if (r != null) {
+              r.run();
+            }
+          }
+        }))) {
+      Subscription s = raced.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+      beforeWrite.set(() -> raced.subscriptions().delete(RelayHarness.PNID_1, s.id()));
+      assertThat(raced.subscriptions().update(RelayHarness.PNID_1, s.id(), new Spec("renamed", null, null, null, null, null)))
+          .isEqualTo(new Outcome.NotFound());
+
+      beforeWrite.set(() -> assertThat(raced.layer.keys().removeNumber(RelayHarness.PNID_2)).isTrue());
+      Outcome created = raced.subscriptions().create(RelayHarness.PNID_2,
+          new Spec("n", "http://127.0.0.1:9/b", List.of("calls"), null, null, null));
+      assertThat(created).isEqualTo(new Outcome.Invalid(
+          "This number is not registered in the layer (it was removed): no subscription was created."));
+      assertThat(raced.subscriptions().list(RelayHarness.PNID_2)).isEmpty();
+    }
+  }
 }
