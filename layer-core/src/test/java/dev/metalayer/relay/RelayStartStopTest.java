@@ -122,6 +122,92 @@ class RelayStartStopTest {
     answering.join();
   }
 
+  /**
+   * Each lane is pumped on a timer too (at least every second): a retry whose time comes by the clock alone
+   * is attempted, with no webhook or finished attempt to wake the lane, however far ahead it was when the
+   * lane last looked (here an hour: a Retry-After).
+   */
+  @Test
+  void aRetryIsAttemptedWhenTheClockReachesItWithNothingToWakeTheLane() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+    subscriber.answer(r -> answered.incrementAndGet() == 1
+        ? new RecordingSubscriber.Answer(503, java.util.Map.of("Retry-After", "3600"), "")
+        : RecordingSubscriber.Answer.of(200));
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
+    h.layer.relay().start();
+    h.ingestSigned(RelayTimeRulesTest.message("wamid.retried"));
+    subscriber.await(1, WAIT);
+    awaitAttempts(s, 1);
+    assertThat(only(s).state()).isEqualTo(DeliveryState.PENDING);
+
+    clock.advance(Duration.ofHours(1).plusSeconds(1));
+    subscriber.await(2, WAIT);
+    awaitAttempts(s, 2);
+    assertThat(only(s).state()).isEqualTo(DeliveryState.DELIVERED);
+  }
+
+  /** A close on an interrupted thread still stops the relay, and leaves the thread's interrupt set. */
+  @Test
+  void aCloseOnAnInterruptedThreadKeepsItsInterrupt() {
+    // on the in-memory store: an interrupt during an H2 write closes its file
+    dev.metalayer.MetaLayer layer = dev.metalayer.MetaLayer.builder().keyStore(dev.metalayer.store.Stores.inMemoryKeys())
+        .masterKey(RelayHarness.MASTER_KEY).clock(clock).relayStore(dev.metalayer.store.Stores.inMemoryRelay()).build();
+    layer.relay().start();
+    Thread.currentThread().interrupt();
+    boolean interrupted;
+    try {
+      layer.relay().close();
+    } finally {
+      interrupted = Thread.interrupted();
+    }
+    assertThat(interrupted).isTrue();
+    assertThat(((WebhookRelay) layer.relay()).deadWorkers()).as("stopped").isEmpty();
+  }
+
+  /** A host that forgets to close the relay can still exit: the relay's threads never keep a JVM alive. */
+  @Test
+  void theRelaysThreadsAreDaemons() {
+    h.layer.relay().start();
+    List<Thread> relayThreads =
+        Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("relay-")).toList();
+    assertThat(relayThreads).extracting(Thread::getName).anyMatch(n -> n.startsWith("relay-heartbeat"));
+    assertThat(relayThreads).allMatch(Thread::isDaemon);
+  }
+
+  /**
+   * A wake-up another instance sends through the store (PostgreSQL's notifications; here the listener the
+   * relay handed to its store, called as the store would) is counted for its lane.
+   */
+  @Test
+  void aWakeUpHeardFromAnotherInstanceIsCountedForItsLane() {
+    java.util.concurrent.atomic.AtomicReference<java.util.function.Consumer<Lane>> listener =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    h.close();
+    h = new RelayHarness(dir.resolve("listened"), clock, List.of(RelayHarness.APP_SECRET), false,
+        real -> RelayHarness.hooked(real, (method, args) -> {
+          if (method.equals("listen")) {
+            @SuppressWarnings("unchecked")
+            java.util.function.Consumer<Lane> wake = (java.util.function.Consumer<Lane>) args[0];
+            listener.set(wake);
+          }
+        }));
+    h.layer.relay().start();
+    assertThat(listener.get()).as("the relay listens once started").isNotNull();
+    listener.get().accept(Lane.DEFAULT);
+    listener.get().accept(Lane.DEFAULT);
+    WebhookRelay relay = (WebhookRelay) h.layer.relay();
+    assertThat(relay.remoteWakes(Lane.DEFAULT)).isEqualTo(2);
+    assertThat(relay.remoteWakes(Lane.CALLS)).isZero();
+  }
+
+  private void awaitAttempts(Subscription s, int n) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (only(s).attempts().size() < n && System.nanoTime() < deadline) {
+      Thread.sleep(20); // a poll interval: the attempt is recorded right after its answer
+    }
+    assertThat(only(s).attempts()).hasSize(n);
+  }
+
   /** When the store last saw the relay's instance (the only one on this file); empty when it has no row. */
   private Optional<Instant> seenAt() {
     return h.db.withConnection(c -> {
