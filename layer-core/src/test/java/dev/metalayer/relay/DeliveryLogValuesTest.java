@@ -6,7 +6,7 @@ import java.time.Instant;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** What the delivery log shows of an attempt and a state, as a key and the API read them. */
+/** What the delivery log shows of an attempt, a state and a lane, as a key and the API read them. */
 class DeliveryLogValuesTest {
   private static Optional<String> classOf(String error) {
     return new Attempt(1, Instant.EPOCH, Optional.empty(), 0, Optional.ofNullable(error), Optional.empty()).errorClass();
@@ -32,6 +32,23 @@ class DeliveryLogValuesTest {
     }
     assertThat(DeliveryState.parse("DELIVERED")).isEmpty();
     assertThat(DeliveryState.parse("sent")).isEmpty();
+  }
+
+  /** Delivered, expired, dead and superseded end a delivery (no next attempt, retention counts); the others do not. */
+  @Test
+  void onlyDeliveredExpiredDeadAndSupersededAreFinal() {
+    assertThat(java.util.Arrays.stream(DeliveryState.values()).filter(DeliveryState::isFinal))
+        .containsExactly(DeliveryState.DELIVERED, DeliveryState.EXPIRED, DeliveryState.DEAD, DeliveryState.SUPERSEDED);
+  }
+
+  /** The store and the API name a lane in lower case, and read it back. */
+  @Test
+  void aLaneIsNamedInLowerCaseAndReadBack() {
+    assertThat(Lane.CALLS.wire()).isEqualTo("calls");
+    assertThat(Lane.DEFAULT.wire()).isEqualTo("default");
+    for (Lane lane : Lane.values()) {
+      assertThat(Lane.fromWire(lane.wire())).isEqualTo(lane);
+    }
   }
 
   @Test

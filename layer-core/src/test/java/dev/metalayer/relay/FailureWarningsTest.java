@@ -115,6 +115,20 @@ class FailureWarningsTest {
     assertThat(unknown.total()).isEqualTo(54);
   }
 
+  /** A phone number ID the layer does not know is unknown even when its WABA is registered (another tenant's number). */
+  @Test
+  void anUnknownPhoneNumberIdUnderARegisteredWabaIsCountedAndWarned() {
+    h.ingestSigned(message(RelayHarness.WABA_1, UNKNOWN_PNID));
+
+    UnknownNumbers unknown = h.layer.relay().unknownNumbers();
+    assertThat(unknown.total()).isEqualTo(1);
+    assertThat(unknown.recent()).singleElement().satisfies(seen -> {
+      assertThat(seen.phoneNumberId()).contains(UNKNOWN_PNID);
+      assertThat(seen.wabaId()).contains(RelayHarness.WABA_1);
+    });
+    assertThat(warnings()).singleElement().asString().contains("phone number ID " + UNKNOWN_PNID, "not registered");
+  }
+
   @Test
   void theUnknownNumbersKeptAreBoundedAndOutsideTextIsNeverKept() {
     UnknownNumbers unknown = new UnknownNumbers(clock);
@@ -197,5 +211,16 @@ class FailureWarningsTest {
     }
     assertThat(warnings()).singleElement().asString()
         .startsWith("Webhook refused with 401: no Meta app secret is configured, so no webhook can be verified");
+  }
+  @Test
+  void aWabaLevelChangeIsKeptByItsWabaIdAndOneWithoutAnyIdTogetherWithTheOthersWithout() {
+    CallWebhookRelay.UnknownNumbers unknown = new CallWebhookRelay.UnknownNumbers(MutableClock.at("2026-03-01T10:00:00Z"));
+    unknown.record(null, null);
+    unknown.record(null, "");
+    unknown.record(null, "not-an-id");
+    assertThat(unknown.recent()).extracting(CallWebhookRelay.UnknownNumbers.Seen::wabaId,
+        CallWebhookRelay.UnknownNumbers.Seen::count).containsExactly(
+            org.assertj.core.groups.Tuple.tuple(java.util.Optional.of(CallWebhookRelay.UnknownNumbers.NOT_AN_ID), 1L),
+            org.assertj.core.groups.Tuple.tuple(java.util.Optional.empty(), 2L));
   }
 }

@@ -4,6 +4,7 @@ import dev.metalayer.relay.CallWebhookRelay.IngestResult;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.metalayer.store.Stores;
 import dev.metalayer.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -111,6 +113,117 @@ class LargeEnvelopeTest {
       assertThat(h.rows("layer_deliveries")).isEqualTo(11);
       assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isZero();
     }
+  }
+
+  @Test
+  void anEnvelopeOfExactlyTheInlineBoundIsStillRoutedBeforeTheAnswer() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
+      }
+      // 39 messages and a ring for 25 subscriptions: 1,000 deliveries, the most routed inline
+      int messages = Router.INLINE_ROUTING / SUBSCRIPTIONS - 1;
+
+      IngestResult.Accepted accepted = h.ingestSigned(envelope(messages, clock.instant()));
+
+      assertThat(accepted).isEqualTo(new IngestResult.Accepted(messages + 1, Router.INLINE_ROUTING, 0));
+      assertThat(h.rows("layer_deliveries")).isEqualTo(Router.INLINE_ROUTING);
+    }
+  }
+
+  /**
+   * Another instance routes the same stored envelope at the same time and takes a delivery's key
+   * first: the chunk is written once more, the deliveries already queued skipped, and routing goes on.
+   */
+  @Test
+  void aChunkRacedByAnotherInstanceIsWrittenOnceMoreAndTheEnvelopeRoutedCompletely() {
+    MutableClock clock = new MutableClock(Instant.now());
+    AtomicBoolean raced = new AtomicBoolean();
+    try (RelayHarness h = new RelayHarness(dir, clock, List.of(RelayHarness.APP_SECRET), false,
+        real -> RelayHarness.hooked(real, (method, args) -> {
+          if (method.equals("route") && raced.compareAndSet(false, true)) {
+            @SuppressWarnings("unchecked")
+            List<RelayStore.NewDelivery> chunk = (List<RelayStore.NewDelivery>) args[1];
+            // the other instance's deliveries: the same changes for the same subscriptions, its own ids
+            List<RelayStore.NewDelivery> theirs = new ArrayList<>();
+            for (RelayStore.NewDelivery d : chunk) {
+              theirs.add(RelayStore.NewDelivery.builder().ids("dlv_other" + theirs.size(), d.subscriptionId(),
+                  (String) args[0]).change(d.webhookId(), d.field(), d.lane(), d.body())
+                  .maxAttempts(d.maxAttempts()).createdAt(d.createdAt()).build());
+            }
+            real.route((String) args[0], theirs, false);
+            throw new StoreException("unique key taken", new IllegalStateException("23505"), true);
+          }
+        }))) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
+      }
+      assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
+
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isEqualTo(1);
+
+      assertThat(raced).isTrue();
+      assertThat(h.rows("layer_deliveries")).isEqualTo(51 * SUBSCRIPTIONS);
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).as("the envelope is marked routed").isZero();
+    }
+  }
+
+  @Test
+  void aStoredEnvelopeThatNoLongerParsesIsSetAsideWithoutBlockingTheOthers() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
+      }
+      Stores.relay(h.db).ingestUnrouted(new RelayStore.Envelope("env_unreadable", "{\"object\":".getBytes(
+          StandardCharsets.UTF_8), clock.instant()), List.of());
+      clock.advance(Duration.ofSeconds(1));
+      assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
+
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isEqualTo(2);
+
+      assertThat(h.rows("layer_deliveries")).isEqualTo(50 * SUBSCRIPTIONS);
+      assertThat(((WebhookRelay) h.layer.relay()).routeStored()).as("neither is left unrouted").isZero();
+      assertThat(Stores.relay(h.db).findEnvelope("env_unreadable")).as("kept").isPresent();
+    }
+  }
+
+  /**
+   * A large envelope ingested while the relay runs wakes the background router: it is routed at once,
+   * not at the router's next sweep a minute later (the first sweep runs at start, so only the second
+   * envelope shows it).
+   */
+  @Test
+  void aLargeEnvelopeIngestedWhileTheRelayRunsIsRoutedAtOnceNotAtTheNextSweep() {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (RelayHarness h = new RelayHarness(dir, clock)) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
+      }
+      h.layer.relay().start();
+      for (int round = 1; round <= 2; round++) {
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(h.ingestSigned(envelope(50 * round, clock.instant())).routingLater()).isPositive();
+        // well under the router's one-minute sweep
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (unrouted(h) > 0 && System.nanoTime() < deadline) {
+          java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L); // a poll interval, not a timing assumption
+        }
+        assertThat(unrouted(h)).as("envelopes left unrouted after round %d", round).isZero();
+      }
+      assertThat(h.rows("layer_deliveries")).isEqualTo(100 * SUBSCRIPTIONS);
+    }
+  }
+
+  private static int unrouted(RelayHarness h) {
+    return h.db.withConnection(c -> {
+      try (var st = c.createStatement();
+          var rs = st.executeQuery("SELECT COUNT(*) FROM layer_envelopes WHERE routed = FALSE")) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    });
   }
 
   /** {@code messages} message changes for PNID_1, after one call {@code connect} at the end of the list. */

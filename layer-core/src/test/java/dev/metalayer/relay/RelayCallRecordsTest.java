@@ -57,6 +57,27 @@ class RelayCallRecordsTest {
     return RelayTimeRulesTest.callEvent(wacid, event, clock.instant());
   }
 
+  /** Meta batches at most 1,000 call updates: an envelope holding more records the first 1,000, and the rest only as deliveries. */
+  @Test
+  void anEnvelopeRecordsAtMostOneThousandCallEvents() {
+    List<String> changes = new java.util.ArrayList<>();
+    for (int i = 0; i <= Router.MAX_CALL_EVENTS; i++) {
+      changes.add("{\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+          + "\"display_phone_number\":\"13175551399\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"},\"calls\":"
+          + "[{\"id\":\"wacid.Cap" + i + "\",\"from\":\"12185552828\",\"to\":\"13175551399\",\"event\":\"connect\","
+          + "\"timestamp\":\"" + clock.instant().getEpochSecond() + "\",\"direction\":\"USER_INITIATED\"}]}}");
+    }
+    byte[] body = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1
+        + "\",\"changes\":[" + String.join(",", changes) + "]}]}").getBytes(StandardCharsets.UTF_8);
+
+    h.ingestSigned(body);
+
+    assertThat(h.layer.calls().view(RelayHarness.PNID_1, "wacid.Cap0")).isPresent();
+    assertThat(h.layer.calls().view(RelayHarness.PNID_1, "wacid.Cap" + (Router.MAX_CALL_EVENTS - 1))).isPresent();
+    assertThat(h.layer.calls().view(RelayHarness.PNID_1, "wacid.Cap" + Router.MAX_CALL_EVENTS)).as("over the bound")
+        .isEmpty();
+  }
+
   @Test
   void aCallsWebhooksMakeItsRecordWithTheirDeliveriesAndTheSdpIsNotKept() {
     Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/calls"), List.of("calls"), null, false);

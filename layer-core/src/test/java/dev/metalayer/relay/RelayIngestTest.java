@@ -151,6 +151,41 @@ class RelayIngestTest {
 
   }
 
+  /** A webhook that came without a request id gets one, which its envelope and deliveries carry to subscribers. */
+  @Test
+  void anEnvelopeReceivedWithoutARequestIdIsStoredWithANewValidOne() {
+    h.ingestSigned(body);
+
+    String requestId = h.db.withConnection(c -> {
+      try (var st = c.createStatement(); var rs = st.executeQuery("SELECT request_id FROM layer_envelopes")) {
+        rs.next();
+        return rs.getString(1);
+      }
+    });
+    assertThat(dev.metalayer.log.RequestIds.valid(requestId)).as("request id %s", requestId).isTrue();
+  }
+
+  /** The store's column holds 100 characters: a field of exactly 100 is routed, one of 101 is not. */
+  @Test
+  void aFieldOfExactlyOneHundredCharactersIsRoutedAndALongerOneIsNot() {
+    String meta = "{\"display_phone_number\":\"15550783881\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"}";
+    String longest = "f".repeat(Router.MAX_FIELD);
+    byte[] batch = ("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1
+        + "\",\"changes\":[{\"field\":\"" + longest + "\",\"value\":{\"metadata\":" + meta + "}},"
+        + "{\"field\":\"" + longest + "g\",\"value\":{\"metadata\":" + meta + "}}]}]}").getBytes(StandardCharsets.UTF_8);
+
+    IngestResult.Accepted a = h.ingestSigned(batch);
+
+    assertThat(a.deliveries()).isEqualTo(1);
+    String routed = h.db.withConnection(c -> {
+      try (var st = c.createStatement(); var rs = st.executeQuery("SELECT field FROM layer_deliveries")) {
+        rs.next();
+        return rs.getString(1);
+      }
+    });
+    assertThat(routed).isEqualTo(longest);
+  }
+
   /**
    * Another instance stores one change of the same envelope between this one's check and its commit:
    * the store reports the taken key, and the relay stores the envelope once more under a new id, the

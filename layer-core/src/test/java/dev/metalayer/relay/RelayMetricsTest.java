@@ -99,4 +99,12 @@ class RelayMetricsTest {
     assertThat(count("metalayer.webhooks.refused", "reason", "unsigned")).isEqualTo(2);
     assertThat(count("metalayer.webhooks.ingested")).isEqualTo(1);
   }
+  @Test
+  void aWebhookRefusedOnItsHeaderAloneIsCountedOnceByItsReason() {
+    assertThat(h.layer.relay().refusalBeforeBody(null)).hasValueSatisfying(
+        r -> assertThat(r.reason()).isEqualTo(IngestResult.Reason.UNSIGNED));
+    assertThat(h.layer.relay().refusalBeforeBody("sha256=00")).as("the body must be read to judge it").isEmpty();
+    assertThat(count("metalayer.webhooks.refused", "reason", "unsigned")).isEqualTo(1);
+    assertThat(h.meters.find("metalayer.webhooks.refused").counters()).hasSize(1);
+  }
 }

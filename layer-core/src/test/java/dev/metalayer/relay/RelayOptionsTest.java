@@ -101,4 +101,16 @@ class RelayOptionsTest {
     assertThatThrownBy(() -> builder().transport(null)).isInstanceOf(NullPointerException.class).hasMessage("transport");
     assertThatThrownBy(() -> builder().appSecrets(List.of("a", null))).isInstanceOf(NullPointerException.class);
   }
+  @Test
+  void everyOptionReturnsTheBuilderSoThatOptionsChain() {
+    CallWebhookRelay.Builder b = builder();
+    assertThat(b.metrics(dev.metalayer.metrics.LayerMetrics.none())).isSameAs(b);
+    assertThat(b.transport(DeliveryTransport.jdk(EgressGuard.publicOnly()))).isSameAs(b);
+    assertThat(b.egressGuard(EgressGuard.publicOnly())).isSameAs(b);
+    assertThat(b.random(new SecureRandom())).isSameAs(b);
+    assertThat(b.appSecrets(List.of("s"))).isSameAs(b);
+    assertThat(b.allowUnsignedWebhooks(true)).isSameAs(b);
+    assertThat(b.soleDeliverer(true)).isSameAs(b);
+    assertThat(build(b)).isNotNull();
+  }
 }

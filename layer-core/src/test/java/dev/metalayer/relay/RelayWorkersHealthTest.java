@@ -68,6 +68,22 @@ class RelayWorkersHealthTest {
     assertThat(relay.deadWorkers()).as("a closed relay reports nothing").isEmpty();
   }
 
+  /** The background router never keeps a JVM alive on its own: an embedder that forgets close() can still exit. */
+  @Test
+  void theBackgroundRouterRunsOnADaemonThread() {
+    MetaLayer layer = MetaLayer.builder().keyStore(Stores.inMemoryKeys()).masterKey(new byte[32])
+        .relayStore(Stores.inMemoryRelay()).allowUnsignedWebhooks(true).build();
+    CallWebhookRelay relay = layer.relay();
+    try {
+      relay.start();
+      List<Thread> routing = Thread.getAllStackTraces().keySet().stream()
+          .filter(t -> t.getName().equals("relay-routing")).toList();
+      assertThat(routing).isNotEmpty().allSatisfy(t -> assertThat(t.isDaemon()).as(t.getName()).isTrue());
+    } finally {
+      relay.close();
+    }
+  }
+
   /** An in-memory relay store whose {@code method} throws an {@link OutOfMemoryError} while {@code failing} is set. */
   private static RelayStore outOfMemoryIn(String method, AtomicBoolean failing) {
     RelayStore real = Stores.inMemoryRelay();

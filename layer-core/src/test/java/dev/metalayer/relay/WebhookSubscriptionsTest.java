@@ -139,4 +139,130 @@ class WebhookSubscriptionsTest {
         .isInstanceOf(Outcome.Invalid.class);
     assertThat(subs.find(RelayHarness.PNID_1, s.id())).map(Subscription::url).contains(url);
   }
+  @Test
+  void theOperatorFindsAnySubscriptionAndItsLogByIdAloneAndNothingForNoId() {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+    java.time.Instant at = java.time.Instant.parse("2026-03-01T10:00:00Z");
+    h.ingestSigned(RelayTimeRulesTest.callEvent("wacid.OP1", "connect", at));
+    h.ingestSigned(RelayTimeRulesTest.callEvent("wacid.OP2", "connect", at));
+    assertThat(subs.findForOperator(s.id())).contains(s);
+    assertThat(subs.findForOperator("wh_none")).isEmpty();
+    assertThat(subs.findForOperator(null)).isEmpty();
+
+    assertThat(subs.deliveriesForOperator(s.id(), Optional.empty(), 10).orElseThrow()).hasSize(2);
+    assertThat(subs.deliveriesForOperator(s.id(), Optional.empty(), 0).orElseThrow()).as("at least one").hasSize(1);
+    assertThat(subs.deliveriesForOperator(s.id(), Optional.of(DeliveryState.DELIVERED), 10).orElseThrow()).isEmpty();
+    assertThat(subs.deliveriesForOperator("wh_none", Optional.empty(), 10)).isEmpty();
+    assertThat(subs.deliveriesForOperator(null, Optional.empty(), 10)).isEmpty();
+    // a number's own view clamps the same way
+    assertThat(subs.deliveries(RelayHarness.PNID_1, s.id(), Optional.empty(), 0).orElseThrow()).hasSize(1);
+  }
+
+  @Test
+  void removingANumbersSubscriptionsTakesAllOfItsOwnAndNoneOfAnother() {
+    Subscription a = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+    h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/b", List.of("calls"), null, false);
+    Subscription other = h.subscribe(RelayHarness.PNID_2, "http://127.0.0.1:9/c", List.of("calls"), null, false);
+
+    assertThat(subs.deleteAll(RelayHarness.PNID_1)).isEqualTo(2);
+    assertThat(subs.list(RelayHarness.PNID_1)).isEmpty();
+    assertThat(subs.findForOperator(a.id())).isEmpty();
+    assertThat(subs.list(RelayHarness.PNID_2)).containsExactly(other);
+    assertThat(subs.deleteAll(RelayHarness.PNID_1)).as("idempotent").isZero();
+  }
+  @Test
+  void aSubscriptionIsCreatedOnAndWithoutTheTerminateReasonUnlessTheSpecSaysOtherwise() {
+    String url = "http://127.0.0.1:9/x";
+    Subscription plain = saved(new Spec("n", url, List.of("calls"), null, null, null));
+    assertThat(plain.active()).isTrue();
+    assertThat(plain.chatwootTerminateReason()).isFalse();
+    assertThat(plain.hasSecret()).isFalse();
+    Subscription off = saved(new Spec("n", url, List.of("calls"), null, true, false));
+    assertThat(off.active()).isFalse();
+    assertThat(off.chatwootTerminateReason()).isTrue();
+    assertThat(saved(new Spec("n", url, List.of("calls"), null, false, true)).active()).isTrue();
+    assertThat(subs.find(RelayHarness.PNID_1, off.id())).contains(off);
+  }
+  @Test
+  void aSpecShowsEveryFieldButTheSecret() {
+    assertThat(new Spec("n", "http://h/x", List.of("calls"), "the-secret-1", true, false).toString())
+        .isEqualTo("Spec[name=n, url=http://h/x, events=[calls], secret=<redacted>, chatwootTerminateReason=true,"
+            + " active=false]");
+    assertThat(new Spec(null, null, null, null, null, null).toString()).contains("secret=null");
+  }
+
+  private static Spec.Read read(String json, boolean patch) throws Exception {
+    return Spec.read(new com.fasterxml.jackson.databind.ObjectMapper().readTree(json), patch);
+  }
+
+  @Test
+  void aSpecIsReadByTypeOnlyAndActiveOnlyOnAChange() throws Exception {
+    String all = "{\"name\":\"n\",\"url\":\"u\",\"events\":[\"calls\",\"messages\"],\"secret\":\"s\","
+        + "\"chatwoot_terminate_reason\":true,\"active\":false,\"other\":1}";
+    assertThat(read(all, true)).isEqualTo(new Spec.Read.Valid(
+        new Spec("n", "u", List.of("calls", "messages"), "s", true, false)));
+    assertThat(read(all, false)).as("active is not read on a create")
+        .isEqualTo(new Spec.Read.Valid(new Spec("n", "u", List.of("calls", "messages"), "s", true, null)));
+    assertThat(read("{\"chatwoot_terminate_reason\":false,\"active\":true}", true))
+        .isEqualTo(new Spec.Read.Valid(new Spec(null, null, null, null, false, true)));
+    String nulls = "{\"name\":null,\"url\":null,\"events\":null,\"secret\":null,\"chatwoot_terminate_reason\":null,"
+        + "\"active\":null}";
+    assertThat(read(nulls, true)).isEqualTo(new Spec.Read.Valid(new Spec(null, null, null, null, null, null)));
+    assertThat(read("{}", true)).isEqualTo(new Spec.Read.Valid(new Spec(null, null, null, null, null, null)));
+
+    assertThat(read("{\"events\":\"calls\"}", false)).isEqualTo(new Spec.Read.Invalid("events must be an array of strings."));
+    assertThat(read("{\"events\":[\"calls\",1]}", false))
+        .isEqualTo(new Spec.Read.Invalid("events must be an array of strings."));
+    assertThat(read("{\"name\":5}", false)).isEqualTo(new Spec.Read.Invalid("name must be a string."));
+    assertThat(read("{\"url\":true}", false)).isEqualTo(new Spec.Read.Invalid("url must be a string."));
+    assertThat(read("{\"chatwoot_terminate_reason\":\"yes\"}", false))
+        .isEqualTo(new Spec.Read.Invalid("chatwoot_terminate_reason must be true or false."));
+    assertThat(read("{\"active\":1}", true)).isEqualTo(new Spec.Read.Invalid("active must be true or false."));
+  }
+
+  @Test
+  void aReplayFindsOnlyADeliveryOfTheSubscriptionNamed() {
+    Subscription a = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+    Subscription b = h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/b", List.of("calls"), null, false);
+    h.ingestSigned(RelayTimeRulesTest.callEvent("wacid.R1", "connect", java.time.Instant.parse("2026-03-01T10:00:00Z")));
+    Delivery ofB = subs.deliveries(RelayHarness.PNID_1, b.id(), Optional.empty(), 10).orElseThrow().get(0);
+
+    assertThat(subs.retry(RelayHarness.PNID_1, a.id(), ofB.id())).as("the same number, another subscription").isEmpty();
+    assertThat(subs.retry(RelayHarness.PNID_1, b.id(), ofB.id())).map(Delivery::id).contains(ofB.id());
+  }
+
+  @Test
+  void aNumberAtItsSubscriptionCapGetsNoMoreAndIsToldTheCap() {
+    for (int i = 0; i < CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS; i++) {
+      saved(new Spec("n" + i, "http://127.0.0.1:9/x", List.of("calls"), null, null, null));
+    }
+    assertThat(invalid(new Spec("one more", "http://127.0.0.1:9/x", List.of("calls"), null, null, null)))
+        .isEqualTo("Subscription cap: a number may have at most 25 subscriptions (LAYER_MAX_SUBSCRIPTIONS_PER_NUMBER).");
+    assertThat(subs.list(RelayHarness.PNID_1)).hasSize(CallWebhookRelay.DEFAULT_MAX_SUBSCRIPTIONS);
+  }
+  @Test
+  void aSubscriptionCreatedWhileItsNumberIsRemovedIsNotKeptAndOneDeletedWhileChangedIsNotFound(@TempDir Path other) {
+    java.util.concurrent.atomic.AtomicReference<Runnable> beforeWrite = new java.util.concurrent.atomic.AtomicReference<>();
+    try (RelayHarness raced = new RelayHarness(other, MutableClock.at("2026-03-01T10:00:00Z"),
+        List.of(RelayHarness.APP_SECRET), false, real -> RelayHarness.hooked(real, (method, args) -> {
+          if (method.equals("insertSubscription") || method.equals("updateSubscription")) {
+            Runnable r = beforeWrite.getAndSet(null);
+            if (r != null) {
+              r.run();
+            }
+          }
+        }))) {
+      Subscription s = raced.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/a", List.of("calls"), null, false);
+      beforeWrite.set(() -> raced.subscriptions().delete(RelayHarness.PNID_1, s.id()));
+      assertThat(raced.subscriptions().update(RelayHarness.PNID_1, s.id(), new Spec("renamed", null, null, null, null, null)))
+          .isEqualTo(new Outcome.NotFound());
+
+      beforeWrite.set(() -> assertThat(raced.layer.keys().removeNumber(RelayHarness.PNID_2)).isTrue());
+      Outcome created = raced.subscriptions().create(RelayHarness.PNID_2,
+          new Spec("n", "http://127.0.0.1:9/b", List.of("calls"), null, null, null));
+      assertThat(created).isEqualTo(new Outcome.Invalid(
+          "This number is not registered in the layer (it was removed): no subscription was created."));
+      assertThat(raced.subscriptions().list(RelayHarness.PNID_2)).isEmpty();
+    }
+  }
 }
