@@ -189,9 +189,20 @@ public interface CallWebhookRelay extends AutoCloseable {
     int concurrencyPerNumber;
     int maxSubscriptionsPerNumber = DEFAULT_MAX_SUBSCRIPTIONS;
     boolean soleDeliverer;
+    /** The lanes' fallback poll (not an option: see {@link #idlePoll}). */
+    Duration idlePoll = DeliveryEngine.MAX_IDLE;
     dev.metalayer.metrics.LayerMetrics metrics = dev.metalayer.metrics.LayerMetrics.none();
 
     private Builder() {}
+
+    /**
+     * For the relay's own tests: how long a lane waits between polls when nothing wakes it. A long poll
+     * shows that every path that queues a delivery wakes its lane, rather than leaving it to the poll.
+     */
+    Builder idlePoll(Duration idlePoll) {
+      this.idlePoll = Objects.requireNonNull(idlePoll, "idlePoll");
+      return this;
+    }
 
     /** Default {@link dev.metalayer.metrics.LayerMetrics#none()}: what the relay counts (webhooks, deliveries, backlog). */
     public Builder metrics(dev.metalayer.metrics.LayerMetrics metrics) {

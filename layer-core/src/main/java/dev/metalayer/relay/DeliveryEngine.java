@@ -56,6 +56,8 @@ import org.slf4j.LoggerFactory;
  */
 final class DeliveryEngine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeliveryEngine.class);
+  private final Duration maxIdle;
+  /** The longest a started lane waits between two polls of the store when nothing wakes it (the fallback). */
   static final Duration MAX_IDLE = Duration.ofSeconds(1);
   /** How often a started engine tells the store that its instance is alive. */
   static final Duration HEARTBEAT = Duration.ofSeconds(1);
@@ -118,9 +120,13 @@ final class DeliveryEngine implements AutoCloseable {
   /**
    * @param perNumber attempts in flight per number and lane; 0: half the lane's threads (at least 1)
    * @param retention how long finished history is kept (see {@link RelayStore#purge})
+   * @param maxIdle the longest a lane waits between two polls when nothing wakes it ({@link #MAX_IDLE}); a
+   *     test makes it long so that only the wake-ups (a stored delivery, a turned-on subscription, another
+   *     instance's notice) can bring a delivery out in time
    */
   DeliveryEngine(RelayStore store, String instanceId, Attempter attempter, DeliveryPolicy policy, Clock clock,
-      int callsThreads, int defaultThreads, int perSubscription, int perNumber, Duration retention) {
+      int callsThreads, int defaultThreads, int perSubscription, int perNumber, Duration retention, Duration maxIdle) {
+    this.maxIdle = maxIdle;
     this.store = store;
     this.instanceId = instanceId;
     this.attempter = attempter;
@@ -269,7 +275,7 @@ final class DeliveryEngine implements AutoCloseable {
     if (!running) {
       return;
     }
-    Duration delay = MAX_IDLE;
+    Duration delay = maxIdle;
     try {
       Instant now = clock.instant();
       // Claim in rounds until the lane's workers are busy or nothing is due. A round takes at most as
@@ -316,7 +322,7 @@ final class DeliveryEngine implements AutoCloseable {
       Optional<Instant> next = store.nextWake(s.lane);
       if (next.isPresent()) {
         Duration until = Duration.between(clock.instant(), next.get());
-        delay = until.compareTo(s.minPoll) < 0 ? s.minPoll : until.compareTo(MAX_IDLE) > 0 ? MAX_IDLE : until;
+        delay = until.compareTo(s.minPoll) < 0 ? s.minPoll : until.compareTo(maxIdle) > 0 ? maxIdle : until;
       }
       if (s.claimFailing) {
         s.claimFailing = false;
