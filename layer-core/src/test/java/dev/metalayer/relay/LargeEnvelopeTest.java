@@ -216,6 +216,55 @@ class LargeEnvelopeTest {
     }
   }
 
+  /**
+   * Stopping the relay waits for the routing in progress to finish its write (the envelope stays stored,
+   * and the next start routes the rest): a chunk held inside the store's write is written before close
+   * returns, not cut off under a store that is being closed.
+   */
+  @Test
+  void closeWaitsForTheChunkBeingWritten() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    try (RelayHarness h = new RelayHarness(dir, clock, List.of(RelayHarness.APP_SECRET), false,
+        real -> RelayHarness.hooked(real, (method, args) -> {
+          if (method.equals("route") && writing.getCount() > 0) {
+            writing.countDown();
+            release.await(20, java.util.concurrent.TimeUnit.SECONDS);
+          }
+        }))) {
+      for (int i = 0; i < SUBSCRIPTIONS; i++) {
+        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
+      }
+      h.layer.relay().start();
+      assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
+      assertThat(writing.await(20, java.util.concurrent.TimeUnit.SECONDS)).as("the router is writing a chunk").isTrue();
+
+      java.util.concurrent.atomic.AtomicLong rowsAtClose = new java.util.concurrent.atomic.AtomicLong(-1);
+      java.util.concurrent.CompletableFuture<Void> closing = java.util.concurrent.CompletableFuture.runAsync(() -> {
+        h.layer.relay().close();
+        rowsAtClose.set(h.rows("layer_deliveries"));
+      });
+      boolean closedWhileWriting = closing.isDone() || waitsFor(closing, Duration.ofMillis(300));
+      release.countDown();
+      closing.get(30, java.util.concurrent.TimeUnit.SECONDS);
+
+      assertThat(closedWhileWriting).as("close returned while a chunk was being written").isFalse();
+      assertThat(rowsAtClose.get()).as("the held chunk was written before close returned")
+          .isGreaterThanOrEqualTo(Router.ROUTING_CHUNK);
+    }
+  }
+
+  /** Whether {@code f} completes within {@code d}. */
+  private static boolean waitsFor(java.util.concurrent.CompletableFuture<?> f, Duration d) throws Exception {
+    try {
+      f.get(d.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.TimeoutException stillRunning) {
+      return false;
+    }
+  }
+
   private static int unrouted(RelayHarness h) {
     return h.db.withConnection(c -> {
       try (var st = c.createStatement();
