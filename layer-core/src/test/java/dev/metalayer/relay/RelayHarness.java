@@ -49,10 +49,16 @@ final class RelayHarness implements AutoCloseable {
 
   /** @param wrap what the relay sees of the real H2 store (a test's view of it, e.g. a racing writer) */
   RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned, UnaryOperator<RelayStore> wrap) {
+    this(dir, clock, appSecrets, allowUnsigned, wrap, options -> options);
+  }
+
+  /** @param options the relay's settings a test sets (workers, concurrency caps), on top of the harness's own */
+  RelayHarness(Path dir, Clock clock, List<String> appSecrets, boolean allowUnsigned, UnaryOperator<RelayStore> wrap,
+      UnaryOperator<MetaLayer.Builder> options) {
     pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay") + ";WRITE_DELAY=0", "sa", "");
     db = Database.open(pool);
     layer =
-        MetaLayer.builder()
+        options.apply(MetaLayer.builder()
             .keyStore(Stores.inMemoryKeys())
             .masterKey(MASTER_KEY)
             .clock(clock)
@@ -60,7 +66,7 @@ final class RelayHarness implements AutoCloseable {
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
             .appSecrets(appSecrets)
             .allowUnsignedWebhooks(allowUnsigned)
-            .meterRegistry(meters)
+            .meterRegistry(meters))
             .build();
     assertThat(layer.keys().addNumber("+13175551399", PNID_1, WABA_1, "900", "EAAG-token-1"))
         .isInstanceOf(Registration.Added.class);

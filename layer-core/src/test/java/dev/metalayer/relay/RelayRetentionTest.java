@@ -131,6 +131,33 @@ class RelayRetentionTest {
     }
   }
 
+  /**
+   * The purge marks calls left ringing expired in batches of {@link DeliveryEngine#PURGE_BATCH} while a
+   * batch comes back full: one more than a batch are all expired in one run, not the last at the next hour.
+   */
+  @Test
+  void aPurgeExpiresMoreThanOneBatchOfCallsLeftRinging() {
+    List<String> changes = new java.util.ArrayList<>();
+    for (int i = 0; i <= DeliveryEngine.PURGE_BATCH; i++) { // one envelope (Meta batches up to 1,000 call updates)
+      changes.add("{\"field\":\"calls\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+          + "\"display_phone_number\":\"13175551399\",\"phone_number_id\":\"" + RelayHarness.PNID_1 + "\"},\"calls\":"
+          + "[{\"id\":\"wacid.Ring" + i + "\",\"from\":\"12185552828\",\"to\":\"13175551399\",\"event\":\"connect\","
+          + "\"timestamp\":\"" + clock.instant().getEpochSecond() + "\",\"direction\":\"USER_INITIATED\"}]}}");
+    }
+    h.ingestSigned(("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"" + RelayHarness.WABA_1
+        + "\",\"changes\":[" + String.join(",", changes) + "]}]}").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(h.layer.calls().store().find(RelayHarness.PNID_1, "wacid.Ring0").orElseThrow().state())
+        .isEqualTo(dev.metalayer.calls.CallStore.State.RINGING);
+
+    clock.advance(Duration.ofMinutes(11)); // past the ringing bound, well within the retention
+    h.layer.relay().purge();
+
+    for (int i = 0; i <= DeliveryEngine.PURGE_BATCH; i++) {
+      assertThat(h.layer.calls().store().find(RelayHarness.PNID_1, "wacid.Ring" + i).orElseThrow().state())
+          .as("wacid.Ring" + i).isEqualTo(dev.metalayer.calls.CallStore.State.EXPIRED);
+    }
+  }
+
   private static void ingest(MetaLayer layer, byte[] body) {
     assertThat(layer.relay().ingest(body, dev.metalayer.testing.MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
         .isInstanceOf(IngestResult.Accepted.class);
