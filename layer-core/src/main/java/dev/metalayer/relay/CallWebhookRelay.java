@@ -189,18 +189,19 @@ public interface CallWebhookRelay extends AutoCloseable {
     int concurrencyPerNumber;
     int maxSubscriptionsPerNumber = DEFAULT_MAX_SUBSCRIPTIONS;
     boolean soleDeliverer;
-    /** The lanes' fallback poll (not an option: see {@link #idlePoll}). */
-    Duration idlePoll = DeliveryEngine.MAX_IDLE;
+    /** The engine's own waits (not options: see {@link #timing}). */
+    DeliveryEngine.Timing timing = DeliveryEngine.Timing.DEFAULT;
     dev.metalayer.metrics.LayerMetrics metrics = dev.metalayer.metrics.LayerMetrics.none();
 
     private Builder() {}
 
     /**
-     * For the relay's own tests: how long a lane waits between polls when nothing wakes it. A long poll
-     * shows that every path that queues a delivery wakes its lane, rather than leaving it to the poll.
+     * For the relay's own tests: the engine's waits. A long idle poll shows that every path that queues a
+     * delivery wakes its lane rather than leaving it to the poll; an early first purge shows what the
+     * scheduled purge does without waiting a minute.
      */
-    Builder idlePoll(Duration idlePoll) {
-      this.idlePoll = Objects.requireNonNull(idlePoll, "idlePoll");
+    Builder timing(DeliveryEngine.Timing timing) {
+      this.timing = Objects.requireNonNull(timing, "timing");
       return this;
     }
 

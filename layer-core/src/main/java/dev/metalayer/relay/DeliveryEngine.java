@@ -56,12 +56,22 @@ import org.slf4j.LoggerFactory;
  */
 final class DeliveryEngine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeliveryEngine.class);
-  private final Duration maxIdle;
+  private final Timing timing;
   /** The longest a started lane waits between two polls of the store when nothing wakes it (the fallback). */
   static final Duration MAX_IDLE = Duration.ofSeconds(1);
   /** How often a started engine tells the store that its instance is alive. */
   static final Duration HEARTBEAT = Duration.ofSeconds(1);
   static final Duration FIRST_PURGE = Duration.ofMinutes(1);
+
+  /**
+   * The engine's own waits, which the layer does not make options: {@code maxIdle}, the longest a lane
+   * waits between two polls when nothing wakes it, and {@code firstPurge}, when the first retention purge
+   * runs after {@link #start()}. The relay's tests shorten or lengthen them to show what each path does
+   * without them (a wake-up, a scheduled purge) rather than waiting a minute.
+   */
+  record Timing(Duration maxIdle, Duration firstPurge) {
+    static final Timing DEFAULT = new Timing(MAX_IDLE, FIRST_PURGE);
+  }
   static final Duration PURGE_INTERVAL = Duration.ofHours(1);
   /** Rows per purge transaction: short transactions that never hold the store for long. */
   static final int PURGE_BATCH = 500;
@@ -120,13 +130,11 @@ final class DeliveryEngine implements AutoCloseable {
   /**
    * @param perNumber attempts in flight per number and lane; 0: half the lane's threads (at least 1)
    * @param retention how long finished history is kept (see {@link RelayStore#purge})
-   * @param maxIdle the longest a lane waits between two polls when nothing wakes it ({@link #MAX_IDLE}); a
-   *     test makes it long so that only the wake-ups (a stored delivery, a turned-on subscription, another
-   *     instance's notice) can bring a delivery out in time
+   * @param timing the engine's own waits ({@link Timing#DEFAULT} in the layer)
    */
   DeliveryEngine(RelayStore store, String instanceId, Attempter attempter, DeliveryPolicy policy, Clock clock,
-      int callsThreads, int defaultThreads, int perSubscription, int perNumber, Duration retention, Duration maxIdle) {
-    this.maxIdle = maxIdle;
+      int callsThreads, int defaultThreads, int perSubscription, int perNumber, Duration retention, Timing timing) {
+    this.timing = timing;
     this.store = store;
     this.instanceId = instanceId;
     this.attempter = attempter;
@@ -171,7 +179,7 @@ final class DeliveryEngine implements AutoCloseable {
     for (Lane lane : Lane.values()) {
       wake(lane);
     }
-    purgeSchedule = housekeeping.scheduleWithFixedDelay(this::scheduledPurge, FIRST_PURGE.toMillis(), PURGE_INTERVAL.toMillis(),
+    purgeSchedule = housekeeping.scheduleWithFixedDelay(this::scheduledPurge, timing.firstPurge().toMillis(), PURGE_INTERVAL.toMillis(),
         TimeUnit.MILLISECONDS);
   }
 
@@ -275,6 +283,7 @@ final class DeliveryEngine implements AutoCloseable {
     if (!running) {
       return;
     }
+    Duration maxIdle = timing.maxIdle();
     Duration delay = maxIdle;
     try {
       Instant now = clock.instant();

@@ -56,7 +56,7 @@ final class WebhookRelay implements CallWebhookRelay {
     // this relay's instance among those sharing the store: it owns the call deliveries of its ingest
     String instanceId = dev.metalayer.crypto.Secrets.newId("ins", b.random, 12);
     this.engine = new DeliveryEngine(store, instanceId, attempter, policy, clock, b.callsThreads, b.defaultThreads,
-        b.concurrencyPerSubscription, b.concurrencyPerNumber, b.retention, b.idlePoll);
+        b.concurrencyPerSubscription, b.concurrencyPerNumber, b.retention, b.timing);
     this.router = new Router(store, b.keys, policy, engine, clock, b.random, warnings, unknownNumbers, instanceId);
     this.subscriptions = new WebhookSubscriptions(router, engine, store, b.keys, b.cipher, b.egressGuard, clock,
         b.maxSubscriptionsPerNumber);

@@ -36,6 +36,8 @@ final class RelayHarness implements AutoCloseable {
   final JdbcConnectionPool pool;
   final Database db;
   final MetaLayer layer;
+  /** The relay's store, as the test's wrap made it. */
+  final RelayStore store;
   /** What the layer counted. */
   final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
 
@@ -57,12 +59,13 @@ final class RelayHarness implements AutoCloseable {
       UnaryOperator<MetaLayer.Builder> options) {
     pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay") + ";WRITE_DELAY=0", "sa", "");
     db = Database.open(pool);
+    store = wrap.apply(Stores.relay(db));
     layer =
         options.apply(MetaLayer.builder()
             .keyStore(Stores.inMemoryKeys())
             .masterKey(MASTER_KEY)
             .clock(clock)
-            .relayStore(wrap.apply(Stores.relay(db)))
+            .relayStore(store)
             .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8")))
             .appSecrets(appSecrets)
             .allowUnsignedWebhooks(allowUnsigned)
@@ -91,6 +94,16 @@ final class RelayHarness implements AutoCloseable {
             throw e.getCause();
           }
         });
+  }
+
+  /**
+   * Another relay on this harness's store, keys and master key, built directly (not through
+   * {@link MetaLayer}) so that a test may set the engine's own waits; the caller closes it.
+   */
+  CallWebhookRelay relayWith(DeliveryEngine.Timing timing) {
+    return CallWebhookRelay.builder().timing(timing).clock(layer.clock())
+        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(APP_SECRET))
+        .build(store, layer.keys(), new dev.metalayer.crypto.TokenCipher(MASTER_KEY, new java.security.SecureRandom()));
   }
 
   WebhookSubscriptions subscriptions() {

@@ -158,6 +158,30 @@ class RelayRetentionTest {
     }
   }
 
+  /**
+   * The hourly purge of a running relay goes on while batches come back full, as {@code purge()} does:
+   * more history than one batch is removed in one scheduled run. The first run is made to come at once
+   * (in the layer, a minute after the start).
+   */
+  @Test
+  void theScheduledPurgeOfARunningRelayRemovesMoreThanOneBatch() throws InterruptedException {
+    for (int i = 0; i <= DeliveryEngine.PURGE_BATCH; i++) { // no subscription: envelopes only
+      h.ingestSigned(RelayTimeRulesTest.message("wamid.S" + i));
+    }
+    clock.advance(Duration.ofDays(15));
+    CallWebhookRelay relay = h.relayWith(new DeliveryEngine.Timing(DeliveryEngine.MAX_IDLE, Duration.ZERO));
+    try {
+      relay.start();
+      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (h.rows("layer_envelopes") > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20); // a poll interval: the purge runs on the relay's housekeeping thread
+      }
+      assertThat(h.rows("layer_envelopes")).isZero();
+    } finally {
+      relay.close();
+    }
+  }
+
   private static void ingest(MetaLayer layer, byte[] body) {
     assertThat(layer.relay().ingest(body, dev.metalayer.testing.MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
         .isInstanceOf(IngestResult.Accepted.class);

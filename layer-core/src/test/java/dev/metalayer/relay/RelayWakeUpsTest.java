@@ -2,25 +2,18 @@ package dev.metalayer.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.metalayer.crypto.TokenCipher;
-import dev.metalayer.keys.KeyService;
-import dev.metalayer.keys.KeyService.Registration;
 import dev.metalayer.relay.CallWebhookRelay.IngestResult;
 import dev.metalayer.relay.WebhookSubscriptions.Outcome;
 import dev.metalayer.relay.WebhookSubscriptions.Spec;
-import dev.metalayer.store.Database;
-import dev.metalayer.store.Stores;
 import dev.metalayer.testing.MetaFixtures;
 import dev.metalayer.testing.MutableClock;
 import dev.metalayer.testing.RecordingSubscriber;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import org.h2.jdbcx.JdbcConnectionPool;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,36 +32,31 @@ class RelayWakeUpsTest {
 
   @TempDir Path dir;
   final MutableClock clock = MutableClock.at("2026-03-01T10:00:00Z");
-  final TokenCipher cipher = new TokenCipher(RelayHarness.MASTER_KEY, new SecureRandom());
-  final KeyService keys = new KeyService(Stores.inMemoryKeys(), cipher, clock, new SecureRandom(), Duration.ofSeconds(30));
   final RecordingSubscriber subscriber = RecordingSubscriber.start();
   /** What the relay handed its store to hear other instances' wake-ups (PostgreSQL's notifications). */
   final AtomicReference<Consumer<Lane>> listener = new AtomicReference<>();
-  JdbcConnectionPool pool;
+  RelayHarness h;
   CallWebhookRelay relay;
 
   @BeforeEach
   void setUp() {
-    pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay") + ";WRITE_DELAY=0", "sa", "");
-    RelayStore store = RelayHarness.hooked(Stores.relay(Database.open(pool)), (method, args) -> {
-      if (method.equals("listen")) {
-        @SuppressWarnings("unchecked")
-        Consumer<Lane> wake = (Consumer<Lane>) args[0];
-        listener.set(wake);
-      }
-    });
-    relay = CallWebhookRelay.builder().idlePoll(IDLE_POLL).clock(clock)
-        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(RelayHarness.APP_SECRET))
-        .build(store, keys, cipher);
-    assertThat(keys.addNumber("+13175551399", RelayHarness.PNID_1, RelayHarness.WABA_1, "900", "EAAG-token-1"))
-        .isInstanceOf(Registration.Added.class);
+    h = new RelayHarness(dir, clock, List.of(RelayHarness.APP_SECRET), false, real -> RelayHarness.hooked(real,
+        (method, args) -> {
+          if (method.equals("listen")) {
+            @SuppressWarnings("unchecked")
+            Consumer<Lane> wake = (Consumer<Lane>) args[0];
+            listener.set(wake);
+          }
+        }));
+    // the harness's own relay is never started: this one, with the long idle poll, delivers
+    relay = h.relayWith(new DeliveryEngine.Timing(IDLE_POLL, DeliveryEngine.FIRST_PURGE));
   }
 
   @AfterEach
   void tearDown() {
     relay.close();
     subscriber.close();
-    pool.dispose();
+    h.close();
   }
 
   private Subscription subscribe(List<String> events) {
@@ -159,9 +147,7 @@ class RelayWakeUpsTest {
     startIdle();
     // another instance stores a delivery: this one's lane is not woken by the ingest (its engine is told
     // nothing), only by the notice the store passes on
-    CallWebhookRelay other = CallWebhookRelay.builder().idlePoll(IDLE_POLL).clock(clock)
-        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(RelayHarness.APP_SECRET))
-        .build(Stores.relay(Database.open(pool)), keys, cipher);
+    CallWebhookRelay other = h.relayWith(new DeliveryEngine.Timing(IDLE_POLL, DeliveryEngine.FIRST_PURGE));
     try {
       byte[] body = RelayTimeRulesTest.message("wamid.W4");
       assertThat(other.ingest(body, MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
