@@ -391,7 +391,7 @@ class RelayStartStopTest {
 
     DeliveryEngine.awaitStopped(executor);
 
-    assertThat(interrupted.get(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(interrupted.get(2, TimeUnit.SECONDS)).isTrue();
     assertThat(executor.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
   }
 
