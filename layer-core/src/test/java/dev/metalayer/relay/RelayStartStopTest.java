@@ -200,6 +200,244 @@ class RelayStartStopTest {
     assertThat(relay.remoteWakes(Lane.CALLS)).isZero();
   }
 
+  /** The instance the relay names is the one it records in the store: the owner of the call deliveries it receives. */
+  @Test
+  void theRelaysInstanceIdIsTheOneItBeatsAs() {
+    h.layer.relay().start();
+    String id = h.db.withConnection(c -> {
+      try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id FROM layer_instances")) {
+        assertThat(rs.next()).isTrue();
+        return rs.getString(1);
+      }
+    });
+    assertThat(((WebhookRelay) h.layer.relay()).instanceId()).isNotEmpty().isEqualTo(id);
+  }
+
+  /**
+   * A second start of a running sole deliverer changes nothing: it does not release the leases of the
+   * attempts running now (as a start does for those left by the previous run), which would send them twice.
+   */
+  @Test
+  void aSecondStartOfARunningSoleDelivererLeavesItsRunningAttemptsAlone() throws Exception {
+    dev.metalayer.MetaLayer sole = dev.metalayer.MetaLayer.builder().keyStore(dev.metalayer.store.Stores.inMemoryKeys())
+        .masterKey(RelayHarness.MASTER_KEY).clock(clock).relayStore(dev.metalayer.store.Stores.relay(h.db))
+        .egressGuard(EgressGuard.of(false, List.of("127.0.0.0/8"))).appSecrets(List.of(RelayHarness.APP_SECRET))
+        .soleDeliverer(true).build();
+    sole.keys().addNumber("+13175551399", RelayHarness.PNID_1, RelayHarness.WABA_1, "900", "EAAG-token-1");
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
+    try {
+      sole.relay().start();
+      byte[] body = RelayTimeRulesTest.message("wamid.held");
+      assertThat(sole.relay().ingest(body, dev.metalayer.testing.MetaFixtures.metaSignature(RelayHarness.APP_SECRET, body)))
+          .isInstanceOf(CallWebhookRelay.IngestResult.Accepted.class);
+      assertThat(arrived.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("the attempt reached the subscriber").isTrue();
+
+      sole.relay().start();
+      answer.countDown();
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (only(s).state() != DeliveryState.DELIVERED && System.nanoTime() < deadline) {
+        Thread.sleep(20); // a poll interval: the outcome is recorded right after the answer
+      }
+    } finally {
+      sole.relay().close();
+    }
+    assertThat(only(s).state()).isEqualTo(DeliveryState.DELIVERED);
+    assertThat(only(s).attempts()).as("the running attempt's outcome stands").hasSize(1);
+    assertThat(subscriber.count()).as("sent once").isEqualTo(1);
+  }
+
+  /**
+   * An instance one of whose lanes has stopped (here its pump died of an {@link OutOfMemoryError}) stops
+   * beating: it no longer claims, so the other instances must take its call deliveries over after
+   * {@link RelayStore#OWNER_TIMEOUT} instead of leaving them to it.
+   */
+  @Test
+  void anInstanceWhoseLaneStoppedNoLongerBeats() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean outOfMemory = new java.util.concurrent.atomic.AtomicBoolean();
+    Instant later = clock.instant().plus(Duration.ofMinutes(1));
+    CountDownLatch beatLater = new CountDownLatch(1);
+    useStore(real -> RelayHarness.hooked(real, (method, args) -> {
+      if (method.equals("claimDue") && outOfMemory.get()) {
+        throw new OutOfMemoryError("Java heap space (simulated)");
+      }
+      if (method.equals("heartbeat") && !((Instant) args[1]).isBefore(later)) {
+        beatLater.countDown();
+      }
+    }));
+    WebhookRelay relay = (WebhookRelay) h.layer.relay();
+    relay.start();
+    assertThat(seenAt()).contains(clock.instant());
+
+    outOfMemory.set(true);
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (relay.deadWorkers().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(50); // a poll interval: each lane pumps at least every second
+    }
+    assertThat(relay.deadWorkers()).isNotEmpty();
+    clock.advance(Duration.ofMinutes(1));
+
+    // two and a half heartbeat periods of real time: a beat that still ran would record the new time
+    assertThat(beatLater.await(2500, TimeUnit.MILLISECONDS)).as("a beat after the lane stopped").isFalse();
+    assertThat(seenAt()).as("last seen before the lane stopped").contains(later.minus(Duration.ofMinutes(1)));
+  }
+
+  /**
+   * The retirement is close's last word on the instance: a beat running when close begins ends before the
+   * instance is retired, so that it cannot record the instance alive again after its retirement (the others
+   * would then leave its calls to it until {@link RelayStore#OWNER_TIMEOUT}).
+   */
+  @Test
+  void closeRetiresTheInstanceOnlyOnceARunningBeatHasEnded() throws Exception {
+    HeldUntilRetired beat = new HeldUntilRetired("heartbeat");
+    useStore(beat::wrap);
+    h.layer.relay().start();
+    beat.arm();
+
+    h.layer.relay().close();
+
+    assertThat(beat.heldAtRetire).as("retired while a beat was still running").isFalse();
+    assertThat(h.rows("layer_instances")).as("retired").isZero();
+  }
+
+  /**
+   * Close lets a running pump end before it goes on (and releases the claims still running): a claim made
+   * after that would keep its rows leased, sent by no one, until the lease ends.
+   */
+  @Test
+  void closeRetiresTheInstanceOnlyOnceARunningClaimHasEnded() throws Exception {
+    HeldUntilRetired claim = new HeldUntilRetired("claimDue");
+    useStore(claim::wrap);
+    h.layer.relay().start();
+    claim.arm(); // each lane pumps at least every second
+
+    h.layer.relay().close();
+
+    assertThat(claim.heldAtRetire).as("retired while a claim was still running").isFalse();
+  }
+
+  /**
+   * A close on a thread interrupted while it waits for the attempts in flight stops waiting, releases them,
+   * and leaves the thread's interrupt set.
+   */
+  @Test
+  void aCloseOnAnInterruptedThreadReleasesTheAttemptsInFlightAndKeepsItsInterrupt() throws Exception {
+    // on the in-memory store: an interrupt during an H2 write closes its file
+    useStore(real -> dev.metalayer.store.Stores.inMemoryRelay());
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
+    h.layer.relay().start();
+    h.ingestSigned(RelayTimeRulesTest.message("wamid.held"));
+    assertThat(arrived.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("the attempt reached the subscriber").isTrue();
+
+    Thread.currentThread().interrupt();
+    boolean interrupted;
+    long start = System.nanoTime();
+    try {
+      h.layer.relay().close(WAIT);
+    } finally {
+      interrupted = Thread.interrupted();
+    }
+    assertThat(interrupted).isTrue();
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).as("did not wait out the grace").isLessThan(WAIT);
+    assertThat(only(s).state()).as("released").isEqualTo(DeliveryState.PENDING);
+  }
+
+  /** A closed relay stops listening for the other instances' wake-ups (on PostgreSQL, that frees a connection). */
+  @Test
+  void aClosedRelayStopsListening() {
+    java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
+    useStore(real -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
+        new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
+          Object result;
+          try {
+            result = method.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+          if (method.getName().equals("listen")) {
+            RelayStore.Listening listening = (RelayStore.Listening) result;
+            return (RelayStore.Listening) () -> {
+              closed.incrementAndGet();
+              listening.close();
+            };
+          }
+          return result;
+        }));
+    h.layer.relay().start();
+    assertThat(closed).hasValue(0);
+    h.layer.relay().close();
+    assertThat(closed).hasValue(1);
+  }
+
+  /**
+   * Close waits for each of its executors at most 10 seconds, then interrupts what still runs there (a pump
+   * or a purge stuck in a store call), so that it cannot keep running after the relay was closed.
+   */
+  @Test
+  void aTaskStillRunningTenSecondsAfterItsExecutorStoppedIsInterrupted() throws Exception {
+    java.util.concurrent.ExecutorService executor = java.util.concurrent.Executors.newSingleThreadExecutor();
+    CountDownLatch started = new CountDownLatch(1);
+    java.util.concurrent.CompletableFuture<Boolean> interrupted = new java.util.concurrent.CompletableFuture<>();
+    executor.execute(() -> {
+      started.countDown();
+      try {
+        new CountDownLatch(1).await(1, TimeUnit.MINUTES); // stuck
+        interrupted.complete(false);
+      } catch (InterruptedException e) {
+        interrupted.complete(true);
+      }
+    });
+    assertThat(started.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+    executor.shutdown();
+
+    DeliveryEngine.awaitStopped(executor);
+
+    assertThat(interrupted.get(2, TimeUnit.SECONDS)).isTrue();
+    assertThat(executor.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /**
+   * A call of the relay's store ({@code method}), once armed, held until the instance is retired or for 2
+   * seconds at most; records whether the retirement came while it was held.
+   */
+  private static final class HeldUntilRetired {
+    final String method;
+    final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    final java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean();
+    final CountDownLatch held = new CountDownLatch(1);
+    final CountDownLatch retired = new CountDownLatch(1);
+    volatile boolean heldAtRetire;
+
+    HeldUntilRetired(String method) {
+      this.method = method;
+    }
+
+    RelayStore wrap(RelayStore real) {
+      return RelayHarness.hooked(real, (called, args) -> {
+        if (called.equals(method) && armed.compareAndSet(true, false)) {
+          holding.set(true);
+          held.countDown();
+          retired.await(2, TimeUnit.SECONDS); // the longest close may wait for it is 10 s
+          holding.set(false);
+        } else if (called.equals("retire")) {
+          heldAtRetire = holding.get();
+          retired.countDown();
+        }
+      });
+    }
+
+    /** Holds the next call, and returns once it is held. */
+    void arm() throws InterruptedException {
+      armed.set(true);
+      assertThat(held.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as(method + " called").isTrue();
+    }
+  }
+
+  /** Replaces the harness by one whose relay sees {@code wrap} of its store. */
+  private void useStore(java.util.function.UnaryOperator<RelayStore> wrap) {
+    h.close();
+    h = new RelayHarness(dir.resolve("wrapped"), clock, List.of(RelayHarness.APP_SECRET), false, wrap);
+  }
+
   private void awaitAttempts(Subscription s, int n) throws InterruptedException {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (only(s).attempts().size() < n && System.nanoTime() < deadline) {
