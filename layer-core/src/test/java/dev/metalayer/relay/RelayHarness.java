@@ -85,15 +85,39 @@ final class RelayHarness implements AutoCloseable {
 
   /** {@code real}, with {@code hook} run before each of its calls (the real store answers those it lets through). */
   static RelayStore hooked(RelayStore real, StoreHook hook) {
+    return answered(real, (method, args, answer) -> {
+      hook.before(method, args);
+      return answer.call();
+    });
+  }
+
+  /** What a test makes of a call of the relay's store: {@code answer} asks the real store; its result may be changed or acted on. */
+  @FunctionalInterface
+  interface StoreAnswer {
+    Object answer(String method, Object[] args, java.util.concurrent.Callable<Object> answer) throws Throwable;
+  }
+
+  /** {@code real}, each of its calls answered through {@code answer}. */
+  static RelayStore answered(RelayStore real, StoreAnswer answer) {
     return (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
-        new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
-          hook.before(method.getName(), args);
+        new Class<?>[] {RelayStore.class}, (proxy, method, args) -> answer.answer(method.getName(), args, () -> {
           try {
             return method.invoke(real, args);
           } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
+            throw rethrown(e.getCause());
           }
-        });
+        }));
+  }
+
+  /** The real store's own exception, rethrown as it was (the store throws only unchecked ones). */
+  private static RuntimeException rethrown(Throwable t) {
+    if (t instanceof RuntimeException r) {
+      throw r;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    throw new IllegalStateException(t);
   }
 
   /**

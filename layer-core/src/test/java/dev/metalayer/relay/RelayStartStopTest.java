@@ -345,23 +345,17 @@ class RelayStartStopTest {
   @Test
   void aClosedRelayStopsListening() {
     java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
-    useStore(real -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
-        new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
-          Object result;
-          try {
-            result = method.invoke(real, args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
-          }
-          if (method.getName().equals("listen")) {
-            RelayStore.Listening listening = (RelayStore.Listening) result;
-            return (RelayStore.Listening) () -> {
-              closed.incrementAndGet();
-              listening.close();
-            };
-          }
-          return result;
-        }));
+    useStore(real -> RelayHarness.answered(real, (method, args, answer) -> {
+      Object result = answer.call();
+      if (method.equals("listen")) {
+        RelayStore.Listening listening = (RelayStore.Listening) result;
+        return (RelayStore.Listening) () -> {
+          closed.incrementAndGet();
+          listening.close();
+        };
+      }
+      return result;
+    }));
     h.layer.relay().start();
     assertThat(closed).hasValue(0);
     h.layer.relay().close();

@@ -427,21 +427,15 @@ class RelayTimeRulesTest {
   private RelayHarness racing(java.util.function.BiConsumer<RelayStore, RelayStore.Claimed> meanwhile) {
     h.close();
     return new RelayHarness(dir.resolve("raced"), clock, List.of(RelayHarness.APP_SECRET), false,
-        store -> (RelayStore) java.lang.reflect.Proxy.newProxyInstance(RelayStore.class.getClassLoader(),
-            new Class<?>[] {RelayStore.class}, (proxy, method, args) -> {
-              Object result;
-              try {
-                result = method.invoke(store, args);
-              } catch (java.lang.reflect.InvocationTargetException e) {
-                throw e.getCause();
-              }
-              if (method.getName().equals("claimDue")) {
-                for (Object c : (List<?>) result) {
-                  meanwhile.accept(store, (RelayStore.Claimed) c);
-                }
-              }
-              return result;
-            }));
+        store -> RelayHarness.answered(store, (method, args, answer) -> {
+          Object result = answer.call();
+          if (method.equals("claimDue")) {
+            for (Object c : (List<?>) result) {
+              meanwhile.accept(store, (RelayStore.Claimed) c);
+            }
+          }
+          return result;
+        }));
   }
 
   @Test
