@@ -33,9 +33,7 @@ class LargeEnvelopeTest {
   void anEnvelopeOf4000ChangesFor25SubscriptionsIsAcknowledgedWithinMetasTimeoutAndRoutedAfterwards() {
     MutableClock clock = new MutableClock(Instant.now());
     try (RelayHarness h = new RelayHarness(dir, clock)) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
-      }
+      subscribeAll(h, List.of("calls", "messages"));
       byte[] body = envelope(CHANGES, clock.instant());
 
       long started = System.nanoTime();
@@ -66,9 +64,7 @@ class LargeEnvelopeTest {
   void anEnvelopeAcknowledgedBeforeItsRoutingIsRoutedOnceAndCompletely() {
     MutableClock clock = new MutableClock(Instant.now());
     try (RelayHarness h = new RelayHarness(dir, clock)) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
-      }
+      subscribeAll(h, List.of("calls", "messages"));
       // 50 messages and a ring for 25 subscriptions: 1,275 deliveries, more than are routed inline
       IngestResult.Accepted accepted = h.ingestSigned(envelope(50, clock.instant()));
       assertThat(accepted).isEqualTo(new IngestResult.Accepted(51, SUBSCRIPTIONS, 0, 50 * SUBSCRIPTIONS, 0));
@@ -85,9 +81,7 @@ class LargeEnvelopeTest {
   void anEnvelopeStoredUnroutedWhenTheProcessStoppedIsRoutedAtTheNextStart() throws Exception {
     MutableClock clock = new MutableClock(Instant.now());
     try (RelayHarness h = new RelayHarness(dir, clock)) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
-      }
+      subscribeAll(h, List.of("messages"));
       assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
       // the process stops here, never having started its router
     }
@@ -119,9 +113,7 @@ class LargeEnvelopeTest {
   void anEnvelopeOfExactlyTheInlineBoundIsStillRoutedBeforeTheAnswer() {
     MutableClock clock = new MutableClock(Instant.now());
     try (RelayHarness h = new RelayHarness(dir, clock)) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
-      }
+      subscribeAll(h, List.of("calls", "messages"));
       // 39 messages and a ring for 25 subscriptions: 1,000 deliveries, the most routed inline
       int messages = Router.INLINE_ROUTING / SUBSCRIPTIONS - 1;
 
@@ -156,9 +148,7 @@ class LargeEnvelopeTest {
             throw new StoreException("unique key taken", new IllegalStateException("23505"), true);
           }
         }))) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("calls", "messages"), null, false);
-      }
+      subscribeAll(h, List.of("calls", "messages"));
       assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
 
       assertThat(((WebhookRelay) h.layer.relay()).routeStored()).isEqualTo(1);
@@ -173,9 +163,7 @@ class LargeEnvelopeTest {
   void aStoredEnvelopeThatNoLongerParsesIsSetAsideWithoutBlockingTheOthers() {
     MutableClock clock = new MutableClock(Instant.now());
     try (RelayHarness h = new RelayHarness(dir, clock)) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
-      }
+      subscribeAll(h, List.of("messages"));
       Stores.relay(h.db).ingestUnrouted(new RelayStore.Envelope("env_unreadable", "{\"object\":".getBytes(
           StandardCharsets.UTF_8), clock.instant()), List.of());
       clock.advance(Duration.ofSeconds(1));
@@ -198,9 +186,7 @@ class LargeEnvelopeTest {
   void aLargeEnvelopeIngestedWhileTheRelayRunsIsRoutedAtOnceNotAtTheNextSweep() {
     MutableClock clock = new MutableClock(Instant.now());
     try (RelayHarness h = new RelayHarness(dir, clock)) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
-      }
+      subscribeAll(h, List.of("messages"));
       h.layer.relay().start();
       for (int round = 1; round <= 2; round++) {
         clock.advance(Duration.ofSeconds(1));
@@ -233,9 +219,7 @@ class LargeEnvelopeTest {
             release.await(20, java.util.concurrent.TimeUnit.SECONDS);
           }
         }))) {
-      for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, List.of("messages"), null, false);
-      }
+      subscribeAll(h, List.of("messages"));
       h.layer.relay().start();
       assertThat(h.ingestSigned(envelope(50, clock.instant())).routingLater()).isEqualTo(50 * SUBSCRIPTIONS);
       assertThat(writing.await(20, java.util.concurrent.TimeUnit.SECONDS)).as("the router is writing a chunk").isTrue();
@@ -262,6 +246,13 @@ class LargeEnvelopeTest {
       return true;
     } catch (java.util.concurrent.TimeoutException stillRunning) {
       return false;
+    }
+  }
+
+  /** {@link #SUBSCRIPTIONS} subscriptions of PNID_1 to {@code events}, at an address nothing listens on. */
+  private static void subscribeAll(RelayHarness h, List<String> events) {
+    for (int i = 0; i < SUBSCRIPTIONS; i++) {
+      h.subscribe(RelayHarness.PNID_1, "http://127.0.0.1:9/s" + i, events, null, false);
     }
   }
 
