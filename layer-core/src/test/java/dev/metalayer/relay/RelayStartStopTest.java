@@ -75,10 +75,7 @@ class RelayStartStopTest {
 
   @Test
   void anAttemptStillRunningWhenTheGraceEndsIsPendingAgainAtOnceWithNoAttemptCounted() throws Exception {
-    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
-    h.layer.relay().start();
-    h.ingestSigned(RelayTimeRulesTest.message("wamid.held"));
-    assertThat(arrived.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("the attempt reached the subscriber").isTrue();
+    Subscription s = startWithAHeldAttempt();
 
     h.layer.relay().close(Duration.ofMillis(100)); // the subscriber still holds its answer
 
@@ -97,10 +94,7 @@ class RelayStartStopTest {
 
   @Test
   void anAttemptThatEndsWithinTheGraceKeepsItsOutcome() throws Exception {
-    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
-    h.layer.relay().start();
-    h.ingestSigned(RelayTimeRulesTest.message("wamid.held"));
-    assertThat(arrived.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("the attempt reached the subscriber").isTrue();
+    Subscription s = startWithAHeldAttempt();
     // the subscriber answers once close has begun to wait (a thread of its own, the test's one is in close)
     Thread answering = new Thread(() -> {
       try {
@@ -323,10 +317,7 @@ class RelayStartStopTest {
   void aCloseOnAnInterruptedThreadReleasesTheAttemptsInFlightAndKeepsItsInterrupt() throws Exception {
     // on the in-memory store: an interrupt during an H2 write closes its file
     useStore(real -> dev.metalayer.store.Stores.inMemoryRelay());
-    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
-    h.layer.relay().start();
-    h.ingestSigned(RelayTimeRulesTest.message("wamid.held"));
-    assertThat(arrived.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("the attempt reached the subscriber").isTrue();
+    Subscription s = startWithAHeldAttempt();
 
     Thread.currentThread().interrupt();
     boolean interrupted;
@@ -430,6 +421,15 @@ class RelayStartStopTest {
   private void useStore(java.util.function.UnaryOperator<RelayStore> wrap) {
     h.close();
     h = new RelayHarness(dir.resolve("wrapped"), clock, List.of(RelayHarness.APP_SECRET), false, wrap);
+  }
+
+  /** Starts the relay with one message attempt in flight, its subscriber holding the answer until {@code answer}. */
+  private Subscription startWithAHeldAttempt() throws InterruptedException {
+    Subscription s = h.subscribe(RelayHarness.PNID_1, subscriber.url("/m"), List.of("messages"), null, false);
+    h.layer.relay().start();
+    h.ingestSigned(RelayTimeRulesTest.message("wamid.held"));
+    assertThat(arrived.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("the attempt reached the subscriber").isTrue();
+    return s;
   }
 
   private void awaitAttempts(Subscription s, int n) throws InterruptedException {
