@@ -56,12 +56,14 @@ import org.slf4j.LoggerFactory;
  */
 final class DeliveryEngine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeliveryEngine.class);
-  private final Timing timing;
   /** The longest a started lane waits between two polls of the store when nothing wakes it (the fallback). */
   static final Duration MAX_IDLE = Duration.ofSeconds(1);
   /** How often a started engine tells the store that its instance is alive. */
   static final Duration HEARTBEAT = Duration.ofSeconds(1);
   static final Duration FIRST_PURGE = Duration.ofMinutes(1);
+  static final Duration PURGE_INTERVAL = Duration.ofHours(1);
+  /** Rows per purge transaction: short transactions that never hold the store for long. */
+  static final int PURGE_BATCH = 500;
 
   /**
    * The engine's own waits, which the layer does not make options: {@code maxIdle}, the longest a lane
@@ -72,11 +74,9 @@ final class DeliveryEngine implements AutoCloseable {
   record Timing(Duration maxIdle, Duration firstPurge) {
     static final Timing DEFAULT = new Timing(MAX_IDLE, FIRST_PURGE);
   }
-  static final Duration PURGE_INTERVAL = Duration.ofHours(1);
-  /** Rows per purge transaction: short transactions that never hold the store for long. */
-  static final int PURGE_BATCH = 500;
 
   private final RelayStore store;
+  private final Timing timing;
   private final String instanceId;
   private final Attempter attempter;
   private final DeliveryPolicy policy;
