@@ -15,10 +15,12 @@ import java.util.Optional;
 /**
  * Which addresses the relay may deliver to. By default it refuses loopback, private (RFC 1918, ULA),
  * link-local (which holds the cloud metadata address 169.254.169.254), CGNAT (100.64/10), unspecified,
- * multicast, broadcast and reserved addresses, also when written as IPv4-mapped, IPv4-compatible,
- * NAT64 ({@code 64:ff9b::/96}) or 6to4 ({@code 2002::/16}) IPv6 addresses; and the IPv6 ranges that
- * can hide any IPv4 address or are not routable: local-use NAT64 ({@code 64:ff9b:1::/48}), the IETF
- * protocol assignments with Teredo ({@code 2001::/23}) and discard-only ({@code 100::/64}). An operator may allow
+ * multicast, broadcast, documentation and reserved addresses, also when written as IPv4-mapped, NAT64
+ * ({@code 64:ff9b::/96}) or 6to4 ({@code 2002::/16}) IPv6 addresses. Of the rest of IPv6 it permits only
+ * global unicast ({@code 2000::/3}), and within it not the IETF protocol assignments with Teredo
+ * ({@code 2001::/23}), which can hide any IPv4 address, nor documentation: everything outside
+ * {@code 2000::/3} (IPv4-compatible and IPv4-translated forms, local-use NAT64 {@code 64:ff9b:1::/48},
+ * discard-only {@code 100::/64}, the reserved space) is not routable on the internet. An operator may allow
  * private targets altogether (on-premises Chatwoot) or only some CIDR ranges.
  *
  * <p>The check runs when a subscription is created (on the resolved addresses) and again at connect
@@ -132,16 +134,16 @@ public final class EgressGuard {
       if (isZero(b, 0, 10) && b[10] == (byte) 0xff && b[11] == (byte) 0xff) {
         return isPublicV4(Arrays.copyOfRange(b, 12, 16)); // IPv4-mapped ::ffff:a.b.c.d
       }
-      if (isZero(b, 0, 12)) {
-        return false; // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d
-      }
       if ((b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b
           && isZero(b, 4, 12)) {
         return isPublicV4(Arrays.copyOfRange(b, 12, 16)); // NAT64 64:ff9b::/96
       }
-      if ((b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b
-          && (b[4] & 0xff) == 0x00 && (b[5] & 0xff) == 0x01) {
-        return false; // local-use NAT64 64:ff9b:1::/48 (RFC 8215): any IPv4 address may hide behind it
+      if ((b[0] & 0xe0) != 0x20) {
+        // outside global unicast 2000::/3 nothing is routable on the internet: ::, ::1, the deprecated
+        // IPv4-compatible ::a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64 64:ff9b:1::/48 (any
+        // IPv4 address may hide behind it), discard-only 100::/64 and the rest of the reserved space, unique
+        // local fc00::/7 (holds fd00:ec2::254), link-local fe80::/10, site-local fec0::/10 and multicast
+        return false;
       }
       if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x02) {
         return isPublicV4(Arrays.copyOfRange(b, 2, 6)); // 6to4 2002::/16
@@ -149,24 +151,11 @@ public final class EgressGuard {
       if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && (b[2] & 0xfe) == 0x00) {
         return false; // IETF protocol assignments 2001::/23 (Teredo 2001::/32 hides an IPv4 address)
       }
-      if ((b[0] & 0xff) == 0x01 && isZero(b, 1, 8)) {
-        return false; // discard-only 100::/64
-      }
-      int first = b[0] & 0xff;
-      if ((first & 0xfe) == 0xfc) {
-        return false; // unique local fc00::/7 (holds fd00:ec2::254)
-      }
-      if (first == 0xfe && (b[1] & 0xc0) == 0x80) {
-        return false; // link-local fe80::/10
-      }
-      if (first == 0xfe && (b[1] & 0xc0) == 0xc0) {
-        return false; // site-local fec0::/10 (deprecated)
-      }
-      if (first == 0xff) {
-        return false; // multicast
-      }
-      if (first == 0x20 && (b[1] & 0xff) == 0x01 && (b[2] & 0xff) == 0x0d && (b[3] & 0xff) == 0xb8) {
+      if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && (b[2] & 0xff) == 0x0d && (b[3] & 0xff) == 0xb8) {
         return false; // documentation 2001:db8::/32
+      }
+      if ((b[0] & 0xff) == 0x3f && (b[1] & 0xff) == 0xff && (b[2] & 0xf0) == 0x00) {
+        return false; // documentation 3fff::/20 (RFC 9637)
       }
       return true;
     }
