@@ -47,24 +47,12 @@ public final class EgressGuard {
    * @throws IllegalArgumentException for a malformed range
    */
   public static EgressGuard of(boolean allowPrivate, List<String> allowedCidrs) {
-    List<Cidr> cidrs = new ArrayList<>();
-    for (String c : allowedCidrs) {
-      cidrs.add(Cidr.parse(c));
-    }
-    return new EgressGuard(allowPrivate, cidrs);
+    return new EgressGuard(allowPrivate, Cidr.all(allowedCidrs.toArray(String[]::new)));
   }
 
   /** Whether a delivery may connect to {@code address}. */
   public boolean permits(InetAddress address) {
-    if (allowPrivate) {
-      return true;
-    }
-    for (Cidr c : allowed) {
-      if (c.contains(address)) {
-        return true;
-      }
-    }
-    return isPublic(address);
+    return allowPrivate || Cidr.anyContains(allowed, address.getAddress()) || isPublic(address);
   }
 
   /**
@@ -124,70 +112,64 @@ public final class EgressGuard {
     return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
   }
 
+  /** IPv4 ranges that are not routable on the internet, or not meant to be reached from it. */
+  private static final List<Cidr> NOT_PUBLIC_V4 = Cidr.all(
+      "0.0.0.0/8", // "this" network
+      "10.0.0.0/8", // private
+      "100.64.0.0/10", // CGNAT (holds 100.100.100.200)
+      "127.0.0.0/8", // loopback
+      "169.254.0.0/16", // link-local, cloud metadata
+      "172.16.0.0/12", // private
+      "192.0.0.0/24", // IETF protocol assignments
+      "192.0.2.0/24", // documentation
+      "192.168.0.0/16", // private
+      "198.18.0.0/15", // benchmarking
+      "198.51.100.0/24", // documentation
+      "203.0.113.0/24", // documentation
+      "224.0.0.0/3"); // multicast, reserved, broadcast
+
+  /** IPv6 forms that carry an IPv4 address: each is judged by that address. */
+  private static final List<EmbeddedV4> EMBEDDED_V4 = List.of(
+      new EmbeddedV4(Cidr.ipv4Mapped(), 12), // ::ffff:a.b.c.d
+      new EmbeddedV4(Cidr.parse("64:ff9b::/96"), 12), // NAT64
+      new EmbeddedV4(Cidr.parse("2002::/16"), 2)); // 6to4
+
+  /**
+   * Global unicast: outside it nothing in IPv6 is routable on the internet: ::, ::1, the deprecated
+   * IPv4-compatible ::a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64 64:ff9b:1::/48 (any IPv4
+   * address may hide behind it), discard-only 100::/64 and the rest of the reserved space, unique local
+   * fc00::/7 (holds fd00:ec2::254), link-local fe80::/10, site-local fec0::/10 and multicast.
+   */
+  private static final Cidr GLOBAL_UNICAST_V6 = Cidr.parse("2000::/3");
+
+  /** The parts of global unicast that are not public. */
+  private static final List<Cidr> NOT_PUBLIC_V6 = Cidr.all(
+      "2001::/23", // IETF protocol assignments (Teredo 2001::/32 hides an IPv4 address)
+      "2001:db8::/32", // documentation
+      "3fff::/20"); // documentation (RFC 9637)
+
+  /** Where an IPv6 address of {@code range} carries an IPv4 address. */
+  private record EmbeddedV4(Cidr range, int at) {}
+
   /** Whether {@code a} is a globally routable unicast address. */
   static boolean isPublic(InetAddress a) {
-    if (a instanceof Inet4Address) {
-      return isPublicV4(a.getAddress());
-    }
     byte[] b = a.getAddress();
+    if (a instanceof Inet4Address) {
+      return isPublicV4(b);
+    }
     if (a instanceof Inet6Address) {
-      if (isZero(b, 0, 10) && b[10] == (byte) 0xff && b[11] == (byte) 0xff) {
-        return isPublicV4(Arrays.copyOfRange(b, 12, 16)); // IPv4-mapped ::ffff:a.b.c.d
+      for (EmbeddedV4 e : EMBEDDED_V4) {
+        if (e.range().contains(b)) {
+          return isPublicV4(Arrays.copyOfRange(b, e.at(), e.at() + 4));
+        }
       }
-      if ((b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b
-          && isZero(b, 4, 12)) {
-        return isPublicV4(Arrays.copyOfRange(b, 12, 16)); // NAT64 64:ff9b::/96
-      }
-      if ((b[0] & 0xe0) != 0x20) {
-        // outside global unicast 2000::/3 nothing is routable on the internet: ::, ::1, the deprecated
-        // IPv4-compatible ::a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64 64:ff9b:1::/48 (any
-        // IPv4 address may hide behind it), discard-only 100::/64 and the rest of the reserved space, unique
-        // local fc00::/7 (holds fd00:ec2::254), link-local fe80::/10, site-local fec0::/10 and multicast
-        return false;
-      }
-      if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x02) {
-        return isPublicV4(Arrays.copyOfRange(b, 2, 6)); // 6to4 2002::/16
-      }
-      if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && (b[2] & 0xfe) == 0x00) {
-        return false; // IETF protocol assignments 2001::/23 (Teredo 2001::/32 hides an IPv4 address)
-      }
-      if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && (b[2] & 0xff) == 0x0d && (b[3] & 0xff) == 0xb8) {
-        return false; // documentation 2001:db8::/32
-      }
-      if ((b[0] & 0xff) == 0x3f && (b[1] & 0xff) == 0xff && (b[2] & 0xf0) == 0x00) {
-        return false; // documentation 3fff::/20 (RFC 9637)
-      }
-      return true;
+      return GLOBAL_UNICAST_V6.contains(b) && !Cidr.anyContains(NOT_PUBLIC_V6, b);
     }
     return false;
   }
 
   private static boolean isPublicV4(byte[] b) {
-    int a0 = b[0] & 0xff;
-    int a1 = b[1] & 0xff;
-    int a2 = b[2] & 0xff;
-    return !(a0 == 0 // "this" network
-        || a0 == 10 // private
-        || a0 == 127 // loopback
-        || (a0 == 100 && (a1 & 0xc0) == 64) // CGNAT 100.64/10 (holds 100.100.100.200)
-        || (a0 == 169 && a1 == 254) // link-local, cloud metadata
-        || (a0 == 172 && (a1 & 0xf0) == 16) // private
-        || (a0 == 192 && a1 == 0 && a2 == 0) // IETF protocol assignments
-        || (a0 == 192 && a1 == 0 && a2 == 2) // documentation
-        || (a0 == 192 && a1 == 168) // private
-        || (a0 == 198 && (a1 & 0xfe) == 18) // benchmarking
-        || (a0 == 198 && a1 == 51 && a2 == 100) // documentation
-        || (a0 == 203 && a1 == 0 && a2 == 113) // documentation
-        || a0 >= 224); // multicast, reserved, broadcast
-  }
-
-  private static boolean isZero(byte[] b, int from, int to) {
-    for (int i = from; i < to; i++) {
-      if (b[i] != 0) {
-        return false;
-      }
-    }
-    return true;
+    return !Cidr.anyContains(NOT_PUBLIC_V4, b);
   }
 
   /** An address range, IPv4 or IPv6. */
@@ -217,8 +199,32 @@ public final class EgressGuard {
       return new Cidr(address, bits);
     }
 
-    boolean contains(InetAddress a) {
-      byte[] b = a.getAddress();
+    /** Ranges written as text, e.g. {@code 10.0.0.0/8}. */
+    static List<Cidr> all(String... texts) {
+      return Arrays.stream(texts).map(Cidr::parse).toList();
+    }
+
+    /**
+     * {@code ::ffff:0:0/96}, IPv4-mapped IPv6. Not parsed from text: the JDK reads such an address as the
+     * IPv4 address it maps.
+     */
+    static Cidr ipv4Mapped() {
+      byte[] prefix = new byte[16];
+      prefix[10] = (byte) 0xff;
+      prefix[11] = (byte) 0xff;
+      return new Cidr(prefix, 96);
+    }
+
+    static boolean anyContains(List<Cidr> ranges, byte[] address) {
+      for (Cidr c : ranges) {
+        if (c.contains(address)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    boolean contains(byte[] b) {
       if (b.length != network.length) {
         return false;
       }
