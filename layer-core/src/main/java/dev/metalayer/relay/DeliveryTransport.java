@@ -35,7 +35,7 @@ public interface DeliveryTransport {
    */
   static String excerpt(InputStream body) throws IOException {
     String text = new String(body.readNBytes(EXCERPT_CHARS * 4), StandardCharsets.UTF_8);
-    return text.length() <= EXCERPT_CHARS ? text : text.substring(0, EXCERPT_CHARS);
+    return text.substring(0, Math.min(text.length(), EXCERPT_CHARS));
   }
 
   /** @param headers sent as given, in order; the transport adds only {@code Content-Length} and {@code Host} */
