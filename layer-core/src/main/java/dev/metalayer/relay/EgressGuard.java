@@ -130,7 +130,8 @@ public final class EgressGuard {
 
   /** IPv6 forms that carry an IPv4 address: each is judged by that address. */
   private static final List<EmbeddedV4> EMBEDDED_V4 = List.of(
-      new EmbeddedV4(Cidr.ipv4Mapped(), 12), // ::ffff:a.b.c.d
+      // ::ffff:a.b.c.d: given as bytes, for the JDK reads the text ::ffff:0:0 as the IPv4 address 0.0.0.0
+      new EmbeddedV4(new Cidr(new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 0, 0, 0, 0}, 96), 12),
       new EmbeddedV4(Cidr.parse("64:ff9b::/96"), 12), // NAT64
       new EmbeddedV4(Cidr.parse("2002::/16"), 2)); // 6to4
 
@@ -202,17 +203,6 @@ public final class EgressGuard {
     /** Ranges written as text, e.g. {@code 10.0.0.0/8}. */
     static List<Cidr> all(String... texts) {
       return Arrays.stream(texts).map(Cidr::parse).toList();
-    }
-
-    /**
-     * {@code ::ffff:0:0/96}, IPv4-mapped IPv6. Not parsed from text: the JDK reads such an address as the
-     * IPv4 address it maps.
-     */
-    static Cidr ipv4Mapped() {
-      byte[] prefix = new byte[16];
-      prefix[10] = (byte) 0xff;
-      prefix[11] = (byte) 0xff;
-      return new Cidr(prefix, 96);
     }
 
     static boolean anyContains(List<Cidr> ranges, byte[] address) {
