@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * Which addresses the relay may deliver to. By default it refuses loopback, private (RFC 1918, ULA),
@@ -175,29 +176,78 @@ public final class EgressGuard {
 
   /** An address range, IPv4 or IPv6. */
   record Cidr(byte[] network, int bits) {
+    private static final Pattern IPV4 = Pattern.compile("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})");
+    private static final Pattern IPV6 = Pattern.compile("[0-9a-fA-F.:]*:[0-9a-fA-F.:]*");
+    private static final Pattern BITS = Pattern.compile("\\d{1,3}");
+
+    /**
+     * Reads {@code address/bits}, or an address alone (all its bits). Only literal addresses written in
+     * full: an IPv4 address as four decimal octets (the JDK would read {@code 10/8} as {@code 0.0.0.10/8},
+     * and a name would be looked up in DNS), and no bits set after the prefix ({@code 10.1.2.77/24} is
+     * refused with the range it probably means).
+     *
+     * @throws IllegalArgumentException with a one-line message naming the text, for anything else
+     */
     static Cidr parse(String text) {
       String t = text.trim();
       int slash = t.indexOf('/');
       String host = slash < 0 ? t : t.substring(0, slash);
-      if (!host.matches("[0-9a-fA-F:.]+")) {
-        throw new IllegalArgumentException("not an IP range: " + text);
+      byte[] address = literal(host).orElseThrow(() -> new IllegalArgumentException("not an IP range: " + text
+          + " (write the address in full, e.g. 10.0.0.0/8 or fd12::/16)"));
+      String bitsText = slash < 0 ? String.valueOf(address.length * 8) : t.substring(slash + 1);
+      if (!BITS.matcher(bitsText).matches() || Integer.parseInt(bitsText) > address.length * 8) {
+        throw new IllegalArgumentException("not an IP range: " + text + " (the prefix length must be 0 to "
+            + address.length * 8 + ")");
       }
-      byte[] address;
+      int bits = Integer.parseInt(bitsText);
+      byte[] network = masked(address, bits);
+      if (!Arrays.equals(network, address)) {
+        throw new IllegalArgumentException("not an IP range: " + text + " (bits are set after the first " + bits
+            + "; did you mean " + literalText(network) + "/" + bits + "?)");
+      }
+      return new Cidr(network, bits);
+    }
+
+    /** The bytes of a literal IPv4 or IPv6 address, never looked up in DNS; empty if {@code host} is not one. */
+    private static Optional<byte[]> literal(String host) {
+      java.util.regex.Matcher v4 = IPV4.matcher(host);
+      if (v4.matches()) {
+        byte[] address = new byte[4];
+        for (int i = 0; i < 4; i++) {
+          int octet = Integer.parseInt(v4.group(i + 1));
+          if (octet > 255) {
+            return Optional.empty();
+          }
+          address[i] = (byte) octet;
+        }
+        return Optional.of(address);
+      }
+      if (!IPV6.matcher(host).matches()) {
+        return Optional.empty();
+      }
       try {
-        address = InetAddress.getByName(host).getAddress();
+        // in brackets the JDK reads the text only as an IPv6 literal, and refuses anything else without DNS
+        return Optional.of(InetAddress.getByName("[" + host + "]").getAddress());
       } catch (UnknownHostException e) {
-        throw new IllegalArgumentException("not an IP range: " + text, e);
+        return Optional.empty();
       }
-      int bits;
+    }
+
+    private static String literalText(byte[] address) {
       try {
-        bits = slash < 0 ? address.length * 8 : Integer.parseInt(t.substring(slash + 1));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("not an IP range: " + text, e);
+        return InetAddress.getByAddress(address).getHostAddress();
+      } catch (UnknownHostException e) {
+        throw new IllegalStateException(e); // only for a length other than 4 or 16
       }
-      if (bits < 0 || bits > address.length * 8) {
-        throw new IllegalArgumentException("not an IP range: " + text);
+    }
+
+    /** {@code address} with every bit after the first {@code bits} cleared. */
+    private static byte[] masked(byte[] address, int bits) {
+      byte[] out = address.clone();
+      for (int i = bits; i < out.length * 8; i++) {
+        out[i / 8] &= (byte) ~(0x80 >> (i % 8));
       }
-      return new Cidr(address, bits);
+      return out;
     }
 
     /** Ranges written as text, e.g. {@code 10.0.0.0/8}. */

@@ -93,6 +93,72 @@ class EgressGuardTest {
     }
   }
 
+  /**
+   * The guard's ranges are tables of text, which mutation testing does not change: so each range is
+   * checked here at its first and last address and at the addresses just outside it (a range written one
+   * bit too wide or too narrow fails). The IPv6 forms that carry an IPv4 address carry 200.1.1.1 (public,
+   * first bit 1) inside the range, and 8.8.8.8 one bit outside it.
+   */
+  @Test
+  void everyRangeOfTheTablesEndsExactlyAtItsEdges() throws Exception {
+    EgressGuard guard = EgressGuard.publicOnly();
+    List<String> refused = List.of("0.0.0.0", "0.255.255.255", "10.0.0.0", "10.255.255.255", "100.64.0.0",
+        "100.127.255.255", "127.0.0.0", "127.255.255.255", "169.254.0.0", "169.254.255.255", "172.16.0.0",
+        "172.31.255.255", "192.0.0.0", "192.0.0.255", "192.0.2.0", "192.0.2.255", "192.168.0.0", "192.168.255.255",
+        "198.18.0.0", "198.19.255.255", "198.51.100.0", "198.51.100.255", "203.0.113.0", "203.0.113.255",
+        "224.0.0.0", "255.255.255.255",
+        "1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "4000::", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "::fffe:808:808", "64:ff9b::1:808:808", "64:ff9b::a00:0");
+    List<String> allowed = List.of("1.0.0.0", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0",
+        "126.255.255.255", "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255", "172.32.0.0",
+        "191.255.255.255", "192.0.1.0", "192.0.1.255", "192.0.3.0", "192.167.255.255", "192.169.0.0",
+        "198.17.255.255", "198.20.0.0", "198.51.99.255", "198.51.101.0", "203.0.112.255", "203.0.114.0",
+        "223.255.255.255",
+        "2000::", "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:200::",
+        "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "3fff:1000::", "64:ff9b::c801:101", "2002:c801:101::", "2003:a00:1::");
+    for (String a : refused) {
+      assertThat(guard.permits(ip(a))).as(a).isFalse();
+    }
+    for (String a : allowed) {
+      assertThat(guard.permits(ip(a))).as(a).isTrue();
+    }
+    assertThat(guard.permits(mapped("c8010101"))).as("::ffff:200.1.1.1").isTrue();
+  }
+
+  @Test
+  void anOperatorsRangeIsALiteralNetworkAddressWrittenInFull() {
+    for (String ok : List.of("255.255.255.255/32", "0.0.0.0/0", "::/0", "fd12::/16", "10.0.0.0/8", "192.168.7.7")) {
+      assertThat(EgressGuard.of(false, List.of(ok)).permits(ip6OrIp4(ok))).as(ok).isTrue();
+    }
+    // the JDK reads 10/8 as 0.0.0.10/8 and 192.168/16 as 192.0.0.168/16; a name would be looked up in DNS
+    for (String shorthand : List.of("10/8", "192.168/16", "10.1.2/24", "cafe.be/8", "256.0.0.0/8", "1.2.3.256/32",
+        "fe80::1%eth0/64", "1:2:3/64", "[fd12::]/16", "10.0.0.0.0/8", "")) {
+      assertThatThrownBy(() -> EgressGuard.of(false, List.of(shorthand))).as(shorthand)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("not an IP range: " + shorthand + " (write the address in full, e.g. 10.0.0.0/8 or fd12::/16)");
+    }
+    assertThatThrownBy(() -> EgressGuard.of(false, List.of("10.0.0.0/+8"))).hasMessage(
+        "not an IP range: 10.0.0.0/+8 (the prefix length must be 0 to 32)");
+    assertThatThrownBy(() -> EgressGuard.of(false, List.of("::/129"))).hasMessage(
+        "not an IP range: ::/129 (the prefix length must be 0 to 128)");
+    assertThatThrownBy(() -> EgressGuard.of(false, List.of("10.1.2.77/24"))).hasMessage(
+        "not an IP range: 10.1.2.77/24 (bits are set after the first 24; did you mean 10.1.2.0/24?)");
+    assertThatThrownBy(() -> EgressGuard.of(false, List.of("10.1.2.129/25"))).hasMessage(
+        "not an IP range: 10.1.2.129/25 (bits are set after the first 25; did you mean 10.1.2.128/25?)");
+    assertThatThrownBy(() -> EgressGuard.of(false, List.of("fd12::1/16"))).hasMessage(
+        "not an IP range: fd12::1/16 (bits are set after the first 16; did you mean fd12:0:0:0:0:0:0:0/16?)");
+  }
+
+  private static InetAddress ip6OrIp4(String range) {
+    try {
+      return ip(range.contains("/") ? range.substring(0, range.indexOf('/')) : range);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
   /** Java turns a resolved {@code ::ffff:a.b.c.d} into an Inet4Address; an Inet6Address holding one is judged alike. */
   @Test
   void anIpv4MappedAddressKeptAsIpv6IsJudgedByItsIpv4Address() throws Exception {

@@ -225,7 +225,8 @@ public enum Option {
   ALLOWED_TARGET_CIDRS(Section.RELAY, "--allowed-target-cidrs", "LAYER_ALLOWED_TARGET_CIDRS", unset("unset"),
       launcher(Kind.LIST),
       "Comma-separated ranges subscriptions may deliver to although they are not public, e.g."
-          + " `10.1.2.0/24,fd12::/16` (on-premises Chatwoot). Narrower than `LAYER_ALLOW_PRIVATE_TARGETS`."),
+          + " `10.1.2.0/24,fd12::/16` (on-premises Chatwoot): network addresses written in full (not `10/8`), or"
+          + " single addresses. Narrower than `LAYER_ALLOW_PRIVATE_TARGETS`."),
   CALL_TTL(Section.RELAY, "--call-ttl", "LAYER_CALL_TTL", is("45s"), core(Kind.DURATION, MetaLayer.Builder::callTtl),
       "How long a `calls` event may still be delivered after its receipt (`1s`–`1h`); for a ring (`connect`),"
           + " after the earlier of its receipt and Meta's `timestamp`. Later it is recorded as `expired` and never"

@@ -246,6 +246,12 @@ class MainTest {
     oneLine(run(env, "--port", "0", "--graph-prefix", "api"), "--graph-prefix");
     oneLine(run(env, "--port", "0", "--surface-widening", "1:everything"), "--surface-widening");
     oneLine(run(env, "--port", "0", "--allowed-target-cidrs", "10.0.0.0/99"), "--allowed-target-cidrs");
+    Run hostBits = run(env, "--port", "0", "--allowed-target-cidrs", "127.0.0.0/8,10.1.2.77/24");
+    oneLine(hostBits, "--allowed-target-cidrs");
+    assertThat(hostBits.err()).contains("did you mean 10.1.2.0/24?");
+    Run shorthand = run(env, "--port", "0", "--allowed-target-cidrs", "10/8");
+    oneLine(shorthand, "--allowed-target-cidrs");
+    assertThat(shorthand.err()).contains("write the address in full, e.g. 10.0.0.0/8");
     // a host that is no address: the line names --host, not --port
     Run host = run(Map.of("LAYER_DATA_DIR", dir.toString()), "--port", "0", "--host", "999.1.1.1");
     oneLine(host, "--host");
