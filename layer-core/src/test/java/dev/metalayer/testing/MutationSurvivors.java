@@ -28,7 +28,7 @@ import org.w3c.dom.NodeList;
  * is named without its line number, so that an edit elsewhere in the file does not move it, and a
  * method with two alike mutants left alive has two lines. {@code #} starts a comment line.
  *
- * <p>Run by the {@code mutation} profile after PIT (docs/testing.md); {@code main(report, listDir)}.
+ * <p>Run by the {@code mutation} profile after PIT (docs/testing.md); {@code main(report..., listDir)}.
  */
 public final class MutationSurvivors {
   private MutationSurvivors() {}
@@ -44,10 +44,21 @@ public final class MutationSurvivors {
     }
   }
 
+  /**
+   * {@code main(report..., listDir)}: with several reports (runs of parts of the core), each class counts
+   * once, from the last report that mutated it; the summary is written beside the last report.
+   */
   public static void main(String[] args) throws Exception {
-    Path report = Path.of(args[0]);
-    Path listDir = Path.of(args[1]);
-    List<Mutant> mutants = read(report);
+    if (args.length < 2) {
+      throw new IllegalArgumentException("usage: MutationSurvivors mutations.xml... list-directory");
+    }
+    List<List<Mutant>> reports = new ArrayList<>();
+    for (int i = 0; i < args.length - 1; i++) {
+      reports.add(read(Path.of(args[i])));
+    }
+    Path report = Path.of(args[args.length - 2]);
+    Path listDir = Path.of(args[args.length - 1]);
+    List<Mutant> mutants = latest(reports);
     Map<String, Integer> explained = explained(listDir);
     List<String> problems = check(mutants, explained);
     String summary = summary(mutants);
@@ -58,6 +69,19 @@ public final class MutationSurvivors {
       throw new IllegalStateException(problems.size() + " mutant(s) alive without a reason, or reasons without a live"
           + " mutant, in " + listDir + " (see the lines above)");
     }
+  }
+
+  /** The mutants of several runs, in their order: a class's mutants come from the last run that mutated it. */
+  static List<Mutant> latest(List<List<Mutant>> reports) {
+    Map<String, List<Mutant>> byClass = new TreeMap<>();
+    for (List<Mutant> report : reports) {
+      Map<String, List<Mutant>> ofThisRun = new TreeMap<>();
+      for (Mutant m : report) {
+        ofThisRun.computeIfAbsent(m.mutatedClass(), c -> new ArrayList<>()).add(m);
+      }
+      byClass.putAll(ofThisRun);
+    }
+    return byClass.values().stream().flatMap(List::stream).toList();
   }
 
   static List<Mutant> read(Path report) throws Exception {

@@ -52,6 +52,17 @@ class MutationSurvivorsTest {
   }
 
   @Test
+  void ofSeveralRunsEachClassCountsOnceFromTheLastRunThatMutatedIt() {
+    MutationSurvivors.Mutant oldF = mutant("f", "negated conditional", "SURVIVED");
+    MutationSurvivors.Mutant b = new MutationSurvivors.Mutant("dev.metalayer.y.B", "h", "negated conditional", 3, true,
+        "KILLED");
+    MutationSurvivors.Mutant newF = mutant("f", "negated conditional", "KILLED");
+    MutationSurvivors.Mutant newG = mutant("g", "negated conditional", "KILLED");
+    assertThat(MutationSurvivors.latest(List.of(List.of(oldF, b), List.of(newF, newG), List.of())))
+        .containsExactlyInAnyOrder(newF, newG, b);
+  }
+
+  @Test
   void theSummaryCountsKilledSurvivedAndUncoveredPerPackage() {
     String summary = MutationSurvivors.summary(List.of(
         mutant("f", "negated conditional", "KILLED"),
