@@ -194,12 +194,13 @@ public final class EgressGuard {
       String host = slash < 0 ? t : t.substring(0, slash);
       byte[] address = literal(host).orElseThrow(() -> new IllegalArgumentException("not an IP range: " + text
           + " (write the address in full, e.g. 10.0.0.0/8 or fd12::/16)"));
-      String bitsText = slash < 0 ? String.valueOf(address.length * 8) : t.substring(slash + 1);
-      if (!BITS.matcher(bitsText).matches() || Integer.parseInt(bitsText) > address.length * 8) {
-        throw new IllegalArgumentException("not an IP range: " + text + " (the prefix length must be 0 to "
-            + address.length * 8 + ")");
+      int most = address.length * 8;
+      String bitsText = slash < 0 ? null : t.substring(slash + 1);
+      int bits = bitsText == null ? most : BITS.matcher(bitsText).matches() ? Integer.parseInt(bitsText) : -1;
+      if (bits < 0 || bits > most) {
+        throw new IllegalArgumentException("not an IP range: " + text + " (the prefix length must be 0 to " + most
+            + ")");
       }
-      int bits = Integer.parseInt(bitsText);
       byte[] network = masked(address, bits);
       if (!Arrays.equals(network, address)) {
         throw new IllegalArgumentException("not an IP range: " + text + " (bits are set after the first " + bits
@@ -264,17 +265,9 @@ public final class EgressGuard {
       return false;
     }
 
+    /** Whether {@code b} is in the range: of the same family, and equal to {@code network} once masked. */
     boolean contains(byte[] b) {
-      if (b.length != network.length) {
-        return false;
-      }
-      for (int i = 0; i < bits; i++) {
-        int mask = 0x80 >> (i % 8);
-        if ((b[i / 8] & mask) != (network[i / 8] & mask)) {
-          return false;
-        }
-      }
-      return true;
+      return b.length == network.length && Arrays.equals(masked(b, bits), network);
     }
   }
 }
