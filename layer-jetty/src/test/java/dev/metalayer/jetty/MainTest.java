@@ -149,10 +149,11 @@ class MainTest {
         .doesNotContain("x".repeat(LayerServer.MIN_ADMIN_TOKEN_CHARS - 1));
   }
 
-  /** One line on stderr, {@code error: <what> (<option>): <fix>}, exit 2, no stack trace. */
-  private static void oneLine(Run run, String option) {
+  /** One line on stderr, {@code error: <what> (<option>): <fix>}, exit 2, no stack trace; returns that line. */
+  private static String oneLine(Run run, String option) {
     assertThat(run.status()).as(run.err()).isEqualTo(2);
     assertThat(run.err()).hasLineCount(1).startsWith("error: ").contains(" (" + option + "): ").doesNotContain("\tat ");
+    return run.err();
   }
 
   @Test
@@ -235,23 +236,19 @@ class MainTest {
     oneLine(run(Map.of("LAYER_LOG_LEVEL", "loud")), "LAYER_LOG_LEVEL");
     oneLine(run(Map.of("LAYER_LOG_FORMAT", "JSON")), "LAYER_LOG_FORMAT");
     // a value of the right form that the core refuses: its rule, named with the option as written
-    Run ttl = run(env, "--port", "0", "--call-ttl", "2h");
-    oneLine(ttl, "--call-ttl");
-    assertThat(ttl.err()).startsWith("error: '2h' is refused: it must be between 1 second and 1 hour (--call-ttl):");
+    assertThat(oneLine(run(env, "--port", "0", "--call-ttl", "2h"), "--call-ttl"))
+        .startsWith("error: '2h' is refused: it must be between 1 second and 1 hour (--call-ttl):");
     // the core's builder setting is not named: the operator never wrote it
-    Run timeout = run(env, "--port", "0", "--upstream-timeout", "0");
-    oneLine(timeout, "--upstream-timeout");
-    assertThat(timeout.err()).startsWith("error: '0' is refused: it must be positive (--upstream-timeout):");
+    assertThat(oneLine(run(env, "--port", "0", "--upstream-timeout", "0"), "--upstream-timeout"))
+        .startsWith("error: '0' is refused: it must be positive (--upstream-timeout):");
     oneLine(run(env, "--port", "0", "--delivery-concurrency", "0"), "--delivery-concurrency");
     oneLine(run(env, "--port", "0", "--graph-prefix", "api"), "--graph-prefix");
     oneLine(run(env, "--port", "0", "--surface-widening", "1:everything"), "--surface-widening");
     oneLine(run(env, "--port", "0", "--allowed-target-cidrs", "10.0.0.0/99"), "--allowed-target-cidrs");
-    Run hostBits = run(env, "--port", "0", "--allowed-target-cidrs", "127.0.0.0/8,10.1.2.77/24");
-    oneLine(hostBits, "--allowed-target-cidrs");
-    assertThat(hostBits.err()).contains("did you mean 10.1.2.0/24?");
-    Run shorthand = run(env, "--port", "0", "--allowed-target-cidrs", "10/8");
-    oneLine(shorthand, "--allowed-target-cidrs");
-    assertThat(shorthand.err()).contains("write the address in full, e.g. 10.0.0.0/8");
+    assertThat(oneLine(run(env, "--port", "0", "--allowed-target-cidrs", "127.0.0.0/8,10.1.2.77/24"),
+        "--allowed-target-cidrs")).contains("did you mean 10.1.2.0/24?");
+    assertThat(oneLine(run(env, "--port", "0", "--allowed-target-cidrs", "10/8"), "--allowed-target-cidrs"))
+        .contains("write the address in full, e.g. 10.0.0.0/8");
     // a host that is no address: the line names --host, not --port
     Run host = run(Map.of("LAYER_DATA_DIR", dir.toString()), "--port", "0", "--host", "999.1.1.1");
     oneLine(host, "--host");
